@@ -1,0 +1,1 @@
+"""Carbon Track core: domain and data, no Dash imports."""

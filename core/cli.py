@@ -1,0 +1,118 @@
+"""`carbontrack` command line: one entry point for every process (DESIGN.md "Processes").
+
+Sub-commands import what they need lazily so that `carbontrack --help` is instant and a process
+only loads its own parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from core.config import Config, ConfigError, load_config
+
+log = logging.getLogger("carbontrack")
+
+
+def _init_db(cfg: Config, args: argparse.Namespace) -> int:
+    from core.bootstrap import init_database
+
+    summary = init_database(cfg, demo=args.demo)
+    print(summary)
+    return 0
+
+
+def _run(cfg: Config, args: argparse.Namespace) -> int:
+    from core.runner import run_all
+
+    return run_all(cfg, host=args.host, port=args.port, simulate=not args.no_simulate)
+
+
+def _listen(cfg: Config, args: argparse.Namespace) -> int:
+    from mqtt_listener.__main__ import main as listener_main
+
+    return listener_main([])
+
+
+def _simulate(cfg: Config, args: argparse.Namespace) -> int:
+    from mqtt_listener.simulator import main as simulate_main
+
+    return simulate_main(args.sim_args)
+
+
+def _scheduler(cfg: Config, args: argparse.Namespace) -> int:
+    from core.scheduler import run_scheduler_forever
+
+    return run_scheduler_forever(cfg)
+
+
+def _report(cfg: Config, args: argparse.Namespace) -> int:
+    from core.reports import cli_report
+
+    return cli_report(cfg, month=args.month, factory=args.factory, out=args.out)
+
+
+def _create_user(cfg: Config, args: argparse.Namespace) -> int:
+    from core.bootstrap import create_user_cli
+
+    return create_user_cli(cfg, args.username, args.role, args.factory)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="carbontrack", description="Carbon Track emissions monitoring")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init-db", help="create or upgrade the database schema and seed emission factors")
+    p.add_argument("--demo", action="store_true", help="also fill an empty database with the 67 demo factories")
+    p.set_defaults(func=_init_db)
+
+    p = sub.add_parser("run", help="all-in-one: web + listener + scheduler (+ embedded broker, simulated fleet)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--no-simulate", action="store_true", help="do not start the simulated fleet")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("listen", help="run the MQTT listener (same as python -m mqtt_listener)")
+    p.set_defaults(func=_listen)
+
+    p = sub.add_parser("simulate", help="publish simulated sensor-node telemetry (see --help)", add_help=False)
+    p.add_argument("sim_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_simulate)
+
+    p = sub.add_parser("scheduler", help="run the report scheduler")
+    p.set_defaults(func=_scheduler)
+
+    p = sub.add_parser("report", help="generate the compliance workbooks for one month")
+    p.add_argument("--month", required=True, help="YYYY-MM (local month)")
+    p.add_argument("--factory", help="factory code; default: every factory and the network workbook")
+    p.add_argument("--out", help="directory to copy the workbooks to")
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("create-user", help="create a user (asks for the password)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, choices=["factory_manager", "hq", "admin", "auditor"])
+    p.add_argument("--factory", help="factory code (factory managers)")
+    p.set_defaults(func=_create_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `carbontrack` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        cfg = load_config()
+    except ConfigError as exc:
+        print(f"carbontrack: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return args.func(cfg, args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Configuration from environment variables (see DESIGN.md, "Configuration").
+
+One place reads the environment. A bad value stops the program with one line that names the
+variable and what is wrong with it (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///var/carbontrack.db"
+DEFAULT_TOPIC_PREFIX = "carbontrack/v1"
+DEFAULT_DATA_DIR = "var/"
+DEFAULT_TZ = "Africa/Nairobi"
+MQTT_SCHEMES = ("mqtt", "mqtts", "tcp", "ssl")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class MqttUrl:
+    """A parsed broker URL: mqtt://user:pass@host:1883 or mqtts://… (TLS)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the processes read from the environment."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    mqtt_url: MqttUrl | None = None  # None = start the embedded broker
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
+    secret_key: str = field(default="", repr=False)
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    tz_name: str = DEFAULT_TZ
+    embedded: bool = True
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tz_name)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+
+def parse_mqtt_url(value: str) -> MqttUrl:
+    """Parse CARBONTRACK_MQTT_URL; raise ConfigError naming the variable on a bad value."""
+    parts = urlsplit(value)
+    if parts.scheme not in MQTT_SCHEMES:
+        raise ConfigError(
+            f"CARBONTRACK_MQTT_URL: scheme must be mqtt:// or mqtts://, got {value!r}"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"CARBONTRACK_MQTT_URL: no host in {value!r}")
+    tls = parts.scheme in ("mqtts", "ssl")
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise ConfigError(f"CARBONTRACK_MQTT_URL: bad port in {value!r}") from exc
+    return MqttUrl(parts.hostname, port, parts.username, parts.password, tls)
+
+
+def _check_database_url(value: str) -> str:
+    try:
+        url = make_url(value)
+    except ArgumentError as exc:
+        raise ConfigError(f"CARBONTRACK_DATABASE_URL: not a database URL: {value!r}") from exc
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"CARBONTRACK_DATABASE_URL: only sqlite and postgresql are supported, got {url.drivername!r}"
+        )
+    return value
+
+
+def _check_tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"CARBONTRACK_TZ: unknown time zone {value!r}") from exc
+    return value
+
+
+def load_config(env: Mapping[str, str] | None = None) -> Config:
+    """Read the CARBONTRACK_* variables; raise ConfigError on the first bad one."""
+    env = os.environ if env is None else env
+    database_url = _check_database_url(env.get("CARBONTRACK_DATABASE_URL") or DEFAULT_DATABASE_URL)
+    raw_mqtt = env.get("CARBONTRACK_MQTT_URL") or ""
+    mqtt_url = parse_mqtt_url(raw_mqtt) if raw_mqtt else None
+    prefix = (env.get("CARBONTRACK_TOPIC_PREFIX") or DEFAULT_TOPIC_PREFIX).strip("/")
+    if not prefix or any(c in prefix for c in "+#"):
+        raise ConfigError(f"CARBONTRACK_TOPIC_PREFIX: must be a topic path without wildcards, got {prefix!r}")
+    tz_name = _check_tz(env.get("CARBONTRACK_TZ") or DEFAULT_TZ)
+    data_dir = Path(env.get("CARBONTRACK_DATA_DIR") or DEFAULT_DATA_DIR)
+    # The embedded default is the all-local demo: SQLite file and in-process broker.
+    embedded = database_url.startswith("sqlite") and mqtt_url is None
+    secret = env.get("CARBONTRACK_SECRET_KEY") or ""
+    if not secret:
+        if not embedded:
+            raise ConfigError(
+                "CARBONTRACK_SECRET_KEY: required when not running the embedded default "
+                "(set it to a long random string)"
+            )
+        secret = secrets.token_hex(32)  # random per run: sessions end when the process ends
+    return Config(
+        database_url=database_url,
+        mqtt_url=mqtt_url,
+        topic_prefix=prefix,
+        secret_key=secret,
+        data_dir=data_dir,
+        tz_name=tz_name,
+        embedded=embedded,
+    )

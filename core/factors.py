@@ -1,0 +1,167 @@
+"""The emission-factor library: versioned rows with their citation, seeded from domain.md §2.
+
+A factor row is never edited or deleted: a change is a new version (`add_factor_version`), and
+every report names the versions it used (`FactorSet.versions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from core.emissions import FuelFactor
+from core.models import EmissionFactor
+
+IPCC_SOURCE = "IPCC 2006 Guidelines for National GHG Inventories, Vol. 2 Energy"
+IPCC_CITATION = (
+    "NCV: Vol 2 Ch 1 Table 1.2; CO2 EF: Vol 2 Ch 1 Table 1.4; CH4/N2O: Vol 2 Ch 2 Table 2.3 "
+    "(manufacturing industries). Cross-checked against iClimate/ghgpy data/efs.py (domain.md §2.1)."
+)
+IFI_SOURCE = "IFI Harmonized Default Grid Factors 2021 v3.1 (UNFCCC)"
+IFI_CITATION = (
+    'thegreenwebfoundation/co2.js data/IFI_Default_Grid_Factors_2021_v3.1_unfccc.csv: '
+    '"Kenya",274,462,274,274,574 (domain.md §2.3). CDM-style margin, not an inventory average.'
+)
+
+# Seed rows. Values: domain.md §2.1 (IPCC Table 1.2/1.4/2.3) and §2.3 (Kenya grid).
+SEED_FACTORS: list[dict] = [
+    dict(code="diesel", kind="fuel", label="Diesel (gas/diesel oil)", ncv_mj_per_kg=43.0,
+         co2_kg_per_tj=74_100, ch4_kg_per_tj=3, n2o_kg_per_tj=0.6, biomass_fraction=0.0,
+         # density 0.844 kg/L as used by iClimate/ghgpy (domain.md §2.1); supplier/KEBS value preferred
+         density_kg_per_l=0.844, source=IPCC_SOURCE, table_ref="Table 1.2, 1.4, 2.3", year=2006),
+    dict(code="furnace_oil", kind="fuel", label="Furnace oil (residual fuel oil, HFO)", ncv_mj_per_kg=40.4,
+         co2_kg_per_tj=77_400, ch4_kg_per_tj=3, n2o_kg_per_tj=0.6, biomass_fraction=0.0,
+         density_kg_per_l=0.98,  # density assumption of domain.md §2.1 ready-to-use table
+         source=IPCC_SOURCE, table_ref="Table 1.2, 1.4, 2.3", year=2006),
+    dict(code="lpg", kind="fuel", label="LPG", ncv_mj_per_kg=47.3, co2_kg_per_tj=63_100,
+         ch4_kg_per_tj=1, n2o_kg_per_tj=0.1, biomass_fraction=0.0,
+         density_kg_per_l=0.51,  # liquid LPG, domain.md §2.1 ready-to-use table
+         source=IPCC_SOURCE, table_ref="Table 1.2, 1.4, 2.3", year=2006),
+    dict(code="firewood", kind="fuel", label="Firewood (wood/wood waste)", ncv_mj_per_kg=15.6,
+         co2_kg_per_tj=112_000, ch4_kg_per_tj=30, n2o_kg_per_tj=4, biomass_fraction=1.0,
+         density_kg_per_l=None, source=IPCC_SOURCE, table_ref="Table 1.2, 1.4, 2.3", year=2006),
+    dict(code="briquettes", kind="fuel", label="Briquettes (other primary solid biomass)", ncv_mj_per_kg=11.6,
+         co2_kg_per_tj=100_000, ch4_kg_per_tj=30, n2o_kg_per_tj=4, biomass_fraction=1.0,
+         density_kg_per_l=None, source=IPCC_SOURCE, table_ref="Table 1.2, 1.4, 2.3", year=2006),
+    dict(code="charcoal", kind="fuel", label="Charcoal", ncv_mj_per_kg=29.5, co2_kg_per_tj=112_000,
+         ch4_kg_per_tj=200, n2o_kg_per_tj=4, biomass_fraction=1.0, density_kg_per_l=None,
+         source=IPCC_SOURCE, table_ref="Table 1.2, 1.4, 2.3", year=2006),
+    dict(code="grid_ke_average", kind="electricity", label="Kenya grid, generation average (location-based)",
+         kg_co2_per_kwh=0.08483, is_default=True, source="Ember 2024, via co2.js",
+         table_ref="data/output/average-intensities.json: KEN 2024, 84.83 gCO2/kWh", year=2024,
+         citation="Annual generation-average intensity; GHG Protocol location-based Scope 2 (domain.md §2.3)."),
+    dict(code="grid_ke_ifi_cm", kind="electricity", label="Kenya grid, IFI combined margin",
+         kg_co2_per_kwh=0.274, is_default=False, source=IFI_SOURCE, table_ref="Kenya row, CM (firm RE, EE)",
+         year=2021, citation=IFI_CITATION),
+    dict(code="grid_ke_ifi_om", kind="electricity", label="Kenya grid, IFI operating margin",
+         kg_co2_per_kwh=0.574, is_default=False, source=IFI_SOURCE, table_ref="Kenya row, OM (incl. PCAF)",
+         year=2021, citation=IFI_CITATION),
+    dict(code="own_renewable", kind="electricity", label="Own hydro / solar (self-generated)",
+         kg_co2_per_kwh=0.0, is_default=False, source="domain.md §3 (GTIEA small hydros)",
+         table_ref="self-generated share", year=2012,
+         citation="Factories with their own hydro need a Scope-2 factor of about 0 for the self-generated share."),
+]
+
+DEFAULT_GRID_CODE = "grid_ke_average"
+
+
+@dataclass(frozen=True)
+class FactorSet:
+    """The factor versions in force for a calculation: fuels, grid factor, and what was used."""
+
+    fuels: Mapping[str, FuelFactor]
+    grid_code: str
+    grid_kg_co2_per_kwh: float
+    own_renewable_kg_co2_per_kwh: float = 0.0
+    versions: Mapping[str, int] = field(default_factory=dict)
+    citations: Mapping[str, str] = field(default_factory=dict)
+
+
+def seed_factors(session: Session, created_by: str = "seed") -> int:
+    """Insert version 1 of every seed factor that is missing; return how many were added."""
+    existing = set(session.scalars(sa.select(EmissionFactor.code)))
+    added = 0
+    for row in SEED_FACTORS:
+        if row["code"] in existing:
+            continue
+        data = dict(row)
+        data.setdefault("citation", IPCC_CITATION)
+        session.add(EmissionFactor(version=1, created_by=created_by, **data))
+        added += 1
+    return added
+
+
+def latest_factors(session: Session) -> dict[str, EmissionFactor]:
+    """The newest version of every factor code."""
+    newest = (
+        sa.select(EmissionFactor.code, sa.func.max(EmissionFactor.version).label("v"))
+        .group_by(EmissionFactor.code)
+        .subquery()
+    )
+    rows = session.scalars(
+        sa.select(EmissionFactor).join(
+            newest, sa.and_(EmissionFactor.code == newest.c.code, EmissionFactor.version == newest.c.v)
+        )
+    )
+    return {r.code: r for r in rows}
+
+
+def load_factor_set(session: Session, grid_code: str | None = None) -> FactorSet:
+    """The latest factor versions as a FactorSet; `grid_code` picks a non-default grid factor."""
+    rows = latest_factors(session)
+    if not rows:
+        raise LookupError("the emission-factor library is empty: run `carbontrack init-db`")
+    fuels = {
+        code: FuelFactor(
+            code=code,
+            ncv_mj_per_kg=r.ncv_mj_per_kg,
+            co2_kg_per_tj=r.co2_kg_per_tj,
+            ch4_kg_per_tj=r.ch4_kg_per_tj,
+            n2o_kg_per_tj=r.n2o_kg_per_tj,
+            biomass_fraction=r.biomass_fraction,
+            density_kg_per_l=r.density_kg_per_l,
+            version=r.version,
+        )
+        for code, r in rows.items()
+        if r.kind == "fuel"
+    }
+    if grid_code is None:
+        defaults = [r for r in rows.values() if r.kind == "electricity" and r.is_default]
+        grid_code = defaults[0].code if defaults else DEFAULT_GRID_CODE
+    if grid_code not in rows or rows[grid_code].kind != "electricity":
+        raise LookupError(f"unknown grid factor {grid_code!r}")
+    grid = rows[grid_code]
+    own = rows.get("own_renewable")
+    used = {code: r.version for code, r in rows.items() if r.kind == "fuel"}
+    used[grid_code] = grid.version
+    if own is not None:
+        used[own.code] = own.version
+    citations = {code: f"{r.source}; {r.table_ref} ({r.year})" for code, r in rows.items()}
+    return FactorSet(
+        fuels=fuels,
+        grid_code=grid_code,
+        grid_kg_co2_per_kwh=grid.kg_co2_per_kwh,
+        own_renewable_kg_co2_per_kwh=own.kg_co2_per_kwh if own is not None else 0.0,
+        versions=used,
+        citations=citations,
+    )
+
+
+def add_factor_version(session: Session, code: str, created_by: str, **values) -> EmissionFactor:
+    """Add a new version of factor `code` with `values` changed; earlier versions stay untouched."""
+    current = latest_factors(session).get(code)
+    if current is None:
+        raise LookupError(f"unknown factor {code!r}")
+    copy_fields = [c.key for c in EmissionFactor.__table__.columns if c.key not in ("id", "version", "created_at", "created_by")]
+    data = {k: getattr(current, k) for k in copy_fields}
+    unknown = set(values) - set(copy_fields)
+    if unknown:
+        raise ValueError(f"not factor fields: {', '.join(sorted(unknown))}")
+    data.update(values)
+    row = EmissionFactor(version=current.version + 1, created_by=created_by, created_at=datetime.now(UTC), **data)
+    session.add(row)
+    return row

@@ -1,0 +1,402 @@
+"""The schema (SQLAlchemy 2.0 declarative). Migrations in `migrations/` mirror this module.
+
+Conventions:
+- every timestamp column is UTC (`UTCDateTime` stores naive UTC, returns aware UTC);
+- `day` and `month` columns are *local* calendar dates (CARBONTRACK_TZ); a month is stored as
+  the first day of that month;
+- names carry units (`diameter_m`, `co2_kg`, `covered_s`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Roles (DESIGN.md "People and roles").
+ROLE_FACTORY_MANAGER = "factory_manager"
+ROLE_HQ = "hq"
+ROLE_ADMIN = "admin"
+ROLE_AUDITOR = "auditor"
+ROLES = (ROLE_FACTORY_MANAGER, ROLE_HQ, ROLE_ADMIN, ROLE_AUDITOR)
+
+# Reading quality flags.
+QUALITY_VALID = 0
+QUALITY_INVALID = 1  # outside physical ranges: stored, excluded from totals
+
+# Monthly submission workflow.
+STATUS_DRAFT = "draft"
+STATUS_SUBMITTED = "submitted"
+STATUS_APPROVED = "approved"
+SUBMISSION_STATUSES = (STATUS_DRAFT, STATUS_SUBMITTED, STATUS_APPROVED)
+
+# Energy sources a factory logs monthly (see core.emissions for units and factors).
+ENERGY_SOURCES = (
+    "firewood",
+    "briquettes",
+    "charcoal",
+    "diesel",
+    "furnace_oil",
+    "lpg",
+    "grid_electricity",
+    "own_hydro",
+    "own_solar",
+)
+
+naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Store datetimes as naive UTC; hand them back as aware UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=naming_convention)
+
+
+class Factory(Base):
+    __tablename__ = "factory"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    region: Mapped[int] = mapped_column(sa.Integer)
+    county: Mapped[str] = mapped_column(sa.String(60))
+    latitude: Mapped[float] = mapped_column(sa.Float)
+    longitude: Mapped[float] = mapped_column(sa.Float)
+    altitude_m: Mapped[float] = mapped_column(sa.Float)
+    # Target intensity: kg CO2e (Scope 1 fossil + Scope 2) per kg made tea.
+    target_kg_co2e_per_kg: Mapped[float | None] = mapped_column(sa.Float)
+    # Default firewood stacked density for m³ entries (factory-measured), kg/m³.
+    firewood_density_kg_m3: Mapped[float | None] = mapped_column(sa.Float)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    stacks: Mapped[list[Stack]] = relationship(back_populates="factory", order_by="Stack.id")
+    devices: Mapped[list[Device]] = relationship(back_populates="factory", order_by="Device.id")
+
+
+class Stack(Base):
+    """A boiler chimney; its parameters turn a reading into a mass flow."""
+
+    __tablename__ = "stack"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    diameter_m: Mapped[float] = mapped_column(sa.Float)
+    moisture_fraction: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    dry_basis: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # analyser reads dry
+    velocity_profile_factor: Mapped[float] = mapped_column(sa.Float, default=1.0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+
+    factory: Mapped[Factory] = relationship(back_populates="stacks")
+
+
+class Device(Base):
+    """A sensor node; `id` is the device_id in topics and payloads (e.g. KGW-S1)."""
+
+    __tablename__ = "device"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    stack_id: Mapped[int] = mapped_column(sa.ForeignKey("stack.id"), index=True)
+    # Each valid reading stands for this many seconds of stack flow (the node's publish interval).
+    sample_interval_s: Mapped[float] = mapped_column(sa.Float, default=60.0)
+    firmware: Mapped[str | None] = mapped_column(sa.String(40))
+    status: Mapped[str] = mapped_column(sa.String(16), default="unknown")  # online/offline/unknown
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reading_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rssi_dbm: Mapped[int | None] = mapped_column(sa.Integer)
+    uptime_s: Mapped[int | None] = mapped_column(sa.BigInteger)
+    buffered: Mapped[int | None] = mapped_column(sa.Integer)
+    last_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+    factory: Mapped[Factory] = relationship(back_populates="devices")
+    stack: Mapped[Stack] = relationship()
+
+
+class Reading(Base):
+    """One stack measurement with the mass flow computed from it and the parameters used."""
+
+    __tablename__ = "reading"
+    __table_args__ = (
+        sa.UniqueConstraint("device_id", "ts", name="uq_reading_device_ts"),
+        sa.Index("ix_reading_ts", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"))
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    co2_ppm: Mapped[float] = mapped_column(sa.Float)
+    flue_temp_c: Mapped[float] = mapped_column(sa.Float)
+    velocity_m_s: Mapped[float] = mapped_column(sa.Float)
+    pressure_pa: Mapped[float | None] = mapped_column(sa.Float)  # as sent by the node (optional)
+    co2_kg_s: Mapped[float | None] = mapped_column(sa.Float)
+    quality: Mapped[int] = mapped_column(sa.SmallInteger, default=QUALITY_VALID)
+    quality_reason: Mapped[str | None] = mapped_column(sa.String(120))
+    # Stack parameters used for co2_kg_s, so the value can be recomputed and audited.
+    pressure_used_pa: Mapped[float | None] = mapped_column(sa.Float)
+    diameter_m: Mapped[float | None] = mapped_column(sa.Float)
+    moisture_fraction: Mapped[float | None] = mapped_column(sa.Float)
+    dry_basis: Mapped[bool | None] = mapped_column(sa.Boolean)
+    velocity_profile_factor: Mapped[float | None] = mapped_column(sa.Float)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class _RollupMixin:
+    n_readings: Mapped[int] = mapped_column(sa.Integer, default=0)  # stored, valid or not
+    n_valid: Mapped[int] = mapped_column(sa.Integer, default=0)
+    covered_s: Mapped[float] = mapped_column(sa.Float, default=0.0)  # Σ valid × sample interval
+    co2_kg: Mapped[float] = mapped_column(sa.Float, default=0.0)  # Σ valid co2_kg_s × interval
+    sum_co2_kg_s: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    sum_co2_ppm: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    sum_flue_temp_c: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    sum_velocity_m_s: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    max_co2_kg_s: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class DeviceHourly(_RollupMixin, Base):
+    """Per device, per UTC hour (an hour is the same in UTC and EAT: the offset is whole hours)."""
+
+    __tablename__ = "rollup_device_hourly"
+
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+
+
+class DeviceDaily(_RollupMixin, Base):
+    """Per device, per local day."""
+
+    __tablename__ = "rollup_device_daily"
+
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+
+
+class FactoryHourly(_RollupMixin, Base):
+    """Per factory (all its devices), per UTC hour."""
+
+    __tablename__ = "rollup_factory_hourly"
+
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+
+
+class FactoryDaily(_RollupMixin, Base):
+    """Per factory (all its devices), per local day."""
+
+    __tablename__ = "rollup_factory_daily"
+
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+
+
+sa.Index("ix_rollup_factory_daily_day", FactoryDaily.day)
+sa.Index("ix_rollup_factory_hourly_hour", FactoryHourly.hour)
+
+
+class MonthlySubmission(Base):
+    """A factory's data for one local month: production plus the status of the whole month."""
+
+    __tablename__ = "monthly_submission"
+    __table_args__ = (sa.UniqueConstraint("factory_id", "month", name="uq_monthly_submission_factory_month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    month: Mapped[date] = mapped_column(sa.Date, index=True)
+    green_leaf_kg: Mapped[float | None] = mapped_column(sa.Float)
+    made_tea_kg: Mapped[float | None] = mapped_column(sa.Float)
+    status: Mapped[str] = mapped_column(sa.String(16), default=STATUS_DRAFT)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+
+    entries: Mapped[list[EnergyEntry]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", order_by="EnergyEntry.id"
+    )
+
+
+class EnergyEntry(Base):
+    """One energy source's quantity for a month, in the unit the factory logged it in."""
+
+    __tablename__ = "energy_entry"
+    __table_args__ = (sa.UniqueConstraint("submission_id", "source", name="uq_energy_entry_submission_source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(sa.ForeignKey("monthly_submission.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(sa.String(32))
+    quantity: Mapped[float] = mapped_column(sa.Float)
+    unit: Mapped[str] = mapped_column(sa.String(16))
+    moisture_fraction: Mapped[float | None] = mapped_column(sa.Float)  # firewood, as received
+    density_kg_m3: Mapped[float | None] = mapped_column(sa.Float)  # firewood in m³
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+
+    submission: Mapped[MonthlySubmission] = relationship(back_populates="entries")
+
+
+class EmissionFactor(Base):
+    """A versioned emission factor with its citation. Rows are never edited or deleted."""
+
+    __tablename__ = "emission_factor"
+    __table_args__ = (sa.UniqueConstraint("code", "version", name="uq_emission_factor_code_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), index=True)  # e.g. diesel, grid_ke_average
+    version: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # fuel | electricity
+    label: Mapped[str] = mapped_column(sa.String(120))
+    ncv_mj_per_kg: Mapped[float | None] = mapped_column(sa.Float)
+    co2_kg_per_tj: Mapped[float | None] = mapped_column(sa.Float)
+    ch4_kg_per_tj: Mapped[float | None] = mapped_column(sa.Float)
+    n2o_kg_per_tj: Mapped[float | None] = mapped_column(sa.Float)
+    biomass_fraction: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    density_kg_per_l: Mapped[float | None] = mapped_column(sa.Float)
+    kg_co2_per_kwh: Mapped[float | None] = mapped_column(sa.Float)
+    source: Mapped[str] = mapped_column(sa.String(200))
+    table_ref: Mapped[str] = mapped_column(sa.String(200))
+    year: Mapped[int] = mapped_column(sa.Integer)
+    citation: Mapped[str] = mapped_column(sa.Text)
+    is_default: Mapped[bool] = mapped_column(sa.Boolean, default=True)  # grid: the one used unless chosen
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    created_by: Mapped[str | None] = mapped_column(sa.String(80))
+
+
+class User(Base):
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    full_name: Mapped[str | None] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    factory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("factory.id"))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class AuditLog(Base):
+    """Who changed what, when, with the old and the new value."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    username: Mapped[str | None] = mapped_column(sa.String(80))
+    action: Mapped[str] = mapped_column(sa.String(40))  # create / update / delete / submit / approve / login…
+    entity: Mapped[str] = mapped_column(sa.String(40))  # table or concept
+    entity_id: Mapped[str | None] = mapped_column(sa.String(80))
+    factory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    field: Mapped[str | None] = mapped_column(sa.String(80))
+    old_value: Mapped[str | None] = mapped_column(sa.Text)
+    new_value: Mapped[str | None] = mapped_column(sa.Text)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Report(Base):
+    """A generated workbook: one version of one (kind, factory, month)."""
+
+    __tablename__ = "report"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "scope_key", "month", "version", name="uq_report_kind_scope_month_version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # factory | network
+    factory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    scope_key: Mapped[str] = mapped_column(sa.String(20))  # factory code, or "NETWORK"
+    month: Mapped[date] = mapped_column(sa.Date, index=True)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending/running/done/failed
+    path: Mapped[str | None] = mapped_column(sa.String(400))
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    factor_versions: Mapped[str | None] = mapped_column(sa.Text)  # JSON {code: version}
+    gwp_set: Mapped[str | None] = mapped_column(sa.String(8))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    requested_by: Mapped[str | None] = mapped_column(sa.String(80))  # username or "scheduler"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One run of a scheduled job for one period; the unique key stops two schedulers doing it twice."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (sa.UniqueConstraint("job", "period", name="uq_job_run_job_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(sa.String(60))
+    period: Mapped[str] = mapped_column(sa.String(20))  # e.g. 2026-10
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")  # running/done/failed
+    owner: Mapped[str | None] = mapped_column(sa.String(120))  # host:pid
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=1)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RejectedMessage(Base):
+    """An MQTT payload that could not be ingested, with the reason and the raw bytes (truncated)."""
+
+    __tablename__ = "rejected_message"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
+    topic: Mapped[str] = mapped_column(sa.String(300))
+    reason: Mapped[str] = mapped_column(sa.String(40), index=True)  # machine-readable code
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    payload: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    payload_size: Mapped[int] = mapped_column(sa.Integer)
+    device_id: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+class ListenerStat(Base):
+    """Latest counters of one listener process, for the health page."""
+
+    __tablename__ = "listener_stat"
+
+    instance: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    counters: Mapped[str] = mapped_column(sa.Text)  # JSON

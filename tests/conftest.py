@@ -1,0 +1,161 @@
+"""Shared fixtures: fresh databases (SQLite and PostgreSQL), the Mosquitto broker, Chromium.
+
+Tests that need PostgreSQL, Mosquitto or Chromium use them when present and skip with a one-line
+reason when absent — except when CARBONTRACK_REQUIRE_SERVICES=1 (CI), where absence fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from core.db import make_engine, make_session_factory, upgrade_to_head
+
+REQUIRE_SERVICES = os.environ.get("CARBONTRACK_REQUIRE_SERVICES") == "1"
+PG_ADMIN_URL = os.environ.get("CARBONTRACK_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+MQTT_HOST = os.environ.get("CARBONTRACK_TEST_MQTT_HOST", "127.0.0.1")
+MQTT_PORT = int(os.environ.get("CARBONTRACK_TEST_MQTT_PORT", "1883"))
+CHROMIUM = "/usr/bin/chromium"
+GOLDEN_DIR = Path(__file__).parent / "golden"
+
+
+def require_or_skip(available: bool, what: str) -> None:
+    """Skip (locally) or fail (CI) when a service is missing."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (CARBONTRACK_REQUIRE_SERVICES=1) but not available")
+    pytest.skip(f"{what} not available")
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _pg_available() -> bool:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 2})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def create_pg_database(prefix: str = "ct_test") -> str:
+    """Create an empty PostgreSQL database and return its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(url: str) -> None:
+    """Drop the database at `url`, closing whatever still holds it."""
+    name = sa.engine.make_url(url).database
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    return _pg_available()
+
+
+@pytest.fixture
+def pg_url(pg_available: bool) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards."""
+    require_or_skip(pg_available, "PostgreSQL")
+    url = create_pg_database()
+    try:
+        upgrade_to_head(url)
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh, migrated SQLite database file."""
+    url = f"sqlite:///{tmp_path / 'carbontrack.db'}"
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def Session(engine: sa.Engine):  # noqa: N802 - a factory, named like the class it makes
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def mosquitto() -> tuple[str, int]:
+    """(host, port) of the Mosquitto broker; use a unique topic prefix per test."""
+    require_or_skip(_port_open(MQTT_HOST, MQTT_PORT), f"Mosquitto on {MQTT_HOST}:{MQTT_PORT}")
+    return MQTT_HOST, MQTT_PORT
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic root no other test uses."""
+    return f"cttest/{uuid.uuid4().hex[:8]}"
+
+
+def browser_available() -> bool:
+    return Path(CHROMIUM).exists() and shutil.which("chromedriver") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests (those using dash_duo or marked `browser`) skip without Chromium, fail in CI."""
+    if browser_available() or REQUIRE_SERVICES:  # in CI a missing browser makes these tests fail
+        return
+    for item in items:
+        if "dash_duo" in getattr(item, "fixturenames", ()) or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason="Chromium/chromedriver not installed"))
+
+
+def pytest_setup_options():
+    """Selenium options for dash_duo: Debian's headless Chromium with no network chatter."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(flag)
+    return options
