@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-28 12:32:39.669764
 """
 
-from alembic import op
 import sqlalchemy as sa
-import core.models
+from alembic import op
 
+import core.models
 
 revision = '0001'
 down_revision = None
