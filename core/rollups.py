@@ -1,0 +1,323 @@
+"""Hourly and daily rollups of stack readings: incremental upserts and a rebuild from raw.
+
+Every rollup column is additive, so a batch of newly stored readings is aggregated in Python
+and added to the existing rows with one upsert per table (`x = x + excluded.x`, max for the
+maximum). Only readings that were actually inserted are added (the caller deduplicates first),
+so duplicates never count twice and late readings land in their own hour and local day.
+`recompute_rollups` rebuilds the same rows from the raw readings; the two agree exactly up to
+floating-point summation order (tested).
+
+Column meanings (all tables):
+- n_readings: stored readings, valid or not; n_valid: valid ones;
+- covered_s = n_valid × the device's sample_interval_s (seconds of stack flow the hour/day covers);
+- co2_kg = Σ valid co2_kg_s × sample_interval_s;
+- sum_co2_kg_s, sum_co2_ppm, sum_flue_temp_c, sum_velocity_m_s: sums over *valid* readings
+  (mean = sum / n_valid); max_co2_kg_s: maximum over valid readings (NULL if none).
+An hour is the UTC hour start (naive UTC in the database); a day is the local day in the
+configured time zone (CARBONTRACK_TZ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.models import (
+    QUALITY_VALID,
+    Device,
+    DeviceDaily,
+    DeviceHourly,
+    FactoryDaily,
+    FactoryHourly,
+    Reading,
+)
+from core.timeutil import DEFAULT_TZ, local_day_bounds_utc
+
+SUM_COLUMNS = (
+    "n_readings",
+    "n_valid",
+    "covered_s",
+    "co2_kg",
+    "sum_co2_kg_s",
+    "sum_co2_ppm",
+    "sum_flue_temp_c",
+    "sum_velocity_m_s",
+)
+ROLLUP_MODELS = (DeviceHourly, DeviceDaily, FactoryHourly, FactoryDaily)
+# Rows per upsert statement: keeps each statement's parameter list well under SQLite's limit.
+UPSERT_CHUNK = 500
+# Readings fetched per round trip while rebuilding.
+RECOMPUTE_FETCH = 20_000
+
+
+def _naive_utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is None else dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def _new_agg() -> list:
+    # n_readings, n_valid, covered_s, co2_kg, sum_co2_kg_s, sum_ppm, sum_temp, sum_vel, max_co2_kg_s
+    return [0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, None]
+
+
+class RollupAccumulator:
+    """Aggregates readings into the four rollup tables' rows, in memory, for one upsert."""
+
+    def __init__(self, tz: tzinfo = DEFAULT_TZ) -> None:
+        self.tz = tz
+        self.device_hourly: dict[tuple[str, datetime], list] = {}
+        self.device_daily: dict[tuple[str, date], list] = {}
+        self.factory_hourly: dict[tuple[int, datetime], list] = {}
+        self.factory_daily: dict[tuple[int, date], list] = {}
+        self.device_factory: dict[str, int] = {}
+        self._day_of_hour: dict[datetime, date] = {}
+        # Whole-hour UTC offsets (Africa/Nairobi): every instant of a UTC hour is on one local day.
+        self._hour_aligned = all(
+            (datetime(2026, m, 1, tzinfo=UTC).astimezone(tz).utcoffset() or timedelta()) % timedelta(hours=1)
+            == timedelta()
+            for m in (1, 7)
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.device_hourly or self.device_daily)
+
+    def _local_day(self, ts: datetime, hour: datetime) -> date:
+        if not self._hour_aligned:
+            return ts.replace(tzinfo=UTC).astimezone(self.tz).date()
+        day = self._day_of_hour.get(hour)
+        if day is None:
+            day = hour.replace(tzinfo=UTC).astimezone(self.tz).date()
+            self._day_of_hour[hour] = day
+        return day
+
+    def add(
+        self,
+        device_id: str,
+        factory_id: int,
+        ts: datetime,
+        quality: int,
+        co2_kg_s: float | None,
+        co2_ppm: float,
+        flue_temp_c: float,
+        velocity_m_s: float,
+        sample_interval_s: float,
+        *,
+        hours: bool = True,
+        days: bool = True,
+    ) -> None:
+        """Add one stored reading (ts naive or aware UTC)."""
+        ts = _naive_utc(ts)
+        hour = ts.replace(minute=0, second=0, microsecond=0)
+        self.device_factory[device_id] = factory_id
+        targets = []
+        if hours:
+            targets.append((self.device_hourly, (device_id, hour)))
+            targets.append((self.factory_hourly, (factory_id, hour)))
+        if days:
+            day = self._local_day(ts, hour)
+            targets.append((self.device_daily, (device_id, day)))
+            targets.append((self.factory_daily, (factory_id, day)))
+        valid = quality == QUALITY_VALID and co2_kg_s is not None
+        for table, key in targets:
+            agg = table.get(key)
+            if agg is None:
+                agg = table[key] = _new_agg()
+            agg[0] += 1
+            if valid:
+                agg[1] += 1
+                agg[2] += sample_interval_s
+                agg[3] += co2_kg_s * sample_interval_s
+                agg[4] += co2_kg_s
+                agg[5] += co2_ppm
+                agg[6] += flue_temp_c
+                agg[7] += velocity_m_s
+                if agg[8] is None or co2_kg_s > agg[8]:
+                    agg[8] = co2_kg_s
+
+    def add_rows(self, rows: Iterable[dict], intervals: dict[str, float]) -> None:
+        """Add reading rows (dicts with the `reading` column names); `intervals` maps device -> s."""
+        for r in rows:
+            self.add(
+                r["device_id"],
+                r["factory_id"],
+                r["ts"],
+                r["quality"],
+                r["co2_kg_s"],
+                r["co2_ppm"],
+                r["flue_temp_c"],
+                r["velocity_m_s"],
+                intervals[r["device_id"]],
+            )
+
+    def _rows(self) -> list[tuple[type, list[dict]]]:
+        def values(agg: list) -> dict:
+            return dict(zip((*SUM_COLUMNS, "max_co2_kg_s"), agg, strict=True))
+
+        # Sorted keys: concurrent listeners lock rows in the same order, so they cannot deadlock.
+        out = [
+            (
+                DeviceHourly,
+                [
+                    {"device_id": d, "hour": h, "factory_id": self.device_factory[d], **values(a)}
+                    for (d, h), a in sorted(self.device_hourly.items())
+                ],
+            ),
+            (
+                DeviceDaily,
+                [
+                    {"device_id": d, "day": day, "factory_id": self.device_factory[d], **values(a)}
+                    for (d, day), a in sorted(self.device_daily.items())
+                ],
+            ),
+            (FactoryHourly, [{"factory_id": f, "hour": h, **values(a)} for (f, h), a in sorted(self.factory_hourly.items())]),
+            (FactoryDaily, [{"factory_id": f, "day": day, **values(a)} for (f, day), a in sorted(self.factory_daily.items())]),
+        ]
+        return out
+
+    def upsert(self, session: Session) -> int:
+        """Add the accumulated sums to the rollup tables; return the number of rows touched."""
+        touched = 0
+        for model, rows in self._rows():
+            if rows:
+                upsert_rollup_rows(session, model, rows)
+                touched += len(rows)
+        return touched
+
+
+def _dialect_insert(session: Session):
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"rollup upserts support postgresql and sqlite, not {name}")
+
+
+def upsert_rollup_rows(session: Session, model: type, rows: Sequence[dict]) -> None:
+    """Insert rollup rows, adding to the sums (and taking the max) where the key exists."""
+    table = model.__table__
+    insert = _dialect_insert(session)
+    stmt = insert(table)
+    ex = stmt.excluded
+    col = table.c
+    set_ = {name: col[name] + ex[name] for name in SUM_COLUMNS}
+    set_["max_co2_kg_s"] = sa.case(
+        (ex.max_co2_kg_s.is_(None), col.max_co2_kg_s),
+        (col.max_co2_kg_s.is_(None), ex.max_co2_kg_s),
+        (ex.max_co2_kg_s > col.max_co2_kg_s, ex.max_co2_kg_s),
+        else_=col.max_co2_kg_s,
+    )
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=set_)
+    for i in range(0, len(rows), UPSERT_CHUNK):
+        session.execute(stmt, list(rows[i : i + UPSERT_CHUNK]))
+
+
+def recompute_rollups(
+    session: Session,
+    device_ids: Iterable[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tz: tzinfo = DEFAULT_TZ,
+) -> int:
+    """Rebuild the rollups from raw readings for some devices and a UTC window; return readings read.
+
+    The window is widened to whole local days (and whole hours), and the device set to every
+    device of the factories involved, because factory rows sum all of a factory's devices.
+    Without arguments everything is rebuilt. The caller commits.
+    """
+    dev_q = sa.select(Device.id, Device.factory_id, Device.sample_interval_s)
+    all_devices = session.execute(dev_q).all()
+    if device_ids is not None:
+        wanted = set(device_ids)
+        factories = {f for d, f, _ in all_devices if d in wanted}
+        devices = [(d, f, i) for d, f, i in all_devices if f in factories]
+    else:
+        devices = list(all_devices)
+        factories = {f for _, f, _ in devices}
+    if not devices:
+        return 0
+    intervals = {d: float(i) for d, _, i in devices}
+    dev_list = sorted(intervals)
+    fac_list = sorted(factories)
+
+    hour_lo = hour_hi = day_lo = day_hi = None  # hour window [lo, hi), day window [lo, hi] (dates)
+    read_lo = read_hi = None
+    if start is not None:
+        start = _naive_utc(start)
+        day_lo = start.replace(tzinfo=UTC).astimezone(tz).date()
+        d_start = _naive_utc(local_day_bounds_utc(day_lo, tz)[0])
+        hour_lo = d_start.replace(minute=0, second=0, microsecond=0)
+        read_lo = min(hour_lo, d_start)
+    if end is not None:
+        end = _naive_utc(end)
+        day_hi = (end - timedelta(microseconds=1)).replace(tzinfo=UTC).astimezone(tz).date()
+        d_end = _naive_utc(local_day_bounds_utc(day_hi, tz)[1])
+        hour_hi = d_end.replace(minute=0, second=0, microsecond=0)
+        if hour_hi < d_end:
+            hour_hi += timedelta(hours=1)
+        read_hi = max(hour_hi, d_end)
+        d_end_excl = d_end
+    else:
+        d_end_excl = None
+    d_start_incl = _naive_utc(local_day_bounds_utc(day_lo, tz)[0]) if day_lo is not None else None
+
+    # Delete the rows being rebuilt.
+    for model, key, ids in (
+        (DeviceHourly, "device_id", dev_list),
+        (FactoryHourly, "factory_id", fac_list),
+        (DeviceDaily, "device_id", dev_list),
+        (FactoryDaily, "factory_id", fac_list),
+    ):
+        stmt = sa.delete(model).where(getattr(model, key).in_(ids))
+        if model in (DeviceHourly, FactoryHourly):
+            if hour_lo is not None:
+                stmt = stmt.where(model.hour >= hour_lo)
+            if hour_hi is not None:
+                stmt = stmt.where(model.hour < hour_hi)
+        else:
+            if day_lo is not None:
+                stmt = stmt.where(model.day >= day_lo)
+            if day_hi is not None:
+                stmt = stmt.where(model.day <= day_hi)
+        session.execute(stmt)
+
+    q = sa.select(
+        Reading.device_id,
+        Reading.factory_id,
+        Reading.ts,
+        Reading.quality,
+        Reading.co2_kg_s,
+        Reading.co2_ppm,
+        Reading.flue_temp_c,
+        Reading.velocity_m_s,
+    ).where(Reading.device_id.in_(dev_list))
+    if read_lo is not None:
+        q = q.where(Reading.ts >= read_lo)
+    if read_hi is not None:
+        q = q.where(Reading.ts < read_hi)
+    n = 0
+    acc = RollupAccumulator(tz)
+    for row in session.execute(q.execution_options(yield_per=RECOMPUTE_FETCH)):
+        ts = _naive_utc(row.ts)
+        in_hours = (hour_lo is None or ts >= hour_lo) and (hour_hi is None or ts < hour_hi)
+        in_days = (d_start_incl is None or ts >= d_start_incl) and (d_end_excl is None or ts < d_end_excl)
+        acc.add(
+            row.device_id,
+            row.factory_id,
+            ts,
+            row.quality,
+            row.co2_kg_s,
+            row.co2_ppm,
+            row.flue_temp_c,
+            row.velocity_m_s,
+            intervals[row.device_id],
+            hours=in_hours,
+            days=in_days,
+        )
+        n += 1
+    acc.upsert(session)
+    return n

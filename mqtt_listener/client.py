@@ -1,0 +1,387 @@
+"""The MQTT listener: a small class around the paho client plus one writer thread.
+
+The paho network thread only enqueues (`on_message`); the writer thread takes batches (by
+count or time), stores each in one transaction and only then acknowledges its messages to the
+broker (paho manual ack). A crash of the listener or of the database therefore loses nothing:
+the broker redelivers whatever was not acknowledged, and the (device, ts) key drops the copies.
+
+Protocol: MQTT 5 against production brokers (ReceiveMaximum raises the broker's window of
+unacknowledged messages; a session expiry keeps the session and its queued QoS 1 messages
+while the listener is down), MQTT 3.1.1 with clean_session=False against the embedded amqtt
+broker, which drops MQTT 5 CONNECTs. Choose with `protocol=` or `?protocol=3.1.1` on
+CARBONTRACK_MQTT_URL; "auto" tries MQTT 5 and falls back to 3.1.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import Config, MqttUrl
+from mqtt_listener.status import ListenerStats, instance_name, save_stats, sweep_offline
+from mqtt_listener.writer import BatchWriter, Message, StopRequested
+
+log = logging.getLogger("mqtt_listener")
+
+# Largest batch written in one transaction: big enough to amortise the commit, small enough that
+# the window of unacknowledged messages (RECEIVE_MAXIMUM) holds about two batches, so the broker
+# keeps sending while one is being written.
+BATCH_MAX_MESSAGES = 1000
+# How long the writer waits for a batch to fill once a message is there: bounds the added latency.
+BATCH_MAX_WAIT_S = 0.05
+# MQTT 5 ReceiveMaximum: unacknowledged QoS 1 messages the broker may send us (Mosquitto's
+# default window is 20, which would cap throughput at 20 messages per commit).
+RECEIVE_MAXIMUM = 2000
+# MQTT 5 session expiry: the broker keeps our subscriptions and queues QoS 1 messages this long
+# while the listener is down (a week covers a long weekend without an operator).
+SESSION_EXPIRY_S = 7 * 86400
+KEEPALIVE_S = 30
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+# Counters are written to listener_stat (and logged) this often; the health page reads them.
+STATS_INTERVAL_S = 10.0
+# Devices silent for longer than their timeout are marked offline at this period.
+SWEEP_INTERVAL_S = 30.0
+# Name of the shared-subscription group: listeners in one group split the messages.
+SHARED_GROUP = "carbontrack"
+# Seconds to wait for a CONNACK when probing whether the broker speaks MQTT 5.
+PROBE_TIMEOUT_S = 3.0
+
+PROTOCOL_V5 = "5"
+PROTOCOL_V311 = "3.1.1"
+PROTOCOL_AUTO = "auto"
+
+
+def protocol_from_url(raw_url: str | None) -> str | None:
+    """The `protocol` query parameter of a broker URL (`5`, `3.1.1` or `auto`), if any."""
+    if not raw_url:
+        return None
+    values = parse_qs(urlsplit(raw_url).query).get("protocol")
+    if not values:
+        return None
+    value = values[-1].strip().lower().removeprefix("v").removeprefix("mqtt")
+    if value in ("5", "5.0"):
+        return PROTOCOL_V5
+    if value in ("3.1.1", "311", "4"):
+        return PROTOCOL_V311
+    if value == "auto":
+        return PROTOCOL_AUTO
+    raise ValueError(f"CARBONTRACK_MQTT_URL: protocol must be 5, 3.1.1 or auto, got {values[-1]!r}")
+
+
+def probe_protocol(broker: MqttUrl, timeout_s: float = PROBE_TIMEOUT_S) -> str:
+    """MQTT 5 if the broker answers an MQTT 5 CONNECT, else 3.1.1 (unreachable broker: 5)."""
+    got = threading.Event()
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"ct-probe-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+    )
+    _configure_auth(client, broker)
+    client.on_connect = lambda *_a, **_k: got.set()
+    try:
+        client.connect(broker.host, broker.port, keepalive=10, clean_start=True)
+    except OSError:
+        return PROTOCOL_V5
+    client.loop_start()
+    try:
+        answered = got.wait(timeout_s)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return PROTOCOL_V5 if answered else PROTOCOL_V311
+
+
+def _configure_auth(client: mqtt.Client, broker: MqttUrl) -> None:
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        client.tls_set()  # system CA store; the broker's certificate must verify
+
+
+def default_client_id() -> str:
+    """A client id that stays the same across restarts, so the broker keeps our session."""
+    suffix = os.environ.get("CARBONTRACK_LISTENER_ID", "1")
+    return f"carbontrack-listener-{socket.gethostname()}-{suffix}"[:64]
+
+
+class Listener:
+    """Subscribe to telemetry and status, store them in batches, acknowledge after commit."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        session_factory: sessionmaker[Session],
+        *,
+        client_id: str | None = None,
+        shared: bool = False,
+        broker: MqttUrl | None = None,
+        protocol: str | None = None,
+        batch_max: int = BATCH_MAX_MESSAGES,
+        batch_wait_s: float = BATCH_MAX_WAIT_S,
+        receive_maximum: int = RECEIVE_MAXIMUM,
+        on_commit: Callable[[Sequence[Message], float], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
+        self.session_factory = session_factory
+        self.broker = broker or cfg.mqtt_url
+        if self.broker is None:
+            raise ValueError("no broker: set CARBONTRACK_MQTT_URL or pass broker= (the embedded broker's address)")
+        self.client_id = client_id or default_client_id()
+        self.protocol = protocol or protocol_from_url(os.environ.get("CARBONTRACK_MQTT_URL")) or PROTOCOL_AUTO
+        self.shared = shared
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+        self.receive_maximum = receive_maximum
+        self.on_commit = on_commit
+        self.instance = instance_name() if client_id is None else f"{instance_name()}:{client_id}"
+        self.stats = ListenerStats()
+        self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._writer_stop = threading.Event()
+        self._connected = threading.Event()
+        self._generation = 0
+        self._enqueued = 0
+        self._done = 0
+        self._idle = threading.Condition()
+        self._writer = BatchWriter(
+            session_factory, cfg.topic_prefix, self.stats, tz=cfg.tz, stop_event=self._writer_stop, clock=clock
+        )
+        self._thread: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self.last_error: BaseException | None = None
+
+    # -- topics ---------------------------------------------------------------------------
+
+    @property
+    def topics(self) -> list[str]:
+        """The subscription filters (shared when enabled and on MQTT 5)."""
+        prefix = self.cfg.topic_prefix
+        filters = [f"{prefix}/+/+/telemetry", f"{prefix}/+/+/status"]
+        if self.shared and self.protocol == PROTOCOL_V5:
+            filters = [f"$share/{SHARED_GROUP}/{f}" for f in filters]
+        return filters
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect (in the background, retrying) and start the writer thread."""
+        if self.protocol == PROTOCOL_AUTO:
+            self.protocol = probe_protocol(self.broker)
+            log.info("broker %s:%d speaks MQTT %s", self.broker.host, self.broker.port, self.protocol)
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._run_writer, name="mqtt-writer", daemon=True)
+        self._thread.start()
+        if self.protocol == PROTOCOL_V5:
+            props = Properties(PacketTypes.CONNECT)
+            props.ReceiveMaximum = self.receive_maximum
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            self._client.connect_async(
+                self.broker.host, self.broker.port, keepalive=KEEPALIVE_S, clean_start=False, properties=props
+            )
+        else:
+            self._client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
+        self._client.loop_start()
+        log.info(
+            "listener %s connecting to %s:%d (MQTT %s, client id %s)",
+            self.instance,
+            self.broker.host,
+            self.broker.port,
+            self.protocol,
+            self.client_id,
+        )
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Store and acknowledge what was received, then disconnect (unacknowledged messages stay with the broker)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                self._writer_stop.set()  # abandon retries: the broker redelivers the batch later
+                self._thread.join(timeout_s)
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        self._save_stats()
+
+    def wait_connected(self, timeout_s: float = 10.0) -> bool:
+        """Block until subscribed to the broker (or the timeout); return whether it happened."""
+        return self._connected.wait(timeout_s)
+
+    def wait_idle(self, timeout_s: float = 30.0, quiet_s: float = 0.3) -> bool:
+        """Block until every received message is stored and nothing new arrived for `quiet_s`."""
+        deadline = time.monotonic() + timeout_s
+        with self._idle:
+            while time.monotonic() < deadline:
+                before = self._enqueued
+                if self._done >= before:
+                    self._idle.wait(quiet_s)
+                    if self._enqueued == before and self._done >= before:
+                        return True
+                else:
+                    self._idle.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+        return False
+
+    # -- paho callbacks (network thread: enqueue only) ------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        if self.protocol == PROTOCOL_V5:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5, manual_ack=True
+            )
+        else:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=self.client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+                manual_ack=True,
+            )
+        _configure_auth(client, self.broker)
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _properties=None) -> None:  # noqa: ANN001
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        # Resubscribe on every connect: a broker that lost its state (restart without
+        # persistence) must learn our subscriptions again.
+        client.subscribe([(topic, 1) for topic in self.topics])
+        self._connected.set()
+        log.info("connected to %s:%d; subscribed to %s", self.broker.host, self.broker.port, ", ".join(self.topics))
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties=None) -> None:  # noqa: ANN001
+        # Messages of the old connection must not be acknowledged on the new one (their packet
+        # ids may be reused); the broker redelivers them and the copies are acknowledged.
+        self._generation += 1
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("disconnected from broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+        if self._stop.is_set():
+            return  # not acknowledged: the broker redelivers it to the next listener run
+        self._queue.put(
+            Message(msg.topic, msg.payload, msg.mid, msg.qos, msg.retain, time.monotonic(), time.time(), self._generation)
+        )
+        self._enqueued += 1
+
+    # -- writer thread --------------------------------------------------------------------------
+
+    def _take_batch(self, timeout_s: float) -> list[Message]:
+        try:
+            first = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait_s
+        get = self._queue.get
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(get(block=False))
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _run_writer(self) -> None:
+        next_stats = time.monotonic() + STATS_INTERVAL_S
+        next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+        while True:
+            stopping = self._stop.is_set()
+            batch = self._take_batch(0.0 if stopping else 0.5)
+            if not batch and stopping:
+                return
+            if batch:
+                self.stats.queue_depth = self._queue.qsize()
+                try:
+                    self._writer.write(batch)
+                except StopRequested:
+                    return
+                except Exception as exc:  # a bug: log it, keep the batch unacknowledged, keep running
+                    self.last_error = exc
+                    self.stats.incr("writer_errors")
+                    log.exception("unexpected error storing a batch of %d; it will be redelivered", len(batch))
+                    self._mark_done(len(batch))
+                    continue
+                self._ack(batch)
+                if self.on_commit is not None:
+                    try:
+                        self.on_commit(batch, time.time())
+                    except Exception:
+                        log.exception("on_commit hook failed")
+                self._mark_done(len(batch))
+            now = time.monotonic()
+            if now >= next_sweep:
+                next_sweep = now + SWEEP_INTERVAL_S
+                self._sweep()
+            if now >= next_stats:
+                next_stats = now + STATS_INTERVAL_S
+                self._save_stats()
+
+    def _ack(self, batch: list[Message]) -> None:
+        client = self._client
+        generation = self._generation
+        for m in batch:
+            if m.qos > 0 and m.generation == generation and client is not None:
+                client.ack(m.mid, m.qos)
+
+    def _mark_done(self, n: int) -> None:
+        with self._idle:
+            self._done += n
+            self._idle.notify_all()
+
+    def _sweep(self) -> None:
+        try:
+            with self.session_factory() as session:
+                stale = sweep_offline(session)
+                session.commit()
+            if stale:
+                log.info("marked offline (silent too long): %s", ", ".join(stale[:20]))
+        except Exception as exc:
+            log.warning("offline sweep failed: %s", exc)
+
+    def _save_stats(self) -> None:
+        self.stats.queue_depth = self._queue.qsize()
+        try:
+            with self.session_factory() as session:
+                snap = save_stats(session, self.instance, self.stats)
+                session.commit()
+        except Exception as exc:
+            snap = self.stats.snapshot()
+            log.warning("could not save listener stats: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        log.info(
+            "stats: received=%s stored=%s duplicates=%s rejected=%s invalid=%s batches=%s p50=%sms p99=%sms queue=%s db_errors=%s",
+            snap["received"],
+            snap["stored"],
+            snap["duplicates"],
+            snap["rejected"],
+            snap["invalid"],
+            snap["batches"],
+            snap["latency_p50_ms"],
+            snap["latency_p99_ms"],
+            snap["queue_depth"],
+            snap["db_errors"],
+        )

@@ -1,0 +1,128 @@
+"""Listener counters (logged and stored in listener_stat) and the device offline sweep."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections import Counter, deque
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.models import Device, ListenerStat
+
+log = logging.getLogger("mqtt_listener.status")
+
+# A device is offline when nothing arrived for this many sample intervals…
+OFFLINE_AFTER_INTERVALS = 3
+# …but never sooner than this: a node that reboots or re-associates to Wi-Fi takes a minute or two.
+OFFLINE_MIN_S = 300.0
+# Batch latencies kept for the p50/p99 figures (the most recent ones).
+LATENCY_WINDOW = 2000
+STATUS_OFFLINE = "offline"
+STATUS_ONLINE = "online"
+
+
+def instance_name() -> str:
+    """`host:pid`, the listener_stat key of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def offline_timeout_s(sample_interval_s: float | None) -> float:
+    """Seconds without a message after which a device counts as offline."""
+    return max(OFFLINE_AFTER_INTERVALS * float(sample_interval_s or 60.0), OFFLINE_MIN_S)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+class ListenerStats:
+    """Thread-safe counters of one listener."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counters: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.batch_latency_s: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.queue_depth = 0
+        self.started_at = datetime.now(UTC)
+
+    def incr(self, name: str, n: int = 1) -> None:
+        """Add `n` to a counter."""
+        with self._lock:
+            self.counters[name] += n
+
+    def reject(self, reason: str, n: int = 1) -> None:
+        """Count a rejection by reason."""
+        with self._lock:
+            self.rejected[reason] += n
+            self.counters["rejected"] += n
+
+    def record_batch(self, latencies_s: list[float]) -> None:
+        """Record receive-to-commit latencies of one committed batch."""
+        with self._lock:
+            self.counters["batches"] += 1
+            self.batch_latency_s.extend(latencies_s)
+
+    def snapshot(self) -> dict:
+        """The counters as a JSON-able dict."""
+        with self._lock:
+            lat = sorted(self.batch_latency_s)
+            out = dict(self.counters)
+            out["rejected_by_reason"] = dict(self.rejected)
+            out["queue_depth"] = self.queue_depth
+        p50 = _percentile(lat, 0.50)
+        p99 = _percentile(lat, 0.99)
+        out["latency_p50_ms"] = None if p50 is None else round(p50 * 1000, 1)
+        out["latency_p99_ms"] = None if p99 is None else round(p99 * 1000, 1)
+        for key in ("received", "stored", "duplicates", "rejected", "invalid", "batches", "db_errors", "db_retries"):
+            out.setdefault(key, 0)
+        return out
+
+
+def save_stats(session: Session, instance: str, stats: ListenerStats) -> dict:
+    """Upsert this listener's counters into listener_stat; return them."""
+    snap = stats.snapshot()
+    now = datetime.now(UTC)
+    values = {
+        "instance": instance,
+        "updated_at": now.replace(tzinfo=None),
+        "started_at": stats.started_at.replace(tzinfo=None),
+        "counters": json.dumps(snap, sort_keys=True),
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(ListenerStat.__table__).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["instance"], set_={"updated_at": stmt.excluded.updated_at, "counters": stmt.excluded.counters}
+    )
+    session.execute(stmt)
+    return snap
+
+
+def sweep_offline(session: Session, now: datetime | None = None) -> list[str]:
+    """Mark online devices with nothing received for their timeout as offline; return their ids."""
+    now = now or datetime.now(UTC)
+    rows = session.execute(
+        sa.select(Device.id, Device.last_seen_at, Device.sample_interval_s).where(Device.status == STATUS_ONLINE)
+    ).all()
+    stale = [
+        device_id
+        for device_id, last_seen, interval in rows
+        if last_seen is None or now - last_seen > timedelta(seconds=offline_timeout_s(interval))
+    ]
+    if stale:
+        session.execute(
+            sa.update(Device)
+            .where(Device.id.in_(stale), Device.status == STATUS_ONLINE)
+            .values(status=STATUS_OFFLINE, status_changed_at=now)
+        )
+    return stale

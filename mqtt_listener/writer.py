@@ -1,0 +1,436 @@
+"""The batch writer: decode a batch of MQTT messages and store it in one transaction.
+
+`BatchWriter.write(batch)` returns only after the batch is committed (retrying database errors
+with backoff for as long as it takes), so the caller may then acknowledge every message in it.
+Readings are inserted with ON CONFLICT DO NOTHING … RETURNING, and only the rows that came back
+(the new ones) are added to the rollups: duplicates are stored once and counted once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.emissions import EmissionsError, barometric_pressure_pa
+from core.models import QUALITY_VALID, Device, Factory, Reading, RejectedMessage, Stack, UTCDateTime
+from core.rollups import RollupAccumulator
+from core.timeutil import DEFAULT_TZ
+from mqtt_listener.decode import (
+    DEVICE_ID_MAX_LEN,
+    R_BAD_STATUS,
+    R_BAD_TOPIC,
+    R_DB_ERROR,
+    R_INTERNAL,
+    TOPIC_MAX_LEN,
+    DeviceInfo,
+    DeviceUpdate,
+    Rejection,
+    decode_status,
+    decode_telemetry,
+    parse_topic,
+    truncate_raw,
+)
+from mqtt_listener.status import STATUS_ONLINE, ListenerStats
+
+log = logging.getLogger("mqtt_listener.writer")
+
+# Reload the device registry at least this often, so edits to stacks and devices take effect.
+REGISTRY_MAX_AGE_S = 60.0
+# …and at most this often when an unknown device shows up (a flood of them must not hammer the DB).
+REGISTRY_MIN_RELOAD_S = 2.0
+# Backoff between retries of a batch after a database error (doubles up to the maximum).
+RETRY_FIRST_S = 0.2
+RETRY_MAX_S = 10.0
+# Rows per INSERT … RETURNING statement.
+INSERT_CHUNK = 1000
+
+# Errors that mean "the database is not reachable right now": retry the same batch.
+TRANSIENT_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+@dataclass(slots=True)
+class Message:
+    """One MQTT message as the network thread enqueued it."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    received_mono: float
+    received_wall: float
+    generation: int = 0
+
+
+class StopRequested(Exception):
+    """The writer was asked to stop while waiting to retry; the batch stays unacknowledged."""
+
+
+def load_registry(session: Session) -> dict[str, DeviceInfo]:
+    """All devices with their stack and factory parameters, by device id."""
+    rows = session.execute(
+        sa.select(
+            Device.id,
+            Device.factory_id,
+            Factory.code,
+            Device.sample_interval_s,
+            Stack.diameter_m,
+            Stack.moisture_fraction,
+            Stack.dry_basis,
+            Stack.velocity_profile_factor,
+            Factory.altitude_m,
+            Device.active,
+        )
+        .join(Factory, Factory.id == Device.factory_id)
+        .join(Stack, Stack.id == Device.stack_id)
+    ).all()
+    out = {}
+    for r in rows:
+        try:
+            baro = barometric_pressure_pa(r.altitude_m or 0.0)
+        except EmissionsError:
+            baro = barometric_pressure_pa(0.0)
+        out[r.id] = DeviceInfo(
+            id=r.id,
+            factory_id=r.factory_id,
+            factory_code=r.code,
+            sample_interval_s=float(r.sample_interval_s or 60.0),
+            diameter_m=float(r.diameter_m),
+            moisture_fraction=float(r.moisture_fraction or 0.0),
+            dry_basis=bool(r.dry_basis),
+            velocity_profile_factor=float(r.velocity_profile_factor or 1.0),
+            barometric_pa=baro,
+            active=bool(r.active),
+        )
+    return out
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=None) if dt.tzinfo is None else dt.astimezone(UTC).replace(tzinfo=None)
+
+
+class BatchWriter:
+    """Decodes and stores batches of messages; owns the device registry cache."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        topic_prefix: str,
+        stats: ListenerStats,
+        *,
+        tz: tzinfo = DEFAULT_TZ,
+        stop_event: threading.Event | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session_factory = session_factory
+        self.prefix = topic_prefix.strip("/")
+        self.stats = stats
+        self.tz = tz
+        self.stop_event = stop_event or threading.Event()
+        self.clock = clock
+        self.registry: dict[str, DeviceInfo] = {}
+        self._registry_loaded = 0.0
+        self._dialect: str | None = None
+        self._insert_stmt = None
+
+    # -- registry -------------------------------------------------------------------------
+
+    def refresh_registry(self, session: Session, force: bool = False) -> None:
+        """Reload the device registry if it is stale (or `force` and not reloaded just now)."""
+        now = time.monotonic()
+        age = now - self._registry_loaded
+        if age > REGISTRY_MAX_AGE_S or (force and age > REGISTRY_MIN_RELOAD_S):
+            self.registry = load_registry(session)
+            self._registry_loaded = now
+            session.rollback()  # end the read transaction
+
+    # -- public -----------------------------------------------------------------------------
+
+    def write(self, batch: Sequence[Message]) -> None:
+        """Store one batch, retrying transient database errors until committed (or stopped)."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                self._write_once(batch)
+                return
+            except TRANSIENT_ERRORS as exc:
+                self.stats.incr("db_errors")
+                log.warning("database unavailable (%s); retrying batch of %d in %.1f s", _short(exc), len(batch), delay)
+            except sa_exc.SQLAlchemyError as exc:
+                # Not a connectivity problem: some message makes the batch fail. Store the messages
+                # one by one so only the culprit is set aside (as a db_error rejection).
+                self.stats.incr("db_errors")
+                log.exception("batch of %d failed (%s); storing its messages one by one", len(batch), _short(exc))
+                if len(batch) > 1:
+                    for message in batch:
+                        self._write_single_or_reject(message)
+                    return
+                self._reject_after_db_error(batch[0], exc)
+                return
+            self.stats.incr("db_retries")
+            if self.stop_event.wait(delay):
+                raise StopRequested
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _write_single_or_reject(self, message: Message) -> None:
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                self._write_once([message])
+                return
+            except TRANSIENT_ERRORS as exc:
+                self.stats.incr("db_errors")
+                log.warning("database unavailable (%s); retrying in %.1f s", _short(exc), delay)
+            except sa_exc.SQLAlchemyError as exc:
+                self._reject_after_db_error(message, exc)
+                return
+            self.stats.incr("db_retries")
+            if self.stop_event.wait(delay):
+                raise StopRequested
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _reject_after_db_error(self, message: Message, exc: Exception) -> None:
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                with self.session_factory() as session:
+                    self._insert_rejections(
+                        session, [(message, Rejection(R_DB_ERROR, _short(exc)[:500]))], datetime.now(UTC)
+                    )
+                    session.commit()
+                self.stats.reject(R_DB_ERROR)
+                return
+            except TRANSIENT_ERRORS:
+                if self.stop_event.wait(delay):
+                    raise StopRequested from None
+                delay = min(delay * 2, RETRY_MAX_S)
+
+    def _reading_insert(self, dialect: str):
+        if self._insert_stmt is None or self._dialect != dialect:
+            table = Reading.__table__
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            self._insert_stmt = (
+                insert(table).on_conflict_do_nothing(index_elements=["device_id", "ts"]).returning(table.c.device_id, table.c.ts)
+            )
+            self._dialect = dialect
+        return self._insert_stmt
+
+    def _write_once(self, batch: Sequence[Message]) -> None:
+        stats = self.stats
+        with self.session_factory() as session:
+            dialect = session.get_bind().dialect.name
+            self.refresh_registry(session)
+            prefix = self.prefix
+            parsed = []
+            unknown = False
+            for m in batch:
+                parts = parse_topic(m.topic, prefix)
+                parsed.append(parts)
+                if parts is not None and parts[1] not in self.registry:
+                    unknown = True
+            if unknown:
+                self.refresh_registry(session, force=True)
+
+            now_ts = self.clock()
+            now = datetime.fromtimestamp(now_ts, UTC)
+            received_at = now.replace(tzinfo=None)
+            registry = self.registry
+            rows: list[dict] = []
+            rejections: list[tuple[Message, Rejection]] = []
+            device_updates: dict[str, DeviceUpdate] = {}
+            final_status: dict[str, str] = {}
+            seen: set[tuple[str, datetime]] = set()
+            in_batch_dups = 0
+            n_status = 0
+            for m, parts in zip(batch, parsed, strict=True):
+                if parts is None:
+                    rejections.append((m, Rejection(R_BAD_TOPIC, f"topic {m.topic[:200]!r} is not {prefix}/<factory>/<device>/<kind>")))
+                    continue
+                factory_code, device_id, kind = parts
+                if kind == "telemetry":
+                    try:
+                        decoded = decode_telemetry(factory_code, device_id, m.payload, registry, now_ts, received_at)
+                    except Exception as exc:  # a decoder bug must not stop ingest: set the message aside
+                        log.exception("decoder failed on %s", m.topic[:120])
+                        rejections.append((m, Rejection(R_INTERNAL, f"{type(exc).__name__}: {exc}"[:500], device_id[:DEVICE_ID_MAX_LEN])))
+                        continue
+                    for rej in decoded.rejections:
+                        rejections.append((m, rej))
+                    for row in decoded.readings:
+                        key = (row["device_id"], row["ts"])
+                        if key in seen:
+                            in_batch_dups += 1
+                            continue
+                        seen.add(key)
+                        rows.append(row)
+                    upd = decoded.device
+                    if upd is not None:
+                        prev = device_updates.get(upd.device_id)
+                        if prev is not None:
+                            upd = _merge_update(prev, upd)
+                        device_updates[upd.device_id] = upd
+                        if decoded.readings:
+                            final_status[upd.device_id] = STATUS_ONLINE
+                elif kind == "status":
+                    n_status += 1
+                    status = decode_status(m.payload)
+                    info = registry.get(device_id)
+                    if status is None:
+                        rejections.append((m, Rejection(R_BAD_STATUS, "status payload must be online or offline", device_id[:DEVICE_ID_MAX_LEN])))
+                    elif info is not None and info.factory_code == factory_code:
+                        final_status[device_id] = status
+                    else:
+                        stats.incr("status_unknown_device")
+                else:
+                    # Only telemetry and status are subscribed; anything else is a mis-published topic.
+                    rejections.append((m, Rejection(R_BAD_TOPIC, f"unexpected topic kind {kind[:40]!r}", device_id[:DEVICE_ID_MAX_LEN])))
+
+            inserted_rows = self._insert_readings(session, dialect, rows)
+            acc = RollupAccumulator(self.tz)
+            intervals = {d: registry[d].sample_interval_s for d in {r["device_id"] for r in inserted_rows}}
+            acc.add_rows(inserted_rows, intervals)
+            acc.upsert(session)
+            if rejections:
+                self._insert_rejections(session, rejections, now)
+            if device_updates:
+                self._update_devices(session, device_updates, received_at)
+            if final_status:
+                self._update_status(session, final_status, received_at)
+            session.commit()
+
+        commit_mono = time.monotonic()
+        n_invalid = sum(1 for r in inserted_rows if r["quality"] != QUALITY_VALID)
+        stats.incr("received", len(batch))
+        stats.incr("readings_received", len(rows) + in_batch_dups)
+        stats.incr("stored", len(inserted_rows))
+        stats.incr("invalid", n_invalid)
+        stats.incr("duplicates", len(rows) - len(inserted_rows) + in_batch_dups)
+        stats.incr("status_messages", n_status)
+        for _, rej in rejections:
+            stats.reject(rej.reason)
+        stats.record_batch([commit_mono - m.received_mono for m in batch])
+
+    def _insert_readings(self, session: Session, dialect: str, rows: list[dict]) -> list[dict]:
+        if not rows:
+            return []
+        stmt = self._reading_insert(dialect)
+        new_keys: set[tuple[str, datetime]] = set()
+        for i in range(0, len(rows), INSERT_CHUNK):
+            result = session.execute(stmt, rows[i : i + INSERT_CHUNK])
+            for device_id, ts in result:
+                new_keys.add((device_id, _naive(ts)))
+        if len(new_keys) == len(rows):
+            return rows
+        return [r for r in rows if (r["device_id"], r["ts"]) in new_keys]
+
+    def _insert_rejections(self, session: Session, rejections: list[tuple[Message, Rejection]], now: datetime) -> None:
+        session.execute(
+            sa.insert(RejectedMessage.__table__),
+            [
+                {
+                    "received_at": now.replace(tzinfo=None),
+                    "topic": m.topic[:TOPIC_MAX_LEN],
+                    "reason": rej.reason,
+                    "detail": rej.detail,
+                    "payload": truncate_raw(m.payload),
+                    "payload_size": len(m.payload),
+                    "device_id": rej.device_id[:DEVICE_ID_MAX_LEN] if rej.device_id else None,
+                }
+                for m, rej in rejections
+            ],
+        )
+        for m, rej in rejections[:5]:
+            log.info("rejected %s on %s: %s | %r", rej.reason, m.topic[:120], rej.detail[:200], m.payload[:120])
+
+    def _update_devices(self, session: Session, updates: dict[str, DeviceUpdate], now: datetime) -> None:
+        t = Device.__table__.c
+        p_seq = sa.bindparam("p_seq", type_=sa.BigInteger)
+        p_last = sa.bindparam("p_last", type_=UTCDateTime())
+        stmt = (
+            sa.update(Device.__table__)
+            .where(t.id == sa.bindparam("p_id"))
+            .values(
+                firmware=sa.func.coalesce(sa.bindparam("p_fw", type_=sa.String), t.firmware),
+                rssi_dbm=sa.func.coalesce(sa.bindparam("p_rssi", type_=sa.Integer), t.rssi_dbm),
+                uptime_s=sa.func.coalesce(sa.bindparam("p_uptime", type_=sa.BigInteger), t.uptime_s),
+                buffered=sa.func.coalesce(sa.bindparam("p_buffered", type_=sa.Integer), t.buffered),
+                last_seq=sa.case(
+                    (sa.and_(p_seq.is_not(None), sa.or_(t.last_seq.is_(None), p_seq > t.last_seq)), p_seq),
+                    else_=t.last_seq,
+                ),
+                last_reading_at=sa.case(
+                    (sa.and_(p_last.is_not(None), sa.or_(t.last_reading_at.is_(None), p_last > t.last_reading_at)), p_last),
+                    else_=t.last_reading_at,
+                ),
+                last_seen_at=sa.bindparam("p_now", type_=UTCDateTime()),
+            )
+        )
+        session.execute(
+            stmt,
+            [
+                {
+                    "p_id": u.device_id,
+                    "p_fw": u.firmware,
+                    "p_rssi": u.rssi_dbm,
+                    "p_uptime": u.uptime_s,
+                    "p_buffered": u.buffered,
+                    "p_seq": u.last_seq,
+                    "p_last": u.last_reading_at,
+                    "p_now": now,
+                }
+                for u in sorted(updates.values(), key=lambda u: u.device_id)
+            ],
+        )
+
+    def _update_status(self, session: Session, final_status: dict[str, str], now: datetime) -> None:
+        t = Device.__table__.c
+        p_status = sa.bindparam("p_status", type_=sa.String)
+        p_now = sa.bindparam("p_now", type_=UTCDateTime())
+        stmt = (
+            sa.update(Device.__table__)
+            .where(t.id == sa.bindparam("p_id"), t.status != p_status)
+            .values(status=p_status, status_changed_at=p_now)
+        )
+        session.execute(
+            stmt, [{"p_id": d, "p_status": s, "p_now": now} for d, s in sorted(final_status.items())]
+        )
+        # A status message is a sign of life too (the retained "offline" is the broker's, not the node's).
+        online = sorted(d for d, s in final_status.items() if s == STATUS_ONLINE)
+        if online:
+            session.execute(
+                sa.update(Device.__table__)
+                .where(t.id.in_(online), sa.or_(t.last_seen_at.is_(None), t.last_seen_at < p_now))
+                .values(last_seen_at=p_now),
+                {"p_now": now},
+            )
+
+
+def _merge_update(prev: DeviceUpdate, new: DeviceUpdate) -> DeviceUpdate:
+    """Combine two envelopes of one device in one batch: the later message's values, maxima of seq/ts."""
+    seqs = [s for s in (prev.last_seq, new.last_seq) if s is not None]
+    tss = [t for t in (prev.last_reading_at, new.last_reading_at) if t is not None]
+    return DeviceUpdate(
+        device_id=new.device_id,
+        firmware=new.firmware or prev.firmware,
+        rssi_dbm=new.rssi_dbm if new.rssi_dbm is not None else prev.rssi_dbm,
+        uptime_s=new.uptime_s if new.uptime_s is not None else prev.uptime_s,
+        buffered=new.buffered if new.buffered is not None else prev.buffered,
+        last_seq=max(seqs) if seqs else None,
+        last_reading_at=max(tss) if tss else None,
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
