@@ -7,6 +7,7 @@ variable and what is wrong with it (`ConfigError`).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,28 +65,40 @@ class Config:
         return self.data_dir / "reports"
 
 
+_USERINFO_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+
+
+def redact_url(value: str) -> str:
+    """Hide the password of a URL (`scheme://user:***@host`) so errors can be printed safely."""
+    return _USERINFO_PASSWORD.sub(r"\1:***@", value)
+
+
 def parse_mqtt_url(value: str) -> MqttUrl:
     """Parse CARBONTRACK_MQTT_URL; raise ConfigError naming the variable on a bad value."""
-    parts = urlsplit(value)
+    shown = redact_url(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:  # e.g. an unbalanced '[' in the host
+        raise ConfigError(f"CARBONTRACK_MQTT_URL: not a URL: {shown!r}") from exc
     if parts.scheme not in MQTT_SCHEMES:
         raise ConfigError(
-            f"CARBONTRACK_MQTT_URL: scheme must be mqtt:// or mqtts://, got {value!r}"
+            f"CARBONTRACK_MQTT_URL: scheme must be mqtt:// or mqtts://, got {shown!r}"
         )
     if not parts.hostname:
-        raise ConfigError(f"CARBONTRACK_MQTT_URL: no host in {value!r}")
+        raise ConfigError(f"CARBONTRACK_MQTT_URL: no host in {shown!r}")
     tls = parts.scheme in ("mqtts", "ssl")
     try:
         port = parts.port or (8883 if tls else 1883)
     except ValueError as exc:
-        raise ConfigError(f"CARBONTRACK_MQTT_URL: bad port in {value!r}") from exc
+        raise ConfigError(f"CARBONTRACK_MQTT_URL: bad port in {shown!r}") from exc
     return MqttUrl(parts.hostname, port, parts.username, parts.password, tls)
 
 
 def _check_database_url(value: str) -> str:
     try:
         url = make_url(value)
-    except ArgumentError as exc:
-        raise ConfigError(f"CARBONTRACK_DATABASE_URL: not a database URL: {value!r}") from exc
+    except (ArgumentError, ValueError) as exc:  # ValueError: a non-numeric port
+        raise ConfigError(f"CARBONTRACK_DATABASE_URL: not a database URL: {redact_url(value)!r}") from exc
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise ConfigError(
             f"CARBONTRACK_DATABASE_URL: only sqlite and postgresql are supported, got {url.drivername!r}"
@@ -110,7 +123,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     prefix = (env.get("CARBONTRACK_TOPIC_PREFIX") or DEFAULT_TOPIC_PREFIX).strip("/")
     if not prefix or any(c in prefix for c in "+#"):
         raise ConfigError(f"CARBONTRACK_TOPIC_PREFIX: must be a topic path without wildcards, got {prefix!r}")
-    tz_name = _check_tz(env.get("CARBONTRACK_TZ") or DEFAULT_TZ)
+    tz_name = _check_tz((env.get("CARBONTRACK_TZ") or DEFAULT_TZ).strip())
     data_dir = Path(env.get("CARBONTRACK_DATA_DIR") or DEFAULT_DATA_DIR)
     # The embedded default is the all-local demo: SQLite file and in-process broker.
     embedded = database_url.startswith("sqlite") and mqtt_url is None

@@ -27,6 +27,7 @@ import io
 import math
 import random
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -42,7 +43,7 @@ from core.emissions import (
     fuel_emissions,
     stack_co2_kg_s,
 )
-from core.factors import load_factor_set, seed_factors
+from core.factors import FactorSet, load_factor_set, seed_factors
 from core.models import (
     QUALITY_VALID,
     ROLE_ADMIN,
@@ -177,8 +178,13 @@ def load_demo(
     tz: tzinfo = DEFAULT_TZ,
     now: datetime | None = None,
     seed: int = DEMO_SEED,
+    factory_codes: Collection[str] | None = None,
 ) -> str:
-    """Fill an empty database with the demo fleet and its history; return a one-line summary."""
+    """Fill an empty database with the demo fleet and its history; return a one-line summary.
+
+    `now` fixes the end of the history (default: the current minute); `factory_codes` loads only
+    those factories (each factory's data is the same as in a full load, which tests rely on).
+    """
     with session_factory() as s:
         existing = s.scalar(sa.select(sa.func.count()).select_from(Factory))
         if existing:
@@ -187,7 +193,7 @@ def load_demo(
         seed_factors(s)
         s.flush()
         factors = load_factor_set(s)
-        gen = _Generator(s, tz, now, seed, factors)
+        gen = _Generator(s, tz, now, seed, factors, factory_codes)
         counts = gen.run()
         s.commit()
     first, last = gen.months[0], gen.months[-1]
@@ -202,7 +208,9 @@ def load_demo(
 class _Generator:
     """Draws the demo fleet and writes it; one instance per load."""
 
-    def __init__(self, session: Session, tz: tzinfo, now: datetime, seed: int, factors) -> None:  # noqa: ANN001
+    def __init__(self, session: Session, tz: tzinfo, now: datetime, seed: int, factors: FactorSet,
+                 factory_codes: Collection[str] | None = None) -> None:
+        self.only = None if factory_codes is None else set(factory_codes)
         self.s = session
         self.tz = tz
         self.now = now
@@ -240,6 +248,8 @@ class _Generator:
         meets = set(pick.sample(codes, len(codes) // 2 + 1))
         plans = []
         for r in rows:
+            if self.only is not None and r["code"] not in self.only:
+                continue
             plan = self._plan_factory(r)
             rng = self._rng("target", plan.code)
             actual = self._intensity(plan)
@@ -427,7 +437,10 @@ class _Generator:
 
     def _write_users(self) -> dict[str, User]:
         users = {}
+        loaded = set(self.s.scalars(sa.select(Factory.code)))
         for username, password, role, factory, full_name in DEMO_USERS:
+            if factory is not None and factory not in loaded:
+                continue  # a partial load (tests) without this manager's factory
             users[username] = create_user(self.s, username, password, role, factory, full_name)
         self.counts["users"] = len(users)
         return users
