@@ -1,0 +1,358 @@
+"""Generate, store and trace the monthly compliance workbooks; the `carbontrack report` command.
+
+A report is one version of one (kind, scope, month): kind `factory` (scope = factory code) or
+`network` (scope = NETWORK). Each generation claims a new `Report` row (version n+1) before it
+writes, stores the file under `<reports_dir>/<YYYY-MM>/`, and records the path, SHA-256, factor
+versions, GWP set and generation time. Older versions and their files are never touched.
+
+The data for all workbooks of a run is gathered once (`core.workbook_data.collect_month`), so a
+whole month (67 factories + network) costs about a dozen queries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.access import AccessDenied, UserLike, can_read_factory
+from core.config import Config
+from core.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_HQ, Factory, JobRun, Report
+from core.timeutil import local_date, month_start, parse_month, utcnow
+from core.workbook_data import collect_month
+from core.workbook_factory import build_factory_workbook
+from core.workbook_network import build_network_workbook
+
+log = logging.getLogger(__name__)
+
+KIND_FACTORY = "factory"
+KIND_NETWORK = "network"
+NETWORK_SCOPE = "NETWORK"
+STATUS_PENDING = "pending"
+STATUS_RUNNING = "running"
+STATUS_DONE = "done"
+STATUS_FAILED = "failed"
+DEFAULT_GWP = "AR5"
+# A report row left "running" this long (its process died) may be taken over by a retry.
+STALE_RUNNING = timedelta(hours=2)
+CLAIM_RETRIES = 5  # concurrent claimers may pick the same version; the unique key makes one retry
+
+Progress = Callable[[int, int, str], None]
+
+
+class ReportError(ValueError):
+    """A report cannot be made as asked (bad month, unknown factory); the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One workbook to produce: a factory's or the network's."""
+
+    kind: str
+    scope_key: str
+    factory_id: int | None
+
+
+@dataclass
+class GenerationResult:
+    """What a generation run produced: the report rows (done or failed) in the order made."""
+
+    month: date
+    reports: list[Report] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Report]:
+        return [r for r in self.reports if r.status == STATUS_FAILED]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def sha256_file(path: Path | str) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def report_filename(scope_key: str, month: date, version: int) -> str:
+    """The file name of one report version (scope sanitised for the file system)."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", scope_key) or "X"
+    return f"carbontrack_{safe}_{month:%Y-%m}_v{version}.xlsx"
+
+
+def resolve_targets(session: Session, factory_codes: Sequence[str] | None, network: bool) -> list[Target]:
+    """The workbooks to make: the named factories (None = all) and optionally the network."""
+    q = sa.select(Factory.id, Factory.code).order_by(Factory.code)
+    if factory_codes is not None:
+        wanted = {c.strip().upper() for c in factory_codes}
+        rows = [(fid, code) for fid, code in session.execute(q) if code.upper() in wanted]
+        unknown = wanted - {code.upper() for _, code in rows}
+        if unknown:
+            raise ReportError(f"unknown factory code: {', '.join(sorted(unknown))}")
+    else:
+        rows = list(session.execute(q))
+    targets = [Target(KIND_FACTORY, code, fid) for fid, code in rows]
+    if network:
+        targets.append(Target(KIND_NETWORK, NETWORK_SCOPE, None))
+    return targets
+
+
+def _latest_rows(session: Session, month: date, targets: Sequence[Target]) -> dict[tuple[str, str], Report]:
+    latest: dict[tuple[str, str], Report] = {}
+    kinds = {t.kind for t in targets}
+    for r in session.scalars(
+        sa.select(Report).where(Report.month == month, Report.kind.in_(kinds)).order_by(Report.version)
+    ):
+        latest[(r.kind, r.scope_key)] = r
+    return latest
+
+
+def claim_reports(
+    session_factory: sessionmaker[Session],
+    month: date,
+    targets: Sequence[Target],
+    requested_by: str,
+    only_missing: bool = False,
+    now: datetime | None = None,
+) -> list[int]:
+    """Create (or, for retries, re-take) the report rows to produce; return their ids.
+
+    Without `only_missing` every target gets a new version. With it (the scheduler), a target
+    that already has a done or recently running report is skipped, and a failed (or stale) one is
+    retried in place with attempts + 1, taken with a compare-and-set so two schedulers never both
+    take it.
+    """
+    for attempt in range(CLAIM_RETRIES):
+        now_ = now or utcnow()
+        with session_factory() as s:
+            latest = _latest_rows(s, month, targets)
+            new_rows: list[Report] = []
+            reused: list[int] = []
+            for t in targets:
+                prev = latest.get((t.kind, t.scope_key))
+                if only_missing and prev is not None:
+                    stale = prev.status in (STATUS_RUNNING, STATUS_PENDING) and prev.created_at < now_ - STALE_RUNNING
+                    if prev.status == STATUS_DONE or (prev.status != STATUS_FAILED and not stale):
+                        continue
+                    taken = s.execute(
+                        sa.update(Report)
+                        .where(Report.id == prev.id, Report.status == prev.status, Report.attempts == prev.attempts)
+                        .values(status=STATUS_RUNNING, attempts=prev.attempts + 1, error=None, created_at=now_,
+                                requested_by=requested_by)
+                        .execution_options(synchronize_session=False)
+                    ).rowcount
+                    if taken:
+                        reused.append(prev.id)
+                    continue
+                row = Report(kind=t.kind, factory_id=t.factory_id, scope_key=t.scope_key, month=month,
+                             version=(prev.version + 1) if prev else 1, status=STATUS_RUNNING, attempts=1,
+                             requested_by=requested_by, created_at=now_)
+                s.add(row)
+                new_rows.append(row)
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                log.info("report version taken by a concurrent run; retrying claim (%d)", attempt + 1)
+                continue
+            ids = reused + [r.id for r in new_rows]
+            order = {(t.kind, t.scope_key): i for i, t in enumerate(targets)}
+            rows = {r.id: (r.kind, r.scope_key) for r in s.scalars(sa.select(Report).where(Report.id.in_(ids)))}
+            return sorted(ids, key=lambda i: order.get(rows[i], 0))
+    raise ReportError("could not claim report versions: too many concurrent generations")
+
+
+def _write_workbook(wb, directory: Path, filename: str) -> Path:  # noqa: ANN001
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / filename
+    tmp = directory / f".{filename}.{os.getpid()}.tmp"
+    wb.save(tmp)
+    os.replace(tmp, final)  # a reader never sees a half-written file
+    return final
+
+
+def _mark_failed(session_factory: sessionmaker[Session], report_ids: Sequence[int], error: str) -> None:
+    with session_factory() as s:
+        s.execute(sa.update(Report).where(Report.id.in_(list(report_ids)))
+                  .values(status=STATUS_FAILED, error=error[:4000]).execution_options(synchronize_session=False))
+        s.commit()
+
+
+def generate_reports(
+    session_factory: sessionmaker[Session],
+    cfg: Config,
+    month: date,
+    factory_codes: Sequence[str] | None = None,
+    network: bool | None = None,
+    requested_by: str = "cli",
+    only_missing: bool = False,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    gwp: str = DEFAULT_GWP,
+) -> GenerationResult:
+    """Produce the month's workbooks (all factories + network by default) and record each as a Report.
+
+    A failure of one workbook is recorded on its row (status failed, error) and the others go on.
+    """
+    month = month_start(month)
+    if network is None:
+        network = factory_codes is None
+    result = GenerationResult(month)
+    with session_factory() as s:
+        targets = resolve_targets(s, factory_codes, network)
+    ids = claim_reports(session_factory, month, targets, requested_by, only_missing, now)
+    if not ids:
+        return result
+    with session_factory() as s:
+        rows = {r.id: r for r in s.scalars(sa.select(Report).where(Report.id.in_(ids)))}
+    need_all = any(rows[i].kind == KIND_NETWORK for i in ids)
+    factory_ids = None if need_all else [rows[i].factory_id for i in ids]
+    try:
+        with session_factory() as s:
+            data = collect_month(s, month, factory_ids, gwp=gwp, tz=cfg.tz, now=now)
+    except Exception as exc:  # the whole run fails: every claimed row says why
+        log.exception("collecting data for %s failed", f"{month:%Y-%m}")
+        _mark_failed(session_factory, ids, f"collecting data failed: {type(exc).__name__}: {exc}")
+        with session_factory() as s:
+            result.reports = list(s.scalars(sa.select(Report).where(Report.id.in_(ids)).order_by(Report.id)))
+        return result
+    by_factory = {fm.factory_id: fm for fm in data.factories}
+    factor_versions = json.dumps(dict(sorted(data.factors.versions.items())))
+    directory = cfg.reports_dir.resolve() / f"{month:%Y-%m}"
+    total = len(ids)
+    for done, rid in enumerate(ids, start=1):
+        row = rows[rid]
+        generated_at = utcnow()
+        try:
+            if row.kind == KIND_NETWORK:
+                wb = build_network_workbook(data, row.version, generated_at)
+            else:
+                fm = by_factory.get(row.factory_id)
+                if fm is None:
+                    raise ReportError(f"factory {row.scope_key} has no data row")
+                wb = build_factory_workbook(fm, data, row.version, generated_at)
+            path = _write_workbook(wb, directory, report_filename(row.scope_key, month, row.version))
+            values = dict(status=STATUS_DONE, path=str(path), sha256=sha256_file(path), factor_versions=factor_versions,
+                          gwp_set=gwp, generated_at=generated_at, error=None)
+        except Exception as exc:
+            log.exception("report %s %s v%d failed", row.scope_key, f"{month:%Y-%m}", row.version)
+            values = dict(status=STATUS_FAILED, error=f"{type(exc).__name__}: {exc}"[:4000], factor_versions=factor_versions,
+                          gwp_set=gwp)
+        with session_factory() as s:
+            rep = s.get(Report, rid)
+            for k, v in values.items():
+                setattr(rep, k, v)
+            s.commit()
+            result.reports.append(rep)
+        if progress is not None:
+            progress(done, total, f"{row.scope_key} v{row.version} {values['status']}")
+    return result
+
+
+def visible_reports(session: Session, user: UserLike | None, limit: int = 500) -> list[Report]:
+    """Reports `user` may see, newest first: a factory manager only their factory's, HQ/admin/auditor all."""
+    if user is None or not getattr(user, "active", False):
+        return []
+    q = sa.select(Report).order_by(Report.month.desc(), Report.kind, Report.scope_key, Report.version.desc())
+    if user.role in (ROLE_HQ, ROLE_ADMIN, ROLE_AUDITOR):
+        return list(session.scalars(q.limit(limit)))
+    if user.factory_id is None:
+        return []
+    # The network workbook holds every factory's figures, so it is not for one factory's manager.
+    return list(session.scalars(q.where(Report.kind == KIND_FACTORY, Report.factory_id == user.factory_id).limit(limit)))
+
+
+def can_read_report(user: UserLike | None, report: Report) -> bool:
+    """Whether `user` may download `report` (same rule as `visible_reports`)."""
+    if user is None or not getattr(user, "active", False):
+        return False
+    if report.kind == KIND_NETWORK or report.factory_id is None:
+        return user.role in (ROLE_HQ, ROLE_ADMIN, ROLE_AUDITOR)
+    return can_read_factory(user, report.factory_id)
+
+
+def report_for_download(session: Session, user: UserLike | None, report_id: int) -> Report:
+    """The report row if `user` may read it and its file exists; AccessDenied or LookupError otherwise."""
+    report = session.get(Report, report_id)
+    if report is None:
+        raise LookupError("no such report")
+    if not can_read_report(user, report):
+        raise AccessDenied("you may not download this report")
+    if report.status != STATUS_DONE or not report.path or not Path(report.path).is_file():
+        raise LookupError("the report file is not available")
+    return report
+
+
+def recent_job_runs(session: Session, limit: int = 24) -> list[JobRun]:
+    """The latest scheduled runs, newest first (for HQ's view of failures)."""
+    return list(session.scalars(sa.select(JobRun).order_by(JobRun.started_at.desc()).limit(limit)))
+
+
+def check_month(month_text: str, cfg: Config, now: datetime | None = None) -> date:
+    """Parse a YYYY-MM month for a report; ReportError for bad text or a future month."""
+    try:
+        month = parse_month(month_text)
+    except ValueError as exc:
+        raise ReportError(str(exc)) from exc
+    if month.year < 2000:
+        raise ReportError(f"month {month_text!r} is before 2000")
+    current = month_start(local_date(now or utcnow(), cfg.tz))
+    if month > current:
+        raise ReportError(f"month {month:%Y-%m} has not started yet (current month: {current:%Y-%m})")
+    return month
+
+
+def cli_report(cfg: Config, month: str, factory: str | None = None, out: str | None = None) -> int:
+    """`carbontrack report`: generate one month's workbooks, print progress and paths; return an exit code."""
+    from core.db import open_database
+
+    try:
+        month_d = check_month(month, cfg)
+    except ReportError as exc:
+        print(f"carbontrack report: {exc}", file=sys.stderr)
+        return 2
+    if month_d == month_start(local_date(utcnow(), cfg.tz)):
+        print(f"note: {month_d:%Y-%m} is the current month; its figures are partial", file=sys.stderr)
+    engine, session_factory = open_database(cfg.database_url)
+
+    def show(done: int, total: int, label: str) -> None:
+        print(f"[{done}/{total}] {label}", flush=True)
+
+    try:
+        codes = [factory] if factory else None
+        print(f"generating {month_d:%Y-%m} workbooks for {factory or 'every factory and the network'} ...", flush=True)
+        result = generate_reports(session_factory, cfg, month_d, codes, requested_by="cli", progress=show)
+    except ReportError as exc:
+        print(f"carbontrack report: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    out_dir = Path(out) if out else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    for rep in result.reports:
+        if rep.status == STATUS_DONE:
+            path = rep.path
+            if out_dir is not None:
+                path = str(shutil.copy2(rep.path, out_dir / Path(rep.path).name))
+            print(f"{rep.scope_key}\tv{rep.version}\t{path}\tsha256={rep.sha256}")
+        else:
+            print(f"{rep.scope_key}\tv{rep.version}\tFAILED: {rep.error}", file=sys.stderr)
+    print(f"{len(result.reports) - len(result.failed)} done, {len(result.failed)} failed")
+    return 0 if result.ok else 1

@@ -1,0 +1,511 @@
+"""The factory workbook: one factory's month, shaped on the CBAM communication template and the GHG Protocol.
+
+Sheets (docs/reports.md describes every field):
+  Summary, A_InstData, B_SourceStreams, B3_Measured, C_Electricity, D_Production_SEE,
+  Summary_Communication (name fixed: importers look for it), DataQuality, Daily.
+All figures come from `core.inventory.monthly_inventory` (through `core.workbook_data`), so they
+equal the portal's. Values keep full precision; number formats only change the display.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, LineChart, Reference
+
+from core.emissions import GWP_SETS
+from core.inventory import ELECTRICITY_SOURCES, SourceLine
+from core.workbook_data import SECONDS_PER_HOUR, FactoryMonth, MonthData
+from core.xlsx import (
+    FMT_DATE,
+    FMT_DATETIME,
+    FMT_FACTOR,
+    FMT_HOURS,
+    FMT_INT,
+    FMT_KG,
+    FMT_PCT,
+    FMT_RATIO,
+    FMT_SEE,
+    FMT_T,
+    FMT_T_ROUNDED,
+    key_values,
+    note,
+    section,
+    size_columns,
+    table,
+    title,
+    wrap_column,
+)
+
+SHEET_SUMMARY = "Summary"
+SHEET_INSTALLATION = "A_InstData"
+SHEET_SOURCES = "B_SourceStreams"
+SHEET_MEASURED = "B3_Measured"
+SHEET_ELECTRICITY = "C_Electricity"
+SHEET_PRODUCTION = "D_Production_SEE"
+SHEET_COMMUNICATION = "Summary_Communication"  # exact: vendor platforms reject any other name
+SHEET_QUALITY = "DataQuality"
+SHEET_DAILY = "Daily"
+FACTORY_SHEETS = (
+    SHEET_SUMMARY, SHEET_INSTALLATION, SHEET_SOURCES, SHEET_MEASURED, SHEET_ELECTRICITY,
+    SHEET_PRODUCTION, SHEET_COMMUNICATION, SHEET_QUALITY, SHEET_DAILY,
+)
+
+PRODUCT_NAME = "Black tea (made tea)"
+CN_CODE = "0902"
+COUNTRY = "Kenya"
+PRODUCTION_PROCESS = "P1 Tea manufacture (withering, CTC/rolling, fermentation, drying, sorting)"
+KTDA_BENCHMARK_MJ_PER_KG = 29.76  # KTDA average 2017, domain.md §3
+
+DISCLOSURE = (
+    "Tea (HS/CN 0902) is not a CBAM good (Regulation (EU) 2023/956, Annex I covers cement, iron and "
+    "steel, aluminium, fertilisers, electricity and hydrogen). This workbook is a voluntary disclosure "
+    "shaped on the EU CBAM communication template, shown next to GHG Protocol Corporate Standard figures."
+)
+BIOGENIC_NOTE = (
+    "Biogenic CO2 from firewood, briquettes and charcoal is a memo item outside the scopes (GHG Protocol, "
+    "IPCC 2006); CH4 and N2O from biomass are in Scope 1. Under EU MRR/CBAM sustainable biomass counts as zero."
+)
+ROUNDING_NOTE = (
+    "Cells keep full precision; 'reported' columns show totals rounded to whole tonnes "
+    "(EU MRR 2018/2066 Art. 72 principle)."
+)
+SUBSTITUTION_NOTE = (
+    "Missing sensor hours are not substituted: Scope 1 and the SEE are calculation-based (fuel log x "
+    "IPCC factors). Measured stack CO2 covers valid monitored hours only; the coverage-scaled figure "
+    "(measured / coverage) is shown for reconciliation and is not used in any total."
+)
+
+
+def _t(kg: float | None) -> float | None:
+    return None if kg is None else kg / 1000.0
+
+
+def local_naive(dt: datetime | None, tz: tzinfo) -> datetime | None:
+    """An aware instant as local wall time without tzinfo (Excel has no time zones)."""
+    return None if dt is None else dt.astimezone(tz).replace(tzinfo=None)
+
+
+def target_status(fm: FactoryMonth) -> str:
+    """'met', 'not met', 'no target set' or 'no data' for the month's intensity target."""
+    inv = fm.inv
+    if inv.intensity_kg_per_kg is None:
+        return "no data (energy log or production missing)"
+    if inv.target_kg_co2e_per_kg is None:
+        return "no target set"
+    return "met" if inv.target_met else "not met"
+
+
+def data_status(fm: FactoryMonth) -> str:
+    """The month's data status in words: workflow status and whether it was on time."""
+    inv = fm.inv
+    if not inv.has_energy_data:
+        return "missing: no monthly energy/production data entered"
+    timing = "on time" if inv.submitted_on_time else "late or not yet submitted"
+    return f"{inv.submission_status} ({timing})"
+
+
+def fuel_lines(fm: FactoryMonth) -> list[SourceLine]:
+    """The month's combustion source streams (electricity is reported separately, as CBAM asks)."""
+    return [line for line in fm.inv.lines if line.source not in ELECTRICITY_SOURCES]
+
+
+def ch4_n2o_co2e_kg(line: SourceLine, data: MonthData) -> tuple[float, float]:
+    """CH4 and N2O of one line as CO2e, with the GWP set (biogenic CH4 GWP for biomass share)."""
+    gwp = GWP_SETS[data.gwp]
+    info = data.factor_info.get(line.factor_code)
+    bio = info.biomass_fraction if info else 0.0
+    ch4_gwp = bio * gwp["ch4_biogenic"] + (1.0 - bio) * gwp["ch4_fossil"]
+    return line.emissions.ch4_kg * ch4_gwp, line.emissions.n2o_kg * gwp["n2o"]
+
+
+def _summary(wb: Workbook, fm: FactoryMonth, data: MonthData, version: int, generated_at: datetime) -> None:
+    ws = wb.active
+    ws.title = SHEET_SUMMARY
+    inv = fm.inv
+    row = title(ws, f"Monthly emissions report: {fm.name} ({fm.code}), {data.month:%B %Y}",
+                f"Carbon Track, version {version}, generated {local_naive(generated_at, data.tz):%Y-%m-%d %H:%M} "
+                f"({data.tz}); GHG Protocol figures with a voluntary CBAM-shaped disclosure")
+    for text in (DISCLOSURE, BIOGENIC_NOTE, ROUNDING_NOTE):
+        row = note(ws, row, text)
+    row += 1
+    row = section(ws, row, "Installation and period")
+    row = key_values(ws, row, [
+        ("Factory", fm.name), ("Factory code", fm.code), ("KTDA region", fm.region, None, FMT_INT),
+        ("County", fm.county), ("Country", COUNTRY),
+        ("Reporting period start", data.period_start, None, FMT_DATE),
+        ("Reporting period end", data.period_end, None, FMT_DATE),
+        ("Report version", version, None, FMT_INT),
+    ])
+    row += 1
+    row = section(ws, row, "Emissions (GHG Protocol)")
+    ch4e = n2oe = 0.0
+    for line in fuel_lines(fm):
+        a, b = ch4_n2o_co2e_kg(line, data)
+        ch4e += a
+        n2oe += b
+    rows = [
+        ("Scope 1: fossil CO2 + CH4 + N2O (calculation-based)", _t(inv.scope1_kg), round(inv.scope1_kg / 1000), "t CO2e"),
+        ("  of which fossil CO2", _t(inv.combustion.fossil_co2_kg), round(inv.combustion.fossil_co2_kg / 1000), "t CO2"),
+        ("  of which CH4 as CO2e", _t(ch4e), round(ch4e / 1000), "t CO2e"),
+        ("  of which N2O as CO2e", _t(n2oe), round(n2oe / 1000), "t CO2e"),
+        ("Scope 2: purchased electricity, location-based", _t(inv.scope2_kg), round(inv.scope2_kg / 1000), "t CO2e"),
+        ("Scope 1 + 2", _t(inv.total_kg), round(inv.total_kg / 1000), "t CO2e"),
+        ("Biogenic CO2 (memo, outside scopes)", _t(inv.biogenic_co2_kg), round(inv.biogenic_co2_kg / 1000), "t CO2"),
+        ("Measured stack CO2 (monitored hours, fossil + biogenic)", _t(inv.measured_co2_kg),
+         round(inv.measured_co2_kg / 1000), "t CO2"),
+    ]
+    _, row = table(ws, row, ["Item", "Value (full precision)", "Reported (rounded)", "Unit"], rows,
+                   [None, FMT_T, FMT_T_ROUNDED, None], freeze=False)
+    row = section(ws, row, "Production, intensity and specific embedded emissions")
+    see = inv.see_t_per_t or (None, None, None)
+    row = key_values(ws, row, [
+        ("Made tea", _t(inv.made_tea_kg), "t", FMT_T),
+        ("Emission intensity (Scope 1 + 2)", inv.intensity_kg_per_kg, "kg CO2e / kg made tea", FMT_RATIO),
+        ("Intensity target", inv.target_kg_co2e_per_kg, "kg CO2e / kg made tea", FMT_RATIO),
+        ("Target status", target_status(fm)),
+        ("SEE direct", see[0], "t CO2e / t", FMT_SEE),
+        ("SEE indirect", see[1], "t CO2e / t", FMT_SEE),
+        ("SEE total", see[2], "t CO2e / t", FMT_SEE),
+        ("Sensor data coverage", inv.coverage, "share of sensor-hours", FMT_PCT),
+        ("Status of the month's data", data_status(fm)),
+        ("GWP set", data.gwp),
+        ("Grid factor", f"{data.factors.grid_code} v{data.factors.versions.get(data.factors.grid_code)}"),
+    ])
+    ws.freeze_panes = "A3"
+    size_columns(ws)
+    ws.column_dimensions["A"].width = 56
+
+
+def _installation(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
+    ws = wb.create_sheet(SHEET_INSTALLATION)
+    row = title(ws, "A_InstData: installation data", "Modelled on CBAM template sheet A_InstData (A.1, A.2)")
+    row = section(ws, row, "A.1 Reporting period")
+    row = key_values(ws, row, [
+        ("Start", data.period_start, None, FMT_DATE), ("End", data.period_end, None, FMT_DATE),
+        ("Time zone of days and months", str(data.tz)),
+    ])
+    row += 1
+    row = section(ws, row, "A.2 About the installation")
+    row = key_values(ws, row, [
+        ("Installation name (English)", fm.name),
+        ("Factory code", fm.code),
+        ("Economic activity", "Tea processing: manufacture of black (CTC) tea from green leaf"),
+        ("City / county", fm.county),
+        ("Country", COUNTRY),
+        ("KTDA administrative region", fm.region, None, FMT_INT),
+        ("Latitude of the main emission source", fm.latitude, "decimal degrees", "0.0000"),
+        ("Longitude of the main emission source", fm.longitude, "decimal degrees", "0.0000"),
+        ("Altitude", fm.altitude_m, "m", FMT_INT),
+        ("Operator", "Managed by KTDA (Kenya Tea Development Agency)"),
+    ])
+    row += 1
+    row = section(ws, row, "Emission sources (boiler stacks) and sensor nodes")
+    rows = [(s.name, s.diameter_m, ", ".join(s.device_ids) or "none", s.sample_interval_s) for s in fm.stacks]
+    table(ws, row, ["Stack", "Diameter (m)", "Sensor nodes", "Sample interval (s)"], rows,
+          [None, "0.00", None, FMT_INT], freeze=False)
+    ws.freeze_panes = "A3"
+    size_columns(ws)
+
+
+def _sources(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
+    ws = wb.create_sheet(SHEET_SOURCES)
+    row = title(ws, "B_SourceStreams: calculation-based source streams (combustion)",
+                "Modelled on CBAM B_EmInst B.1. Em = AD x NCV x EF (oxidation factor 1, IPCC Tier 1); "
+                "electricity is not a source stream (see C_Electricity).")
+    headers = [
+        "Method", "Source stream", "Activity data", "Unit", "Mass (t)", "NCV as used (MJ/kg)", "Energy (TJ)",
+        "CO2 EF (t CO2/TJ)", "Biomass fraction", "Fossil CO2 (t)", "Biogenic CO2 (t)", "CH4 EF (kg/TJ)",
+        "CH4 (t)", "N2O EF (kg/TJ)", "N2O (t)", "CO2e Scope 1 (t)", "Factor code", "Factor version",
+        "Factor source and citation", "Remark",
+    ]
+    rows = []
+    tot = [0.0] * 7
+    for line in fuel_lines(fm):
+        em = line.emissions
+        info = data.factor_info.get(line.factor_code)
+        ncv = em.energy_mj / em.mass_kg if em.mass_kg > 0 else (info.ncv_mj_per_kg if info else None)
+        rows.append([
+            "Combustion", info.label if info else line.source, line.quantity, line.unit, _t(em.mass_kg), ncv,
+            em.energy_mj / 1e6, (info.co2_kg_per_tj / 1000) if info and info.co2_kg_per_tj is not None else None,
+            info.biomass_fraction if info else None, _t(em.fossil_co2_kg), _t(em.biogenic_co2_kg),
+            info.ch4_kg_per_tj if info else None, _t(em.ch4_kg), info.n2o_kg_per_tj if info else None,
+            _t(em.n2o_kg), _t(em.co2e_kg), line.factor_code, line.factor_version,
+            f"{info.reference}. {info.citation}" if info else "", line.error or "",
+        ])
+        for i, v in enumerate((em.mass_kg, em.energy_mj, em.fossil_co2_kg, em.biogenic_co2_kg, em.ch4_kg,
+                               em.n2o_kg, em.co2e_kg)):
+            tot[i] += v
+    rows.append(["Total", "all combustion source streams", None, None, _t(tot[0]), None, tot[1] / 1e6, None, None,
+                 _t(tot[2]), _t(tot[3]), None, _t(tot[4]), None, _t(tot[5]), _t(tot[6]), None, None, None, None])
+    fmts = [None, None, FMT_KG, None, FMT_T, "0.00", "0.0000", "0.0", "0.00", FMT_T, FMT_T, "0.0", "0.00000", "0.00",
+            "0.00000", FMT_T, None, FMT_INT, None, None]
+    _, end = table(ws, row, headers, rows, fmts)
+    if not fuel_lines(fm):
+        note(ws, end, "No fuel was logged for this month.")
+    size_columns(ws)
+    wrap_column(ws, 19)
+
+
+def _measured(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
+    ws = wb.create_sheet(SHEET_MEASURED)
+    inv = fm.inv
+    row = title(ws, "B3_Measured: measurement-based emission sources (stack sensors)",
+                "Modelled on CBAM B_EmInst B.3. A stack sensor cannot tell fossil from biogenic CO2: the split "
+                "uses the month's fuel mix on a carbon basis (domain.md §0.2).")
+    share = inv.fossil_share
+    headers = ["Stack", "Sensor nodes", "Hours monitored (valid)", "Hours expected", "Coverage",
+               "Valid readings", "Invalid readings", "Measured CO2 (t)", "Fossil CO2 by fuel mix (t)",
+               "Biogenic CO2 by fuel mix (t)"]
+    rows = []
+    for s in fm.stacks:
+        rows.append([s.name, ", ".join(s.device_ids) or "none", s.covered_s / SECONDS_PER_HOUR,
+                     s.expected_s / SECONDS_PER_HOUR, s.coverage, s.n_valid, s.n_readings - s.n_valid,
+                     _t(s.co2_kg), None if share is None else _t(s.co2_kg * share),
+                     None if share is None else _t(s.co2_kg * (1 - share))])
+    rows.append(["Total", None, inv.measured_covered_s / SECONDS_PER_HOUR, inv.expected_s / SECONDS_PER_HOUR,
+                 inv.coverage, sum(s.n_valid for s in fm.stacks),
+                 sum(s.n_readings - s.n_valid for s in fm.stacks), _t(inv.measured_co2_kg),
+                 _t(inv.measured_fossil_co2_kg), _t(inv.measured_biogenic_co2_kg)])
+    _, row = table(ws, row, headers, rows,
+                   [None, None, FMT_HOURS, FMT_HOURS, FMT_PCT, FMT_INT, FMT_INT, FMT_T, FMT_T, FMT_T])
+    row = section(ws, row, "Reconciliation: measured against calculated combustion CO2")
+    calc = inv.calculated_co2_kg
+    cov = inv.coverage
+    scaled = inv.measured_co2_kg / cov if cov else None
+    scaled_pct = (scaled - calc) / calc * 100.0 if scaled is not None and calc > 0 else None
+    row = key_values(ws, row, [
+        ("Fossil share of combustion CO2 (carbon basis)", share, None, FMT_PCT),
+        ("Calculated combustion CO2, fossil + biogenic", _t(calc), "t CO2", FMT_T, "from B_SourceStreams"),
+        ("Measured CO2, monitored hours", _t(inv.measured_co2_kg), "t CO2", FMT_T),
+        ("Sensor coverage", cov, None, FMT_PCT),
+        ("Measured CO2 scaled to the whole month", _t(scaled), "t CO2", FMT_T, "measured / coverage; not used in totals"),
+        ("Difference, measured vs calculated", inv.reconciliation_pct, "%", "0.0",
+         "(measured - calculated) / calculated, as on the portal"),
+        ("Difference, coverage-scaled vs calculated", scaled_pct, "%", "0.0"),
+    ])
+    note(ws, row, SUBSTITUTION_NOTE)
+    size_columns(ws)
+
+
+def _electricity(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
+    ws = wb.create_sheet(SHEET_ELECTRICITY)
+    inv = fm.inv
+    f = data.factors
+    grid = data.factor_info.get(f.grid_code)
+    row = title(ws, "C_Electricity: electricity and indirect emissions (Scope 2, CBAM indirect)",
+                "GHG Protocol location-based Scope 2 uses a grid average; CBAM does not accept market-based "
+                "instruments for the electricity factor.")
+    total_mwh = (inv.grid_kwh + inv.own_renewable_kwh) / 1000.0
+    row = key_values(ws, row, [
+        ("Grid electricity consumed", inv.grid_kwh / 1000.0, "MWh", FMT_T),
+        ("Grid emission factor", f.grid_kg_co2_per_kwh, "t CO2 / MWh", FMT_FACTOR),
+        ("Grid factor code and version", f"{f.grid_code} v{f.versions.get(f.grid_code)}"),
+        ("Source of the grid factor", grid.reference if grid else f.grid_code),
+        ("Citation", grid.citation if grid else ""),
+        ("Indirect emissions from grid electricity", inv.grid_kwh * f.grid_kg_co2_per_kwh / 1000.0, "t CO2", FMT_T),
+        ("Own hydro / solar electricity", inv.own_renewable_kwh / 1000.0, "MWh", FMT_T),
+        ("Own generation factor", f.own_renewable_kg_co2_per_kwh, "t CO2 / MWh", FMT_FACTOR),
+        ("Scope 2 total", _t(inv.scope2_kg), "t CO2e", FMT_T),
+        ("Total electricity consumed", total_mwh, "MWh", FMT_T),
+        ("Electricity per tonne of made tea", total_mwh / (inv.made_tea_kg / 1000) if inv.made_tea_kg else None,
+         "MWh / t", FMT_RATIO),
+    ])
+    row += 1
+    row = section(ws, row, "Sensitivity: the same electricity at other Kenya grid factors (memo, not used)")
+    rows = [(a.code, a.version, a.label, a.kg_co2_per_kwh, inv.grid_kwh * (a.kg_co2_per_kwh or 0) / 1000.0,
+             a.reference) for a in data.grid_alternatives]
+    table(ws, row, ["Factor code", "Version", "Label", "t CO2 / MWh", "Scope 2 at this factor (t)", "Source"], rows,
+          [None, FMT_INT, None, FMT_FACTOR, FMT_T, None], freeze=False)
+    ws.freeze_panes = "A3"
+    size_columns(ws)
+    ws.column_dimensions["B"].width = 16
+
+
+def _production(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
+    ws = wb.create_sheet(SHEET_PRODUCTION)
+    inv = fm.inv
+    row = title(ws, "D_Production_SEE: production and specific embedded emissions",
+                "Simple goods: SEE = attributed emissions / activity level (Reg. 2023/956 Annex IV §2). "
+                "An annual SEE is the sum of emissions over the sum of production, never a mean of monthly SEEs.")
+    see = inv.see_t_per_t or (None, None, None)
+    energy_mj = inv.combustion.energy_mj + (inv.grid_kwh + inv.own_renewable_kwh) * 3.6
+    row = key_values(ws, row, [
+        ("Product", PRODUCT_NAME),
+        ("CN code", CN_CODE, None, None, "not a CBAM good"),
+        ("Green leaf processed", _t(inv.green_leaf_kg), "t", FMT_T),
+        ("Made tea produced (activity level, AL)", _t(inv.made_tea_kg), "t", FMT_T),
+        ("Directly attributable emissions (Scope 1)", _t(inv.scope1_kg), "t CO2e", FMT_T),
+        ("Indirect emissions (Scope 2)", _t(inv.scope2_kg), "t CO2e", FMT_T),
+        ("SEE direct", see[0], "t CO2e / t", FMT_SEE),
+        ("SEE indirect", see[1], "t CO2e / t", FMT_SEE),
+        ("SEE total", see[2], "t CO2e / t", FMT_SEE),
+        ("Emission intensity (Scope 1 + 2)", inv.intensity_kg_per_kg, "kg CO2e / kg made tea", FMT_RATIO),
+        ("Intensity target", inv.target_kg_co2e_per_kg, "kg CO2e / kg made tea", FMT_RATIO),
+        ("Target status", target_status(fm)),
+        ("Specific energy consumption (fuel + electricity)",
+         energy_mj / inv.made_tea_kg if inv.made_tea_kg else None, "MJ / kg made tea", "0.00"),
+        ("KTDA average specific energy (2017)", KTDA_BENCHMARK_MJ_PER_KG, "MJ / kg made tea", "0.00",
+         "domain.md §3, KTDA/ETP/GIZ"),
+    ])
+    ws.freeze_panes = "A3"
+    size_columns(ws)
+
+
+def _communication(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
+    ws = wb.create_sheet(SHEET_COMMUNICATION)
+    inv = fm.inv
+    f = data.factors
+    grid = data.factor_info.get(f.grid_code)
+    row = title(ws, "Summary_Communication", "Fields an importer reads from the CBAM communication template "
+                "(headers in English). " + DISCLOSURE)
+    row = section(ws, row, "Installation")
+    row = key_values(ws, row, [
+        ("Installation name (English)", fm.name), ("City", fm.county), ("Country", COUNTRY),
+        ("Latitude", fm.latitude, None, "0.0000"), ("Longitude", fm.longitude, None, "0.0000"),
+        ("Reporting period start", data.period_start, None, FMT_DATE),
+        ("Reporting period end", data.period_end, None, FMT_DATE),
+    ])
+    row += 1
+    row = section(ws, row, "Products")
+    see = inv.see_t_per_t or (None, None, None)
+    mwh_per_t = inv.grid_kwh / inv.made_tea_kg if inv.made_tea_kg else None  # kWh/kg = MWh/t
+    _, row = table(ws, row, [
+        "Production process", "Aggregated goods category", "Product name", "CN code", "CBAM good",
+        "Production (t)", "SEE direct (t CO2e/t)", "SEE indirect (t CO2e/t)", "SEE total (t CO2e/t)",
+        "Electricity consumption (MWh/t)", "Electricity EF (t CO2/MWh)", "Source of electricity EF",
+        "Data type",
+    ], [[PRODUCTION_PROCESS, "Not a CBAM goods category (voluntary disclosure)", PRODUCT_NAME, CN_CODE,
+         "No", _t(inv.made_tea_kg), see[0], see[1], see[2], mwh_per_t, f.grid_kg_co2_per_kwh,
+         grid.reference if grid else f.grid_code, "Actual (measured activity data)"]],
+        [None, None, None, None, None, FMT_T, FMT_SEE, FMT_SEE, FMT_SEE, FMT_RATIO, FMT_FACTOR, None, None],
+        freeze=False)
+    row = section(ws, row, "Emissions by methodology")
+    _, row = table(ws, row, ["Methodology", "t CO2e", "Used for SEE", "Note"], [
+        ["Calculation-based (excl. PFC)", _t(inv.scope1_kg), "Yes", "fuel log x IPCC 2006 Tier 1 factors"],
+        ["PFC emissions", 0.0, "n/a", "no PFC sources"],
+        ["Measurement-based (fossil share of stack CO2)", _t(inv.measured_fossil_co2_kg), "No",
+         "cross-check only; monitored hours, split by the fuel mix"],
+        ["Other", 0.0, "n/a", ""],
+        ["Indirect (electricity)", _t(inv.scope2_kg), "Yes", "location-based grid average"],
+        ["Biogenic CO2 (memo)", _t(inv.biogenic_co2_kg), "No", "zero-rated / outside scopes"],
+    ], [None, FMT_T, None, None], freeze=False)
+    row = section(ws, row, "Carbon price due and additional information")
+    key_values(ws, row, [
+        ("Carbon price due", "None declared (no carbon price paid on these emissions)"),
+        ("GWP set", data.gwp),
+        ("Additional information", BIOGENIC_NOTE),
+    ])
+    ws.freeze_panes = "A3"
+    size_columns(ws)
+    ws.column_dimensions["A"].width = 44
+
+
+def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
+    ws = wb.create_sheet(SHEET_QUALITY)
+    inv = fm.inv
+    tz = data.tz
+    sub = fm.submission
+    row = title(ws, "DataQuality: coverage, substitution, data status, factors and GWP set",
+                "Modelled on CBAM C_Emissions&Energy C.3 (data quality)")
+    n_valid = sum(d.n_valid for d in fm.days)
+    n_read = sum(d.n_readings for d in fm.days)
+    row = section(ws, row, "Sensor data")
+    row = key_values(ws, row, [
+        ("Active sensor nodes", fm.n_devices, None, FMT_INT),
+        ("Sensor-hours expected", inv.expected_s / SECONDS_PER_HOUR, "h", FMT_HOURS),
+        ("Sensor-hours with valid data", inv.measured_covered_s / SECONDS_PER_HOUR, "h", FMT_HOURS),
+        ("Sensor-hours missing", max(0.0, inv.expected_s - inv.measured_covered_s) / SECONDS_PER_HOUR, "h", FMT_HOURS),
+        ("Hours substituted", 0.0, "h", FMT_HOURS, "no substitution; see method"),
+        ("Coverage", inv.coverage, None, FMT_PCT),
+        ("Readings stored", n_read, None, FMT_INT),
+        ("Readings valid", n_valid, None, FMT_INT),
+        ("Readings invalid (outside physical ranges, excluded)", n_read - n_valid, None, FMT_INT),
+        ("Substitution method", SUBSTITUTION_NOTE),
+        ("General data-quality approach", "Fuel log with IPCC 2006 default factors; stack sensors as cross-check"),
+    ])
+    row += 1
+    row = section(ws, row, "Monthly energy and production data")
+    row = key_values(ws, row, [
+        ("Status", data_status(fm)),
+        ("Due", local_naive(inv.due_at, tz), None, FMT_DATETIME),
+        ("Submitted at", local_naive(sub.submitted_at if sub else None, tz), None, FMT_DATETIME),
+        ("Submitted by", sub.submitted_by if sub else None),
+        ("Approved at", local_naive(sub.approved_at if sub else None, tz), None, FMT_DATETIME),
+        ("Approved by (four-eyes check)", sub.approved_by if sub else None),
+        ("Note from the factory", sub.note if sub else None),
+    ])
+    errors = [f"{line.source}: {line.error}" for line in inv.lines if line.error]
+    if errors:
+        row = key_values(ws, row, [("Lines not computed", "; ".join(errors))])
+    row += 1
+    row = section(ws, row, f"GWP set: {data.gwp} (100-year)")
+    gwp = data.gwp_values
+    _, row = table(ws, row, ["Gas", "GWP-100"], [("CO2", 1.0), ("CH4 (fossil)", gwp["ch4_fossil"]),
+                   ("CH4 (biogenic)", gwp["ch4_biogenic"]), ("N2O", gwp["n2o"])], [None, "0.0"], freeze=False)
+    row = section(ws, row, "Emission factors used (versioned; never edited once used)")
+    rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.citation) for i in data.used_factor_info()]
+    _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
+                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Citation"], rows,
+                   [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None],
+                   freeze=False)
+    row = section(ws, row, "Coverage per day")
+    rows = [(d.day, d.expected_s / SECONDS_PER_HOUR, d.covered_s / SECONDS_PER_HOUR,
+             d.missing_s / SECONDS_PER_HOUR, 0.0, d.coverage, d.n_valid, d.n_readings - d.n_valid) for d in fm.days]
+    table(ws, row, ["Day", "Sensor-hours expected", "Valid hours", "Missing hours", "Substituted hours",
+                    "Coverage", "Valid readings", "Invalid readings"], rows,
+          [FMT_DATE, FMT_HOURS, FMT_HOURS, FMT_HOURS, FMT_HOURS, FMT_PCT, FMT_INT, FMT_INT], freeze=False)
+    ws.freeze_panes = "A3"
+    size_columns(ws)
+    ws.column_dimensions["B"].width = 22
+    wrap_column(ws, 12)
+
+
+def _daily(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
+    ws = wb.create_sheet(SHEET_DAILY)
+    share = fm.inv.fossil_share
+    row = title(ws, "Daily: measured stack CO2 per local day", f"Days are local days in {data.tz}")
+    rows = [(d.day, _t(d.co2_kg), None if share is None else _t(d.co2_kg * share),
+             None if share is None else _t(d.co2_kg * (1 - share)), d.covered_s / SECONDS_PER_HOUR,
+             d.coverage, d.n_valid) for d in fm.days]
+    header_row, end = table(ws, row, ["Day", "Measured CO2 (t)", "Fossil CO2 by fuel mix (t)",
+                                      "Biogenic CO2 by fuel mix (t)", "Valid hours", "Coverage", "Valid readings"],
+                            rows, [FMT_DATE, FMT_T, FMT_T, FMT_T, FMT_HOURS, FMT_PCT, FMT_INT])
+    last = header_row + len(rows)
+    if rows:
+        chart = BarChart()
+        chart.title = "Measured stack CO2 per day (t)"
+        chart.y_axis.title = "t CO2"
+        chart.x_axis.title = "day"
+        chart.x_axis.number_format = "dd"
+        chart.add_data(Reference(ws, min_col=2, min_row=header_row, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=last))
+        line = LineChart()
+        line.add_data(Reference(ws, min_col=6, min_row=header_row, max_row=last), titles_from_data=True)
+        line.y_axis.axId = 200
+        line.y_axis.title = "coverage"
+        line.y_axis.number_format = "0%"
+        line.y_axis.crosses = "max"
+        chart += line
+        chart.width, chart.height = 24, 10
+        ws.add_chart(chart, f"I{header_row}")
+    size_columns(ws)
+
+
+def build_factory_workbook(fm: FactoryMonth, data: MonthData, version: int, generated_at: datetime) -> Workbook:
+    """Build the factory workbook for one factory's month (not saved)."""
+    wb = Workbook()
+    _summary(wb, fm, data, version, generated_at)
+    _installation(wb, fm, data)
+    _sources(wb, fm, data)
+    _measured(wb, fm, data)
+    _electricity(wb, fm, data)
+    _production(wb, fm, data)
+    _communication(wb, fm, data)
+    _quality(wb, fm, data)
+    _daily(wb, fm, data)
+    wb.properties.title = f"{fm.code} {data.month:%Y-%m} emissions report v{version}"
+    wb.properties.creator = "Carbon Track"
+    return wb

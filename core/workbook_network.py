@@ -1,0 +1,235 @@
+"""The network workbook: every factory's month in one leaderboard, region and network totals, success metrics.
+
+Intensities of a region or the network are ratios of sums (`core.inventory.totals`), never means
+of factory ratios. Sheets: Summary, Leaderboard, Regions, Factors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+
+from core.inventory import totals
+from core.workbook_data import FactoryMonth, MonthData
+from core.workbook_factory import (
+    BIOGENIC_NOTE,
+    DISCLOSURE,
+    ROUNDING_NOTE,
+    data_status,
+    local_naive,
+    target_status,
+)
+from core.xlsx import (
+    FMT_DATE,
+    FMT_FACTOR,
+    FMT_INT,
+    FMT_PCT,
+    FMT_RATIO,
+    FMT_SEE,
+    FMT_T,
+    FMT_T_ROUNDED,
+    key_values,
+    note,
+    section,
+    size_columns,
+    table,
+    title,
+    wrap_column,
+)
+
+SHEET_SUMMARY = "Summary"
+SHEET_LEADERBOARD = "Leaderboard"
+SHEET_REGIONS = "Regions"
+SHEET_FACTORS = "Factors"
+NETWORK_SHEETS = (SHEET_SUMMARY, SHEET_LEADERBOARD, SHEET_REGIONS, SHEET_FACTORS)
+
+# Success metric: a factory's sensors count as "up" when they covered at least this share of the month.
+SENSOR_UPTIME_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class SuccessMetrics:
+    """The programme's success metrics over a set of factories, with numerators and denominators."""
+
+    factories: int
+    sensors_up: int
+    on_time: int
+    with_target: int
+    target_met: int
+
+    @property
+    def sensor_uptime_share(self) -> float | None:
+        return self.sensors_up / self.factories if self.factories else None
+
+    @property
+    def on_time_share(self) -> float | None:
+        return self.on_time / self.factories if self.factories else None
+
+    @property
+    def target_met_share(self) -> float | None:
+        return self.target_met / self.with_target if self.with_target else None
+
+
+def success_metrics(fms: list[FactoryMonth]) -> SuccessMetrics:
+    """Sensor uptime >= 50 %, submitted on schedule, and target met, counted over `fms`."""
+    invs = [fm.inv for fm in fms]
+    return SuccessMetrics(
+        factories=len(invs),
+        sensors_up=sum(1 for i in invs if i.coverage is not None and i.coverage >= SENSOR_UPTIME_THRESHOLD),
+        on_time=sum(1 for i in invs if i.submitted_on_time),
+        with_target=sum(1 for i in invs if i.target_kg_co2e_per_kg is not None),
+        target_met=sum(1 for i in invs if i.target_met),
+    )
+
+
+def leaderboard(fms: list[FactoryMonth]) -> list[FactoryMonth]:
+    """Factories by intensity, lowest first; those without an intensity last, by code."""
+    ranked = sorted((fm for fm in fms if fm.inv.intensity_kg_per_kg is not None),
+                    key=lambda fm: (fm.inv.intensity_kg_per_kg, fm.code))
+    rest = sorted((fm for fm in fms if fm.inv.intensity_kg_per_kg is None), key=lambda fm: fm.code)
+    return ranked + rest
+
+
+def _t(kg: float | None) -> float | None:
+    return None if kg is None else kg / 1000.0
+
+
+def build_network_workbook(data: MonthData, version: int, generated_at: datetime) -> Workbook:
+    """Build the network workbook for the month (not saved)."""
+    wb = Workbook()
+    fms = data.factories
+    tot = totals(fm.inv for fm in fms)
+    metrics = success_metrics(fms)
+
+    ws = wb.active
+    ws.title = SHEET_SUMMARY
+    row = title(ws, f"KTDA network emissions report, {data.month:%B %Y}",
+                f"Carbon Track, version {version}, generated {local_naive(generated_at, data.tz):%Y-%m-%d %H:%M} "
+                f"({data.tz}); {len(fms)} factories")
+    for text in (DISCLOSURE, BIOGENIC_NOTE, ROUNDING_NOTE,
+                 "Network and region intensities are sums of emissions over sums of made tea (ratio of sums)."):
+        row = note(ws, row, text)
+    row += 1
+    row = section(ws, row, "Network totals (factories with energy data)")
+    _, row = table(ws, row, ["Item", "Value (full precision)", "Reported (rounded)", "Unit"], [
+        ("Scope 1", _t(tot.scope1_kg), round(tot.scope1_kg / 1000), "t CO2e"),
+        ("Scope 2", _t(tot.scope2_kg), round(tot.scope2_kg / 1000), "t CO2e"),
+        ("Scope 1 + 2", _t(tot.total_kg), round(tot.total_kg / 1000), "t CO2e"),
+        ("Biogenic CO2 (memo)", _t(tot.biogenic_co2_kg), round(tot.biogenic_co2_kg / 1000), "t CO2"),
+        ("Measured stack CO2 (all factories)", _t(tot.measured_co2_kg), round(tot.measured_co2_kg / 1000), "t CO2"),
+        ("Made tea", _t(tot.made_tea_kg), round(tot.made_tea_kg / 1000), "t"),
+    ], [None, FMT_T, FMT_T_ROUNDED, None], freeze=False)
+    intensity = tot.intensity_kg_per_kg
+    row = key_values(ws, row, [
+        ("Reporting period start", data.period_start, None, FMT_DATE),
+        ("Reporting period end", data.period_end, None, FMT_DATE),
+        ("Factories in the report", len(fms), None, FMT_INT),
+        ("Factories with energy data", tot.n, None, FMT_INT),
+        ("Network intensity (Scope 1 + 2)", intensity, "kg CO2e / kg made tea", FMT_RATIO),
+        ("Network SEE total", intensity, "t CO2e / t made tea", FMT_SEE, "same ratio in tonnes"),
+        ("GWP set", data.gwp),
+        ("Grid factor", f"{data.factors.grid_code} v{data.factors.versions.get(data.factors.grid_code)}"),
+    ])
+    row += 1
+    row = section(ws, row, "Success metrics")
+    table(ws, row, ["Metric", "Share", "Factories meeting it", "Out of", "Definition"], [
+        ("Sensor uptime >= 50 %", metrics.sensor_uptime_share, metrics.sensors_up, metrics.factories,
+         "valid sensor-hours / expected sensor-hours >= 50 % in the month"),
+        ("Data submitted on schedule", metrics.on_time_share, metrics.on_time, metrics.factories,
+         "monthly data submitted or approved by the due date"),
+        ("Meeting the intensity target", metrics.target_met_share, metrics.target_met, metrics.with_target,
+         "intensity <= target, among factories with a target"),
+    ], [None, FMT_PCT, FMT_INT, FMT_INT, None], freeze=False)
+    ws.freeze_panes = "A3"
+    size_columns(ws)
+    ws.column_dimensions["A"].width = 40
+
+    ws = wb.create_sheet(SHEET_LEADERBOARD)
+    row = title(ws, "Leaderboard: every factory by emission intensity (lowest first)",
+                "Factories without energy or production data are listed last, unranked.")
+    rows = []
+    for rank, fm in enumerate(leaderboard(fms), start=1):
+        inv = fm.inv
+        see = inv.see_t_per_t
+        has = inv.intensity_kg_per_kg is not None
+        rows.append([
+            rank if has else None, fm.code, fm.name, fm.region, fm.county, data_status(fm),
+            "yes" if inv.submitted_on_time else "no", _t(inv.made_tea_kg), _t(inv.scope1_kg) if inv.has_energy_data
+            else None, _t(inv.scope2_kg) if inv.has_energy_data else None,
+            _t(inv.total_kg) if inv.has_energy_data else None,
+            _t(inv.biogenic_co2_kg) if inv.has_energy_data else None, inv.intensity_kg_per_kg,
+            inv.target_kg_co2e_per_kg, target_status(fm), see[2] if see else None, inv.coverage,
+            _t(inv.measured_co2_kg), inv.reconciliation_pct,
+        ])
+    header_row, _ = table(ws, row, [
+        "Rank", "Code", "Factory", "Region", "County", "Data status", "On time", "Made tea (t)",
+        "Scope 1 (t CO2e)", "Scope 2 (t CO2e)", "Scope 1+2 (t CO2e)", "Biogenic CO2 memo (t)",
+        "Intensity (kg CO2e/kg)", "Target (kg CO2e/kg)", "Target status", "SEE total (t CO2e/t)",
+        "Sensor coverage", "Measured CO2 (t)", "Measured vs calculated (%)",
+    ], rows, [FMT_INT, None, None, FMT_INT, None, None, None, FMT_T, FMT_T, FMT_T, FMT_T, FMT_T, FMT_RATIO,
+              FMT_RATIO, None, FMT_SEE, FMT_PCT, FMT_T, "0.0"])
+    ranked = sum(1 for r in rows if r[0] is not None)
+    size_columns(ws)
+    if ranked:
+        chart = BarChart()
+        chart.type = "col"
+        chart.title = "Emission intensity by factory (kg CO2e per kg made tea)"
+        chart.y_axis.title = "kg CO2e / kg"
+        chart.add_data(Reference(ws, min_col=13, min_row=header_row, max_row=header_row + ranked),
+                       titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=2, min_row=header_row + 1, max_row=header_row + ranked))
+        chart.width, chart.height = 32, 12
+        chart.legend = None
+        ws.add_chart(chart, f"B{header_row + len(rows) + 3}")
+
+    ws = wb.create_sheet(SHEET_REGIONS)
+    row = title(ws, "Regions: totals per KTDA region", "Intensity = sum of emissions / sum of made tea")
+    by_region: dict[int, list[FactoryMonth]] = {}
+    for fm in fms:
+        by_region.setdefault(fm.region, []).append(fm)
+    rows = []
+    for region in sorted(by_region):
+        group = by_region[region]
+        t = totals(fm.inv for fm in group)
+        m = success_metrics(group)
+        rows.append([region, len(group), t.n, _t(t.made_tea_kg), _t(t.scope1_kg), _t(t.scope2_kg), _t(t.total_kg),
+                     _t(t.biogenic_co2_kg), t.intensity_kg_per_kg, m.sensor_uptime_share, m.on_time_share,
+                     m.target_met_share])
+    rows.append(["Network", len(fms), tot.n, _t(tot.made_tea_kg), _t(tot.scope1_kg), _t(tot.scope2_kg),
+                 _t(tot.total_kg), _t(tot.biogenic_co2_kg), intensity, metrics.sensor_uptime_share,
+                 metrics.on_time_share, metrics.target_met_share])
+    header_row, _ = table(ws, row, [
+        "Region", "Factories", "With energy data", "Made tea (t)", "Scope 1 (t CO2e)", "Scope 2 (t CO2e)",
+        "Scope 1+2 (t CO2e)", "Biogenic CO2 memo (t)", "Intensity (kg CO2e/kg)", "Sensor uptime >= 50 %",
+        "Submitted on schedule", "Meeting target",
+    ], rows, [FMT_INT, FMT_INT, FMT_INT, FMT_T, FMT_T, FMT_T, FMT_T, FMT_T, FMT_RATIO, FMT_PCT, FMT_PCT, FMT_PCT])
+    size_columns(ws)
+    if by_region:
+        chart = BarChart()
+        chart.type = "col"
+        chart.title = "Scope 1 + 2 by region (t CO2e)"
+        chart.add_data(Reference(ws, min_col=7, min_row=header_row, max_row=header_row + len(by_region)),
+                       titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=header_row + len(by_region)))
+        chart.width, chart.height = 20, 10
+        ws.add_chart(chart, f"B{header_row + len(rows) + 3}")
+
+    ws = wb.create_sheet(SHEET_FACTORS)
+    row = title(ws, "Factors: emission factors and GWP set used", "Every factory in this report used these versions")
+    rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.citation) for i in data.used_factor_info()]
+    _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
+                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Citation"], rows,
+                   [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None])
+    gwp = data.gwp_values
+    key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),
+                         (f"GWP set {data.gwp}: CH4 biogenic", gwp["ch4_biogenic"]),
+                         (f"GWP set {data.gwp}: N2O", gwp["n2o"])])
+    size_columns(ws)
+    wrap_column(ws, 12)
+    wb.properties.title = f"NETWORK {data.month:%Y-%m} emissions report v{version}"
+    wb.properties.creator = "Carbon Track"
+    return wb
