@@ -1,0 +1,131 @@
+"""The web app: `create_app(config)` builds the Dash app; `server` is its Flask app for gunicorn.
+
+`gunicorn app:server` reads the configuration from the environment when it first asks for
+`server` (a module-level __getattr__), so importing this module in tests touches nothing.
+`python app.py` runs the all-in-one (web + listener + scheduler), like `carbontrack run`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import diskcache
+from dash import dcc, html
+from sqlalchemy.orm import Session, sessionmaker
+
+import callbacks
+from core.auth import init_auth
+from core.config import Config, load_config
+from core.db import open_database
+
+ROOT = Path(__file__).resolve().parent
+_server = None
+
+
+def navbar() -> dbc.Navbar:
+    """The top bar: the signed-in role's pages only, and sign-out."""
+    from callbacks.common import HOME_BY_ROLE, NAV_ITEMS, web_user
+
+    user = web_user()
+    if user is None:
+        return dbc.Navbar(dbc.Container(dbc.NavbarBrand("Carbon Track", href="/login")), color="success", dark=True)
+    links = [
+        dbc.NavItem(dbc.NavLink(label, href=path, active="partial" if path != "/hq" else "exact",
+                                id=f"nav-{path.strip('/').replace('/', '-')}"))
+        for label, path in NAV_ITEMS.get(user.role, ())
+    ]
+    who = html.Span(f"{user.username} · {user.role.replace('_', ' ')}", className="navbar-text small me-3",
+                    id="nav-user")
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("Carbon Track", href=HOME_BY_ROLE.get(user.role, "/")),
+                dbc.NavbarToggler(id="nav-toggler"),
+                dbc.Collapse(
+                    [dbc.Nav(links, navbar=True, className="me-auto"), who,
+                     html.A("Sign out", href="/logout", className="btn btn-outline-light btn-sm", id="nav-logout")],
+                    id="nav-collapse", navbar=True,
+                ),
+            ],
+            fluid=True,
+        ),
+        color="success", dark=True, className="mb-2",
+    )
+
+
+def shell_layout() -> html.Div:
+    """The shell: navbar, the page container, and app-wide stores."""
+    return html.Div(
+        [
+            navbar(),
+            dcc.Store(id="app-tick", storage_type="memory"),
+            dash.page_container,
+        ]
+    )
+
+
+def _register_callbacks(app: dash.Dash) -> None:
+    """Attach every callbacks module's callbacks that offers `register(app)`."""
+    for info in pkgutil.iter_modules(callbacks.__path__):
+        module = importlib.import_module(f"callbacks.{info.name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(app)
+
+
+def create_app(config: Config | None = None, session_factory: sessionmaker[Session] | None = None) -> dash.Dash:
+    """Build the Dash app for `config` (default: from the environment) and a session factory."""
+    config = config or load_config()
+    if session_factory is None:
+        _, session_factory = open_database(config.database_url)
+    cache_dir = config.data_dir / "cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+        title="Carbon Track",
+        update_title=None,
+        background_callback_manager=dash.DiskcacheManager(diskcache.Cache(str(cache_dir))),
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    server = app.server
+    server.config.update(
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Behind TLS in production; the embedded default is plain http on localhost.
+        SESSION_COOKIE_SECURE=not config.embedded,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=not config.embedded,
+        CT_CONFIG=config,
+        CT_SESSION_FACTORY=session_factory,
+    )
+    init_auth(server, session_factory)
+    app.layout = shell_layout
+    _register_callbacks(app)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    """Build `server` on first use (gunicorn app:server), from the environment."""
+    global _server
+    if name == "server":
+        if _server is None:
+            _server = create_app().server
+        return _server
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    from core.runner import run_all
+
+    raise SystemExit(run_all(load_config()))

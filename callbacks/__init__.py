@@ -1,0 +1,1 @@
+"""Dash callbacks grouped by page; each module's `register(app)` attaches them to one app."""

@@ -1,0 +1,159 @@
+"""Factory Live callbacks: a full render on factory change, then partial updates every tick."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, ctx, html
+
+from callbacks.common import (
+    app_tz,
+    empty_state,
+    fmt_eat,
+    fmt_num,
+    fmt_pct,
+    fmt_t,
+    kpi_card,
+    parse_factory_id,
+    web_user,
+)
+from callbacks.common import session_factory as app_session_factory
+from callbacks.figures import empty_figure, live_day_figure, live_hour_figure, local_naive
+from core.access import AccessDenied
+from core.queries import NodeStatus, live_readings_since, live_snapshot
+from core.timeutil import DEFAULT_TZ, local_day_bounds_utc, utcnow
+
+REFRESH_MS = 5000
+FULL_REDRAW_EVERY = 60  # ticks between whole redraws (trims the hour window, refreshes the 24 h chart)
+DENIED = "You may not see this factory."
+
+
+def node_table(nodes: list[NodeStatus], tz: Any) -> dbc.Table | dbc.Alert:
+    """Node status table (online, last seen EAT, signal, firmware, buffered)."""
+    if not nodes:
+        return empty_state("No sensor nodes are registered for this factory yet.")
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Node", "Stack", "Status", "Last seen (EAT)", "Signal (dBm)",
+                                                   "Firmware", "Buffered (readings)")]))
+    rows = [
+        html.Tr([
+            html.Td(n.device_id), html.Td(n.stack_name),
+            html.Td(dbc.Badge("online" if n.online else "offline", color="success" if n.online else "danger")),
+            html.Td(fmt_eat(n.last_seen_at, tz)), html.Td(fmt_num(n.rssi_dbm, "dBm")),
+            html.Td(n.firmware or "—"), html.Td(fmt_num(n.buffered)),
+        ])
+        for n in nodes
+    ]
+    return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, responsive=True, id="factory-live-node-table")
+
+
+def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
+    """Current values per stack plus today's CO2 so far."""
+    cards = []
+    total_kg_s = 0.0
+    any_valid = False
+    for n in snap.nodes:
+        r = snap.latest.get(n.device_id)
+        if r is None:
+            cards.append(kpi_card(f"{n.stack_name} ({n.device_id})", "no data", "no reading stored yet"))
+            continue
+        if r["valid"] and r["co2_kg_s"] is not None:
+            total_kg_s += r["co2_kg_s"]
+            any_valid = True
+        value = fmt_num(r["co2_kg_s"], "kg/s", 3) if r["valid"] else "invalid reading"
+        sub = (f"{fmt_num(r['co2_ppm'], 'ppm')} · {fmt_num(r['flue_temp_c'], '°C', 1)} · "
+               f"{fmt_num(r['velocity_m_s'], 'm/s', 1)} · {fmt_eat(r['ts'], None, with_date=False)}")
+        cards.append(kpi_card(f"{n.stack_name} ({n.device_id})", value, sub))
+    today_cov = None
+    if snap.nodes:
+        start, _ = local_day_bounds_utc(snap.today)
+        elapsed = max(1.0, (snap.now - start).total_seconds())
+        today_cov = min(1.0, snap.today_covered_s / (elapsed * len(snap.nodes)))
+    cards.insert(0, kpi_card("Factory CO2 now", fmt_num(total_kg_s if any_valid else None, "kg/s", 3),
+                             "sum of stacks, latest valid readings", card_id="factory-live-now"))
+    cards.insert(1, kpi_card(f"Today so far ({snap.today:%d %b})", fmt_t(snap.today_co2_kg, 2),
+                             f"measured stack CO2; data coverage {fmt_pct(today_cov)}", card_id="factory-live-today"))
+    return dbc.Row(cards)
+
+
+def render_live(user, factory_id: int | None, session_factory, now: datetime | None = None,  # noqa: ANN001
+                tz: Any = None) -> tuple:
+    """Everything on the page for one factory: kpis, hour figure, day figure, nodes, state, note."""
+    now = now or utcnow()
+    if factory_id is None:
+        msg = empty_state("Pick a factory to see its stacks.")
+        return msg, empty_figure("no factory"), empty_figure("no factory"), None, None, ""
+    try:
+        with session_factory() as s:
+            snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ)
+    except AccessDenied:
+        denied = dbc.Alert(DENIED, color="danger")
+        return denied, empty_figure(DENIED), empty_figure(DENIED), None, None, ""
+    if not snap.nodes:
+        hour = empty_figure("No sensor nodes registered for this factory.")
+        day = hour
+    else:
+        hour = live_hour_figure(snap.recent, now) if any(snap.recent.values()) else empty_figure(
+            "No readings in the last hour: the nodes may be offline (see below).")
+        day = live_day_figure(snap.hourly) if any(snap.hourly.values()) else empty_figure(
+            "No readings in the last 24 hours.")
+    last_ts = max((p["ts"] for ser in snap.recent.values() for p in ser), default=now - timedelta(hours=1))
+    state = {"factory": factory_id, "devices": list(snap.recent), "last_ts": last_ts.isoformat(), "ticks": 0,
+             "has_hour": any(snap.recent.values())}
+    note = f"{snap.factory_name} ({snap.factory_code}) · updated {fmt_eat(now, tz, with_date=False)}"
+    return kpi_row(snap), hour, day, node_table(snap.nodes, tz), state, note
+
+
+def tick_live(user, factory_id: int | None, state: dict | None, session_factory,  # noqa: ANN001
+              now: datetime | None = None, tz: Any = None) -> tuple:
+    """A refresh: new readings appended to the hour chart with a Patch; cards and nodes redrawn."""
+    now = now or utcnow()
+    if (factory_id is None or not state or state.get("factory") != factory_id or not state.get("has_hour")
+            or state.get("ticks", 0) >= FULL_REDRAW_EVERY):
+        return render_live(user, factory_id, session_factory, now, tz)
+    try:
+        with session_factory() as s:
+            since = datetime.fromisoformat(state["last_ts"])
+            new = live_readings_since(s, user, factory_id, since)
+            snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ)
+    except AccessDenied:
+        denied = dbc.Alert(DENIED, color="danger")
+        return denied, empty_figure(DENIED), empty_figure(DENIED), None, None, ""
+    patch = dash.Patch()
+
+    last_ts = since
+    for i, dev in enumerate(state["devices"]):
+        pts = new.get(dev, [])
+        if not pts:
+            continue
+        patch["data"][i]["x"].extend([local_naive(p["ts"]) for p in pts])
+        patch["data"][i]["y"].extend([p["co2_kg_s"] if p["valid"] else None for p in pts])
+        last_ts = max(last_ts, pts[-1]["ts"])
+    patch["layout"]["xaxis"]["range"] = [local_naive(now - timedelta(hours=1)), local_naive(now)]
+    new_state = dict(state, last_ts=last_ts.isoformat(), ticks=state.get("ticks", 0) + 1)
+    note = f"{snap.factory_name} ({snap.factory_code}) · updated {fmt_eat(now, tz, with_date=False)}"
+    return kpi_row(snap), patch, dash.no_update, node_table(snap.nodes, tz), new_state, note
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the live page's callback to `app`."""
+
+    @app.callback(
+        Output("factory-live-kpis", "children"),
+        Output("factory-live-hour", "figure"),
+        Output("factory-live-day", "figure"),
+        Output("factory-live-nodes", "children"),
+        Output("factory-live-state", "data"),
+        Output("factory-live-updated", "children"),
+        Input("factory-live-factory", "value"),
+        Input("factory-live-interval", "n_intervals"),
+        State("factory-live-state", "data"),
+    )
+    def _update(factory, _n, state):  # noqa: ANN001, ANN202
+        user = web_user()
+        fid = parse_factory_id(factory)
+        if ctx.triggered_id == "factory-live-interval":
+            return tick_live(user, fid, state, app_session_factory(), tz=app_tz())
+        return render_live(user, fid, app_session_factory(), tz=app_tz())

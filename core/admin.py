@@ -1,0 +1,225 @@
+"""Administration: users, factories, stacks, devices and emission factors, each change audited.
+
+Every function checks that the caller is an admin (core.access.is_admin) before it changes
+anything; the caller commits.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from core.access import AccessDenied, is_admin
+from core.auth import record_audit
+from core.factors import add_factor_version, latest_factors
+from core.models import ROLE_FACTORY_MANAGER, ROLES, Device, EmissionFactor, Factory, Stack, User
+from core.users import MIN_PASSWORD_LENGTH, UserError, create_user, hash_password
+
+STACK_FIELDS = {
+    "diameter_m": (0.05, 10.0),
+    "moisture_fraction": (0.0, 0.5),
+    "velocity_profile_factor": (0.3, 1.5),
+}
+FACTOR_NUMERIC_FIELDS = ("ncv_mj_per_kg", "co2_kg_per_tj", "ch4_kg_per_tj", "n2o_kg_per_tj", "biomass_fraction",
+                         "density_kg_per_l", "kg_co2_per_kwh")
+FACTOR_TEXT_FIELDS = ("label", "source", "table_ref", "citation")
+
+
+class AdminError(ValueError):
+    """An admin change cannot be made as asked; the message says why."""
+
+
+def _require_admin(user) -> None:  # noqa: ANN001
+    if not is_admin(user):
+        raise AccessDenied("only admins change users, factories, stacks, devices and factors")
+
+
+def _s(v) -> str | None:  # noqa: ANN001
+    return None if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
+
+
+def list_users(session: Session, user) -> list[User]:  # noqa: ANN001
+    """All users (admins and auditors)."""
+    if user is None or user.role not in ("admin", "auditor") or not user.active:
+        raise AccessDenied("only admins and auditors list users")
+    return list(session.scalars(sa.select(User).order_by(User.username)))
+
+
+def admin_create_user(session: Session, user, username: str, password: str, role: str,  # noqa: ANN001
+                      factory_code: str | None = None, full_name: str | None = None) -> User:
+    """Create a user and audit it."""
+    _require_admin(user)
+    try:
+        row = create_user(session, username, password, role, factory_code, full_name)
+    except UserError as exc:
+        raise AdminError(str(exc)) from exc
+    record_audit(session, user, "create", "user", entity_id=row.username, factory_id=row.factory_id,
+                 field="role", new_value=role)
+    return row
+
+
+def reset_password(session: Session, user, user_id: int, new_password: str) -> User:  # noqa: ANN001
+    """Set a new password (and unlock the account); the password itself is never logged."""
+    _require_admin(user)
+    row = session.get(User, user_id)
+    if row is None:
+        raise AdminError("no such user")
+    if len(new_password or "") < MIN_PASSWORD_LENGTH:
+        raise AdminError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    row.password_hash = hash_password(new_password)
+    row.failed_logins = 0
+    row.locked_until = None
+    record_audit(session, user, "update", "user", entity_id=row.username, field="password",
+                 old_value="***", new_value="***", detail="password reset")
+    return row
+
+
+def update_user(session: Session, user, user_id: int, role: str | None = None,  # noqa: ANN001
+                factory_id: int | None = None, active: bool | None = None) -> User:
+    """Change a user's role, factory or active flag; audit each change."""
+    _require_admin(user)
+    row = session.get(User, user_id)
+    if row is None:
+        raise AdminError("no such user")
+    if role is not None:
+        if role not in ROLES:
+            raise AdminError(f"unknown role {role!r}")
+        if row.id == user.id and role != row.role:
+            raise AdminError("you cannot change your own role")
+        if role != row.role:
+            record_audit(session, user, "update", "user", entity_id=row.username, field="role",
+                         old_value=row.role, new_value=role)
+            row.role = role
+    new_factory = factory_id if row.role == ROLE_FACTORY_MANAGER else None
+    if row.role == ROLE_FACTORY_MANAGER and new_factory is None:
+        new_factory = row.factory_id
+    if row.role == ROLE_FACTORY_MANAGER and (new_factory is None or session.get(Factory, new_factory) is None):
+        raise AdminError("a factory manager needs a factory")
+    if new_factory != row.factory_id:
+        record_audit(session, user, "update", "user", entity_id=row.username, field="factory_id",
+                     old_value=_s(row.factory_id), new_value=_s(new_factory), factory_id=new_factory)
+        row.factory_id = new_factory
+    if active is not None and active != row.active:
+        if row.id == user.id and not active:
+            raise AdminError("you cannot deactivate yourself")
+        record_audit(session, user, "update", "user", entity_id=row.username, field="active",
+                     old_value=str(row.active), new_value=str(active))
+        row.active = active
+    return row
+
+
+def set_factory_target(session: Session, user, factory_id: int, target: float | None,  # noqa: ANN001
+                       firewood_density_kg_m3: float | None = None) -> Factory:
+    """Set a factory's intensity target (kg CO2e/kg made tea) and default firewood density."""
+    _require_admin(user)
+    f = session.get(Factory, factory_id)
+    if f is None:
+        raise AdminError("no such factory")
+    if target is not None and not 0 < target < 100:
+        raise AdminError("the target must be between 0 and 100 kg CO2e per kg made tea")
+    if firewood_density_kg_m3 is not None and not 150 <= firewood_density_kg_m3 <= 1000:
+        raise AdminError("stacked firewood density must be between 150 and 1,000 kg/m³")
+    for name, new in (("target_kg_co2e_per_kg", target), ("firewood_density_kg_m3", firewood_density_kg_m3)):
+        old = getattr(f, name)
+        if new is not None and new != old:
+            record_audit(session, user, "update", "factory", entity_id=f.code, factory_id=f.id, field=name,
+                         old_value=_s(old), new_value=_s(new))
+            setattr(f, name, new)
+    return f
+
+
+def update_stack(session: Session, user, stack_id: int, **values) -> Stack:  # noqa: ANN001
+    """Change a stack's parameters within physical bounds; every change is audited."""
+    _require_admin(user)
+    st = session.get(Stack, stack_id)
+    if st is None:
+        raise AdminError("no such stack")
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name == "dry_basis":
+            new = bool(value)
+        elif name == "name":
+            new = str(value).strip()[:60]
+            if not new:
+                raise AdminError("a stack needs a name")
+        elif name in STACK_FIELDS:
+            lo, hi = STACK_FIELDS[name]
+            new = float(value)
+            if not lo <= new <= hi:
+                raise AdminError(f"{name} must be between {lo:g} and {hi:g}")
+        else:
+            raise AdminError(f"not a stack parameter: {name}")
+        old = getattr(st, name)
+        if new != old:
+            record_audit(session, user, "update", "stack", entity_id=str(st.id), factory_id=st.factory_id,
+                         field=name, old_value=_s(old), new_value=_s(new))
+            setattr(st, name, new)
+    return st
+
+
+def add_device(session: Session, user, device_id: str, stack_id: int, sample_interval_s: float = 60.0) -> Device:  # noqa: ANN001
+    """Register a sensor node on a stack."""
+    _require_admin(user)
+    device_id = (device_id or "").strip()
+    if not device_id or len(device_id) > 40 or any(c in device_id for c in "/+# "):
+        raise AdminError("a device id is 1–40 characters without spaces, '/', '+' or '#'")
+    if session.get(Device, device_id) is not None:
+        raise AdminError(f"device {device_id} exists already")
+    st = session.get(Stack, stack_id)
+    if st is None:
+        raise AdminError("no such stack")
+    if not 1 <= sample_interval_s <= 3600:
+        raise AdminError("the sample interval must be between 1 and 3,600 s")
+    d = Device(id=device_id, factory_id=st.factory_id, stack_id=st.id, sample_interval_s=sample_interval_s)
+    session.add(d)
+    record_audit(session, user, "create", "device", entity_id=device_id, factory_id=st.factory_id,
+                 field="stack_id", new_value=str(st.id))
+    return d
+
+
+def set_device_active(session: Session, user, device_id: str, active: bool) -> Device:  # noqa: ANN001
+    """Activate or retire a node (readings are kept)."""
+    _require_admin(user)
+    d = session.get(Device, device_id)
+    if d is None:
+        raise AdminError("no such device")
+    if d.active != active:
+        record_audit(session, user, "update", "device", entity_id=d.id, factory_id=d.factory_id, field="active",
+                     old_value=str(d.active), new_value=str(active))
+        d.active = active
+    return d
+
+
+def factor_versions(session: Session, user) -> list[EmissionFactor]:  # noqa: ANN001
+    """Every version of every factor (anyone signed in may read the library)."""
+    if user is None or not user.active:
+        raise AccessDenied("sign in first")
+    return list(session.scalars(sa.select(EmissionFactor).order_by(EmissionFactor.code, EmissionFactor.version)))
+
+
+def admin_add_factor_version(session: Session, user, code: str, **values) -> EmissionFactor:  # noqa: ANN001
+    """Add a new version of a factor with some values changed (never edits an old one)."""
+    _require_admin(user)
+    if code not in latest_factors(session):
+        raise AdminError(f"unknown factor {code!r}")
+    clean: dict = {}
+    for k, v in values.items():
+        if v is None or v == "":
+            continue
+        if k in FACTOR_NUMERIC_FIELDS:
+            x = float(v)
+            if x < 0 or (k == "biomass_fraction" and x > 1):
+                raise AdminError(f"{k} must be non-negative (biomass fraction at most 1)")
+            clean[k] = x
+        elif k in FACTOR_TEXT_FIELDS or k == "year":
+            clean[k] = int(v) if k == "year" else str(v).strip()
+        else:
+            raise AdminError(f"not a factor field: {k}")
+    if not clean:
+        raise AdminError("change at least one value for a new version")
+    row = add_factor_version(session, code, user.username, **clean)
+    session.flush()
+    record_audit(session, user, "create", "emission_factor", entity_id=f"{code} v{row.version}",
+                 detail=", ".join(f"{k}={v}" for k, v in clean.items())[:2000])
+    return row

@@ -1,0 +1,425 @@
+"""Monthly energy and production entry: validation, preview, save draft, submit, approve, reopen.
+
+Every change is written to the audit log field by field (who, when, old value, new value).
+An approved month is locked: only an admin can reopen it, with a reason. Authorization is
+checked here (core.access), not only in the page.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from core.access import AccessDenied, can_approve, can_enter_data, is_admin, require_factory
+from core.auth import record_audit
+from core.emissions import ZERO_EMISSIONS, EmissionsError, FuelEmissions, electricity_kwh, fuel_emissions
+from core.factors import FactorSet
+from core.inventory import ELECTRICITY_SOURCES, _source_line
+from core.models import (
+    ENERGY_SOURCES,
+    STATUS_APPROVED,
+    STATUS_DRAFT,
+    STATUS_SUBMITTED,
+    EnergyEntry,
+    Factory,
+    MonthlySubmission,
+)
+from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow
+
+# Units a factory may log each source in (core.emissions converts them).
+UNITS_BY_SOURCE: dict[str, tuple[str, ...]] = {
+    "firewood": ("m3", "kg", "t"),
+    "briquettes": ("kg", "t"),
+    "charcoal": ("kg", "t"),
+    "diesel": ("L", "m3", "kg", "t"),
+    "furnace_oil": ("L", "m3", "kg", "t"),
+    "lpg": ("kg", "t", "L"),
+    "grid_electricity": ("kWh", "MWh"),
+    "own_hydro": ("kWh", "MWh"),
+    "own_solar": ("kWh", "MWh"),
+}
+SOURCE_LABELS = {
+    "firewood": "Firewood", "briquettes": "Briquettes", "charcoal": "Charcoal", "diesel": "Diesel",
+    "furnace_oil": "Furnace oil", "lpg": "LPG", "grid_electricity": "Grid electricity",
+    "own_hydro": "Own hydro", "own_solar": "Own solar",
+}
+# Upper bounds of the possible for one factory-month (about 100× a large KTDA factory's month);
+# larger numbers are typing errors.
+MAX_FUEL_KG = 50_000_000.0
+MAX_KWH = 50_000_000.0
+MAX_TEA_KG = 50_000_000.0
+MOISTURE_RANGE = (0.0, 0.7)  # firewood as received, wet basis
+DENSITY_RANGE_KG_M3 = (150.0, 1000.0)  # stacked firewood
+UNUSUAL_FACTOR = 3.0  # warn above 3× or below 1/3 of the median of previous months
+HISTORY_MONTHS = 12
+
+
+class EntryError(ValueError):
+    """The entry cannot be saved as asked; the message says why."""
+
+
+@dataclass
+class SourceInput:
+    """One source line as typed."""
+
+    quantity: float | None
+    unit: str
+    moisture_fraction: float | None = None
+    density_kg_m3: float | None = None
+
+
+@dataclass
+class EntryForm:
+    """A month's energy and production as typed in the form."""
+
+    month: date
+    sources: dict[str, SourceInput] = field(default_factory=dict)
+    green_leaf_kg: float | None = None
+    made_tea_kg: float | None = None
+    note: str | None = None
+
+
+@dataclass
+class Validation:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the entry implies (the same arithmetic as core.inventory)."""
+
+    combustion: FuelEmissions
+    scope2_kg: float
+    grid_kwh: float
+    own_kwh: float
+    made_tea_kg: float | None
+    line_errors: dict[str, str]
+
+    @property
+    def ch4_n2o_co2e_kg(self) -> float:
+        return self.combustion.co2e_kg - self.combustion.fossil_co2_kg
+
+    @property
+    def total_kg(self) -> float:
+        return self.combustion.co2e_kg + self.scope2_kg
+
+    @property
+    def intensity_kg_per_kg(self) -> float | None:
+        return None if not self.made_tea_kg or self.made_tea_kg <= 0 else self.total_kg / self.made_tea_kg
+
+
+def _num(value) -> float | None:  # noqa: ANN001
+    if value is None or value == "":
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return x
+
+
+def parse_form(month: date, quantities: Mapping[str, object], units: Mapping[str, object],
+               moisture_pct: object = None, density: object = None, green_leaf: object = None,
+               made_tea: object = None, note: str | None = None) -> EntryForm:
+    """Build an EntryForm from raw form values (moisture in %; text that is not a number is NaN)."""
+    sources = {}
+    for src in ENERGY_SOURCES:
+        qty = _num(quantities.get(src))
+        if qty is None:
+            continue
+        unit = str(units.get(src) or UNITS_BY_SOURCE[src][0])
+        si = SourceInput(qty, unit)
+        if src == "firewood":
+            m = _num(moisture_pct)
+            si.moisture_fraction = None if m is None else m / 100.0
+            si.density_kg_m3 = _num(density)
+        sources[src] = si
+    return EntryForm(month_start(month), sources, _num(green_leaf), _num(made_tea), (note or "").strip() or None)
+
+
+def _base_quantity(source: str, si: SourceInput, factors: FactorSet, default_density: float | None) -> float | None:
+    """Quantity in kg (fuels) or kWh (electricity), for comparisons against history."""
+    try:
+        if source in ELECTRICITY_SOURCES:
+            return electricity_kwh(si.quantity or 0.0, si.unit)
+        em = fuel_emissions(source, si.quantity or 0.0, si.unit, factors.fuels,
+                            moisture_fraction=si.moisture_fraction,
+                            density_kg_m3=si.density_kg_m3 or default_density)
+        return em.mass_kg
+    except EmissionsError:
+        return None
+
+
+def history_medians(session: Session, factory_id: int, month: date, factors: FactorSet,
+                    default_density: float | None) -> dict[str, float]:
+    """Median of each source (kg or kWh) and of production over the previous months with data."""
+    first = add_months(month, -HISTORY_MONTHS)
+    subs = session.scalars(
+        sa.select(MonthlySubmission)
+        .where(MonthlySubmission.factory_id == factory_id, MonthlySubmission.month >= first,
+               MonthlySubmission.month < month)
+        .options(selectinload(MonthlySubmission.entries))
+    )
+    values: dict[str, list[float]] = {}
+    for sub in subs:
+        for e in sub.entries:
+            base = _base_quantity(e.source, SourceInput(e.quantity, e.unit, e.moisture_fraction, e.density_kg_m3),
+                                  factors, default_density)
+            if base is not None and base > 0:
+                values.setdefault(e.source, []).append(base)
+        for key in ("green_leaf_kg", "made_tea_kg"):
+            v = getattr(sub, key)
+            if v:
+                values.setdefault(key, []).append(v)
+    return {k: statistics.median(v) for k, v in values.items() if v}
+
+
+def validate(form: EntryForm, factors: FactorSet, medians: Mapping[str, float] | None = None,
+             default_density: float | None = None, today: date | None = None) -> Validation:
+    """Refuse impossible values with a message; warn about values far from the factory's history."""
+    v = Validation()
+    medians = medians or {}
+    if today is not None and form.month > month_start(today):
+        v.errors.append("The month is in the future.")
+    for src, si in form.sources.items():
+        label = SOURCE_LABELS.get(src, src)
+        if src not in UNITS_BY_SOURCE:
+            v.errors.append(f"{label}: unknown energy source.")
+            continue
+        if si.unit not in UNITS_BY_SOURCE[src]:
+            v.errors.append(f"{label}: unit {si.unit!r} is not allowed; use one of {', '.join(UNITS_BY_SOURCE[src])}.")
+            continue
+        q = si.quantity
+        if q is None or math.isnan(q) or math.isinf(q):
+            v.errors.append(f"{label}: the quantity is not a number.")
+            continue
+        if q < 0:
+            v.errors.append(f"{label}: the quantity cannot be negative.")
+            continue
+        if src == "firewood":
+            if si.moisture_fraction is not None and (
+                math.isnan(si.moisture_fraction) or not MOISTURE_RANGE[0] <= si.moisture_fraction <= MOISTURE_RANGE[1]
+            ):
+                v.errors.append("Firewood: moisture must be between 0 and 70 %.")
+                continue
+            if si.density_kg_m3 is not None and (
+                math.isnan(si.density_kg_m3) or not DENSITY_RANGE_KG_M3[0] <= si.density_kg_m3 <= DENSITY_RANGE_KG_M3[1]
+            ):
+                v.errors.append("Firewood: stacked density must be between 150 and 1,000 kg/m³.")
+                continue
+            if si.unit == "m3" and not (si.density_kg_m3 or default_density):
+                v.errors.append("Firewood in m³ needs a stacked density (kg/m³): enter it or set the factory's default.")
+                continue
+        base = _base_quantity(src, si, factors, default_density)
+        if base is None:
+            v.errors.append(f"{label}: cannot convert {q:g} {si.unit}.")
+            continue
+        limit = MAX_KWH if src in ELECTRICITY_SOURCES else MAX_FUEL_KG
+        if base > limit:
+            v.errors.append(f"{label}: {q:,.0f} {si.unit} in one month is not possible for one factory.")
+            continue
+        _warn_unusual(v, label, base, medians.get(src), "kWh" if src in ELECTRICITY_SOURCES else "kg")
+    for key, label in (("green_leaf_kg", "Green leaf"), ("made_tea_kg", "Made tea")):
+        x = getattr(form, key)
+        if x is None:
+            continue
+        if math.isnan(x) or math.isinf(x):
+            v.errors.append(f"{label}: not a number.")
+        elif x < 0:
+            v.errors.append(f"{label}: cannot be negative.")
+        elif x > MAX_TEA_KG:
+            v.errors.append(f"{label}: {x:,.0f} kg in one month is not possible for one factory.")
+        else:
+            _warn_unusual(v, label, x, medians.get(key), "kg")
+    gl, mt = form.green_leaf_kg, form.made_tea_kg
+    if gl and mt and not (math.isnan(gl) or math.isnan(mt)) and mt > gl:
+        v.errors.append("Made tea cannot exceed green leaf (about 4.5 kg of leaf make 1 kg of tea).")
+    return v
+
+
+def _warn_unusual(v: Validation, label: str, value: float, median: float | None, unit: str) -> None:
+    if not median or median <= 0 or value <= 0:
+        return
+    if value > UNUSUAL_FACTOR * median or value < median / UNUSUAL_FACTOR:
+        v.warnings.append(
+            f"{label}: {value:,.0f} {unit} is far from this factory's usual {median:,.0f} {unit} "
+            f"(median of previous months). Check it before submitting."
+        )
+
+
+def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_density: float | None = None) -> Preview:
+    """The emissions the entry implies, computed as core.inventory computes a month."""
+    combustion = ZERO_EMISSIONS
+    scope2 = grid_kwh = own_kwh = 0.0
+    errors: dict[str, str] = {}
+    for src, si in form.sources.items():
+        if si.quantity is None or math.isnan(si.quantity) or si.quantity < 0:
+            continue
+        entry = SimpleNamespace(source=src, quantity=si.quantity, unit=si.unit,
+                                moisture_fraction=si.moisture_fraction, density_kg_m3=si.density_kg_m3)
+        line = _source_line(entry, factors, gwp, default_density)
+        if line.error:
+            errors[src] = line.error
+            continue
+        combustion = combustion + line.emissions
+        scope2 += line.scope2_kg
+        if src == "grid_electricity":
+            grid_kwh += line.kwh
+        elif src in ELECTRICITY_SOURCES:
+            own_kwh += line.kwh
+    tea = form.made_tea_kg if form.made_tea_kg is not None and not math.isnan(form.made_tea_kg) else None
+    return Preview(combustion, scope2, grid_kwh, own_kwh, tea, errors)
+
+
+def get_submission(session: Session, user, factory_id: int, month: date) -> MonthlySubmission | None:  # noqa: ANN001
+    """The factory's submission for `month` (with its entries), if any."""
+    require_factory(user, factory_id)
+    return session.scalar(
+        sa.select(MonthlySubmission)
+        .where(MonthlySubmission.factory_id == factory_id, MonthlySubmission.month == month_start(month))
+        .options(selectinload(MonthlySubmission.entries))
+    )
+
+
+def _fmt(value) -> str | None:  # noqa: ANN001
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def save_entry(session: Session, user, factory_id: int, form: EntryForm, factors: FactorSet,  # noqa: ANN001
+               submit: bool = False, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> tuple[MonthlySubmission, Validation]:
+    """Save the month as a draft (or submit it); audit every changed field; the caller commits.
+
+    Raises AccessDenied for a user who may not enter this factory's data, EntryError when the
+    month is locked or the entry has errors.
+    """
+    if not can_enter_data(user, factory_id):
+        raise AccessDenied("you may not enter data for this factory")
+    now = now or utcnow()
+    factory = session.get(Factory, factory_id)
+    if factory is None:
+        raise AccessDenied("no such factory")
+    month = month_start(form.month)
+    medians = history_medians(session, factory_id, month, factors, factory.firewood_density_kg_m3)
+    check = validate(form, factors, medians, factory.firewood_density_kg_m3, local_date(now, tz))
+    if not check.ok:
+        raise EntryError(" ".join(check.errors))
+    sub = get_submission(session, user, factory_id, month)
+    if sub is not None and sub.status == STATUS_APPROVED:
+        raise EntryError("This month is approved and locked. An admin can reopen it with a reason.")
+    entity_id = f"{factory.code}/{month:%Y-%m}"
+
+    def log(field_name: str, old, new, action: str = "update") -> None:  # noqa: ANN001
+        if _fmt(old) != _fmt(new):
+            record_audit(session, user, action, "monthly_submission", entity_id=entity_id, factory_id=factory_id,
+                         field=field_name, old_value=_fmt(old), new_value=_fmt(new), at=now)
+
+    if sub is None:
+        sub = MonthlySubmission(factory_id=factory_id, month=month, status=STATUS_DRAFT)
+        session.add(sub)
+        record_audit(session, user, "create", "monthly_submission", entity_id=entity_id, factory_id=factory_id,
+                     at=now, detail="new month")
+    for key in ("green_leaf_kg", "made_tea_kg", "note"):
+        new = getattr(form, key)
+        log(key, getattr(sub, key), new)
+        setattr(sub, key, new)
+    existing = {e.source: e for e in sub.entries}
+    for src in ENERGY_SOURCES:
+        si = form.sources.get(src)
+        e = existing.get(src)
+        if si is None:
+            if e is not None:
+                log(f"{src}.quantity", f"{e.quantity:g} {e.unit}", None, action="delete")
+                sub.entries.remove(e)
+            continue
+        if e is None:
+            e = EnergyEntry(source=src, quantity=si.quantity, unit=si.unit,
+                            moisture_fraction=si.moisture_fraction, density_kg_m3=si.density_kg_m3)
+            sub.entries.append(e)
+            log(f"{src}.quantity", None, f"{si.quantity:g} {si.unit}")
+            if src == "firewood":
+                log("firewood.moisture_fraction", None, si.moisture_fraction)
+                log("firewood.density_kg_m3", None, si.density_kg_m3)
+            continue
+        log(f"{src}.quantity", f"{e.quantity:g} {e.unit}", f"{si.quantity:g} {si.unit}")
+        e.quantity, e.unit = si.quantity, si.unit
+        if src == "firewood":
+            log("firewood.moisture_fraction", e.moisture_fraction, si.moisture_fraction)
+            log("firewood.density_kg_m3", e.density_kg_m3, si.density_kg_m3)
+            e.moisture_fraction, e.density_kg_m3 = si.moisture_fraction, si.density_kg_m3
+    new_status = STATUS_SUBMITTED if submit else STATUS_DRAFT
+    if submit or sub.status != STATUS_DRAFT:
+        log("status", sub.status if sub.id else None, new_status, action="submit" if submit else "update")
+    sub.status = new_status
+    if submit:
+        sub.submitted_at = now
+        sub.submitted_by_id = user.id
+    session.flush()
+    return sub, check
+
+
+def approve(session: Session, user, factory_id: int, month: date, now: datetime | None = None) -> MonthlySubmission:  # noqa: ANN001
+    """Approve a submitted month (HQ or admin); it is then locked. The caller commits."""
+    if not can_approve(user):
+        raise AccessDenied("only HQ and admins approve monthly data")
+    sub = get_submission(session, user, factory_id, month)
+    if sub is None or sub.status != STATUS_SUBMITTED:
+        raise EntryError("Only a submitted month can be approved.")
+    now = now or utcnow()
+    record_audit(session, user, "approve", "monthly_submission", entity_id=f"{factory_id}/{sub.month:%Y-%m}",
+                 factory_id=factory_id, field="status", old_value=sub.status, new_value=STATUS_APPROVED, at=now)
+    sub.status = STATUS_APPROVED
+    sub.approved_at = now
+    sub.approved_by_id = user.id
+    session.flush()
+    return sub
+
+
+def reopen(session: Session, user, factory_id: int, month: date, reason: str, now: datetime | None = None) -> MonthlySubmission:  # noqa: ANN001
+    """Reopen an approved month as a draft (admin only, with a reason). The caller commits."""
+    if not is_admin(user):
+        raise AccessDenied("only admins reopen an approved month")
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise EntryError("Give a reason (at least a few words) for reopening an approved month.")
+    sub = get_submission(session, user, factory_id, month)
+    if sub is None or sub.status != STATUS_APPROVED:
+        raise EntryError("Only an approved month can be reopened.")
+    now = now or utcnow()
+    record_audit(session, user, "reopen", "monthly_submission", entity_id=f"{factory_id}/{sub.month:%Y-%m}",
+                 factory_id=factory_id, field="status", old_value=sub.status, new_value=STATUS_DRAFT,
+                 detail=reason[:1000], at=now)
+    sub.status = STATUS_DRAFT
+    sub.approved_at = None
+    sub.approved_by_id = None
+    session.flush()
+    return sub
+
+
+def pending_approvals(session: Session, user) -> list[tuple[MonthlySubmission, str]]:  # noqa: ANN001
+    """Submitted months waiting for approval, with the factory name (HQ and admin)."""
+    if not can_approve(user):
+        return []
+    rows = session.execute(
+        sa.select(MonthlySubmission, Factory.name)
+        .join(Factory, Factory.id == MonthlySubmission.factory_id)
+        .where(MonthlySubmission.status == STATUS_SUBMITTED)
+        .order_by(MonthlySubmission.month.desc(), Factory.name)
+        .limit(200)
+    ).all()
+    return [(s, name) for s, name in rows]

@@ -1,0 +1,527 @@
+"""Dashboard queries: every one scoped by the user's allowed factories (core.access).
+
+Dashboards read the rollup tables and core.inventory; raw readings are read only for the live
+window (the last hour of one factory's devices, through the (device_id, ts) index), so the cost
+of a page does not grow with the reading table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from core.access import AccessDenied, allowed_factory_ids, require_factory
+from core.factors import FactorSet
+from core.inventory import MonthlyInventory, Totals, monthly_inventory, totals
+from core.models import (
+    QUALITY_VALID,
+    AuditLog,
+    Device,
+    DeviceDaily,
+    DeviceHourly,
+    Factory,
+    FactoryDaily,
+    ListenerStat,
+    Reading,
+    Stack,
+)
+from core.timeutil import DEFAULT_TZ, add_months, local_date, local_day_bounds_utc, month_start, utcnow
+
+LIVE_WINDOW = timedelta(hours=1)  # raw readings shown at full resolution
+LIVE_HOURS = 24  # hourly rollups shown on the live page
+ONLINE_WITHIN = timedelta(minutes=5)  # a node heard from within this is online
+UPTIME_THRESHOLD = 0.5  # success metric: share of factories with sensor uptime at or above this
+UPTIME_DAYS = 30
+
+
+# ---------------------------------------------------------------------------------------------
+# Factory live page
+
+
+@dataclass
+class NodeStatus:
+    """One sensor node as the health views show it."""
+
+    device_id: str
+    factory_id: int
+    factory_code: str
+    stack_name: str
+    status: str
+    online: bool
+    last_seen_at: datetime | None
+    rssi_dbm: int | None
+    firmware: str | None
+    buffered: int | None
+    coverage_24h: float | None = None
+    coverage_30d: float | None = None
+
+
+@dataclass
+class LiveSnapshot:
+    """What the live page shows for one factory."""
+
+    factory_id: int
+    factory_code: str
+    factory_name: str
+    now: datetime
+    nodes: list[NodeStatus]
+    latest: dict[str, dict]  # device_id -> last reading (valid or not)
+    recent: dict[str, list[dict]]  # device_id -> readings of the last hour, oldest first
+    hourly: dict[str, list[dict]]  # device_id -> hourly means of the last 24 h
+    today_co2_kg: float
+    today_covered_s: float
+    today: date
+
+
+def is_online(last_seen_at: datetime | None, now: datetime) -> bool:
+    """A node is online when heard from within ONLINE_WITHIN."""
+    return last_seen_at is not None and now - last_seen_at <= ONLINE_WITHIN
+
+
+def _reading_dict(r) -> dict:  # noqa: ANN001
+    return {
+        "ts": r.ts, "co2_kg_s": r.co2_kg_s, "co2_ppm": r.co2_ppm, "flue_temp_c": r.flue_temp_c,
+        "velocity_m_s": r.velocity_m_s, "valid": r.quality == QUALITY_VALID,
+    }
+
+
+def _factory_devices(session: Session, factory_id: int) -> list[tuple[Device, str, str]]:
+    rows = session.execute(
+        sa.select(Device, Stack.name, Factory.code)
+        .join(Stack, Stack.id == Device.stack_id)
+        .join(Factory, Factory.id == Device.factory_id)
+        .where(Device.factory_id == factory_id, Device.active.is_(True))
+        .order_by(Device.id)
+    ).all()
+    return [(d, stack_name, code) for d, stack_name, code in rows]
+
+
+def live_readings_since(session: Session, user, factory_id: int, since: datetime) -> dict[str, list[dict]]:  # noqa: ANN001
+    """Readings of the factory's devices stored after `since` (the live window only)."""
+    require_factory(user, factory_id)
+    device_ids = list(session.scalars(sa.select(Device.id).where(Device.factory_id == factory_id)))
+    out: dict[str, list[dict]] = {d: [] for d in device_ids}
+    if not device_ids:
+        return out
+    rows = session.execute(
+        sa.select(Reading.device_id, Reading.ts, Reading.co2_kg_s, Reading.co2_ppm, Reading.flue_temp_c,
+                  Reading.velocity_m_s, Reading.quality)
+        .where(Reading.device_id.in_(device_ids), Reading.ts > since)
+        .order_by(Reading.ts)
+    )
+    for r in rows:
+        out[r.device_id].append(_reading_dict(r))
+    return out
+
+
+def live_snapshot(session: Session, user, factory_id: int, now: datetime | None = None,  # noqa: ANN001
+                  tz: tzinfo = DEFAULT_TZ) -> LiveSnapshot:
+    """Current values, the last hour, the last 24 h hourly and today's CO2 for one factory."""
+    require_factory(user, factory_id)
+    now = now or utcnow()
+    factory = session.get(Factory, factory_id)
+    if factory is None:
+        raise AccessDenied("no such factory")
+    devices = _factory_devices(session, factory_id)
+    device_ids = [d.id for d, _, _ in devices]
+    nodes = [
+        NodeStatus(d.id, factory_id, code, stack_name, d.status, is_online(d.last_seen_at, now), d.last_seen_at,
+                   d.rssi_dbm, d.firmware, d.buffered)
+        for d, stack_name, code in devices
+    ]
+    recent = live_readings_since(session, user, factory_id, now - LIVE_WINDOW)
+    latest: dict[str, dict] = {}
+    for dev_id, series in recent.items():
+        if series:
+            latest[dev_id] = series[-1]
+    missing = [d for d in device_ids if d not in latest]
+    for dev_id in missing:  # quiet nodes: their last reading, however old (one indexed lookup each)
+        r = session.execute(
+            sa.select(Reading.device_id, Reading.ts, Reading.co2_kg_s, Reading.co2_ppm, Reading.flue_temp_c,
+                      Reading.velocity_m_s, Reading.quality)
+            .where(Reading.device_id == dev_id).order_by(Reading.ts.desc()).limit(1)
+        ).first()
+        if r is not None:
+            latest[dev_id] = _reading_dict(r)
+    hourly: dict[str, list[dict]] = {d: [] for d in device_ids}
+    if device_ids:
+        start_hour = (now - timedelta(hours=LIVE_HOURS)).replace(minute=0, second=0, microsecond=0)
+        rows = session.execute(
+            sa.select(DeviceHourly.device_id, DeviceHourly.hour, DeviceHourly.n_valid, DeviceHourly.co2_kg,
+                      DeviceHourly.sum_co2_kg_s, DeviceHourly.covered_s)
+            .where(DeviceHourly.device_id.in_(device_ids), DeviceHourly.hour >= start_hour)
+            .order_by(DeviceHourly.hour)
+        )
+        for r in rows:
+            mean = r.sum_co2_kg_s / r.n_valid if r.n_valid else None
+            hourly[r.device_id].append({"hour": r.hour, "co2_kg_s": mean, "co2_kg": r.co2_kg,
+                                        "covered_s": r.covered_s})
+    today = local_date(now, tz)
+    row = session.execute(
+        sa.select(FactoryDaily.co2_kg, FactoryDaily.covered_s).where(
+            FactoryDaily.factory_id == factory_id, FactoryDaily.day == today)
+    ).first()
+    return LiveSnapshot(
+        factory_id, factory.code, factory.name, now, nodes, latest, recent, hourly,
+        float(row.co2_kg) if row else 0.0, float(row.covered_s) if row else 0.0, today,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Factory history
+
+
+@dataclass
+class DailyPoint:
+    day: date
+    co2_kg: float | None  # None = no data that day (a gap, not a zero)
+    coverage: float | None
+    n_valid: int
+
+
+def daily_history(session: Session, user, factory_id: int, first: date, last: date,  # noqa: ANN001
+                  now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> list[DailyPoint]:
+    """One point per local day in [first, last]; days without data are gaps (None)."""
+    require_factory(user, factory_id)
+    now = now or utcnow()
+    n_devices = session.scalar(
+        sa.select(sa.func.count(Device.id)).where(Device.factory_id == factory_id, Device.active.is_(True))
+    ) or 0
+    rows = {
+        r.day: r
+        for r in session.execute(
+            sa.select(FactoryDaily.day, FactoryDaily.co2_kg, FactoryDaily.covered_s, FactoryDaily.n_valid).where(
+                FactoryDaily.factory_id == factory_id, FactoryDaily.day >= first, FactoryDaily.day <= last)
+        )
+    }
+    out = []
+    day = first
+    today = local_date(now, tz)
+    while day <= last:
+        r = rows.get(day)
+        if day == today:
+            start, _ = local_day_bounds_utc(day, tz)
+            day_s = max(1.0, (now - start).total_seconds())
+        else:
+            day_s = 86400.0
+        expected = day_s * n_devices
+        if r is None or not r.n_valid:
+            out.append(DailyPoint(day, None, 0.0 if n_devices and day <= today else None, 0))
+        else:
+            cov = min(1.0, r.covered_s / expected) if expected > 0 else None
+            out.append(DailyPoint(day, float(r.co2_kg), cov, int(r.n_valid)))
+        day += timedelta(days=1)
+    return out
+
+
+def monthly_history(session: Session, user, factory_id: int, months: Sequence[date],  # noqa: ANN001
+                    factors: FactorSet, tz: tzinfo = DEFAULT_TZ, now: datetime | None = None) -> list[MonthlyInventory]:
+    """The factory's monthly inventories (the same numbers the reports use)."""
+    require_factory(user, factory_id)
+    return monthly_inventory(session, months, factors, [factory_id], tz=tz, now=now)
+
+
+# ---------------------------------------------------------------------------------------------
+# HQ overview
+
+
+@dataclass
+class Overview:
+    """Network figures for HQ."""
+
+    today: date
+    mtd: Totals
+    ytd: Totals
+    mtd_measured_co2_kg: float
+    n_factories: int
+    last_month: date
+    submitted_on_time_share: float | None
+    target_met_share: float | None
+    n_with_target_result: int
+    uptime: dict[int, float | None]  # factory id -> sensor uptime over UPTIME_DAYS
+    uptime_ok_share: float | None
+    nodes_online: int
+    nodes_total: int
+    trend: list[tuple[date, Totals]]  # last 13 months
+    by_region: dict[int, Totals]  # year to date
+    factories: list[dict]  # for the map: id, code, name, region, lat, lon, intensity, target_met
+
+
+def sensor_uptime(session: Session, factory_ids: Sequence[int], first: date, last: date, now: datetime,
+                  tz: tzinfo = DEFAULT_TZ) -> dict[int, float | None]:
+    """Share of expected sensor-seconds covered by valid data per factory over [first, last] days."""
+    if not factory_ids:
+        return {}
+    covered = dict(
+        session.execute(
+            sa.select(FactoryDaily.factory_id, sa.func.sum(FactoryDaily.covered_s))
+            .where(FactoryDaily.factory_id.in_(factory_ids), FactoryDaily.day >= first, FactoryDaily.day <= last)
+            .group_by(FactoryDaily.factory_id)
+        ).all()
+    )
+    counts = dict(
+        session.execute(
+            sa.select(Device.factory_id, sa.func.count(Device.id))
+            .where(Device.factory_id.in_(factory_ids), Device.active.is_(True))
+            .group_by(Device.factory_id)
+        ).all()
+    )
+    start, _ = local_day_bounds_utc(first, tz)
+    _, end = local_day_bounds_utc(last, tz)
+    span_s = max(0.0, (min(end, now) - start).total_seconds())
+    out: dict[int, float | None] = {}
+    for fid in factory_ids:
+        expected = span_s * counts.get(fid, 0)
+        out[fid] = None if expected <= 0 else min(1.0, float(covered.get(fid) or 0.0) / expected)
+    return out
+
+
+def _share(flags: list[bool]) -> float | None:
+    return None if not flags else sum(flags) / len(flags)
+
+
+def hq_overview(session: Session, user, factors: FactorSet, now: datetime | None = None,  # noqa: ANN001
+                tz: tzinfo = DEFAULT_TZ) -> Overview:
+    """Month-to-date and year-to-date totals, success metrics, trend, regions, map data."""
+    now = now or utcnow()
+    ids = allowed_factory_ids(session, user)
+    today = local_date(now, tz)
+    this_month = month_start(today)
+    last_month = add_months(this_month, -1)
+    trend_months = [add_months(this_month, -i) for i in range(12, -1, -1)]
+    year_months = [m for m in trend_months if m.year == today.year]
+    inv = monthly_inventory(session, trend_months, factors, ids, tz=tz, now=now) if ids else []
+    by_month: dict[date, list[MonthlyInventory]] = defaultdict(list)
+    for i in inv:
+        by_month[i.month].append(i)
+    mtd = totals(by_month.get(this_month, []))
+    ytd = totals([i for m in year_months for i in by_month.get(m, [])])
+    last = by_month.get(last_month, [])
+    on_time = _share([i.submitted_on_time for i in last])
+    target_flags = [i.target_met for i in last if i.target_met is not None]
+    by_region_lists: dict[int, list[MonthlyInventory]] = defaultdict(list)
+    for m in year_months:
+        for i in by_month.get(m, []):
+            by_region_lists[i.region].append(i)
+    uptime = sensor_uptime(session, ids, today - timedelta(days=UPTIME_DAYS - 1), today, now, tz)
+    uptime_ok = None if not ids else sum(1 for u in uptime.values() if u is not None and u >= UPTIME_THRESHOLD) / len(ids)
+    dev_rows = session.execute(
+        sa.select(Device.last_seen_at).where(Device.factory_id.in_(ids), Device.active.is_(True))
+    ).all() if ids else []
+    nodes_online = sum(1 for (seen,) in dev_rows if is_online(seen, now))
+    last_by_factory = {i.factory_id: i for i in last}
+    factories = []
+    if ids:
+        for f in session.scalars(sa.select(Factory).where(Factory.id.in_(ids)).order_by(Factory.code)):
+            li = last_by_factory.get(f.id)
+            factories.append({
+                "id": f.id, "code": f.code, "name": f.name, "region": f.region, "county": f.county,
+                "lat": f.latitude, "lon": f.longitude,
+                "intensity": li.intensity_kg_per_kg if li else None,
+                "target": f.target_kg_co2e_per_kg,
+                "target_met": li.target_met if li else None,
+                "uptime": uptime.get(f.id),
+            })
+    return Overview(
+        today=today, mtd=mtd, ytd=ytd, mtd_measured_co2_kg=mtd.measured_co2_kg, n_factories=len(ids),
+        last_month=last_month, submitted_on_time_share=on_time, target_met_share=_share(target_flags),
+        n_with_target_result=len(target_flags), uptime=uptime, uptime_ok_share=uptime_ok,
+        nodes_online=nodes_online, nodes_total=len(dev_rows),
+        trend=[(m, totals(by_month.get(m, []))) for m in trend_months],
+        by_region={r: totals(lst) for r, lst in sorted(by_region_lists.items())},
+        factories=factories,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaderboard
+
+PERIODS = {
+    "last_month": "Last month",
+    "ytd": "Year to date",
+    "last_12": "Last 12 months",
+}
+METRICS = {
+    "intensity": "Intensity (kg CO2e/kg made tea)",
+    "emissions": "Emissions (t CO2e)",
+    "change": "Change vs same period last year (%)",
+}
+
+
+def period_months(period: str, today: date) -> list[date]:
+    """The months a leaderboard period covers (complete months, plus this month for YTD)."""
+    this_month = month_start(today)
+    if period == "last_month":
+        return [add_months(this_month, -1)]
+    if period == "ytd":
+        return [date(today.year, m, 1) for m in range(1, today.month + 1)]
+    if period == "last_12":
+        return [add_months(this_month, -i) for i in range(12, 0, -1)]
+    raise ValueError(f"unknown period {period!r}; periods: {', '.join(PERIODS)}")
+
+
+@dataclass
+class LeaderRow:
+    rank: int
+    factory_id: int
+    code: str
+    name: str
+    region: int
+    total_kg: float | None
+    made_tea_kg: float | None
+    intensity: float | None
+    target: float | None
+    target_met: bool | None
+    prior_total_kg: float | None
+    change_pct: float | None
+    months_reported: int
+    months: int = field(default=0)
+
+
+def leaderboard(session: Session, user, factors: FactorSet, period: str = "last_month",  # noqa: ANN001
+                region: int | None = None, metric: str = "intensity", now: datetime | None = None,
+                tz: tzinfo = DEFAULT_TZ) -> list[LeaderRow]:
+    """All allowed factories ranked by `metric` (ascending: lower is better); missing data last."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; metrics: {', '.join(METRICS)}")
+    now = now or utcnow()
+    ids = allowed_factory_ids(session, user)
+    if region is not None and ids:
+        ids = list(session.scalars(sa.select(Factory.id).where(Factory.id.in_(ids), Factory.region == region)))
+    if not ids:
+        return []
+    months = period_months(period, local_date(now, tz))
+    prior = [add_months(m, -12) for m in months]
+    inv = monthly_inventory(session, months + prior, factors, ids, tz=tz, now=now)
+    cur: dict[int, list[MonthlyInventory]] = defaultdict(list)
+    old: dict[int, list[MonthlyInventory]] = defaultdict(list)
+    meta: dict[int, MonthlyInventory] = {}
+    month_set = set(months)
+    for i in inv:
+        (cur if i.month in month_set else old)[i.factory_id].append(i)
+        meta.setdefault(i.factory_id, i)
+    rows = []
+    for fid, first in meta.items():
+        t = totals(cur.get(fid, []))
+        p = totals(old.get(fid, []))
+        total = t.total_kg if t.n else None
+        prior_total = p.total_kg if p.n else None
+        intensity = t.intensity_kg_per_kg if t.n else None
+        target = first.target_kg_co2e_per_kg
+        change = None
+        if total is not None and prior_total:
+            change = (total - prior_total) / prior_total * 100.0
+        rows.append(LeaderRow(
+            0, fid, first.factory_code, first.factory_name, first.region, total, t.made_tea_kg if t.n else None,
+            intensity, target, None if intensity is None or target is None else intensity <= target,
+            prior_total, change, t.n, len(months),
+        ))
+    key_attr = {"intensity": "intensity", "emissions": "total_kg", "change": "change_pct"}[metric]
+    rows.sort(key=lambda r: (getattr(r, key_attr) is None, getattr(r, key_attr) or 0.0, r.code))
+    for n, r in enumerate(rows, 1):
+        r.rank = n
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Node health
+
+
+def node_health(session: Session, user, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ,  # noqa: ANN001
+                factory_id: int | None = None) -> list[NodeStatus]:
+    """Every allowed node with status, signal, firmware, buffer, and coverage over 24 h and 30 days."""
+    now = now or utcnow()
+    ids = allowed_factory_ids(session, user)
+    if factory_id is not None:
+        require_factory(user, factory_id)
+        ids = [factory_id] if factory_id in ids else []
+    if not ids:
+        return []
+    rows = session.execute(
+        sa.select(Device, Stack.name, Factory.code)
+        .join(Stack, Stack.id == Device.stack_id)
+        .join(Factory, Factory.id == Device.factory_id)
+        .where(Device.factory_id.in_(ids), Device.active.is_(True))
+        .order_by(Factory.code, Device.id)
+    ).all()
+    device_ids = [d.id for d, _, _ in rows]
+    since_hour = (now - timedelta(hours=24)).replace(minute=0, second=0, microsecond=0)
+    cov24 = dict(
+        session.execute(
+            sa.select(DeviceHourly.device_id, sa.func.sum(DeviceHourly.covered_s))
+            .where(DeviceHourly.device_id.in_(device_ids), DeviceHourly.hour >= since_hour)
+            .group_by(DeviceHourly.device_id)
+        ).all()
+    ) if device_ids else {}
+    today = local_date(now, tz)
+    first = today - timedelta(days=UPTIME_DAYS - 1)
+    cov30 = dict(
+        session.execute(
+            sa.select(DeviceDaily.device_id, sa.func.sum(DeviceDaily.covered_s))
+            .where(DeviceDaily.device_id.in_(device_ids), DeviceDaily.day >= first)
+            .group_by(DeviceDaily.device_id)
+        ).all()
+    ) if device_ids else {}
+    start30, _ = local_day_bounds_utc(first, tz)
+    span30 = max(1.0, (now - start30).total_seconds())
+    span24 = max(1.0, (now - since_hour).total_seconds())
+    out = []
+    for d, stack_name, code in rows:
+        out.append(NodeStatus(
+            d.id, d.factory_id, code, stack_name, d.status, is_online(d.last_seen_at, now), d.last_seen_at,
+            d.rssi_dbm, d.firmware, d.buffered,
+            min(1.0, float(cov24.get(d.id) or 0.0) / span24), min(1.0, float(cov30.get(d.id) or 0.0) / span30),
+        ))
+    return out
+
+
+@dataclass
+class ListenerHealth:
+    instance: str
+    updated_at: datetime
+    started_at: datetime
+    counters: dict
+    fresh: bool
+
+
+def listener_health(session: Session, user, now: datetime | None = None) -> list[ListenerHealth]:  # noqa: ANN001
+    """The listener processes' latest counters (no factory data, so any HQ-side user)."""
+    if user is None or not allowed_factory_ids(session, user):
+        return []
+    now = now or utcnow()
+    out = []
+    for r in session.scalars(sa.select(ListenerStat).order_by(ListenerStat.instance)):
+        try:
+            counters = json.loads(r.counters or "{}")
+        except ValueError:
+            counters = {"error": "unreadable counters"}
+        out.append(ListenerHealth(r.instance, r.updated_at, r.started_at, counters,
+                                  now - r.updated_at <= timedelta(minutes=2)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit log
+
+
+def audit_entries(session: Session, user, limit: int = 500, factory_id: int | None = None,  # noqa: ANN001
+                  action: str | None = None, text: str | None = None) -> list[AuditLog]:
+    """Newest audit rows for admins and auditors; others get AccessDenied."""
+    if user is None or not user.active or user.role not in ("admin", "auditor"):
+        raise AccessDenied("only admins and auditors read the audit log")
+    q = sa.select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(max(1, min(limit, 5000)))
+    if factory_id is not None:
+        q = q.where(AuditLog.factory_id == factory_id)
+    if action:
+        q = q.where(AuditLog.action == action)
+    if text:
+        like = f"%{text.strip()[:80]}%"
+        q = q.where(sa.or_(AuditLog.username.ilike(like), AuditLog.entity.ilike(like), AuditLog.field.ilike(like),
+                           AuditLog.detail.ilike(like), AuditLog.entity_id.ilike(like)))
+    return list(session.scalars(q))

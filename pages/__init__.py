@@ -1,0 +1,1 @@
+"""Dash pages: one module per page (dash.register_page + layout(**kwargs))."""

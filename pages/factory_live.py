@@ -1,0 +1,41 @@
+"""Factory Live: current stack values, the last hour and 24 h, today's CO2, node status."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.common import factory_picker, not_permitted, page_allowed, page_header, web_user
+from callbacks.factory_live import REFRESH_MS
+
+dash.register_page(__name__, path="/factory/live", title="Live · Carbon Track", name="Live")
+
+
+def layout(factory: str | None = None, **kwargs) -> html.Div:
+    """Live page; `?factory=<id>` preselects a factory for roles that may pick one."""
+    user = web_user()
+    if not page_allowed(user, "/factory/live"):
+        return not_permitted("the live page")
+    picker, _ = factory_picker("factory-live", user, int(factory) if factory and factory.isdigit() else None)
+    return dbc.Container(
+        [
+            page_header("Live", "Stack CO2 as it is measured; refreshes every few seconds. Times in EAT."),
+            dbc.Row([picker, dbc.Col(html.Div(id="factory-live-updated", className="small text-muted mt-4"),
+                                     xs=12, md=7, lg=8)], className="mb-3"),
+            dcc.Interval(id="factory-live-interval", interval=REFRESH_MS, n_intervals=0),
+            dcc.Store(id="factory-live-state"),
+            dcc.Loading(html.Div(id="factory-live-kpis"), type="dot"),
+            dbc.Row(
+                [
+                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-hour", config={"displaylogo": False})),
+                            xs=12, lg=6),
+                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-day", config={"displaylogo": False})),
+                            xs=12, lg=6),
+                ]
+            ),
+            html.H3("Nodes", className="h6 mt-3"),
+            html.Div(id="factory-live-nodes"),
+        ],
+        fluid=True,
+    )
