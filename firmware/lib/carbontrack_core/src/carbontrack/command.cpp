@@ -1,0 +1,90 @@
+#include "carbontrack/command.h"
+
+#include <cctype>
+
+#include "carbontrack/json.h"
+
+namespace carbontrack {
+
+bool is_sha256_hex(std::string_view s) {
+    if (s.size() != 64) return false;
+    for (char c : s) {
+        if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+    }
+    return true;
+}
+
+namespace {
+Command invalid(std::string why) {
+    Command c;
+    c.error = std::move(why);
+    return c;
+}
+
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Keys the server may change remotely; credentials and identity are not among them.
+bool settable_key(const std::string& k) {
+    return k == "interval_s" || k == "sample_s" || k == "profile_factor" || k == "pitot_cp" || k == "moisture" ||
+           k == "altitude_m" || k == "max_payload";
+}
+}  // namespace
+
+Command parse_command(std::string_view payload) {
+    if (payload.size() > kMaxCommandBytes) return invalid("command larger than 2048 bytes");
+    json::Value doc;
+    std::string err;
+    if (!json::parse(payload, doc, &err, 8)) return invalid("not JSON: " + err);
+    if (!doc.is_object()) return invalid("command must be a JSON object");
+    const json::Value* name = doc.get("cmd");
+    if (!name || !name->is_string()) return invalid("missing \"cmd\"");
+    Command c;
+    const std::string& n = name->string;
+    if (n == "ota") {
+        const json::Value* url = doc.get("url");
+        const json::Value* sha = doc.get("sha256");
+        if (!url || !url->is_string() || url->string.rfind("https://", 0) != 0)
+            return invalid("ota needs an https:// url");
+        if (!sha || !sha->is_string() || !is_sha256_hex(sha->string)) return invalid("ota needs sha256 (64 hex digits)");
+        c.type = Command::Type::Ota;
+        c.url = url->string;
+        c.sha256 = lower(sha->string);
+        if (const json::Value* v = doc.get("version"); v && v->is_string()) c.version = v->string;
+    } else if (n == "reboot") {
+        c.type = Command::Type::Reboot;
+    } else if (n == "abc_off") {
+        c.type = Command::Type::AbcOff;
+    } else if (n == "calibrate") {
+        const json::Value* kind = doc.get("kind");
+        if (!kind || !kind->is_string()) return invalid("calibrate needs kind zero|span");
+        if (kind->string == "zero") {
+            c.type = Command::Type::CalibrateZero;
+        } else if (kind->string == "span") {
+            const json::Value* ppm = doc.get("ppm");
+            if (!ppm || !ppm->is_number() || !(ppm->number > 0.0 && ppm->number <= 300000.0))
+                return invalid("span calibration needs ppm in (0, 300000]");
+            c.type = Command::Type::CalibrateSpan;
+            c.ppm = ppm->number;
+        } else {
+            return invalid("calibrate kind must be zero or span");
+        }
+    } else if (n == "set") {
+        const json::Value* key = doc.get("key");
+        const json::Value* value = doc.get("value");
+        if (!key || !key->is_string() || !settable_key(key->string)) return invalid("set: key not settable remotely");
+        if (!value || !value->is_number()) return invalid("set: value must be a number");
+        c.type = Command::Type::Set;
+        c.key = key->string;
+        std::string num;
+        json::append_number(num, value->number);
+        c.value = num;
+    } else {
+        return invalid("unknown cmd \"" + n + "\"");
+    }
+    return c;
+}
+
+}  // namespace carbontrack

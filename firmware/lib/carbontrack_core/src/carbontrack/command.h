@@ -1,0 +1,36 @@
+// Commands the server sends on <prefix>/<factory>/<device>/cmd (JSON object with "cmd").
+//   {"cmd": "ota", "url": "https://…/fw-1.1.0.bin", "sha256": "<64 hex>", "version": "1.1.0"}
+//   {"cmd": "reboot"}
+//   {"cmd": "abc_off"}                              re-send "automatic baseline calibration off"
+//   {"cmd": "calibrate", "kind": "zero"}            zero with nitrogen at the probe
+//   {"cmd": "calibrate", "kind": "span", "ppm": 150000}   span with certified test gas
+//   {"cmd": "set", "key": "interval_s", "value": 60}       change one NVS key, applied on reboot
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace carbontrack {
+
+struct Command {
+    enum class Type { Invalid, Ota, Reboot, AbcOff, CalibrateZero, CalibrateSpan, Set };
+    Type type = Type::Invalid;
+    std::string url;
+    std::string sha256;  // lower-case hex
+    std::string version;
+    double ppm = 0.0;
+    std::string key;
+    std::string value;  // numbers as written, strings unquoted
+    std::string error;  // why the command was rejected (Type::Invalid)
+};
+
+// Commands are small; anything larger is refused before parsing.
+constexpr size_t kMaxCommandBytes = 2048;
+
+Command parse_command(std::string_view payload);
+
+// True for exactly 64 hex digits.
+bool is_sha256_hex(std::string_view s);
+
+}  // namespace carbontrack

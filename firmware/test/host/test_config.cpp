@@ -1,0 +1,110 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "carbontrack/config.h"
+
+using namespace carbontrack;
+
+namespace {
+NodeConfig good() {
+    NodeConfig c;
+    c.device_id = "KGW-S1";
+    c.factory_code = "KGW";
+    c.broker_url = "mqtts://mqtt.carbontrack.example:8883";
+    c.mqtt_username = "KGW-S1";
+    c.mqtt_password = "secret";
+    c.wifi_ssid = "factory";
+    return c;
+}
+
+bool has_error(const NodeConfig& c, const std::string& start) {
+    auto errs = validate(c);
+    return std::any_of(errs.begin(), errs.end(), [&](const std::string& e) { return e.rfind(start, 0) == 0; });
+}
+}  // namespace
+
+TEST_CASE("a complete configuration validates") {
+    CHECK(validate(good()).empty());
+}
+
+TEST_CASE("topics: <prefix>/<factory>/<device>/telemetry|status|cmd") {
+    NodeConfig c = good();
+    CHECK(topic(c, TopicKind::Telemetry) == "carbontrack/v1/KGW/KGW-S1/telemetry");
+    CHECK(topic(c, TopicKind::Status) == "carbontrack/v1/KGW/KGW-S1/status");
+    CHECK(topic(c, TopicKind::Cmd) == "carbontrack/v1/KGW/KGW-S1/cmd");
+}
+
+TEST_CASE("identifiers must be usable as one topic level") {
+    NodeConfig c = good();
+    for (const char* bad : {"", "a/b", "a+b", "a#", "has space", "x\"y"}) {
+        c.device_id = bad;
+        CAPTURE(bad);
+        CHECK(has_error(c, "device_id"));
+    }
+    c = good();
+    c.factory_code = "WAYTOOLONGFACTORYCODE";
+    CHECK(has_error(c, "factory_code"));
+    c = good();
+    c.device_id = std::string(41, 'A');
+    CHECK(has_error(c, "device_id"));
+}
+
+TEST_CASE("topic prefix") {
+    NodeConfig c = good();
+    for (const char* bad : {"", "/carbontrack", "carbontrack/", "a//b", "a/+/b", "a/#", "$SYS"}) {
+        c.topic_prefix = bad;
+        CAPTURE(bad);
+        CHECK(has_error(c, "topic_prefix"));
+    }
+    c.topic_prefix = "cttest/ab12cd34";
+    CHECK(validate(c).empty());
+}
+
+TEST_CASE("broker URL parsing") {
+    BrokerUrl u;
+    std::string err;
+    REQUIRE(parse_broker_url("mqtts://broker.example", u));
+    CHECK(u.tls);
+    CHECK(u.port == 8883);
+    CHECK(u.host == "broker.example");
+    REQUIRE(parse_broker_url("mqtt://10.0.0.5:1884/", u));
+    CHECK_FALSE(u.tls);
+    CHECK(u.port == 1884);
+    CHECK(u.host == "10.0.0.5");
+    CHECK_FALSE(parse_broker_url("http://x", u, &err));
+    CHECK_FALSE(parse_broker_url("mqtt://user:pw@host", u, &err));
+    CHECK(err.find("credentials") != std::string::npos);
+    CHECK_FALSE(parse_broker_url("mqtt://host:0", u));
+    CHECK_FALSE(parse_broker_url("mqtt://host:99999", u));
+    CHECK_FALSE(parse_broker_url("mqtt://host:12ab", u));
+    CHECK_FALSE(parse_broker_url("mqtt://", u));
+    CHECK_FALSE(parse_broker_url("mqtt://host/path", u));
+}
+
+TEST_CASE("numeric ranges") {
+    NodeConfig c = good();
+    c.publish_interval_s = 5;
+    CHECK(has_error(c, "interval_s"));
+    c = good();
+    c.sample_period_s = 120;
+    CHECK(has_error(c, "sample_s"));
+    c = good();
+    c.velocity_profile_factor = 0.0;
+    CHECK(has_error(c, "profile_factor"));
+    c = good();
+    c.pitot_coefficient = 2.0;
+    CHECK(has_error(c, "pitot_cp"));
+    c = good();
+    c.max_payload_bytes = 70000;
+    CHECK(has_error(c, "max_payload"));
+    c = good();
+    c.moisture_fraction = 0.7;
+    CHECK(has_error(c, "moisture"));
+    c = good();
+    c.mqtt_password = "";
+    CHECK(has_error(c, "mqtt_user"));
+    c = good();
+    c.broker_url = "tcp://x";
+    CHECK(has_error(c, "broker_url"));
+}

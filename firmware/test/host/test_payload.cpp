@@ -1,0 +1,94 @@
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "carbontrack/json.h"
+#include "carbontrack/payload.h"
+#include "test_support.h"
+
+using namespace carbontrack;
+
+namespace {
+Reading reading(uint64_t seq, double ts, double co2, double temp, double vel, double p = NAN) {
+    Reading r;
+    r.seq = seq;
+    r.ts = ts;
+    r.co2_ppm = co2;
+    r.flue_temp_c = temp;
+    r.velocity_m_s = vel;
+    r.pressure_pa = p;
+    return r;
+}
+
+void check_against_golden(const std::string& file, const std::string& encoded) {
+    std::string path = g_golden_dir + "/" + file;
+    std::string text = read_text_file(path);
+    REQUIRE_MESSAGE(!text.empty(), "golden file missing: " << path);
+    json::Value golden, ours;
+    std::string err;
+    REQUIRE_MESSAGE(json::parse(text, golden, &err), file << ": " << err);
+    REQUIRE_MESSAGE(json::parse(encoded, ours, &err), err);
+    std::string where;
+    CHECK_MESSAGE(json::semantically_equal(ours, golden, &where), file << " differs at " << where << "\n" << encoded);
+}
+}  // namespace
+
+TEST_CASE("golden: single reading payload") {
+    Envelope env{"KGW-S1", "1.0.0", -67, 86400, 0};
+    Reading r = reading(1042, 1764331200.0, 84500.0, 186.4, 7.9, 79650.0);
+    check_against_golden("telemetry_single.json", encode_payload(env, &r, 1));
+}
+
+TEST_CASE("golden: batch payload, one reading without pressure") {
+    Envelope env{"KGW-S1", "1.0.0", -71, 90000, 2};
+    std::vector<Reading> rs = {reading(1043, 1764331260.0, 84100.0, 187.0, 7.8, 79640.0),
+                               reading(1044, 1764331320.0, 83950.5, 186.9, 7.85),
+                               reading(1045, 1764331380.0, 85020.0, 188.2, 8.0, 79655.0)};
+    check_against_golden("telemetry_batch.json", encode_payload(env, rs.data(), rs.size()));
+}
+
+TEST_CASE("golden comparison can fail") {
+    Envelope env{"KGW-S1", "1.0.0", -67, 86400, 0};
+    Reading r = reading(1042, 1764331200.0, 84500.0, 186.4, 7.9);  // pressure missing
+    json::Value golden, ours;
+    REQUIRE(json::parse(read_text_file(g_golden_dir + "/telemetry_single.json"), golden));
+    REQUIRE(json::parse(encode_payload(env, &r, 1), ours));
+    CHECK_FALSE(json::semantically_equal(ours, golden));
+}
+
+TEST_CASE("exact bytes of the encoder") {
+    Envelope env{"KGW-S1", "1.0.0", -67, 86400, 0};
+    Reading r = reading(1042, 1764331200.0, 84500.0, 186.4, 7.9, 79650.0);
+    CHECK(encode_payload(env, &r, 1) ==
+          R"({"device_id": "KGW-S1", "fw": "1.0.0", "rssi": -67, "uptime_s": 86400, "buffered": 0, "readings": [)"
+          R"({"seq": 1042, "ts": 1764331200.0, "co2_ppm": 84500.0, "flue_temp_c": 186.4, "velocity_m_s": 7.9, "pressure_pa": 79650.0}]})");
+    CHECK(encode_payload(env, nullptr, 0).find("\"readings\": []") != std::string::npos);
+}
+
+TEST_CASE("device id is escaped in the envelope") {
+    Envelope env{"we\"ird\\id", "1.0.0", 0, 0, 0};
+    json::Value v;
+    REQUIRE(json::parse(encode_payload(env, nullptr, 0), v));
+    CHECK(v.get("device_id")->string == "we\"ird\\id");
+}
+
+TEST_CASE("payload_size and fit_readings agree with the real encoding") {
+    Envelope env{"KGW-S1", "1.0.0", -71, 90000, 12345};
+    std::vector<Reading> rs;
+    for (int i = 0; i < 2000; ++i)
+        rs.push_back(reading(100000 + i, 1764331200.0 + 60.0 * i, 84000.0 + i * 0.1, 186.0 + i * 0.01, 7.9, i % 3 ? 79650.0 : NAN));
+    CHECK(payload_size(env, rs.data(), 10) == encode_payload(env, rs.data(), 10).size());
+
+    size_t n = fit_readings(env, rs.data(), rs.size(), kMaxPayloadBytes);
+    REQUIRE(n > 100);
+    REQUIRE(n < rs.size());
+    CHECK(encode_payload(env, rs.data(), n).size() <= kMaxPayloadBytes);
+    CHECK(encode_payload(env, rs.data(), n + 1).size() > kMaxPayloadBytes);  // as many as fit
+
+    // Exactly at the limit: a limit equal to the size of n readings takes n.
+    size_t exact = payload_size(env, rs.data(), 7);
+    CHECK(fit_readings(env, rs.data(), rs.size(), exact) == 7);
+    CHECK(fit_readings(env, rs.data(), rs.size(), exact - 1) == 6);
+    CHECK(fit_readings(env, rs.data(), rs.size(), 50) == 0);
+    CHECK(fit_readings(env, rs.data(), 3, kMaxPayloadBytes) == 3);
+}
