@@ -1,0 +1,202 @@
+"""The report scheduler: last month's workbooks on the 1st at 02:00 Nairobi time, exactly once.
+
+- A `CronTrigger(day=1, hour=2, minute=0, timezone=cfg.tz)` job produces the previous local
+  month's workbooks for every factory and the network.
+- A check every few minutes (and once at start) runs the same job for the month that is due:
+  it catches up after downtime and retries a failed run with backoff (MAX_ATTEMPTS in all).
+- Exactly one effective runner: a run first claims a `JobRun` row, unique on (job, period).
+  Inserting it is the lock: an IntegrityError means another process has (or had) it. A failed or
+  stale run is re-taken with a compare-and-set UPDATE, so two schedulers never both take it.
+  Inside a run, workbooks that are already done are skipped (`only_missing`), so a retry never
+  produces a report twice.
+Failures keep their reason in `JobRun.error` and on each failed `Report` row; HQ sees both on the
+Reports page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import Config
+from core.models import JobRun
+from core.reports import generate_reports
+from core.timeutil import add_months, local_date, previous_month, utcnow
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "monthly_workbooks"
+RUN_DAY, RUN_HOUR, RUN_MINUTE = 1, 2, 0  # 02:00 local on the 1st: the month's last readings are in
+MAX_ATTEMPTS = 4  # first run + 3 retries
+RETRY_BASE = timedelta(minutes=5)  # backoff after attempt n: 5 min x 4^(n-1) -> 5, 20, 80 min
+CHECK_EVERY = timedelta(minutes=5)  # catch-up / retry check
+STALE_RUN = timedelta(hours=3)  # a "running" claim this old belongs to a dead process
+MISFIRE_GRACE_S = 6 * 3600  # a cron fire missed by < 6 h (busy or paused) still runs; later, the check catches up
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one scheduler tick did for a period: done, failed or skipped (someone else has it)."""
+
+    status: str
+    period: str
+    attempts: int = 0
+    detail: str = ""
+
+
+def report_month_for(now: datetime, tz: tzinfo) -> date:
+    """The month a run at `now` reports on: the local month before the one `now` falls in."""
+    return previous_month(local_date(now, tz))
+
+
+def scheduled_run_at(month_of_run: date, tz: tzinfo) -> datetime:
+    """The local instant of the scheduled run in the month `month_of_run` (the 1st, 02:00)."""
+    return datetime(month_of_run.year, month_of_run.month, RUN_DAY, RUN_HOUR, RUN_MINUTE, tzinfo=tz)
+
+
+def due_month(now: datetime, tz: tzinfo) -> date:
+    """The newest month whose scheduled run time has passed at `now` (what catch-up makes sure of)."""
+    local = now.astimezone(tz)
+    this_month = local.date().replace(day=1)
+    if local >= scheduled_run_at(this_month, tz):
+        return add_months(this_month, -1)
+    return add_months(this_month, -2)
+
+
+def cron_trigger(tz: tzinfo) -> CronTrigger:
+    """The monthly trigger: day 1, 02:00, local time."""
+    return CronTrigger(day=RUN_DAY, hour=RUN_HOUR, minute=RUN_MINUTE, timezone=tz)
+
+
+def retry_after(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt before the next."""
+    return RETRY_BASE * (4 ** max(0, attempts - 1))
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def claim_run(session_factory: sessionmaker[Session], period: str, now: datetime, owner: str,
+              job: str = JOB_NAME) -> JobRun | None:
+    """Take the (job, period) run for this process, or return None if another has or had it."""
+    with session_factory() as s:
+        s.add(JobRun(job=job, period=period, status="running", owner=owner, attempts=1, started_at=now))
+        try:
+            s.commit()
+            return s.scalars(sa.select(JobRun).where(JobRun.job == job, JobRun.period == period)).one()
+        except IntegrityError:
+            s.rollback()
+        run = s.scalars(sa.select(JobRun).where(JobRun.job == job, JobRun.period == period)).one_or_none()
+        if run is None:
+            return None
+        retry = (run.status == "failed" and run.attempts < MAX_ATTEMPTS
+                 and (run.finished_at or run.started_at) + retry_after(run.attempts) <= now)
+        stale = run.status == "running" and run.started_at < now - STALE_RUN and run.attempts < MAX_ATTEMPTS
+        if not (retry or stale):
+            return None
+        taken = s.execute(
+            sa.update(JobRun)
+            .where(JobRun.id == run.id, JobRun.status == run.status, JobRun.attempts == run.attempts)
+            .values(status="running", owner=owner, attempts=run.attempts + 1, started_at=now, finished_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        s.commit()
+        if not taken:
+            return None
+        s.refresh(run)
+        return run
+
+
+def run_monthly_job(session_factory: sessionmaker[Session], cfg: Config, now: datetime | None = None,
+                    month: date | None = None) -> RunOutcome:
+    """Produce the due month's workbooks if no other scheduler has; record the outcome on the JobRun."""
+    now = now or utcnow()
+    month = month or due_month(now, cfg.tz)
+    period = f"{month:%Y-%m}"
+    run = claim_run(session_factory, period, now, _owner())
+    if run is None:
+        return RunOutcome("skipped", period)
+    log.info("scheduler: producing %s workbooks (attempt %d)", period, run.attempts)
+    error = None
+    try:
+        result = generate_reports(session_factory, cfg, month, requested_by="scheduler", only_missing=True, now=now)
+        if result.failed:
+            details = "; ".join(f"{r.scope_key}: {r.error}" for r in result.failed[:10])
+            error = f"{len(result.failed)} of {len(result.reports)} workbooks failed: {details}"
+        detail = f"{len(result.reports)} workbooks"
+    except Exception as exc:  # recorded and retried, never lost in a thread
+        log.exception("scheduler: %s run failed", period)
+        error = f"{type(exc).__name__}: {exc}"
+        detail = ""
+    with session_factory() as s:
+        s.execute(sa.update(JobRun).where(JobRun.id == run.id).values(
+            status="failed" if error else "done", error=error[:4000] if error else None, finished_at=utcnow()))
+        s.commit()
+    if error:
+        retry = "will retry" if run.attempts < MAX_ATTEMPTS else "no retries left"
+        log.error("scheduler: %s attempt %d failed (%s): %s", period, run.attempts, retry, error)
+        return RunOutcome("failed", period, run.attempts, error)
+    log.info("scheduler: %s done (%s)", period, detail)
+    return RunOutcome("done", period, run.attempts, detail)
+
+
+def _safe_tick(session_factory: sessionmaker[Session], cfg: Config, clock: Clock) -> None:
+    try:
+        run_monthly_job(session_factory, cfg, now=clock())
+    except Exception:  # a database outage must not kill the scheduler thread
+        log.exception("scheduler: tick failed")
+
+
+def start_scheduler(cfg: Config, session_factory: sessionmaker[Session], clock: Clock | None = None,
+                    check_every: timedelta = CHECK_EVERY) -> BackgroundScheduler:
+    """Start the background scheduler (monthly cron + catch-up/retry check, run once now); call `.shutdown()`."""
+    clock = clock or utcnow
+    sched = BackgroundScheduler(timezone=cfg.tz, job_defaults={"coalesce": True, "max_instances": 1,
+                                                                "misfire_grace_time": MISFIRE_GRACE_S})
+    args = (session_factory, cfg, clock)
+    sched.add_job(_safe_tick, cron_trigger(cfg.tz), args=args, id=JOB_NAME, name="monthly workbooks")
+    sched.add_job(_safe_tick, IntervalTrigger(seconds=check_every.total_seconds(), timezone=cfg.tz), args=args,
+                  id=f"{JOB_NAME}_check", name="catch-up and retry", next_run_time=datetime.now(cfg.tz))
+    sched.start()
+    log.info("scheduler started: monthly workbooks on day %d at %02d:%02d %s", RUN_DAY, RUN_HOUR, RUN_MINUTE, cfg.tz)
+    return sched
+
+
+def run_scheduler_forever(cfg: Config) -> int:
+    """`carbontrack scheduler`: run until SIGTERM or Ctrl-C, then stop cleanly."""
+    from core.db import open_database
+
+    engine, session_factory = open_database(cfg.database_url)
+    stop = threading.Event()
+
+    def _stop(signum, _frame) -> None:  # noqa: ANN001
+        log.info("scheduler: signal %d, stopping", signum)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop)
+    sched = start_scheduler(cfg, session_factory)
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        sched.shutdown(wait=True)
+        engine.dispose()
+    return 0

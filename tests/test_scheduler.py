@@ -1,0 +1,169 @@
+"""Scheduler: the right month across the Nairobi month boundary, one report from two schedulers, retries."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from reports_helpers import MONTH, config_for, seed_known_month
+
+import core.reports as reports
+import core.scheduler as scheduler
+from core.models import JobRun, Report
+from core.scheduler import (
+    MAX_ATTEMPTS,
+    cron_trigger,
+    due_month,
+    report_month_for,
+    retry_after,
+    run_monthly_job,
+    start_scheduler,
+)
+
+EAT = ZoneInfo("Africa/Nairobi")
+# A run on 1 Nov 2026 02:00 EAT (31 Oct 23:00 UTC) or later reports October, the month of the test data.
+RUN_AT = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)  # 04:00 EAT on the 1st
+
+
+@pytest.mark.parametrize("now, month", [
+    (datetime(2026, 11, 30, 21, 30, tzinfo=UTC), date(2026, 11, 1)),  # Dec 1 00:30 EAT
+    (datetime(2026, 11, 30, 20, 59, tzinfo=UTC), date(2026, 10, 1)),  # still Nov 30, 23:59 EAT
+    (datetime(2026, 12, 31, 21, 0, tzinfo=UTC), date(2026, 12, 1)),  # Jan 1 2027 00:00 EAT: year boundary
+])
+def test_report_month_is_the_previous_local_month(now, month):
+    assert report_month_for(now, EAT) == month
+
+
+def test_cron_fires_on_the_first_at_0200_nairobi_and_reports_the_month_before():
+    trigger = cron_trigger(EAT)
+    fire = trigger.get_next_fire_time(None, datetime(2026, 11, 30, 20, 0, tzinfo=UTC))
+    assert fire.astimezone(UTC) == datetime(2026, 11, 30, 23, 0, tzinfo=UTC)  # 1 Dec 02:00 EAT
+    assert report_month_for(fire, EAT) == date(2026, 11, 1)
+    assert due_month(fire, EAT) == date(2026, 11, 1)
+    # One minute before the run, the newest due month is still October.
+    assert due_month(fire - timedelta(minutes=1), EAT) == date(2026, 10, 1)
+
+
+def _job_runs(Session):
+    with Session() as s:
+        return s.scalars(sa.select(JobRun)).all()
+
+
+def test_two_schedulers_produce_one_report(Session, db_url, tmp_path):
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def tick():
+        barrier.wait()
+        outcomes.append(run_monthly_job(Session, cfg, now=RUN_AT))
+
+    threads = [threading.Thread(target=tick) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(o.status for o in outcomes) == ["done", "skipped"]
+    assert all(o.period == "2026-10" for o in outcomes)
+    with Session() as s:
+        rows = s.execute(sa.select(Report.scope_key, Report.version, Report.status)).all()
+    assert sorted(rows) == [("KGW", 1, "done"), ("NETWORK", 1, "done"), ("NOD", 1, "done"), ("TST", 1, "done")]
+    (run,) = _job_runs(Session)
+    assert (run.job, run.period, run.status, run.attempts) == ("monthly_workbooks", "2026-10", "done", 1)
+    # A later tick (catch-up check) does nothing.
+    assert run_monthly_job(Session, cfg, now=RUN_AT + timedelta(hours=5)).status == "skipped"
+
+
+def _process_tick(db_url: str, data_dir: str, queue) -> None:  # runs in a child process
+    from pathlib import Path
+
+    from core.config import Config
+    from core.db import open_database
+
+    engine, Session = open_database(db_url)
+    cfg = Config(database_url=db_url, data_dir=Path(data_dir), secret_key="test")
+    queue.put(run_monthly_job(Session, cfg, now=RUN_AT).status)
+    engine.dispose()
+
+
+def test_two_scheduler_processes_on_postgres_produce_one_report(pg_url, tmp_path):
+    from core.db import open_database
+
+    engine, Session = open_database(pg_url)
+    seed_known_month(Session)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_process_tick, args=(pg_url, str(tmp_path / "data"), queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert sorted(queue.get(timeout=5) for _ in procs) == ["done", "skipped"]
+    with Session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Report)) == 4
+        assert s.scalar(sa.select(sa.func.max(Report.version))) == 1
+    engine.dispose()
+
+
+def test_a_failed_run_is_recorded_and_retried_with_backoff(Session, db_url, tmp_path, monkeypatch):
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(scheduler, "generate_reports", broken)
+    out = run_monthly_job(Session, cfg, now=RUN_AT)
+    assert (out.status, out.attempts) == ("failed", 1)
+    (run,) = _job_runs(Session)
+    assert run.status == "failed" and run.error == "ConnectionError: database went away"
+    # Before the backoff has passed, nobody retries.
+    assert run_monthly_job(Session, cfg, now=RUN_AT + retry_after(1) - timedelta(seconds=1)).status == "skipped"
+    monkeypatch.setattr(scheduler, "generate_reports", reports.generate_reports)
+    later = run.finished_at + retry_after(1) + timedelta(seconds=1)
+    out = run_monthly_job(Session, cfg, now=later, month=MONTH)
+    assert (out.status, out.attempts) == ("done", 2)
+    (run,) = _job_runs(Session)
+    assert (run.status, run.attempts, run.error) == ("done", 2, None)
+
+
+def test_retries_stop_after_max_attempts(Session, db_url, tmp_path, monkeypatch):
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+    monkeypatch.setattr(scheduler, "generate_reports", lambda *a, **k: 1 / 0)
+    now = RUN_AT
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert run_monthly_job(Session, cfg, now=now, month=MONTH).attempts == attempt
+        now = datetime.now(UTC) + retry_after(attempt) + timedelta(seconds=1)
+    assert run_monthly_job(Session, cfg, now=now + timedelta(days=1), month=MONTH).status == "skipped"
+    (run,) = _job_runs(Session)
+    assert (run.status, run.attempts) == ("failed", MAX_ATTEMPTS)
+    assert run.error.startswith("ZeroDivisionError")
+
+
+def test_start_scheduler_catches_up_at_start_and_shuts_down(sqlite_url, tmp_path):
+    from core.db import open_database
+
+    engine, Session = open_database(sqlite_url)
+    seed_known_month(Session)
+    cfg = config_for(sqlite_url, tmp_path)
+    sched = start_scheduler(cfg, Session, clock=lambda: RUN_AT)
+    try:
+        assert sched.get_job("monthly_workbooks").trigger.fields[2].expressions[0].first == 1  # day=1
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = _job_runs(Session)
+            if runs and runs[0].status != "running":
+                break
+            time.sleep(0.1)
+        (run,) = _job_runs(Session)
+        assert (run.period, run.status) == ("2026-10", "done")
+    finally:
+        sched.shutdown()
+        engine.dispose()
