@@ -88,7 +88,12 @@ def probe_protocol(broker: MqttUrl, timeout_s: float = PROBE_TIMEOUT_S) -> str:
         mqtt.CallbackAPIVersion.VERSION2, client_id=f"ct-probe-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
     )
     _configure_auth(client, broker)
-    client.on_connect = lambda *_a, **_k: got.set()
+
+    def _on_connect(_c, _u, _f, reason_code, _p=None) -> None:  # noqa: ANN001
+        if not reason_code.is_failure:
+            got.set()
+
+    client.on_connect = _on_connect
     try:
         client.connect(broker.host, broker.port, keepalive=10, clean_start=True)
     except OSError:

@@ -1,0 +1,152 @@
+"""`carbontrack run`: the all-in-one process (web + listener + scheduler + broker + simulated fleet).
+
+With no CARBONTRACK_MQTT_URL it starts the embedded amqtt broker on a free loopback port; the
+listener and the simulated nodes talk to it over real MQTT, so the demo exercises the same
+ingest path as production. The web app is served in a background thread; the main thread
+waits for Ctrl-C or SIGTERM and then stops everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+
+from core.config import Config
+from core.db import open_database
+
+log = logging.getLogger("carbontrack.run")
+
+DEMO_LOGINS = (
+    ("admin", "admin-demo-1", "administrator"),
+    ("hq", "hq-demo-1", "KTDA HQ"),
+    ("auditor", "auditor-demo-1", "external auditor (read-only)"),
+    ("kagwe", "kagwe-demo-1", "manager of Kagwe factory"),
+)
+
+
+def _init_db(cfg: Config) -> None:
+    from core.bootstrap import init_database
+
+    try:
+        log.info("database: %s", init_database(cfg, demo=True))
+    except ImportError as exc:  # the demo loader is optional for the ingest path
+        log.warning("demo data unavailable (%s); creating the schema only", exc)
+        log.info("database: %s", init_database(cfg, demo=False))
+
+
+def _start_scheduler(cfg: Config, session_factory) -> object | None:  # noqa: ANN001
+    try:
+        from core.scheduler import start_scheduler
+    except ImportError as exc:
+        log.warning("report scheduler not available (%s); running without it", exc)
+        return None
+    try:
+        return start_scheduler(cfg, session_factory)
+    except Exception:
+        log.exception("report scheduler failed to start; running without it")
+        return None
+
+
+def _start_web(cfg: Config, session_factory, host: str, port: int) -> tuple[object | None, threading.Thread | None]:  # noqa: ANN001
+    try:
+        from app import create_app
+    except ImportError as exc:
+        log.warning("web app not available (%s); running headless (ingest only)", exc)
+        return None, None
+    from werkzeug.serving import make_server
+
+    app = create_app(cfg, session_factory=session_factory)
+    server = make_server(host, port, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _print_banner(host: str, port: int, web: bool, broker: str) -> None:
+    lines = ["", "Carbon Track is running."]
+    if web:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        lines.append(f"  Open http://{shown}:{port}/")
+        lines.append("  Demo logins (user / password):")
+        lines += [f"    {u:<8} {p:<16} {who}" for u, p, who in DEMO_LOGINS]
+    else:
+        lines.append("  (web app not available: ingest only)")
+    lines.append(f"  MQTT broker: {broker}")
+    lines.append("  Press Ctrl-C to stop.")
+    print("\n".join(lines), flush=True)
+
+
+def run_all(
+    cfg: Config,
+    host: str = "127.0.0.1",
+    port: int = 8050,
+    simulate: bool = True,
+    *,
+    stop_event: threading.Event | None = None,
+    on_ready: Callable[[dict], None] | None = None,
+) -> int:
+    """Run everything in one process until Ctrl-C/SIGTERM (or `stop_event`); return the exit code."""
+    from mqtt_listener.broker import EmbeddedBroker
+    from mqtt_listener.client import PROTOCOL_V311, Listener
+    from mqtt_listener.simulator import SimConfig, nodes_from_db, start_simulator
+
+    stop = stop_event or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    # amqtt logs every connection and state transition at INFO: keep the console readable.
+    for noisy in ("amqtt", "transitions", "alembic.runtime.plugins"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _init_db(cfg)
+    engine, session_factory = open_database(cfg.database_url)
+    broker = None
+    listener = sim = scheduler = server = None
+    try:
+        if cfg.mqtt_url is None:
+            broker = EmbeddedBroker()
+            broker_url = broker.start()
+            protocol = PROTOCOL_V311  # amqtt drops MQTT 5 CONNECTs
+        else:
+            broker_url = cfg.mqtt_url
+            protocol = None  # from the URL's ?protocol=, else probe
+        listener = Listener(cfg, session_factory, broker=broker_url, protocol=protocol, client_id=f"carbontrack-run-{socket.gethostname()}"[:64])
+        listener.start()
+        if simulate:
+            nodes = nodes_from_db(session_factory)
+            if nodes:
+                sim = start_simulator(
+                    SimConfig(broker=broker_url, prefix=cfg.topic_prefix, protocol="3.1.1", outage_prob=0.002, outage_intervals=5),
+                    nodes,
+                )
+                log.info("simulated fleet: %d nodes", len(nodes))
+            else:
+                log.warning("no devices in the database: nothing to simulate")
+        scheduler = _start_scheduler(cfg, session_factory)
+        server, _ = _start_web(cfg, session_factory, host, port)
+        broker_text = f"{broker_url.host}:{broker_url.port}" + (" (embedded amqtt)" if broker else "")
+        _print_banner(host, port, server is not None, broker_text)
+        if on_ready is not None:
+            on_ready({"broker": broker_url, "listener": listener, "web": server is not None})
+        while not stop.wait(1.0):
+            pass
+        log.info("stopping")
+    finally:
+        if server is not None:
+            server.shutdown()
+        if sim is not None:
+            sim.stop()
+        if listener is not None:
+            listener.stop()
+        if scheduler is not None:
+            try:
+                scheduler.shutdown()
+            except Exception:
+                log.exception("scheduler shutdown failed")
+        if broker is not None:
+            broker.stop()
+        engine.dispose()
+    return 0
