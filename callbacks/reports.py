@@ -1,0 +1,274 @@
+"""Reports page callbacks and the download route.
+
+- `register(app)` (called by app.create_app for every callbacks module) attaches the callbacks
+  and the `/reports/download/<id>` route; `register_report_routes(server)` adds only the route.
+- Generating a month is a Dash background callback: the request returns at once, the job runs
+  in the background-callback manager's worker process and reports progress. That process has no
+  Flask request, so the signed-in user and the database settings travel with the callback
+  context through a `dash.hooks.custom_data` hook evaluated at request time; the job checks the
+  role again there (server-side), never trusting the page.
+- Downloads check, on the server, that the signed-in user may read that report's factory.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import Input, Output, State, ctx, html
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import app_config, app_tz, fmt_eat, session_factory, web_user
+from core.access import AccessDenied, can_approve
+from core.models import ROLE_FACTORY_MANAGER
+from core.reports import (
+    NETWORK_SCOPE,
+    STATUS_DONE,
+    STATUS_FAILED,
+    ReportError,
+    check_month,
+    generate_reports,
+    recent_job_runs,
+    report_for_download,
+    visible_reports,
+)
+from core.timeutil import add_months, local_date, month_start, utcnow
+
+log = logging.getLogger(__name__)
+
+CONTEXT_NAMESPACE = "carbontrack_reports"
+SCOPE_ALL = "ALL"
+DOWNLOAD_RULE = "/reports/download/<int:report_id>"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MONTHS_OFFERED = 13
+
+
+def download_url(report_id: int) -> str:
+    """The download link of one report."""
+    return f"/reports/download/{report_id}"
+
+
+def month_options(today: date, n: int = MONTHS_OFFERED) -> list[dict]:
+    """The last `n` complete months and the current one, newest first."""
+    current = month_start(today)
+    months = [add_months(current, -i) for i in range(0, n + 1)]
+    return [{"label": f"{m:%B %Y}" + (" (so far)" if m == current else ""), "value": f"{m:%Y-%m}"} for m in months]
+
+
+def scope_options(session, user) -> list[dict]:  # noqa: ANN001
+    """Everything, the network only, or one factory."""
+    from callbacks.common import factory_options
+
+    opts = [{"label": "Every factory and the network", "value": SCOPE_ALL},
+            {"label": "Network workbook only", "value": NETWORK_SCOPE}]
+    import sqlalchemy as sa
+
+    from core.models import Factory
+
+    ids = {o["value"] for o in factory_options(session, user)}
+    for fid, code, name in session.execute(sa.select(Factory.id, Factory.code, Factory.name).order_by(Factory.name)):
+        if fid in ids:
+            opts.append({"label": f"{name} ({code})", "value": code})
+    return opts
+
+
+def _status_badge(status: str) -> dbc.Badge:
+    color = {"done": "success", "failed": "danger", "running": "info", "pending": "secondary"}.get(status, "secondary")
+    return dbc.Badge(status, color=color)
+
+
+def reports_table(reports: list, tz) -> html.Div:  # noqa: ANN001
+    """The list of report versions with download links; failures show their reason."""
+    if not reports:
+        return dbc.Alert("No reports yet. The scheduler writes last month's workbooks on the 1st at 02:00.",
+                         color="light", className="border text-muted", id="reports-empty")
+    rows = []
+    for r in reports:
+        if r.status == STATUS_DONE:
+            action = html.A("Download", href=download_url(r.id), id=f"reports-download-{r.id}",
+                            className="btn btn-sm btn-outline-success", target="_blank")
+        elif r.status == STATUS_FAILED:
+            action = html.Span(r.error or "failed", className="text-danger small")
+        else:
+            action = html.Span("in progress", className="text-muted small")
+        rows.append(html.Tr([
+            html.Td(f"{r.month:%Y-%m}"),
+            html.Td("Network" if r.scope_key == NETWORK_SCOPE else r.scope_key),
+            html.Td(f"v{r.version}"),
+            html.Td(_status_badge(r.status)),
+            html.Td(fmt_eat(r.generated_at, tz) if r.generated_at else "—"),
+            html.Td(r.requested_by or ""),
+            html.Td(html.Code(r.sha256[:12]) if r.sha256 else "—", title=r.sha256 or ""),
+            html.Td(action),
+        ]))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Month", "Scope", "Version", "Status", "Generated",
+                                                    "Requested by", "SHA-256", "")]))
+    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True, id="reports-table")
+
+
+def runs_table(runs: list, tz) -> html.Div:  # noqa: ANN001
+    """The scheduler's runs, with attempts and the reason of a failure."""
+    if not runs:
+        return html.Div("The scheduler has not run yet.", className="text-muted small", id="reports-runs-empty")
+    rows = [html.Tr([
+        html.Td(r.period), html.Td(_status_badge(r.status)), html.Td(r.attempts), html.Td(fmt_eat(r.started_at, tz)),
+        html.Td(fmt_eat(r.finished_at, tz) if r.finished_at else "—"), html.Td(r.owner or ""),
+        html.Td(r.error or "", className="text-danger small"),
+    ]) for r in runs]
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Period", "Status", "Attempts", "Started", "Finished",
+                                                    "Process", "Error")]))
+    return dbc.Table([head, html.Tbody(rows)], size="sm", responsive=True, id="reports-runs-table")
+
+
+def render_lists(user) -> tuple[Any, Any]:  # noqa: ANN001
+    """The report list and (for HQ, admin, auditor) the scheduler runs, for `user`."""
+    tz = app_tz()
+    with session_factory()() as s:
+        reports = visible_reports(s, user)
+        runs = recent_job_runs(s) if user is not None and user.role != ROLE_FACTORY_MANAGER else None
+        table = reports_table(reports, tz)
+        run_view = runs_table(runs, tz) if runs is not None else None
+    return table, run_view
+
+
+# --- the user and settings carried into the background job ------------------------------------
+
+def _request_context(_g) -> dict:  # noqa: ANN001
+    """Evaluated per callback request: who is signed in, and where the database is."""
+    try:
+        user = web_user()
+        cfg = app_config()
+    except Exception:  # outside an app context
+        return {}
+    info: dict[str, Any] = {"database_url": cfg.database_url, "data_dir": str(cfg.data_dir), "tz": cfg.tz_name}
+    if user is not None:
+        info["user"] = {"id": user.id, "username": user.username, "role": user.role,
+                        "factory_id": user.factory_id, "active": bool(user.active)}
+    return info
+
+
+dash.hooks.custom_data(CONTEXT_NAMESPACE)(_request_context)
+
+
+def generate_month(info: dict, month_text: str | None, scope: str | None, set_progress=None) -> tuple[Any, int]:  # noqa: ANN001
+    """Run one on-demand generation for the user in `info`; return (message, count made)."""
+    from core.config import Config
+    from core.db import open_database
+
+    user_info = info.get("user")
+    user = SimpleNamespace(**user_info) if user_info else None
+    if not can_approve(user):
+        return dbc.Alert("Only HQ and administrators may generate reports.", color="danger",
+                         id="reports-generate-denied"), 0
+    cfg = Config(database_url=info["database_url"], data_dir=Path(info["data_dir"]), tz_name=info["tz"],
+                 secret_key="unused")
+    try:
+        month = check_month(month_text or "", cfg)
+    except ReportError as exc:
+        return dbc.Alert(str(exc), color="warning"), 0
+    scope = scope or SCOPE_ALL
+    codes, network = (None, True) if scope == SCOPE_ALL else ([], True) if scope == NETWORK_SCOPE else ([scope], False)
+
+    def progress(done: int, total: int, label: str) -> None:
+        if set_progress is not None:
+            set_progress((round(100 * done / total), f"{done}/{total}"))
+
+    engine, sf = open_database(cfg.database_url)
+    try:
+        if set_progress is not None:
+            set_progress((0, "collecting data"))
+        result = generate_reports(sf, cfg, month, codes, network=network, requested_by=user.username,
+                                  progress=progress)
+        from core.auth import record_audit
+
+        with sf() as s:
+            record_audit(s, user, "generate", "report", entity_id=f"{month:%Y-%m}",
+                         detail=f"scope {scope}: {len(result.reports)} workbooks, {len(result.failed)} failed")
+            s.commit()
+    except ReportError as exc:
+        return dbc.Alert(str(exc), color="warning"), 0
+    except Exception as exc:
+        log.exception("on-demand report generation failed")
+        return dbc.Alert(f"Generation failed: {type(exc).__name__}: {exc}", color="danger",
+                         id="reports-generate-failed"), 0
+    finally:
+        engine.dispose()
+    made = len(result.reports)
+    if result.failed:
+        names = ", ".join(r.scope_key for r in result.failed)
+        return dbc.Alert(f"{made - len(result.failed)} of {made} workbooks for {month:%B %Y} written; failed: {names} "
+                         "(reasons in the list below).", color="danger", id="reports-generate-failed"), made
+    return dbc.Alert(f"{made} workbooks for {month:%B %Y} written.", color="success", id="reports-generate-done"), made
+
+
+# --- the download route ------------------------------------------------------------------------
+
+def _download(report_id: int) -> flask.Response:
+    user = web_user()
+    if user is None:
+        return flask.Response("sign in required", status=401)
+    with session_factory()() as s:
+        try:
+            rep = report_for_download(s, user, report_id)
+        except AccessDenied:
+            return flask.Response("you may not download this report", status=403)
+        except LookupError as exc:
+            return flask.Response(str(exc), status=404)
+        path = Path(rep.path)
+    return flask.send_file(path, mimetype=XLSX_MIME, as_attachment=True, download_name=path.name, max_age=0)
+
+
+def register_report_routes(server: flask.Flask) -> None:
+    """Add `/reports/download/<id>` to the Flask server (idempotent)."""
+    if "reports_download" in server.view_functions:
+        return
+    server.add_url_rule(DOWNLOAD_RULE, endpoint="reports_download", view_func=_download)
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the Reports page's callbacks and the download route to `app`."""
+    register_report_routes(app.server)
+
+    @app.callback(
+        Output("reports-list", "children"),
+        Output("reports-runs", "children"),
+        Input("reports-refresh", "n_clicks"),
+        Input("reports-generated", "data"),
+        prevent_initial_call=True,
+    )
+    def refresh(_clicks, _generated):  # noqa: ANN001, ANN202
+        user = web_user()
+        if user is None:
+            raise PreventUpdate
+        table, runs = render_lists(user)
+        return table, runs
+
+    @app.callback(
+        Output("reports-generate-status", "children"),
+        Output("reports-generated", "data"),
+        Input("reports-generate", "n_clicks"),
+        State("reports-month", "value"),
+        State("reports-scope", "value"),
+        background=True,
+        running=[(Output("reports-generate", "disabled"), True, False),
+                 (Output("reports-progress", "style"), {"visibility": "visible"}, {"visibility": "hidden"})],
+        progress=[Output("reports-progress", "value"), Output("reports-progress", "label")],
+        prevent_initial_call=True,
+    )
+    def generate(set_progress, n_clicks, month_text, scope):  # noqa: ANN001, ANN202
+        if not n_clicks:
+            raise PreventUpdate
+        info = (ctx.custom_data or {}).get(CONTEXT_NAMESPACE) or {}
+        message, made = generate_month(info, month_text, scope, set_progress)
+        return message, {"made": made, "at": utcnow().isoformat()}
+
+
+def default_month(tz) -> str:  # noqa: ANN001
+    """The month the page offers first: last month."""
+    return f"{add_months(month_start(local_date(utcnow(), tz)), -1):%Y-%m}"

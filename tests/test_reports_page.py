@@ -1,0 +1,129 @@
+"""Reports page: who sees which reports, authorised downloads, on-demand generation checked on the server."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from flask_login import login_user
+from web_helpers import build_small_db, login, web_config
+
+import core.auth as auth
+from app import create_app
+from core.auth import WebUser
+from core.db import make_engine, make_session_factory
+from core.models import AuditLog, Report, User
+from core.reports import generate_reports
+
+MONTH = date(2026, 10, 1)
+
+
+@pytest.fixture
+def web(sqlite_url, tmp_path, monkeypatch):
+    monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
+    auth.IP_THROTTLE.reset()
+    engine = make_engine(sqlite_url)
+    Session = make_session_factory(engine)
+    fx = build_small_db(Session, readings=False)
+    cfg = web_config(sqlite_url, tmp_path)
+    app = create_app(cfg, Session)
+    result = generate_reports(Session, cfg, MONTH, requested_by="test", now=fx.now)
+    assert result.ok
+    reports = {r.scope_key: r for r in result.reports}
+    yield app, Session, cfg, reports
+    engine.dispose()
+
+
+def _web_user(Session, username):
+    with Session() as s:
+        return WebUser.from_row(s.scalars(sa.select(User).where(User.username == username)).one())
+
+
+def _ids(component) -> set[str]:
+    found = set()
+
+    def walk(c):
+        if isinstance(c, (list, tuple)):
+            for x in c:
+                walk(x)
+            return
+        cid = getattr(c, "id", None)
+        if isinstance(cid, str):
+            found.add(cid)
+        children = getattr(c, "children", None)
+        if children is not None:
+            walk(children)
+
+    walk(component)
+    return found
+
+
+def test_reports_download_is_authorised_on_the_server(web):
+    app, Session, _, reports = web
+    anon = app.server.test_client()
+    assert anon.get(f"/reports/download/{reports['KGW'].id}").status_code == 302  # to the sign-in page
+
+    client = app.server.test_client()
+    login(client, "kagwe")
+    resp = client.get(f"/reports/download/{reports['KGW'].id}")
+    assert resp.status_code == 200
+    assert hashlib.sha256(resp.data).hexdigest() == reports["KGW"].sha256
+    assert "carbontrack_KGW_2026-10_v1.xlsx" in resp.headers["Content-Disposition"]
+    assert client.get(f"/reports/download/{reports['MTR'].id}").status_code == 403
+    assert client.get(f"/reports/download/{reports['NETWORK'].id}").status_code == 403
+    assert client.get("/reports/download/999999").status_code == 404
+
+    hq = app.server.test_client()
+    login(hq, "auditor")
+    assert hq.get(f"/reports/download/{reports['NETWORK'].id}").status_code == 200
+
+
+def test_layout_lists_only_what_the_user_may_see(web):
+    app, Session, _, reports = web
+    import pages.reports as page
+
+    with app.server.test_request_context("/reports"):
+        login_user(_web_user(Session, "kagwe"))
+        ids = _ids(page.layout())
+    assert f"reports-download-{reports['KGW'].id}" in ids
+    assert f"reports-download-{reports['MTR'].id}" not in ids
+    assert f"reports-download-{reports['NETWORK'].id}" not in ids
+    assert "reports-generate" not in ids and "reports-runs-table" not in ids
+
+    with app.server.test_request_context("/reports"):
+        login_user(_web_user(Session, "hq"))
+        ids = _ids(page.layout())
+    assert {f"reports-download-{r.id}" for r in reports.values()} <= ids
+    assert {"reports-generate", "reports-month", "reports-scope", "reports-progress"} <= ids
+
+
+def test_generation_checks_the_role_in_the_background_job(web):
+    app, Session, cfg, _ = web
+    from callbacks.reports import CONTEXT_NAMESPACE, _request_context, generate_month
+
+    with app.server.test_request_context("/_dash-update-component"):
+        login_user(_web_user(Session, "kagwe"))
+        info = _request_context(None)
+    assert info["user"]["role"] == "factory_manager" and info["database_url"] == cfg.database_url
+    assert CONTEXT_NAMESPACE == "carbontrack_reports"
+    message, made = generate_month(info, "2026-10", "ALL")
+    assert made == 0 and "Only HQ" in str(message.children)
+    assert generate_month({}, "2026-10", "ALL")[1] == 0  # no user at all
+
+    with app.server.test_request_context("/_dash-update-component"):
+        login_user(_web_user(Session, "hq"))
+        info = _request_context(None)
+    steps = []
+    message, made = generate_month(info, "2026-10", "KGW", steps.append)
+    assert made == 1 and message.color == "success"
+    assert steps[0] == (0, "collecting data") and steps[-1] == (100, "1/1")
+    with Session() as s:
+        versions = s.execute(sa.select(Report.scope_key, Report.version, Report.requested_by)
+                             .where(Report.scope_key == "KGW").order_by(Report.version)).all()
+        assert versions == [("KGW", 1, "test"), ("KGW", 2, "hq")]
+        audit = s.scalars(sa.select(AuditLog).where(AuditLog.entity == "report")).one()
+        assert (audit.username, audit.action, audit.entity_id) == ("hq", "generate", "2026-10")
+    message, made = generate_month(info, "2031-01", "ALL")
+    assert made == 0 and "has not started" in str(message.children)
