@@ -127,3 +127,22 @@ def test_generation_checks_the_role_in_the_background_job(web):
         assert (audit.username, audit.action, audit.entity_id) == ("hq", "generate", "2026-10")
     message, made = generate_month(info, "2031-01", "ALL")
     assert made == 0 and "has not started" in str(message.children)
+
+
+def test_reports001_generate_in_the_browser(dash_duo, web):
+    """Sign in as HQ, generate one factory's month: progress, then the new version in the list."""
+    app, Session, _, reports = web
+    dash_duo.server(app)  # not start_server: it waits for "/", which sends us to the sign-in page
+    dash_duo.driver.get(dash_duo.server.url + "/login?next=/reports")
+    dash_duo.find_element("#login-username").send_keys("hq")
+    dash_duo.find_element("#login-password").send_keys("hq-pass-1")
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_element(f"#reports-download-{reports['KGW'].id}", timeout=15)
+    dash_duo.select_dcc_dropdown("#reports-scope", "Kagwe (KGW)")
+    dash_duo.find_element("#reports-generate").click()
+    dash_duo.wait_for_element("#reports-generate-done", timeout=60)
+    with Session() as s:
+        new = s.scalars(sa.select(Report).where(Report.scope_key == "KGW", Report.version == 2)).one()
+    assert new.status == "done" and new.requested_by == "hq"
+    dash_duo.wait_for_element(f"#reports-download-{new.id}", timeout=15)
+    assert dash_duo.get_logs() == [] or all(e["level"] != "SEVERE" for e in dash_duo.get_logs())
