@@ -86,19 +86,30 @@ class Publisher:
         self.client.max_queued_messages_set(0)
         self._connected = threading.Event()
         self.client.on_connect = lambda *a, **k: self._connected.set()
+        self._acked: set[int] = set()
+        self._lock = threading.Lock()
+        self.client.on_publish = self._on_publish
         self.client.connect(host, port, keepalive=30)
         self.client.loop_start()
         assert self._connected.wait(10), "publisher could not connect"
         self.infos: list[mqtt.MQTTMessageInfo] = []
 
+    def _on_publish(self, _client, _userdata, mid, _rc=None, _props=None) -> None:  # noqa: ANN001
+        with self._lock:
+            self._acked.add(mid)
+
     def publish(self, topic_: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
         self.infos.append(self.client.publish(topic_, payload, qos=qos, retain=retain))
 
     def wait_all(self, timeout_s: float = 30.0) -> None:
+        """Wait until the broker acknowledged every publish (also those re-sent after a reconnect)."""
         deadline = time.monotonic() + timeout_s
-        for info in self.infos:
-            info.wait_for_publish(max(0.1, deadline - time.monotonic()))
-            assert info.is_published(), "broker did not acknowledge a publish"
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(info.mid in self._acked for info in self.infos):
+                    return
+            time.sleep(0.05)
+        raise AssertionError("broker did not acknowledge every publish")
 
     def close(self) -> None:
         self.client.disconnect()
