@@ -62,3 +62,16 @@ TEST_CASE("sha256 hex check") {
     CHECK_FALSE(is_sha256_hex(kSha.substr(1)));
     CHECK_FALSE(is_sha256_hex(std::string(64, 'g')));
 }
+
+TEST_CASE("console lines") {
+    ConsoleLine l = parse_console_line("  set wifi_ssid  Kagwe Factory WiFi \r\n");
+    CHECK(l.verb == "set");
+    CHECK(l.key == "wifi_ssid");
+    CHECK(l.value == "Kagwe Factory WiFi");
+    l = parse_console_line("show");
+    CHECK(l.verb == "show");
+    CHECK(l.key.empty());
+    CHECK(l.value.empty());
+    l = parse_console_line("");
+    CHECK(l.verb.empty());
+}

@@ -108,3 +108,41 @@ TEST_CASE("numeric ranges") {
     c.broker_url = "tcp://x";
     CHECK(has_error(c, "broker_url"));
 }
+
+TEST_CASE("every config key round-trips through its text form") {
+    NodeConfig c = good();
+    for (const auto& key : config_keys()) {
+        CAPTURE(key);
+        CHECK(key.size() <= 15);  // NVS key length limit
+        NodeConfig copy;
+        std::string err;
+        CHECK(set_config_value(copy, key, get_config_value(c, key, true), &err));
+        CHECK(get_config_value(copy, key, true) == get_config_value(c, key, true));
+    }
+}
+
+TEST_CASE("set_config_value parses and rejects") {
+    NodeConfig c = good();
+    std::string err;
+    CHECK(set_config_value(c, "interval_s", "120.0", &err));  // as sent by a `set` command
+    CHECK(c.publish_interval_s == 120);
+    CHECK(set_config_value(c, "pitot_cp", "0.99"));
+    CHECK(c.pitot_coefficient == 0.99);
+    CHECK(set_config_value(c, "dry_basis", "false"));
+    CHECK_FALSE(c.co2_dry_basis);
+    CHECK_FALSE(set_config_value(c, "interval_s", "-5", &err));
+    CHECK_FALSE(set_config_value(c, "interval_s", "1.5", &err));
+    CHECK_FALSE(set_config_value(c, "pitot_cp", "abc", &err));
+    CHECK(err == "pitot_cp: not a number");
+    CHECK_FALSE(set_config_value(c, "dry_basis", "maybe"));
+    CHECK_FALSE(set_config_value(c, "nonsense", "1", &err));
+    CHECK(err == "nonsense: unknown key");
+}
+
+TEST_CASE("secrets are masked unless asked for") {
+    NodeConfig c = good();
+    CHECK(get_config_value(c, "mqtt_pass") == "********");
+    CHECK(get_config_value(c, "mqtt_pass", true) == "secret");
+    c.wifi_password = "";
+    CHECK(get_config_value(c, "wifi_pass").empty());
+}

@@ -88,3 +88,28 @@ Command parse_command(std::string_view payload) {
 }
 
 }  // namespace carbontrack
+
+namespace carbontrack {
+
+ConsoleLine parse_console_line(std::string_view line) {
+    auto trim = [](std::string_view s) {
+        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+        while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+        return s;
+    };
+    auto next_word = [&](std::string_view& s) {
+        s = trim(s);
+        size_t end = s.find_first_of(" \t");
+        std::string_view w = s.substr(0, end);
+        s = end == std::string_view::npos ? std::string_view{} : s.substr(end);
+        return std::string(w);
+    };
+    ConsoleLine out;
+    std::string_view rest = line;
+    out.verb = next_word(rest);
+    out.key = next_word(rest);
+    out.value = std::string(trim(rest));
+    return out;
+}
+
+}  // namespace carbontrack

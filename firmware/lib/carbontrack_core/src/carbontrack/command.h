@@ -34,3 +34,16 @@ Command parse_command(std::string_view payload);
 bool is_sha256_hex(std::string_view s);
 
 }  // namespace carbontrack
+
+namespace carbontrack {
+
+// One line of the serial provisioning console: "<verb> [<key> [<value…>]]", value keeps its
+// inner spaces (Wi-Fi names have them); surrounding whitespace and a trailing \r are dropped.
+struct ConsoleLine {
+    std::string verb;
+    std::string key;
+    std::string value;
+};
+ConsoleLine parse_console_line(std::string_view line);
+
+}  // namespace carbontrack

@@ -1,6 +1,7 @@
 #include "carbontrack/config.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "carbontrack/payload.h"
@@ -91,6 +92,114 @@ std::string topic(const NodeConfig& cfg, TopicKind kind) {
 
 double barometric_pressure_pa(double altitude_m) {
     return 101325.0 * std::pow(1.0 - 2.25577e-5 * altitude_m, 5.25588);
+}
+
+}  // namespace carbontrack
+
+namespace carbontrack {
+
+namespace {
+
+bool parse_double(std::string_view text, double& out) {
+    std::string s(text);
+    if (s.empty()) return false;
+    char* end = nullptr;
+    double v = std::strtod(s.c_str(), &end);
+    if (*end != '\0' || !std::isfinite(v)) return false;
+    out = v;
+    return true;
+}
+
+bool parse_u32(std::string_view text, uint32_t& out) {
+    std::string s(text);
+    if (s.empty() || s[0] == '-') return false;
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+    if (*end != '\0' || v > 0xFFFFFFFFull) return false;
+    out = static_cast<uint32_t>(v);
+    return true;
+}
+
+std::string fmt(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", v);
+    return buf;
+}
+
+}  // namespace
+
+const std::vector<std::string>& config_keys() {
+    static const std::vector<std::string> keys = {
+        "device_id", "factory",   "prefix",      "broker",         "mqtt_user",  "mqtt_pass",
+        "wifi_ssid", "wifi_pass", "ntp",         "interval_s",     "sample_s",   "profile_factor",
+        "pitot_cp",  "moisture",  "dry_basis",   "altitude_m",     "max_payload", "buf_cap"};
+    return keys;
+}
+
+bool set_config_value(NodeConfig& c, std::string_view key, std::string_view value, std::string* error) {
+    auto bad = [&](const char* what) {
+        if (error) *error = std::string(key) + ": " + what;
+        return false;
+    };
+    std::string v(value);
+    double d = 0.0;
+    uint32_t u = 0;
+    if (key == "device_id") c.device_id = v;
+    else if (key == "factory") c.factory_code = v;
+    else if (key == "prefix") c.topic_prefix = v;
+    else if (key == "broker") c.broker_url = v;
+    else if (key == "mqtt_user") c.mqtt_username = v;
+    else if (key == "mqtt_pass") c.mqtt_password = v;
+    else if (key == "wifi_ssid") c.wifi_ssid = v;
+    else if (key == "wifi_pass") c.wifi_password = v;
+    else if (key == "ntp") c.ntp_server = v;
+    else if (key == "interval_s" || key == "sample_s" || key == "max_payload" || key == "buf_cap") {
+        // `set` commands carry numbers as JSON floats ("120.0"): accept integral doubles too.
+        if (!parse_u32(value, u)) {
+            if (!parse_double(value, d) || d < 0 || d > 4294967295.0 || d != std::floor(d)) return bad("not a whole number");
+            u = static_cast<uint32_t>(d);
+        }
+        if (key == "interval_s") c.publish_interval_s = u;
+        else if (key == "sample_s") c.sample_period_s = u;
+        else if (key == "max_payload") c.max_payload_bytes = u;
+        else c.buffer_capacity = u;
+    } else if (key == "profile_factor" || key == "pitot_cp" || key == "moisture" || key == "altitude_m") {
+        if (!parse_double(value, d)) return bad("not a number");
+        if (key == "profile_factor") c.velocity_profile_factor = d;
+        else if (key == "pitot_cp") c.pitot_coefficient = d;
+        else if (key == "moisture") c.moisture_fraction = d;
+        else c.altitude_m = d;
+    } else if (key == "dry_basis") {
+        if (v == "1" || v == "true") c.co2_dry_basis = true;
+        else if (v == "0" || v == "false") c.co2_dry_basis = false;
+        else return bad("must be 1/0 or true/false");
+    } else {
+        return bad("unknown key");
+    }
+    return true;
+}
+
+std::string get_config_value(const NodeConfig& c, std::string_view key, bool reveal_secrets) {
+    auto secret = [&](const std::string& s) { return reveal_secrets || s.empty() ? s : std::string("********"); };
+    if (key == "device_id") return c.device_id;
+    if (key == "factory") return c.factory_code;
+    if (key == "prefix") return c.topic_prefix;
+    if (key == "broker") return c.broker_url;
+    if (key == "mqtt_user") return c.mqtt_username;
+    if (key == "mqtt_pass") return secret(c.mqtt_password);
+    if (key == "wifi_ssid") return c.wifi_ssid;
+    if (key == "wifi_pass") return secret(c.wifi_password);
+    if (key == "ntp") return c.ntp_server;
+    if (key == "interval_s") return std::to_string(c.publish_interval_s);
+    if (key == "sample_s") return std::to_string(c.sample_period_s);
+    if (key == "profile_factor") return fmt(c.velocity_profile_factor);
+    if (key == "pitot_cp") return fmt(c.pitot_coefficient);
+    if (key == "moisture") return fmt(c.moisture_fraction);
+    if (key == "dry_basis") return c.co2_dry_basis ? "1" : "0";
+    if (key == "altitude_m") return fmt(c.altitude_m);
+    if (key == "max_payload") return std::to_string(c.max_payload_bytes);
+    if (key == "buf_cap") return std::to_string(c.buffer_capacity);
+    return "";
 }
 
 }  // namespace carbontrack

@@ -50,6 +50,14 @@ enum class TopicKind { Telemetry, Status, Cmd };
 // <prefix>/<factory_code>/<device_id>/telemetry|status|cmd
 std::string topic(const NodeConfig& cfg, TopicKind kind);
 
+// NVS keys (≤ 15 characters, the NVS limit) of the configuration, in display order.
+const std::vector<std::string>& config_keys();
+// Set one key from its text form (NVS string, serial console, `set` command); false with a
+// message when the key is unknown or the value does not parse. Ranges are checked by validate().
+bool set_config_value(NodeConfig& cfg, std::string_view key, std::string_view value, std::string* error = nullptr);
+// Text form of one key; secrets (passwords) are masked unless `reveal_secrets`.
+std::string get_config_value(const NodeConfig& cfg, std::string_view key, bool reveal_secrets = false);
+
 // ISA barometric pressure at altitude (domain.md §1.1): 101325·(1 − 2.25577e-5·h)^5.25588 Pa.
 double barometric_pressure_pa(double altitude_m);
 

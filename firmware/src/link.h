@@ -1,0 +1,47 @@
+// Wi-Fi + MQTT over TLS with per-device credentials, retained online/offline status with a
+// last will, QoS 1 publish (returns after the PUBACK), reconnect backoff with jitter.
+#pragma once
+
+#include <MQTT.h>
+#include <WiFi.h>
+#include <WiFiClientSecure.h>
+
+#include <deque>
+#include <string>
+
+#include "carbontrack/backoff.h"
+#include "carbontrack/config.h"
+
+class Link {
+  public:
+    Link(const carbontrack::NodeConfig& cfg, const std::string& ca_pem);
+    // Start Wi-Fi; the MQTT connection is made by loop().
+    void begin();
+    // Keep Wi-Fi and MQTT up (non-blocking except for the connect itself); call every loop.
+    void loop(uint64_t mono_ms);
+    bool connected() { return mqtt_.connected(); }
+    // QoS 1 publish of telemetry; true only when the broker acknowledged it.
+    bool publish_telemetry(const std::string& payload);
+    // Commands received on the cmd topic, oldest first (queued: the MQTT callback must not
+    // publish or block).
+    bool next_command(std::string& payload);
+    int32_t rssi() const { return WiFi.RSSI(); }
+    uint32_t connects() const { return connects_; }
+
+  private:
+    carbontrack::NodeConfig cfg_;
+    std::string ca_pem_;
+    carbontrack::BrokerUrl broker_;
+    std::string telemetry_topic_, status_topic_, cmd_topic_, client_id_;
+    WiFiClientSecure tls_;
+    WiFiClient plain_;
+    MQTTClient mqtt_;
+    carbontrack::XorShift32 rng_;
+    carbontrack::Backoff backoff_;
+    uint64_t next_attempt_ms_ = 0;
+    uint32_t connects_ = 0;
+    static std::deque<std::string>* commands_;
+
+    bool connect();
+    static void on_message(MQTTClient* client, char topic[], char bytes[], int length);
+};
