@@ -15,6 +15,7 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import diskcache
+import flask
 from dash import dcc, html
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,6 +111,16 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         CT_SESSION_FACTORY=session_factory,
     )
     init_auth(server, session_factory)
+
+    @server.before_request
+    def _home_by_role():  # noqa: ANN202
+        from callbacks.common import HOME_BY_ROLE, web_user
+
+        if flask.request.path == "/" and flask.request.method == "GET":
+            user = web_user()
+            if user is not None:
+                return flask.redirect(HOME_BY_ROLE.get(user.role, "/hq"))
+        return None
     app.layout = shell_layout
     _register_callbacks(app)
     return app

@@ -40,7 +40,7 @@ NAV_ITEMS: dict[str, tuple[tuple[str, str], ...]] = {
     ROLE_AUDITOR: (
         ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Nodes", "/hq/nodes"),
         ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"), ("Audit log", "/audit"),
+        ("Reports", "/reports"), ("Admin (read-only)", "/admin"), ("Audit log", "/audit"),
     ),
 }
 HOME_BY_ROLE = {ROLE_FACTORY_MANAGER: "/factory/live", ROLE_HQ: "/hq", ROLE_ADMIN: "/hq", ROLE_AUDITOR: "/hq"}
@@ -151,10 +151,14 @@ def fmt_eat(dt: datetime | None, tz: ZoneInfo | None = None, with_date: bool = T
     return local.strftime("%Y-%m-%d %H:%M EAT" if with_date else "%H:%M:%S EAT")
 
 
+def _id(elem_id: str | None) -> dict:
+    return {"id": elem_id} if elem_id else {}
+
+
 def kpi_card(title: str, value: str, sub: str = "", card_id: str | None = None, color: str | None = None) -> dbc.Col:
     """A small number card."""
     body = [html.Div(title, className="small text-muted"),
-            html.Div(value, className="fs-4 fw-semibold", id=card_id or None)]
+            html.Div(value, className="fs-4 fw-semibold", **_id(card_id))]
     if sub:
         body.append(html.Div(sub, className="small text-muted"))
     return dbc.Col(dbc.Card(dbc.CardBody(body), className="h-100 shadow-sm",
@@ -163,7 +167,7 @@ def kpi_card(title: str, value: str, sub: str = "", card_id: str | None = None, 
 
 def empty_state(message: str, elem_id: str | None = None) -> dbc.Alert:
     """A sentence saying what is missing, instead of a blank chart."""
-    return dbc.Alert(message, color="light", className="border text-muted", id=elem_id or None)
+    return dbc.Alert(message, color="light", className="border text-muted", **_id(elem_id))
 
 
 def page_header(title: str, subtitle: str = "") -> html.Div:

@@ -79,7 +79,8 @@ def daily_figure(days: Sequence[date], co2_kg: Sequence[float | None], coverage:
     fig.add_trace(go.Scatter(x=list(days), y=[None if c is None else c * 100 for c in coverage],
                              name="data coverage (%)", yaxis="y2", mode="lines+markers", connectgaps=False,
                              line={"color": COLORS[6], "dash": "dot"}, hovertemplate="%{y:.0f} %"))
-    fig.update_layout(yaxis2={"title": "coverage (%)", "overlaying": "y", "side": "right", "range": [0, 105]})
+    fig.update_layout(yaxis2={"title": "coverage (%)", "overlaying": "y", "side": "right", "range": [0, 105],
+                              "dtick": 25, "showgrid": False})
     fig.update_xaxes(title="local day (EAT)")
     return _base_layout(fig, "Daily measured stack CO2", "CO2 (t)")
 
@@ -130,17 +131,19 @@ def reconciliation_figure(rows: Sequence[dict]) -> go.Figure:
     return _base_layout(fig, "Measured vs calculated combustion CO2", "CO2 (t)", height=280)
 
 
-def trend_figure(months: Sequence[date], scope1_kg: Sequence[float], scope2_kg: Sequence[float],
-                 biogenic_kg: Sequence[float], measured_kg: Sequence[float]) -> go.Figure:
-    """Network monthly totals, tonnes."""
+def trend_figure(months: Sequence[date], scope1_kg: Sequence[float | None], scope2_kg: Sequence[float | None],
+                 biogenic_kg: Sequence[float | None], measured_kg: Sequence[float | None]) -> go.Figure:
+    """Network monthly totals, tonnes; a month nobody reported is a gap (None), not a zero."""
+
+    def t(values: Sequence[float | None]) -> list[float | None]:
+        return [None if v is None else v / 1000 for v in values]
+
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=list(months), y=[v / 1000 for v in scope1_kg], name="Scope 1 fossil (t CO2e)",
-                         marker_color=COLORS[2]))
-    fig.add_trace(go.Bar(x=list(months), y=[v / 1000 for v in scope2_kg], name="Scope 2 (t CO2e)",
-                         marker_color=COLORS[1]))
-    fig.add_trace(go.Scatter(x=list(months), y=[v / 1000 for v in biogenic_kg], name="biogenic CO2, memo (t)",
-                             mode="lines+markers", line={"color": COLORS[0]}))
-    fig.add_trace(go.Scatter(x=list(months), y=[v / 1000 if v else None for v in measured_kg],
+    fig.add_trace(go.Bar(x=list(months), y=t(scope1_kg), name="Scope 1 fossil (t CO2e)", marker_color=COLORS[2]))
+    fig.add_trace(go.Bar(x=list(months), y=t(scope2_kg), name="Scope 2 (t CO2e)", marker_color=COLORS[1]))
+    fig.add_trace(go.Scatter(x=list(months), y=t(biogenic_kg), name="biogenic CO2, memo (t)",
+                             mode="lines+markers", line={"color": COLORS[0]}, connectgaps=False))
+    fig.add_trace(go.Scatter(x=list(months), y=t([v or None for v in measured_kg]),
                              name="measured stack CO2 (t)", mode="lines", line={"color": COLORS[6], "dash": "dot"}))
     fig.update_layout(barmode="stack")
     fig.update_xaxes(tickformat="%b %Y")

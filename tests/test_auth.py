@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from web_helpers import PASSWORDS, build_small_db, csrf_from, login, web_config
 
 import core.auth as auth
 from app import create_app
 from core.db import make_engine, make_session_factory
 from core.models import AuditLog, User
-from web_helpers import PASSWORDS, build_small_db, csrf_from, login, web_config
 
 
 @pytest.fixture

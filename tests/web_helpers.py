@@ -162,3 +162,25 @@ def count(Session: sessionmaker[Session], model: type) -> int:  # noqa: N803
     """Rows in a table."""
     with Session() as s:
         return s.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def make_web_db(path: Path, now: datetime = NOW) -> tuple[sa.Engine, sessionmaker[Session], Fixture, str]:
+    """A migrated SQLite file at `path` filled by build_small_db (for module-scoped fixtures)."""
+    from core.db import make_engine, make_session_factory, upgrade_to_head
+
+    url = f"sqlite:///{path}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    Session = make_session_factory(engine)  # noqa: N806
+    fx = build_small_db(Session, now=now)
+    return engine, Session, fx, url
+
+
+def post_callback(client, app, output_id: str, inputs: list[dict], state: list[dict] | None = None):  # noqa: ANN001, ANN201
+    """POST a hand-made /_dash-update-component request for the callback that writes `output_id`."""
+    keys = [k for k in app.callback_map if f"{output_id}." in k]
+    assert len(keys) == 1, f"no unique callback for {output_id}: {keys}"
+    key = keys[0]
+    body = {"output": key, "outputs": _outputs(key), "inputs": inputs, "state": state or [],
+            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"] if inputs else []}
+    return client.post("/_dash-update-component", json=body)

@@ -1,0 +1,231 @@
+"""Energy entry callbacks: load a month, live validation and preview, save/submit/approve/reopen."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, State, ctx, html
+
+from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
+from callbacks.common import session_factory as app_session_factory
+from core.access import AccessDenied, can_approve, can_enter_data, is_admin
+from core.entry import (
+    EntryError,
+    approve,
+    get_submission,
+    history_medians,
+    parse_form,
+    preview,
+    reopen,
+    save_entry,
+    validate,
+)
+from core.factors import load_factor_set
+from core.models import ENERGY_SOURCES, STATUS_APPROVED, STATUS_SUBMITTED, Factory
+from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, parse_month, utcnow
+
+STATUS_COLORS = {"draft": "secondary", "submitted": "info", "approved": "success", "missing": "light"}
+N_MONTHS = 13
+
+
+def month_options(now: datetime | None = None, tz: Any = DEFAULT_TZ) -> list[dict]:
+    """The current month and the twelve before it, newest first."""
+    this = month_start(local_date(now or utcnow(), tz))
+    months = [add_months(this, -i) for i in range(N_MONTHS)]
+    return [{"label": m.strftime("%B %Y"), "value": m.strftime("%Y-%m")} for m in months]
+
+
+def _month(value: str | None) -> date | None:
+    try:
+        return parse_month(value) if value else None
+    except ValueError:
+        return None
+
+
+def load_month(user, factory_id: int | None, month_text: str | None, session_factory) -> dict:  # noqa: ANN001
+    """Form values and workflow state for one factory-month (empty when the user may not see it)."""
+    empty = {"qty": {s: None for s in ENERGY_SOURCES}, "unit": {}, "moisture": None, "density": None,
+             "green_leaf": None, "made_tea": None, "note": None, "status": "missing", "denied": False,
+             "can_edit": False, "can_approve": False, "can_reopen": False}
+    month = _month(month_text)
+    if factory_id is None or month is None:
+        return empty
+    try:
+        with session_factory() as s:
+            sub = get_submission(s, user, factory_id, month)
+    except AccessDenied:
+        return dict(empty, denied=True)
+    out = dict(empty)
+    status = sub.status if sub else "missing"
+    out["status"] = status
+    if sub is not None:
+        out["qty"] = {s: None for s in ENERGY_SOURCES}
+        for e in sub.entries:
+            out["qty"][e.source] = e.quantity
+            out["unit"][e.source] = e.unit
+            if e.source == "firewood":
+                out["moisture"] = None if e.moisture_fraction is None else round(e.moisture_fraction * 100, 2)
+                out["density"] = e.density_kg_m3
+        out.update(green_leaf=sub.green_leaf_kg, made_tea=sub.made_tea_kg, note=sub.note)
+    out["can_edit"] = can_enter_data(user, factory_id) and status != STATUS_APPROVED
+    out["can_approve"] = can_approve(user) and status == STATUS_SUBMITTED
+    out["can_reopen"] = is_admin(user) and status == STATUS_APPROVED
+    return out
+
+
+def status_badge(status: str, denied: bool = False) -> Any:
+    """The month's workflow status."""
+    if denied:
+        return dbc.Alert("You may not see this factory.", color="danger", className="py-1 mb-0")
+    label = {"missing": "nothing entered yet", "approved": "approved · locked"}.get(status, status)
+    return dbc.Badge(label, color=STATUS_COLORS.get(status, "secondary"), id="factory-entry-status-badge",
+                     className="fs-6", text_color="dark" if status == "missing" else None)
+
+
+def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
+                  moisture, density, green_leaf, made_tea, session_factory, tz: Any = DEFAULT_TZ) -> tuple[Any, Any]:
+    """(preview, messages) for what is typed: the implied emissions and the validation results."""
+    month = _month(month_text)
+    if factory_id is None or month is None:
+        return html.Div("Pick a factory and a month."), None
+    form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea)
+    try:
+        with session_factory() as s:
+            if user is None or not (can_enter_data(user, factory_id) or can_approve(user)
+                                    or getattr(user, "role", "") == "auditor"):
+                raise AccessDenied("no")
+            factory = s.get(Factory, factory_id)
+            if factory is None:
+                raise AccessDenied("no")
+            factors = load_factor_set(s)
+            medians = history_medians(s, factory_id, month, factors, factory.firewood_density_kg_m3)
+            density_default = factory.firewood_density_kg_m3
+    except AccessDenied:
+        return dbc.Alert("You may not see this factory.", color="danger"), None
+    check = validate(form, factors, medians, density_default, local_date(utcnow(), tz))
+    p = preview(form, factors, default_density=density_default)
+    rows = [
+        ("Fossil CO2", fmt_num(p.combustion.fossil_co2_kg / 1000, "t", 2)),
+        ("CH4 + N2O as CO2e", fmt_num(p.ch4_n2o_co2e_kg / 1000, "t CO2e", 2)),
+        ("Scope 1 (fossil CO2 + CH4 + N2O)", fmt_num(p.combustion.co2e_kg / 1000, "t CO2e", 2)),
+        ("Biogenic CO2 (memo, outside scopes)", fmt_num(p.combustion.biogenic_co2_kg / 1000, "t", 2)),
+        ("Grid electricity", fmt_num(p.grid_kwh, "kWh")),
+        ("Scope 2 (location-based)", fmt_num(p.scope2_kg / 1000, "t CO2e", 2)),
+        ("Own hydro / solar", fmt_num(p.own_kwh, "kWh")),
+        ("Intensity (Scope 1 + 2)", fmt_num(p.intensity_kg_per_kg, "kg CO2e/kg made tea", 3)),
+    ]
+    table = dbc.Table(html.Tbody([html.Tr([html.Td(k), html.Td(v, className="text-end fw-semibold")])
+                                  for k, v in rows]), size="sm", id="factory-entry-preview-table")
+    msgs = []
+    if check.errors:
+        msgs.append(dbc.Alert([html.Div(e) for e in check.errors], color="danger", id="factory-entry-errors"))
+    if check.warnings:
+        msgs.append(dbc.Alert([html.Div(w) for w in check.warnings], color="warning", id="factory-entry-warnings"))
+    return table, msgs or None
+
+
+def do_action(action: str, user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
+              moisture, density, green_leaf, made_tea, note, reason, session_factory,
+              tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Any:
+    """Save, submit, approve or reopen; return a message for the user."""
+    month = _month(month_text)
+    if factory_id is None or month is None:
+        return dbc.Alert("Pick a factory and a month first.", color="warning")
+    try:
+        with session_factory() as s:
+            factors = load_factor_set(s)
+            if action in ("save", "submit"):
+                form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea, note)
+                _, check = save_entry(s, user, factory_id, form, factors, submit=action == "submit", now=now, tz=tz)
+                text = "Submitted to HQ." if action == "submit" else "Draft saved."
+                if check.warnings:
+                    text += " Note the warnings above."
+            elif action == "approve":
+                approve(s, user, factory_id, month, now=now)
+                text = "Approved; the month is now locked."
+            elif action == "reopen":
+                reopen(s, user, factory_id, month, reason or "", now=now)
+                text = "Reopened as a draft; the reason is in the audit log."
+            else:
+                return None
+            s.commit()
+    except AccessDenied as exc:
+        return dbc.Alert(f"Not allowed: {exc}.", color="danger", id="factory-entry-denied")
+    except EntryError as exc:
+        return dbc.Alert(str(exc), color="danger", id="factory-entry-refused")
+    return dbc.Alert(text, color="success", id="factory-entry-ok", duration=8000)
+
+
+QTY = {"type": "factory-entry-qty", "source": ALL}
+UNIT = {"type": "factory-entry-unit", "source": ALL}
+
+
+def _by_source(items: list[dict]) -> dict:
+    return {item["id"]["source"]: item.get("value") for item in items}
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the entry page's callbacks to `app`."""
+
+    @app.callback(
+        Output(QTY, "value"), Output(UNIT, "value"),
+        Output("factory-entry-moisture", "value"), Output("factory-entry-density", "value"),
+        Output("factory-entry-green-leaf", "value"), Output("factory-entry-made-tea", "value"),
+        Output("factory-entry-note", "value"), Output("factory-entry-status", "children"),
+        Output("factory-entry-save", "disabled"), Output("factory-entry-submit", "disabled"),
+        Output("factory-entry-approve", "style"), Output("factory-entry-reopen-group", "style"),
+        Input("factory-entry-factory", "value"), Input("factory-entry-month", "value"),
+        Input("factory-entry-saved", "data"),
+        State(UNIT, "id"),
+    )
+    def _load(factory, month, _saved, unit_ids):  # noqa: ANN001, ANN202
+        data = load_month(web_user(), parse_factory_id(factory), month, app_session_factory())
+        from core.entry import UNITS_BY_SOURCE
+
+        sources = [i["source"] for i in unit_ids]
+        qty = [data["qty"].get(s) for s in sources]
+        units = [data["unit"].get(s) or UNITS_BY_SOURCE[s][0] for s in sources]
+        hide = {"display": "none"}
+        return (qty, units, data["moisture"], data["density"], data["green_leaf"], data["made_tea"], data["note"],
+                status_badge(data["status"], data["denied"]), not data["can_edit"], not data["can_edit"],
+                None if data["can_approve"] else hide, None if data["can_reopen"] else hide)
+
+    @app.callback(
+        Output("factory-entry-preview", "children"), Output("factory-entry-messages", "children"),
+        Input(QTY, "value"), Input(UNIT, "value"),
+        Input("factory-entry-moisture", "value"), Input("factory-entry-density", "value"),
+        Input("factory-entry-green-leaf", "value"), Input("factory-entry-made-tea", "value"),
+        State("factory-entry-factory", "value"), State("factory-entry-month", "value"),
+    )
+    def _preview(_q, _u, moisture, density, green_leaf, made_tea, factory, month):  # noqa: ANN001, ANN202
+        qty = _by_source(ctx.inputs_list[0])
+        unit = _by_source(ctx.inputs_list[1])
+        return preview_panel(web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
+                             green_leaf, made_tea, app_session_factory(), app_tz())
+
+    @app.callback(
+        Output("factory-entry-result", "children"), Output("factory-entry-saved", "data"),
+        Input("factory-entry-save", "n_clicks"), Input("factory-entry-submit", "n_clicks"),
+        Input("factory-entry-approve", "n_clicks"), Input("factory-entry-reopen", "n_clicks"),
+        State("factory-entry-factory", "value"), State("factory-entry-month", "value"),
+        State(QTY, "value"), State(UNIT, "value"),
+        State("factory-entry-moisture", "value"), State("factory-entry-density", "value"),
+        State("factory-entry-green-leaf", "value"), State("factory-entry-made-tea", "value"),
+        State("factory-entry-note", "value"), State("factory-entry-reopen-reason", "value"),
+        State("factory-entry-saved", "data"),
+        prevent_initial_call=True,
+    )
+    def _act(_s, _sub, _a, _r, factory, month, _q, _u, moisture, density, green_leaf, made_tea, note,  # noqa: ANN001, ANN202
+             reason, saved):
+        action = {"factory-entry-save": "save", "factory-entry-submit": "submit",
+                  "factory-entry-approve": "approve", "factory-entry-reopen": "reopen"}.get(ctx.triggered_id)
+        if action is None:
+            return dash.no_update, dash.no_update
+        qty = _by_source(ctx.states_list[2])
+        unit = _by_source(ctx.states_list[3])
+        msg = do_action(action, web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
+                        green_leaf, made_tea, note, reason, app_session_factory(), app_tz())
+        return msg, (saved or 0) + 1

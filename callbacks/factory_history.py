@@ -1,0 +1,244 @@
+"""History callbacks: figures and tables for a factory and a date range; CSV and Excel export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, ctx, dcc, html
+
+from callbacks.common import (
+    app_tz,
+    empty_state,
+    fmt_num,
+    fmt_pct,
+    fmt_t,
+    kpi_card,
+    parse_factory_id,
+    web_user,
+)
+from callbacks.common import session_factory as app_session_factory
+from callbacks.figures import (
+    daily_figure,
+    empty_figure,
+    intensity_figure,
+    monthly_figure,
+    reconciliation_figure,
+)
+from core.access import AccessDenied
+from core.factors import load_factor_set
+from core.models import Factory
+from core.queries import daily_history, monthly_history
+from core.timeutil import DEFAULT_TZ, iter_months, local_date, utcnow
+
+MAX_DAYS = 400  # longest range shown at daily resolution
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+DENIED = "You may not see this factory."
+
+
+def safe_cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers pass through."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
+    """The chosen [first, last] local days, clipped to MAX_DAYS and to today."""
+    try:
+        last = date.fromisoformat(end[:10]) if end else today
+    except ValueError:
+        last = today
+    try:
+        first = date.fromisoformat(start[:10]) if start else last - timedelta(days=89)
+    except ValueError:
+        first = last - timedelta(days=89)
+    last = min(last, today)
+    if first > last:
+        first, last = last, first
+    if (last - first).days >= MAX_DAYS:
+        first = last - timedelta(days=MAX_DAYS - 1)
+    return first, last
+
+
+def history_data(user, factory_id: int | None, start: str | None, end: str | None, session_factory,  # noqa: ANN001
+                 tz: Any = DEFAULT_TZ, now: datetime | None = None) -> dict | None:
+    """Daily points and monthly rows for the factory and range; None when the user may not see it."""
+    now = now or utcnow()
+    if factory_id is None:
+        return None
+    first, last = parse_range(start, end, local_date(now, tz))
+    try:
+        with session_factory() as s:
+            days = daily_history(s, user, factory_id, first, last, now, tz)
+            factors = load_factor_set(s)
+            inv = monthly_history(s, user, factory_id, list(iter_months(first, last)), factors, tz, now)
+            factory = s.get(Factory, factory_id)
+    except AccessDenied:
+        return {"denied": True}
+    monthly = []
+    for i in inv:
+        monthly.append({
+            "month": i.month, "status": i.submission_status,
+            "scope1_kg": i.scope1_kg if i.has_energy_data else None,
+            "scope2_kg": i.scope2_kg if i.has_energy_data else None,
+            "biogenic_co2_kg": i.biogenic_co2_kg if i.has_energy_data else None,
+            "measured_co2_kg": i.measured_co2_kg or None,
+            "measured_fossil_co2_kg": i.measured_fossil_co2_kg if i.measured_co2_kg else None,
+            "measured_biogenic_co2_kg": i.measured_biogenic_co2_kg if i.measured_co2_kg else None,
+            "calculated_co2_kg": i.calculated_co2_kg if i.has_energy_data else None,
+            "reconciliation_pct": i.reconciliation_pct,
+            "made_tea_kg": i.made_tea_kg, "intensity": i.intensity_kg_per_kg, "target_met": i.target_met,
+            "coverage": i.coverage,
+        })
+    return {"denied": False, "first": first, "last": last, "days": days, "monthly": monthly,
+            "factory_code": factory.code, "factory_name": factory.name, "target": factory.target_kg_co2e_per_kg}
+
+
+def monthly_table(rows: list[dict]) -> Any:
+    """The monthly numbers as a table (units in the headers)."""
+    if not rows:
+        return empty_state("No months in this range.")
+    head = ("Month", "Status", "Scope 1 (t CO2e)", "Scope 2 (t CO2e)", "Biogenic (t CO2)", "Measured (t CO2)",
+            "Measured vs calculated", "Made tea (t)", "Intensity (kg CO2e/kg)", "Target", "Coverage")
+    body = []
+    for r in rows:
+        badge = {True: dbc.Badge("met", color="success"), False: dbc.Badge("missed", color="danger")}.get(
+            r["target_met"], "—")
+        body.append(html.Tr([
+            html.Td(r["month"].strftime("%b %Y")), html.Td(r["status"]),
+            html.Td(fmt_t(r["scope1_kg"])), html.Td(fmt_t(r["scope2_kg"])), html.Td(fmt_t(r["biogenic_co2_kg"])),
+            html.Td(fmt_t(r["measured_co2_kg"])),
+            html.Td("—" if r["reconciliation_pct"] is None else f"{r['reconciliation_pct']:+.0f} %"),
+            html.Td(fmt_t(r["made_tea_kg"])), html.Td(fmt_num(r["intensity"], "", 3)), html.Td(badge),
+            html.Td(fmt_pct(r["coverage"])),
+        ]))
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
+                     responsive=True, id="factory-history-month-table")
+
+
+def render_history(data: dict | None) -> tuple:
+    """(kpis, daily fig, monthly fig, intensity fig, reconciliation fig, table) for `data`."""
+    if data is None:
+        e = empty_figure("Pick a factory.")
+        return empty_state("Pick a factory."), e, e, e, e, None
+    if data["denied"]:
+        e = empty_figure(DENIED)
+        return dbc.Alert(DENIED, color="danger"), e, e, e, e, None
+    days = data["days"]
+    monthly = data["monthly"]
+    measured = sum(d.co2_kg for d in days if d.co2_kg is not None)
+    gaps = sum(1 for d in days if d.co2_kg is None)
+    covs = [d.coverage for d in days if d.coverage is not None]
+    with_energy = [r for r in monthly if r["scope1_kg"] is not None]
+    kpis = dbc.Row([
+        kpi_card("Measured stack CO2", fmt_t(measured), f"{data['first']:%d %b %Y} – {data['last']:%d %b %Y}",
+                 card_id="factory-history-measured"),
+        kpi_card("Days without data", f"{gaps:,} d", f"of {len(days):,} days"),
+        kpi_card("Mean data coverage", fmt_pct(sum(covs) / len(covs) if covs else None), "valid sensor-seconds"),
+        kpi_card("Scope 1 + 2 (energy log)", fmt_t(sum(r["scope1_kg"] + r["scope2_kg"] for r in with_energy))
+                 if with_energy else "—", f"{len(with_energy)} of {len(monthly)} months reported"),
+    ])
+    daily = daily_figure([d.day for d in days], [d.co2_kg for d in days], [d.coverage for d in days]) \
+        if any(d.co2_kg is not None for d in days) else empty_figure("No stack data in this range.")
+    month_fig = monthly_figure(monthly) if monthly else empty_figure("No months in this range.")
+    inten = intensity_figure(monthly, data["target"]) if any(r["intensity"] for r in monthly) else empty_figure(
+        "No intensity: the months have no energy log or no made tea.")
+    recon = reconciliation_figure(monthly) if monthly else empty_figure("No months in this range.")
+    return kpis, daily, month_fig, inten, recon, monthly_table(monthly)
+
+
+def export_rows(data: dict) -> tuple[list[str], list[list], list[str], list[list]]:
+    """(monthly header, monthly rows, daily header, daily rows) of what the page shows."""
+    mh = ["factory", "month", "status", "scope1_t_co2e", "scope2_t_co2e", "biogenic_t_co2", "measured_t_co2",
+          "measured_fossil_t_co2", "measured_biogenic_t_co2", "calculated_t_co2", "reconciliation_pct",
+          "made_tea_kg", "intensity_kg_co2e_per_kg", "target_met", "coverage_pct"]
+
+    def t(v):  # noqa: ANN001, ANN202
+        return None if v is None else round(v / 1000, 3)
+
+    mrows = [[data["factory_code"], r["month"].strftime("%Y-%m"), r["status"], t(r["scope1_kg"]), t(r["scope2_kg"]),
+              t(r["biogenic_co2_kg"]), t(r["measured_co2_kg"]), t(r["measured_fossil_co2_kg"]),
+              t(r["measured_biogenic_co2_kg"]), t(r["calculated_co2_kg"]),
+              None if r["reconciliation_pct"] is None else round(r["reconciliation_pct"], 1), r["made_tea_kg"],
+              None if r["intensity"] is None else round(r["intensity"], 4), r["target_met"],
+              None if r["coverage"] is None else round(r["coverage"] * 100, 1)] for r in data["monthly"]]
+    dh = ["factory", "day_eat", "measured_t_co2", "coverage_pct"]
+    drows = [[data["factory_code"], d.day.isoformat(), t(d.co2_kg),
+              None if d.coverage is None else round(d.coverage * 100, 1)] for d in data["days"]]
+    return mh, mrows, dh, drows
+
+
+def to_csv(data: dict) -> str:
+    """Monthly rows, a blank line, then daily rows; empty cells for gaps."""
+    mh, mrows, dh, drows = export_rows(data)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([f"{safe_cell(data['factory_name'])} ({data['factory_code']}) — days are local days (EAT)"])
+    w.writerow(mh)
+    w.writerows([[safe_cell(c) if c is not None else "" for c in row] for row in mrows])
+    w.writerow([])
+    w.writerow(dh)
+    w.writerows([[safe_cell(c) if c is not None else "" for c in row] for row in drows])
+    return buf.getvalue()
+
+
+def to_xlsx(data: dict) -> bytes:
+    """A workbook with a Monthly and a Daily sheet; text cells never become formulas."""
+    from openpyxl import Workbook
+
+    mh, mrows, dh, drows = export_rows(data)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Monthly"
+    ws.append([safe_cell(f"{data['factory_name']} ({data['factory_code']})")])
+    ws.append(mh)
+    for row in mrows:
+        ws.append([safe_cell(c) for c in row])
+    ws2 = wb.create_sheet("Daily")
+    ws2.append(dh)
+    for row in drows:
+        ws2.append([safe_cell(c) for c in row])
+    for sheet in (ws, ws2):
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # a string, never a formula
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the history page's callbacks to `app`."""
+
+    @app.callback(
+        Output("factory-history-kpis", "children"), Output("factory-history-daily", "figure"),
+        Output("factory-history-monthly", "figure"), Output("factory-history-intensity", "figure"),
+        Output("factory-history-reconciliation", "figure"), Output("factory-history-table", "children"),
+        Input("factory-history-factory", "value"), Input("factory-history-range", "start_date"),
+        Input("factory-history-range", "end_date"),
+    )
+    def _render(factory, start, end):  # noqa: ANN001, ANN202
+        data = history_data(web_user(), parse_factory_id(factory), start, end, app_session_factory(), app_tz())
+        return render_history(data)
+
+    @app.callback(
+        Output("factory-history-download", "data"),
+        Input("factory-history-csv", "n_clicks"), Input("factory-history-xlsx", "n_clicks"),
+        State("factory-history-factory", "value"), State("factory-history-range", "start_date"),
+        State("factory-history-range", "end_date"),
+        prevent_initial_call=True,
+    )
+    def _export(_c, _x, factory, start, end):  # noqa: ANN001, ANN202
+        data = history_data(web_user(), parse_factory_id(factory), start, end, app_session_factory(), app_tz())
+        if not data or data.get("denied"):
+            return dash.no_update
+        name = f"carbontrack_{data['factory_code']}_{data['first']}_{data['last']}"
+        if ctx.triggered_id == "factory-history-xlsx":
+            return dcc.send_bytes(to_xlsx(data), f"{name}.xlsx")
+        return dcc.send_string(to_csv(data), f"{name}.csv")

@@ -1,0 +1,65 @@
+"""Leaderboard callback: rank on the server, render a table with links to each factory's history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, dcc, html
+
+from callbacks.common import app_tz, empty_state, fmt_num, fmt_t, web_user
+from callbacks.common import session_factory as app_session_factory
+from core.factors import load_factor_set
+from core.queries import METRICS, PERIODS, LeaderRow, leaderboard
+from core.timeutil import DEFAULT_TZ
+
+
+def leaderboard_rows(user, metric: str | None, period: str | None, region, session_factory,  # noqa: ANN001
+                     tz: Any = DEFAULT_TZ, now: datetime | None = None) -> list[LeaderRow]:
+    """Ranked rows for the filters (unknown filter values fall back to the defaults)."""
+    metric = metric if metric in METRICS else "intensity"
+    period = period if period in PERIODS else "last_month"
+    try:
+        region_i = int(region) if region not in (None, "") else None
+    except (TypeError, ValueError):
+        region_i = None
+    with session_factory() as s:
+        return leaderboard(s, user, load_factor_set(s), period, region_i, metric, now, tz)
+
+
+def leaderboard_table(rows: list[LeaderRow]) -> Any:
+    """The ranking as a table; names link to the factory's history."""
+    if not rows:
+        return empty_state("No factories match these filters.")
+    head = ("#", "Factory", "Region", "Intensity (kg CO2e/kg made tea)", "Target", "Emissions (t CO2e)",
+            "Change vs last year", "Months reported")
+    body = []
+    for r in rows:
+        badge = {True: dbc.Badge("met", color="success"), False: dbc.Badge("missed", color="danger")}.get(
+            r.target_met, dbc.Badge("no data", color="secondary"))
+        change = "—" if r.change_pct is None else f"{r.change_pct:+.1f} %"
+        body.append(html.Tr([
+            html.Td(r.rank),
+            html.Td(dcc.Link(f"{r.name} ({r.code})", href=f"/factory/history?factory={r.factory_id}",
+                             id={"type": "hq-leaderboard-link", "code": r.code})),
+            html.Td(r.region), html.Td(fmt_num(r.intensity, "", 3)),
+            html.Td([fmt_num(r.target, "", 2), " ", badge]), html.Td(fmt_t(r.total_kg)), html.Td(change),
+            html.Td(f"{r.months_reported} of {r.months}"),
+        ], id={"type": "hq-leaderboard-row", "code": r.code}))
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], hover=True, size="sm",
+                     striped=True, responsive=True, id="hq-leaderboard-grid")
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the leaderboard's callback to `app`."""
+
+    @app.callback(
+        Output("hq-leaderboard-table", "children"),
+        Input("hq-leaderboard-metric", "value"), Input("hq-leaderboard-period", "value"),
+        Input("hq-leaderboard-region", "value"),
+    )
+    def _render(metric, period, region):  # noqa: ANN001, ANN202
+        rows = leaderboard_rows(web_user(), metric, period, region, app_session_factory(), app_tz())
+        return leaderboard_table(rows)

@@ -1,0 +1,80 @@
+"""Node health callback."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, html
+
+from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, kpi_card, web_user
+from callbacks.common import session_factory as app_session_factory
+from core.queries import ListenerHealth, NodeStatus, listener_health, node_health
+from core.timeutil import DEFAULT_TZ
+
+
+def nodes_data(user, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001
+               now: datetime | None = None) -> tuple[list[NodeStatus], list[ListenerHealth]]:
+    """Nodes and listeners visible to `user`."""
+    with session_factory() as s:
+        return node_health(s, user, now, tz), listener_health(s, user, now)
+
+
+def _cov_badge(v: float | None) -> Any:
+    if v is None:
+        return "—"
+    return dbc.Badge(fmt_pct(v), color="success" if v >= 0.9 else ("warning" if v >= 0.5 else "danger"))
+
+
+def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_problems: bool, tz: Any) -> tuple:
+    """(summary, table, listeners) for the page."""
+    if not nodes:
+        empty = empty_state("No sensor nodes are registered yet (Admin → Devices).")
+        return None, empty, _listeners(listeners, tz)
+    online = sum(n.online for n in nodes)
+    low = sum(1 for n in nodes if (n.coverage_24h or 0) < 0.5)
+    summary = dbc.Row([kpi_card("Nodes online", f"{online:,} of {len(nodes):,}", card_id="hq-nodes-online"),
+                       kpi_card("Coverage below 50 % (24 h)", f"{low:,} nodes"),
+                       kpi_card("Readings buffered on nodes", fmt_num(sum(n.buffered or 0 for n in nodes)))])
+    shown = [n for n in nodes if not only_problems or not n.online or (n.coverage_24h or 0) < 0.5]
+    head = ("Node", "Factory", "Stack", "Status", "Last seen (EAT)", "Signal", "Firmware", "Buffered",
+            "Coverage 24 h", "Coverage 30 d")
+    body = [html.Tr([
+        html.Td(n.device_id), html.Td(n.factory_code), html.Td(n.stack_name),
+        html.Td(dbc.Badge("online" if n.online else "offline", color="success" if n.online else "danger")),
+        html.Td(fmt_eat(n.last_seen_at, tz)), html.Td(fmt_num(n.rssi_dbm, "dBm")), html.Td(n.firmware or "—"),
+        html.Td(fmt_num(n.buffered)), html.Td(_cov_badge(n.coverage_24h)), html.Td(_cov_badge(n.coverage_30d)),
+    ]) for n in shown]
+    table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
+                      responsive=True, id="hq-nodes-grid")
+    return summary, table, _listeners(listeners, tz)
+
+
+def _listeners(listeners: list[ListenerHealth], tz: Any) -> Any:
+    if not listeners:
+        return empty_state("No listener has reported yet: is `carbontrack listen` (or `carbontrack run`) running?")
+    body = [html.Tr([html.Td(li.instance),
+                     html.Td(dbc.Badge("reporting" if li.fresh else "silent", color="success" if li.fresh else "danger")),
+                     html.Td(fmt_eat(li.updated_at, tz)), html.Td(fmt_eat(li.started_at, tz)),
+                     html.Td(", ".join(f"{k}: {v:,}" if isinstance(v, int) else f"{k}: {json.dumps(v)}"
+                                       for k, v in sorted(li.counters.items())), className="small")])
+            for li in listeners]
+    head = ("Instance", "State", "Last report (EAT)", "Started (EAT)", "Counters")
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm",
+                     responsive=True, id="hq-nodes-listener-table")
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the node page's callback to `app`."""
+
+    @app.callback(
+        Output("hq-nodes-summary", "children"), Output("hq-nodes-table", "children"),
+        Output("hq-nodes-listeners", "children"),
+        Input("hq-nodes-interval", "n_intervals"), Input("hq-nodes-problems", "value"),
+    )
+    def _render(_n, problems):  # noqa: ANN001, ANN202
+        nodes, listeners = nodes_data(web_user(), app_session_factory(), app_tz())
+        return render_nodes(nodes, listeners, "problems" in (problems or []), app_tz())

@@ -1,0 +1,95 @@
+"""HQ overview callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, html
+
+from callbacks.common import app_tz, empty_state, fmt_num, fmt_pct, fmt_t, kpi_card, web_user
+from callbacks.common import session_factory as app_session_factory
+from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
+from core.factors import load_factor_set
+from core.queries import UPTIME_THRESHOLD, Overview, hq_overview
+from core.timeutil import DEFAULT_TZ
+
+
+def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Overview:  # noqa: ANN001
+    """The overview numbers for `user` (scoped to the factories they may see)."""
+    with session_factory() as s:
+        return hq_overview(s, user, load_factor_set(s), now, tz)
+
+
+def uptime_table(ov: Overview) -> Any:
+    """Factories sorted by uptime, worst first (the ones to visit)."""
+    if not ov.factories:
+        return empty_state("No factories yet.")
+    rows = sorted(ov.factories, key=lambda f: (f["uptime"] is not None, f["uptime"] or 0.0))
+    body = []
+    for f in rows[:15]:
+        u = f["uptime"]
+        color = "secondary" if u is None else ("success" if u >= UPTIME_THRESHOLD else "danger")
+        body.append(html.Tr([html.Td(f"{f['name']} ({f['code']})"), html.Td(f"Region {f['region']}"),
+                             html.Td(dbc.Badge(fmt_pct(u) if u is not None else "no sensors", color=color))]))
+    return html.Div([
+        dbc.Table([html.Thead(html.Tr([html.Th("Factory"), html.Th("Region"), html.Th("Uptime")])),
+                   html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-uptime-table"),
+        html.Div(f"Showing the {min(15, len(rows))} lowest of {len(rows)} factories.", className="small text-muted"),
+    ])
+
+
+def render_overview(ov: Overview) -> tuple:
+    """(kpis, trend, map, regions, uptime table) for the overview."""
+    if ov.n_factories == 0:
+        e = empty_figure("No factories yet: load the demo data or add factories in Admin.")
+        return empty_state("No factories yet: load the demo data or add factories in Admin."), e, e, e, None
+    lm = ov.last_month.strftime("%b %Y")
+    kpis = dbc.Row([
+        kpi_card("Scope 1 fossil, year to date", fmt_t(ov.ytd.scope1_kg, 0), f"t CO2e, {ov.ytd.n} factory-months",
+                 card_id="hq-overview-ytd-scope1"),
+        kpi_card("Scope 2, year to date", fmt_t(ov.ytd.scope2_kg, 0), "t CO2e, location-based",
+                 card_id="hq-overview-ytd-scope2"),
+        kpi_card("Biogenic CO2, year to date (memo)", fmt_t(ov.ytd.biogenic_co2_kg, 0), "t CO2, outside scopes"),
+        kpi_card("Network intensity, year to date", fmt_num(ov.ytd.intensity_kg_per_kg, "kg CO2e/kg", 3),
+                 "Σ Scope 1+2 ÷ Σ made tea", card_id="hq-overview-intensity"),
+        kpi_card("Scope 1 fossil, month to date", fmt_t(ov.mtd.scope1_kg, 0),
+                 f"{ov.mtd.n} of {ov.n_factories} factories have entered this month"),
+        kpi_card("Scope 2, month to date", fmt_t(ov.mtd.scope2_kg, 0), "t CO2e"),
+        kpi_card("Biogenic CO2, month to date (memo)", fmt_t(ov.mtd.biogenic_co2_kg, 0), "t CO2"),
+        kpi_card("Measured stack CO2, month to date", fmt_t(ov.mtd_measured_co2_kg, 0), "all sensors, t CO2"),
+        kpi_card("Factories with sensor uptime ≥ 50 %", fmt_pct(ov.uptime_ok_share), "last 30 days",
+                 card_id="hq-overview-uptime-share"),
+        kpi_card(f"Submitted {lm} on schedule", fmt_pct(ov.submitted_on_time_share),
+                 "energy data by the due day", card_id="hq-overview-on-time"),
+        kpi_card(f"Meeting target in {lm}", fmt_pct(ov.target_met_share),
+                 f"of {ov.n_with_target_result} factories with a result", card_id="hq-overview-target"),
+        kpi_card("Nodes online", f"{ov.nodes_online:,} of {ov.nodes_total:,}", "heard from in the last 5 min",
+                 card_id="hq-overview-nodes"),
+    ])
+    months = [m for m, _ in ov.trend]
+    trend = trend_figure(months, [t.scope1_kg if t.n else None for _, t in ov.trend],
+                         [t.scope2_kg if t.n else None for _, t in ov.trend],
+                         [t.biogenic_co2_kg if t.n else None for _, t in ov.trend],
+                         [t.measured_co2_kg for _, t in ov.trend])
+    regions = list(ov.by_region)
+    reg = region_figure(regions, [ov.by_region[r].scope1_kg for r in regions],
+                        [ov.by_region[r].scope2_kg for r in regions],
+                        [ov.by_region[r].intensity_kg_per_kg for r in regions]) if regions else empty_figure(
+        "No energy data this year yet.")
+    return kpis, trend, map_figure(ov.factories), reg, uptime_table(ov)
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the overview's callback to `app`."""
+
+    @app.callback(
+        Output("hq-overview-kpis", "children"), Output("hq-overview-trend", "figure"),
+        Output("hq-overview-map", "figure"), Output("hq-overview-regions", "figure"),
+        Output("hq-overview-uptime", "children"),
+        Input("hq-overview-interval", "n_intervals"),
+    )
+    def _render(_n):  # noqa: ANN001, ANN202
+        return render_overview(overview_data(web_user(), app_session_factory(), app_tz()))

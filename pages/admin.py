@@ -1,0 +1,124 @@
+"""Admin: users, factories, stacks and devices, the emission-factor library (auditors read only)."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from core.admin import FACTOR_NUMERIC_FIELDS, FACTOR_TEXT_FIELDS
+from core.models import ROLES
+
+dash.register_page(__name__, path="/admin", title="Admin · Carbon Track", name="Admin")
+
+
+def _field(label: str, component, width: int = 3) -> dbc.Col:  # noqa: ANN001
+    return dbc.Col([dbc.Label(label, className="small text-muted mb-0"), component], xs=12, md=width, className="mb-2")
+
+
+def _users_tab() -> html.Div:
+    role_opts = [{"label": r.replace("_", " "), "value": r} for r in ROLES]
+    return html.Div([
+        html.H3("Create a user", className="h6 mt-3"),
+        dbc.Row([
+            _field("Username", dbc.Input(id="admin-user-new-name")),
+            _field("Full name", dbc.Input(id="admin-user-new-full")),
+            _field("Role", dcc.Dropdown(id="admin-user-new-role", options=role_opts, value="factory_manager"), 2),
+            _field("Factory (managers)", dcc.Dropdown(id="admin-user-new-factory"), 2),
+            _field("Password (8+ characters)", dbc.Input(id="admin-user-new-password", type="password"), 2),
+        ]),
+        dbc.Button("Create user", id="admin-user-create", color="success", className="mb-3"),
+        html.H3("Change a user", className="h6"),
+        dbc.Row([
+            _field("User", dcc.Dropdown(id="admin-user-pick")),
+            _field("Role", dcc.Dropdown(id="admin-user-role", options=role_opts), 2),
+            _field("Factory (managers)", dcc.Dropdown(id="admin-user-factory"), 2),
+            _field("Active", dcc.Dropdown(id="admin-user-active", options=[{"label": "active", "value": "yes"},
+                                                                             {"label": "deactivated", "value": "no"}]),
+                   2),
+            _field("New password", dbc.Input(id="admin-user-password", type="password"), 3),
+        ]),
+        dbc.Button("Save changes", id="admin-user-save", color="primary", className="mb-2"),
+        html.Div(id="admin-user-result"),
+        dcc.Loading(html.Div(id="admin-user-table")),
+    ])
+
+
+def _factories_tab() -> html.Div:
+    return html.Div([
+        dbc.Row([
+            _field("Factory", dcc.Dropdown(id="admin-factory-pick"), 4),
+            _field("Target (kg CO2e per kg made tea)", dbc.Input(id="admin-factory-target", type="number", min=0)),
+            _field("Default firewood density (kg/m³)", dbc.Input(id="admin-factory-density", type="number", min=150,
+                                                                 max=1000)),
+        ], className="mt-3"),
+        dbc.Button("Save factory", id="admin-factory-save", color="primary", className="mb-2"),
+        html.Div(id="admin-factory-result"),
+        dcc.Loading(html.Div(id="admin-factory-table")),
+    ])
+
+
+def _stacks_tab() -> html.Div:
+    return html.Div([
+        html.H3("Stack parameters (changes are audited)", className="h6 mt-3"),
+        dbc.Row([
+            _field("Stack", dcc.Dropdown(id="admin-stack-pick"), 4),
+            _field("Diameter (m)", dbc.Input(id="admin-stack-diameter", type="number", min=0.05, max=10), 2),
+            _field("Flue moisture (fraction)", dbc.Input(id="admin-stack-moisture", type="number", min=0, max=0.5), 2),
+            _field("Velocity profile factor", dbc.Input(id="admin-stack-profile", type="number", min=0.3, max=1.5), 2),
+            _field("Analyser basis", dcc.Dropdown(id="admin-stack-dry", options=[{"label": "wet", "value": "wet"},
+                                                                                {"label": "dry", "value": "dry"}]), 2),
+        ]),
+        dbc.Button("Save stack", id="admin-stack-save", color="primary", className="mb-2"),
+        html.H3("Register a sensor node", className="h6 mt-3"),
+        dbc.Row([
+            _field("Device id (e.g. KGW-S2)", dbc.Input(id="admin-device-id")),
+            _field("Stack", dcc.Dropdown(id="admin-device-stack"), 4),
+            _field("Sample interval (s)", dbc.Input(id="admin-device-interval", type="number", value=60, min=1), 2),
+        ]),
+        dbc.Button("Add node", id="admin-device-add", color="success", className="mb-2 me-2"),
+        html.Span("or retire/activate:", className="small text-muted me-2"),
+        dcc.Dropdown(id="admin-device-pick", placeholder="node", style={"minWidth": "200px", "display": "inline-block"}),
+        dbc.Button("Toggle active", id="admin-device-toggle", color="warning", className="mb-2 ms-2"),
+        html.Div(id="admin-stack-result"),
+        dcc.Loading(html.Div(id="admin-stack-table")),
+    ])
+
+
+def _factors_tab() -> html.Div:
+    fields = [{"label": f, "value": f} for f in FACTOR_NUMERIC_FIELDS + FACTOR_TEXT_FIELDS + ("year",)]
+    return html.Div([
+        html.H3("Add a version (earlier versions are never changed)", className="h6 mt-3"),
+        dbc.Row([
+            _field("Factor", dcc.Dropdown(id="admin-factor-code"), 3),
+            _field("Field", dcc.Dropdown(id="admin-factor-field", options=fields), 3),
+            _field("New value", dbc.Input(id="admin-factor-value"), 3),
+        ]),
+        dbc.Button("Add version", id="admin-factor-add", color="success", className="mb-2"),
+        html.Div(id="admin-factor-result"),
+        dcc.Loading(html.Div(id="admin-factor-table")),
+    ])
+
+
+def layout(**kwargs) -> html.Div:
+    """Admin page: admins change things; auditors see the same tables read-only."""
+    user = web_user()
+    if not page_allowed(user, "/admin"):
+        return not_permitted("administration")
+    note = [] if user.role == "admin" else [dbc.Alert("Read-only: your role cannot change anything here.",
+                                                      color="info", id="admin-read-only")]
+    return dbc.Container(
+        [
+            page_header("Administration", "Every change is written to the audit log."),
+            *note,
+            dcc.Store(id="admin-changed", data=0),
+            dbc.Tabs([
+                dbc.Tab(_users_tab(), label="Users", tab_id="users"),
+                dbc.Tab(_factories_tab(), label="Factories", tab_id="factories"),
+                dbc.Tab(_stacks_tab(), label="Stacks and devices", tab_id="stacks"),
+                dbc.Tab(_factors_tab(), label="Emission factors", tab_id="factors"),
+            ], id="admin-tabs", active_tab="users"),
+        ],
+        fluid=True,
+    )

@@ -1,0 +1,37 @@
+"""Audit log: who changed what and when (admins and auditors; read-only)."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.common import not_permitted, page_allowed, page_header, web_user
+
+dash.register_page(__name__, path="/audit", title="Audit log · Carbon Track", name="Audit log")
+
+ACTIONS = ("login", "login_failed", "login_refused", "logout", "create", "update", "delete", "submit", "approve",
+           "reopen")
+
+
+def layout(**kwargs) -> html.Div:
+    """Audit log page."""
+    user = web_user()
+    if not page_allowed(user, "/audit"):
+        return not_permitted("the audit log")
+    return dbc.Container(
+        [
+            page_header("Audit log", "Newest first; times in EAT. Nothing here can be changed."),
+            dbc.Row([
+                dbc.Col(dcc.Dropdown(id="audit-action", placeholder="All actions",
+                                     options=[{"label": a, "value": a} for a in ACTIONS]), xs=12, md=3),
+                dbc.Col(dbc.Input(id="audit-search", placeholder="user, entity, field or detail contains…",
+                                  debounce=True), xs=12, md=5),
+                dbc.Col(dcc.Dropdown(id="audit-limit", clearable=False, value=200,
+                                     options=[{"label": f"last {n:,} rows", "value": n} for n in (200, 1000, 5000)]),
+                        xs=12, md=2),
+            ], className="mb-3"),
+            dcc.Loading(html.Div(id="audit-table")),
+        ],
+        fluid=True,
+    )

@@ -1,0 +1,99 @@
+"""Energy and production entry: a monthly form per source with validation, preview and workflow."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.common import factory_picker, not_permitted, page_allowed, page_header, web_user
+from callbacks.factory_entry import month_options
+from core.entry import SOURCE_LABELS, UNITS_BY_SOURCE
+from core.models import ENERGY_SOURCES
+
+dash.register_page(__name__, path="/factory/entry", title="Energy entry · Carbon Track", name="Energy entry")
+
+
+def _source_row(src: str) -> dbc.Row:
+    units = UNITS_BY_SOURCE[src]
+    return dbc.Row(
+        [
+            dbc.Col(dbc.Label(SOURCE_LABELS[src], html_for={"type": "factory-entry-qty", "source": src}), xs=12, sm=4),
+            dbc.Col(dbc.Input(id={"type": "factory-entry-qty", "source": src}, type="number", min=0,
+                              placeholder="not used", debounce=True), xs=7, sm=5),
+            dbc.Col(dcc.Dropdown(id={"type": "factory-entry-unit", "source": src},
+                                 options=[{"label": u.replace("m3", "m³"), "value": u} for u in units],
+                                 value=units[0], clearable=False), xs=5, sm=3),
+        ],
+        className="mb-2 align-items-center",
+    )
+
+
+def layout(factory: str | None = None, month: str | None = None, **kwargs) -> html.Div:
+    """Entry page; `?factory=<id>&month=YYYY-MM` preselect."""
+    user = web_user()
+    if not page_allowed(user, "/factory/entry"):
+        return not_permitted("energy entry")
+    picker, _ = factory_picker("factory-entry", user, int(factory) if factory and factory.isdigit() else None)
+    options = month_options()
+    values = [o["value"] for o in options]
+    chosen = month if month in values else values[1]
+    energy = dbc.Card(dbc.CardBody([html.H3("Energy used in the month", className="h6")]
+                                   + [_source_row(s) for s in ENERGY_SOURCES]
+                                   + [dbc.Row([
+                                       dbc.Col(dbc.Label("Firewood moisture (%, as received)",
+                                                         html_for="factory-entry-moisture"), xs=12, sm=4),
+                                       dbc.Col(dbc.Input(id="factory-entry-moisture", type="number", min=0, max=70,
+                                                         debounce=True, placeholder="e.g. 30"), xs=12, sm=8)],
+                                       className="mb-2"),
+                                      dbc.Row([
+                                       dbc.Col(dbc.Label("Firewood stacked density (kg/m³)",
+                                                         html_for="factory-entry-density"), xs=12, sm=4),
+                                       dbc.Col(dbc.Input(id="factory-entry-density", type="number", min=150, max=1000,
+                                                         debounce=True, placeholder="factory default"),
+                                               xs=12, sm=8)], className="mb-2")]),
+                      className="shadow-sm mb-3")
+    production = dbc.Card(dbc.CardBody([
+        html.H3("Production", className="h6"),
+        dbc.Row([dbc.Col(dbc.Label("Green leaf (kg)", html_for="factory-entry-green-leaf"), xs=12, sm=4),
+                 dbc.Col(dbc.Input(id="factory-entry-green-leaf", type="number", min=0, debounce=True), xs=12, sm=8)],
+                className="mb-2"),
+        dbc.Row([dbc.Col(dbc.Label("Made tea (kg)", html_for="factory-entry-made-tea"), xs=12, sm=4),
+                 dbc.Col(dbc.Input(id="factory-entry-made-tea", type="number", min=0, debounce=True), xs=12, sm=8)],
+                className="mb-2"),
+        dbc.Row([dbc.Col(dbc.Label("Note", html_for="factory-entry-note"), xs=12, sm=4),
+                 dbc.Col(dbc.Textarea(id="factory-entry-note", maxLength=1000, debounce=True), xs=12, sm=8)]),
+    ]), className="shadow-sm mb-3")
+    buttons = html.Div([
+        dbc.Button("Save draft", id="factory-entry-save", color="secondary", className="me-2 mb-2"),
+        dbc.Button("Submit to HQ", id="factory-entry-submit", color="success", className="me-2 mb-2"),
+        dbc.Button("Approve", id="factory-entry-approve", color="primary", className="me-2 mb-2"),
+        dbc.InputGroup([dbc.Input(id="factory-entry-reopen-reason", placeholder="reason for reopening"),
+                        dbc.Button("Reopen", id="factory-entry-reopen", color="warning")],
+                       className="mb-2", id="factory-entry-reopen-group"),
+    ])
+    return dbc.Container(
+        [
+            page_header("Energy and production entry",
+                        "One form per month. Save a draft any time; submit when complete; HQ approves."),
+            dbc.Row([picker,
+                     dbc.Col([dbc.Label("Month", html_for="factory-entry-month", className="small text-muted mb-0"),
+                              dcc.Dropdown(id="factory-entry-month", options=options, value=chosen,
+                                           clearable=False)], xs=6, md=3),
+                     dbc.Col(html.Div(id="factory-entry-status", className="mt-4"), xs=6, md=4)],
+                    className="mb-3"),
+            dcc.Store(id="factory-entry-saved", data=0),
+            dbc.Row([
+                dbc.Col([energy, production], xs=12, lg=7),
+                dbc.Col([
+                    dbc.Card(dbc.CardBody([html.H3("What this entry implies", className="h6"),
+                                           dcc.Loading(html.Div(id="factory-entry-preview"))]),
+                             className="shadow-sm mb-3"),
+                    html.Div(id="factory-entry-messages"),
+                    buttons,
+                    html.Div(id="factory-entry-result"),
+                ], xs=12, lg=5),
+            ]),
+        ],
+        fluid=True,
+    )

@@ -1,0 +1,60 @@
+"""Factory history: daily and monthly emissions, intensity vs target, reconciliation, coverage, export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.common import factory_picker, not_permitted, page_allowed, page_header, web_user
+from core.timeutil import DEFAULT_TZ, local_date, utcnow
+
+dash.register_page(__name__, path="/factory/history", title="History · Carbon Track", name="History")
+
+
+def layout(factory: str | None = None, **kwargs) -> html.Div:
+    """History page; `?factory=<id>` preselects a factory (the leaderboard links here)."""
+    user = web_user()
+    if not page_allowed(user, "/factory/history"):
+        return not_permitted("the history page")
+    picker, _ = factory_picker("factory-history", user, int(factory) if factory and factory.isdigit() else None)
+    today = local_date(utcnow(), DEFAULT_TZ)
+    return dbc.Container(
+        [
+            page_header("History", "Measured stack CO2 by local day (EAT); monthly inventory as in the reports. "
+                                   "Days without data are gaps, not zeros."),
+            dbc.Row(
+                [
+                    picker,
+                    dbc.Col([dbc.Label("Dates (local days)", className="small text-muted mb-0"),
+                             html.Div(dcc.DatePickerRange(id="factory-history-range",
+                                                          start_date=(today - timedelta(days=89)).isoformat(),
+                                                          end_date=today.isoformat(), max_date_allowed=today,
+                                                          display_format="YYYY-MM-DD", minimum_nights=0))],
+                            xs=12, md=4),
+                    dbc.Col([dbc.Button("CSV", id="factory-history-csv", color="secondary", outline=True,
+                                        className="me-2 mt-4"),
+                             dbc.Button("Excel", id="factory-history-xlsx", color="secondary", outline=True,
+                                        className="mt-4"),
+                             dcc.Download(id="factory-history-download")], xs=12, md=3),
+                ],
+                className="mb-3",
+            ),
+            dcc.Loading(html.Div(id="factory-history-kpis")),
+            dbc.Row([
+                dbc.Col(dcc.Loading(dcc.Graph(id="factory-history-daily", config={"displaylogo": False})), xs=12,
+                        lg=6),
+                dbc.Col(dcc.Loading(dcc.Graph(id="factory-history-monthly", config={"displaylogo": False})),
+                        xs=12, lg=6),
+            ]),
+            dbc.Row([
+                dbc.Col(dcc.Graph(id="factory-history-intensity", config={"displaylogo": False}), xs=12, lg=6),
+                dbc.Col(dcc.Graph(id="factory-history-reconciliation", config={"displaylogo": False}), xs=12, lg=6),
+            ]),
+            html.H3("Months", className="h6 mt-3"),
+            dcc.Loading(html.Div(id="factory-history-table")),
+        ],
+        fluid=True,
+    )

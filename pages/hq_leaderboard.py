@@ -1,0 +1,38 @@
+"""Leaderboard: every factory ranked by intensity, emissions or change on last year."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from core.queries import METRICS, PERIODS
+
+dash.register_page(__name__, path="/hq/leaderboard", title="Leaderboard · Carbon Track", name="Leaderboard")
+
+
+def layout(**kwargs) -> html.Div:
+    """Leaderboard page (HQ, admin, auditor)."""
+    user = web_user()
+    if not page_allowed(user, "/hq/leaderboard"):
+        return not_permitted("the leaderboard")
+    return dbc.Container(
+        [
+            page_header("Leaderboard", "Lower is better. Click a factory to open its history."),
+            dbc.Row([
+                dbc.Col([dbc.Label("Rank by", className="small text-muted mb-0"),
+                         dcc.Dropdown(id="hq-leaderboard-metric", clearable=False, value="intensity",
+                                      options=[{"label": v, "value": k} for k, v in METRICS.items()])], xs=12, md=4),
+                dbc.Col([dbc.Label("Period", className="small text-muted mb-0"),
+                         dcc.Dropdown(id="hq-leaderboard-period", clearable=False, value="last_month",
+                                      options=[{"label": v, "value": k} for k, v in PERIODS.items()])], xs=6, md=3),
+                dbc.Col([dbc.Label("Region", className="small text-muted mb-0"),
+                         dcc.Dropdown(id="hq-leaderboard-region", placeholder="All regions",
+                                      options=[{"label": f"Region {r}", "value": r} for r in range(1, 8)])],
+                        xs=6, md=3),
+            ], className="mb-3"),
+            dcc.Loading(html.Div(id="hq-leaderboard-table")),
+        ],
+        fluid=True,
+    )

@@ -1,0 +1,32 @@
+"""Node health: every node's status, signal, firmware, buffer and coverage; listener health."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.common import not_permitted, page_allowed, page_header, web_user
+
+dash.register_page(__name__, path="/hq/nodes", title="Nodes · Carbon Track", name="Nodes")
+
+
+def layout(**kwargs) -> html.Div:
+    """Node health page (HQ, admin, auditor)."""
+    user = web_user()
+    if not page_allowed(user, "/hq/nodes"):
+        return not_permitted("node health")
+    return dbc.Container(
+        [
+            page_header("Node health", "Every sensor node. Times in EAT; online = heard from in the last 5 minutes."),
+            dcc.Interval(id="hq-nodes-interval", interval=30_000, n_intervals=0),
+            dbc.Row([dbc.Col(dbc.Checklist(id="hq-nodes-problems", options=[
+                {"label": "Only nodes offline or below 50 % coverage (24 h)", "value": "problems"}], value=[],
+                switch=True), xs=12)], className="mb-2"),
+            dcc.Loading(html.Div(id="hq-nodes-summary")),
+            dcc.Loading(html.Div(id="hq-nodes-table")),
+            html.H3("Listeners", className="h6 mt-4"),
+            html.Div(id="hq-nodes-listeners"),
+        ],
+        fluid=True,
+    )
