@@ -37,6 +37,7 @@ void Link::begin() {
     WiFi.begin(cfg_.wifi_ssid.c_str(), cfg_.wifi_password.c_str());
     if (broker_.tls) {
         tls_.setCACert(ca_pem_.c_str());  // never setInsecure(): the broker must prove who it is
+        tls_.setHandshakeTimeout(30);      // seconds; stays well inside the 60 s watchdog
         mqtt_.begin(broker_.host.c_str(), broker_.port, tls_);
     } else {
         mqtt_.begin(broker_.host.c_str(), broker_.port, plain_);
