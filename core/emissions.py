@@ -100,6 +100,9 @@ def stack_co2_kg_s(
     is then converted to wet with `moisture_fraction`; the velocity is the single-point reading,
     scaled to the area average by `velocity_profile_factor` (domain.md §0.6).
     """
+    if not all(map(math.isfinite, (co2_ppm, flue_temp_c, velocity_m_s, stack_diameter_m, pressure_pa,
+                                    moisture_fraction, velocity_profile_factor))):
+        raise EmissionsError("stack inputs must be finite numbers (got NaN or infinity)")
     if stack_diameter_m <= 0:
         raise EmissionsError(f"stack diameter must be positive, got {stack_diameter_m} m")
     if pressure_pa <= 0:

@@ -145,6 +145,8 @@ def test_sea_level_pressure_overstates_mass_flow_at_altitude() -> None:
         {"flue_temp_c": -300.0},
         {"co2_ppm": -5.0},
         {"velocity_m_s": -1.0},
+        {"co2_ppm": float("nan")},
+        {"velocity_m_s": float("inf")},
     ],
 )
 def test_impossible_stack_inputs_raise(override: dict) -> None:
