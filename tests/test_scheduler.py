@@ -167,3 +167,33 @@ def test_start_scheduler_catches_up_at_start_and_shuts_down(sqlite_url, tmp_path
     finally:
         sched.shutdown()
         engine.dispose()
+
+
+def test_carbontrack_scheduler_catches_up_and_stops_on_sigterm(sqlite_url, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from core.db import open_database
+
+    engine, Session = open_database(sqlite_url)
+    seed_known_month(Session)
+    env = dict(os.environ, CARBONTRACK_DATABASE_URL=sqlite_url, CARBONTRACK_DATA_DIR=str(tmp_path / "data"))
+    env.pop("CARBONTRACK_MQTT_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "scheduler"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(r.status == "done" for r in _job_runs(Session)):
+            time.sleep(0.2)
+        (run,) = _job_runs(Session)  # the start-up catch-up ran for the due month
+        assert run.status == "done"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        engine.dispose()
+    assert proc.returncode == 0, out
+    assert "stopping" in out
