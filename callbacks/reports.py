@@ -38,6 +38,7 @@ from core.reports import (
     report_for_download,
     visible_reports,
 )
+from core.scheduler import MAX_ATTEMPTS
 from core.timeutil import add_months, local_date, month_start, utcnow
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,15 @@ def runs_table(runs: list, tz) -> html.Div:  # noqa: ANN001
     ]) for r in runs]
     head = html.Thead(html.Tr([html.Th(h) for h in ("Period", "Status", "Attempts", "Started", "Finished",
                                                     "Process", "Error")]))
-    return dbc.Table([head, html.Tbody(rows)], size="sm", responsive=True, id="reports-runs-table")
+    table = dbc.Table([head, html.Tbody(rows)], size="sm", responsive=True, id="reports-runs-table")
+    latest = runs[0]
+    if latest.status != "failed":
+        return table
+    retry = ("it will be retried automatically" if latest.attempts < MAX_ATTEMPTS
+             else "no automatic retries left: generate the month here")
+    alert = dbc.Alert(f"The scheduled run for {latest.period} failed (attempt {latest.attempts}; {retry}): "
+                      f"{latest.error}", color="danger", id="reports-run-failed")
+    return html.Div([alert, table])
 
 
 def render_lists(user) -> tuple[Any, Any]:  # noqa: ANN001

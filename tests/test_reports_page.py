@@ -99,6 +99,25 @@ def test_layout_lists_only_what_the_user_may_see(web):
     assert {"reports-generate", "reports-month", "reports-scope", "reports-progress"} <= ids
 
 
+def test_hq_sees_a_failed_scheduled_run(web):
+    app, Session, _, _ = web
+    import pages.reports as page
+    from core.models import JobRun
+
+    with Session() as s:
+        s.add(JobRun(job="monthly_workbooks", period="2026-10", status="failed", attempts=1, owner="host:1",
+                     error="OperationalError: could not connect"))
+        s.commit()
+    with app.server.test_request_context("/reports"):
+        login_user(_web_user(Session, "hq"))
+        tree = page.layout()
+    assert {"reports-run-failed", "reports-runs-table"} <= _ids(tree)
+    assert "could not connect" in str(tree)
+    with app.server.test_request_context("/reports"):
+        login_user(_web_user(Session, "kagwe"))
+        assert "reports-run-failed" not in _ids(page.layout())
+
+
 def test_generation_checks_the_role_in_the_background_job(web):
     app, Session, cfg, _ = web
     from callbacks.reports import CONTEXT_NAMESPACE, _request_context, generate_month
