@@ -1,6 +1,6 @@
 """Small openpyxl helpers shared by the report workbooks: safe text, tables, formats, widths.
 
-Every string goes through `safe_text`: a value that a spreadsheet would read as a formula
+Every string goes through `put`: a value that a spreadsheet would read as a formula
 (starting with =, +, -, @, tab or CR; OWASP "CSV/formula injection") is stored as a plain string
 cell with Excel's quote-prefix flag, so opening the file never evaluates text a user typed.
 """
@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -49,7 +50,8 @@ def put(ws: Worksheet, row: int, col: int, value: Any, fmt: str | None = None, f
     """Write one cell: strings as inert text, numbers as numbers with `fmt`; return the cell."""
     cell = ws.cell(row=row, column=col)
     if isinstance(value, str):
-        cell.value = value
+        # Control characters are not allowed in XML: openpyxl would refuse the whole workbook.
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
         cell.data_type = "s"  # never "f": text is never a formula
         if is_formula_like(value):
             cell.quotePrefix = True

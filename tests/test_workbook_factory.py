@@ -181,3 +181,18 @@ def test_user_text_never_becomes_a_formula(workbook):
                 assert c.data_type != "f", f"{sheet.title}!{c.coordinate} is a formula"
                 if isinstance(c.value, str) and c.value[:1] in "=+-@":
                     assert c.quotePrefix, f"{sheet.title}!{c.coordinate} lacks the quote prefix"
+
+
+@pytest.mark.parametrize("text", ["=1+2", "+SUM(A1)", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "=cmd|' /C calc'!A0"])
+def test_formula_like_text_is_stored_as_text(text, tmp_path):
+    from openpyxl import Workbook
+
+    from core.xlsx import put
+
+    wb = Workbook()
+    put(wb.active, 1, 1, text)
+    put(wb.active, 2, 1, "bell\x07 and nul\x00 from a pasted note")
+    wb.save(tmp_path / "t.xlsx")
+    cell = load_workbook(tmp_path / "t.xlsx").active["A1"]
+    assert (cell.value, cell.data_type, cell.quotePrefix) == (text, "s", True)
+    assert load_workbook(tmp_path / "t.xlsx").active["A2"].value == "bell\ufffd and nul\ufffd from a pasted note"
