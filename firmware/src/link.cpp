@@ -1,6 +1,6 @@
 #include "link.h"
 
-#include <esp_random.h>
+#include <esp_system.h>
 
 #include "carbontrack/command.h"
 

@@ -46,7 +46,7 @@ std::unique_ptr<SequenceCounter> seq;
 std::unique_ptr<OtaGuard> guard;
 std::unique_ptr<NodeCore> node;
 std::unique_ptr<Sensors> sensors;
-std::unique_ptr<Link> link;
+std::unique_ptr<Link> uplink;
 
 uint64_t next_sample_ms = 0;
 uint64_t next_interval_ms = 0;
@@ -246,15 +246,15 @@ void setup() {
                                         scale > 0 ? scale : 10.0, pins::kTcCs);
     sensors->begin();
 
-    link = std::make_unique<Link>(cfg, ca_pem);
-    link->begin();
+    uplink = std::make_unique<Link>(cfg, ca_pem);
+    uplink->begin();
     configTzTime("UTC0", cfg.ntp_server.c_str());
 
     uint64_t now = mono_ms();
     next_sample_ms = now;
     next_interval_ms = now + cfg.publish_interval_s * 1000ull;
     Serial.printf("Carbon Track node %s, %s, %u readings buffered (%u dropped so far)\n", CT_FW_VERSION,
-                  cfg.device_id.c_str(), static_cast<unsigned>(buffer->size()), buffer->dropped());
+                  cfg.device_id.c_str(), static_cast<unsigned>(buffer->size()), static_cast<unsigned>(buffer->dropped()));
 }
 
 void loop() {
@@ -283,20 +283,20 @@ void loop() {
         if (next_interval_ms <= now) next_interval_ms = now + cfg.publish_interval_s * 1000ull;
     }
 
-    link->loop(now);
-    if (link->connected() && !node->buffer().empty()) {
-        Envelope env{cfg.device_id, CT_FW_VERSION, link->rssi(), now / 1000, 0};
-        FlushResult r = node->flush(env, [](const std::string& p) { return link->publish_telemetry(p); }, kMessagesPerLoop);
+    uplink->loop(now);
+    if (uplink->connected() && !node->buffer().empty()) {
+        Envelope env{cfg.device_id, CT_FW_VERSION, uplink->rssi(), now / 1000, 0};
+        FlushResult r = node->flush(env, [](const std::string& p) { return uplink->publish_telemetry(p); }, kMessagesPerLoop);
         if (r.messages > 0) ota::confirm(*guard);  // reached the broker and got PUBACKs: this image works
     }
     std::string cmd;
-    while (link->next_command(cmd)) handle_command(cmd);
+    while (uplink->next_command(cmd)) handle_command(cmd);
 
     if (guard->pending() && now > kConfirmDeadlineMs) {
-        log_e("update not confirmed within %llu min: rebooting (attempt %u)", kConfirmDeadlineMs / 60000,
-              guard->attempts());
+        log_e("update not confirmed within %u min: rebooting (attempt %u)",
+              static_cast<unsigned>(kConfirmDeadlineMs / 60000), static_cast<unsigned>(guard->attempts()));
         ESP.restart();
     }
-    digitalWrite(pins::kLed, link->connected() ? HIGH : (millis() / 1000) % 2);
+    digitalWrite(pins::kLed, uplink->connected() ? HIGH : (millis() / 1000) % 2);
     delay(5);
 }

@@ -5,6 +5,7 @@
 #include <Update.h>
 #include <WiFiClientSecure.h>
 #include <esp_ota_ops.h>
+#include <esp_system.h>
 #include <esp_task_wdt.h>
 #include <mbedtls/sha256.h>
 

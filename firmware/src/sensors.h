@@ -6,6 +6,8 @@
 #include <HardwareSerial.h>
 #include <Wire.h>
 
+#include <vector>
+
 #include "carbontrack/sampling.h"
 
 // High-range NDIR CO2 on UART2. Two supported models, chosen by the NVS key "co2_model".

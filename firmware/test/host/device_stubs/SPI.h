@@ -1,0 +1,3 @@
+#pragma once
+class SPIClass {};
+extern SPIClass SPI;
