@@ -20,6 +20,7 @@ class Link {
     // Keep Wi-Fi and MQTT up (non-blocking except for the connect itself); call every loop.
     void loop(uint64_t mono_ms);
     bool connected() { return mqtt_.connected(); }
+    bool wifi_connected() const { return WiFi.status() == WL_CONNECTED; }
     // QoS 1 publish of telemetry; true only when the broker acknowledged it.
     bool publish_telemetry(const std::string& payload);
     // Commands received on the cmd topic, oldest first (queued: the MQTT callback must not

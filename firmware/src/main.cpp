@@ -31,7 +31,10 @@ namespace {
 
 constexpr uint32_t kWatchdogS = 60;              // longest blocking step: TLS connect + a PUBACK wait
 constexpr size_t kMessagesPerLoop = 4;           // keep sampling on time while a backlog drains
-constexpr uint64_t kConfirmDeadlineMs = 15 * 60 * 1000;  // an update must reach the broker by then
+// An unconfirmed update that has had Wi-Fi this long without one acknowledged publish reboots
+// (3 such boots → previous image). Time without Wi-Fi does not count: a site network outage must
+// not roll back a good image; a broker outage can, which only costs a re-sent OTA command.
+constexpr uint64_t kConfirmDeadlineMs = 15 * 60 * 1000;
 constexpr uint32_t kSeqBlock = 64;
 
 Preferences prefs;
@@ -51,6 +54,8 @@ std::unique_ptr<Link> uplink;
 uint64_t next_sample_ms = 0;
 uint64_t next_interval_ms = 0;
 bool time_known = false;
+uint64_t trial_wifi_ms = 0;  // time with Wi-Fi while running an unconfirmed update
+uint64_t last_loop_ms = 0;
 std::string console_line;
 
 uint64_t mono_ms() { return static_cast<uint64_t>(esp_timer_get_time() / 1000); }
@@ -251,6 +256,7 @@ void setup() {
     configTzTime("UTC0", cfg.ntp_server.c_str());
 
     uint64_t now = mono_ms();
+    last_loop_ms = now;
     next_sample_ms = now;
     next_interval_ms = now + cfg.publish_interval_s * 1000ull;
     Serial.printf("Carbon Track node %s, %s, %u readings buffered (%u dropped so far)\n", CT_FW_VERSION,
@@ -292,7 +298,9 @@ void loop() {
     std::string cmd;
     while (uplink->next_command(cmd)) handle_command(cmd);
 
-    if (guard->pending() && now > kConfirmDeadlineMs) {
+    if (guard->pending() && uplink->wifi_connected()) trial_wifi_ms += now - last_loop_ms;
+    last_loop_ms = now;
+    if (guard->pending() && trial_wifi_ms > kConfirmDeadlineMs) {
         log_e("update not confirmed within %u min: rebooting (attempt %u)",
               static_cast<unsigned>(kConfirmDeadlineMs / 60000), static_cast<unsigned>(guard->attempts()));
         ESP.restart();
