@@ -1,0 +1,223 @@
+"""Energy entry: validation, warnings against history, preview = inventory, workflow, audit, locking."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from web_helpers import NOW, build_small_db
+
+from core.access import AccessDenied
+from core.auth import WebUser
+from core.db import make_engine, make_session_factory
+from core.entry import (
+    EntryError,
+    EntryForm,
+    SourceInput,
+    approve,
+    get_submission,
+    parse_form,
+    pending_approvals,
+    preview,
+    reopen,
+    save_entry,
+    validate,
+)
+from core.factors import load_factor_set
+from core.inventory import monthly_inventory
+from core.models import AuditLog, MonthlySubmission
+from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
+
+THIS_MONTH = month_start(local_date(NOW, DEFAULT_TZ))
+LAST_MONTH = add_months(THIS_MONTH, -1)
+
+
+@pytest.fixture
+def db(sqlite_url):
+    engine = make_engine(sqlite_url)
+    Session = make_session_factory(engine)
+    fx = build_small_db(Session, readings=False)
+    ids = fx.factory_ids
+    users = {
+        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
+        "mataara": WebUser(5, "mataara", "factory_manager", ids["MTR"], True),
+        "hq": WebUser(2, "hq", "hq", None, True),
+        "auditor": WebUser(3, "auditor", "auditor", None, True),
+        "admin": WebUser(1, "admin", "admin", None, True),
+    }
+    with Session() as s:
+        factors = load_factor_set(s)
+    yield Session, ids, users, factors
+    engine.dispose()
+
+
+def typical(month=THIS_MONTH, **over) -> EntryForm:
+    form = parse_form(month, {"firewood": 1400, "diesel": 2000, "grid_electricity": 120_000},
+                      {"firewood": "m3", "diesel": "L", "grid_electricity": "kWh"},
+                      moisture_pct=30, density=None, green_leaf=1_000_000, made_tea=220_000)
+    for k, v in over.items():
+        setattr(form, k, v)
+    return form
+
+
+@pytest.mark.parametrize(("source", "qty", "unit", "message"), [
+    ("diesel", -5, "L", "cannot be negative"),
+    ("diesel", "abc", "L", "not a number"),
+    ("diesel", 100, "kWh", "not allowed"),
+    ("grid_electricity", 1e12, "kWh", "not possible"),
+    ("firewood", 1e9, "t", "not possible"),
+])
+def test_impossible_values_refused(db, source, qty, unit, message):
+    _, _, _, factors = db
+    form = parse_form(THIS_MONTH, {source: qty}, {source: unit})
+    v = validate(form, factors)
+    assert not v.ok and any(message in e for e in v.errors)
+
+
+@pytest.mark.parametrize(("moisture", "density", "message"), [
+    (95, None, "moisture"), (30, 50, "density"),
+])
+def test_firewood_extras_checked(db, moisture, density, message):
+    _, _, _, factors = db
+    form = parse_form(THIS_MONTH, {"firewood": 100}, {"firewood": "m3"}, moisture, density)
+    v = validate(form, factors, default_density=450)
+    assert any(message in e for e in v.errors)
+
+
+def test_firewood_m3_needs_a_density(db):
+    _, _, _, factors = db
+    form = parse_form(THIS_MONTH, {"firewood": 100}, {"firewood": "m3"}, 30)
+    assert any("density" in e for e in validate(form, factors, default_density=None).errors)
+    assert validate(form, factors, default_density=450).ok
+
+
+def test_made_tea_above_green_leaf_refused(db):
+    _, _, _, factors = db
+    v = validate(typical(green_leaf_kg=100.0, made_tea_kg=200.0), factors)
+    assert any("exceed" in e for e in v.errors)
+
+
+def test_future_month_refused(db):
+    _, _, _, factors = db
+    v = validate(typical(month=add_months(THIS_MONTH, 1)), factors, today=local_date(NOW, DEFAULT_TZ))
+    assert any("future" in e for e in v.errors)
+
+
+def test_unusual_values_warned_against_history(db):
+    Session, ids, users, factors = db
+    from core.entry import history_medians
+
+    with Session() as s:
+        medians = history_medians(s, ids["KGW"], THIS_MONTH, factors, 450.0)
+    assert medians["diesel"] == pytest.approx(2000 * 0.844)
+    ok = validate(typical(), factors, medians, 450.0)
+    assert ok.ok and not ok.warnings
+    form = typical()
+    form.sources["diesel"] = SourceInput(20_000, "L")  # 10×
+    warned = validate(form, factors, medians, 450.0)
+    assert warned.ok and any("Diesel" in w for w in warned.warnings)
+    low = validate(typical(made_tea_kg=10_000.0), factors, medians, 450.0)
+    assert any("Made tea" in w for w in low.warnings)
+
+
+def test_preview_equals_inventory(db):
+    Session, ids, users, factors = db
+    form = typical()
+    p = preview(form, factors, default_density=450.0)
+    with Session() as s:
+        save_entry(s, users["kagwe"], ids["KGW"], form, factors, now=NOW)
+        s.commit()
+        inv = monthly_inventory(s, [THIS_MONTH], factors, [ids["KGW"]], now=NOW)[0]
+    assert p.combustion.co2e_kg == pytest.approx(inv.scope1_kg)
+    assert p.combustion.biogenic_co2_kg == pytest.approx(inv.biogenic_co2_kg)
+    assert p.scope2_kg == pytest.approx(inv.scope2_kg)
+    assert p.intensity_kg_per_kg == pytest.approx(inv.intensity_kg_per_kg)
+    assert p.ch4_n2o_co2e_kg > 0
+
+
+def test_save_submit_approve_lock_reopen_with_audit(db):
+    Session, ids, users, factors = db
+    fid = ids["KGW"]
+    with Session() as s:
+        save_entry(s, users["kagwe"], fid, typical(), factors, now=NOW)
+        s.commit()
+        changed = typical()
+        changed.sources["diesel"] = SourceInput(2500, "L")
+        sub, _ = save_entry(s, users["kagwe"], fid, changed, factors, submit=True, now=NOW + timedelta(minutes=5))
+        s.commit()
+        assert sub.status == "submitted" and sub.submitted_by_id == users["kagwe"].id
+        rows = list(s.scalars(sa.select(AuditLog).where(AuditLog.field == "diesel.quantity").order_by(AuditLog.id)))
+        assert [(r.old_value, r.new_value) for r in rows] == [(None, "2000 L"), ("2000 L", "2500 L")]
+        assert rows[-1].username == "kagwe" and rows[-1].factory_id == fid
+        assert [p[0].id for p in pending_approvals(s, users["hq"])].count(sub.id) == 1
+        approve(s, users["hq"], fid, THIS_MONTH, now=NOW)
+        s.commit()
+        with pytest.raises(EntryError, match="locked"):
+            save_entry(s, users["kagwe"], fid, typical(), factors, now=NOW)
+        with pytest.raises(AccessDenied):
+            reopen(s, users["hq"], fid, THIS_MONTH, "typo in diesel")
+        with pytest.raises(EntryError, match="reason"):
+            reopen(s, users["admin"], fid, THIS_MONTH, "")
+        reopen(s, users["admin"], fid, THIS_MONTH, "diesel invoice corrected")
+        s.commit()
+        assert get_submission(s, users["kagwe"], fid, THIS_MONTH).status == "draft"
+        reasons = list(s.scalars(sa.select(AuditLog.detail).where(AuditLog.action == "reopen")))
+        assert reasons == ["diesel invoice corrected"]
+
+
+def test_removing_a_source_is_audited(db):
+    Session, ids, users, factors = db
+    with Session() as s:
+        save_entry(s, users["kagwe"], ids["KGW"], typical(), factors, now=NOW)
+        less = typical()
+        del less.sources["diesel"]
+        sub, _ = save_entry(s, users["kagwe"], ids["KGW"], less, factors, now=NOW)
+        s.commit()
+        assert "diesel" not in {e.source for e in sub.entries}
+        row = s.scalar(sa.select(AuditLog).where(AuditLog.action == "delete"))
+        assert row.field == "diesel.quantity" and row.old_value == "2000 L" and row.new_value is None
+
+
+@pytest.mark.parametrize("who", ["mataara", "hq", "auditor"])
+def test_who_may_not_enter_kagwe_data(db, who):
+    Session, ids, users, factors = db
+    with Session() as s, pytest.raises(AccessDenied):
+        save_entry(s, users[who], ids["KGW"], typical(), factors, now=NOW)
+
+
+def test_admin_may_correct_any_factory(db):
+    Session, ids, users, factors = db
+    with Session() as s:
+        sub, _ = save_entry(s, users["admin"], ids["MTR"], typical(), factors, now=NOW)
+        s.commit()
+        assert sub.factory_id == ids["MTR"]
+
+
+def test_errors_stop_the_save(db):
+    Session, ids, users, factors = db
+    form = typical()
+    form.sources["diesel"] = SourceInput(-1, "L")
+    with Session() as s:
+        with pytest.raises(EntryError, match="negative"):
+            save_entry(s, users["kagwe"], ids["KGW"], form, factors, now=NOW)
+        assert s.scalar(sa.select(MonthlySubmission).where(MonthlySubmission.month == THIS_MONTH)) is None
+
+
+def test_only_submitted_months_are_approved(db):
+    Session, ids, users, factors = db
+    with Session() as s:
+        save_entry(s, users["kagwe"], ids["KGW"], typical(), factors, now=NOW)
+        with pytest.raises(EntryError):
+            approve(s, users["hq"], ids["KGW"], THIS_MONTH)
+        with pytest.raises(AccessDenied):
+            approve(s, users["kagwe"], ids["KGW"], LAST_MONTH)
+
+
+def test_parse_form_reads_text():
+    form = parse_form(date(2026, 10, 5), {"diesel": "12.5", "lpg": "", "firewood": None}, {"diesel": "L"},
+                      moisture_pct="25", green_leaf="x")
+    assert form.month == date(2026, 10, 1)
+    assert list(form.sources) == ["diesel"] and form.sources["diesel"].quantity == 12.5
+    assert math.isnan(form.green_leaf_kg)

@@ -1,0 +1,211 @@
+"""Callback functions called as plain functions: what each page shows, partial updates, exports."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+
+import dash
+import pytest
+from web_helpers import NOW, make_web_db
+
+from callbacks.admin import admin_action, admin_tables
+from callbacks.audit import audit_view
+from callbacks.factory_entry import do_action, load_month, month_options, preview_panel
+from callbacks.factory_history import history_data, parse_range, render_history, safe_cell, to_csv, to_xlsx
+from callbacks.factory_live import render_live, tick_live
+from callbacks.hq_leaderboard import leaderboard_rows, leaderboard_table
+from callbacks.hq_nodes import nodes_data, render_nodes
+from callbacks.hq_overview import overview_data, render_overview
+from core.access import AccessDenied
+from core.auth import WebUser
+from core.models import Reading
+from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    engine, Session, fx, _ = make_web_db(tmp_path_factory.mktemp("cb") / "cb.db")
+    ids = fx.factory_ids
+    users = {
+        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
+        "hq": WebUser(2, "hq", "hq", None, True),
+        "auditor": WebUser(3, "auditor", "auditor", None, True),
+        "admin": WebUser(1, "admin", "admin", None, True),
+    }
+    yield Session, ids, users
+    engine.dispose()
+
+
+def dump(component) -> str:
+    return json.dumps(component, cls=__import__("plotly").utils.PlotlyJSONEncoder)
+
+
+def test_render_live_full(db):
+    Session, ids, users = db
+    kpis, hour, day, nodes, state, note = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
+    assert "0.250 kg/s" in dump(kpis) and "20.00 t" in dump(kpis)
+    assert len(hour.data) == 1 and len(hour.data[0].x) == 60
+    assert state["factory"] == ids["KGW"] and state["devices"] == ["KGW-S1"]
+    assert "KGW-S1" in dump(nodes) and "Kagwe" in note
+
+
+def test_render_live_denied(db):
+    Session, ids, users = db
+    kpis, hour, day, nodes, state, note = render_live(users["kagwe"], ids["MTR"], Session, NOW, DEFAULT_TZ)
+    assert "You may not see this factory" in dump(kpis) and state is None and nodes is None
+    assert "MTR" not in dump(hour)
+
+
+def test_tick_extends_with_a_patch(db):
+    Session, ids, users = db
+    *_, state, _ = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
+    with Session() as s:
+        s.add(Reading(device_id="KGW-S1", factory_id=ids["KGW"], ts=NOW + timedelta(seconds=10), co2_ppm=81_000,
+                      flue_temp_c=181, velocity_m_s=8.1, co2_kg_s=0.3, quality=0))
+        s.commit()
+    later = NOW + timedelta(seconds=15)
+    kpis, patch, day, nodes, new_state, _ = tick_live(users["kagwe"], ids["KGW"], state, Session, later, DEFAULT_TZ)
+    assert isinstance(patch, dash.Patch)
+    ops = patch.to_plotly_json()["operations"]
+    extends = [op for op in ops if op["operation"] == "Extend"]
+    assert extends and extends[1]["params"]["value"] == [0.3]
+    assert day is dash.no_update
+    assert new_state["ticks"] == 1 and new_state["last_ts"] > state["last_ts"]
+    # A second tick with nothing new extends nothing.
+    _, patch2, *_ = tick_live(users["kagwe"], ids["KGW"], new_state, Session, later, DEFAULT_TZ)
+    assert not [op for op in patch2.to_plotly_json()["operations"] if op["operation"] == "Extend"]
+
+
+def test_tick_redraws_after_factory_change(db):
+    Session, ids, users = db
+    *_, state, _ = render_live(users["hq"], ids["KGW"], Session, NOW, DEFAULT_TZ)
+    out = tick_live(users["hq"], ids["MTR"], state, Session, NOW, DEFAULT_TZ)
+    assert not isinstance(out[1], dash.Patch) and out[4]["factory"] == ids["MTR"]
+
+
+def test_history_gaps_and_export(db):
+    Session, ids, users = db
+    today = local_date(NOW, DEFAULT_TZ)
+    data = history_data(users["hq"], ids["MTR"], (today - timedelta(days=30)).isoformat(), today.isoformat(),
+                        Session, DEFAULT_TZ, NOW)
+    kpis, daily, monthly, inten, recon, table = render_history(data)
+    ys = list(daily.data[0].y)
+    assert ys.count(None) == 3 and 0 not in ys  # the three missing days are gaps
+    assert "3 d" in dump(kpis)
+    csv_text = to_csv(data)
+    assert "day_eat" in csv_text and "MTR" in csv_text
+    gap_day = (today - timedelta(days=11)).isoformat()
+    assert f"MTR,{gap_day},," in csv_text
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(to_xlsx(data)))
+    assert wb.sheetnames == ["Monthly", "Daily"]
+    assert wb["Daily"].max_row == len(data["days"]) + 1
+
+
+def test_history_denied(db):
+    Session, ids, users = db
+    data = history_data(users["kagwe"], ids["MTR"], None, None, Session, DEFAULT_TZ, NOW)
+    assert data == {"denied": True}
+    assert "You may not see" in dump(render_history(data)[0])
+
+
+def test_excel_cells_never_formulas(db):
+    Session, ids, users = db
+    data = history_data(users["hq"], ids["KGW"], None, None, Session, DEFAULT_TZ, NOW)
+    data["factory_name"] = "=HYPERLINK(\"http://x\",\"y\")"
+    data["factory_code"] = "+KGW"
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(to_xlsx(data)))["Monthly"]
+    assert ws["A1"].value.startswith("'=") and ws["A1"].data_type == "s"
+    assert ws["A3"].value == "'+KGW"
+    assert "'=HYPERLINK" in to_csv(data)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("=1+1", "'=1+1"), ("-2", "'-2"), ("@x", "'@x"), ("ok", "ok"),
+                                                 (-2.5, -2.5), (None, None)])
+def test_safe_cell(value, expected):
+    assert safe_cell(value) == expected
+
+
+def test_parse_range_clips():
+    today = local_date(NOW, DEFAULT_TZ)
+    first, last = parse_range("2020-01-01", "2030-01-01", today)
+    assert last == today and (last - first).days == 399
+    assert parse_range("junk", None, today)[1] == today
+
+
+def test_overview_render(db):
+    Session, _, users = db
+    ov = overview_data(users["hq"], Session, DEFAULT_TZ, NOW)
+    kpis, trend, mapfig, regions, uptime = render_overview(ov)
+    text = dump(kpis)
+    assert "kg CO2e/kg" in text and "2 of 3" in text and "67 %" in text
+    assert all("tile" not in str(t.type) and t.type == "scatter" for t in mapfig.data)  # no map tiles
+    # The current month has no energy data yet: a gap, not a zero.
+    assert trend.data[0].y[-1] is None
+
+
+def test_leaderboard_render(db):
+    Session, ids, users = db
+    rows = leaderboard_rows(users["hq"], "emissions", "last_12", None, Session, DEFAULT_TZ, NOW)
+    table = dump(leaderboard_table(rows))
+    assert f"/factory/history?factory={ids['KGW']}" in table
+    assert leaderboard_rows(users["hq"], "bogus", "bogus", "x", Session, DEFAULT_TZ, NOW)
+
+
+def test_nodes_render(db):
+    Session, _, users = db
+    nodes, listeners = nodes_data(users["hq"], Session, DEFAULT_TZ, NOW)
+    summary, table, lst = render_nodes(nodes, listeners, True, DEFAULT_TZ)
+    assert "CHG-S1" in dump(table) and "KGW-S1" not in dump(table)  # only problems: CHG is offline
+    assert "host:1" in dump(lst) and "EAT" in dump(table)
+
+
+def test_entry_load_preview_and_save(db):
+    Session, ids, users = db
+    month = add_months(month_start(local_date(NOW, DEFAULT_TZ)), -1).strftime("%Y-%m")
+    data = load_month(users["kagwe"], ids["KGW"], month, Session)
+    assert data["status"] == "submitted" and data["qty"]["diesel"] == 2000 and data["can_edit"]
+    assert not data["can_approve"]
+    assert load_month(users["kagwe"], ids["MTR"], month, Session)["denied"]
+    assert load_month(users["hq"], ids["KGW"], month, Session)["can_approve"]
+    table, msgs = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": 20_000}, {"diesel": "L"}, None, None,
+                                None, None, Session)
+    assert "t CO2e" in dump(table) and "far from" in dump(msgs)
+    _, msgs = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": -1}, {"diesel": "L"}, None, None, None,
+                            None, Session)
+    assert "negative" in dump(msgs)
+    denied, _ = preview_panel(users["kagwe"], ids["MTR"], month, {}, {}, None, None, None, None, Session)
+    assert "may not" in dump(denied)
+    this = month_start(local_date(NOW, DEFAULT_TZ)).strftime("%Y-%m")
+    msg = do_action("save", users["kagwe"], ids["KGW"], this, {"diesel": 1900}, {"diesel": "L"}, None, None, None,
+                    None, "first draft", None, Session, DEFAULT_TZ, NOW)
+    assert "Draft saved" in dump(msg)
+    msg = do_action("approve", users["kagwe"], ids["KGW"], this, {}, {}, None, None, None, None, None, None,
+                    Session, DEFAULT_TZ, NOW)
+    assert "Not allowed" in dump(msg)
+
+
+def test_month_options_newest_first():
+    opts = month_options(NOW)
+    assert len(opts) == 13 and opts[0]["value"] == "2026-11" and opts[1]["value"] == "2026-10"
+
+
+def test_admin_tables_and_action(db):
+    Session, ids, users = db
+    assert admin_tables(users["kagwe"], Session) is None
+    tables = admin_tables(users["auditor"], Session)
+    assert "diesel" in dump(tables["factors"])
+    with pytest.raises(AccessDenied):
+        admin_action("factory", users["auditor"], {"factory_pick": ids["KGW"], "target": 1.0}, Session)
+    assert "Saved" in admin_action("factory", users["admin"], {"factory_pick": ids["KGW"], "target": 1.3}, Session)
+
+
+def test_audit_view(db):
+    Session, _, users = db
+    assert "Not allowed" in dump(audit_view(users["hq"], None, None, 200, Session))
+    assert "No audit entries" in dump(audit_view(users["auditor"], "reopen", None, 200, Session))
