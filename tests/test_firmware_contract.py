@@ -8,6 +8,7 @@ loop: averaging, sequence counter, NTP stamping, store-and-forward buffer, 64 Ki
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import GOLDEN_DIR
 from ingest_helpers import Publisher, make_config, wait_until
 
 from core.db import make_engine, make_session_factory
@@ -97,21 +99,32 @@ def registry(pg_url):
     engine.dispose()
 
 
-@pytest.fixture
-def pipeline(registry, mosquitto, topic_prefix):
+@contextlib.contextmanager
+def running_pipeline(registry, mosquitto, topic_prefix, **listener_kwargs):
     """The real listener on the test broker, writing to PostgreSQL, plus a QoS 1 publisher."""
     pg_url, session_factory = registry
     listener = Listener(
         make_config(pg_url, topic_prefix, *mosquitto),
         session_factory,
         client_id=f"fwtest-{uuid.uuid4().hex[:8]}",
+        **listener_kwargs,
     )
     listener.start()
-    assert listener.wait_connected(10), "listener did not connect to Mosquitto"
-    pub = Publisher(*mosquitto)
-    yield session_factory, pub, f"{topic_prefix}/{FACTORY}/{DEVICE}/telemetry"
-    pub.close()
-    listener.stop()
+    pub = None
+    try:
+        assert listener.wait_connected(10), "listener did not connect to Mosquitto"
+        pub = Publisher(*mosquitto)
+        yield session_factory, pub, f"{topic_prefix}/{FACTORY}/{DEVICE}/telemetry"
+    finally:
+        if pub is not None:
+            pub.close()
+        listener.stop()
+
+
+@pytest.fixture
+def pipeline(registry, mosquitto, topic_prefix):
+    with running_pipeline(registry, mosquitto, topic_prefix) as p:
+        yield p
 
 
 def published_readings(payloads: list[bytes]) -> list[dict]:
@@ -215,3 +228,23 @@ def test_buffered_flush_with_drops_reboot_and_redelivery(emitter, pipeline):
     assert wait_until(lambda: len(stored(session_factory)) >= len(sent), 30)
     time.sleep(0.5)  # let the duplicate round finish so a double insert would show
     assert_ingested_exactly(session_factory, sent)
+
+
+def test_firmware_edge_golden_is_ingested_exactly(registry, mosquitto, topic_prefix):
+    """tests/golden/telemetry_firmware_edge.json (the encoder's output, checked byte for byte by the
+    host tests): range-edge values, ms timestamps and counters beyond 32 bits are stored exactly."""
+    raw = (GOLDEN_DIR / "telemetry_firmware_edge.json").read_bytes()
+    doc = json.loads(raw)
+    pinned_now = max(r["ts"] for r in doc["readings"]) + 600  # the golden timestamps are fixed
+    with running_pipeline(registry, mosquitto, topic_prefix, clock=lambda: pinned_now) as (
+        session_factory,
+        pub,
+        t,
+    ):
+        pub.publish(t, raw)
+        pub.wait_all()
+        assert wait_until(lambda: len(stored(session_factory)) >= len(doc["readings"]), 20)
+        assert_ingested_exactly(session_factory, doc["readings"])
+        with session_factory() as s:
+            device = s.get(Device, DEVICE)
+            assert device.uptime_s == 4294967296 and device.buffered == 9999 and device.last_seq == 4294967303

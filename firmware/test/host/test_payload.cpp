@@ -92,3 +92,15 @@ TEST_CASE("payload_size and fit_readings agree with the real encoding") {
     CHECK(fit_readings(env, rs.data(), rs.size(), 50) == 0);
     CHECK(fit_readings(env, rs.data(), 3, kMaxPayloadBytes) == 3);
 }
+
+TEST_CASE("golden (firmware): edge values, 64-bit counters, ms timestamps; byte-identical to Python's json.dumps") {
+    Envelope env{"KGW-S1", "1.1.0-rc.1", -90, 4294967296ull, 9999};
+    std::vector<Reading> rs = {reading(4294967301ull, 1764331210.123, 0.0, -12.5, 0.0, 109999.9),
+                               reading(4294967302ull, 1764331270.5, 300000.0, 599.99, 39.999),
+                               reading(4294967303ull, 1764331330.001, 84133.3, 186.45, 7.912, 50000.0)};
+    std::string encoded = encode_payload(env, rs.data(), rs.size());
+    check_against_golden("telemetry_firmware_edge.json", encoded);
+    std::string text = read_text_file(g_golden_dir + "/telemetry_firmware_edge.json");
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    CHECK(encoded == text);
+}
