@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import GOLDEN_DIR
+from conftest import GOLDEN_DIR, require_or_skip
 from ingest_helpers import Publisher, make_config, wait_until
 
 from core.db import make_engine, make_session_factory
@@ -54,6 +56,7 @@ def expected_kg_s(r: dict) -> float:
 @pytest.fixture(scope="module")
 def emitter() -> Path:
     """Build the payload emitter with the firmware's host Makefile."""
+    require_or_skip(bool(shutil.which("make") and shutil.which(os.environ.get("CXX", "g++"))), "make and g++")
     proc = subprocess.run(["make", "-s", "-C", str(HOST_DIR), "emitter"], capture_output=True, text=True)
     assert proc.returncode == 0, f"building emit_payloads failed:\n{proc.stdout}\n{proc.stderr}"
     return EMITTER

@@ -142,7 +142,8 @@ Sensors::Sensors(HardwareSerial& co2_port, Co2Sensor::Model model, double co2_pp
 void Sensors::begin() {
     Wire.begin(pins::kI2cSda, pins::kI2cScl, pins::kI2cHz);
     if (!co2_.begin()) log_e("CO2 sensor: no answer or ABC-off not acknowledged");
-    if (!tc_.begin()) log_e("MAX31855 not found");
+    tc_.begin();  // returns void in older library versions: check with a first read instead
+    if (std::isnan(tc_.readCelsius())) log_e("MAX31855: no reading (fault 0x%02x)", tc_.readError());
     if (!dp_.begin(Wire)) log_e("SDP8xx not found on I2C 0x%02x", proto::kSdpAddress);
     bmp_ok_ = bmp_.begin(0x76) || bmp_.begin(0x77);
     if (bmp_ok_) {
