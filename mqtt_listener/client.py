@@ -71,7 +71,7 @@ def protocol_from_url(raw_url: str | None) -> str | None:
     values = parse_qs(urlsplit(raw_url).query).get("protocol")
     if not values:
         return None
-    value = values[-1].strip().lower().removeprefix("v").removeprefix("mqtt")
+    value = values[-1].strip().lower().removeprefix("mqtt").removeprefix("v")
     if value in ("5", "5.0"):
         return PROTOCOL_V5
     if value in ("3.1.1", "311", "4"):
@@ -84,6 +84,7 @@ def protocol_from_url(raw_url: str | None) -> str | None:
 def probe_protocol(broker: MqttUrl, timeout_s: float = PROBE_TIMEOUT_S) -> str:
     """MQTT 5 if the broker answers an MQTT 5 CONNECT, else 3.1.1 (unreachable broker: 5)."""
     got = threading.Event()
+    done = threading.Event()
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2, client_id=f"ct-probe-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
     )
@@ -92,15 +93,18 @@ def probe_protocol(broker: MqttUrl, timeout_s: float = PROBE_TIMEOUT_S) -> str:
     def _on_connect(_c, _u, _f, reason_code, _p=None) -> None:  # noqa: ANN001
         if not reason_code.is_failure:
             got.set()
+        done.set()
 
     client.on_connect = _on_connect
+    client.on_disconnect = lambda *_a, **_k: done.set()  # amqtt closes the socket on an MQTT 5 CONNECT
     try:
         client.connect(broker.host, broker.port, keepalive=10, clean_start=True)
     except OSError:
         return PROTOCOL_V5
     client.loop_start()
     try:
-        answered = got.wait(timeout_s)
+        done.wait(timeout_s)
+        answered = got.is_set()
     finally:
         client.disconnect()
         client.loop_stop()
@@ -221,7 +225,7 @@ class Listener:
         self._save_stats()
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
-        """Block until subscribed to the broker (or the timeout); return whether it happened."""
+        """Block until connected and subscribed (or the timeout); return whether it happened."""
         return self._connected.wait(timeout_s)
 
     def wait_idle(self, timeout_s: float = 30.0, quiet_s: float = 0.3) -> bool:
@@ -258,6 +262,7 @@ class Listener:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _properties=None) -> None:  # noqa: ANN001
@@ -267,8 +272,15 @@ class Listener:
         # Resubscribe on every connect: a broker that lost its state (restart without
         # persistence) must learn our subscriptions again.
         client.subscribe([(topic, 1) for topic in self.topics])
-        self._connected.set()
-        log.info("connected to %s:%d; subscribed to %s", self.broker.host, self.broker.port, ", ".join(self.topics))
+        log.info("connected to %s:%d; subscribing", self.broker.host, self.broker.port)
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties=None) -> None:  # noqa: ANN001
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("broker refused a subscription: %s", failed)
+            return
+        self._connected.set()  # subscribed: from now on nothing published is missed
+        log.info("subscribed to %s", ", ".join(self.topics))
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties=None) -> None:  # noqa: ANN001
         # Messages of the old connection must not be acknowledged on the new one (their packet

@@ -80,8 +80,10 @@ def topic(prefix: str, node: Node, kind: str = "telemetry") -> str:
 class Publisher:
     """A QoS 1 publisher that can wait until the broker acknowledged everything it sent."""
 
-    def __init__(self, host: str, port: int, protocol: int = mqtt.MQTTv311) -> None:
+    def __init__(self, host: str, port: int, protocol: int = mqtt.MQTTv311, username: str | None = None) -> None:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}", protocol=protocol)
+        if username:
+            self.client.username_pw_set(username)
         self.client.max_inflight_messages_set(200)
         self.client.max_queued_messages_set(0)
         self._connected = threading.Event()
