@@ -1,0 +1,172 @@
+"""Browser tests in headless Chromium (dash[testing] dash_duo): sign-in, live updates, entry → history,
+leaderboard sort and drill-down, and each role seeing only its pages.
+
+Each test runs the real app on a SQLite file filled by web_helpers.build_small_db around the
+current time, and signs in through the real form.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from web_helpers import PASSWORDS, build_small_db, web_config
+
+import core.auth as auth
+from app import create_app
+from core.db import make_engine, make_session_factory
+from core.models import MonthlySubmission, Reading
+from core.timeutil import DEFAULT_TZ, local_date, month_start, utcnow
+
+PORT = 8071  # away from the default 8050 a developer's own server may be using
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def site(sqlite_url, tmp_path, monkeypatch):
+    monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
+    auth.IP_THROTTLE.reset()
+    engine = make_engine(sqlite_url)
+    Session = make_session_factory(engine)
+    fx = build_small_db(Session, now=utcnow())
+    app = create_app(web_config(sqlite_url, tmp_path), Session)
+    yield app, Session, fx
+    engine.dispose()
+
+
+def start(dash_duo, app):
+    dash_duo.start_server(app, navigate=False, port=PORT)
+    return dash_duo.server.url.rstrip("/")
+
+
+def sign_in(dash_duo, base, username, password=None):
+    dash_duo.driver.get(base + "/login")
+    dash_duo.wait_for_element("#login-username").send_keys(username)
+    dash_duo.find_element("#login-password").send_keys(password or PASSWORDS[username])
+    dash_duo.find_element("#login-submit").click()
+
+
+def nav_links(dash_duo) -> set[str]:
+    dash_duo.wait_for_element("#nav-user")
+    return {a.get_attribute("href").split("/", 3)[3] for a in
+            dash_duo.driver.find_elements(By.CSS_SELECTOR, ".navbar-nav a.nav-link")}
+
+
+def test_wsign001_sign_in_wrong_then_right_then_out(dash_duo, site):
+    app, _, _ = site
+    base = start(dash_duo, app)
+    dash_duo.driver.get(base + "/hq")
+    dash_duo.wait_for_element("#login-form")  # anonymous: sent to the sign-in page
+    sign_in(dash_duo, base, "kagwe", "not-the-password")
+    dash_duo.wait_for_contains_text("#login-error", "Wrong username or password")
+    sign_in(dash_duo, base, "kagwe")
+    dash_duo.wait_for_element("#factory-live-now")
+    assert dash_duo.driver.current_url.endswith("/factory/live")
+    dash_duo.find_element("#nav-logout").click()
+    dash_duo.wait_for_element("#login-form")
+    dash_duo.driver.get(base + "/factory/live")
+    dash_duo.wait_for_element("#login-form")
+
+
+def test_wlive001_live_page_updates_by_itself(dash_duo, site):
+    app, Session, fx = site
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "kagwe")
+    dash_duo.wait_for_text_to_equal("#factory-live-now", "0.250 kg/s", timeout=10)
+    with Session() as s:
+        s.add(Reading(device_id="KGW-S1", factory_id=fx.factory_ids["KGW"], ts=utcnow() + timedelta(seconds=1),
+                      co2_ppm=160_000, flue_temp_c=185, velocity_m_s=9.0, co2_kg_s=0.5, quality=0))
+        s.commit()
+    dash_duo.wait_for_text_to_equal("#factory-live-now", "0.500 kg/s", timeout=15)
+    points = dash_duo.driver.execute_script(
+        "return document.querySelector('#factory-live-hour .js-plotly-plot').data[0].y.length")
+    assert points == 61  # extended by one point, not redrawn from scratch
+    assert dash_duo.get_logs() == [] or all("SEVERE" not in str(e) for e in dash_duo.get_logs())
+
+
+def test_wentr001_submit_entry_and_see_it_in_history(dash_duo, site):
+    app, Session, fx = site
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "kagwe")
+    dash_duo.wait_for_element("#factory-live-now")
+    month = month_start(local_date(utcnow(), DEFAULT_TZ))
+    dash_duo.driver.get(f"{base}/factory/entry?month={month:%Y-%m}")
+    dash_duo.wait_for_contains_text("#factory-entry-status", "nothing entered yet")
+
+    def typ(selector, value):
+        el = dash_duo.wait_for_element(selector)
+        el.clear()
+        el.send_keys(str(value), Keys.TAB)
+
+    typ('[id*="\\"source\\":\\"diesel\\""][id*="factory-entry-qty"]', 1800)
+    typ('[id*="\\"source\\":\\"firewood\\""][id*="factory-entry-qty"]', 1300)
+    typ("#factory-entry-moisture", 30)
+    typ('[id*="\\"source\\":\\"grid_electricity\\""][id*="factory-entry-qty"]', 110000)
+    typ("#factory-entry-green-leaf", 900000)
+    typ("#factory-entry-made-tea", 200000)
+    dash_duo.wait_for_contains_text("#factory-entry-preview-table", "kg CO2e/kg made tea")
+    dash_duo.find_element("#factory-entry-submit").click()
+    dash_duo.wait_for_contains_text("#factory-entry-result", "Submitted to HQ", timeout=10)
+    dash_duo.wait_for_contains_text("#factory-entry-status", "submitted")
+    with Session() as s:
+        sub = s.scalar(sa.select(MonthlySubmission).where(MonthlySubmission.factory_id == fx.factory_ids["KGW"],
+                                                          MonthlySubmission.month == month))
+        assert sub.status == "submitted" and {e.source: e.quantity for e in sub.entries}["diesel"] == 1800
+    dash_duo.driver.execute_script("arguments[0].click()", dash_duo.find_element("#nav-factory-history"))
+    dash_duo.wait_for_element("#factory-history-month-table")
+    row = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#factory-history-month-table tbody tr")[-1]
+    assert month.strftime("%b %Y") in row.text and "submitted" in row.text
+
+
+def test_wlead001_sort_and_drill_down(dash_duo, site):
+    app, _, fx = site
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "hq")
+    dash_duo.wait_for_element("#hq-overview-intensity")
+    dash_duo.driver.execute_script("arguments[0].click()", dash_duo.find_element("#nav-hq-leaderboard"))
+    dash_duo.wait_for_element("#hq-leaderboard-grid")
+
+    def codes():  # read in one script: the table may be re-rendered between two selenium calls
+        return dash_duo.driver.execute_script(
+            "return Array.from(document.querySelectorAll('#hq-leaderboard-grid tbody tr'))"
+            ".map(r => r.cells[1].innerText.split('(').pop().replace(')', ''))")
+
+    assert codes() == ["KGW", "MTR", "CHG"]  # intensity, lowest first
+    dash_duo.select_dcc_dropdown("#hq-leaderboard-region", "Region 2")
+    deadline = time.time() + 10
+    while codes() != ["CHG"] and time.time() < deadline:
+        time.sleep(0.2)
+    assert codes() == ["CHG"]
+    dash_duo.driver.find_element(By.LINK_TEXT, "Chinga (CHG)").click()
+    dash_duo.wait_for_element("#factory-history-month-table")
+    assert dash_duo.driver.current_url.endswith(f"/factory/history?factory={fx.factory_ids['CHG']}")
+    dash_duo.wait_for_contains_text("#factory-history-factory", "Chinga")
+
+
+@pytest.mark.parametrize(("username", "expected"), [
+    ("kagwe", {"factory/live", "factory/entry", "factory/history", "reports"}),
+    ("hq", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports"}),
+    ("auditor", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history",
+                 "reports", "admin", "audit"}),
+    ("admin", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
+               "admin", "audit"}),
+])
+def test_wrole001_each_role_sees_its_pages(dash_duo, site, username, expected):
+    app, _, _ = site
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, username)
+    assert nav_links(dash_duo) == expected
+    if username == "kagwe":
+        dash_duo.driver.get(base + "/admin")
+        dash_duo.wait_for_element("#not-permitted")
+        # The factory picker offers only the manager's own factory.
+        dash_duo.driver.get(base + "/factory/history")
+        dash_duo.wait_for_element("#factory-history-month-table")
+        assert "Kagwe" in dash_duo.find_element("#factory-history-factory").text
+    if username == "auditor":
+        dash_duo.driver.get(base + "/admin")
+        dash_duo.wait_for_element("#admin-read-only")
