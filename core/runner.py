@@ -94,9 +94,10 @@ def run_all(
     from mqtt_listener.simulator import SimConfig, nodes_from_db, start_simulator
 
     stop = stop_event or threading.Event()
+    previous_handlers = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous_handlers[signum] = signal.signal(signum, lambda *_: stop.set())
 
     # amqtt logs every connection and state transition at INFO: keep the console readable.
     for noisy in ("amqtt", "transitions", "alembic.runtime.plugins"):
@@ -149,4 +150,6 @@ def run_all(
         if broker is not None:
             broker.stop()
         engine.dispose()
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
     return 0

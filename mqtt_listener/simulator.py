@@ -73,6 +73,7 @@ class SimStats:
     readings: int = 0
     bad_messages: int = 0
     status_messages: int = 0
+    flushes: int = 0  # buffered batches sent after an outage
     acked: int = 0
     started: float = field(default_factory=time.time)
     finished: float | None = None
@@ -305,6 +306,8 @@ class Simulator:
             node.buffer.append(r)
             return
         if node.buffer:  # back online: flush what was buffered, oldest first
+            with self._lock:
+                self.stats.flushes += 1
             while node.buffer:
                 chunk = node.buffer[:FLUSH_READINGS_PER_MESSAGE]
                 del node.buffer[:FLUSH_READINGS_PER_MESSAGE]
