@@ -39,7 +39,7 @@ from core.reports import (
     visible_reports,
 )
 from core.scheduler import MAX_ATTEMPTS
-from core.timeutil import add_months, local_date, month_start, utcnow
+from core.timeutil import add_months, local_date, month_start, parse_month, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,15 @@ def runs_table(runs: list, tz) -> html.Div:  # noqa: ANN001
     return html.Div([alert, table])
 
 
-def render_lists(user) -> tuple[Any, Any]:  # noqa: ANN001
-    """The report list and (for HQ, admin, auditor) the scheduler runs, for `user`."""
+def render_lists(user, month_text: str | None = None) -> tuple[Any, Any]:  # noqa: ANN001
+    """The report list (optionally one month's) and, for HQ, admin and auditor, the scheduler runs."""
     tz = app_tz()
+    try:
+        month = parse_month(month_text) if month_text and month_text != SCOPE_ALL else None
+    except ValueError:
+        month = None
     with session_factory()() as s:
-        reports = visible_reports(s, user)
+        reports = visible_reports(s, user, month)
         runs = recent_job_runs(s) if user is not None and user.role != ROLE_FACTORY_MANAGER else None
         table = reports_table(reports, tz)
         run_view = runs_table(runs, tz) if runs is not None else None
@@ -249,13 +253,14 @@ def register(app: dash.Dash) -> None:
         Output("reports-runs", "children"),
         Input("reports-refresh", "n_clicks"),
         Input("reports-generated", "data"),
+        Input("reports-filter", "value"),
         prevent_initial_call=True,
     )
-    def refresh(_clicks, _generated):  # noqa: ANN001, ANN202
+    def refresh(_clicks, _generated, month_text):  # noqa: ANN001, ANN202
         user = web_user()
         if user is None:
             raise PreventUpdate
-        table, runs = render_lists(user)
+        table, runs = render_lists(user, month_text)
         return table, runs
 
     @app.callback(

@@ -265,11 +265,14 @@ def generate_reports(
     return result
 
 
-def visible_reports(session: Session, user: UserLike | None, limit: int = 500) -> list[Report]:
+def visible_reports(session: Session, user: UserLike | None, month: date | None = None,
+                    limit: int = 500) -> list[Report]:
     """Reports `user` may see, newest first: a factory manager only their factory's, HQ/admin/auditor all."""
     if user is None or not getattr(user, "active", False):
         return []
-    q = sa.select(Report).order_by(Report.month.desc(), Report.kind, Report.scope_key, Report.version.desc())
+    q = sa.select(Report).order_by(Report.month.desc(), Report.kind.desc(), Report.scope_key, Report.version.desc())
+    if month is not None:
+        q = q.where(Report.month == month_start(month))
     if user.role in (ROLE_HQ, ROLE_ADMIN, ROLE_AUDITOR):
         return list(session.scalars(q.limit(limit)))
     if user.factory_id is None:

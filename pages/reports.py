@@ -52,8 +52,11 @@ def layout(**kwargs) -> html.Div:
     children += [
         dcc.Store(id="reports-generated"),
         dbc.Row([dbc.Col(html.H3("Workbooks", className="h6 mt-2")),
+                 dbc.Col(dcc.Dropdown(id="reports-filter", options=[{"label": "All months", "value": "ALL"}]
+                                      + month_options(local_date(utcnow(), app_tz())), value="ALL",
+                                      clearable=False, style={"minWidth": "12rem"}), width="auto"),
                  dbc.Col(dbc.Button("Refresh", id="reports-refresh", size="sm", color="secondary", outline=True),
-                         width="auto")]),
+                         width="auto")], className="mb-2"),
         html.Div(table, id="reports-list"),
         html.Div([html.H3("Scheduled runs", className="h6 mt-3"), html.Div(runs, id="reports-runs")]
                  if runs is not None else html.Div(id="reports-runs"), id="reports-runs-section"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -92,6 +93,8 @@ def test_managers_see_only_their_factory_and_never_the_network(Session, db_url, 
         mine = visible_reports(s, _user("factory_manager", tst.id))
         assert {r.scope_key for r in mine} == {"TST"}
         assert len(visible_reports(s, _user("auditor"))) == 4
+        assert len(visible_reports(s, _user("auditor"), MONTH)) == 4
+        assert visible_reports(s, _user("auditor"), date(2026, 9, 1)) == []
         assert visible_reports(s, None) == []
         others = [r for r in visible_reports(s, _user("hq")) if r.scope_key != "TST"]
         for rep in others:
