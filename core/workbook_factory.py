@@ -32,6 +32,7 @@ from core.xlsx import (
     key_values,
     note,
     section,
+    show_axes,
     size_columns,
     table,
     title,
@@ -488,7 +489,10 @@ def _daily(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         line.y_axis.title = "coverage"
         line.y_axis.number_format = "0%"
         line.y_axis.crosses = "max"
+        line.y_axis.delete = False
+        line.y_axis.majorGridlines = None
         chart += line
+        show_axes(chart)
         chart.width, chart.height = 24, 10
         ws.add_chart(chart, f"I{header_row}")
     size_columns(ws)

@@ -34,6 +34,7 @@ from core.xlsx import (
     key_values,
     note,
     section,
+    show_axes,
     size_columns,
     table,
     title,
@@ -181,6 +182,7 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         chart.add_data(Reference(ws, min_col=13, min_row=header_row, max_row=header_row + ranked),
                        titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=2, min_row=header_row + 1, max_row=header_row + ranked))
+        show_axes(chart)
         chart.width, chart.height = 32, 12
         chart.legend = None
         ws.add_chart(chart, f"B{header_row + len(rows) + 3}")
@@ -214,6 +216,7 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         chart.add_data(Reference(ws, min_col=7, min_row=header_row, max_row=header_row + len(by_region)),
                        titles_from_data=True)
         chart.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=header_row + len(by_region)))
+        show_axes(chart)
         chart.width, chart.height = 20, 10
         ws.add_chart(chart, f"B{header_row + len(rows) + 3}")
 

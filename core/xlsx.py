@@ -168,3 +168,9 @@ def wrap_column(ws: Worksheet, col: int, width: int = MAX_COL_WIDTH) -> None:
     for (cell,) in ws.iter_rows(min_col=col, max_col=col):
         if isinstance(cell.value, str) and len(cell.value) > width:
             cell.alignment = WRAP
+
+
+def show_axes(chart) -> None:  # noqa: ANN001
+    """Make both axes visible: openpyxl 3.1 writes them as deleted, and Excel then hides them."""
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
