@@ -20,7 +20,7 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.access import AccessDenied, UserLike, can_read_factory
 from core.config import Config
 from core.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_HQ, Factory, JobRun, Report
-from core.timeutil import local_date, month_start, parse_month, utcnow
+from core.timeutil import DEFAULT_TZ, local_date, local_month_bounds_utc, month_start, parse_month, utcnow
 from core.workbook_data import collect_month
 from core.workbook_factory import build_factory_workbook
 from core.workbook_network import build_network_workbook
@@ -130,14 +130,17 @@ def claim_reports(
     requested_by: str,
     only_missing: bool = False,
     now: datetime | None = None,
+    tz: tzinfo = DEFAULT_TZ,
 ) -> list[int]:
     """Create (or, for retries, re-take) the report rows to produce; return their ids.
 
     Without `only_missing` every target gets a new version. With it (the scheduler), a target
-    that already has a done or recently running report is skipped, and a failed (or stale) one is
-    retried in place with attempts + 1, taken with a compare-and-set so two schedulers never both
-    take it.
+    whose latest version is done and was made after the month ended, or is running now, is
+    skipped; a done version made during the month (partial, on demand) gets a new version; a
+    failed (or stale) one is retried in place with attempts + 1, taken with a compare-and-set so
+    two schedulers never both take it.
     """
+    _, month_end = local_month_bounds_utc(month, tz)
     for attempt in range(CLAIM_RETRIES):
         now_ = now or utcnow()
         with session_factory() as s:
@@ -146,9 +149,13 @@ def claim_reports(
             reused: list[int] = []
             for t in targets:
                 prev = latest.get((t.kind, t.scope_key))
-                if only_missing and prev is not None:
+                if only_missing and prev is not None and prev.status == STATUS_DONE:
+                    if prev.generated_at is not None and prev.generated_at >= month_end:
+                        continue  # a complete month is already there
+                    # else: made while the month was running (partial): fall through to a new version
+                elif only_missing and prev is not None:
                     stale = prev.status in (STATUS_RUNNING, STATUS_PENDING) and prev.created_at < now_ - STALE_RUNNING
-                    if prev.status == STATUS_DONE or (prev.status != STATUS_FAILED and not stale):
+                    if prev.status != STATUS_FAILED and not stale:
                         continue
                     taken = s.execute(
                         sa.update(Report)
@@ -216,7 +223,7 @@ def generate_reports(
     result = GenerationResult(month)
     with session_factory() as s:
         targets = resolve_targets(s, factory_codes, network)
-    ids = claim_reports(session_factory, month, targets, requested_by, only_missing, now)
+    ids = claim_reports(session_factory, month, targets, requested_by, only_missing, now, cfg.tz)
     if not ids:
         return result
     with session_factory() as s:

@@ -133,3 +133,18 @@ def test_cli_report(sqlite_url, tmp_path, capsys):
     assert cli_report(cfg, month="2026-10") == 0
     text = capsys.readouterr().out
     assert "[4/4] NETWORK v1 done" in text and "TST\tv2" in text and "4 done, 0 failed" in text
+
+
+def test_scheduler_replaces_a_partial_month_made_on_demand(Session, db_url, tmp_path):
+    from datetime import UTC, datetime
+
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+    (partial,) = generate_reports(Session, cfg, MONTH, ["TST"], requested_by="hq", now=NOW).reports
+    with Session() as s:  # pretend it was made on 20 October, mid-month
+        s.get(Report, partial.id).generated_at = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
+        s.commit()
+    result = generate_reports(Session, cfg, MONTH, ["TST"], requested_by="scheduler", only_missing=True, now=NOW)
+    assert [(r.version, r.status) for r in result.reports] == [(2, "done")]
+    assert generate_reports(Session, cfg, MONTH, ["TST"], requested_by="scheduler", only_missing=True,
+                            now=NOW).reports == []
