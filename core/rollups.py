@@ -196,8 +196,47 @@ def _dialect_insert(session: Session):
     raise NotImplementedError(f"rollup upserts support postgresql and sqlite, not {name}")
 
 
+def dbapi_cursor(session: Session):  # noqa: ANN201
+    """A DB-API cursor on the session's connection (same transaction), for bulk fast paths."""
+    return session.connection().connection.dbapi_connection.cursor()
+
+
+def _upsert_pg(session: Session, model: type, rows: Sequence[dict]) -> None:
+    # psycopg2 execute_values: one multi-row statement instead of one round trip per row.
+    from psycopg2.extras import execute_values
+
+    table = model.__table__
+    keys = [c.name for c in table.primary_key.columns]
+    cols = [c.name for c in table.columns]
+    sets = [f"{c} = {table.name}.{c} + EXCLUDED.{c}" for c in SUM_COLUMNS]
+    sets.append(
+        f"max_co2_kg_s = CASE WHEN EXCLUDED.max_co2_kg_s IS NULL THEN {table.name}.max_co2_kg_s "
+        f"WHEN {table.name}.max_co2_kg_s IS NULL OR EXCLUDED.max_co2_kg_s > {table.name}.max_co2_kg_s "
+        f"THEN EXCLUDED.max_co2_kg_s ELSE {table.name}.max_co2_kg_s END"
+    )
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES %s "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(sets)}"
+    )
+    cur = dbapi_cursor(session)
+    for i in range(0, len(rows), UPSERT_CHUNK):
+        chunk = [tuple(_pg_value(r[c]) for c in cols) for r in rows[i : i + UPSERT_CHUNK]]
+        execute_values(cur, sql, chunk, page_size=len(chunk))
+    cur.close()
+
+
+def _pg_value(value: object) -> object:
+    # Rollup hours are stored as naive UTC (core.models.UTCDateTime).
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def upsert_rollup_rows(session: Session, model: type, rows: Sequence[dict]) -> None:
     """Insert rollup rows, adding to the sums (and taking the max) where the key exists."""
+    if session.get_bind().dialect.name == "postgresql":
+        _upsert_pg(session, model, rows)
+        return
     table = model.__table__
     insert = _dialect_insert(session)
     stmt = insert(table)

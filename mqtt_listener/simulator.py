@@ -553,3 +553,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(summary, fh)
     return 0
 
+
+
+if __name__ == "__main__":
+    sys.exit(main())
