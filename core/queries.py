@@ -8,6 +8,7 @@ of a page does not grow with the reading table.
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,9 +26,11 @@ from core.models import (
     Device,
     DeviceDaily,
     DeviceHourly,
+    EnergyEntry,
     Factory,
     FactoryDaily,
     ListenerStat,
+    MonthlySubmission,
     Reading,
     Stack,
 )
@@ -38,6 +41,139 @@ LIVE_HOURS = 24  # hourly rollups shown on the live page
 ONLINE_WITHIN = timedelta(minutes=5)  # a node heard from within this is online
 UPTIME_THRESHOLD = 0.5  # success metric: share of factories with sensor uptime at or above this
 UPTIME_DAYS = 30
+
+
+# ---------------------------------------------------------------------------------------------
+# Monthly inventories, reused while nothing they depend on changed
+
+INVENTORY_CACHE_MAX = 2048  # (month, factory set) entries kept per process
+
+
+class InventoryCache:
+    """Closed months' inventories per (month, factory set), each with the fingerprint it was built from.
+
+    A closed month's inventory depends only on its submissions and entries, its daily rollups,
+    the factories' targets and devices, and the factor set; a cheap grouped query fingerprints
+    those, so a hit is exact, never stale. The current month is always computed afresh.
+    """
+
+    def __init__(self, max_entries: int = INVENTORY_CACHE_MAX) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[tuple, tuple[tuple, list[MonthlyInventory]]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple, fingerprint: tuple) -> list[MonthlyInventory] | None:
+        """The cached inventories for `key` if built from the same `fingerprint`."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == fingerprint:
+                self.hits += 1
+                return entry[1]
+            self.misses += 1
+            return None
+
+    def put(self, key: tuple, fingerprint: tuple, value: list[MonthlyInventory]) -> None:
+        """Remember `value` for `key`."""
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (fingerprint, value)
+
+    def clear(self) -> None:
+        """Forget everything (tests)."""
+        with self._lock:
+            self._entries.clear()
+
+
+INVENTORY_CACHE = InventoryCache()
+
+
+def _month_fingerprints(session: Session, months: Sequence[date], fids: Sequence[int]) -> dict[date, tuple]:
+    """Per month: submissions, entries and daily rollups summarised (count, latest change, sums)."""
+    out: dict[date, list] = {m: [None, None, 0, 0.0, 0.0] for m in months}
+    if not months:
+        return {}
+    for month, n, latest in session.execute(
+        sa.select(MonthlySubmission.month, sa.func.count(MonthlySubmission.id), sa.func.max(MonthlySubmission.updated_at))
+        .where(MonthlySubmission.month.in_(months), MonthlySubmission.factory_id.in_(fids))
+        .group_by(MonthlySubmission.month)
+    ):
+        out[month][0] = (n, str(latest))
+    for month, n, latest in session.execute(
+        sa.select(MonthlySubmission.month, sa.func.count(EnergyEntry.id), sa.func.max(EnergyEntry.updated_at))
+        .join(EnergyEntry, EnergyEntry.submission_id == MonthlySubmission.id)
+        .where(MonthlySubmission.month.in_(months), MonthlySubmission.factory_id.in_(fids))
+        .group_by(MonthlySubmission.month)
+    ):
+        out[month][1] = (n, str(latest))
+    first, last = min(months), add_months(max(months), 1) - timedelta(days=1)
+    for day, n, co2, covered in session.execute(
+        sa.select(FactoryDaily.day, sa.func.sum(FactoryDaily.n_readings), sa.func.sum(FactoryDaily.co2_kg),
+                  sa.func.sum(FactoryDaily.covered_s))
+        .where(FactoryDaily.day >= first, FactoryDaily.day <= last, FactoryDaily.factory_id.in_(fids))
+        .group_by(FactoryDaily.day)
+    ):
+        acc = out.get(month_start(day))
+        if acc is not None:
+            acc[2] += int(n or 0)
+            acc[3] += float(co2 or 0.0)
+            acc[4] += float(covered or 0.0)
+    return {m: (v[0], v[1], v[2], round(v[3], 1), round(v[4], 1)) for m, v in out.items()}
+
+
+def _static_fingerprint(session: Session, fids: Sequence[int], factors: FactorSet, gwp: str, tz: tzinfo) -> tuple:
+    factories = tuple(session.execute(
+        sa.select(Factory.id, Factory.code, Factory.name, Factory.region, Factory.target_kg_co2e_per_kg,
+                  Factory.firewood_density_kg_m3).where(Factory.id.in_(fids)).order_by(Factory.id)
+    ).all())
+    devices = tuple(session.execute(
+        sa.select(Device.factory_id, sa.func.count(Device.id))
+        .where(Device.factory_id.in_(fids), Device.active.is_(True))
+        .group_by(Device.factory_id).order_by(Device.factory_id)
+    ).all())
+    return (factories, devices, tuple(sorted(factors.versions.items())), factors.grid_code, gwp, str(tz))
+
+
+def cached_monthly_inventory(
+    session: Session,
+    months: Sequence[date],
+    factors: FactorSet,
+    factory_ids: Sequence[int],
+    gwp: str = "AR5",
+    tz: tzinfo = DEFAULT_TZ,
+    now: datetime | None = None,
+    cache: InventoryCache = INVENTORY_CACHE,
+) -> list[MonthlyInventory]:
+    """core.inventory.monthly_inventory with closed months reused from `cache` while unchanged."""
+    now = now or utcnow()
+    fids = tuple(sorted(set(factory_ids)))
+    months = sorted({month_start(m) for m in months})
+    if not fids or not months:
+        return []
+    closed = [m for m in months if local_day_bounds_utc(add_months(m, 1), tz)[0] <= now]
+    fps = _month_fingerprints(session, closed, fids)
+    static = _static_fingerprint(session, fids, factors, gwp, tz) if closed else ()
+    result: list[MonthlyInventory] = []
+    todo = [m for m in months if m not in closed]
+    for m in closed:
+        hit = cache.get((m, fids), (fps[m], static))
+        if hit is None:
+            todo.append(m)
+        else:
+            result.extend(hit)
+    if todo:
+        fresh = monthly_inventory(session, todo, factors, fids, gwp=gwp, tz=tz, now=now)
+        by_month: dict[date, list[MonthlyInventory]] = defaultdict(list)
+        for inv in fresh:
+            by_month[inv.month].append(inv)
+        for m in todo:
+            if m in fps:
+                cache.put((m, fids), (fps[m], static), by_month.get(m, []))
+        result.extend(fresh)
+    result.sort(key=lambda i: (i.factory_code, i.month))
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +432,7 @@ def hq_overview(session: Session, user, factors: FactorSet, now: datetime | None
     last_month = add_months(this_month, -1)
     trend_months = [add_months(this_month, -i) for i in range(12, -1, -1)]
     year_months = [m for m in trend_months if m.year == today.year]
-    inv = monthly_inventory(session, trend_months, factors, ids, tz=tz, now=now) if ids else []
+    inv = cached_monthly_inventory(session, trend_months, factors, ids, tz=tz, now=now) if ids else []
     by_month: dict[date, list[MonthlyInventory]] = defaultdict(list)
     for i in inv:
         by_month[i.month].append(i)
@@ -398,7 +534,7 @@ def leaderboard(session: Session, user, factors: FactorSet, period: str = "last_
         return []
     months = period_months(period, local_date(now, tz))
     prior = [add_months(m, -12) for m in months]
-    inv = monthly_inventory(session, months + prior, factors, ids, tz=tz, now=now)
+    inv = cached_monthly_inventory(session, months + prior, factors, ids, tz=tz, now=now)
     cur: dict[int, list[MonthlyInventory]] = defaultdict(list)
     old: dict[int, list[MonthlyInventory]] = defaultdict(list)
     meta: dict[int, MonthlyInventory] = {}

@@ -187,3 +187,45 @@ def test_is_online():
     assert is_online(NOW - timedelta(minutes=1), NOW)
     assert not is_online(NOW - timedelta(minutes=10), NOW)
     assert not is_online(None, NOW)
+
+
+def _key(inv):
+    return [(i.factory_code, i.month, round(i.scope1_kg, 6), round(i.scope2_kg, 6), round(i.measured_co2_kg, 6),
+             i.submission_status, i.coverage) for i in inv]
+
+
+def test_cached_inventory_equals_inventory_and_notices_changes(data):
+    import sqlalchemy as sa
+
+    from core.models import EnergyEntry, FactoryDaily, MonthlySubmission
+    from core.queries import InventoryCache, cached_monthly_inventory
+
+    Session, fx, users = data
+    cache = InventoryCache()
+    this_month = month_start(local_date(NOW, DEFAULT_TZ))
+    months = [add_months(this_month, -i) for i in range(3)]
+    ids = list(fx.factory_ids.values())
+    with Session() as s:
+        factors = load_factor_set(s)
+        plain = monthly_inventory(s, months, factors, ids, now=NOW)
+        first = cached_monthly_inventory(s, months, factors, ids, now=NOW, cache=cache)
+        again = cached_monthly_inventory(s, months, factors, ids, now=NOW, cache=cache)
+        assert _key(first) == _key(plain) == _key(again)
+        assert cache.hits == 2 and cache.misses == 2  # two closed months; the current one is never cached
+        # An entry changes in a closed month: that month is rebuilt.
+        last = add_months(this_month, -1)
+        entry = s.scalar(sa.select(EnergyEntry).join(MonthlySubmission).where(
+            MonthlySubmission.month == last, MonthlySubmission.factory_id == fx.factory_ids["KGW"],
+            EnergyEntry.source == "diesel"))
+        entry.quantity = 9_000
+        s.commit()
+        changed = cached_monthly_inventory(s, months, factors, ids, now=NOW, cache=cache)
+        assert _key(changed) == _key(monthly_inventory(s, months, factors, ids, now=NOW)) != _key(plain)
+        # A late reading lands in a closed month's rollup: rebuilt too.
+        row = s.scalar(sa.select(FactoryDaily).where(FactoryDaily.factory_id == fx.factory_ids["MTR"],
+                                                     FactoryDaily.day == last + timedelta(days=3)))
+        row.co2_kg += 500.0
+        row.n_readings += 1
+        s.commit()
+        late = cached_monthly_inventory(s, months, factors, ids, now=NOW, cache=cache)
+        assert _key(late) == _key(monthly_inventory(s, months, factors, ids, now=NOW))
