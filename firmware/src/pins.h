@@ -15,6 +15,6 @@ constexpr int kTcCs = 5;
 // UART2: NDIR CO2 sensor (ExplorIR-W or Senseair K33 ELG), 9600 8N1, 3.3 V logic.
 constexpr int kCo2Rx = 16;  // ESP32 RX  ← sensor TX
 constexpr int kCo2Tx = 17;  // ESP32 TX  → sensor RX
-// Status LED (on-board): on = connected, slow blink = buffering, fast blink = provisioning.
+// Status LED (on-board): on = connected, slow blink = offline (buffering), fast blink = not configured.
 constexpr int kLed = 2;
 }  // namespace pins
