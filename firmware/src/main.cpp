@@ -234,7 +234,8 @@ void setup() {
         return;
     }
 
-    if (!LittleFS.begin(true)) log_e("LittleFS mount failed");
+    // The partition is labelled "littlefs" (partitions.csv); the core's default label is "spiffs".
+    if (!LittleFS.begin(true, "/littlefs", 4, "littlefs")) log_e("LittleFS mount failed");
     ring_storage = std::make_unique<LittleFsStorage>("/buffer.bin", ReadingBuffer::required_bytes(cfg.buffer_capacity));
     if (!ring_storage->begin()) log_e("cannot create the buffer file (%u readings)", cfg.buffer_capacity);
     buffer = std::make_unique<ReadingBuffer>(*ring_storage, cfg.buffer_capacity);
