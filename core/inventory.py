@@ -143,11 +143,24 @@ class MonthlyInventory:
         return None if self.expected_s <= 0 else min(1.0, self.measured_covered_s / self.expected_s)
 
     @property
-    def reconciliation_pct(self) -> float | None:
-        """(measured − calculated) / calculated × 100, when both exist."""
-        if self.calculated_co2_kg <= 0 or self.measured_co2_kg <= 0:
+    def measured_co2_full_month_kg(self) -> float | None:
+        """Measured CO2 scaled up to the whole month by coverage (comparable with the fuel log)."""
+        coverage = self.coverage
+        if not coverage or self.measured_co2_kg <= 0:
             return None
-        return (self.measured_co2_kg - self.calculated_co2_kg) / self.calculated_co2_kg * 100.0
+        return self.measured_co2_kg / coverage
+
+    @property
+    def reconciliation_pct(self) -> float | None:
+        """(measured, scaled by coverage − calculated) / calculated × 100, when both exist.
+
+        The sensors cover only part of the month; the fuel log covers all of it, so the measured
+        figure is scaled to full coverage before the two are compared.
+        """
+        measured = self.measured_co2_full_month_kg
+        if self.calculated_co2_kg <= 0 or measured is None:
+            return None
+        return (measured - self.calculated_co2_kg) / self.calculated_co2_kg * 100.0
 
     @property
     def intensity_kg_per_kg(self) -> float | None:
@@ -234,14 +247,16 @@ def monthly_inventory(
     """Inventories for every (factory, month) asked for, ordered by factory code then month.
 
     `factory_ids` must already be scoped to what the caller may see (core.access); None means
-    every factory. Uses four queries whatever the number of factories and months.
+    every active factory. Uses four queries whatever the number of factories and months.
     """
     months = sorted({month_start(m) for m in months})
     if not months:
         return []
     now = now or utcnow()
     fq = sa.select(Factory).order_by(Factory.code)
-    if factory_ids is not None:
+    if factory_ids is None:
+        fq = fq.where(Factory.active.is_(True))
+    else:
         ids = list(factory_ids)
         if not ids:
             return []

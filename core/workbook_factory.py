@@ -274,17 +274,15 @@ def _measured(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     row = section(ws, row, "Reconciliation: measured against calculated combustion CO2")
     calc = inv.calculated_co2_kg
     cov = inv.coverage
-    scaled = inv.measured_co2_kg / cov if cov else None
-    scaled_pct = (scaled - calc) / calc * 100.0 if scaled is not None and calc > 0 else None
     row = key_values(ws, row, [
         ("Fossil share of combustion CO2 (carbon basis)", share, None, FMT_PCT),
         ("Calculated combustion CO2, fossil + biogenic", _t(calc), "t CO2", FMT_T, "from B_SourceStreams"),
         ("Measured CO2, monitored hours", _t(inv.measured_co2_kg), "t CO2", FMT_T),
         ("Sensor coverage", cov, None, FMT_PCT),
-        ("Measured CO2 scaled to the whole month", _t(scaled), "t CO2", FMT_T, "measured / coverage; not used in totals"),
+        ("Measured CO2 scaled to the whole month", _t(inv.measured_co2_full_month_kg), "t CO2", FMT_T,
+         "measured / coverage; not used in totals"),
         ("Difference, measured vs calculated", inv.reconciliation_pct, "%", "0.0",
-         "(measured - calculated) / calculated, as on the portal"),
-        ("Difference, coverage-scaled vs calculated", scaled_pct, "%", "0.0"),
+         "(coverage-scaled measured - calculated) / calculated, as on the portal"),
     ])
     note(ws, row, SUBSTITUTION_NOTE)
     size_columns(ws)

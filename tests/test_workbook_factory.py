@@ -101,7 +101,7 @@ def test_measured_sheet_splits_by_fuel_mix_and_reconciles(workbook):
     calc = e["fossil_t"] + e["bio_t"]
     assert find_value(ws, "Calculated combustion CO2, fossil + biogenic") == pytest.approx(calc, rel=REL)
     assert find_value(ws, "Difference, measured vs calculated") == pytest.approx(
-        (e["measured_t"] - calc) / calc * 100, rel=REL)
+        (e["measured_t"] / e["coverage"] - calc) / calc * 100, rel=REL)
     assert find_value(ws, "Measured CO2 scaled to the whole month") == pytest.approx(e["measured_t"] / e["coverage"])
 
 
