@@ -28,7 +28,7 @@ import math
 import operator
 import random
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -687,17 +687,23 @@ def _sum_by(rows: list[dict[str, Any]], key, make) -> list[dict[str, Any]]:  # n
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _copy_text(value: Any) -> str:
-    """Render one value in PostgreSQL COPY text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    if isinstance(value, float):
-        return repr(value)
-    return str(value).translate(_COPY_ESCAPES)
+def _copy_converter(col_type: sa.types.TypeEngine):  # noqa: ANN202
+    """How a column type renders a (non-None) value in PostgreSQL COPY text format."""
+    if isinstance(col_type, UTCDateTime | sa.DateTime):
+        return _sqlite_datetime  # ISO text, naive UTC: what the timestamp column expects
+    if isinstance(col_type, sa.Boolean):
+        return lambda v: "t" if v else "f"
+    if isinstance(col_type, sa.String | sa.Text):
+        return lambda v: str(v).translate(_COPY_ESCAPES)
+    return str  # numbers and dates (str of a float round-trips exactly)
+
+
+def _copy_lines(table: sa.Table, cols: list[str], rows: list[dict[str, Any]]) -> Iterator[str]:
+    """Rows as lines of PostgreSQL COPY text format (tab-separated, \\N for NULL)."""
+    converters = [_copy_converter(table.c[c].type) for c in cols]
+    spec = list(zip(cols, converters, strict=True))
+    for r in rows:
+        yield "\t".join("\\N" if (v := r[c]) is None else f(v) for c, f in spec) + "\n"
 
 
 def _insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -715,7 +721,7 @@ def _insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> No
     column_list = ", ".join(quote(c) for c in cols)
     if dialect.name == "postgresql" and dialect.driver == "psycopg2":
         buf = io.StringIO()
-        buf.writelines("\t".join(_copy_text(r[c]) for c in cols) + "\n" for r in rows)
+        buf.writelines(_copy_lines(table, cols, rows))
         buf.seek(0)
         cursor = conn.connection.dbapi_connection.cursor()
         try:
