@@ -215,7 +215,9 @@ def measure(app, Session, runs: int) -> dict[str, dict[str, float]]:  # noqa: AN
 def first_overview_render_ms(url: str, cfg: Config) -> float:
     """Server time of the HQ overview's first render in a fresh app (layout + callback, cold caches)."""
     from app import create_app
+    from core.queries import INVENTORY_CACHE
 
+    INVENTORY_CACHE.clear()  # cold: nothing reused from earlier calls
     engine, Session = open_database(url)  # noqa: N806
     try:
         app = create_app(cfg, Session)

@@ -25,13 +25,14 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
                                      xs=12, md=7, lg=8)], className="mb-3"),
             dcc.Interval(id="factory-live-interval", interval=REFRESH_MS, n_intervals=0),
             dcc.Store(id="factory-live-state"),
-            dcc.Loading(html.Div(id="factory-live-kpis"), type="dot"),
+            dcc.Loading(html.Div(id="factory-live-kpis"), type="dot", delay_show=1000),
             dbc.Row(
                 [
-                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-hour", config={"displaylogo": False})),
-                            xs=12, lg=6),
-                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-day", config={"displaylogo": False})),
-                            xs=12, lg=6),
+                    # delay_show: a 5 s tick takes well under a second, so no spinner flashes.
+                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-hour", config={"displaylogo": False}),
+                                        delay_show=1000), xs=12, lg=6),
+                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-day", config={"displaylogo": False}),
+                                        delay_show=1000), xs=12, lg=6),
                 ]
             ),
             html.H3("Nodes", className="h6 mt-3"),
