@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import sys
 import time
 
@@ -15,6 +16,8 @@ from core.users import UserError, create_user
 def init_database(cfg: Config, demo: bool = False) -> str:
     """Upgrade the schema to head and seed factors (and demo data); return a one-line summary."""
     started = time.perf_counter()
+    # Alembic announces each of its plugins at INFO on every run; only the migrations matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_to_head(cfg.database_url)
     engine, Session = open_database(cfg.database_url)
