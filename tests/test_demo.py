@@ -469,3 +469,26 @@ def test_every_role_has_a_demo_user_with_the_documented_password(demo: Demo) -> 
         assert verify_password(user, password)
         assert (codes.get(user.factory_id) if user.factory_id else None) == factory
     assert users["kagwe"].factory_id is not None and codes[users["kagwe"].factory_id] == "KGW"
+
+
+def test_new_rows_after_the_demo_get_fresh_ids(demo: Demo) -> None:
+    """Bulk loading (COPY on PostgreSQL) leaves the id sequences usable for normal inserts."""
+    with demo.Session() as s:
+        factory = Factory(code="NEW", name="New factory", region=1, county="Kiambu", latitude=-1.0,
+                          longitude=36.7, altitude_m=2000.0)
+        s.add(factory)
+        s.flush()
+        stack = Stack(factory_id=factory.id, name="Boiler 1 chimney", diameter_m=0.8)
+        s.add(stack)
+        s.flush()
+        s.add(Device(id="NEW-S1", factory_id=factory.id, stack_id=stack.id))
+        s.flush()
+        reading = Reading(device_id="NEW-S1", factory_id=factory.id, ts=NOW, co2_ppm=80_000.0,
+                          flue_temp_c=180.0, velocity_m_s=8.0, co2_kg_s=0.3)
+        sub = MonthlySubmission(factory_id=factory.id, month=CURRENT_MONTH)
+        s.add_all([reading, sub])
+        s.flush()
+        sub.entries.append(EnergyEntry(source="diesel", quantity=10.0, unit="L"))
+        s.flush()
+        assert factory.id > 67 and reading.id and sub.id and sub.entries[0].id
+        s.rollback()
