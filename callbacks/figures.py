@@ -31,10 +31,12 @@ LIGHT_TEMPLATE = go.layout.Template(layout={
 })
 
 
-def _base_layout(fig: go.Figure, title: str = "", y_title: str = "", height: int = 320) -> go.Figure:
+def _base_layout(fig: go.Figure, title: str = "", y_title: str = "", height: int = 340) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "font": {"size": 14}}, height=height, margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        template=LIGHT_TEMPLATE, legend={"orientation": "h", "y": -0.2}, yaxis_title=y_title,
+        title={"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"}, height=height,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40}, template=LIGHT_TEMPLATE, yaxis_title=y_title,
+        # Legend below the x-axis title, left-aligned, so it never covers the axis labels.
+        legend={"orientation": "h", "y": -0.3, "yanchor": "top", "x": 0, "xanchor": "left"},
         hovermode="x unified",
     )
     return fig

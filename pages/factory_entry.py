@@ -6,9 +6,17 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from callbacks.common import factory_picker, not_permitted, page_allowed, page_header, web_user
+from callbacks.common import (
+    factory_picker,
+    not_permitted,
+    page_allowed,
+    page_header,
+    session_factory,
+    web_user,
+)
 from callbacks.factory_entry import month_options
-from core.entry import SOURCE_LABELS, UNITS_BY_SOURCE
+from core.access import can_approve
+from core.entry import SOURCE_LABELS, UNITS_BY_SOURCE, pending_approvals
 from core.models import ENERGY_SOURCES
 
 dash.register_page(__name__, path="/factory/entry", title="Energy entry · Carbon Track", name="Energy entry")
@@ -27,6 +35,22 @@ def _source_row(src: str) -> dbc.Row:
         ],
         className="mb-2 align-items-center",
     )
+
+
+def _pending(user) -> html.Div | None:  # noqa: ANN001
+    """Months waiting for approval (HQ and admin): one link each."""
+    if not can_approve(user):
+        return None
+    with session_factory()() as s:
+        rows = [(sub.factory_id, sub.month, name) for sub, name in pending_approvals(s, user)]
+    if not rows:
+        return dbc.Alert("No submitted months are waiting for approval.", color="light", className="border",
+                         id="factory-entry-pending")
+    links = [dcc.Link(f"{name} · {m:%b %Y}", href=f"/factory/entry?factory={fid}&month={m:%Y-%m}",
+                      className="me-3 d-inline-block") for fid, m, name in rows[:12]]
+    more = f" and {len(rows) - 12} more" if len(rows) > 12 else ""
+    return dbc.Alert([html.Strong(f"Waiting for approval ({len(rows)}): "), *links, more], color="info",
+                     id="factory-entry-pending")
 
 
 def layout(factory: str | None = None, month: str | None = None, **kwargs) -> html.Div:
@@ -76,6 +100,7 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
         [
             page_header("Energy and production entry",
                         "One form per month. Save a draft any time; submit when complete; HQ approves."),
+            _pending(user),
             dbc.Row([picker,
                      dbc.Col([dbc.Label("Month", html_for="factory-entry-month", className="small text-muted mb-0"),
                               dcc.Dropdown(id="factory-entry-month", options=options, value=chosen,
