@@ -322,7 +322,7 @@ def save_entry(session: Session, user, factory_id: int, form: EntryForm, factors
     sub = get_submission(session, user, factory_id, month)
     if sub is not None and sub.status == STATUS_APPROVED:
         raise EntryError("This month is approved and locked. An admin can reopen it with a reason.")
-    entity_id = f"{factory.code}/{month:%Y-%m}"
+    entity_id = _entity_id(session, factory_id, month)
 
     def log(field_name: str, old, new, action: str = "update") -> None:  # noqa: ANN001
         if _fmt(old) != _fmt(new):
@@ -373,6 +373,11 @@ def save_entry(session: Session, user, factory_id: int, form: EntryForm, factors
     return sub, check
 
 
+def _entity_id(session: Session, factory_id: int, month: date) -> str:
+    factory = session.get(Factory, factory_id)
+    return f"{factory.code if factory else factory_id}/{month:%Y-%m}"
+
+
 def approve(session: Session, user, factory_id: int, month: date, now: datetime | None = None) -> MonthlySubmission:  # noqa: ANN001
     """Approve a submitted month (HQ or admin); it is then locked. The caller commits."""
     if not can_approve(user):
@@ -381,7 +386,7 @@ def approve(session: Session, user, factory_id: int, month: date, now: datetime 
     if sub is None or sub.status != STATUS_SUBMITTED:
         raise EntryError("Only a submitted month can be approved.")
     now = now or utcnow()
-    record_audit(session, user, "approve", "monthly_submission", entity_id=f"{factory_id}/{sub.month:%Y-%m}",
+    record_audit(session, user, "approve", "monthly_submission", entity_id=_entity_id(session, factory_id, sub.month),
                  factory_id=factory_id, field="status", old_value=sub.status, new_value=STATUS_APPROVED, at=now)
     sub.status = STATUS_APPROVED
     sub.approved_at = now
@@ -401,7 +406,7 @@ def reopen(session: Session, user, factory_id: int, month: date, reason: str, no
     if sub is None or sub.status != STATUS_APPROVED:
         raise EntryError("Only an approved month can be reopened.")
     now = now or utcnow()
-    record_audit(session, user, "reopen", "monthly_submission", entity_id=f"{factory_id}/{sub.month:%Y-%m}",
+    record_audit(session, user, "reopen", "monthly_submission", entity_id=_entity_id(session, factory_id, sub.month),
                  factory_id=factory_id, field="status", old_value=sub.status, new_value=STATUS_DRAFT,
                  detail=reason[:1000], at=now)
     sub.status = STATUS_DRAFT
