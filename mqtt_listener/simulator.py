@@ -48,6 +48,11 @@ FLUSH_READINGS_PER_MESSAGE = 200
 MAX_NODE_CONNECTIONS = 200
 # Unacknowledged QoS 1 publishes in flight on the load connection (paho's default is 20).
 PUBLISH_INFLIGHT = 5000
+# Load mode pauses while this many publishes wait for the broker's ack, so that the stated rate is
+# what the broker really took (not a backlog in the client) and publish times are honest.
+MAX_UNACKED = 4000
+# At the end, keep waiting for acknowledgements as long as one arrived within this many seconds.
+ACK_STALL_S = 30.0
 BOILER_OFF_BELOW = 0.30  # fraction of full load under which a factory stops its boiler
 STARTUP_RAMP_S = 1800.0  # a cold boiler takes ~30 min to reach firing temperature
 SHUTDOWN_RAMP_S = 900.0
@@ -255,18 +260,28 @@ class Simulator:
         for node in self.nodes:
             self._publish(node, node.status_topic, b"online", retain=True, status=True)
 
+    def _unacked(self) -> int:
+        with self._lock:
+            return self.stats.messages + self.stats.status_messages + self.stats.bad_messages - self.stats.acked
+
+    def _wait_acked(self, stall_s: float = ACK_STALL_S) -> None:
+        """Wait until the broker acknowledged everything, as long as acknowledgements keep coming."""
+        last, last_change = self._unacked(), time.monotonic()
+        while last > 0:
+            time.sleep(0.05)
+            now_unacked = self._unacked()
+            if now_unacked != last:
+                last, last_change = now_unacked, time.monotonic()
+            elif time.monotonic() - last_change > stall_s:
+                log.warning("%d publishes not acknowledged by the broker; giving up", last)
+                return
+
     def _disconnect_all(self) -> None:
         clients = {id(n.client): n.client for n in self.nodes if n.client is not None}
         for node in self.nodes:
             if node.client is not None:
                 self._publish(node, node.status_topic, b"offline", retain=True, status=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with self._lock:
-                sent = self.stats.messages + self.stats.status_messages + self.stats.bad_messages
-                if self.stats.acked >= sent:
-                    break
-            time.sleep(0.05)
+        self._wait_acked()
         for client in clients.values():
             client.disconnect()
             client.loop_stop()
@@ -363,6 +378,9 @@ class Simulator:
             target = start + i / cfg.rate
             if target > now:
                 time.sleep(min(target - now, 0.05))
+                continue
+            if self._unacked() > MAX_UNACKED:  # the broker (or our network thread) is behind
+                time.sleep(0.001)
                 continue
             node = self.nodes[i % n]
             # Readings stamped with the publish time (the last one) so the benchmark can measure latency;
