@@ -441,17 +441,25 @@ class _Generator:
     def _write_users(self) -> dict[str, User]:
         users = {}
         loaded = set(self.s.scalars(sa.select(Factory.code)))
+        # Someone may have created users (e.g. an admin) before loading the demo: keep them as
+        # they are, with their own passwords, rather than fail.
+        existing = {u.username: u for u in self.s.scalars(sa.select(User))}
+        created = 0
         for username, password, role, factory, full_name in DEMO_USERS:
             if factory is not None and factory not in loaded:
                 continue  # a partial load (tests) without this manager's factory
+            if username in existing:
+                users[username] = existing[username]
+                continue
             users[username] = create_user(self.s, username, password, role, factory, full_name)
-        self.counts["users"] = len(users)
+            created += 1
+        self.counts["users"] = created
         return users
 
     def _write_submissions(self, plans: list[_FactoryPlan], users: dict[str, User]) -> None:
         s, tz = self.s, self.tz
         managers = {u.factory_id: u for u in users.values() if u.role == ROLE_FACTORY_MANAGER}
-        approver = users["hq"]
+        approver = next((u for u in users.values() if u.role == ROLE_HQ), None) or users["admin"]
         complete = self.months[:-1]
         subs, meta = [], []
         for p in plans:

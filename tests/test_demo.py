@@ -43,7 +43,7 @@ from core.models import (
     User,
 )
 from core.timeutil import add_months, local_date, local_month_bounds_utc
-from core.users import verify_password
+from core.users import create_user, verify_password
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 NOW = datetime(2026, 11, 28, 12, 40, tzinfo=UTC)  # 15:40 local; current month Nov 2026
@@ -492,3 +492,22 @@ def test_new_rows_after_the_demo_get_fresh_ids(demo: Demo) -> None:
         s.flush()
         assert factory.id > 67 and reading.id and sub.id and sub.entries[0].id
         s.rollback()
+
+
+def test_users_created_before_the_demo_are_kept(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    Session = make_session_factory(engine)  # noqa: N806
+    try:
+        with Session() as s:
+            create_user(s, "admin", "my-own-password", "admin")
+            s.commit()
+        summary = load_demo(Session, tz=NAIROBI, now=NOW, factory_codes=("KGW",))
+        assert summary.endswith("3 users")  # hq, auditor, kagwe; admin existed
+        with Session() as s:
+            admin = s.scalar(sa.select(User).where(User.username == "admin"))
+            assert verify_password(admin, "my-own-password")
+            assert s.scalar(sa.select(sa.func.count()).select_from(User)) == 4
+    finally:
+        engine.dispose()
