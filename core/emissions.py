@@ -36,6 +36,9 @@ ELECTRICITY_UNITS_KWH = {"kWh": 1.0, "MWh": 1000.0}
 
 # Fuels whose volume unit means stacked solid volume (needs a bulk density), not a liquid.
 SOLID_FUELS = frozenset({"firewood", "briquettes", "charcoal"})
+# Liquefied gases: a litre is liquid, but "m3" usually means gas at ambient pressure (about 250×
+# less mass), so m³ is refused rather than guessed.
+LIQUEFIED_GASES = frozenset({"lpg"})
 
 
 class EmissionsError(ValueError):
@@ -141,6 +144,8 @@ def _quantity_to_kg(fuel: str, quantity: float, unit: str, factor: FuelFactor, d
     if unit in MASS_UNITS_KG:
         return quantity * MASS_UNITS_KG[unit]
     if unit in VOLUME_UNITS_L:
+        if fuel in LIQUEFIED_GASES and unit != "L":
+            raise EmissionsError(f"{fuel} in {unit} is ambiguous (gas or liquid); log kg or litres of liquid")
         litres = quantity * VOLUME_UNITS_L[unit]
         if fuel in SOLID_FUELS:
             if not density_kg_m3 or density_kg_m3 <= 0:

@@ -248,6 +248,7 @@ def test_firewood_moisture_sets_the_ncv() -> None:
 @pytest.mark.parametrize(
     "fuel, quantity, unit",
     [("coal", 1.0, "kg"), ("diesel", 1.0, "gallon"), ("diesel", 1.0, "bags"), ("firewood", 1.0, "stere"),
+     ("lpg", 1.0, "m3"),  # gas or liquid? refused rather than guessed
      ("diesel", -1.0, "L"), ("diesel", float("nan"), "L")],
 )
 def test_unknown_fuel_unit_or_bad_quantity_raises(fuel: str, quantity: float, unit: str) -> None:
