@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
+import sqlalchemy as sa
 from dash import dcc, html
 
-from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.common import not_permitted, page_allowed, page_header, session_factory, web_user
+from core.models import Factory
 from core.queries import METRICS, PERIODS
 
 dash.register_page(__name__, path="/hq/leaderboard", title="Leaderboard · Carbon Track", name="Leaderboard")
@@ -17,6 +19,8 @@ def layout(**kwargs) -> html.Div:
     user = web_user()
     if not page_allowed(user, "/hq/leaderboard"):
         return not_permitted("the leaderboard")
+    with session_factory()() as s:
+        regions = list(s.scalars(sa.select(Factory.region).distinct().order_by(Factory.region)))
     return dbc.Container(
         [
             page_header("Leaderboard", "Lower is better. Click a factory to open its history."),
@@ -29,7 +33,7 @@ def layout(**kwargs) -> html.Div:
                                       options=[{"label": v, "value": k} for k, v in PERIODS.items()])], xs=6, md=3),
                 dbc.Col([dbc.Label("Region", className="small text-muted mb-0"),
                          dcc.Dropdown(id="hq-leaderboard-region", placeholder="All regions",
-                                      options=[{"label": f"Region {r}", "value": r} for r in range(1, 8)])],
+                                      options=[{"label": f"Region {r}", "value": r} for r in regions])],
                         xs=6, md=3),
             ], className="mb-3"),
             dcc.Loading(html.Div(id="hq-leaderboard-table")),
