@@ -33,7 +33,7 @@ from core.access import AccessDenied
 from core.factors import load_factor_set
 from core.models import Factory
 from core.queries import daily_history, monthly_history
-from core.timeutil import DEFAULT_TZ, iter_months, local_date, utcnow
+from core.timeutil import DEFAULT_TZ, iter_months, local_date, month_start, utcnow
 
 MAX_DAYS = 400  # longest range shown at daily resolution
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -93,7 +93,7 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
             "calculated_co2_kg": i.calculated_co2_kg if i.has_energy_data else None,
             "reconciliation_pct": i.reconciliation_pct,
             "made_tea_kg": i.made_tea_kg, "intensity": i.intensity_kg_per_kg, "target_met": i.target_met,
-            "coverage": i.coverage,
+            "coverage": i.coverage, "fossil_share": i.fossil_share,
         })
     return {"denied": False, "first": first, "last": last, "days": days, "monthly": monthly,
             "factory_code": factory.code, "factory_name": factory.name, "target": factory.target_kg_co2e_per_kg}
@@ -143,7 +143,9 @@ def render_history(data: dict | None) -> tuple:
         kpi_card("Scope 1 + 2 (energy log)", fmt_t(sum(r["scope1_kg"] + r["scope2_kg"] for r in with_energy))
                  if with_energy else "—", f"{len(with_energy)} of {len(monthly)} months reported"),
     ])
-    daily = daily_figure([d.day for d in days], [d.co2_kg for d in days], [d.coverage for d in days]) \
+    share = {r["month"]: r["fossil_share"] for r in monthly}
+    daily = daily_figure([d.day for d in days], [d.co2_kg for d in days], [d.coverage for d in days],
+                         [share.get(month_start(d.day)) for d in days]) \
         if any(d.co2_kg is not None for d in days) else empty_figure("No stack data in this range.")
     month_fig = monthly_figure(monthly) if monthly else empty_figure("No months in this range.")
     inten = intensity_figure(monthly, data["target"]) if any(r["intensity"] for r in monthly) else empty_figure(
@@ -167,8 +169,16 @@ def export_rows(data: dict) -> tuple[list[str], list[list], list[str], list[list
               None if r["reconciliation_pct"] is None else round(r["reconciliation_pct"], 1), r["made_tea_kg"],
               None if r["intensity"] is None else round(r["intensity"], 4), r["target_met"],
               None if r["coverage"] is None else round(r["coverage"] * 100, 1)] for r in data["monthly"]]
-    dh = ["factory", "day_eat", "measured_t_co2", "coverage_pct"]
-    drows = [[data["factory_code"], d.day.isoformat(), t(d.co2_kg),
+    share = {r["month"]: r.get("fossil_share") for r in data["monthly"]}
+
+    def split(d, fossil: bool):  # noqa: ANN001, ANN202
+        sh = share.get(month_start(d.day))
+        if d.co2_kg is None or sh is None:
+            return None
+        return t(d.co2_kg * (sh if fossil else 1.0 - sh))
+
+    dh = ["factory", "day_eat", "measured_t_co2", "measured_fossil_t_co2", "measured_biogenic_t_co2", "coverage_pct"]
+    drows = [[data["factory_code"], d.day.isoformat(), t(d.co2_kg), split(d, True), split(d, False),
               None if d.coverage is None else round(d.coverage * 100, 1)] for d in data["days"]]
     return mh, mrows, dh, drows
 

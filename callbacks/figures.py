@@ -82,18 +82,32 @@ def live_day_figure(hourly: dict[str, list[dict]]) -> go.Figure:
     return _base_layout(fig, "Last 24 hours, hourly mean", "CO2 mass flow (kg/s)")
 
 
-def daily_figure(days: Sequence[date], co2_kg: Sequence[float | None], coverage: Sequence[float | None]) -> go.Figure:
-    """Daily measured stack CO2 (t) with coverage (%); missing days are gaps, not zeros."""
+def daily_figure(days: Sequence[date], co2_kg: Sequence[float | None], coverage: Sequence[float | None],
+                 fossil_share: Sequence[float | None] | None = None) -> go.Figure:
+    """Daily measured stack CO2 (t), split fossil/biogenic by the month's fuel mix where known, with
+    coverage (%); missing days are gaps, not zeros."""
+    days = list(days)
+    shares = list(fossil_share) if fossil_share is not None else [None] * len(days)
+
+    pairs = list(zip(co2_kg, shares, strict=True))
+    fossil = [None if v is None or sh is None else v / 1000 * sh for v, sh in pairs]
+    biogenic = [None if v is None or sh is None else v / 1000 * (1.0 - sh) for v, sh in pairs]
+    unsplit = [None if v is None or sh is not None else v / 1000 for v, sh in pairs]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=list(days), y=[None if v is None else v / 1000 for v in co2_kg], name="measured CO2 (t)",
-                         marker_color=COLORS[0], hovertemplate="%{y:,.2f} t"))
-    fig.add_trace(go.Scatter(x=list(days), y=[None if c is None else c * 100 for c in coverage],
+    fig.add_trace(go.Bar(x=days, y=fossil, name="measured fossil CO2 (t)", marker_color=COLORS[3],
+                         hovertemplate="%{y:,.2f} t"))
+    fig.add_trace(go.Bar(x=days, y=biogenic, name="measured biogenic CO2 (t)", marker_color=COLORS[0],
+                         hovertemplate="%{y:,.2f} t"))
+    if any(v is not None for v in unsplit):
+        fig.add_trace(go.Bar(x=days, y=unsplit, name="measured CO2, month without fuel log (t)",
+                             marker_color=COLORS[6], hovertemplate="%{y:,.2f} t"))
+    fig.add_trace(go.Scatter(x=days, y=[None if c is None else c * 100 for c in coverage],
                              name="data coverage (%)", yaxis="y2", mode="lines+markers", connectgaps=False,
                              line={"color": COLORS[6], "dash": "dot"}, hovertemplate="%{y:.0f} %"))
-    fig.update_layout(yaxis2={"title": "coverage (%)", "overlaying": "y", "side": "right", "range": [0, 105],
-                              "dtick": 25, "showgrid": False})
+    fig.update_layout(barmode="stack", yaxis2={"title": "coverage (%)", "overlaying": "y", "side": "right",
+                                               "range": [0, 105], "dtick": 25, "showgrid": False})
     fig.update_xaxes(title="local day (EAT)")
-    return _base_layout(fig, "Daily measured stack CO2", "CO2 (t)")
+    return _base_layout(fig, "Daily measured stack CO2 (split by the month's fuel mix)", "CO2 (t)")
 
 
 def monthly_figure(rows: Sequence[dict]) -> go.Figure:

@@ -91,8 +91,13 @@ def test_history_gaps_and_export(db):
     data = history_data(users["hq"], ids["MTR"], (today - timedelta(days=30)).isoformat(), today.isoformat(),
                         Session, DEFAULT_TZ, NOW)
     kpis, daily, monthly, inten, recon, table = render_history(data)
-    ys = list(daily.data[0].y)
-    assert ys.count(None) == 3 and 0 not in ys  # the three missing days are gaps
+    bars = [list(t.y) for t in daily.data if t.type == "bar"]
+    per_day = list(zip(*bars, strict=True))
+    assert sum(all(v is None for v in day) for day in per_day) == 3  # the three missing days are gaps
+    assert not any(v == 0 for day in per_day for v in day)
+    fossil, biogenic = bars[0], bars[1]
+    both = [(f, b) for f, b in zip(fossil, biogenic, strict=True) if f is not None]
+    assert both and all(f < b for f, b in both)  # firewood: mostly biogenic
     assert "3 d" in dump(kpis)
     csv_text = to_csv(data)
     assert "day_eat" in csv_text and "MTR" in csv_text
