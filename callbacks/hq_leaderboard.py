@@ -39,7 +39,7 @@ def leaderboard_table(rows: list[LeaderRow]) -> Any:
     for r in rows:
         badge = {True: dbc.Badge("met", color="success"), False: dbc.Badge("missed", color="danger")}.get(
             r.target_met, dbc.Badge("no data", color="secondary"))
-        change = "—" if r.change_pct is None else f"{r.change_pct:+.1f} %"
+        change = "—" if r.change_pct is None else f"{r.change_pct:+.1f} % ({r.months_compared} mo)"
         body.append(html.Tr([
             html.Td(r.rank),
             html.Td(dcc.Link(f"{r.name} ({r.code})", href=f"/factory/history?factory={r.factory_id}",

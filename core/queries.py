@@ -514,10 +514,11 @@ class LeaderRow:
     intensity: float | None
     target: float | None
     target_met: bool | None
-    prior_total_kg: float | None
+    prior_total_kg: float | None  # over the compared months only
     change_pct: float | None
     months_reported: int
     months: int = field(default=0)
+    months_compared: int = 0  # months with data both now and a year earlier
 
 
 def leaderboard(session: Session, user, factors: FactorSet, period: str = "last_month",  # noqa: ANN001
@@ -545,18 +546,23 @@ def leaderboard(session: Session, user, factors: FactorSet, period: str = "last_
     rows = []
     for fid, first in meta.items():
         t = totals(cur.get(fid, []))
-        p = totals(old.get(fid, []))
         total = t.total_kg if t.n else None
-        prior_total = p.total_kg if p.n else None
         intensity = t.intensity_kg_per_kg if t.n else None
         target = first.target_kg_co2e_per_kg
-        change = None
-        if total is not None and prior_total:
-            change = (total - prior_total) / prior_total * 100.0
+        # Compare like with like: only months reported both now and a year earlier, so a year with
+        # fewer months of data never looks like a fall in emissions.
+        prior_by_month = {i.month: i for i in old.get(fid, []) if i.has_energy_data}
+        pairs = [(i, prior_by_month[add_months(i.month, -12)]) for i in cur.get(fid, [])
+                 if i.has_energy_data and add_months(i.month, -12) in prior_by_month]
+        change = prior_total = None
+        if pairs:
+            now_kg = totals(c for c, _ in pairs).total_kg
+            prior_total = totals(p for _, p in pairs).total_kg
+            change = (now_kg - prior_total) / prior_total * 100.0 if prior_total > 0 else None
         rows.append(LeaderRow(
             0, fid, first.factory_code, first.factory_name, first.region, total, t.made_tea_kg if t.n else None,
             intensity, target, None if intensity is None or target is None else intensity <= target,
-            prior_total, change, t.n, len(months),
+            prior_total, change, t.n, len(months), len(pairs),
         ))
     key_attr = {"intensity": "intensity", "emissions": "total_kg", "change": "change_pct"}[metric]
     rows.sort(key=lambda r: (getattr(r, key_attr) is None, getattr(r, key_attr) or 0.0, r.code))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from web_helpers import NOW, build_small_db
 
 from core.access import AccessDenied
@@ -130,12 +131,27 @@ def test_leaderboard_ranks_and_scopes(data):
     assert all(r.target_met for r in rows)
 
 
-def test_leaderboard_change_against_last_year(data):
-    Session, fx, users = data
+def test_leaderboard_change_against_last_year(Session):
+    from core.models import EnergyEntry, MonthlySubmission
+
+    fx = build_small_db(Session, months=14)  # 13 months of data: last month and the same month a year earlier
+    hq = WebUser(2, "hq", "hq", None, True)
     with Session() as s:
-        rows = leaderboard(s, users["hq"], load_factor_set(s), "last_month", None, "change", NOW)
-    # The fixture has 12 months of data: last month a year ago is missing, so no change figure.
-    assert all(r.change_pct is None for r in rows)
+        factors = load_factor_set(s)
+        rows = leaderboard(s, hq, factors, "last_month", None, "change", NOW)
+        assert all(r.change_pct == pytest.approx(0.0) and r.months_compared == 1 for r in rows)
+        # Year to date: only one month of the year before has data, so only that month is compared.
+        ytd = leaderboard(s, hq, factors, "ytd", None, "change", NOW)
+        assert all(r.months_compared == 1 and r.change_pct == pytest.approx(0.0) for r in ytd)
+        # More diesel last month at KGW: its change is positive, and it ranks last (lower is better).
+        last = add_months(month_start(local_date(NOW, DEFAULT_TZ)), -1)
+        entry = s.scalar(sa.select(EnergyEntry).join(MonthlySubmission).where(
+            MonthlySubmission.month == last, MonthlySubmission.factory_id == fx.factory_ids["KGW"],
+            EnergyEntry.source == "diesel"))
+        entry.quantity *= 10
+        s.commit()
+        rows = leaderboard(s, hq, factors, "last_month", None, "change", NOW)
+    assert rows[-1].code == "KGW" and rows[-1].change_pct > 0
 
 
 def test_leaderboard_unknown_metric(data):
