@@ -170,3 +170,32 @@ def test_wrole001_each_role_sees_its_pages(dash_duo, site, username, expected):
     if username == "auditor":
         dash_duo.driver.get(base + "/admin")
         dash_duo.wait_for_element("#admin-read-only")
+
+
+def test_wadmn001_admin_creates_user_auditor_cannot(dash_duo, site):
+    app, Session, _ = site
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "admin")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/admin")
+    dash_duo.wait_for_element("#admin-user-grid")
+    dash_duo.find_element("#admin-user-new-name").send_keys("newviewer")
+    dash_duo.select_dcc_dropdown("#admin-user-new-role", "auditor")
+    dash_duo.find_element("#admin-user-new-password").send_keys("viewer-pass-1")
+    dash_duo.find_element("#admin-user-create").click()
+    dash_duo.wait_for_contains_text("#admin-user-result", "Created newviewer", timeout=10)
+    dash_duo.wait_for_contains_text("#admin-user-grid", "newviewer")
+    dash_duo.driver.get(base + "/logout")
+    sign_in(dash_duo, base, "newviewer", "viewer-pass-1")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/admin")
+    dash_duo.wait_for_element("#admin-read-only")
+    dash_duo.wait_for_element("#admin-user-grid")
+    dash_duo.find_element("#admin-user-new-name").send_keys("sneaky")
+    dash_duo.find_element("#admin-user-new-password").send_keys("sneaky-pass-1")
+    dash_duo.find_element("#admin-user-create").click()
+    dash_duo.wait_for_contains_text("#admin-user-result", "Not allowed", timeout=10)
+    from core.models import User
+
+    with Session() as s:
+        assert s.scalar(sa.select(User).where(User.username == "sneaky")) is None
