@@ -163,7 +163,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_scenario(name: str, port: int, session_factory, recorder: Recorder, rate: float, batch: int,  # noqa: ANN001
-                 duration: float) -> dict:
+                 duration: float, before_publish=None, after_publish=None) -> dict:  # noqa: ANN001
+    """Publish `rate` × `duration` messages of `batch` readings and wait until all are committed."""
     with session_factory() as s:
         before = s.scalar(sa.select(sa.func.count()).select_from(Reading))
     recorder.reset()
@@ -173,6 +174,8 @@ def run_scenario(name: str, port: int, session_factory, recorder: Recorder, rate
            "--factories", str(FACTORIES), "--rate", str(rate), "--messages", str(n_messages),
            "--batch-size", str(batch), "--stats-json", str(stats_file)]
     env = {**os.environ, "CARBONTRACK_TOPIC_PREFIX": PREFIX, "PYTHONPATH": str(REPO)}
+    if before_publish is not None:
+        before_publish()
     cpu0 = psutil.Process().cpu_times()
     t0 = time.time()
     sim = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=duration * 20 + 120)
@@ -181,6 +184,10 @@ def run_scenario(name: str, port: int, session_factory, recorder: Recorder, rate
         raise RuntimeError(f"simulator failed: {sim.stderr[-2000:]}")
     sim_stats = json.loads(stats_file.read_text())
     stats_file.unlink()
+    t_drain_start = time.time()
+    if after_publish is not None:
+        cpu0 = psutil.Process().cpu_times()
+        after_publish()
     expected = sim_stats["readings"]
     deadline = time.time() + 600
     while time.time() < deadline:
@@ -193,7 +200,7 @@ def run_scenario(name: str, port: int, session_factory, recorder: Recorder, rate
     cpu1 = psutil.Process().cpu_times()
     with session_factory() as s:
         stored = s.scalar(sa.select(sa.func.count()).select_from(Reading)) - before
-    first_pub = sim_stats["started"]
+    first_pub = sim_stats["started"] if after_publish is None else t_drain_start
     last_commit = recorder.last_commit or time.time()
     span = last_commit - first_pub
     listener_cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
@@ -202,6 +209,7 @@ def run_scenario(name: str, port: int, session_factory, recorder: Recorder, rate
         "target_rate_msg_s": rate,
         "readings_per_msg": batch,
         "published_msgs": sim_stats["messages"],
+        "broker_acked_msgs": sim_stats["acked"] - sim_stats["status_messages"],
         "published_readings": expected,
         "publish_rate_msg_s": round(sim_stats["messages"] / max(t_published - first_pub, 1e-9), 1),
         "stored_readings": stored,
@@ -220,7 +228,7 @@ def run_scenario(name: str, port: int, session_factory, recorder: Recorder, rate
 def main(argv: list[str] | None = None) -> int:
     """Run the scenarios and print one JSON line each, then a summary."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenarios", default="latency,single,batched")
+    ap.add_argument("--scenarios", default="latency,single,batched,drain_single,drain_batched")
     ap.add_argument("--duration", type=float, default=30.0, help="seconds of publishing per scenario")
     ap.add_argument("--rate-single", type=float, default=6000.0)
     ap.add_argument("--rate-batched", type=float, default=500.0)
@@ -251,31 +259,46 @@ def main(argv: list[str] | None = None) -> int:
 
         BatchWriter.write = profiled  # type: ignore[method-assign]
     cfg = Config(database_url=url, mqtt_url=MqttUrl("127.0.0.1", port), topic_prefix=PREFIX, secret_key="x", embedded=False)
-    listener = Listener(cfg, session_factory, client_id="bench-listener", protocol="5", on_commit=recorder)
+    holder: dict = {}
+
+    def start_listener() -> None:
+        holder["listener"] = Listener(cfg, session_factory, client_id="bench-listener", protocol="5", on_commit=recorder)
+        holder["listener"].start()
+        if not holder["listener"].wait_connected(10):
+            raise RuntimeError("listener did not connect")
+
+    def stop_listener() -> None:
+        holder["listener"].stop()
+
     rss = RssSampler()
     rss.start()
     results = []
     try:
-        listener.start()
-        if not listener.wait_connected(10):
-            raise RuntimeError("listener did not connect")
+        start_listener()
         plan = {
-            "latency": (args.rate_latency, 1),
-            "single": (args.rate_single, 1),
-            "batched": (args.rate_batched, args.batch),
+            "latency": (args.rate_latency, 1, None, None),
+            "single": (args.rate_single, 1, None, None),
+            "batched": (args.rate_batched, args.batch, None, None),
+            # The listener is down while the simulator publishes; the broker queues everything for
+            # its persistent session; then the listener drains the backlog: its capacity without a
+            # publisher competing for the two cores.
+            "drain_single": (args.rate_single, 1, stop_listener, start_listener),
+            "drain_batched": (args.rate_batched, args.batch, stop_listener, start_listener),
         }
         for name in args.scenarios.split(","):
-            rate, batch = plan[name]
-            res = run_scenario(name, port, session_factory, recorder, rate, batch, args.duration)
+            rate, batch, before, after = plan[name]
+            res = run_scenario(name, port, session_factory, recorder, rate, batch, args.duration, before, after)
             res["listener_peak_rss_mb"] = round(rss.peak / 2**20, 1)
             results.append(res)
             print(json.dumps(res), flush=True)
+        listener = holder["listener"]
         snap = listener.stats.snapshot()
         print(json.dumps({"listener_counters": {k: snap[k] for k in ("received", "stored", "duplicates", "rejected",
                                                                     "batches", "db_errors")}}), flush=True)
     finally:
         rss.stop.set()
-        listener.stop()
+        if "listener" in holder:
+            holder["listener"].stop()
         engine.dispose()
         drop_database(url)
         broker.terminate()

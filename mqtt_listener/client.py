@@ -39,6 +39,14 @@ log = logging.getLogger("mqtt_listener")
 # the window of unacknowledged messages (RECEIVE_MAXIMUM) holds about two batches, so the broker
 # keeps sending while one is being written.
 BATCH_MAX_MESSAGES = 1000
+# …and at most this many payload bytes (~5,000 readings): buffered flushes of 50–500 readings per
+# message would otherwise make one transaction of 50,000+ rows (slow to commit, memory-hungry).
+BATCH_MAX_BYTES = 512 * 1024
+# Writer threads on PostgreSQL: while one waits for the server (psycopg2 releases the GIL) the
+# other decodes the next batch, so Python and PostgreSQL work in parallel on two cores. Both take
+# their locks in the same order (readings, rollups by sorted key, devices by id), so they cannot
+# deadlock; duplicates across them are settled by the unique (device, ts) key. SQLite: one.
+WRITER_THREADS = 2
 # How long the writer waits for a batch to fill once a message is there: bounds the added latency.
 BATCH_MAX_WAIT_S = 0.05
 # MQTT 5 ReceiveMaximum: unacknowledged QoS 1 messages the broker may send us (Mosquitto's
@@ -141,6 +149,7 @@ class Listener:
         receive_maximum: int = RECEIVE_MAXIMUM,
         on_commit: Callable[[Sequence[Message], float], None] | None = None,
         clock: Callable[[], float] = time.time,
+        writers: int | None = None,
     ) -> None:
         self.cfg = cfg
         self.session_factory = session_factory
@@ -164,10 +173,13 @@ class Listener:
         self._enqueued = 0
         self._done = 0
         self._idle = threading.Condition()
-        self._writer = BatchWriter(
-            session_factory, cfg.topic_prefix, self.stats, tz=cfg.tz, stop_event=self._writer_stop, clock=clock
-        )
-        self._thread: threading.Thread | None = None
+        if writers is None:
+            writers = 1 if cfg.is_sqlite else WRITER_THREADS
+        self._writers = [
+            BatchWriter(session_factory, cfg.topic_prefix, self.stats, tz=cfg.tz, stop_event=self._writer_stop, clock=clock)
+            for _ in range(max(1, writers))
+        ]
+        self._threads: list[threading.Thread] = []
         self._client: mqtt.Client | None = None
         self.last_error: BaseException | None = None
 
@@ -190,8 +202,12 @@ class Listener:
             self.protocol = probe_protocol(self.broker)
             log.info("broker %s:%d speaks MQTT %s", self.broker.host, self.broker.port, self.protocol)
         self._client = self._make_client()
-        self._thread = threading.Thread(target=self._run_writer, name="mqtt-writer", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run_writer, args=(i,), name=f"mqtt-writer-{i}", daemon=True)
+            for i in range(len(self._writers))
+        ]
+        for thread in self._threads:
+            thread.start()
         if self.protocol == PROTOCOL_V5:
             props = Properties(PacketTypes.CONNECT)
             props.ReceiveMaximum = self.receive_maximum
@@ -214,11 +230,13 @@ class Listener:
     def stop(self, timeout_s: float = 10.0) -> None:
         """Store and acknowledge what was received, then disconnect (unacknowledged messages stay with the broker)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                self._writer_stop.set()  # abandon retries: the broker redelivers the batch later
-                self._thread.join(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+        if any(t.is_alive() for t in self._threads):
+            self._writer_stop.set()  # abandon retries: the broker redelivers those batches later
+            for thread in self._threads:
+                thread.join(timeout_s)
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -306,24 +324,32 @@ class Listener:
         except queue.Empty:
             return []
         batch = [first]
+        size = len(first.payload)
         deadline = time.monotonic() + self.batch_wait_s
         get = self._queue.get
-        while len(batch) < self.batch_max:
+        while len(batch) < self.batch_max and size < BATCH_MAX_BYTES:
             try:
-                batch.append(get(block=False))
-                continue
+                m = get(block=False)
             except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(get(timeout=remaining))
-            except queue.Empty:
-                break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    m = get(timeout=remaining)
+                except queue.Empty:
+                    break
+            batch.append(m)
+            size += len(m.payload)
         return batch
 
-    def _run_writer(self) -> None:
+    @property
+    def writer_alive(self) -> bool:
+        """Whether every writer thread is running."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def _run_writer(self, index: int) -> None:
+        writer = self._writers[index]
+        housekeeping = index == 0  # one thread sweeps and saves the stats
         next_stats = time.monotonic() + STATS_INTERVAL_S
         next_sweep = time.monotonic() + SWEEP_INTERVAL_S
         while True:
@@ -334,7 +360,7 @@ class Listener:
             if batch:
                 self.stats.queue_depth = self._queue.qsize()
                 try:
-                    self._writer.write(batch)
+                    writer.write(batch)
                 except StopRequested:
                     return
                 except Exception as exc:  # a bug: log it, keep the batch unacknowledged, keep running
@@ -351,6 +377,8 @@ class Listener:
                         log.exception("on_commit hook failed")
                 self._mark_done(len(batch))
             now = time.monotonic()
+            if not housekeeping:
+                continue
             if now >= next_sweep:
                 next_sweep = now + SWEEP_INTERVAL_S
                 self._sweep()

@@ -8,6 +8,7 @@ Readings are inserted with ON CONFLICT DO NOTHING … RETURNING, and only the ro
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
@@ -39,6 +40,7 @@ from mqtt_listener.decode import (
     decode_telemetry,
     parse_topic,
     truncate_raw,
+    ts_to_utc,
 )
 from mqtt_listener.status import STATUS_ONLINE, ListenerStats
 
@@ -74,10 +76,34 @@ READING_COLUMNS = (
     "velocity_profile_factor",
     "received_at",
 )
-_PG_READING_INSERT = (
-    f"INSERT INTO reading ({', '.join(READING_COLUMNS)}) VALUES %s "
+_COLS = ", ".join(READING_COLUMNS)
+# Staging table for COPY: lives as long as the pooled connection, emptied by every commit.
+_PG_STAGING_DDL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS reading_in ON COMMIT DELETE ROWS AS SELECT {_COLS} FROM reading WITH NO DATA"
+)
+_PG_COPY = f"COPY reading_in ({_COLS}) FROM STDIN"
+_PG_FROM_STAGING = (
+    f"INSERT INTO reading ({_COLS}) SELECT {_COLS} FROM reading_in "
     "ON CONFLICT (device_id, ts) DO NOTHING RETURNING device_id, ts"
 )
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)  # int, float (finite: validated), naive UTC datetime (ISO with a space)
+
+
+def _copy_line(r: dict) -> str:
+    """One reading row as a line of PostgreSQL COPY text format."""
+    return "\t".join([_copy_value(r[c]) for c in READING_COLUMNS]) + "\n"
 # Envelope values of many devices in one statement; seq and last reading time only move forward.
 _PG_DEVICE_UPDATE = """
 UPDATE device AS d SET
@@ -97,11 +123,12 @@ WHERE d.id = v.id
 _PG_STATUS_UPDATE = """
 UPDATE device AS d SET
     status = v.status,
-    status_changed_at = CASE WHEN d.status IS DISTINCT FROM v.status THEN v.now ELSE d.status_changed_at END,
-    last_seen_at = CASE WHEN v.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < v.now)
-                        THEN v.now ELSE d.last_seen_at END
-FROM (VALUES %s) AS v(id, status, now)
+    status_changed_at = CASE WHEN d.status IS DISTINCT FROM v.status THEN v.at ELSE d.status_changed_at END,
+    last_seen_at = CASE WHEN v.status = 'online' AND (d.last_seen_at IS NULL OR d.last_seen_at < v.at)
+                        THEN v.at ELSE d.last_seen_at END
+FROM (VALUES %s) AS v(id, status, at)
 WHERE d.id = v.id AND (d.status IS DISTINCT FROM v.status OR v.status = 'online')
+  AND (d.status_changed_at IS NULL OR d.status_changed_at <= v.at)
 """
 
 # Errors that mean "the database is not reachable right now": retry the same batch.
@@ -300,7 +327,8 @@ class BatchWriter:
             rows: list[dict] = []
             rejections: list[tuple[Message, Rejection]] = []
             device_updates: dict[str, DeviceUpdate] = {}
-            final_status: dict[str, str] = {}
+            # Per device: the status the batch ends with and when its deciding message arrived.
+            final_status: dict[str, tuple[str, datetime]] = {}
             seen: set[tuple[str, datetime]] = set()
             in_batch_dups = 0
             n_status = 0
@@ -332,7 +360,7 @@ class BatchWriter:
                             upd = _merge_update(prev, upd)
                         device_updates[upd.device_id] = upd
                         if decoded.readings:
-                            final_status[upd.device_id] = STATUS_ONLINE
+                            final_status[upd.device_id] = (STATUS_ONLINE, ts_to_utc(m.received_wall))
                 elif kind == "status":
                     n_status += 1
                     status = decode_status(m.payload)
@@ -340,7 +368,7 @@ class BatchWriter:
                     if status is None:
                         rejections.append((m, Rejection(R_BAD_STATUS, "status payload must be online or offline", device_id[:DEVICE_ID_MAX_LEN])))
                     elif info is not None and info.factory_code == factory_code:
-                        final_status[device_id] = status
+                        final_status[device_id] = (status, ts_to_utc(m.received_wall))
                     else:
                         stats.incr("status_unknown_device")
                 else:
@@ -388,14 +416,18 @@ class BatchWriter:
         return [r for r in rows if (r["device_id"], r["ts"]) in new_keys]
 
     def _insert_readings_pg(self, session: Session, rows: list[dict]) -> list[dict]:
-        # psycopg2's execute_values with plain tuples: several times less client CPU than
-        # SQLAlchemy's per-row parameter processing, and one statement per INSERT_CHUNK rows.
+        # COPY into a per-connection temporary table, then one INSERT … SELECT … ON CONFLICT DO
+        # NOTHING RETURNING: far less client CPU than binding 17 parameters per row, and one
+        # statement for the server to parse (profiled: psycopg2 mogrify was 20 % of the writer).
         cur = dbapi_cursor(session)
-        new_keys: set[tuple[str, datetime]] = set()
-        sql = _PG_READING_INSERT
-        for i in range(0, len(rows), INSERT_CHUNK):
-            chunk = [tuple(r[c] for c in READING_COLUMNS) for r in rows[i : i + INSERT_CHUNK]]
-            new_keys.update(execute_values(cur, sql, chunk, page_size=len(chunk), fetch=True))
+        # Every time (a lookup when it exists): a rolled-back batch may have rolled back its creation.
+        cur.execute(_PG_STAGING_DDL)
+        buf = io.StringIO()
+        buf.writelines(_copy_line(r) for r in rows)
+        buf.seek(0)
+        cur.copy_expert(_PG_COPY, buf)
+        cur.execute(_PG_FROM_STAGING)
+        new_keys = set(cur.fetchall())
         cur.close()
         if len(new_keys) == len(rows):
             return rows
@@ -472,32 +504,38 @@ class BatchWriter:
             ],
         )
 
-    def _update_status(self, session: Session, final_status: dict[str, str], now: datetime) -> None:
+    def _update_status(self, session: Session, final_status: dict[str, tuple[str, datetime]], now: datetime) -> None:
+        # A status only replaces one that is not newer (two writer threads may commit out of
+        # order): status_changed_at is the arrival time of the message that set it.
+        ordered = sorted(final_status.items())
         if session.get_bind().dialect.name == "postgresql":
             cur = dbapi_cursor(session)
             execute_values(
                 cur,
                 _PG_STATUS_UPDATE,
-                [(d, st, now) for d, st in sorted(final_status.items())],
+                [(d, st, at) for d, (st, at) in ordered],
                 template="(%s, %s::varchar, %s::timestamp)",
-                page_size=len(final_status),
+                page_size=len(ordered),
             )
             cur.close()
             return
         t = Device.__table__.c
         p_status = sa.bindparam("p_status", type_=sa.String)
-        p_now = sa.bindparam("p_now", type_=UTCDateTime())
+        p_at = sa.bindparam("p_at", type_=UTCDateTime())
         stmt = (
             sa.update(Device.__table__)
-            .where(t.id == sa.bindparam("p_id"), t.status != p_status)
-            .values(status=p_status, status_changed_at=p_now)
+            .where(
+                t.id == sa.bindparam("p_id"),
+                t.status != p_status,
+                sa.or_(t.status_changed_at.is_(None), t.status_changed_at <= p_at),
+            )
+            .values(status=p_status, status_changed_at=p_at)
         )
-        session.execute(
-            stmt, [{"p_id": d, "p_status": s, "p_now": now} for d, s in sorted(final_status.items())]
-        )
+        session.execute(stmt, [{"p_id": d, "p_status": st, "p_at": at} for d, (st, at) in ordered])
         # A status message is a sign of life too (the retained "offline" is the broker's, not the node's).
-        online = sorted(d for d, s in final_status.items() if s == STATUS_ONLINE)
+        online = [d for d, (st, _) in ordered if st == STATUS_ONLINE]
         if online:
+            p_now = sa.bindparam("p_now", type_=UTCDateTime())
             session.execute(
                 sa.update(Device.__table__)
                 .where(t.id.in_(online), sa.or_(t.last_seen_at.is_(None), t.last_seen_at < p_now))

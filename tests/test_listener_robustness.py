@@ -273,7 +273,7 @@ def test_postgres_unavailable_for_a_while_then_catches_up(own_broker, pg_url, pg
         assert count_readings(Session) == len(published)
         snap = listener.stats.snapshot()
         assert snap["db_errors"] > 0 and snap["db_retries"] > 0
-        assert listener._thread.is_alive()
+        assert listener.writer_alive
         assert_rollups_match_recompute(Session)
     finally:
         listener.stop()
