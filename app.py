@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import pkgutil
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from core.auth import init_auth
 from core.config import Config, load_config
 from core.db import open_database
 
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
 _server = None
 _gc_frozen = False
@@ -114,8 +117,11 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     server = app.server
+    if not config.secret_key:
+        # load_config always sets one; a hand-made Config without it still gets signed sessions.
+        log.warning("no secret key configured: using a random one (sessions end when the process ends)")
     server.config.update(
-        SECRET_KEY=config.secret_key,
+        SECRET_KEY=config.secret_key or secrets.token_hex(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         # Behind TLS in production; the embedded default is plain http on localhost.

@@ -241,7 +241,9 @@ def _factory_devices(session: Session, factory_id: int) -> list[tuple[Device, st
 def live_readings_since(session: Session, user, factory_id: int, since: datetime) -> dict[str, list[dict]]:  # noqa: ANN001
     """Readings of the factory's devices stored after `since` (the live window only)."""
     require_factory(user, factory_id)
-    device_ids = list(session.scalars(sa.select(Device.id).where(Device.factory_id == factory_id)))
+    device_ids = list(session.scalars(
+        sa.select(Device.id).where(Device.factory_id == factory_id, Device.active.is_(True)).order_by(Device.id)
+    ))
     out: dict[str, list[dict]] = {d: [] for d in device_ids}
     if not device_ids:
         return out
