@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from core.access import AccessDenied, is_admin
+from core.access import AccessDenied, UserLike, is_admin
 from core.auth import record_audit
 from core.factors import add_factor_version, latest_factors
 from core.models import ROLE_FACTORY_MANAGER, ROLES, Device, EmissionFactor, Factory, Stack, User
@@ -29,23 +29,23 @@ class AdminError(ValueError):
     """An admin change cannot be made as asked; the message says why."""
 
 
-def _require_admin(user) -> None:  # noqa: ANN001
+def _require_admin(user: UserLike | None) -> None:
     if not is_admin(user):
         raise AccessDenied("only admins change users, factories, stacks, devices and factors")
 
 
-def _s(v) -> str | None:  # noqa: ANN001
+def _s(v) -> str | None:
     return None if v is None else (f"{v:g}" if isinstance(v, float) else str(v))
 
 
-def list_users(session: Session, user) -> list[User]:  # noqa: ANN001
+def list_users(session: Session, user: UserLike | None) -> list[User]:
     """All users (admins and auditors)."""
     if user is None or user.role not in ("admin", "auditor") or not user.active:
         raise AccessDenied("only admins and auditors list users")
     return list(session.scalars(sa.select(User).order_by(User.username)))
 
 
-def admin_create_user(session: Session, user, username: str, password: str, role: str,  # noqa: ANN001
+def admin_create_user(session: Session, user: UserLike | None, username: str, password: str, role: str,
                       factory_code: str | None = None, full_name: str | None = None) -> User:
     """Create a user and audit it."""
     _require_admin(user)
@@ -58,7 +58,7 @@ def admin_create_user(session: Session, user, username: str, password: str, role
     return row
 
 
-def reset_password(session: Session, user, user_id: int, new_password: str) -> User:  # noqa: ANN001
+def reset_password(session: Session, user: UserLike | None, user_id: int, new_password: str) -> User:
     """Set a new password (and unlock the account); the password itself is never logged."""
     _require_admin(user)
     row = session.get(User, user_id)
@@ -74,7 +74,7 @@ def reset_password(session: Session, user, user_id: int, new_password: str) -> U
     return row
 
 
-def update_user(session: Session, user, user_id: int, role: str | None = None,  # noqa: ANN001
+def update_user(session: Session, user: UserLike | None, user_id: int, role: str | None = None,
                 factory_id: int | None = None, active: bool | None = None) -> User:
     """Change a user's role, factory or active flag; audit each change."""
     _require_admin(user)
@@ -108,7 +108,7 @@ def update_user(session: Session, user, user_id: int, role: str | None = None,  
     return row
 
 
-def set_factory_target(session: Session, user, factory_id: int, target: float | None,  # noqa: ANN001
+def set_factory_target(session: Session, user: UserLike | None, factory_id: int, target: float | None,
                        firewood_density_kg_m3: float | None = None) -> Factory:
     """Set a factory's intensity target (kg CO2e/kg made tea) and default firewood density."""
     _require_admin(user)
@@ -128,7 +128,7 @@ def set_factory_target(session: Session, user, factory_id: int, target: float | 
     return f
 
 
-def update_stack(session: Session, user, stack_id: int, **values) -> Stack:  # noqa: ANN001
+def update_stack(session: Session, user: UserLike | None, stack_id: int, **values) -> Stack:
     """Change a stack's parameters within physical bounds; every change is audited."""
     _require_admin(user)
     st = session.get(Stack, stack_id)
@@ -158,7 +158,7 @@ def update_stack(session: Session, user, stack_id: int, **values) -> Stack:  # n
     return st
 
 
-def add_device(session: Session, user, device_id: str, stack_id: int, sample_interval_s: float = 60.0) -> Device:  # noqa: ANN001
+def add_device(session: Session, user: UserLike | None, device_id: str, stack_id: int, sample_interval_s: float = 60.0) -> Device:
     """Register a sensor node on a stack."""
     _require_admin(user)
     device_id = (device_id or "").strip()
@@ -178,7 +178,7 @@ def add_device(session: Session, user, device_id: str, stack_id: int, sample_int
     return d
 
 
-def set_device_active(session: Session, user, device_id: str, active: bool) -> Device:  # noqa: ANN001
+def set_device_active(session: Session, user: UserLike | None, device_id: str, active: bool) -> Device:
     """Activate or retire a node (readings are kept)."""
     _require_admin(user)
     d = session.get(Device, device_id)
@@ -191,14 +191,14 @@ def set_device_active(session: Session, user, device_id: str, active: bool) -> D
     return d
 
 
-def factor_versions(session: Session, user) -> list[EmissionFactor]:  # noqa: ANN001
+def factor_versions(session: Session, user: UserLike | None) -> list[EmissionFactor]:
     """Every version of every factor (anyone signed in may read the library)."""
     if user is None or not user.active:
         raise AccessDenied("sign in first")
     return list(session.scalars(sa.select(EmissionFactor).order_by(EmissionFactor.code, EmissionFactor.version)))
 
 
-def admin_add_factor_version(session: Session, user, code: str, **values) -> EmissionFactor:  # noqa: ANN001
+def admin_add_factor_version(session: Session, user: UserLike | None, code: str, **values) -> EmissionFactor:
     """Add a new version of a factor with some values changed (never edits an old one)."""
     _require_admin(user)
     if code not in latest_factors(session):

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from core.access import AccessDenied, can_approve, can_enter_data, is_admin, require_factory
+from core.access import AccessDenied, UserLike, can_approve, can_enter_data, is_admin, require_factory
 from core.auth import record_audit
 from core.emissions import ZERO_EMISSIONS, EmissionsError, FuelEmissions, electricity_kwh, fuel_emissions
 from core.factors import FactorSet
@@ -120,7 +120,7 @@ class Preview:
         return None if not self.made_tea_kg or self.made_tea_kg <= 0 else self.total_kg / self.made_tea_kg
 
 
-def _num(value) -> float | None:  # noqa: ANN001
+def _num(value) -> float | None:
     if value is None or value == "":
         return None
     try:
@@ -283,7 +283,7 @@ def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_densi
     return Preview(combustion, scope2, grid_kwh, own_kwh, tea, errors)
 
 
-def get_submission(session: Session, user, factory_id: int, month: date) -> MonthlySubmission | None:  # noqa: ANN001
+def get_submission(session: Session, user: UserLike | None, factory_id: int, month: date) -> MonthlySubmission | None:
     """The factory's submission for `month` (with its entries), if any."""
     require_factory(user, factory_id)
     return session.scalar(
@@ -293,7 +293,7 @@ def get_submission(session: Session, user, factory_id: int, month: date) -> Mont
     )
 
 
-def _fmt(value) -> str | None:  # noqa: ANN001
+def _fmt(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, float):
@@ -301,7 +301,7 @@ def _fmt(value) -> str | None:  # noqa: ANN001
     return str(value)
 
 
-def save_entry(session: Session, user, factory_id: int, form: EntryForm, factors: FactorSet,  # noqa: ANN001
+def save_entry(session: Session, user: UserLike | None, factory_id: int, form: EntryForm, factors: FactorSet,
                submit: bool = False, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> tuple[MonthlySubmission, Validation]:
     """Save the month as a draft (or submit it); audit every changed field; the caller commits.
 
@@ -324,7 +324,7 @@ def save_entry(session: Session, user, factory_id: int, form: EntryForm, factors
         raise EntryError("This month is approved and locked. An admin can reopen it with a reason.")
     entity_id = _entity_id(session, factory_id, month)
 
-    def log(field_name: str, old, new, action: str = "update") -> None:  # noqa: ANN001
+    def log(field_name: str, old, new, action: str = "update") -> None:
         if _fmt(old) != _fmt(new):
             record_audit(session, user, action, "monthly_submission", entity_id=entity_id, factory_id=factory_id,
                          field=field_name, old_value=_fmt(old), new_value=_fmt(new), at=now)
@@ -378,7 +378,7 @@ def _entity_id(session: Session, factory_id: int, month: date) -> str:
     return f"{factory.code if factory else factory_id}/{month:%Y-%m}"
 
 
-def approve(session: Session, user, factory_id: int, month: date, now: datetime | None = None) -> MonthlySubmission:  # noqa: ANN001
+def approve(session: Session, user: UserLike | None, factory_id: int, month: date, now: datetime | None = None) -> MonthlySubmission:
     """Approve a submitted month (HQ or admin); it is then locked. The caller commits."""
     if not can_approve(user):
         raise AccessDenied("only HQ and admins approve monthly data")
@@ -395,7 +395,7 @@ def approve(session: Session, user, factory_id: int, month: date, now: datetime 
     return sub
 
 
-def reopen(session: Session, user, factory_id: int, month: date, reason: str, now: datetime | None = None) -> MonthlySubmission:  # noqa: ANN001
+def reopen(session: Session, user: UserLike | None, factory_id: int, month: date, reason: str, now: datetime | None = None) -> MonthlySubmission:
     """Reopen an approved month as a draft (admin only, with a reason). The caller commits."""
     if not is_admin(user):
         raise AccessDenied("only admins reopen an approved month")
@@ -416,7 +416,7 @@ def reopen(session: Session, user, factory_id: int, month: date, reason: str, no
     return sub
 
 
-def pending_approvals(session: Session, user) -> list[tuple[MonthlySubmission, str]]:  # noqa: ANN001
+def pending_approvals(session: Session, user: UserLike | None) -> list[tuple[MonthlySubmission, str]]:
     """Submitted months waiting for approval, with the factory name (HQ and admin)."""
     if not can_approve(user):
         return []

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, tzinfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from core.access import AccessDenied, allowed_factory_ids, require_factory
+from core.access import AccessDenied, UserLike, allowed_factory_ids, require_factory
 from core.factors import FactorSet
 from core.inventory import MonthlyInventory, Totals, monthly_inventory, totals
 from core.models import (
@@ -220,7 +220,7 @@ def is_online(last_seen_at: datetime | None, now: datetime) -> bool:
     return last_seen_at is not None and now - last_seen_at <= ONLINE_WITHIN
 
 
-def _reading_dict(r) -> dict:  # noqa: ANN001
+def _reading_dict(r) -> dict:
     return {
         "ts": r.ts, "co2_kg_s": r.co2_kg_s, "co2_ppm": r.co2_ppm, "flue_temp_c": r.flue_temp_c,
         "velocity_m_s": r.velocity_m_s, "valid": r.quality == QUALITY_VALID,
@@ -238,7 +238,7 @@ def _factory_devices(session: Session, factory_id: int) -> list[tuple[Device, st
     return [(d, stack_name, code) for d, stack_name, code in rows]
 
 
-def live_readings_since(session: Session, user, factory_id: int, since: datetime) -> dict[str, list[dict]]:  # noqa: ANN001
+def live_readings_since(session: Session, user: UserLike | None, factory_id: int, since: datetime) -> dict[str, list[dict]]:
     """Readings of the factory's devices stored after `since` (the live window only)."""
     require_factory(user, factory_id)
     device_ids = list(session.scalars(
@@ -258,7 +258,7 @@ def live_readings_since(session: Session, user, factory_id: int, since: datetime
     return out
 
 
-def live_snapshot(session: Session, user, factory_id: int, now: datetime | None = None,  # noqa: ANN001
+def live_snapshot(session: Session, user: UserLike | None, factory_id: int, now: datetime | None = None,
                   tz: tzinfo = DEFAULT_TZ) -> LiveSnapshot:
     """Current values, the last hour, the last 24 h hourly and today's CO2 for one factory."""
     require_factory(user, factory_id)
@@ -323,7 +323,7 @@ class DailyPoint:
     n_valid: int
 
 
-def daily_history(session: Session, user, factory_id: int, first: date, last: date,  # noqa: ANN001
+def daily_history(session: Session, user: UserLike | None, factory_id: int, first: date, last: date,
                   now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> list[DailyPoint]:
     """One point per local day in [first, last]; days without data are gaps (None)."""
     require_factory(user, factory_id)
@@ -358,7 +358,7 @@ def daily_history(session: Session, user, factory_id: int, first: date, last: da
     return out
 
 
-def monthly_history(session: Session, user, factory_id: int, months: Sequence[date],  # noqa: ANN001
+def monthly_history(session: Session, user: UserLike | None, factory_id: int, months: Sequence[date],
                     factors: FactorSet, tz: tzinfo = DEFAULT_TZ, now: datetime | None = None) -> list[MonthlyInventory]:
     """The factory's monthly inventories (the same numbers the reports use)."""
     require_factory(user, factory_id)
@@ -424,7 +424,7 @@ def _share(flags: list[bool]) -> float | None:
     return None if not flags else sum(flags) / len(flags)
 
 
-def hq_overview(session: Session, user, factors: FactorSet, now: datetime | None = None,  # noqa: ANN001
+def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now: datetime | None = None,
                 tz: tzinfo = DEFAULT_TZ) -> Overview:
     """Month-to-date and year-to-date totals, success metrics, trend, regions, map data."""
     now = now or utcnow()
@@ -523,7 +523,7 @@ class LeaderRow:
     months_compared: int = 0  # months with data both now and a year earlier
 
 
-def leaderboard(session: Session, user, factors: FactorSet, period: str = "last_month",  # noqa: ANN001
+def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, period: str = "last_month",
                 region: int | None = None, metric: str = "intensity", now: datetime | None = None,
                 tz: tzinfo = DEFAULT_TZ) -> list[LeaderRow]:
     """All allowed factories ranked by `metric` (ascending: lower is better); missing data last."""
@@ -577,7 +577,7 @@ def leaderboard(session: Session, user, factors: FactorSet, period: str = "last_
 # Node health
 
 
-def node_health(session: Session, user, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ,  # noqa: ANN001
+def node_health(session: Session, user: UserLike | None, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ,
                 factory_id: int | None = None) -> list[NodeStatus]:
     """Every allowed node with status, signal, firmware, buffer, and coverage over 24 h and 30 days."""
     now = now or utcnow()
@@ -634,7 +634,7 @@ class ListenerHealth:
     fresh: bool
 
 
-def listener_health(session: Session, user, now: datetime | None = None) -> list[ListenerHealth]:  # noqa: ANN001
+def listener_health(session: Session, user: UserLike | None, now: datetime | None = None) -> list[ListenerHealth]:
     """The listener processes' latest counters (no factory data, so any HQ-side user)."""
     if user is None or not allowed_factory_ids(session, user):
         return []
@@ -654,7 +654,7 @@ def listener_health(session: Session, user, now: datetime | None = None) -> list
 # Audit log
 
 
-def audit_entries(session: Session, user, limit: int = 500, factory_id: int | None = None,  # noqa: ANN001
+def audit_entries(session: Session, user: UserLike | None, limit: int = 500, factory_id: int | None = None,
                   action: str | None = None, text: str | None = None) -> list[AuditLog]:
     """Newest audit rows for admins and auditors; others get AccessDenied."""
     if user is None or not user.active or user.role not in ("admin", "auditor"):
