@@ -163,27 +163,38 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_scenario(name: str, port: int, session_factory, recorder: Recorder, rate: float, batch: int,  # noqa: ANN001
-                 duration: float, before_publish=None, after_publish=None) -> dict:  # noqa: ANN001
+                 duration: float, before_publish=None, after_publish=None, publishers: int = 1) -> dict:  # noqa: ANN001
     """Publish `rate` × `duration` messages of `batch` readings and wait until all are committed."""
     with session_factory() as s:
         before = s.scalar(sa.select(sa.func.count()).select_from(Reading))
     recorder.reset()
     n_messages = int(rate * duration)
     stats_file = Path(tempfile.mkstemp(suffix=".json")[1])
-    cmd = [sys.executable, "-m", "mqtt_listener.simulator", "--broker", f"mqtt://127.0.0.1:{port}", "--no-db",
-           "--factories", str(FACTORIES), "--rate", str(rate), "--messages", str(n_messages),
-           "--batch-size", str(batch), "--stats-json", str(stats_file)]
     env = {**os.environ, "CARBONTRACK_TOPIC_PREFIX": PREFIX, "PYTHONPATH": str(REPO)}
+    stats_files = [Path(f"{stats_file}.{i}") for i in range(publishers)]
+    cmds = [
+        [sys.executable, "-m", "mqtt_listener.simulator", "--broker", f"mqtt://127.0.0.1:{port}", "--no-db",
+         "--factories", str(FACTORIES), "--rate", str(rate / publishers), "--messages", str(n_messages // publishers),
+         "--batch-size", str(batch), "--stats-json", str(stats_files[i]), "--shard", f"{i}/{publishers}",
+         "--seed", str(i + 1)]
+        for i in range(publishers)
+    ]
     if before_publish is not None:
         before_publish()
     cpu0 = psutil.Process().cpu_times()
     t0 = time.time()
-    sim = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=duration * 20 + 120)
+    procs = [subprocess.Popen(c, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for c in cmds]
+    for proc in procs:
+        _, err = proc.communicate(timeout=duration * 20 + 120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"simulator failed: {err[-2000:]}")
     t_published = time.time()
-    if sim.returncode != 0:
-        raise RuntimeError(f"simulator failed: {sim.stderr[-2000:]}")
-    sim_stats = json.loads(stats_file.read_text())
-    stats_file.unlink()
+    parts = [json.loads(f.read_text()) for f in stats_files]
+    for f in (stats_file, *stats_files):
+        f.unlink(missing_ok=True)
+    sim_stats = {k: sum(p[k] for p in parts) for k in ("messages", "readings", "acked", "status_messages")}
+    sim_stats["started"] = min(p["started"] for p in parts)
     t_drain_start = time.time()
     if after_publish is not None:
         cpu0 = psutil.Process().cpu_times()
@@ -207,11 +218,12 @@ def run_scenario(name: str, port: int, session_factory, recorder: Recorder, rate
     return {
         "scenario": name,
         "target_rate_msg_s": rate,
+        "publisher_processes": publishers,
         "readings_per_msg": batch,
         "published_msgs": sim_stats["messages"],
         "broker_acked_msgs": sim_stats["acked"] - sim_stats["status_messages"],
         "published_readings": expected,
-        "publish_rate_msg_s": round(sim_stats["messages"] / max(t_published - first_pub, 1e-9), 1),
+        "publish_rate_msg_s": round(sim_stats["messages"] / max(t_published - sim_stats["started"], 1e-9), 1),
         "stored_readings": stored,
         "lost": expected - stored,
         "end_to_end_msg_s": round(sim_stats["messages"] / span, 1),
@@ -234,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate-batched", type=float, default=500.0)
     ap.add_argument("--rate-latency", type=float, default=1000.0)
     ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--publishers", type=int, default=2, help="simulator processes sharing the rate")
     ap.add_argument("--profile", help="write a cProfile of the writer thread to this file")
     args = ap.parse_args(argv)
 
@@ -287,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name in args.scenarios.split(","):
             rate, batch, before, after = plan[name]
-            res = run_scenario(name, port, session_factory, recorder, rate, batch, args.duration, before, after)
+            res = run_scenario(name, port, session_factory, recorder, rate, batch, args.duration, before, after,
+                               publishers=args.publishers)
             res["listener_peak_rss_mb"] = round(rss.peak / 2**20, 1)
             results.append(res)
             print(json.dumps(res), flush=True)

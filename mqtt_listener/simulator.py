@@ -500,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outage-intervals", type=float, default=10.0, help="mean outage length in intervals")
     p.add_argument("--bad-ratio", type=float, default=0.0, help="share of extra deliberately bad messages")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--shard", default="0/1", help="i/N: simulate every N-th node starting at i (several publisher processes)")
     p.add_argument("--stats-json", help="write the final counters to this file")
     return p
 
@@ -535,6 +536,14 @@ def main(argv: list[str] | None = None) -> int:
         if not nodes:
             print("carbontrack simulate: no devices in the database (run `carbontrack init-db --demo` or use --no-db)", file=sys.stderr)
             return 1
+    try:
+        shard, shards = (int(x) for x in args.shard.split("/"))
+        if not 0 <= shard < shards:
+            raise ValueError
+    except ValueError:
+        print(f"carbontrack simulate: --shard must look like 0/2, got {args.shard!r}", file=sys.stderr)
+        return 2
+    nodes = nodes[shard::shards]
     sim_cfg = SimConfig(
         broker=broker,
         prefix=prefix,
