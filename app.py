@@ -47,7 +47,7 @@ def _freeze_startup_objects() -> None:
 
 
 def navbar() -> dbc.Navbar:
-    """The top bar: the signed-in role's pages only, and sign-out."""
+    """Return the top bar: the signed-in role's pages only, and sign-out."""
     from callbacks.common import HOME_BY_ROLE, NAV_ITEMS, web_user
 
     user = web_user()
@@ -78,7 +78,7 @@ def navbar() -> dbc.Navbar:
 
 
 def shell_layout() -> html.Div:
-    """The shell: navbar, the page container, and app-wide stores."""
+    """Return the shell: navbar, the page container, and app-wide stores."""
     return html.Div(
         [
             navbar(),

@@ -46,7 +46,7 @@ def _table(head: tuple[str, ...], rows: list[list], table_id: str) -> dbc.Table:
 
 
 def admin_tables(user, session_factory, tz: Any = DEFAULT_TZ) -> dict | None:  # noqa: ANN001
-    """Tables and dropdown options for the admin page; None for roles that may not read it."""
+    """Return tables and dropdown options for the admin page; None for roles that may not read it."""
     if user is None or user.role not in ("admin", "auditor"):
         return None
     try:

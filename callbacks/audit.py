@@ -16,7 +16,7 @@ from core.timeutil import DEFAULT_TZ
 
 
 def audit_view(user, action: str | None, text: str | None, limit, session_factory, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
-    """The audit table for the filters, or a refusal."""
+    """Return the audit table for the filters, or a refusal."""
     try:
         n = int(limit or 200)
     except (TypeError, ValueError):

@@ -48,22 +48,22 @@ TONNE_KG = 1000.0
 
 
 def session_factory() -> sessionmaker[Session]:
-    """The app's session factory."""
+    """Return the app's session factory."""
     return flask.current_app.config["CT_SESSION_FACTORY"]
 
 
 def app_config() -> Config:
-    """The app's configuration."""
+    """Return the app's configuration."""
     return flask.current_app.config["CT_CONFIG"]
 
 
 def app_tz() -> ZoneInfo:
-    """The local time zone (EAT by default)."""
+    """Return the local time zone (EAT by default)."""
     return app_config().tz
 
 
 def web_user():  # noqa: ANN201 - WebUser | None
-    """The signed-in user, or None."""
+    """Return the signed-in user, or None."""
     try:
         return current_user if current_user.is_authenticated else None
     except Exception:  # outside a request (plain-function tests)
@@ -71,23 +71,23 @@ def web_user():  # noqa: ANN201 - WebUser | None
 
 
 def role_paths(role: str | None) -> set[str]:
-    """Paths in `role`'s navigation."""
+    """Return paths in `role`'s navigation."""
     return {path for _, path in NAV_ITEMS.get(role or "", ())}
 
 
 def page_allowed(user, path: str) -> bool:  # noqa: ANN001
-    """Whether `user`'s role has the page at `path`."""
+    """Tell whether `user`'s role has the page at `path`."""
     return user is not None and path in role_paths(user.role)
 
 
 def not_permitted(what: str = "this page") -> html.Div:
-    """What a user sees on a page their role does not have."""
+    """Return what a user sees on a page their role does not have."""
     return dbc.Container(dbc.Alert(f"Your role does not have access to {what}.", color="warning",
                                    className="mt-4", id="not-permitted"))
 
 
 def factory_options(session: Session, user) -> list[dict]:  # noqa: ANN001
-    """Dropdown options for the factories `user` may see."""
+    """Return dropdown options for the factories `user` may see."""
     ids = allowed_factory_ids(session, user)
     if not ids:
         return []
@@ -118,7 +118,7 @@ def factory_picker(page: str, user, selected: int | None = None) -> tuple[dbc.Co
 
 
 def parse_factory_id(value) -> int | None:  # noqa: ANN001
-    """An integer factory id from a callback input, or None."""
+    """Return an integer factory id from a callback input, or None."""
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -134,7 +134,7 @@ def fmt_num(value: float | None, unit: str = "", digits: int = 0) -> str:
 
 
 def fmt_t(kg: float | None, digits: int = 1) -> str:
-    """Kilograms shown as tonnes with thousands separators."""
+    """Return kilograms shown as tonnes with thousands separators."""
     return fmt_num(None if kg is None else kg / TONNE_KG, "t", digits)
 
 
@@ -177,7 +177,7 @@ def page_header(title: str, subtitle: str = "") -> html.Div:
 
 
 def ids_in(values: Iterable) -> list[int]:
-    """Integers from a list of callback values, dropping junk."""
+    """Return integers from a list of callback values, dropping junk."""
     out = []
     for v in values or ():
         fid = parse_factory_id(v)

@@ -32,7 +32,7 @@ N_MONTHS = 13
 
 
 def month_options(now: datetime | None = None, tz: Any = DEFAULT_TZ) -> list[dict]:
-    """The current month and the twelve before it, newest first."""
+    """Return the current month and the twelve before it, newest first."""
     this = month_start(local_date(now or utcnow(), tz))
     months = [add_months(this, -i) for i in range(N_MONTHS)]
     return [{"label": m.strftime("%B %Y"), "value": m.strftime("%Y-%m")} for m in months]
@@ -46,7 +46,7 @@ def _month(value: str | None) -> date | None:
 
 
 def load_month(user, factory_id: int | None, month_text: str | None, session_factory) -> dict:  # noqa: ANN001
-    """Form values and workflow state for one factory-month (empty when the user may not see it)."""
+    """Return form values and workflow state for one factory-month (empty when the user may not see it)."""
     empty = {"qty": {s: None for s in ENERGY_SOURCES}, "unit": {}, "moisture": None, "density": None,
              "green_leaf": None, "made_tea": None, "note": None, "status": "missing", "denied": False,
              "can_edit": False, "can_approve": False, "can_reopen": False}
@@ -77,7 +77,7 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
 
 
 def status_badge(status: str, denied: bool = False) -> Any:
-    """The month's workflow status."""
+    """Return the month's workflow status."""
     if denied:
         return dbc.Alert("You may not see this factory.", color="danger", className="py-1 mb-0")
     label = {"missing": "nothing entered yet", "approved": "approved · locked"}.get(status, status)
@@ -87,7 +87,7 @@ def status_badge(status: str, denied: bool = False) -> Any:
 
 def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
                   moisture, density, green_leaf, made_tea, session_factory, tz: Any = DEFAULT_TZ) -> tuple[Any, Any]:
-    """(preview, messages) for what is typed: the implied emissions and the validation results."""
+    """Return (preview, messages) for what is typed: the implied emissions and the validation results."""
     month = _month(month_text)
     if factory_id is None or month is None:
         return html.Div("Pick a factory and a month."), None

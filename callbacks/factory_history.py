@@ -41,14 +41,14 @@ DENIED = "You may not see this factory."
 
 
 def safe_cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe; numbers pass through."""
+    """Return text a spreadsheet would run as a formula gets a leading apostrophe; numbers pass through."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
 
 def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
-    """The chosen [first, last] local days, clipped to MAX_DAYS and to today."""
+    """Return the chosen [first, last] local days, clipped to MAX_DAYS and to today."""
     try:
         last = date.fromisoformat(end[:10]) if end else today
     except ValueError:
@@ -67,7 +67,7 @@ def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, 
 
 def history_data(user, factory_id: int | None, start: str | None, end: str | None, session_factory,  # noqa: ANN001
                  tz: Any = DEFAULT_TZ, now: datetime | None = None) -> dict | None:
-    """Daily points and monthly rows for the factory and range; None when the user may not see it."""
+    """Return daily points and monthly rows for the factory and range; None when the user may not see it."""
     now = now or utcnow()
     if factory_id is None:
         return None
@@ -100,7 +100,7 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
 
 
 def monthly_table(rows: list[dict]) -> Any:
-    """The monthly numbers as a table (units in the headers)."""
+    """Return the monthly numbers as a table (units in the headers)."""
     if not rows:
         return empty_state("No months in this range.")
     head = ("Month", "Status", "Scope 1 (t CO2e)", "Scope 2 (t CO2e)", "Biogenic (t CO2)", "Measured (t CO2)",
@@ -122,7 +122,7 @@ def monthly_table(rows: list[dict]) -> Any:
 
 
 def render_history(data: dict | None) -> tuple:
-    """(kpis, daily fig, monthly fig, intensity fig, reconciliation fig, table) for `data`."""
+    """Return (kpis, daily fig, monthly fig, intensity fig, reconciliation fig, table) for `data`."""
     if data is None:
         e = empty_figure("Pick a factory.")
         return empty_state("Pick a factory."), e, e, e, e, None
@@ -155,7 +155,7 @@ def render_history(data: dict | None) -> tuple:
 
 
 def export_rows(data: dict) -> tuple[list[str], list[list], list[str], list[list]]:
-    """(monthly header, monthly rows, daily header, daily rows) of what the page shows."""
+    """Return (monthly header, monthly rows, daily header, daily rows) of what the page shows."""
     mh = ["factory", "month", "status", "scope1_t_co2e", "scope2_t_co2e", "biogenic_t_co2", "measured_t_co2",
           "measured_fossil_t_co2", "measured_biogenic_t_co2", "calculated_t_co2", "reconciliation_pct",
           "made_tea_kg", "intensity_kg_co2e_per_kg", "target_met", "coverage_pct"]
@@ -184,7 +184,7 @@ def export_rows(data: dict) -> tuple[list[str], list[list], list[str], list[list
 
 
 def to_csv(data: dict) -> str:
-    """Monthly rows, a blank line, then daily rows; empty cells for gaps."""
+    """Return monthly rows, a blank line, then daily rows; empty cells for gaps."""
     mh, mrows, dh, drows = export_rows(data)
     buf = io.StringIO()
     w = csv.writer(buf)

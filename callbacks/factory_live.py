@@ -32,7 +32,7 @@ DENIED = "You may not see this factory."
 
 
 def node_table(nodes: list[NodeStatus], tz: Any) -> dbc.Table | dbc.Alert:
-    """Node status table (online, last seen EAT, signal, firmware, buffered)."""
+    """Return node status table (online, last seen EAT, signal, firmware, buffered)."""
     if not nodes:
         return empty_state("No sensor nodes are registered for this factory yet.")
     head = html.Thead(html.Tr([html.Th(h) for h in ("Node", "Stack", "Status", "Last seen (EAT)", "Signal (dBm)",
@@ -50,7 +50,7 @@ def node_table(nodes: list[NodeStatus], tz: Any) -> dbc.Table | dbc.Alert:
 
 
 def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
-    """Current values per stack plus today's CO2 so far."""
+    """Return current values per stack plus today's CO2 so far."""
     cards = []
     total_kg_s = 0.0
     any_valid = False
@@ -80,7 +80,7 @@ def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
 
 def render_live(user, factory_id: int | None, session_factory, now: datetime | None = None,  # noqa: ANN001
                 tz: Any = None) -> tuple:
-    """Everything on the page for one factory: kpis, hour figure, day figure, nodes, state, note."""
+    """Return everything on the page for one factory: kpis, hour figure, day figure, nodes, state, note."""
     now = now or utcnow()
     if factory_id is None:
         msg = empty_state("Pick a factory to see its stacks.")

@@ -63,7 +63,7 @@ def live_hour_figure(series: dict[str, list[dict]], now: datetime, window_s: int
 
 
 def live_day_figure(hourly: dict[str, list[dict]]) -> go.Figure:
-    """Hourly mean CO2 mass flow per node over the last 24 h; hours without data are gaps."""
+    """Return hourly mean CO2 mass flow per node over the last 24 h; hours without data are gaps."""
     fig = go.Figure()
     for i, (dev, points) in enumerate(hourly.items()):
         xs: list = []
@@ -111,7 +111,7 @@ def daily_figure(days: Sequence[date], co2_kg: Sequence[float | None], coverage:
 
 
 def monthly_figure(rows: Sequence[dict]) -> go.Figure:
-    """Monthly energy-based Scope 1, Scope 2, biogenic memo and measured stack CO2 (fossil/biogenic), t."""
+    """Return monthly energy-based Scope 1, Scope 2, biogenic memo and measured stack CO2 (fossil/biogenic), t."""
     months = [r["month"] for r in rows]
 
     def col(key: str) -> list:
@@ -132,7 +132,7 @@ def monthly_figure(rows: Sequence[dict]) -> go.Figure:
 
 
 def intensity_figure(rows: Sequence[dict], target: float | None) -> go.Figure:
-    """Monthly intensity (kg CO2e per kg made tea) against the target; no data is a gap."""
+    """Return monthly intensity (kg CO2e per kg made tea) against the target; no data is a gap."""
     months = [r["month"] for r in rows]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=months, y=[r.get("intensity") for r in rows], mode="lines+markers",
@@ -144,7 +144,7 @@ def intensity_figure(rows: Sequence[dict], target: float | None) -> go.Figure:
 
 
 def reconciliation_figure(rows: Sequence[dict]) -> go.Figure:
-    """Measured vs calculated combustion CO2 (t) per month."""
+    """Return measured vs calculated combustion CO2 (t) per month."""
     months = [r["month"] for r in rows]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=months, y=[None if r.get("calculated_co2_kg") is None else r["calculated_co2_kg"] / 1000
@@ -190,7 +190,7 @@ def region_figure(regions: Sequence[int], scope1_kg: Sequence[float], scope2_kg:
 
 
 def map_figure(factories: Sequence[dict]) -> go.Figure:
-    """Factories on a plain lon/lat plot over a simplified outline of Kenya (no tiles, works offline)."""
+    """Return factories on a plain lon/lat plot over a simplified outline of Kenya (no tiles, works offline)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[p[0] for p in KENYA_OUTLINE], y=[p[1] for p in KENYA_OUTLINE], mode="lines",
                              line={"color": "#adb5bd", "width": 1}, fill="toself", fillcolor="rgba(25,135,84,0.04)",

@@ -30,7 +30,7 @@ def leaderboard_rows(user, metric: str | None, period: str | None, region, sessi
 
 
 def leaderboard_table(rows: list[LeaderRow]) -> Any:
-    """The ranking as a table; names link to the factory's history."""
+    """Return the ranking as a table; names link to the factory's history."""
     if not rows:
         return empty_state("No factories match these filters.")
     head = ("#", "Factory", "Region", "Intensity (kg CO2e/kg made tea)", "Target", "Emissions (t CO2e)",

@@ -18,7 +18,7 @@ from core.timeutil import DEFAULT_TZ
 
 def nodes_data(user, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001
                now: datetime | None = None) -> tuple[list[NodeStatus], list[ListenerHealth]]:
-    """Nodes and listeners visible to `user`."""
+    """Return nodes and listeners visible to `user`."""
     with session_factory() as s:
         return node_health(s, user, now, tz), listener_health(s, user, now)
 
@@ -30,7 +30,7 @@ def _cov_badge(v: float | None) -> Any:
 
 
 def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_problems: bool, tz: Any) -> tuple:
-    """(summary, table, listeners) for the page."""
+    """Return (summary, table, listeners) for the page."""
     if not nodes:
         empty = empty_state("No sensor nodes are registered yet (Admin → Devices).")
         return None, empty, _listeners(listeners, tz)

@@ -18,13 +18,13 @@ from core.timeutil import DEFAULT_TZ
 
 
 def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Overview:  # noqa: ANN001
-    """The overview numbers for `user` (scoped to the factories they may see)."""
+    """Return the overview numbers for `user` (scoped to the factories they may see)."""
     with session_factory() as s:
         return hq_overview(s, user, load_factor_set(s), now, tz)
 
 
 def uptime_table(ov: Overview) -> Any:
-    """Factories sorted by uptime, worst first (the ones to visit)."""
+    """Return factories sorted by uptime, worst first (the ones to visit)."""
     if not ov.factories:
         return empty_state("No factories yet.")
     rows = sorted(ov.factories, key=lambda f: (f["uptime"] is not None, f["uptime"] or 0.0))
@@ -42,7 +42,7 @@ def uptime_table(ov: Overview) -> Any:
 
 
 def render_overview(ov: Overview) -> tuple:
-    """(kpis, trend, map, regions, uptime table) for the overview."""
+    """Return (kpis, trend, map, regions, uptime table) for the overview."""
     if ov.n_factories == 0:
         e = empty_figure("No factories yet: load the demo data or add factories in Admin.")
         return empty_state("No factories yet: load the demo data or add factories in Admin."), e, e, e, None

@@ -39,7 +39,7 @@ def _s(v) -> str | None:
 
 
 def list_users(session: Session, user: UserLike | None) -> list[User]:
-    """All users (admins and auditors)."""
+    """Return all users (admins and auditors)."""
     if user is None or user.role not in ("admin", "auditor") or not user.active:
         raise AccessDenied("only admins and auditors list users")
     return list(session.scalars(sa.select(User).order_by(User.username)))
@@ -192,7 +192,7 @@ def set_device_active(session: Session, user: UserLike | None, device_id: str, a
 
 
 def factor_versions(session: Session, user: UserLike | None) -> list[EmissionFactor]:
-    """Every version of every factor (anyone signed in may read the library)."""
+    """Return every version of every factor (anyone signed in may read the library)."""
     if user is None or not user.active:
         raise AccessDenied("sign in first")
     return list(session.scalars(sa.select(EmissionFactor).order_by(EmissionFactor.code, EmissionFactor.version)))

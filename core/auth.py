@@ -91,7 +91,7 @@ class IpThrottle:
         return q
 
     def blocked(self, ip: str, now: datetime) -> bool:
-        """Whether `ip` has used up its failures."""
+        """Tell whether `ip` has used up its failures."""
         with self._lock:
             return len(self._trim(ip, now)) >= self.limit
 
@@ -180,7 +180,7 @@ def verify_password_hash(password_hash: str, password: str) -> bool:
 
 
 def load_web_user(session: Session, user_id: str) -> WebUser | None:
-    """The active user with this id, or None."""
+    """Return the active user with this id, or None."""
     try:
         uid = int(user_id)
     except (TypeError, ValueError):

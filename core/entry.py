@@ -150,7 +150,7 @@ def parse_form(month: date, quantities: Mapping[str, object], units: Mapping[str
 
 
 def _base_quantity(source: str, si: SourceInput, factors: FactorSet, default_density: float | None) -> float | None:
-    """Quantity in kg (fuels) or kWh (electricity), for comparisons against history."""
+    """Return quantity in kg (fuels) or kWh (electricity), for comparisons against history."""
     try:
         if source in ELECTRICITY_SOURCES:
             return electricity_kwh(si.quantity or 0.0, si.unit)
@@ -164,7 +164,7 @@ def _base_quantity(source: str, si: SourceInput, factors: FactorSet, default_den
 
 def history_medians(session: Session, factory_id: int, month: date, factors: FactorSet,
                     default_density: float | None) -> dict[str, float]:
-    """Median of each source (kg or kWh) and of production over the previous months with data."""
+    """Return median of each source (kg or kWh) and of production over the previous months with data."""
     first = add_months(month, -HISTORY_MONTHS)
     subs = session.scalars(
         sa.select(MonthlySubmission)
@@ -260,7 +260,7 @@ def _warn_unusual(v: Validation, label: str, value: float, median: float | None,
 
 
 def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_density: float | None = None) -> Preview:
-    """The emissions the entry implies, computed as core.inventory computes a month."""
+    """Return the emissions the entry implies, computed as core.inventory computes a month."""
     combustion = ZERO_EMISSIONS
     scope2 = grid_kwh = own_kwh = 0.0
     errors: dict[str, str] = {}
@@ -284,7 +284,7 @@ def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_densi
 
 
 def get_submission(session: Session, user: UserLike | None, factory_id: int, month: date) -> MonthlySubmission | None:
-    """The factory's submission for `month` (with its entries), if any."""
+    """Return the factory's submission for `month` (with its entries), if any."""
     require_factory(user, factory_id)
     return session.scalar(
         sa.select(MonthlySubmission)
@@ -417,7 +417,7 @@ def reopen(session: Session, user: UserLike | None, factory_id: int, month: date
 
 
 def pending_approvals(session: Session, user: UserLike | None) -> list[tuple[MonthlySubmission, str]]:
-    """Submitted months waiting for approval, with the factory name (HQ and admin)."""
+    """Return submitted months waiting for approval, with the factory name (HQ and admin)."""
     if not can_approve(user):
         return []
     rows = session.execute(

@@ -65,7 +65,7 @@ class InventoryCache:
         self.misses = 0
 
     def get(self, key: tuple, fingerprint: tuple) -> list[MonthlyInventory] | None:
-        """The cached inventories for `key` if built from the same `fingerprint`."""
+        """Return the cached inventories for `key` if built from the same `fingerprint`."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == fingerprint:
@@ -260,7 +260,7 @@ def live_readings_since(session: Session, user: UserLike | None, factory_id: int
 
 def live_snapshot(session: Session, user: UserLike | None, factory_id: int, now: datetime | None = None,
                   tz: tzinfo = DEFAULT_TZ) -> LiveSnapshot:
-    """Current values, the last hour, the last 24 h hourly and today's CO2 for one factory."""
+    """Return current values, the last hour, the last 24 h hourly and today's CO2 for one factory."""
     require_factory(user, factory_id)
     now = now or utcnow()
     factory = session.get(Factory, factory_id)
@@ -325,7 +325,7 @@ class DailyPoint:
 
 def daily_history(session: Session, user: UserLike | None, factory_id: int, first: date, last: date,
                   now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> list[DailyPoint]:
-    """One point per local day in [first, last]; days without data are gaps (None)."""
+    """Return one point per local day in [first, last]; days without data are gaps (None)."""
     require_factory(user, factory_id)
     now = now or utcnow()
     n_devices = session.scalar(
@@ -360,7 +360,7 @@ def daily_history(session: Session, user: UserLike | None, factory_id: int, firs
 
 def monthly_history(session: Session, user: UserLike | None, factory_id: int, months: Sequence[date],
                     factors: FactorSet, tz: tzinfo = DEFAULT_TZ, now: datetime | None = None) -> list[MonthlyInventory]:
-    """The factory's monthly inventories (the same numbers the reports use)."""
+    """Return the factory's monthly inventories (the same numbers the reports use)."""
     require_factory(user, factory_id)
     return monthly_inventory(session, months, factors, [factory_id], tz=tz, now=now)
 
@@ -493,7 +493,7 @@ METRICS = {
 
 
 def period_months(period: str, today: date) -> list[date]:
-    """The months a leaderboard period covers (complete months, plus this month for YTD)."""
+    """Return the months a leaderboard period covers (complete months, plus this month for YTD)."""
     this_month = month_start(today)
     if period == "last_month":
         return [add_months(this_month, -1)]
@@ -526,7 +526,7 @@ class LeaderRow:
 def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, period: str = "last_month",
                 region: int | None = None, metric: str = "intensity", now: datetime | None = None,
                 tz: tzinfo = DEFAULT_TZ) -> list[LeaderRow]:
-    """All allowed factories ranked by `metric` (ascending: lower is better); missing data last."""
+    """Return all allowed factories ranked by `metric` (ascending: lower is better); missing data last."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; metrics: {', '.join(METRICS)}")
     now = now or utcnow()
@@ -579,7 +579,7 @@ def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, per
 
 def node_health(session: Session, user: UserLike | None, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ,
                 factory_id: int | None = None) -> list[NodeStatus]:
-    """Every allowed node with status, signal, firmware, buffer, and coverage over 24 h and 30 days."""
+    """Return every allowed node with status, signal, firmware, buffer, and coverage over 24 h and 30 days."""
     now = now or utcnow()
     ids = allowed_factory_ids(session, user)
     if factory_id is not None:
@@ -635,7 +635,7 @@ class ListenerHealth:
 
 
 def listener_health(session: Session, user: UserLike | None, now: datetime | None = None) -> list[ListenerHealth]:
-    """The listener processes' latest counters (no factory data, so any HQ-side user)."""
+    """Return the listener processes' latest counters (no factory data, so any HQ-side user)."""
     if user is None or not allowed_factory_ids(session, user):
         return []
     now = now or utcnow()

@@ -102,7 +102,7 @@ def _factors_tab() -> html.Div:
 
 
 def layout(**kwargs) -> html.Div:
-    """Admin page: admins change things; auditors see the same tables read-only."""
+    """Render the admin page: admins change things; auditors see the same tables read-only."""
     user = web_user()
     if not page_allowed(user, "/admin"):
         return not_permitted("administration")

@@ -15,7 +15,7 @@ ACTIONS = ("login", "login_failed", "login_refused", "logout", "create", "update
 
 
 def layout(**kwargs) -> html.Div:
-    """Audit log page."""
+    """Render the audit log page."""
     user = web_user()
     if not page_allowed(user, "/audit"):
         return not_permitted("the audit log")

@@ -15,7 +15,7 @@ dash.register_page(__name__, path="/factory/history", title="History · Carbon T
 
 
 def layout(factory: str | None = None, **kwargs) -> html.Div:
-    """History page; `?factory=<id>` preselects a factory (the leaderboard links here)."""
+    """Render the history page; `?factory=<id>` preselects a factory (the leaderboard links here)."""
     user = web_user()
     if not page_allowed(user, "/factory/history"):
         return not_permitted("the history page")

@@ -13,7 +13,7 @@ dash.register_page(__name__, path="/factory/live", title="Live · Carbon Track",
 
 
 def layout(factory: str | None = None, **kwargs) -> html.Div:
-    """Live page; `?factory=<id>` preselects a factory for roles that may pick one."""
+    """Render the live page; `?factory=<id>` preselects a factory for roles that may pick one."""
     user = web_user()
     if not page_allowed(user, "/factory/live"):
         return not_permitted("the live page")

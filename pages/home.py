@@ -12,7 +12,7 @@ dash.register_page(__name__, path="/", title="Carbon Track", name="Home")
 
 
 def layout(**kwargs) -> html.Div:
-    """Links to the role's pages."""
+    """Return links to the role's pages."""
     user = web_user()
     if user is None:
         return html.Div()

@@ -15,7 +15,7 @@ dash.register_page(__name__, path="/hq/leaderboard", title="Leaderboard · Carbo
 
 
 def layout(**kwargs) -> html.Div:
-    """Leaderboard page (HQ, admin, auditor)."""
+    """Render the leaderboard page (HQ, admin, auditor)."""
     user = web_user()
     if not page_allowed(user, "/hq/leaderboard"):
         return not_permitted("the leaderboard")

@@ -12,7 +12,7 @@ dash.register_page(__name__, path="/hq/nodes", title="Nodes · Carbon Track", na
 
 
 def layout(**kwargs) -> html.Div:
-    """Node health page (HQ, admin, auditor)."""
+    """Render the node health page (HQ, admin, auditor)."""
     user = web_user()
     if not page_allowed(user, "/hq/nodes"):
         return not_permitted("node health")

@@ -12,7 +12,7 @@ dash.register_page(__name__, path="/hq", title="Overview · Carbon Track", name=
 
 
 def layout(**kwargs) -> html.Div:
-    """Overview page (HQ, admin, auditor)."""
+    """Render the overview page (HQ, admin, auditor)."""
     user = web_user()
     if not page_allowed(user, "/hq"):
         return not_permitted("the HQ overview")
