@@ -82,6 +82,15 @@ def render_overview(ov: Overview) -> tuple:
     return kpis, trend, map_figure(ov.factories), reg, uptime_table(ov)
 
 
+def map_click_target(click_data: dict | None) -> str | None:
+    """Return the history page of the factory clicked on the map, or None."""
+    try:
+        factory_id = int(click_data["points"][0]["customdata"])
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
+    return f"/factory/history?factory={factory_id}"
+
+
 def register(app: dash.Dash) -> None:
     """Attach the overview's callback to `app`."""
 
@@ -93,3 +102,8 @@ def register(app: dash.Dash) -> None:
     )
     def _render(_n):  # noqa: ANN001, ANN202
         return render_overview(overview_data(web_user(), app_session_factory(), app_tz()))
+
+    @app.callback(Output("hq-overview-go", "href"), Input("hq-overview-map", "clickData"), prevent_initial_call=True)
+    def _open_factory(click_data):  # noqa: ANN001, ANN202
+        # The history page checks access itself; this only navigates.
+        return map_click_target(click_data) or dash.no_update

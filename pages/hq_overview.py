@@ -20,6 +20,7 @@ def layout(**kwargs) -> html.Div:
         [
             page_header("Network overview", "All factories. Months are local months (EAT); tonnes of CO2e."),
             dcc.Interval(id="hq-overview-interval", interval=60_000, n_intervals=0),
+            dcc.Location(id="hq-overview-go", refresh="callback-nav"),
             dcc.Loading(html.Div(id="hq-overview-kpis"), type="dot"),
             dbc.Row([
                 dbc.Col(dcc.Loading(dcc.Graph(id="hq-overview-trend", config={"displaylogo": False})), xs=12, lg=7),

@@ -145,6 +145,14 @@ def test_wlead001_sort_and_drill_down(dash_duo, site):
     dash_duo.wait_for_element("#factory-history-month-table")
     assert dash_duo.driver.current_url.endswith(f"/factory/history?factory={fx.factory_ids['CHG']}")
     dash_duo.wait_for_contains_text("#factory-history-factory", "Chinga")
+    # The overview's map opens a factory too (a click on a point).
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    dash_duo.driver.get(base + "/hq")
+    point = dash_duo.wait_for_element("#hq-overview-map .scatterlayer .trace .points path")
+    ActionChains(dash_duo.driver).move_to_element(point).click().perform()
+    dash_duo.wait_for_element("#factory-history-month-table")
+    assert "/factory/history?factory=" in dash_duo.driver.current_url
 
 
 @pytest.mark.parametrize(("username", "expected"), [

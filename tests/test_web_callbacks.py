@@ -154,6 +154,13 @@ def test_overview_render(db):
     assert trend.data[0].y[-1] is None
 
 
+def test_map_click_opens_history():
+    from callbacks.hq_overview import map_click_target
+
+    assert map_click_target({"points": [{"customdata": 7}]}) == "/factory/history?factory=7"
+    assert map_click_target({"points": [{}]}) is None and map_click_target(None) is None
+
+
 def test_leaderboard_render(db):
     Session, ids, users = db
     rows = leaderboard_rows(users["hq"], "emissions", "last_12", None, Session, DEFAULT_TZ, NOW)
