@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import secrets
 import threading
@@ -55,18 +56,25 @@ class WebUser(UserMixin):
     factory_id: int | None
     active: bool
     full_name: str | None = None
+    password_tag: str = ""  # changes when the password does: sessions from before a reset end
 
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive users
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}.{self.password_tag}"
 
     @classmethod
     def from_row(cls, row: User) -> WebUser:
         """Snapshot a User row."""
-        return cls(row.id, row.username, row.role, row.factory_id, bool(row.active), row.full_name)
+        return cls(row.id, row.username, row.role, row.factory_id, bool(row.active), row.full_name,
+                   password_tag(row.password_hash))
+
+
+def password_tag(password_hash: str) -> str:
+    """Return a short digest of the stored hash, kept in the session to end it after a password reset."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -180,15 +188,19 @@ def verify_password_hash(password_hash: str, password: str) -> bool:
 
 
 def load_web_user(session: Session, user_id: str) -> WebUser | None:
-    """Return the active user with this id, or None."""
+    """Return the active user for a session's "<id>.<password tag>", or None (also after a reset)."""
+    uid_text, _, tag = (user_id or "").partition(".")
     try:
-        uid = int(user_id)
+        uid = int(uid_text)
     except (TypeError, ValueError):
         return None
     row = session.get(User, uid)
     if row is None or not row.active:
         return None
-    return WebUser.from_row(row)
+    user = WebUser.from_row(row)
+    if not secrets.compare_digest(tag, user.password_tag):
+        return None
+    return user
 
 
 def _safe_next(target: str | None) -> str:

@@ -155,3 +155,27 @@ def test_login_page_escapes_username(web):
     app, _, _ = web
     resp = login(app.server.test_client(), "<script>x</script>", "whatever1")
     assert "<script>x</script>" not in resp.get_data(as_text=True)
+
+
+def test_password_reset_ends_other_sessions(web):
+    app, Session, _ = web
+    from core.users import hash_password
+
+    client = app.server.test_client()
+    login(client, "kagwe")
+    assert client.get("/_dash-layout").status_code == 200
+    with Session() as s:
+        s.execute(sa.update(User).where(User.username == "kagwe").values(password_hash=hash_password("new-pass-123")))
+        s.commit()
+    assert client.get("/_dash-layout").status_code == 401
+    assert login(client, "kagwe", "new-pass-123").status_code == 302
+
+
+def test_forged_session_id_refused(web):
+    app, Session, _ = web
+    with Session() as s:
+        assert auth.load_web_user(s, "1") is None
+        assert auth.load_web_user(s, "1.deadbeef") is None
+        assert auth.load_web_user(s, "x.y") is None
+        row = s.scalar(sa.select(User).where(User.username == "hq"))
+        assert auth.load_web_user(s, auth.WebUser.from_row(row).get_id()).username == "hq"
