@@ -298,3 +298,54 @@ def test_one_bad_reading_does_not_sink_its_batch(listener, publisher, Session, f
     publisher.wait_all()
     assert wait_until(lambda: count_readings(Session) == 2 and len(rejections(Session)) == 1, 15)
     assert rejections(Session)[0].reason == "ts_future"
+
+
+def test_shared_subscription_splits_the_load(pg_url, mosquitto, topic_prefix):
+    """Two MQTT 5 listeners in one shared-subscription group: each message is stored once."""
+    from core.db import make_engine, make_session_factory
+
+    engine = make_engine(pg_url)
+    Session = make_session_factory(engine)  # noqa: N806
+    fleet = seed_fleet(Session, n_factories=2, devices_per_factory=1)
+    cfg = make_config(pg_url, topic_prefix, *mosquitto)
+    listeners = [Listener(cfg, Session, client_id=f"shared-{i}-{uuid.uuid4().hex[:6]}", shared=True, protocol="5") for i in range(2)]
+    for lst in listeners:
+        lst.start()
+    pub = Publisher(*mosquitto)
+    try:
+        assert all(lst.wait_connected(10) for lst in listeners)
+        assert all(t.startswith("$share/carbontrack/") for t in listeners[0].topics)
+        for i in range(200):
+            node = fleet[i % 2]
+            pub.publish(topic(topic_prefix, node), telemetry(node.device_id, [reading(T0 + i, seq=i)]))
+        pub.wait_all()
+        assert wait_until(lambda: count_readings(Session) == 200, 20)
+        for lst in listeners:
+            lst.wait_idle(10)
+        stored = [lst.stats.snapshot()["stored"] for lst in listeners]
+        assert sum(stored) == 200 and all(n > 0 for n in stored)  # both took a share
+    finally:
+        pub.close()
+        for lst in listeners:
+            lst.stop()
+        engine.dispose()
+
+
+def test_sweep_marks_silent_devices_offline(Session, fleet):  # noqa: N803
+    from datetime import timedelta
+
+    from mqtt_listener.status import offline_timeout_s, sweep_offline
+
+    now = datetime.now(UTC)
+    with Session() as s:
+        quiet, fresh = (s.get(Device, n.device_id) for n in fleet[:2])
+        quiet.status, quiet.last_seen_at = "online", now - timedelta(minutes=16)
+        fresh.status, fresh.last_seen_at = "online", now - timedelta(minutes=2)
+        s.commit()
+    assert offline_timeout_s(60.0) == 300.0 and offline_timeout_s(600.0) == 1800.0
+    with Session() as s:
+        assert sweep_offline(s, now) == [fleet[0].device_id]
+        s.commit()
+    with Session() as s:
+        assert s.get(Device, fleet[0].device_id).status == "offline"
+        assert s.get(Device, fleet[1].device_id).status == "online"
