@@ -245,3 +245,21 @@ def test_cached_inventory_equals_inventory_and_notices_changes(data):
         s.commit()
         late = cached_monthly_inventory(s, months, factors, ids, now=NOW, cache=cache)
         assert _key(late) == _key(monthly_inventory(s, months, factors, ids, now=NOW))
+
+
+def test_local_day_and_month_at_midnight_eat(data):
+    """00:30 EAT is still the previous day in UTC: the live page's "today" and the overview's month are local."""
+    from datetime import UTC, date, datetime
+
+    Session, fx, users = data
+    just_after_midnight = datetime(2026, 11, 27, 21, 30, tzinfo=UTC)  # 2026-11-28 00:30 EAT
+    with Session() as s:
+        snap = live_snapshot(s, users["hq"], fx.factory_ids["KGW"], just_after_midnight)
+        assert snap.today == date(2026, 11, 28)
+        new_month = datetime(2026, 11, 30, 21, 30, tzinfo=UTC)  # 2026-12-01 00:30 EAT
+        ov = hq_overview(s, users["hq"], load_factor_set(s), new_month)
+        assert ov.today == date(2026, 12, 1) and ov.last_month == date(2026, 11, 1)
+        assert ov.trend[-1][0] == date(2026, 12, 1)
+        days = daily_history(s, users["hq"], fx.factory_ids["KGW"], date(2026, 11, 27), date(2026, 11, 28),
+                             just_after_midnight)
+        assert [d.day for d in days] == [date(2026, 11, 27), date(2026, 11, 28)]
