@@ -40,11 +40,12 @@ def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_
                        kpi_card("Coverage below 50 % (24 h)", f"{low:,} nodes"),
                        kpi_card("Readings buffered on nodes", fmt_num(sum(n.buffered or 0 for n in nodes)))])
     shown = [n for n in nodes if not only_problems or not n.online or (n.coverage_24h or 0) < 0.5]
-    head = ("Node", "Factory", "Stack", "Status", "Last seen (EAT)", "Signal", "Firmware", "Buffered",
-            "Coverage 24 h", "Coverage 30 d")
+    head = ("Node", "Factory", "Stack", "Status", "MQTT (last will)", "Last seen (EAT)", "Signal", "Firmware",
+            "Buffered", "Coverage 24 h", "Coverage 30 d")
     body = [html.Tr([
         html.Td(n.device_id), html.Td(n.factory_code), html.Td(n.stack_name),
         html.Td(dbc.Badge("online" if n.online else "offline", color="success" if n.online else "danger")),
+        html.Td(n.status or "unknown", className="small text-muted"),
         html.Td(fmt_eat(n.last_seen_at, tz)), html.Td(fmt_num(n.rssi_dbm, "dBm")), html.Td(n.firmware or "—"),
         html.Td(fmt_num(n.buffered)), html.Td(_cov_badge(n.coverage_24h)), html.Td(_cov_badge(n.coverage_30d)),
     ]) for n in shown]
