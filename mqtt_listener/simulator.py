@@ -10,6 +10,9 @@ Two modes:
   nodes, each with --batch-size readings stamped with the publish time (the benchmark measures
   publish-to-commit latency from it).
 
+Usage: `carbontrack simulate -- --rate 2000 --duration 60` (the `--` keeps the options away from
+the `carbontrack` parser) or `python -m mqtt_listener.simulator --rate 2000 --duration 60`.
+
 The boiler model gives each factory a daily cycle (leaf arrives in the afternoon, withering and
 firing run into the night), two flush seasons a year (Kenya's long and short rains), start-ups
 ramping up over half an hour, and shut-downs when there is too little leaf.
@@ -507,6 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run `carbontrack simulate`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:  # `carbontrack simulate -- --rate 100`: the CLI passes the separator through
+        argv = argv[1:]
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -117,6 +117,7 @@ def test_cli_needs_a_broker(monkeypatch, capsys):
     monkeypatch.delenv("CARBONTRACK_MQTT_URL", raising=False)
     assert main(["--no-db"]) == 2
     assert "--broker" in capsys.readouterr().err
+    assert main(["--", "--no-db"]) == 2  # `carbontrack simulate -- …` passes the separator through
 
 
 def test_simulator_refuses_an_empty_fleet():
