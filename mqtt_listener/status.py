@@ -1,4 +1,19 @@
-"""Listener counters (logged and stored in listener_stat) and the device offline sweep."""
+"""Listener counters (logged and stored in listener_stat) and the device offline sweep.
+
+`listener_stat.counters` is a JSON object, cumulative since `started_at`, rewritten every ~10 s
+(`updated_at`; a listener whose row is older than a minute is gone or stuck):
+  received            MQTT messages taken from the broker (telemetry + status)
+  readings_received   readings in valid telemetry messages (before deduplication)
+  stored              readings inserted;  invalid: of those, flagged out of range
+  duplicates          readings already stored (QoS 1 redelivery, re-sent buffers)
+  rejected            rejections (messages or single readings); rejected_by_reason: {reason: n}
+  status_messages     status messages; status_unknown_device: status of unregistered devices
+  batches             committed transactions
+  latency_p50_ms, latency_p99_ms   receive-to-commit over the last 2,000 messages
+  queue_depth         messages received but not yet stored
+  db_errors, db_retries            failed batch attempts and retries (database outage)
+  writer_errors       unexpected errors (a bug; the batch stays unacknowledged)
+"""
 
 from __future__ import annotations
 
