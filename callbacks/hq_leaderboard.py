@@ -48,8 +48,13 @@ def leaderboard_table(rows: list[LeaderRow]) -> Any:
             html.Td([fmt_num(r.target, "", 2), " ", badge]), html.Td(fmt_t(r.total_kg)), html.Td(change),
             html.Td(f"{r.months_reported} of {r.months}"),
         ], id={"type": "hq-leaderboard-row", "code": r.code}))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], hover=True, size="sm",
-                     striped=True, responsive=True, id="hq-leaderboard-grid")
+    table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], hover=True, size="sm",
+                      striped=True, responsive=True, id="hq-leaderboard-grid")
+    if all(r.change_pct is None for r in rows):
+        note = html.Div("Change vs last year: no factory has energy data for the same months a year earlier yet.",
+                        className="small text-muted", id="hq-leaderboard-change-note")
+        return html.Div([table, note])
+    return table
 
 
 def register(app: dash.Dash) -> None:
