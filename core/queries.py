@@ -155,10 +155,11 @@ def cached_monthly_inventory(
     closed = [m for m in months if local_day_bounds_utc(add_months(m, 1), tz)[0] <= now]
     fps = _month_fingerprints(session, closed, fids)
     static = _static_fingerprint(session, fids, factors, gwp, tz) if closed else ()
+    db = str(session.get_bind().url)  # one process may serve (or test) more than one database
     result: list[MonthlyInventory] = []
     todo = [m for m in months if m not in closed]
     for m in closed:
-        hit = cache.get((m, fids), (fps[m], static))
+        hit = cache.get((db, m, fids), (fps[m], static))
         if hit is None:
             todo.append(m)
         else:
@@ -170,7 +171,7 @@ def cached_monthly_inventory(
             by_month[inv.month].append(inv)
         for m in todo:
             if m in fps:
-                cache.put((m, fids), (fps[m], static), by_month.get(m, []))
+                cache.put((db, m, fids), (fps[m], static), by_month.get(m, []))
         result.extend(fresh)
     result.sort(key=lambda i: (i.factory_code, i.month))
     return result
