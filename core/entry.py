@@ -21,7 +21,7 @@ from core.access import AccessDenied, UserLike, can_approve, can_enter_data, is_
 from core.auth import record_audit
 from core.emissions import ZERO_EMISSIONS, EmissionsError, FuelEmissions, electricity_kwh, fuel_emissions
 from core.factors import FactorSet
-from core.inventory import ELECTRICITY_SOURCES, _source_line
+from core.inventory import ELECTRICITY_SOURCES, source_line
 from core.models import (
     ENERGY_SOURCES,
     STATUS_APPROVED,
@@ -269,7 +269,7 @@ def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_densi
             continue
         entry = SimpleNamespace(source=src, quantity=si.quantity, unit=si.unit,
                                 moisture_fraction=si.moisture_fraction, density_kg_m3=si.density_kg_m3)
-        line = _source_line(entry, factors, gwp, default_density)
+        line = source_line(entry, factors, gwp, default_density)
         if line.error:
             errors[src] = line.error
             continue

@@ -191,7 +191,8 @@ def due_datetime(month: date, tz: tzinfo = DEFAULT_TZ) -> datetime:
     return end
 
 
-def _source_line(entry, factors: FactorSet, gwp: str, default_density: float | None) -> SourceLine:  # noqa: ANN001
+def source_line(entry, factors: FactorSet, gwp: str, default_density: float | None) -> SourceLine:  # noqa: ANN001
+    """Compute one energy-log line (an EnergyEntry or anything with its fields); errors become `error`."""
     source, qty, unit = entry.source, entry.quantity, entry.unit
     try:
         if source in ELECTRICITY_SOURCES:
@@ -224,7 +225,7 @@ def _apply_submission(inv: MonthlyInventory, sub: MonthlySubmission, factors: Fa
     inv.green_leaf_kg = sub.green_leaf_kg
     inv.made_tea_kg = sub.made_tea_kg
     for entry in sub.entries:
-        line = _source_line(entry, factors, gwp, default_density)
+        line = source_line(entry, factors, gwp, default_density)
         inv.lines.append(line)
         inv.combustion = inv.combustion + line.emissions
         if line.source == "grid_electricity":
