@@ -103,7 +103,8 @@ def test_fleet_with_outages_and_bad_messages_arrives_exactly_once(sqlite_url, mo
         engine.dispose()
 
 
-def test_cli_load_mode_without_database(mosquitto, tmp_path):
+def test_cli_load_mode_without_database(mosquitto, tmp_path, topic_prefix, monkeypatch):
+    monkeypatch.setenv("CARBONTRACK_TOPIC_PREFIX", topic_prefix)  # retained statuses stay in this test's tree
     out = tmp_path / "stats.json"
     host, port = mosquitto
     rc = main(["--broker", f"mqtt://{host}:{port}", "--no-db", "--factories", "3", "--rate", "500",
