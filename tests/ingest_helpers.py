@@ -206,3 +206,14 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def clear_retained(host: str, port: int, topics: Iterable[str], username: str | None = None) -> None:
+    """Delete retained messages (an empty retained payload), so test runs leave the broker clean."""
+    pub = Publisher(host, port, username=username)
+    try:
+        for t in topics:
+            pub.publish(t, b"", retain=True)
+        pub.wait_all(10)
+    finally:
+        pub.close()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 from conftest import GOLDEN_DIR
-from ingest_helpers import count_readings, make_config, rejections, seed_fleet, wait_until
+from ingest_helpers import clear_retained, count_readings, make_config, rejections, seed_fleet, wait_until
 
 from core.config import MqttUrl
 from core.emissions import barometric_pressure_pa, stack_co2_kg_s
@@ -87,7 +87,9 @@ def test_fleet_with_outages_and_bad_messages_arrives_exactly_once(sqlite_url, mo
             seed=5,
             record=True,
         )
-        stats = start_simulator(sim_cfg, nodes_from_db(Session)).join(60)
+        nodes = nodes_from_db(Session)
+        stats = start_simulator(sim_cfg, nodes).join(60)
+        clear_retained(*mosquitto, [f"{topic_prefix}/{n.factory_code}/{n.device_id}/status" for n in nodes])
         assert stats.flushes > 0 and stats.bad_messages > 0
         assert wait_until(lambda: count_readings(Session) >= stats.readings, 20)
         assert listener.wait_idle(10)
@@ -110,6 +112,7 @@ def test_cli_load_mode_without_database(mosquitto, tmp_path, topic_prefix, monke
     rc = main(["--broker", f"mqtt://{host}:{port}", "--no-db", "--factories", "3", "--rate", "500",
                "--messages", "200", "--batch-size", "5", "--stats-json", str(out)])
     assert rc == 0
+    clear_retained(host, port, [f"{topic_prefix}/SIM{f:03d}/SIM{f:03d}-S1/status" for f in range(3)])
     stats = json.loads(out.read_text())
     assert stats["messages"] == 200 and stats["readings"] == 1000 and stats["acked"] >= 200
 
