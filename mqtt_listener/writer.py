@@ -363,6 +363,8 @@ class BatchWriter:
                             final_status[upd.device_id] = (STATUS_ONLINE, ts_to_utc(m.received_wall))
                 elif kind == "status":
                     n_status += 1
+                    if not m.payload:
+                        continue  # an empty retained message deletes the retained status: nothing to record
                     status = decode_status(m.payload)
                     info = registry.get(device_id)
                     if status is None:
