@@ -2,7 +2,8 @@
 
 With no CARBONTRACK_MQTT_URL it starts the embedded amqtt broker on a free loopback port; the
 listener and the simulated nodes talk to it over real MQTT, so the demo exercises the same
-ingest path as production. The web app is served in a background thread; the main thread
+ingest path as production. With an external broker the simulated fleet is not started (it would
+publish under the real device ids); `carbontrack simulate` does that on purpose. The web app is served in a background thread; the main thread
 waits for Ctrl-C or SIGTERM and then stops everything in reverse order.
 """
 
@@ -116,7 +117,14 @@ def run_all(
             protocol = None  # from the URL's ?protocol=, else probe
         listener = Listener(cfg, session_factory, broker=broker_url, protocol=protocol, client_id=f"carbontrack-run-{socket.gethostname()}"[:64])
         listener.start()
-        if simulate:
+        if simulate and broker is None:
+            # Simulated nodes publish under the real device ids: never mix them into a real broker's
+            # traffic (their readings would shadow the real ones at the same timestamps).
+            log.warning(
+                "simulated fleet not started: CARBONTRACK_MQTT_URL points at an external broker; "
+                "use `carbontrack simulate` explicitly for a demo against it"
+            )
+        elif simulate:
             nodes = nodes_from_db(session_factory)
             if nodes:
                 sim = start_simulator(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 
 import sqlalchemy as sa
 from ingest_helpers import count_readings, free_port, seed_fleet, wait_until
 
-from core.config import Config
+from core.config import Config, MqttUrl
 from core.db import make_engine, make_session_factory, upgrade_to_head
 from core.models import Device
 from core.runner import run_all
@@ -52,3 +53,34 @@ def test_run_all_embedded_default_ingests_simulated_fleet_and_stops(tmp_path):
         assert checks["web_status"] == 200
     with make_session_factory(make_engine(url))() as s:
         assert {d.status for d in s.scalars(sa.select(Device))} == {"offline"}
+
+
+def test_run_all_with_external_broker_does_not_simulate(tmp_path, mosquitto, topic_prefix):
+    """Against a real broker the fleet is not simulated: fake readings must never mix with real ones."""
+    url = f"sqlite:///{tmp_path / 'ct.db'}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    Session = make_session_factory(engine)  # noqa: N806
+    seed_fleet(Session, n_factories=1, devices_per_factory=1)
+    with Session() as s:
+        s.execute(sa.update(Device).values(sample_interval_s=0.2))
+        s.commit()
+    cfg = Config(database_url=url, mqtt_url=MqttUrl(*mosquitto), topic_prefix=topic_prefix, secret_key="x",
+                 data_dir=tmp_path, embedded=False)
+    stop = threading.Event()
+    ready: dict = {}
+
+    def check() -> None:
+        try:
+            if wait_until(lambda: bool(ready), 60):
+                assert ready["listener"].wait_connected(10)
+                time.sleep(1.5)
+        finally:
+            stop.set()
+
+    checker = threading.Thread(target=check, daemon=True)
+    checker.start()
+    assert run_all(cfg, "127.0.0.1", free_port(), True, stop_event=stop, on_ready=ready.update) == 0
+    checker.join(30)
+    assert ready and count_readings(Session) == 0
+    engine.dispose()
