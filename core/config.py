@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -23,6 +23,7 @@ DEFAULT_TOPIC_PREFIX = "carbontrack/v1"
 DEFAULT_DATA_DIR = "var/"
 DEFAULT_TZ = "Africa/Nairobi"
 MQTT_SCHEMES = ("mqtt", "mqtts", "tcp", "ssl")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(ValueError):
@@ -38,6 +39,7 @@ class MqttUrl:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     tls: bool = False
+    protocol: str | None = None  # "5", "3.1.1" or "auto" from ?protocol=…; None = auto
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class Config:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     tz_name: str = DEFAULT_TZ
     embedded: bool = True
+    listener_id: str = "1"  # part of the listener's stable MQTT client id (one per listener process)
+    mqtt_shared: bool = False  # listeners use a shared subscription and split the load
+    log_level: str = "INFO"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -91,7 +96,27 @@ def parse_mqtt_url(value: str) -> MqttUrl:
         port = parts.port or (8883 if tls else 1883)
     except ValueError as exc:
         raise ConfigError(f"CARBONTRACK_MQTT_URL: bad port in {shown!r}") from exc
-    return MqttUrl(parts.hostname, port, parts.username, parts.password, tls)
+    return MqttUrl(parts.hostname, port, parts.username, parts.password, tls, _parse_protocol(parts.query))
+
+
+def _parse_protocol(query: str) -> str | None:
+    values = parse_qs(query).get("protocol")
+    if not values:
+        return None
+    value = values[-1].strip().lower().removeprefix("mqtt").removeprefix("v")
+    aliases = {"5": "5", "5.0": "5", "3.1.1": "3.1.1", "311": "3.1.1", "4": "3.1.1", "auto": "auto"}
+    if value not in aliases:
+        raise ConfigError(f"CARBONTRACK_MQTT_URL: protocol must be 5, 3.1.1 or auto, got {values[-1]!r}")
+    return aliases[value]
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}: expected 1/0, true/false, yes/no or on/off, got {value!r}")
 
 
 def _check_database_url(value: str) -> str:
@@ -114,8 +139,11 @@ def _check_tz(value: str) -> str:
     return value
 
 
-def load_config(env: Mapping[str, str] | None = None) -> Config:
-    """Read the CARBONTRACK_* variables; raise ConfigError on the first bad one."""
+def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = True) -> Config:
+    """Read the CARBONTRACK_* variables; raise ConfigError on the first bad one.
+
+    Processes that serve no web sessions (listener, simulator) pass `require_secret=False`.
+    """
     env = os.environ if env is None else env
     database_url = _check_database_url(env.get("CARBONTRACK_DATABASE_URL") or DEFAULT_DATABASE_URL)
     raw_mqtt = env.get("CARBONTRACK_MQTT_URL") or ""
@@ -129,13 +157,19 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     embedded = database_url.startswith("sqlite") and mqtt_url is None
     secret = env.get("CARBONTRACK_SECRET_KEY") or ""
     if not secret:
-        if not embedded:
+        if not embedded and require_secret:
             raise ConfigError(
                 "CARBONTRACK_SECRET_KEY: required when not running the embedded default "
                 "(set it to a long random string)"
             )
         secret = secrets.token_hex(32)  # random per run: sessions end when the process ends
+    log_level = (env.get("CARBONTRACK_LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"CARBONTRACK_LOG_LEVEL: one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     return Config(
+        listener_id=(env.get("CARBONTRACK_LISTENER_ID") or "1").strip(),
+        mqtt_shared=_flag(env, "CARBONTRACK_MQTT_SHARED"),
+        log_level=log_level,
         database_url=database_url,
         mqtt_url=mqtt_url,
         topic_prefix=prefix,

@@ -17,47 +17,32 @@ from collections.abc import Callable
 
 from core.config import Config
 from core.db import open_database
+from core.demo import DEMO_USERS
 
 log = logging.getLogger("carbontrack.run")
 
-DEMO_LOGINS = (
-    ("admin", "admin-demo-1", "administrator"),
-    ("hq", "hq-demo-1", "KTDA HQ"),
-    ("auditor", "auditor-demo-1", "external auditor (read-only)"),
-    ("kagwe", "kagwe-demo-1", "manager of Kagwe factory"),
-)
 
 
 def _init_db(cfg: Config) -> None:
     from core.bootstrap import init_database
 
-    try:
-        log.info("database: %s", init_database(cfg, demo=True))
-    except ImportError as exc:  # the demo loader is optional for the ingest path
-        log.warning("demo data unavailable (%s); creating the schema only", exc)
-        log.info("database: %s", init_database(cfg, demo=False))
+    log.info("database: %s", init_database(cfg, demo=True))
 
 
 def _start_scheduler(cfg: Config, session_factory) -> object | None:  # noqa: ANN001
-    try:
-        from core.scheduler import start_scheduler
-    except ImportError as exc:
-        log.warning("report scheduler not available (%s); running without it", exc)
-        return None
+    from core.scheduler import start_scheduler
+
     try:
         return start_scheduler(cfg, session_factory)
-    except Exception:
+    except Exception:  # reports are not worth losing live ingest over; the failure is logged
         log.exception("report scheduler failed to start; running without it")
         return None
 
 
-def _start_web(cfg: Config, session_factory, host: str, port: int) -> tuple[object | None, threading.Thread | None]:  # noqa: ANN001
-    try:
-        from app import create_app
-    except ImportError as exc:
-        log.warning("web app not available (%s); running headless (ingest only)", exc)
-        return None, None
+def _start_web(cfg: Config, session_factory, host: str, port: int) -> tuple[object, threading.Thread]:  # noqa: ANN001
     from werkzeug.serving import make_server
+
+    from app import create_app
 
     app = create_app(cfg, session_factory=session_factory)
     server = make_server(host, port, app.server, threaded=True)
@@ -66,15 +51,10 @@ def _start_web(cfg: Config, session_factory, host: str, port: int) -> tuple[obje
     return server, thread
 
 
-def _print_banner(host: str, port: int, web: bool, broker: str) -> None:
-    lines = ["", "Carbon Track is running."]
-    if web:
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        lines.append(f"  Open http://{shown}:{port}/")
-        lines.append("  Demo logins (user / password):")
-        lines += [f"    {u:<8} {p:<16} {who}" for u, p, who in DEMO_LOGINS]
-    else:
-        lines.append("  (web app not available: ingest only)")
+def _print_banner(host: str, port: int, broker: str) -> None:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    lines = ["", "Carbon Track is running.", f"  Open http://{shown}:{port}/", "  Demo logins (user / password):"]
+    lines += [f"    {u:<8} {p:<16} {who}" for u, p, _role, _factory, who in DEMO_USERS]
     lines.append(f"  MQTT broker: {broker}")
     lines.append("  Press Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
@@ -137,7 +117,7 @@ def run_all(
         scheduler = _start_scheduler(cfg, session_factory)
         server, _ = _start_web(cfg, session_factory, host, port)
         broker_text = f"{broker_url.host}:{broker_url.port}" + (" (embedded amqtt)" if broker else "")
-        _print_banner(host, port, server is not None, broker_text)
+        _print_banner(host, port, broker_text)
         if on_ready is not None:
             on_ready({"broker": broker_url, "listener": listener, "web": server is not None})
         while not stop.wait(1.0):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -22,16 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", action="store_true", help="shared subscription: several listeners split the load")
     parser.add_argument("--protocol", choices=["5", "3.1.1", "auto"], help="MQTT protocol (default: from the URL, else auto)")
     args = parser.parse_args(argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=os.environ.get("CARBONTRACK_LOG_LEVEL", "INFO"),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
     try:
-        cfg = load_config()
+        cfg = load_config(require_secret=False)
     except ConfigError as exc:
         print(f"mqtt_listener: configuration error: {exc}", file=sys.stderr)
         return 2
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if cfg.mqtt_url is None:
         print(
             "mqtt_listener: CARBONTRACK_MQTT_URL is not set; the embedded broker only runs inside "
@@ -44,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     engine, session_factory = open_database(cfg.database_url)
     try:
         listener = Listener(
-            cfg, session_factory, client_id=args.client_id, shared=args.shared or bool(os.environ.get("CARBONTRACK_MQTT_SHARED")), protocol=args.protocol
+            cfg, session_factory, client_id=args.client_id, shared=args.shared or cfg.mqtt_shared, protocol=args.protocol
         )
     except ValueError as exc:
         print(f"mqtt_listener: {exc}", file=sys.stderr)

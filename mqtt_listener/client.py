@@ -15,21 +15,19 @@ CARBONTRACK_MQTT_URL; "auto" tries MQTT 5 and falls back to 3.1.1.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import Config, MqttUrl
+from core.config import Config, MqttUrl, parse_mqtt_url
 from mqtt_listener.status import ListenerStats, instance_name, save_stats, sweep_offline
 from mqtt_listener.writer import BatchWriter, Message, StopRequested
 
@@ -74,19 +72,7 @@ PROTOCOL_AUTO = "auto"
 
 def protocol_from_url(raw_url: str | None) -> str | None:
     """The `protocol` query parameter of a broker URL (`5`, `3.1.1` or `auto`), if any."""
-    if not raw_url:
-        return None
-    values = parse_qs(urlsplit(raw_url).query).get("protocol")
-    if not values:
-        return None
-    value = values[-1].strip().lower().removeprefix("mqtt").removeprefix("v")
-    if value in ("5", "5.0"):
-        return PROTOCOL_V5
-    if value in ("3.1.1", "311", "4"):
-        return PROTOCOL_V311
-    if value == "auto":
-        return PROTOCOL_AUTO
-    raise ValueError(f"CARBONTRACK_MQTT_URL: protocol must be 5, 3.1.1 or auto, got {values[-1]!r}")
+    return parse_mqtt_url(raw_url).protocol if raw_url else None
 
 
 def probe_protocol(broker: MqttUrl, timeout_s: float = PROBE_TIMEOUT_S) -> str:
@@ -126,10 +112,9 @@ def _configure_auth(client: mqtt.Client, broker: MqttUrl) -> None:
         client.tls_set()  # system CA store; the broker's certificate must verify
 
 
-def default_client_id() -> str:
+def default_client_id(listener_id: str = "1") -> str:
     """A client id that stays the same across restarts, so the broker keeps our session."""
-    suffix = os.environ.get("CARBONTRACK_LISTENER_ID", "1")
-    return f"carbontrack-listener-{socket.gethostname()}-{suffix}"[:64]
+    return f"carbontrack-listener-{socket.gethostname()}-{listener_id}"[:64]
 
 
 class Listener:
@@ -156,8 +141,8 @@ class Listener:
         self.broker = broker or cfg.mqtt_url
         if self.broker is None:
             raise ValueError("no broker: set CARBONTRACK_MQTT_URL or pass broker= (the embedded broker's address)")
-        self.client_id = client_id or default_client_id()
-        self.protocol = protocol or protocol_from_url(os.environ.get("CARBONTRACK_MQTT_URL")) or PROTOCOL_AUTO
+        self.client_id = client_id or default_client_id(cfg.listener_id)
+        self.protocol = protocol or self.broker.protocol or PROTOCOL_AUTO
         self.shared = shared
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s

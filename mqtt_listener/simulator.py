@@ -25,7 +25,6 @@ import heapq
 import json
 import logging
 import math
-import os
 import random
 import sys
 import threading
@@ -518,22 +517,21 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from core.config import ConfigError, load_config
 
-    raw = args.broker or os.environ.get("CARBONTRACK_MQTT_URL")
-    if not raw:
-        print("carbontrack simulate: give --broker mqtt://host:port or set CARBONTRACK_MQTT_URL", file=sys.stderr)
-        return 2
     try:
-        broker = parse_mqtt_url(raw)
-        prefix = load_config().topic_prefix if not args.no_db else (os.environ.get("CARBONTRACK_TOPIC_PREFIX") or "carbontrack/v1").strip("/")
+        cfg = load_config(require_secret=False)
+        broker = parse_mqtt_url(args.broker) if args.broker else cfg.mqtt_url
     except ConfigError as exc:
         print(f"carbontrack simulate: {exc}", file=sys.stderr)
         return 2
+    if broker is None:
+        print("carbontrack simulate: give --broker mqtt://host:port or set CARBONTRACK_MQTT_URL", file=sys.stderr)
+        return 2
+    prefix = cfg.topic_prefix
     if args.no_db:
         nodes = synthetic_nodes(args.factories or 67, args.devices_per_factory, args.interval or 60.0)
     else:
         from core.db import open_database
 
-        cfg = load_config()
         engine, session_factory = open_database(cfg.database_url)
         try:
             nodes = nodes_from_db(session_factory, args.factories)

@@ -68,6 +68,9 @@ def test_plain_mqtt_url_defaults_to_1883() -> None:
         ("CARBONTRACK_TZ", "../../etc/passwd"),
         ("CARBONTRACK_TOPIC_PREFIX", "carbontrack/+"),
         ("CARBONTRACK_TOPIC_PREFIX", "#"),
+        ("CARBONTRACK_MQTT_URL", "mqtt://broker?protocol=7"),
+        ("CARBONTRACK_MQTT_SHARED", "maybe"),
+        ("CARBONTRACK_LOG_LEVEL", "LOUD"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str) -> None:
@@ -87,6 +90,18 @@ def test_bad_value_names_the_variable(variable: str, value: str) -> None:
 def test_secret_key_required_outside_the_embedded_default(env: dict) -> None:
     with pytest.raises(ConfigError, match="^CARBONTRACK_SECRET_KEY:"):
         load_config(env)
+
+
+def test_listener_settings_are_read() -> None:
+    cfg = load_config({**PROD, "CARBONTRACK_MQTT_URL": "mqtt://b:1883?protocol=3.1.1",
+                       "CARBONTRACK_LISTENER_ID": "2", "CARBONTRACK_MQTT_SHARED": "yes",
+                       "CARBONTRACK_LOG_LEVEL": "debug"})
+    assert (cfg.mqtt_url.protocol, cfg.listener_id, cfg.mqtt_shared, cfg.log_level) == ("3.1.1", "2", True, "DEBUG")
+
+
+def test_secret_not_required_for_processes_without_web_sessions() -> None:
+    cfg = load_config({"CARBONTRACK_MQTT_URL": "mqtt://127.0.0.1:1883"}, require_secret=False)
+    assert cfg.mqtt_url.host == "127.0.0.1"
 
 
 def test_errors_do_not_print_passwords() -> None:
