@@ -131,6 +131,7 @@ def claim_reports(
     only_missing: bool = False,
     now: datetime | None = None,
     tz: tzinfo = DEFAULT_TZ,
+    fresh_after: datetime | None = None,
 ) -> list[int]:
     """Create (or, for retries, re-take) the report rows to produce; return their ids.
 
@@ -138,9 +139,12 @@ def claim_reports(
     whose latest version is done and was made after the month ended, or is running now, is
     skipped; a done version made during the month (partial, on demand) gets a new version; a
     failed (or stale) one is retried in place with attempts + 1, taken with a compare-and-set so
-    two schedulers never both take it.
+    two schedulers never both take it. `fresh_after` moves the "complete" line from the month's
+    end to a later instant (the submission deadline, for the scheduler's final run).
     """
     _, month_end = local_month_bounds_utc(month, tz)
+    if fresh_after is not None:
+        month_end = max(month_end, fresh_after)
     for attempt in range(CLAIM_RETRIES):
         now_ = now or utcnow()
         with session_factory() as s:
@@ -212,6 +216,7 @@ def generate_reports(
     progress: Progress | None = None,
     now: datetime | None = None,
     gwp: str = DEFAULT_GWP,
+    fresh_after: datetime | None = None,
 ) -> GenerationResult:
     """Produce the month's workbooks (all factories + network by default) and record each as a Report.
 
@@ -223,7 +228,7 @@ def generate_reports(
     result = GenerationResult(month)
     with session_factory() as s:
         targets = resolve_targets(s, factory_codes, network)
-    ids = claim_reports(session_factory, month, targets, requested_by, only_missing, now, cfg.tz)
+    ids = claim_reports(session_factory, month, targets, requested_by, only_missing, now, cfg.tz, fresh_after)
     if not ids:
         return result
     with session_factory() as s:

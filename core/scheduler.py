@@ -2,6 +2,9 @@
 
 - A `CronTrigger(day=1, hour=2, minute=0, timezone=cfg.tz)` job produces the previous local
   month's workbooks for every factory and the network.
+- A second run the day after the submission deadline (core.inventory.SUBMISSION_DUE_DAY + 1, 02:00)
+  makes a new version of every workbook of that month made before the deadline, so the reports
+  that count include the data factories submitted during the first days of the month.
 - A check every few minutes (and once at start) runs the same job for the month that is due:
   it catches up after downtime and retries a failed run with backoff (MAX_ATTEMPTS in all).
 - Exactly one effective runner: a run first claims a `JobRun` row, unique on (job, period).
@@ -33,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Config
+from core.inventory import SUBMISSION_DUE_DAY, due_datetime
 from core.models import JobRun
 from core.reports import generate_reports
 from core.timeutil import add_months, local_date, previous_month, utcnow
@@ -51,6 +55,20 @@ Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
+class MonthlyJob:
+    """A monthly run of last month's workbooks: its name (the JobRun lock key) and its day."""
+
+    name: str
+    day: int
+    after_deadline: bool  # regenerate workbooks made before the month's submission deadline
+
+
+FIRST_RUN = MonthlyJob(JOB_NAME, RUN_DAY, after_deadline=False)
+FINAL_RUN = MonthlyJob(f"{JOB_NAME}_final", SUBMISSION_DUE_DAY + 1, after_deadline=True)
+JOBS = (FIRST_RUN, FINAL_RUN)
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """What one scheduler tick did for a period: done, failed or skipped (someone else has it)."""
 
@@ -65,23 +83,23 @@ def report_month_for(now: datetime, tz: tzinfo) -> date:
     return previous_month(local_date(now, tz))
 
 
-def scheduled_run_at(month_of_run: date, tz: tzinfo) -> datetime:
-    """The local instant of the scheduled run in the month `month_of_run` (the 1st, 02:00)."""
-    return datetime(month_of_run.year, month_of_run.month, RUN_DAY, RUN_HOUR, RUN_MINUTE, tzinfo=tz)
+def scheduled_run_at(month_of_run: date, tz: tzinfo, day: int = RUN_DAY) -> datetime:
+    """The local instant of the scheduled run in the month `month_of_run` (`day`, 02:00)."""
+    return datetime(month_of_run.year, month_of_run.month, day, RUN_HOUR, RUN_MINUTE, tzinfo=tz)
 
 
-def due_month(now: datetime, tz: tzinfo) -> date:
-    """The newest month whose scheduled run time has passed at `now` (what catch-up makes sure of)."""
+def due_month(now: datetime, tz: tzinfo, day: int = RUN_DAY) -> date:
+    """The newest month whose scheduled run (on `day`) has passed at `now` (what catch-up makes sure of)."""
     local = now.astimezone(tz)
     this_month = local.date().replace(day=1)
-    if local >= scheduled_run_at(this_month, tz):
+    if local >= scheduled_run_at(this_month, tz, day):
         return add_months(this_month, -1)
     return add_months(this_month, -2)
 
 
-def cron_trigger(tz: tzinfo) -> CronTrigger:
-    """The monthly trigger: day 1, 02:00, local time."""
-    return CronTrigger(day=RUN_DAY, hour=RUN_HOUR, minute=RUN_MINUTE, timezone=tz)
+def cron_trigger(tz: tzinfo, day: int = RUN_DAY) -> CronTrigger:
+    """The monthly trigger: `day` (the 1st by default), 02:00, local time."""
+    return CronTrigger(day=day, hour=RUN_HOUR, minute=RUN_MINUTE, timezone=tz)
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -125,18 +143,20 @@ def claim_run(session_factory: sessionmaker[Session], period: str, now: datetime
 
 
 def run_monthly_job(session_factory: sessionmaker[Session], cfg: Config, now: datetime | None = None,
-                    month: date | None = None) -> RunOutcome:
+                    month: date | None = None, job: MonthlyJob = FIRST_RUN) -> RunOutcome:
     """Produce the due month's workbooks if no other scheduler has; record the outcome on the JobRun."""
     now = now or utcnow()
-    month = month or due_month(now, cfg.tz)
+    month = month or due_month(now, cfg.tz, job.day)
     period = f"{month:%Y-%m}"
-    run = claim_run(session_factory, period, now, _owner())
+    run = claim_run(session_factory, period, now, _owner(), job.name)
     if run is None:
         return RunOutcome("skipped", period)
     log.info("scheduler: producing %s workbooks (attempt %d)", period, run.attempts)
     error = None
     try:
-        result = generate_reports(session_factory, cfg, month, requested_by="scheduler", only_missing=True, now=now)
+        fresh_after = due_datetime(month, cfg.tz) if job.after_deadline else None
+        result = generate_reports(session_factory, cfg, month, requested_by="scheduler", only_missing=True, now=now,
+                                  fresh_after=fresh_after)
         if result.failed:
             details = "; ".join(f"{r.scope_key}: {r.error}" for r in result.failed[:10])
             error = f"{len(result.failed)} of {len(result.reports)} workbooks failed: {details}"
@@ -157,11 +177,13 @@ def run_monthly_job(session_factory: sessionmaker[Session], cfg: Config, now: da
     return RunOutcome("done", period, run.attempts, detail)
 
 
-def _safe_tick(session_factory: sessionmaker[Session], cfg: Config, clock: Clock) -> None:
-    try:
-        run_monthly_job(session_factory, cfg, now=clock())
-    except Exception:  # a database outage must not kill the scheduler thread
-        log.exception("scheduler: tick failed")
+def _safe_tick(session_factory: sessionmaker[Session], cfg: Config, clock: Clock,
+               jobs: tuple[MonthlyJob, ...] = JOBS) -> None:
+    for job in jobs:
+        try:
+            run_monthly_job(session_factory, cfg, now=clock(), job=job)
+        except Exception:  # a database outage must not kill the scheduler thread
+            log.exception("scheduler: %s tick failed", job.name)
 
 
 def start_scheduler(cfg: Config, session_factory: sessionmaker[Session], clock: Clock | None = None,
@@ -171,11 +193,14 @@ def start_scheduler(cfg: Config, session_factory: sessionmaker[Session], clock: 
     sched = BackgroundScheduler(timezone=cfg.tz, job_defaults={"coalesce": True, "max_instances": 1,
                                                                 "misfire_grace_time": MISFIRE_GRACE_S})
     args = (session_factory, cfg, clock)
-    sched.add_job(_safe_tick, cron_trigger(cfg.tz), args=args, id=JOB_NAME, name="monthly workbooks")
+    for job in JOBS:
+        sched.add_job(_safe_tick, cron_trigger(cfg.tz, job.day), args=(*args, (job,)), id=job.name,
+                      name=f"monthly workbooks, day {job.day}")
     sched.add_job(_safe_tick, IntervalTrigger(seconds=check_every.total_seconds(), timezone=cfg.tz), args=args,
                   id=f"{JOB_NAME}_check", name="catch-up and retry", next_run_time=datetime.now(cfg.tz))
     sched.start()
-    log.info("scheduler started: monthly workbooks on day %d at %02d:%02d %s", RUN_DAY, RUN_HOUR, RUN_MINUTE, cfg.tz)
+    log.info("scheduler started: monthly workbooks on days %s at %02d:%02d %s",
+             " and ".join(str(j.day) for j in JOBS), RUN_HOUR, RUN_MINUTE, cfg.tz)
     return sched
 
 

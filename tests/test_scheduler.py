@@ -16,6 +16,7 @@ import core.reports as reports
 import core.scheduler as scheduler
 from core.models import JobRun, Report
 from core.scheduler import (
+    FINAL_RUN,
     MAX_ATTEMPTS,
     cron_trigger,
     due_month,
@@ -49,9 +50,9 @@ def test_cron_fires_on_the_first_at_0200_nairobi_and_reports_the_month_before():
     assert due_month(fire - timedelta(minutes=1), EAT) == date(2026, 10, 1)
 
 
-def _job_runs(Session):
+def _job_runs(Session, job="monthly_workbooks"):
     with Session() as s:
-        return s.scalars(sa.select(JobRun)).all()
+        return s.scalars(sa.select(JobRun).where(JobRun.job == job)).all()
 
 
 def test_two_schedulers_produce_one_report(Session, db_url, tmp_path):
@@ -156,6 +157,7 @@ def test_start_scheduler_catches_up_at_start_and_shuts_down(sqlite_url, tmp_path
     sched = start_scheduler(cfg, Session, clock=lambda: RUN_AT)
     try:
         assert sched.get_job("monthly_workbooks").trigger.fields[2].expressions[0].first == 1  # day=1
+        assert sched.get_job("monthly_workbooks_final").trigger.fields[2].expressions[0].first == 11  # day after the 10th
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             runs = _job_runs(Session)
@@ -197,3 +199,34 @@ def test_carbontrack_scheduler_catches_up_and_stops_on_sigterm(sqlite_url, tmp_p
         engine.dispose()
     assert proc.returncode == 0, out
     assert "stopping" in out
+
+
+def test_final_run_after_the_deadline_makes_a_new_version_once(Session, db_url, tmp_path):
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+    assert run_monthly_job(Session, cfg, now=RUN_AT).status == "done"  # 1 Nov: version 1
+    with Session() as s:  # the files record the wall clock; date them to the run on 1 Nov
+        s.execute(sa.update(Report).values(generated_at=RUN_AT))
+        s.commit()
+    # 11 Nov 02:00 EAT = 10 Nov 23:00 UTC: the day after the 10 Nov deadline, October again.
+    final_at = datetime(2026, 11, 10, 23, 30, tzinfo=UTC)
+    assert due_month(final_at, EAT, FINAL_RUN.day) == date(2026, 10, 1)
+    assert due_month(final_at - timedelta(hours=1), EAT, FINAL_RUN.day) == date(2026, 9, 1)
+    out = run_monthly_job(Session, cfg, now=final_at, job=FINAL_RUN)
+    assert (out.status, out.period) == ("done", "2026-10")
+    with Session() as s:
+        rows = s.execute(sa.select(Report.scope_key, Report.version).where(Report.status == "done")).all()
+    assert sorted(rows) == sorted((k, v) for k in ("KGW", "NETWORK", "NOD", "TST") for v in (1, 2))
+    # The final run happens once per month, whatever the number of schedulers or ticks.
+    assert run_monthly_job(Session, cfg, now=final_at + timedelta(hours=1), job=FINAL_RUN).status == "skipped"
+
+
+def test_final_run_keeps_workbooks_made_after_the_deadline(Session, db_url, tmp_path):
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+    late_first = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # the first run only now (catch-up after downtime)
+    assert run_monthly_job(Session, cfg, now=late_first, month=MONTH).status == "done"
+    assert run_monthly_job(Session, cfg, now=late_first, month=MONTH, job=FINAL_RUN).status == "done"
+    with Session() as s:
+        versions = set(s.scalars(sa.select(Report.version)))
+    assert versions == {1}
