@@ -67,8 +67,3 @@ def can_approve(user: UserLike | None) -> bool:
 
 def is_admin(user: UserLike | None) -> bool:
     return user is not None and getattr(user, "active", False) and user.role == ROLE_ADMIN
-
-
-def is_read_only(user: UserLike | None) -> bool:
-    """Auditors read everything and change nothing."""
-    return user is None or user.role == ROLE_AUDITOR

@@ -95,6 +95,11 @@ class MonthlyInventory:
         return self.submission_status != MISSING
 
     @property
+    def is_reported(self) -> bool:
+        """Submitted or approved: what network totals, rankings and target shares count (not drafts)."""
+        return self.submission_status in (STATUS_SUBMITTED, STATUS_APPROVED)
+
+    @property
     def submitted_on_time(self) -> bool:
         """Submitted (or approved) no later than the due date."""
         return (
@@ -171,8 +176,9 @@ class MonthlyInventory:
 
     @property
     def target_met(self) -> bool | None:
+        """Whether the reported month's intensity is at or below target; None for drafts and gaps."""
         intensity = self.intensity_kg_per_kg
-        if intensity is None or self.target_kg_co2e_per_kg is None:
+        if intensity is None or self.target_kg_co2e_per_kg is None or not self.is_reported:
             return None
         return intensity <= self.target_kg_co2e_per_kg
 
@@ -333,12 +339,12 @@ class Totals:
 
 
 def totals(inventories: Iterable[MonthlyInventory]) -> Totals:
-    """Sum the inventories that have energy data (ratio-of-sums intensity)."""
+    """Sum the reported (submitted or approved) inventories; drafts and gaps add no energy data."""
     s1 = s2 = bio = tea = meas = 0.0
     n = 0
     for inv in inventories:
         meas += inv.measured_co2_kg
-        if not inv.has_energy_data:
+        if not inv.is_reported:
             continue
         n += 1
         s1 += inv.scope1_kg

@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from core.factors import load_factor_set, seed_factors
 from core.inventory import due_datetime, monthly_inventory, totals
@@ -111,3 +112,17 @@ def test_scoped_to_no_factories_returns_nothing(Session):
     with Session() as s:
         _setup(s, submitted_at=None)
         assert monthly_inventory(s, [MONTH], load_factor_set(s), []) == []
+
+
+def test_drafts_stay_out_of_totals_and_target_shares(Session):
+    with Session() as s:
+        f = _setup(s, submitted_at=None)
+        sub = s.scalars(sa.select(MonthlySubmission)).one()
+        sub.status = "draft"
+        s.commit()
+        (inv,) = monthly_inventory(s, [MONTH], load_factor_set(s), [f.id])
+    assert inv.has_energy_data and inv.intensity_kg_per_kg is not None  # the factory still sees its draft
+    assert inv.target_met is None
+    t = totals([inv])
+    assert (t.n, t.scope1_kg, t.made_tea_kg) == (0, 0.0, 0.0)
+    assert t.measured_co2_kg == pytest.approx(150_000)
