@@ -22,6 +22,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import flask
 import sqlalchemy as sa
@@ -38,8 +39,9 @@ MAX_IP_FAILURES = 20  # failures from one address within IP_WINDOW before it is 
 IP_WINDOW = timedelta(minutes=15)
 FAILURE_DELAY_S = 0.5  # every failed attempt costs the guesser this long; tests patch it
 
-# Paths anyone may fetch: the sign-in page and static files (no data in them).
-PUBLIC_PREFIXES = ("/login", "/assets/", "/_dash-component-suites/", "/_favicon")
+# Paths anyone may fetch: the sign-in page (matched exactly) and static files (no data in them).
+PUBLIC_PATHS = frozenset({"/login"})
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon")
 # Dash's JSON endpoints: an anonymous caller gets 401 JSON rather than a redirect.
 API_PREFIXES = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies", "/_reload-hash")
 # A hash to check against when the username is unknown, so both cases take as long.
@@ -204,8 +206,19 @@ def load_web_user(session: Session, user_id: str) -> WebUser | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths; anything else goes home."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Return `target` if it is a path on this site, else "/".
+
+    Refused: any control character, space, DEL or backslash (browsers drop tabs and newlines and
+    read a backslash as "/", so "/<TAB>/evil.com" would become "//evil.com"; a newline would also
+    break the Location header), anything with a scheme or host, and paths starting with "//".
+    """
+    if not target or any(ord(ch) <= 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in target):
+        return "/"
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "/"
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
         return "/"
     return target
 
@@ -267,7 +280,7 @@ def init_auth(server: flask.Flask, session_factory: sessionmaker[Session]) -> Lo
     @server.before_request
     def _require_login():  # noqa: ANN202
         path = flask.request.path
-        if path.startswith(PUBLIC_PREFIXES):
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return None
         if current_user.is_authenticated:
             return None

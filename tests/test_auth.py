@@ -141,14 +141,54 @@ def test_inactive_user_cannot_sign_in_and_is_signed_out(web):
     assert login(client, "kagwe").status_code == 401
 
 
-def test_next_redirect_only_same_site(web):
-    app, _, _ = web
-    client = app.server.test_client()
+def _sign_in_with_next(client, next_value: str):  # noqa: ANN001, ANN202
     page = client.get("/login")
     token = csrf_from(page.get_data(as_text=True))
-    resp = client.post("/login", data={"csrf": token, "username": "hq", "password": PASSWORDS["hq"],
-                                       "next": "//evil.example/x"})
+    return client.post("/login", data={"csrf": token, "username": "hq", "password": PASSWORDS["hq"],
+                                       "next": next_value})
+
+
+@pytest.mark.parametrize("target", [
+    "//evil.example/x",
+    "/\t/evil.com",  # browsers drop the tab: //evil.com
+    "/\t\\evil.com",
+    "/\\evil.com",
+    "\\/evil.com",
+    "https://evil.com",
+    "http:/evil.com",
+    "javascript:alert(1)",
+    "/ok\n/x",
+    "/ok\r\nSet-Cookie: x=1",
+    "/ok x",
+    "/ok\x7f",
+    "evil.com",
+    "",
+])
+def test_next_redirect_only_same_site(web, target):
+    app, _, _ = web
+    resp = _sign_in_with_next(app.server.test_client(), target)
+    assert resp.status_code == 302
     assert resp.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["/ok?x=1", "/factory/history?month=2026-10", "/hq"])
+def test_next_redirect_keeps_same_site_paths(web, target):
+    app, _, _ = web
+    resp = _sign_in_with_next(app.server.test_client(), target)
+    assert resp.status_code == 302 and resp.headers["Location"] == target
+
+
+def test_next_on_login_page_is_sanitised(web):
+    app, _, _ = web
+    body = app.server.test_client().get("/login?next=/%09/evil.com").get_data(as_text=True)
+    assert 'name="next" value="/"' in body
+
+
+@pytest.mark.parametrize("path", ["/login-anything", "/loginx", "/login/x"])
+def test_login_is_public_only_exactly(web, path):
+    app, _, _ = web
+    resp = app.server.test_client().get(path)
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
 
 
 def test_login_page_escapes_username(web):
