@@ -106,17 +106,44 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
     return kpi_row(snap), hour, day, node_table(snap.nodes, tz), state, note
 
 
+def parse_state(state: Any) -> dict | None:
+    """Return the live page's client-side state checked and typed, or None when it is missing or malformed.
+
+    The result has "factory" (int), "devices" (list of str), "since" (aware datetime),
+    "last_ts" (str), "ticks" (int) and "has_hour" (bool).
+    """
+    if not isinstance(state, dict):
+        return None
+    factory, devices, ticks, last_ts = (state.get(k) for k in ("factory", "devices", "ticks", "last_ts"))
+    if (not isinstance(factory, int) or isinstance(factory, bool) or not isinstance(devices, list)
+            or not all(isinstance(d, str) for d in devices) or not isinstance(last_ts, str)):
+        return None
+    if ticks is None:
+        ticks = 0
+    if not isinstance(ticks, int) or isinstance(ticks, bool):
+        return None
+    try:
+        since = datetime.fromisoformat(last_ts)
+    except ValueError:
+        return None
+    if since.tzinfo is None:
+        return None
+    return {"factory": factory, "devices": devices, "since": since, "last_ts": last_ts, "ticks": ticks,
+            "has_hour": bool(state.get("has_hour"))}
+
+
 def tick_live(user, factory_id: int | None, state: dict | None, session_factory,  # noqa: ANN001
               now: datetime | None = None, tz: Any = None) -> tuple:
     """A refresh: new readings appended to the hour chart with a Patch; cards and nodes redrawn."""
     now = now or utcnow()
-    if (factory_id is None or not state or state.get("factory") != factory_id or not state.get("has_hour")
-            or state.get("ticks", 0) >= FULL_REDRAW_EVERY):
+    state = parse_state(state)  # it comes from the browser: anything malformed counts as no state
+    if (factory_id is None or state is None or state["factory"] != factory_id or not state["has_hour"]
+            or state["ticks"] >= FULL_REDRAW_EVERY):
         return render_live(user, factory_id, session_factory, now, tz)
+    since = state["since"]
     try:
         with session_factory() as s:
-            since = datetime.fromisoformat(state["last_ts"])
-            new = live_readings_since(s, user, factory_id, since)
+            new = live_readings_since(s, user, factory_id, since, now)  # clamped to the live window there
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ)
     except AccessDenied:
         denied = dbc.Alert(DENIED, color="danger")
@@ -132,7 +159,8 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
         patch["data"][i]["y"].extend([p["co2_kg_s"] if p["valid"] else None for p in pts])
         last_ts = max(last_ts, pts[-1]["ts"])
     patch["layout"]["xaxis"]["range"] = [local_naive(now - timedelta(hours=1)), local_naive(now)]
-    new_state = dict(state, last_ts=last_ts.isoformat(), ticks=state.get("ticks", 0) + 1)
+    new_state = {k: v for k, v in state.items() if k != "since"}
+    new_state.update(last_ts=last_ts.isoformat(), ticks=state["ticks"] + 1)
     note = f"{snap.factory_name} ({snap.factory_code}) · updated {fmt_eat(now, tz, with_date=False)}"
     return kpi_row(snap), patch, dash.no_update, node_table(snap.nodes, tz), new_state, note
 

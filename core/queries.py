@@ -12,7 +12,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -239,9 +239,22 @@ def _factory_devices(session: Session, factory_id: int) -> list[tuple[Device, st
     return [(d, stack_name, code) for d, stack_name, code in rows]
 
 
-def live_readings_since(session: Session, user: UserLike | None, factory_id: int, since: datetime) -> dict[str, list[dict]]:
-    """Readings of the factory's devices stored after `since` (the live window only)."""
+def live_readings_since(session: Session, user: UserLike | None, factory_id: int, since: datetime | None,
+                        now: datetime | None = None) -> dict[str, list[dict]]:
+    """Readings of the factory's devices stored after `since`, never older than LIVE_WINDOW before `now`.
+
+    `since` may come from the browser (the live page's state), so it is clamped here: an early
+    value reads at most the live window, not the whole reading table. None means the whole
+    window; a naive value is taken as UTC.
+    """
     require_factory(user, factory_id)
+    now = now or utcnow()
+    floor = now - LIVE_WINDOW
+    if since is None:
+        since = floor
+    elif since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    since = max(since, floor)
     device_ids = list(session.scalars(
         sa.select(Device.id).where(Device.factory_id == factory_id, Device.active.is_(True)).order_by(Device.id)
     ))
@@ -274,7 +287,7 @@ def live_snapshot(session: Session, user: UserLike | None, factory_id: int, now:
                    d.rssi_dbm, d.firmware, d.buffered)
         for d, stack_name, code in devices
     ]
-    recent = live_readings_since(session, user, factory_id, now - LIVE_WINDOW)
+    recent = live_readings_since(session, user, factory_id, None, now)
     latest: dict[str, dict] = {}
     for dev_id, series in recent.items():
         if series:

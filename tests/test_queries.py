@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +12,9 @@ from core.access import AccessDenied
 from core.auth import WebUser
 from core.factors import load_factor_set
 from core.inventory import monthly_inventory, totals
+from core.models import Reading
 from core.queries import (
+    LIVE_WINDOW,
     audit_entries,
     daily_history,
     hq_overview,
@@ -65,8 +67,26 @@ def test_live_snapshot_refuses_other_factory(data, who):
 def test_live_readings_since_only_new(data):
     Session, fx, users = data
     with Session() as s:
-        new = live_readings_since(s, users["hq"], fx.factory_ids["MTR"], NOW - timedelta(minutes=3))
+        new = live_readings_since(s, users["hq"], fx.factory_ids["MTR"], NOW - timedelta(minutes=3), NOW)
     assert len(new["MTR-S1"]) == 3
+
+
+def test_live_readings_since_is_clamped_to_the_live_window(data):
+    Session, fx, users = data
+    fid = fx.factory_ids["KGW"]
+    with Session() as s:  # readings older than the live window (the fixture only has the last hour)
+        for hours in (2, 30, 24 * 400):
+            s.add(Reading(device_id="KGW-S1", factory_id=fid, ts=NOW - timedelta(hours=hours), co2_ppm=1.0,
+                          flue_temp_c=1.0, velocity_m_s=1.0, co2_kg_s=9.0, quality=0))
+        s.commit()
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    with Session() as s:
+        for since in (epoch, epoch.replace(tzinfo=None), None):
+            got = live_readings_since(s, users["kagwe"], fid, since, NOW)["KGW-S1"]
+            assert len(got) == 60
+            assert min(p["ts"] for p in got) > NOW - LIVE_WINDOW
+        # A `since` inside the window is used as it is.
+        assert len(live_readings_since(s, users["kagwe"], fid, NOW - timedelta(minutes=3), NOW)["KGW-S1"]) == 3
 
 
 def test_daily_history_gaps_are_none(data):

@@ -87,6 +87,19 @@ def test_fm_live_tick_with_forged_state_gets_nothing(web):
     assert "80,100" not in body and "0.26" not in body  # MTR's readings
 
 
+@pytest.mark.parametrize("last_ts", ["garbage", "2026-13-45T99:00:00+00:00", "2026-11-28T08:00:00", 5])
+def test_live_tick_with_malformed_state_is_not_an_error(web, last_ts):
+    app, _, fx = web
+    client = client_as(app, "kagwe")
+    state = {"factory": fx.factory_ids["KGW"], "devices": ["KGW-S1"], "last_ts": last_ts, "ticks": 1,
+             "has_hour": True}
+    resp = post_callback(client, app, "factory-live-kpis", [
+        {"id": "factory-live-factory", "property": "value", "value": fx.factory_ids["KGW"]},
+        {"id": "factory-live-interval", "property": "n_intervals", "value": 3}],
+        [{"id": "factory-live-state", "property": "data", "value": state}])
+    assert resp.status_code == 200 and "KGW-S1" in text(resp)
+
+
 @pytest.mark.parametrize("target", ["MTR", "CHG"])
 def test_fm_history_other_factory_gets_nothing(web, target):
     app, _, fx = web

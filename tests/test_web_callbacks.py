@@ -15,6 +15,7 @@ from callbacks.audit import audit_view
 from callbacks.factory_entry import do_action, load_month, month_options, preview_panel
 from callbacks.factory_history import history_data, parse_range, render_history, safe_cell, to_csv, to_xlsx
 from callbacks.factory_live import render_live, tick_live
+from callbacks.figures import local_naive
 from callbacks.hq_leaderboard import leaderboard_rows, leaderboard_table
 from callbacks.hq_nodes import nodes_data, render_nodes
 from callbacks.hq_overview import overview_data, render_overview
@@ -83,6 +84,37 @@ def test_tick_redraws_after_factory_change(db):
     *_, state, _ = render_live(users["hq"], ids["KGW"], Session, NOW, DEFAULT_TZ)
     out = tick_live(users["hq"], ids["MTR"], state, Session, NOW, DEFAULT_TZ)
     assert not isinstance(out[1], dash.Patch) and out[4]["factory"] == ids["MTR"]
+
+
+@pytest.mark.parametrize("last_ts", ["not a date", "", None, 12, "2026-11-28T08:00:00", ["x"]])
+def test_tick_with_malformed_state_redraws_the_live_window(db, last_ts):
+    Session, ids, users = db
+    *_, state, _ = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
+    out = tick_live(users["kagwe"], ids["KGW"], dict(state, last_ts=last_ts), Session, NOW, DEFAULT_TZ)
+    assert not isinstance(out[1], dash.Patch)  # a full render of the last hour, as with no state
+    assert len(out[1].data[0].x) >= 60 and out[4]["ticks"] == 0
+
+
+@pytest.mark.parametrize("bad", [{"ticks": "9"}, {"devices": "KGW-S1"}, {"devices": [1]}, {"factory": "1"}])
+def test_tick_with_malformed_fields_redraws(db, bad):
+    Session, ids, users = db
+    *_, state, _ = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
+    out = tick_live(users["kagwe"], ids["KGW"], dict(state, **bad), Session, NOW, DEFAULT_TZ)
+    assert not isinstance(out[1], dash.Patch) and out[4]["factory"] == ids["KGW"]
+
+
+def test_tick_with_ancient_last_ts_reads_only_the_live_window(db):
+    Session, ids, users = db
+    *_, state, _ = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
+    with Session() as s:  # a reading from long before the live window
+        s.add(Reading(device_id="KGW-S1", factory_id=ids["KGW"], ts=NOW - timedelta(days=40), co2_ppm=1.0,
+                      flue_temp_c=1.0, velocity_m_s=1.0, co2_kg_s=9.0, quality=0))
+        s.commit()
+    forged = dict(state, last_ts="1970-01-01T00:00:00+00:00")
+    _, patch, *_ = tick_live(users["kagwe"], ids["KGW"], forged, Session, NOW, DEFAULT_TZ)
+    extends = [op for op in patch.to_plotly_json()["operations"] if op["operation"] == "Extend"]
+    xs = [x for op in extends if op["location"][-1] == "x" for x in op["params"]["value"]]
+    assert xs and min(xs) >= local_naive(NOW - timedelta(hours=1))  # only the last hour was read
 
 
 def test_history_gaps_and_export(db):
