@@ -1,9 +1,18 @@
 """The MQTT listener: a small class around the paho client plus one writer thread.
 
-The paho network thread only enqueues (`on_message`); the writer thread takes batches (by
-count or time), stores each in one transaction and only then acknowledges its messages to the
+The paho network thread only enqueues (`on_message`); the writer threads take batches (by
+count or time), store each in one transaction and only then acknowledge its messages to the
 broker (paho manual ack). A crash of the listener or of the database therefore loses nothing:
 the broker redelivers whatever was not acknowledged, and the (device, ts) key drops the copies.
+
+Acknowledgements go out in the order the messages arrived, as MQTT 3.1.1 and 5 (§4.6) require of
+QoS 1 PUBACKs, although two writer threads commit batches in either order: `AckSequencer` holds
+back the acks of a committed message until every message received before it is committed too.
+A batch that fails in an unexpected way (a bug, not a database error, which the writer retries
+or sets aside message by message) is never left unacknowledged on a live connection, where the
+broker would not resend it and it would hold a slot of the ReceiveMaximum window for good: the
+listener drops the connection, and the broker redelivers every unacknowledged message when it
+reconnects.
 
 Protocol: MQTT 5 against production brokers (ReceiveMaximum raises the broker's window of
 unacknowledged messages; a session expiry keeps the session and its queued QoS 1 messages
@@ -14,12 +23,14 @@ CARBONTRACK_MQTT_URL; "auto" tries MQTT 5 and falls back to 3.1.1.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import paho.mqtt.client as mqtt
@@ -64,6 +75,11 @@ SWEEP_INTERVAL_S = 30.0
 SHARED_GROUP = "carbontrack"
 # Seconds to wait for a CONNACK when probing whether the broker speaks MQTT 5.
 PROBE_TIMEOUT_S = 3.0
+# After an unexpected writer error the writer pauses this long (doubling while errors repeat, up
+# to the maximum) before its next batch, so a bug that fails every batch does not make the
+# listener reconnect in a tight loop.
+ERROR_PAUSE_FIRST_S = 0.5
+ERROR_PAUSE_MAX_S = 30.0
 
 PROTOCOL_V5 = "5"
 PROTOCOL_V311 = "3.1.1"
@@ -117,6 +133,53 @@ def default_client_id(listener_id: str = "1") -> str:
     return f"carbontrack-listener-{socket.gethostname()}-{listener_id}"[:64]
 
 
+class AckSequencer:
+    """Acknowledge QoS 1 messages in the order they were received, whichever writer commits first.
+
+    The network thread registers each message as it arrives (`received`); a writer reports a
+    committed batch (`committed`), and the acks of the longest committed prefix of the arrival
+    order are sent, under the lock, so two writers cannot interleave them. A new connection
+    (`new_connection`, on disconnect) forgets the old one's messages: their packet ids mean nothing
+    on the next connection, and the broker redelivers them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: deque[Message] = deque()
+        self.generation = 0
+
+    def received(self, message: Message) -> None:
+        """Register a message of the current connection (network thread, before it is queued)."""
+        with self._lock:
+            message.generation = self.generation
+            if message.qos > 0:
+                self._pending.append(message)
+
+    def new_connection(self) -> None:
+        """The connection dropped: unacknowledged messages stay with the broker."""
+        with self._lock:
+            self.generation += 1
+            self._pending.clear()
+
+    def committed(self, batch: Sequence[Message], send: Callable[[int, int], object]) -> int:
+        """Mark `batch` committed and `send(mid, qos)` every ack now in order; return how many."""
+        n = 0
+        with self._lock:
+            for m in batch:
+                m.committed = True
+            pending = self._pending
+            while pending and pending[0].committed:
+                m = pending.popleft()
+                send(m.mid, m.qos)
+                n += 1
+        return n
+
+    def __len__(self) -> int:
+        """Messages of this connection not yet acknowledged."""
+        with self._lock:
+            return len(self._pending)
+
+
 class Listener:
     """Subscribe to telemetry and status, store them in batches, acknowledge after commit."""
 
@@ -154,7 +217,8 @@ class Listener:
         self._stop = threading.Event()
         self._writer_stop = threading.Event()
         self._connected = threading.Event()
-        self._generation = 0
+        self._acks = AckSequencer()
+        self.reconnects = 0  # connections lost (or dropped on purpose) since start
         self._enqueued = 0
         self._done = 0
         self._idle = threading.Condition()
@@ -288,7 +352,8 @@ class Listener:
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties=None) -> None:  # noqa: ANN001
         # Messages of the old connection must not be acknowledged on the new one (their packet
         # ids may be reused); the broker redelivers them and the copies are acknowledged.
-        self._generation += 1
+        self._acks.new_connection()
+        self.reconnects += 1
         self._connected.clear()
         if not self._stop.is_set():
             log.warning("disconnected from broker (%s); reconnecting", reason_code)
@@ -296,9 +361,9 @@ class Listener:
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         if self._stop.is_set():
             return  # not acknowledged: the broker redelivers it to the next listener run
-        self._queue.put(
-            Message(msg.topic, msg.payload, msg.mid, msg.qos, msg.retain, time.monotonic(), time.time(), self._generation)
-        )
+        m = Message(msg.topic, msg.payload, msg.mid, msg.qos, msg.retain, time.monotonic(), time.time())
+        self._acks.received(m)
+        self._queue.put(m)
         self._enqueued += 1
 
     # -- writer thread --------------------------------------------------------------------------
@@ -337,6 +402,7 @@ class Listener:
         housekeeping = index == 0  # one thread sweeps and saves the stats
         next_stats = time.monotonic() + STATS_INTERVAL_S
         next_sweep = time.monotonic() + SWEEP_INTERVAL_S
+        error_pause = ERROR_PAUSE_FIRST_S
         while True:
             stopping = self._stop.is_set()
             batch = self._take_batch(0.0 if stopping else 0.5)
@@ -348,12 +414,19 @@ class Listener:
                     writer.write(batch)
                 except StopRequested:
                     return
-                except Exception as exc:  # a bug: log it, keep the batch unacknowledged, keep running
+                except Exception as exc:  # a bug: the batch is not stored; have the broker resend it
                     self.last_error = exc
                     self.stats.incr("writer_errors")
-                    log.exception("unexpected error storing a batch of %d; it will be redelivered", len(batch))
+                    log.exception(
+                        "unexpected error storing a batch of %d; dropping the broker connection so it redelivers them",
+                        len(batch),
+                    )
+                    self._force_redelivery()
                     self._mark_done(len(batch))
+                    self._stop.wait(error_pause)  # cut short by stop(): drain what is queued
+                    error_pause = min(error_pause * 2, ERROR_PAUSE_MAX_S)
                     continue
+                error_pause = ERROR_PAUSE_FIRST_S
                 self._ack(batch)
                 if self.on_commit is not None:
                     try:
@@ -373,10 +446,22 @@ class Listener:
 
     def _ack(self, batch: list[Message]) -> None:
         client = self._client
-        generation = self._generation
-        for m in batch:
-            if m.qos > 0 and m.generation == generation and client is not None:
-                client.ack(m.mid, m.qos)
+        if client is not None:
+            self._acks.committed(batch, client.ack)
+
+    def _force_redelivery(self) -> None:
+        """Drop the broker connection: paho reconnects and the broker resends every unacknowledged message.
+
+        The broker resends unacknowledged QoS 1 messages only on a new connection, so a batch
+        that is neither stored nor acknowledged would otherwise sit in the in-flight window (and
+        block the in-order acks of everything after it) until the next reconnect.
+        """
+        client = self._client
+        sock = client.socket() if client is not None else None
+        if sock is None:
+            return  # not connected: the broker redelivers on the next connection anyway
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # the network thread sees the connection lost and reconnects
 
     def _mark_done(self, n: int) -> None:
         with self._idle:

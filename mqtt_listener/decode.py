@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from core.emissions import EmissionsError, stack_co2_kg_s
 from core.models import QUALITY_INVALID, QUALITY_VALID
@@ -140,13 +140,6 @@ class Decoded:
 def ts_to_utc(ts: float) -> datetime:
     """Unix seconds -> naive UTC datetime (microsecond resolution), the form readings store."""
     return _EPOCH + timedelta(seconds=ts)
-
-
-def utc_to_ts(dt: datetime) -> float:
-    """Naive or aware UTC datetime -> Unix seconds."""
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return (dt - _EPOCH).total_seconds()
 
 
 def parse_topic(topic: str, prefix: str) -> tuple[str, str, str] | None:

@@ -1,7 +1,8 @@
 """Listener counters (logged and stored in listener_stat) and the device offline sweep.
 
 `listener_stat.counters` is a JSON object, cumulative since `started_at`, rewritten every ~10 s
-(`updated_at`; a listener whose row is older than a minute is gone or stuck):
+(`updated_at`; the node-health page shows a listener whose row is older than 2 minutes as
+silent: gone or stuck):
   received            MQTT messages taken from the broker (telemetry + status)
   readings_received   readings in valid telemetry messages (before deduplication)
   stored              readings inserted;  invalid: of those, flagged out of range
@@ -11,8 +12,10 @@
   batches             committed transactions
   latency_p50_ms, latency_p99_ms   receive-to-commit over the last 2,000 messages
   queue_depth         messages received but not yet stored
-  db_errors, db_retries            failed batch attempts and retries (database outage)
-  writer_errors       unexpected errors (a bug; the batch stays unacknowledged)
+  db_errors, db_retries            failed batch attempts (outage, deadlock, refused statement) and retries
+  writer_errors       unexpected errors storing a batch (a bug): the batch is neither stored nor
+                      acknowledged, and the listener drops the broker connection so the broker
+                      redelivers it
 """
 
 from __future__ import annotations

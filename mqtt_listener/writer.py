@@ -2,6 +2,11 @@
 
 `BatchWriter.write(batch)` returns only after the batch is committed (retrying database errors
 with backoff for as long as it takes), so the caller may then acknowledge every message in it.
+Errors are sorted the same way whether SQLAlchemy raised them or the PostgreSQL fast paths (COPY,
+execute_values on the raw psycopg2 cursor): a lost or unusable connection is retried; a statement
+the database refuses (DataError, IntegrityError, …) sends the batch down the one-by-one path, so
+only the culprit message is set aside as a `db_error` rejection. Anything else propagates: the
+caller must then make the broker redeliver the batch (it is neither stored nor acknowledged).
 Readings are inserted with ON CONFLICT DO NOTHING … RETURNING, and only the rows that came back
 (the new ones) are added to the rollups: duplicates are stored once and counted once.
 """
@@ -16,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+import psycopg2
 import sqlalchemy as sa
 from psycopg2.extras import execute_values
 from sqlalchemy import exc as sa_exc
@@ -131,8 +137,26 @@ WHERE d.id = v.id AND (d.status IS DISTINCT FROM v.status OR v.status = 'online'
   AND (d.status_changed_at IS NULL OR d.status_changed_at <= v.at)
 """
 
-# Errors that mean "the database is not reachable right now": retry the same batch.
-TRANSIENT_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+class ConnectionLost(Exception):
+    """The database connection was lost during a raw psycopg2 fast path (the batch is retried)."""
+
+
+# Errors that mean "the database is not reachable right now" (or a deadlock, a cancelled
+# statement, a server shutting down): retry the same batch. The PostgreSQL fast paths use the raw
+# psycopg2 cursor, so their errors are psycopg2's own classes, not SQLAlchemy's wrappers.
+TRANSIENT_ERRORS = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    psycopg2.OperationalError,
+    psycopg2.InterfaceError,
+    ConnectionLost,
+)
+# Errors that mean "the database refused something in this batch": store it message by message.
+# (Checked after TRANSIENT_ERRORS, which are subclasses of these.)
+REFUSED_ERRORS = (sa_exc.SQLAlchemyError, psycopg2.Error)
 
 
 @dataclass(slots=True)
@@ -146,7 +170,8 @@ class Message:
     retain: bool
     received_mono: float
     received_wall: float
-    generation: int = 0
+    generation: int = 0  # the connection it arrived on (see client.AckSequencer)
+    committed: bool = False  # stored: its ack may go out once every earlier message's has
 
 
 class StopRequested(Exception):
@@ -243,7 +268,7 @@ class BatchWriter:
             except TRANSIENT_ERRORS as exc:
                 self.stats.incr("db_errors")
                 log.warning("database unavailable (%s); retrying batch of %d in %.1f s", _short(exc), len(batch), delay)
-            except sa_exc.SQLAlchemyError as exc:
+            except REFUSED_ERRORS as exc:
                 # Not a connectivity problem: some message makes the batch fail. Store the messages
                 # one by one so only the culprit is set aside (as a db_error rejection).
                 self.stats.incr("db_errors")
@@ -270,7 +295,7 @@ class BatchWriter:
             except TRANSIENT_ERRORS as exc:
                 self.stats.incr("db_errors")
                 log.warning("database unavailable (%s); retrying in %.1f s", _short(exc), delay)
-            except sa_exc.SQLAlchemyError as exc:
+            except REFUSED_ERRORS as exc:
                 self._reject_after_db_error(message, exc)
                 return
             self.stats.incr("db_retries")
@@ -305,91 +330,18 @@ class BatchWriter:
         return self._insert_stmt
 
     def _write_once(self, batch: Sequence[Message]) -> None:
-        stats = self.stats
         with self.session_factory() as session:
-            dialect = session.get_bind().dialect.name
-            self.refresh_registry(session)
-            prefix = self.prefix
-            parsed = []
-            unknown = False
-            for m in batch:
-                parts = parse_topic(m.topic, prefix)
-                parsed.append(parts)
-                if parts is not None and parts[1] not in self.registry:
-                    unknown = True
-            if unknown:
-                self.refresh_registry(session, force=True)
+            try:
+                inserted_rows, rows, in_batch_dups, n_status, rejections = self._store(session, batch)
+            except psycopg2.Error as exc:
+                # Raised by a raw-cursor fast path, so SQLAlchemy has not seen it: if the connection
+                # is gone, drop it from the pool here (instead of relying on the rollback at close
+                # to fail) and retry the batch.
+                if _invalidate_if_closed(session, exc):
+                    raise ConnectionLost(_short(exc)) from exc
+                raise
 
-            now_ts = self.clock()
-            now = datetime.fromtimestamp(now_ts, UTC)
-            received_at = now.replace(tzinfo=None)
-            registry = self.registry
-            rows: list[dict] = []
-            rejections: list[tuple[Message, Rejection]] = []
-            device_updates: dict[str, DeviceUpdate] = {}
-            # Per device: the status the batch ends with and when its deciding message arrived.
-            final_status: dict[str, tuple[str, datetime]] = {}
-            seen: set[tuple[str, datetime]] = set()
-            in_batch_dups = 0
-            n_status = 0
-            for m, parts in zip(batch, parsed, strict=True):
-                if parts is None:
-                    rejections.append((m, Rejection(R_BAD_TOPIC, f"topic {m.topic[:200]!r} is not {prefix}/<factory>/<device>/<kind>")))
-                    continue
-                factory_code, device_id, kind = parts
-                if kind == "telemetry":
-                    try:
-                        decoded = decode_telemetry(factory_code, device_id, m.payload, registry, now_ts, received_at)
-                    except Exception as exc:  # a decoder bug must not stop ingest: set the message aside
-                        log.exception("decoder failed on %s", m.topic[:120])
-                        rejections.append((m, Rejection(R_INTERNAL, f"{type(exc).__name__}: {exc}"[:500], device_id[:DEVICE_ID_MAX_LEN])))
-                        continue
-                    for rej in decoded.rejections:
-                        rejections.append((m, rej))
-                    for row in decoded.readings:
-                        key = (row["device_id"], row["ts"])
-                        if key in seen:
-                            in_batch_dups += 1
-                            continue
-                        seen.add(key)
-                        rows.append(row)
-                    upd = decoded.device
-                    if upd is not None:
-                        prev = device_updates.get(upd.device_id)
-                        if prev is not None:
-                            upd = _merge_update(prev, upd)
-                        device_updates[upd.device_id] = upd
-                        if decoded.readings:
-                            final_status[upd.device_id] = (STATUS_ONLINE, ts_to_utc(m.received_wall))
-                elif kind == "status":
-                    n_status += 1
-                    if not m.payload:
-                        continue  # an empty retained message deletes the retained status: nothing to record
-                    status = decode_status(m.payload)
-                    info = registry.get(device_id)
-                    if status is None:
-                        rejections.append((m, Rejection(R_BAD_STATUS, "status payload must be online or offline", device_id[:DEVICE_ID_MAX_LEN])))
-                    elif info is not None and info.factory_code == factory_code:
-                        final_status[device_id] = (status, ts_to_utc(m.received_wall))
-                    else:
-                        stats.incr("status_unknown_device")
-                else:
-                    # Only telemetry and status are subscribed; anything else is a mis-published topic.
-                    rejections.append((m, Rejection(R_BAD_TOPIC, f"unexpected topic kind {kind[:40]!r}", device_id[:DEVICE_ID_MAX_LEN])))
-
-            inserted_rows = self._insert_readings(session, dialect, rows)
-            acc = RollupAccumulator(self.tz)
-            intervals = {d: registry[d].sample_interval_s for d in {r["device_id"] for r in inserted_rows}}
-            acc.add_rows(inserted_rows, intervals)
-            acc.upsert(session)
-            if rejections:
-                self._insert_rejections(session, rejections, now)
-            if device_updates:
-                self._update_devices(session, device_updates, received_at)
-            if final_status:
-                self._update_status(session, final_status, received_at)
-            session.commit()
-
+        stats = self.stats
         commit_mono = time.monotonic()
         n_invalid = sum(1 for r in inserted_rows if r["quality"] != QUALITY_VALID)
         stats.incr("received", len(batch))
@@ -401,6 +353,93 @@ class BatchWriter:
         for _, rej in rejections:
             stats.reject(rej.reason)
         stats.record_batch([commit_mono - m.received_mono for m in batch])
+
+    def _store(self, session: Session, batch: Sequence[Message]):  # noqa: ANN202
+        """Decode and write one batch in `session` and commit; return what the statistics need."""
+        stats = self.stats
+        dialect = session.get_bind().dialect.name
+        self.refresh_registry(session)
+        prefix = self.prefix
+        parsed = []
+        unknown = False
+        for m in batch:
+            parts = parse_topic(m.topic, prefix)
+            parsed.append(parts)
+            if parts is not None and parts[1] not in self.registry:
+                unknown = True
+        if unknown:
+            self.refresh_registry(session, force=True)
+
+        now_ts = self.clock()
+        now = datetime.fromtimestamp(now_ts, UTC)
+        received_at = now.replace(tzinfo=None)
+        registry = self.registry
+        rows: list[dict] = []
+        rejections: list[tuple[Message, Rejection]] = []
+        device_updates: dict[str, DeviceUpdate] = {}
+        # Per device: the status the batch ends with and when its deciding message arrived.
+        final_status: dict[str, tuple[str, datetime]] = {}
+        seen: set[tuple[str, datetime]] = set()
+        in_batch_dups = 0
+        n_status = 0
+        for m, parts in zip(batch, parsed, strict=True):
+            if parts is None:
+                rejections.append((m, Rejection(R_BAD_TOPIC, f"topic {m.topic[:200]!r} is not {prefix}/<factory>/<device>/<kind>")))
+                continue
+            factory_code, device_id, kind = parts
+            if kind == "telemetry":
+                try:
+                    decoded = decode_telemetry(factory_code, device_id, m.payload, registry, now_ts, received_at)
+                except Exception as exc:  # a decoder bug must not stop ingest: set the message aside
+                    log.exception("decoder failed on %s", m.topic[:120])
+                    rejections.append((m, Rejection(R_INTERNAL, f"{type(exc).__name__}: {exc}"[:500], device_id[:DEVICE_ID_MAX_LEN])))
+                    continue
+                for rej in decoded.rejections:
+                    rejections.append((m, rej))
+                for row in decoded.readings:
+                    key = (row["device_id"], row["ts"])
+                    if key in seen:
+                        in_batch_dups += 1
+                        continue
+                    seen.add(key)
+                    rows.append(row)
+                upd = decoded.device
+                if upd is not None:
+                    prev = device_updates.get(upd.device_id)
+                    if prev is not None:
+                        upd = _merge_update(prev, upd)
+                    device_updates[upd.device_id] = upd
+                    if decoded.readings:
+                        final_status[upd.device_id] = (STATUS_ONLINE, ts_to_utc(m.received_wall))
+            elif kind == "status":
+                n_status += 1
+                if not m.payload:
+                    continue  # an empty retained message deletes the retained status: nothing to record
+                status = decode_status(m.payload)
+                info = registry.get(device_id)
+                if status is None:
+                    rejections.append((m, Rejection(R_BAD_STATUS, "status payload must be online or offline", device_id[:DEVICE_ID_MAX_LEN])))
+                elif info is not None and info.factory_code == factory_code:
+                    final_status[device_id] = (status, ts_to_utc(m.received_wall))
+                else:
+                    stats.incr("status_unknown_device")
+            else:
+                # Only telemetry and status are subscribed; anything else is a mis-published topic.
+                rejections.append((m, Rejection(R_BAD_TOPIC, f"unexpected topic kind {kind[:40]!r}", device_id[:DEVICE_ID_MAX_LEN])))
+
+        inserted_rows = self._insert_readings(session, dialect, rows)
+        acc = RollupAccumulator(self.tz)
+        intervals = {d: registry[d].sample_interval_s for d in {r["device_id"] for r in inserted_rows}}
+        acc.add_rows(inserted_rows, intervals)
+        acc.upsert(session)
+        if rejections:
+            self._insert_rejections(session, rejections, now)
+        if device_updates:
+            self._update_devices(session, device_updates, received_at)
+        if final_status:
+            self._update_status(session, final_status, received_at)
+        session.commit()
+        return inserted_rows, rows, in_batch_dups, n_status, rejections
 
     def _insert_readings(self, session: Session, dialect: str, rows: list[dict]) -> list[dict]:
         if not rows:
@@ -559,6 +598,19 @@ def _merge_update(prev: DeviceUpdate, new: DeviceUpdate) -> DeviceUpdate:
         last_seq=max(seqs) if seqs else None,
         last_reading_at=max(tss) if tss else None,
     )
+
+
+def _invalidate_if_closed(session: Session, exc: BaseException) -> bool:
+    """If the session's psycopg2 connection is closed, invalidate it in the pool; return whether it was."""
+    try:
+        conn = session.connection()
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is None or getattr(dbapi, "closed", 0):
+            conn.invalidate(exc if isinstance(exc, Exception) else None)
+            return True
+    except Exception:  # noqa: BLE001 - a broken connection may fail in any way here
+        log.debug("could not check the connection after %s", type(exc).__name__, exc_info=True)
+    return False
 
 
 def _short(exc: BaseException) -> str:

@@ -349,3 +349,86 @@ def test_sweep_marks_silent_devices_offline(Session, fleet):  # noqa: N803
     with Session() as s:
         assert s.get(Device, fleet[0].device_id).status == "offline"
         assert s.get(Device, fleet[1].device_id).status == "online"
+
+
+def _msg(mid: int, qos: int = 1):
+    from mqtt_listener.writer import Message
+
+    return Message("t", b"", mid, qos, False, 0.0, 0.0)
+
+
+def test_ack_sequencer_releases_acks_in_receive_order():
+    from mqtt_listener.client import AckSequencer
+
+    seq = AckSequencer()
+    msgs = [_msg(mid) for mid in range(1, 7)]
+    qos0 = _msg(0, qos=0)
+    for m in (*msgs[:3], qos0, *msgs[3:]):
+        seq.received(m)
+    sent: list[int] = []
+    send = lambda mid, _qos: sent.append(mid)  # noqa: E731
+    assert seq.committed([msgs[1], msgs[3]], send) == 0  # 1 is not committed yet: hold 2 and 4
+    assert seq.committed([qos0], send) == 0  # QoS 0 is never acknowledged and never waited for
+    assert seq.committed([msgs[0]], send) == 2 and sent == [1, 2]
+    assert seq.committed([msgs[5], msgs[2]], send) == 2 and sent == [1, 2, 3, 4]
+    assert len(seq) == 2  # 5 (uncommitted) holds 6 back
+    # The connection drops: 5 and 6 are the broker's to redeliver, never acknowledged on the next one.
+    seq.new_connection()
+    assert len(seq) == 0
+    new = _msg(5)
+    seq.received(new)
+    assert new.generation == 1
+    seq.committed([msgs[4]], send)  # the old copy's commit sends nothing
+    assert sent == [1, 2, 3, 4]
+    seq.committed([new], send)
+    assert sent == [1, 2, 3, 4, 5]
+
+
+def test_acks_leave_in_receive_order_with_two_writers(pg_url, mosquitto, topic_prefix):
+    """Writer 0 is slowed down so writer 1 commits first: its acks still wait their turn."""
+    from core.db import make_engine, make_session_factory
+
+    engine = make_engine(pg_url)
+    Session = make_session_factory(engine)  # noqa: N806
+    fleet = seed_fleet(Session, n_factories=2, devices_per_factory=1)
+    cfg = make_config(pg_url, topic_prefix, *mosquitto)
+    lst = Listener(cfg, Session, client_id=f"order-{uuid.uuid4().hex[:6]}", protocol="5", batch_max=20, writers=2)
+    slow = lst._writers[0]
+    real_write = slow.write
+
+    def slow_write(batch):  # noqa: ANN001
+        time.sleep(0.05)
+        real_write(batch)
+
+    slow.write = slow_write
+    lst.start()
+    pub = Publisher(*mosquitto)
+    received: list[int] = []
+    acked: list[int] = []
+    try:
+        assert lst.wait_connected(10)
+        client = lst._client
+        real_on_message, real_ack = client.on_message, client.ack
+
+        def on_message(c, u, msg):  # noqa: ANN001
+            received.append(msg.mid)
+            real_on_message(c, u, msg)
+
+        def ack(mid, qos):  # noqa: ANN001
+            acked.append(mid)
+            return real_ack(mid, qos)
+
+        client.on_message = on_message
+        client.ack = ack
+        for i in range(400):
+            node = fleet[i % 2]
+            pub.publish(topic(topic_prefix, node), telemetry(node.device_id, [reading(T0 + i, seq=i)]))
+        pub.wait_all()
+        assert wait_until(lambda: count_readings(Session) == 400, 20)
+        assert lst.wait_idle(10)
+        assert len(received) == 400 and acked == received
+        assert lst.stats.snapshot()["batches"] > 4  # both writers took part
+    finally:
+        pub.close()
+        lst.stop()
+        engine.dispose()

@@ -28,6 +28,7 @@ from ingest_helpers import (
     free_port,
     make_config,
     reading,
+    rejections,
     seed_fleet,
     telemetry,
     topic,
@@ -180,7 +181,11 @@ def test_listener_killed_mid_stream_and_restarted(own_broker, pg_url, pg_session
 
 
 class TcpProxy:
-    """A loopback TCP proxy that can cut every connection and refuse new ones, then recover."""
+    """A loopback TCP proxy that can cut every connection and refuse new ones, then recover.
+
+    `cut_on(pattern)` cuts when the client sends a chunk containing `pattern` (the chunk is not
+    forwarded): a connection lost in the middle of a given statement of a transaction.
+    """
 
     def __init__(self, target_port: int) -> None:
         self.target = ("127.0.0.1", target_port)
@@ -191,6 +196,10 @@ class TcpProxy:
         self.port = self.server.getsockname()[1]
         self.up = True
         self.conns: list[socket.socket] = []
+        self.cuts = 0  # cuts made by cut_on
+        self._trigger: bytes | None = None
+        self._trigger_left = 0
+        self._down_s = 0.0
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -210,13 +219,14 @@ class TcpProxy:
                 continue
             with self._lock:
                 self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, to_server in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(a, b, to_server), daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, to_server: bool) -> None:
         try:
             while data := src.recv(65536):
+                if to_server and self._trigger is not None and self._trigger in data and self._fire():
+                    return  # the statement never reaches the server
                 dst.sendall(data)
         except OSError:
             pass
@@ -224,6 +234,21 @@ class TcpProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+    def _fire(self) -> bool:
+        with self._lock:
+            if self._trigger_left <= 0:
+                return False
+            self._trigger_left -= 1
+            self.cuts += 1
+        self.cut()
+        threading.Timer(self._down_s, self.restore).start()
+        return True
+
+    def cut_on(self, pattern: bytes, times: int = 1, down_s: float = 0.5) -> None:
+        """Cut every connection (down for `down_s`) the next `times` times a client sends `pattern`."""
+        with self._lock:
+            self._trigger, self._trigger_left, self._down_s = pattern, times, down_s
 
     def cut(self) -> None:
         self.up = False
@@ -279,6 +304,178 @@ def test_postgres_unavailable_for_a_while_then_catches_up(own_broker, pg_url, pg
         listener.stop()
         proxy.close()
         listener_engine.dispose()
+
+
+def _proxied_listener(pg_url: str, broker_port: int, prefix: str, name: str):
+    """A listener whose PostgreSQL connections go through a TcpProxy; returns (listener, proxy, engine)."""
+    proxy = TcpProxy(sa.engine.make_url(pg_url).port or 5432)
+    proxied_url = sa.engine.make_url(pg_url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    engine = make_engine(proxied_url, connect_args={"connect_timeout": 2})
+    cfg = make_config(proxied_url, prefix, "127.0.0.1", broker_port)
+    listener = Listener(cfg, make_session_factory(engine), client_id=f"{name}-{uuid.uuid4().hex[:6]}", protocol="5")
+    return listener, proxy, engine
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [b"COPY reading_in", b"INSERT INTO rollup_factory_daily", b"UPDATE device AS d"],
+    ids=["during-copy", "during-rollup-upsert", "during-device-update"],
+)
+def test_postgres_connection_cut_in_the_middle_of_a_batch(own_broker, pg_url, pg_session, statement):
+    """PostgreSQL drops while a batch is being written (raw psycopg2 cursor): retried, stored once, no stall."""
+    Session = pg_session  # noqa: N806
+    prefix = f"cttest/{uuid.uuid4().hex[:8]}"
+    fleet = seed_fleet(Session, n_factories=2, devices_per_factory=2)
+    listener, proxy, engine = _proxied_listener(pg_url, own_broker.port, prefix, "midcut")
+    listener.start()
+    try:
+        assert listener.wait_connected(10)
+        proxy.cut_on(statement, times=2, down_s=0.5)
+        published = _publish_stream(own_broker.port, prefix, fleet, 150, rate=3000)
+        assert wait_until(lambda: count_readings(Session) >= len(published), 20), "ingest stalled after the cut"
+        assert proxy.cuts == 2, "the statement was never cut"
+        # Ingest goes on after the cuts.
+        published |= _publish_stream(own_broker.port, prefix, fleet, 50, rate=3000, start_index=150)
+        assert wait_until(lambda: count_readings(Session) >= len(published), 20)
+        assert listener.wait_idle(10)
+        assert _stored_keys(Session) == published
+        assert count_readings(Session) == len(published)
+        snap = listener.stats.snapshot()
+        assert snap["db_errors"] >= 2 and snap["db_retries"] >= 2
+        assert snap.get("writer_errors", 0) == 0 and snap.get("rejected", 0) == 0
+        assert listener.writer_alive
+        assert_rollups_match_recompute(Session)
+    finally:
+        listener.stop()
+        proxy.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize("table", ["reading", "rollup_factory_daily"])
+def test_postgres_deadlock_in_the_fast_path_is_retried(mosquitto, pg_url, pg_session, table):
+    """psycopg2.OperationalError from the raw cursor on a live connection (deadlock): the batch is retried."""
+    Session = pg_session  # noqa: N806
+    prefix = f"cttest/{uuid.uuid4().hex[:8]}"
+    fleet = seed_fleet(Session, n_factories=2, devices_per_factory=2)
+    with Session() as s:  # the first two INSERT statements into `table` fail with deadlock_detected
+        s.execute(sa.text("CREATE SEQUENCE ct_test_fault"))
+        s.execute(
+            sa.text(
+                "CREATE FUNCTION ct_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF nextval('ct_test_fault') <= 2 THEN RAISE EXCEPTION 'deadlock detected (test fault)' "
+                "USING ERRCODE = 'deadlock_detected'; END IF; RETURN NULL; END $$"
+            )
+        )
+        s.execute(sa.text(f"CREATE TRIGGER ct_test_fault BEFORE INSERT ON {table} FOR EACH STATEMENT EXECUTE FUNCTION ct_test_fault()"))
+        s.commit()
+    cfg = make_config(pg_url, prefix, *mosquitto)
+    listener = Listener(cfg, Session, client_id=f"deadlock-{uuid.uuid4().hex[:6]}", protocol="5")
+    listener.start()
+    try:
+        assert listener.wait_connected(10)
+        published = _publish_stream(mosquitto[1], prefix, fleet, 100, rate=3000)
+        assert wait_until(lambda: count_readings(Session) >= len(published), 20), "ingest stalled after the error"
+        assert listener.wait_idle(10)
+        assert _stored_keys(Session) == published
+        assert count_readings(Session) == len(published)
+        with Session() as s:
+            assert s.scalar(sa.text("SELECT last_value FROM ct_test_fault")) > 2  # the fault did fire
+        snap = listener.stats.snapshot()
+        assert snap["db_errors"] >= 2 and snap["db_retries"] >= 2
+        assert snap.get("writer_errors", 0) == 0 and snap.get("rejected", 0) == 0
+        assert_rollups_match_recompute(Session)
+    finally:
+        listener.stop()
+
+
+POISON_PPM = 12345.5  # the test trigger refuses readings with this value
+
+
+def _install_poison_trigger(Session) -> None:  # noqa: N803
+    """A data error raised by PostgreSQL inside the fast path (INSERT … SELECT from the COPY staging table)."""
+    with Session() as s:
+        s.execute(
+            sa.text(
+                "CREATE FUNCTION ct_test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.co2_ppm = {POISON_PPM} THEN RAISE EXCEPTION 'value out of range (test poison)' "
+                "USING ERRCODE = 'numeric_value_out_of_range'; END IF; RETURN NEW; END $$"
+            )
+        )
+        s.execute(sa.text("CREATE TRIGGER ct_test_poison BEFORE INSERT ON reading FOR EACH ROW EXECUTE FUNCTION ct_test_poison()"))
+        s.commit()
+
+
+def test_postgres_data_error_in_the_fast_path_rejects_only_the_culprit(mosquitto, pg_url, pg_session):
+    """A psycopg2 DataError inside a batch: that message is rejected (db_error), the rest stored, ingest continues."""
+    Session = pg_session  # noqa: N806
+    prefix = f"cttest/{uuid.uuid4().hex[:8]}"
+    fleet = seed_fleet(Session, n_factories=2, devices_per_factory=2)
+    _install_poison_trigger(Session)
+    cfg = make_config(pg_url, prefix, *mosquitto)
+    listener = Listener(cfg, Session, client_id=f"poison-{uuid.uuid4().hex[:6]}", protocol="5")
+    listener.start()
+    pub = Publisher(*mosquitto)
+    try:
+        assert listener.wait_connected(10)
+        good: set = set()
+        for wave in range(2):  # the second wave shows ingest goes on
+            for i in range(100):
+                node = fleet[i % len(fleet)]
+                ts = T0 + 1000 * wave + i
+                if i == 50:  # one message with a poisoned reading among good ones
+                    rows = [reading(ts, seq=i), reading(ts + 0.5, seq=i, co2_ppm=POISON_PPM)]
+                    pub.publish(topic(prefix, node), telemetry(node.device_id, rows))
+                    continue
+                pub.publish(topic(prefix, node), telemetry(node.device_id, [reading(ts, seq=i)]))
+                good.add((node.device_id, ts))
+            pub.wait_all()
+            assert wait_until(lambda w=wave: count_readings(Session) >= len(good) and len(rejections(Session)) > w, 20)
+        assert listener.wait_idle(10)
+        assert _stored_keys(Session) == good
+        rej = rejections(Session)
+        assert [r.reason for r in rej] == ["db_error", "db_error"]
+        assert all("test poison" in r.detail and str(POISON_PPM).encode() in r.payload for r in rej)
+        snap = listener.stats.snapshot()
+        assert snap.get("writer_errors", 0) == 0 and snap["stored"] == len(good)
+        assert_rollups_match_recompute(Session)
+    finally:
+        pub.close()
+        listener.stop()
+
+
+def test_unexpected_writer_error_forces_a_redelivery(mosquitto, pg_url, pg_session, monkeypatch):
+    """A bug while storing a batch: the listener reconnects, the broker redelivers, nothing is lost."""
+    from mqtt_listener.writer import BatchWriter
+
+    Session = pg_session  # noqa: N806
+    prefix = f"cttest/{uuid.uuid4().hex[:8]}"
+    fleet = seed_fleet(Session, n_factories=2, devices_per_factory=1)
+    real = BatchWriter._write_once
+    failures = []
+
+    def flaky(self, batch):  # noqa: ANN001
+        if not failures:
+            failures.append(len(batch))
+            raise RuntimeError("simulated bug")
+        return real(self, batch)
+
+    monkeypatch.setattr(BatchWriter, "_write_once", flaky)
+    cfg = make_config(pg_url, prefix, *mosquitto)
+    listener = Listener(cfg, Session, client_id=f"bug-{uuid.uuid4().hex[:6]}", protocol="5")
+    listener.start()
+    try:
+        assert listener.wait_connected(10)
+        published = _publish_stream(mosquitto[1], prefix, fleet, 100, rate=2000)
+        assert wait_until(lambda: count_readings(Session) >= len(published), 20), "the failed batch was not redelivered"
+        assert listener.wait_idle(10)
+        assert _stored_keys(Session) == published
+        assert count_readings(Session) == len(published)
+        snap = listener.stats.snapshot()
+        assert failures and snap["writer_errors"] == 1
+        assert listener.reconnects >= 1
+        assert_rollups_match_recompute(Session)
+    finally:
+        listener.stop()
 
 
 def test_free_port_helper_gives_distinct_ports():
