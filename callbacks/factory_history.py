@@ -34,15 +34,19 @@ from core.factors import load_factor_set
 from core.models import Factory
 from core.queries import daily_history, monthly_history
 from core.timeutil import DEFAULT_TZ, iter_months, local_date, month_start, utcnow
+from core.xlsx import is_formula_like, put
 
 MAX_DAYS = 400  # longest range shown at daily resolution
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DENIED = "You may not see this factory."
 
 
 def safe_cell(value: Any) -> Any:
-    """Return text a spreadsheet would run as a formula gets a leading apostrophe; numbers pass through."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """Return a CSV cell: text a spreadsheet would run as a formula gets a leading apostrophe.
+
+    Only for CSV, which has no cell types; the workbook uses core.xlsx.put (Excel's quote-prefix
+    flag, so the text itself is unchanged).
+    """
+    if isinstance(value, str) and is_formula_like(value):
         return "'" + value
     return value
 
@@ -198,26 +202,21 @@ def to_csv(data: dict) -> str:
 
 
 def to_xlsx(data: dict) -> bytes:
-    """A workbook with a Monthly and a Daily sheet; text cells never become formulas."""
+    """A workbook with a Monthly and a Daily sheet; text is written by core.xlsx.put, never as a formula."""
     from openpyxl import Workbook
 
     mh, mrows, dh, drows = export_rows(data)
     wb = Workbook()
     ws = wb.active
     ws.title = "Monthly"
-    ws.append([safe_cell(f"{data['factory_name']} ({data['factory_code']})")])
-    ws.append(mh)
-    for row in mrows:
-        ws.append([safe_cell(c) for c in row])
+    put(ws, 1, 1, f"{data['factory_name']} ({data['factory_code']})")
+    for r, row in enumerate([mh, *mrows], start=2):
+        for c, value in enumerate(row, start=1):
+            put(ws, r, c, value)
     ws2 = wb.create_sheet("Daily")
-    ws2.append(dh)
-    for row in drows:
-        ws2.append([safe_cell(c) for c in row])
-    for sheet in (ws, ws2):
-        for row in sheet.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # a string, never a formula
+    for r, row in enumerate([dh, *drows], start=1):
+        for c, value in enumerate(row, start=1):
+            put(ws2, r, c, value)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

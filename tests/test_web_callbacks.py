@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from datetime import timedelta
 
 import dash
@@ -156,10 +157,22 @@ def test_excel_cells_never_formulas(db):
     data["factory_code"] = "+KGW"
     from openpyxl import load_workbook
 
-    ws = load_workbook(io.BytesIO(to_xlsx(data)))["Monthly"]
-    assert ws["A1"].value.startswith("'=") and ws["A1"].data_type == "s"
-    assert ws["A3"].value == "'+KGW"
-    assert "'=HYPERLINK" in to_csv(data)
+    raw = to_xlsx(data)
+    with zipfile.ZipFile(io.BytesIO(raw)) as z:
+        assert 'quotePrefix="1"' in z.read("xl/styles.xml").decode()
+    wb = load_workbook(io.BytesIO(raw))
+    ws = wb["Monthly"]
+    # The text is kept as typed (no visible apostrophe) and flagged with Excel's quote prefix.
+    assert ws["A1"].value == '=HYPERLINK("http://x","y") (+KGW)'
+    assert ws["A1"].data_type == "s" and ws["A1"].quotePrefix
+    assert ws["A3"].value == "+KGW" and ws["A3"].data_type == "s" and ws["A3"].quotePrefix
+    daily = wb["Daily"]
+    assert daily["A2"].value == "+KGW" and daily["A2"].quotePrefix
+    assert not ws["B3"].quotePrefix  # ordinary text (the month) is not flagged
+    assert all(not (isinstance(c.value, str) and c.value.startswith("'")) for row in ws.iter_rows() for c in row)
+    # CSV has no cell types: there the apostrophe is the protection.
+    csv_text = to_csv(data)
+    assert "'=HYPERLINK" in csv_text and "'+KGW," in csv_text
 
 
 @pytest.mark.parametrize(("value", "expected"), [("=1+1", "'=1+1"), ("-2", "'-2"), ("@x", "'@x"), ("ok", "ok"),
