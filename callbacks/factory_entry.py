@@ -11,7 +11,7 @@ from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
-from core.access import AccessDenied, can_approve, can_enter_data, is_admin
+from core.access import AccessDenied, can_approve, can_enter_data, is_admin, require_factory
 from core.entry import (
     EntryError,
     approve,
@@ -94,9 +94,7 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
     form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea)
     try:
         with session_factory() as s:
-            if user is None or not (can_enter_data(user, factory_id) or can_approve(user)
-                                    or getattr(user, "role", "") == "auditor"):
-                raise AccessDenied("no")
+            require_factory(user, factory_id)  # a preview reads the factory's history: readers may
             factory = s.get(Factory, factory_id)
             if factory is None:
                 raise AccessDenied("no")

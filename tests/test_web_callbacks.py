@@ -20,7 +20,7 @@ from callbacks.figures import local_naive
 from callbacks.hq_leaderboard import leaderboard_rows, leaderboard_table
 from callbacks.hq_nodes import nodes_data, render_nodes
 from callbacks.hq_overview import overview_data, render_overview
-from core.access import AccessDenied
+from core.access import AccessDenied, can_read_factory
 from core.auth import WebUser
 from core.models import Reading
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
@@ -220,6 +220,28 @@ def test_nodes_render(db):
     summary, table, lst = render_nodes(nodes, listeners, True, DEFAULT_TZ)
     assert "CHG-S1" in dump(table) and "KGW-S1" not in dump(table)  # only problems: CHG is offline
     assert "host:1" in dump(lst) and "EAT" in dump(table)
+
+
+@pytest.mark.parametrize(("who", "factory"), [
+    ("kagwe", "KGW"), ("kagwe", "MTR"), ("hq", "MTR"), ("auditor", "CHG"), ("admin", "KGW"),
+    ("inactive_auditor", "KGW"), ("inactive_hq", "KGW"), ("unknown_role", "KGW"), ("fm_without_factory", "KGW"),
+])
+def test_entry_preview_follows_the_read_rule(db, who, factory):
+    Session, ids, users = db
+    extra = {
+        "inactive_auditor": WebUser(7, "old-auditor", "auditor", None, False),
+        "inactive_hq": WebUser(8, "old-hq", "hq", None, False),
+        "unknown_role": WebUser(9, "guest", "guest", None, True),
+        "fm_without_factory": WebUser(10, "nofactory", "factory_manager", None, True),
+    }
+    user = users.get(who) or extra[who]
+    month = add_months(month_start(local_date(NOW, DEFAULT_TZ)), -1).strftime("%Y-%m")
+    shown, _ = preview_panel(user, ids[factory], month, {"diesel": 2000}, {"diesel": "L"}, None, None, None, None,
+                             Session)
+    denied = "may not see" in dump(shown)
+    assert denied == (not can_read_factory(user, ids[factory]))
+    assert denied == (who in ("inactive_auditor", "inactive_hq", "unknown_role", "fm_without_factory")
+                      or (who, factory) == ("kagwe", "MTR"))
 
 
 def test_entry_load_preview_and_save(db):
