@@ -330,16 +330,23 @@ class BatchWriter:
         return self._insert_stmt
 
     def _write_once(self, batch: Sequence[Message]) -> None:
-        with self.session_factory() as session:
-            try:
-                inserted_rows, rows, in_batch_dups, n_status, rejections = self._store(session, batch)
-            except psycopg2.Error as exc:
-                # Raised by a raw-cursor fast path, so SQLAlchemy has not seen it: if the connection
-                # is gone, drop it from the pool here (instead of relying on the rollback at close
-                # to fail) and retry the batch.
-                if _invalidate_if_closed(session, exc):
-                    raise ConnectionLost(_short(exc)) from exc
-                raise
+        try:
+            with self.session_factory() as session:
+                try:
+                    inserted_rows, rows, in_batch_dups, n_status, rejections = self._store(session, batch)
+                except psycopg2.Error as exc:
+                    # Raised by a raw-cursor fast path, so SQLAlchemy has not seen it: if the
+                    # connection is gone, drop it from the pool here (instead of relying on the
+                    # rollback at close to fail) and retry the batch.
+                    if _invalidate_if_closed(session, exc):
+                        raise ConnectionLost(_short(exc)) from exc
+                    raise
+        except sa_exc.DBAPIError as exc:
+            # SQLAlchemy recognised a disconnect in an error of another class (psycopg2 reports
+            # some lost connections as DatabaseError): retry, do not blame the messages.
+            if exc.connection_invalidated and not isinstance(exc, TRANSIENT_ERRORS):
+                raise ConnectionLost(_short(exc)) from exc
+            raise
 
         stats = self.stats
         commit_mono = time.monotonic()
