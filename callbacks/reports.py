@@ -217,7 +217,8 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
         names = ", ".join(r.scope_key for r in result.failed)
         return dbc.Alert(f"{made - len(result.failed)} of {made} workbooks for {month:%B %Y} written; failed: {names} "
                          "(reasons in the list below).", color="danger", id="reports-generate-failed"), made
-    return dbc.Alert(f"{made} workbooks for {month:%B %Y} written.", color="success", id="reports-generate-done"), made
+    noun = "workbook" if made == 1 else "workbooks"
+    return dbc.Alert(f"{made} {noun} for {month:%B %Y} written.", color="success", id="reports-generate-done"), made
 
 
 # --- the download route ------------------------------------------------------------------------

@@ -282,7 +282,9 @@ def visible_reports(session: Session, user: UserLike | None, month: date | None 
     """Reports `user` may see, newest first: a factory manager only their factory's, HQ/admin/auditor all."""
     if user is None or not getattr(user, "active", False):
         return []
-    q = sa.select(Report).order_by(Report.month.desc(), Report.kind.desc(), Report.scope_key, Report.version.desc())
+    # Newest first: a freshly generated version tops the list, then by month and workbook.
+    q = sa.select(Report).order_by(Report.created_at.desc(), Report.month.desc(), Report.kind.desc(),
+                                   Report.scope_key, Report.version.desc())
     if month is not None:
         q = q.where(Report.month == month_start(month))
     if user.role in (ROLE_HQ, ROLE_ADMIN, ROLE_AUDITOR):

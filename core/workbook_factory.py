@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 
 from core.emissions import GWP_SETS
-from core.inventory import ELECTRICITY_SOURCES, SourceLine
+from core.inventory import ELECTRICITY_SOURCES, SUBMISSION_DUE_DAY, SourceLine
 from core.workbook_data import SECONDS_PER_HOUR, FactoryMonth, MonthData
 from core.xlsx import (
     FMT_DATE,
@@ -103,8 +103,10 @@ def data_status(fm: FactoryMonth) -> str:
     inv = fm.inv
     if not inv.has_energy_data:
         return "missing: no monthly energy/production data entered"
-    timing = "on time" if inv.submitted_on_time else "late or not yet submitted"
-    return f"{inv.submission_status} ({timing})"
+    if inv.submission_status == "draft":
+        return "draft: entered but not yet submitted to HQ (not in network totals)"
+    when = "on time" if inv.submitted_on_time else "late"
+    return f"{inv.submission_status}, submitted {when} (due by the {SUBMISSION_DUE_DAY}th of the next month)"
 
 
 def fuel_lines(fm: FactoryMonth) -> list[SourceLine]:

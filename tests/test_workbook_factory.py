@@ -57,7 +57,7 @@ def test_summary_totals_match_an_independent_computation(workbook):
     assert find_value(ws, "SEE total") == pytest.approx(e["see_total"], rel=REL)
     assert find_value(ws, "Target status") == "not met"  # 0.326 > 0.30
     assert find_value(ws, "Sensor data coverage") == pytest.approx(e["coverage"])
-    assert find_value(ws, "Status of the month's data") == "approved (on time)"
+    assert find_value(ws, "Status of the month's data") == "approved, submitted on time (due by the 10th of the next month)"
     assert "not a CBAM good" in ws["A4"].value and "voluntary" in ws["A4"].value
 
 
