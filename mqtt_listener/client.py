@@ -1,4 +1,4 @@
-"""The MQTT listener: a small class around the paho client plus one writer thread.
+"""The MQTT listener: a small class around the paho client plus its writer threads.
 
 The paho network thread only enqueues (`on_message`); the writer threads take batches (by
 count or time), store each in one transaction and only then acknowledge its messages to the
