@@ -39,7 +39,7 @@ from core.config import Config
 from core.inventory import SUBMISSION_DUE_DAY, due_datetime
 from core.models import JobRun
 from core.reports import generate_reports
-from core.timeutil import add_months, local_date, previous_month, utcnow
+from core.timeutil import add_months, iter_months, local_date, previous_month, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ RUN_DAY, RUN_HOUR, RUN_MINUTE = 1, 2, 0  # 02:00 local on the 1st: the month's l
 MAX_ATTEMPTS = 4  # first run + 3 retries
 RETRY_BASE = timedelta(minutes=5)  # backoff after attempt n: 5 min x 4^(n-1) -> 5, 20, 80 min
 CHECK_EVERY = timedelta(minutes=5)  # catch-up / retry check
+MAX_CATCH_UP_MONTHS = 12  # a scheduler down for longer than a year needs a person, not a backlog
 STALE_RUN = timedelta(hours=3)  # a "running" claim this old belongs to a dead process
 MISFIRE_GRACE_S = 6 * 3600  # a cron fire missed by < 6 h (busy or paused) still runs; later, the check catches up
 
@@ -177,11 +178,29 @@ def run_monthly_job(session_factory: sessionmaker[Session], cfg: Config, now: da
     return RunOutcome("done", period, run.attempts, detail)
 
 
+def months_to_run(session_factory: sessionmaker[Session], job: MonthlyJob, now: datetime, tz: tzinfo) -> list[date]:
+    """Months the job still owes at `now`: every month since its last done run, up to the due month.
+
+    A scheduler that was down across several month boundaries catches up on each (at most
+    MAX_CATCH_UP_MONTHS); a new installation starts with the due month only.
+    """
+    due = due_month(now, tz, job.day)
+    with session_factory() as s:
+        last = s.scalar(sa.select(sa.func.max(JobRun.period)).where(JobRun.job == job.name, JobRun.status == "done"))
+    if last is None:
+        return [due]
+    first = add_months(date(int(last[:4]), int(last[5:7]), 1), 1)
+    months = list(iter_months(first, due)) if first <= due else [due]
+    return months[-MAX_CATCH_UP_MONTHS:]
+
+
 def _safe_tick(session_factory: sessionmaker[Session], cfg: Config, clock: Clock,
                jobs: tuple[MonthlyJob, ...] = JOBS) -> None:
     for job in jobs:
         try:
-            run_monthly_job(session_factory, cfg, now=clock(), job=job)
+            now = clock()
+            for month in months_to_run(session_factory, job, now, cfg.tz):
+                run_monthly_job(session_factory, cfg, now=now, month=month, job=job)
         except Exception:  # a database outage must not kill the scheduler thread
             log.exception("scheduler: %s tick failed", job.name)
 

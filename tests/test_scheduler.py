@@ -17,9 +17,11 @@ import core.scheduler as scheduler
 from core.models import JobRun, Report
 from core.scheduler import (
     FINAL_RUN,
+    FIRST_RUN,
     MAX_ATTEMPTS,
     cron_trigger,
     due_month,
+    months_to_run,
     report_month_for,
     retry_after,
     run_monthly_job,
@@ -230,3 +232,17 @@ def test_final_run_keeps_workbooks_made_after_the_deadline(Session, db_url, tmp_
     with Session() as s:
         versions = set(s.scalars(sa.select(Report.version)))
     assert versions == {1}
+
+
+def test_catch_up_covers_every_month_since_the_last_done_run(Session, db_url, tmp_path):
+    seed_known_month(Session)
+    with Session() as s:
+        assert months_to_run(Session, FIRST_RUN, RUN_AT, EAT) == [date(2026, 10, 1)]  # new installation
+        s.add(JobRun(job=FIRST_RUN.name, period="2026-07", status="done", attempts=1))
+        s.commit()
+    # Down since the August run: September and October are owed on 1 Nov.
+    assert months_to_run(Session, FIRST_RUN, RUN_AT, EAT) == [date(2026, 8, 1), date(2026, 9, 1), date(2026, 10, 1)]
+    scheduler._safe_tick(Session, config_for(db_url, tmp_path), lambda: RUN_AT, (FIRST_RUN,))
+    periods = sorted(r.period for r in _job_runs(Session) if r.status == "done")
+    assert periods == ["2026-07", "2026-08", "2026-09", "2026-10"]
+    assert months_to_run(Session, FIRST_RUN, RUN_AT, EAT) == [date(2026, 10, 1)]  # nothing more owed
