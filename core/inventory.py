@@ -51,6 +51,11 @@ ELECTRICITY_SOURCES = ("grid_electricity", "own_hydro", "own_solar")
 MISSING = "missing"
 
 
+def coverage_share(covered_s: float, expected_s: float) -> float | None:
+    """Share of the expected sensor-seconds with valid data (0..1); None when none were expected."""
+    return None if expected_s <= 0 else min(1.0, covered_s / expected_s)
+
+
 @dataclass(frozen=True)
 class SourceLine:
     """One logged energy source of the month with what it implies."""
@@ -145,7 +150,7 @@ class MonthlyInventory:
     @property
     def coverage(self) -> float | None:
         """Share of the month's sensor-seconds with valid data (0..1); None with no sensors."""
-        return None if self.expected_s <= 0 else min(1.0, self.measured_covered_s / self.expected_s)
+        return coverage_share(self.measured_covered_s, self.expected_s)
 
     @property
     def measured_co2_full_month_kg(self) -> float | None:

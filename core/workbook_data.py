@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.emissions import GWP_SETS
 from core.factors import FactorSet, load_factor_set
-from core.inventory import MonthlyInventory, monthly_inventory
+from core.inventory import MonthlyInventory, coverage_share, monthly_inventory
 from core.models import (
     Device,
     DeviceDaily,
@@ -73,7 +73,7 @@ class DayFigures:
 
     @property
     def coverage(self) -> float | None:
-        return None if self.expected_s <= 0 else min(1.0, self.covered_s / self.expected_s)
+        return coverage_share(self.covered_s, self.expected_s)
 
     @property
     def missing_s(self) -> float:
@@ -96,7 +96,7 @@ class StackFigures:
 
     @property
     def coverage(self) -> float | None:
-        return None if self.expected_s <= 0 else min(1.0, self.covered_s / self.expected_s)
+        return coverage_share(self.covered_s, self.expected_s)
 
 
 @dataclass(frozen=True)
