@@ -66,7 +66,7 @@ def render_overview(ov: Overview) -> tuple:
                  "energy data by the due day", card_id="hq-overview-on-time"),
         kpi_card(f"Meeting target in {lm}", fmt_pct(ov.target_met_share),
                  f"of {ov.n_with_target_result} factories with a result", card_id="hq-overview-target"),
-        kpi_card("Nodes online", f"{ov.nodes_online:,} of {ov.nodes_total:,}", "heard from in the last 5 min",
+        kpi_card("Nodes online", f"{ov.nodes_online:,} of {ov.nodes_total:,}", "heard from within 3 sample intervals (≥ 5 min)",
                  card_id="hq-overview-nodes"),
     ])
     months = [m for m, _ in ov.trend]

@@ -35,10 +35,10 @@ from core.models import (
     Stack,
 )
 from core.timeutil import DEFAULT_TZ, add_months, local_date, local_day_bounds_utc, month_start, utcnow
+from mqtt_listener.status import STATUS_OFFLINE, offline_timeout_s
 
 LIVE_WINDOW = timedelta(hours=1)  # raw readings shown at full resolution
 LIVE_HOURS = 24  # hourly rollups shown on the live page
-ONLINE_WITHIN = timedelta(minutes=5)  # a node heard from within this is online
 UPTIME_THRESHOLD = 0.5  # success metric: share of factories with sensor uptime at or above this
 UPTIME_DAYS = 30
 
@@ -216,9 +216,18 @@ class LiveSnapshot:
     today: date
 
 
-def is_online(last_seen_at: datetime | None, now: datetime) -> bool:
-    """A node is online when heard from within ONLINE_WITHIN."""
-    return last_seen_at is not None and now - last_seen_at <= ONLINE_WITHIN
+def is_online(last_seen_at: datetime | None, status: str | None, sample_interval_s: float | None,
+              now: datetime) -> bool:
+    """Whether a node counts as online: the listener's rule (docs/payload.md), applied at read time.
+
+    Offline when its last will (`offline` status) arrived, or when nothing arrived for
+    `offline_timeout_s(sample_interval_s)` — 3 sample intervals, at least 5 minutes. That timeout
+    is mqtt_listener.status.offline_timeout_s, the one source of truth, so the web never disagrees
+    with the listener's offline sweep (and does not wait for it).
+    """
+    if status == STATUS_OFFLINE or last_seen_at is None:
+        return False
+    return (now - last_seen_at).total_seconds() <= offline_timeout_s(sample_interval_s)
 
 
 def _reading_dict(r) -> dict:
@@ -283,7 +292,8 @@ def live_snapshot(session: Session, user: UserLike | None, factory_id: int, now:
     devices = _factory_devices(session, factory_id)
     device_ids = [d.id for d, _, _ in devices]
     nodes = [
-        NodeStatus(d.id, factory_id, code, stack_name, d.status, is_online(d.last_seen_at, now), d.last_seen_at,
+        NodeStatus(d.id, factory_id, code, stack_name, d.status,
+                   is_online(d.last_seen_at, d.status, d.sample_interval_s, now), d.last_seen_at,
                    d.rssi_dbm, d.firmware, d.buffered)
         for d, stack_name, code in devices
     ]
@@ -464,9 +474,10 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
     uptime = sensor_uptime(session, ids, today - timedelta(days=UPTIME_DAYS - 1), today, now, tz)
     uptime_ok = None if not ids else sum(1 for u in uptime.values() if u is not None and u >= UPTIME_THRESHOLD) / len(ids)
     dev_rows = session.execute(
-        sa.select(Device.last_seen_at).where(Device.factory_id.in_(ids), Device.active.is_(True))
+        sa.select(Device.last_seen_at, Device.status, Device.sample_interval_s)
+        .where(Device.factory_id.in_(ids), Device.active.is_(True))
     ).all() if ids else []
-    nodes_online = sum(1 for (seen,) in dev_rows if is_online(seen, now))
+    nodes_online = sum(1 for seen, status, interval in dev_rows if is_online(seen, status, interval, now))
     last_by_factory = {i.factory_id: i for i in last}
     factories = []
     if ids:
@@ -632,7 +643,8 @@ def node_health(session: Session, user: UserLike | None, now: datetime | None = 
     out = []
     for d, stack_name, code in rows:
         out.append(NodeStatus(
-            d.id, d.factory_id, code, stack_name, d.status, is_online(d.last_seen_at, now), d.last_seen_at,
+            d.id, d.factory_id, code, stack_name, d.status,
+            is_online(d.last_seen_at, d.status, d.sample_interval_s, now), d.last_seen_at,
             d.rssi_dbm, d.firmware, d.buffered,
             min(1.0, float(cov24.get(d.id) or 0.0) / span24), min(1.0, float(cov30.get(d.id) or 0.0) / span30),
         ))

@@ -18,7 +18,8 @@ def layout(**kwargs) -> html.Div:
         return not_permitted("node health")
     return dbc.Container(
         [
-            page_header("Node health", "Every sensor node. Times in EAT; online = heard from in the last 5 minutes."),
+            page_header("Node health", "Every sensor node. Times in EAT; online = heard from within 3 sample "
+                        "intervals (at least 5 minutes), and no 'offline' last will since."),
             dcc.Interval(id="hq-nodes-interval", interval=30_000, n_intervals=0),
             dbc.Row([dbc.Col(dbc.Checklist(id="hq-nodes-problems", options=[
                 {"label": "Only nodes offline or below 50 % coverage (24 h)", "value": "problems"}], value=[],

@@ -12,7 +12,7 @@ from core.access import AccessDenied
 from core.auth import WebUser
 from core.factors import load_factor_set
 from core.inventory import monthly_inventory, totals
-from core.models import Reading
+from core.models import Device, Reading
 from core.queries import (
     LIVE_WINDOW,
     audit_entries,
@@ -220,9 +220,42 @@ def test_audit_entries_roles(data):
 
 
 def test_is_online():
-    assert is_online(NOW - timedelta(minutes=1), NOW)
-    assert not is_online(NOW - timedelta(minutes=10), NOW)
-    assert not is_online(None, NOW)
+    ago = lambda minutes: NOW - timedelta(minutes=minutes)  # noqa: E731
+    assert is_online(ago(1), "online", 60.0, NOW)
+    assert not is_online(ago(10), "online", 60.0, NOW)  # 1-min node: offline after the 5-min floor
+    assert is_online(ago(4.9), "online", 60.0, NOW)
+    assert is_online(ago(8), "online", 600.0, NOW)  # 10-min node: 3 intervals = 30 min
+    assert is_online(ago(29), "online", 600.0, NOW)
+    assert not is_online(ago(31), "online", 600.0, NOW)
+    assert not is_online(ago(1), "offline", 60.0, NOW)  # the last will, whatever the last message time
+    assert not is_online(ago(1), "offline", 600.0, NOW)
+    assert is_online(ago(1), "unknown", None, NOW)  # no interval recorded: the listener's 60 s default
+    assert not is_online(None, "online", 60.0, NOW)
+
+
+def test_is_online_uses_the_listeners_timeout():
+    from mqtt_listener.status import offline_timeout_s
+
+    for interval in (None, 1.0, 60.0, 100.0, 600.0, 3600.0):
+        limit = offline_timeout_s(interval)
+        assert is_online(NOW - timedelta(seconds=limit), "online", interval, NOW)
+        assert not is_online(NOW - timedelta(seconds=limit + 1), "online", interval, NOW)
+
+
+def test_node_views_apply_the_listener_rule(data):
+    Session, fx, users = data
+    with Session() as s:  # KGW: a 10-minute node last heard 8 minutes ago; MTR: last will just arrived
+        s.execute(sa.update(Device).where(Device.id == "KGW-S1").values(
+            sample_interval_s=600.0, last_seen_at=NOW - timedelta(minutes=8), status="online"))
+        s.execute(sa.update(Device).where(Device.id == "MTR-S1").values(
+            last_seen_at=NOW - timedelta(minutes=1), status="offline"))
+        s.commit()
+    with Session() as s:
+        nodes = {n.device_id: n.online for n in node_health(s, users["hq"], NOW)}
+        assert nodes == {"KGW-S1": True, "MTR-S1": False, "CHG-S1": False}  # CHG: silent 10.5 min, 1-min node
+        assert live_snapshot(s, users["hq"], fx.factory_ids["KGW"], NOW).nodes[0].online
+        assert not live_snapshot(s, users["hq"], fx.factory_ids["MTR"], NOW).nodes[0].online
+        assert hq_overview(s, users["hq"], load_factor_set(s), NOW).nodes_online == 1
 
 
 def _key(inv):
