@@ -13,7 +13,9 @@ from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied, can_approve, can_enter_data, is_admin, require_factory
 from core.entry import (
+    UNITS_BY_SOURCE,
     EntryError,
+    approval_warnings,
     approve,
     get_submission,
     history_medians,
@@ -49,7 +51,7 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
     """Return form values and workflow state for one factory-month (empty when the user may not see it)."""
     empty = {"qty": {s: None for s in ENERGY_SOURCES}, "unit": {}, "moisture": None, "density": None,
              "green_leaf": None, "made_tea": None, "note": None, "status": "missing", "denied": False,
-             "can_edit": False, "can_approve": False, "can_reopen": False}
+             "can_edit": False, "can_save": False, "can_approve": False, "can_reopen": False}
     month = _month(month_text)
     if factory_id is None or month is None:
         return empty
@@ -71,9 +73,52 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
                 out["density"] = e.density_kg_m3
         out.update(green_leaf=sub.green_leaf_kg, made_tea=sub.made_tea_kg, note=sub.note)
     out["can_edit"] = can_enter_data(user, factory_id) and status != STATUS_APPROVED
+    # A submitted month is corrected by submitting again; Save draft would take it out of HQ's queue.
+    out["can_save"] = out["can_edit"] and status != STATUS_SUBMITTED
     out["can_approve"] = can_approve(user) and status == STATUS_SUBMITTED
     out["can_reopen"] = is_admin(user) and status == STATUS_APPROVED
     return out
+
+
+def as_text(value: float | None) -> str | None:
+    """A stored number as the text field shows it (no exponent, no trailing .0)."""
+    if value is None:
+        return None
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.10g}"
+
+
+def form_values(data: dict, sources: list[str]) -> tuple:
+    """Return what the load callback puts in the fields: (qty texts, units, moisture, density, leaf, tea, note).
+
+    The unit is the stored unit of the source; the source's first unit only when nothing is stored.
+    """
+    qty = [as_text(data["qty"].get(s)) for s in sources]
+    units = [data["unit"].get(s) or UNITS_BY_SOURCE[s][0] for s in sources]
+    return (qty, units, as_text(data["moisture"]), as_text(data["density"]), as_text(data["green_leaf"]),
+            as_text(data["made_tea"]), data["note"])
+
+
+def approval_panel(user, factory_id: int | None, month_text: str | None, session_factory,  # noqa: ANN001
+                   tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Any:
+    """What HQ should check before approving a submitted month (None when nothing to say or not HQ)."""
+    month = _month(month_text)
+    if factory_id is None or month is None or not can_approve(user):
+        return None
+    try:
+        with session_factory() as s:
+            sub = get_submission(s, user, factory_id, month)
+            if sub is None or sub.status != STATUS_SUBMITTED:
+                return None
+            warnings = approval_warnings(s, user, factory_id, month, load_factor_set(s), now=now, tz=tz)
+    except AccessDenied:
+        return None
+    if not warnings:
+        return dbc.Alert("Nothing unusual against this factory's history.", color="light", className="border",
+                         id="factory-entry-approval-checks")
+    return dbc.Alert([html.Strong("Check before approving:"), *[html.Div(w) for w in warnings]],
+                     color="warning", id="factory-entry-approval-checks")
 
 
 def status_badge(status: str, denied: bool = False) -> Any:
@@ -129,9 +174,21 @@ def do_action(action: str, user, factory_id: int | None, month_text: str | None,
               moisture, density, green_leaf, made_tea, note, reason, session_factory,
               tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Any:
     """Save, submit, approve or reopen; return a message for the user."""
+    return run_action(action, user, factory_id, month_text, qty, unit, moisture, density, green_leaf, made_tea,
+                      note, reason, session_factory, tz, now)[0]
+
+
+def run_action(action: str, user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
+               moisture, density, green_leaf, made_tea, note, reason, session_factory,
+               tz: Any = DEFAULT_TZ, now: datetime | None = None) -> tuple[Any, bool]:
+    """Save, submit, approve or reopen exactly the values given (what is on screen).
+
+    Return (message, done). Only when done does the page reload the month from the database: a
+    refused save or submit leaves what the user typed on screen.
+    """
     month = _month(month_text)
     if factory_id is None or month is None:
-        return dbc.Alert("Pick a factory and a month first.", color="warning")
+        return dbc.Alert("Pick a factory and a month first.", color="warning"), False
     try:
         with session_factory() as s:
             factors = load_factor_set(s)
@@ -148,13 +205,13 @@ def do_action(action: str, user, factory_id: int | None, month_text: str | None,
                 reopen(s, user, factory_id, month, reason or "", now=now)
                 text = "Reopened as a draft; the reason is in the audit log."
             else:
-                return None
+                return None, False
             s.commit()
     except AccessDenied as exc:
-        return dbc.Alert(f"Not allowed: {exc}.", color="danger", id="factory-entry-denied")
+        return dbc.Alert(f"Not allowed: {exc}.", color="danger", id="factory-entry-denied"), False
     except EntryError as exc:
-        return dbc.Alert(str(exc), color="danger", id="factory-entry-refused")
-    return dbc.Alert(text, color="success", id="factory-entry-ok", duration=8000)
+        return dbc.Alert(str(exc), color="danger", id="factory-entry-refused"), False
+    return dbc.Alert(text, color="success", id="factory-entry-ok", duration=8000), True
 
 
 QTY = {"type": "factory-entry-qty", "source": ALL}
@@ -175,21 +232,19 @@ def register(app: dash.Dash) -> None:
         Output("factory-entry-note", "value"), Output("factory-entry-status", "children"),
         Output("factory-entry-save", "disabled"), Output("factory-entry-submit", "disabled"),
         Output("factory-entry-approve", "style"), Output("factory-entry-reopen-group", "style"),
+        Output("factory-entry-approval", "children"),
         Input("factory-entry-factory", "value"), Input("factory-entry-month", "value"),
         Input("factory-entry-saved", "data"),
         State(UNIT, "id"),
     )
     def _load(factory, month, _saved, unit_ids):  # noqa: ANN001, ANN202
-        data = load_month(web_user(), parse_factory_id(factory), month, app_session_factory())
-        from core.entry import UNITS_BY_SOURCE
-
-        sources = [i["source"] for i in unit_ids]
-        qty = [data["qty"].get(s) for s in sources]
-        units = [data["unit"].get(s) or UNITS_BY_SOURCE[s][0] for s in sources]
+        user, fid = web_user(), parse_factory_id(factory)
+        data = load_month(user, fid, month, app_session_factory())
+        fields = form_values(data, [i["source"] for i in unit_ids])
         hide = {"display": "none"}
-        return (qty, units, data["moisture"], data["density"], data["green_leaf"], data["made_tea"], data["note"],
-                status_badge(data["status"], data["denied"]), not data["can_edit"], not data["can_edit"],
-                None if data["can_approve"] else hide, None if data["can_reopen"] else hide)
+        checks = approval_panel(user, fid, month, app_session_factory(), app_tz()) if data["can_approve"] else None
+        return (*fields, status_badge(data["status"], data["denied"]), not data["can_save"], not data["can_edit"],
+                None if data["can_approve"] else hide, None if data["can_reopen"] else hide, checks)
 
     @app.callback(
         Output("factory-entry-preview", "children"), Output("factory-entry-messages", "children"),
@@ -224,6 +279,6 @@ def register(app: dash.Dash) -> None:
             return dash.no_update, dash.no_update
         qty = _by_source(ctx.states_list[2])
         unit = _by_source(ctx.states_list[3])
-        msg = do_action(action, web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
-                        green_leaf, made_tea, note, reason, app_session_factory(), app_tz())
-        return msg, (saved or 0) + 1
+        msg, done = run_action(action, web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
+                               green_leaf, made_tea, note, reason, app_session_factory(), app_tz())
+        return msg, (saved or 0) + 1 if done else dash.no_update

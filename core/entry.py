@@ -8,6 +8,7 @@ checked here (core.access), not only in the page.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from core.access import AccessDenied, UserLike, can_approve, can_enter_data, is_
 from core.auth import record_audit
 from core.emissions import ZERO_EMISSIONS, EmissionsError, FuelEmissions, electricity_kwh, fuel_emissions
 from core.factors import FactorSet
-from core.inventory import ELECTRICITY_SOURCES, source_line
+from core.inventory import ELECTRICITY_SOURCES, monthly_inventory, source_line
 from core.models import (
     ENERGY_SOURCES,
     STATUS_APPROVED,
@@ -59,6 +60,10 @@ MOISTURE_RANGE = (0.0, 0.7)  # firewood as received, wet basis
 DENSITY_RANGE_KG_M3 = (150.0, 1000.0)  # stacked firewood
 UNUSUAL_FACTOR = 3.0  # warn above 3× or below 1/3 of the median of previous months
 HISTORY_MONTHS = 12
+MISSING_LOOKBACK = 3  # a source logged in each of the last 3 months and missing now is flagged for HQ
+RECONCILE_WARN_PCT = 30.0  # measured vs calculated combustion CO2 further apart than this is flagged for HQ
+SUBMITTED_NO_DRAFT = ("This month is submitted; change it and submit again, or ask HQ to reopen it. "
+                      "(Save draft would take it out of HQ's approval queue.)")
 
 
 class EntryError(ValueError):
@@ -84,6 +89,9 @@ class EntryForm:
     green_leaf_kg: float | None = None
     made_tea_kg: float | None = None
     note: str | None = None
+    # Fields that came from the form empty ("" or None): a source or production figure that is
+    # stored is never removed by an empty field (type 0 to remove a source); see save_entry.
+    blank: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -120,9 +128,22 @@ class Preview:
         return None if not self.made_tea_kg or self.made_tea_kg <= 0 else self.total_kg / self.made_tea_kg
 
 
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+
+
 def _num(value) -> float | None:
-    if value is None or value == "":
+    """Return the number typed: None for an empty field, NaN for text that is not a number.
+
+    Accepts "816,210" (thousands grouped by commas) and the typographic minus "−5".
+    """
+    if value is None:
         return None
+    if isinstance(value, str):
+        value = value.strip().replace("\u2212", "-").replace("\u00a0", "").replace(" ", "")
+        if value == "":
+            return None
+        if _GROUPED.match(value):
+            value = value.replace(",", "")
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -133,11 +154,17 @@ def _num(value) -> float | None:
 def parse_form(month: date, quantities: Mapping[str, object], units: Mapping[str, object],
                moisture_pct: object = None, density: object = None, green_leaf: object = None,
                made_tea: object = None, note: str | None = None) -> EntryForm:
-    """Build an EntryForm from raw form values (moisture in %; text that is not a number is NaN)."""
+    """Build an EntryForm from raw form values (moisture in %; text that is not a number is NaN).
+
+    An empty quantity leaves the source out and is listed in `blank`; 0 is kept (it removes a
+    stored source on save).
+    """
     sources = {}
+    blank: set[str] = set()
     for src in ENERGY_SOURCES:
         qty = _num(quantities.get(src))
         if qty is None:
+            blank.add(src)
             continue
         unit = str(units.get(src) or UNITS_BY_SOURCE[src][0])
         si = SourceInput(qty, unit)
@@ -146,7 +173,9 @@ def parse_form(month: date, quantities: Mapping[str, object], units: Mapping[str
             si.moisture_fraction = None if m is None else m / 100.0
             si.density_kg_m3 = _num(density)
         sources[src] = si
-    return EntryForm(month_start(month), sources, _num(green_leaf), _num(made_tea), (note or "").strip() or None)
+    gl, mt = _num(green_leaf), _num(made_tea)
+    blank |= {key for key, x in (("green_leaf_kg", gl), ("made_tea_kg", mt)) if x is None}
+    return EntryForm(month_start(month), sources, gl, mt, (note or "").strip() or None, blank)
 
 
 def _base_quantity(source: str, si: SourceInput, factors: FactorSet, default_density: float | None) -> float | None:
@@ -207,6 +236,8 @@ def validate(form: EntryForm, factors: FactorSet, medians: Mapping[str, float] |
             continue
         if q < 0:
             v.errors.append(f"{label}: the quantity cannot be negative.")
+            continue
+        if q == 0:  # 0 = not used this month (removes a stored line on save)
             continue
         if src == "firewood":
             if si.moisture_fraction is not None and (
@@ -322,6 +353,12 @@ def save_entry(session: Session, user: UserLike | None, factory_id: int, form: E
     sub = get_submission(session, user, factory_id, month)
     if sub is not None and sub.status == STATUS_APPROVED:
         raise EntryError("This month is approved and locked. An admin can reopen it with a reason.")
+    if sub is not None and sub.status == STATUS_SUBMITTED and not submit:
+        raise EntryError(SUBMITTED_NO_DRAFT)
+    existing = {e.source: e for e in sub.entries} if sub is not None else {}
+    kept = _blank_over_stored(form, sub, existing)
+    if kept:
+        raise EntryError(" ".join(kept))
     entity_id = _entity_id(session, factory_id, month)
 
     def log(field_name: str, old, new, action: str = "update") -> None:
@@ -338,13 +375,15 @@ def save_entry(session: Session, user: UserLike | None, factory_id: int, form: E
         new = getattr(form, key)
         log(key, getattr(sub, key), new)
         setattr(sub, key, new)
-    existing = {e.source: e for e in sub.entries}
     for src in ENERGY_SOURCES:
         si = form.sources.get(src)
         e = existing.get(src)
-        if si is None:
+        if si is None or si.quantity == 0:  # left out (API) or 0 typed: the source is not used this month
             if e is not None:
                 log(f"{src}.quantity", f"{e.quantity:g} {e.unit}", None, action="delete")
+                if src == "firewood":
+                    log("firewood.moisture_fraction", e.moisture_fraction, None, action="delete")
+                    log("firewood.density_kg_m3", e.density_kg_m3, None, action="delete")
                 sub.entries.remove(e)
             continue
         if e is None:
@@ -363,7 +402,11 @@ def save_entry(session: Session, user: UserLike | None, factory_id: int, form: E
             log("firewood.density_kg_m3", e.density_kg_m3, si.density_kg_m3)
             e.moisture_fraction, e.density_kg_m3 = si.moisture_fraction, si.density_kg_m3
     new_status = STATUS_SUBMITTED if submit else STATUS_DRAFT
-    if submit or sub.status != STATUS_DRAFT:
+    if submit and sub.status == STATUS_SUBMITTED:
+        record_audit(session, user, "submit", "monthly_submission", entity_id=entity_id, factory_id=factory_id,
+                     field="status", old_value=STATUS_SUBMITTED, new_value=STATUS_SUBMITTED, at=now,
+                     detail="re-submitted with corrections")
+    elif submit or sub.status != STATUS_DRAFT:
         log("status", sub.status if sub.id else None, new_status, action="submit" if submit else "update")
     sub.status = new_status
     if submit:
@@ -371,6 +414,24 @@ def save_entry(session: Session, user: UserLike | None, factory_id: int, form: E
         sub.submitted_by_id = user.id
     session.flush()
     return sub, check
+
+
+def _blank_over_stored(form: EntryForm, sub: MonthlySubmission | None, existing: Mapping[str, EnergyEntry]) -> list[str]:
+    """Return a message for each empty field whose figure is stored: an empty field never deletes data."""
+    if sub is None:
+        return []
+    out = []
+    for src in ENERGY_SOURCES:
+        e = existing.get(src)
+        if src in form.blank and e is not None:
+            out.append(f"{SOURCE_LABELS[src]}: the field is empty but {e.quantity:,.10g} {e.unit} is stored; "
+                       f"type 0 to remove {SOURCE_LABELS[src].lower()} from this month, or type the quantity.")
+    for key, label in (("green_leaf_kg", "Green leaf"), ("made_tea_kg", "Made tea")):
+        stored = getattr(sub, key)
+        if key in form.blank and stored is not None:
+            out.append(f"{label}: the field is empty but {stored:,.10g} kg is stored; type the figure "
+                       f"(0 if there was none).")
+    return out
 
 
 def _entity_id(session: Session, factory_id: int, month: date) -> str:
@@ -428,3 +489,40 @@ def pending_approvals(session: Session, user: UserLike | None) -> list[tuple[Mon
         .limit(200)
     ).all()
     return [(s, name) for s, name in rows]
+
+
+def approval_warnings(session: Session, user: UserLike | None, factory_id: int, month: date,
+                      factors: FactorSet, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> list[str]:
+    """Return what HQ should check before approving the month: the entry's warnings against the
+    factory's history, sources logged every recent month but missing now, and a large gap between
+    measured and calculated combustion CO2. Empty when there is nothing (or no submission)."""
+    month = month_start(month)
+    sub = get_submission(session, user, factory_id, month)
+    if sub is None:
+        return []
+    factory = session.get(Factory, factory_id)
+    density = factory.firewood_density_kg_m3 if factory else None
+    form = EntryForm(month, {e.source: SourceInput(e.quantity, e.unit, e.moisture_fraction, e.density_kg_m3)
+                             for e in sub.entries}, sub.green_leaf_kg, sub.made_tea_kg, sub.note)
+    check = validate(form, factors, history_medians(session, factory_id, month, factors, density), density)
+    out = list(check.errors) + list(check.warnings)
+    logged_now = {e.source for e in sub.entries if e.quantity and e.quantity > 0}
+    previous = list(session.scalars(
+        sa.select(MonthlySubmission)
+        .where(MonthlySubmission.factory_id == factory_id,
+               MonthlySubmission.month >= add_months(month, -MISSING_LOOKBACK), MonthlySubmission.month < month)
+        .options(selectinload(MonthlySubmission.entries))
+    ))
+    if len(previous) == MISSING_LOOKBACK:
+        always = set.intersection(*({e.source for e in p.entries if e.quantity and e.quantity > 0} for p in previous))
+        for src in ENERGY_SOURCES:
+            if src in always and src not in logged_now:
+                out.append(f"{SOURCE_LABELS[src]} is missing: it was logged in each of the last "
+                           f"{MISSING_LOOKBACK} months. Ask the factory whether none was used.")
+    inv = monthly_inventory(session, [month], factors, [factory_id], tz=tz, now=now)
+    pct = inv[0].reconciliation_pct if inv else None
+    if pct is not None and abs(pct) > RECONCILE_WARN_PCT:
+        out.append(f"Measured stack CO2 (scaled to full data coverage) is {pct:+.0f} % against the combustion "
+                   f"CO2 calculated from this fuel log; usually within ±{RECONCILE_WARN_PCT:.0f} %. "
+                   f"Check the fuel quantities and units.")
+    return out

@@ -22,13 +22,27 @@ from core.models import ENERGY_SOURCES
 dash.register_page(__name__, path="/factory/entry", title="Energy entry · Carbon Track", name="Energy entry")
 
 
+HELP = ("Leave a field empty when the source is not used. To remove a source already saved for the month, "
+        "type 0: an emptied field is never taken as a deletion. Numbers only (816210 or 816,210); "
+        "impossible values are refused with a message and nothing is saved.")
+
+
+def _number_input(id_, placeholder: str | None = None) -> dbc.Input:  # noqa: ANN001
+    """A text field for a number: the server sees exactly what was typed and checks it.
+
+    Not type="number": a browser sends nothing for a number it considers invalid (below min,
+    above max, not a number), which looked like an empty field and deleted stored data.
+    """
+    return dbc.Input(id=id_, type="text", inputmode="decimal", autoComplete="off", placeholder=placeholder,
+                     debounce=True)
+
+
 def _source_row(src: str) -> dbc.Row:
     units = UNITS_BY_SOURCE[src]
     return dbc.Row(
         [
             dbc.Col(dbc.Label(SOURCE_LABELS[src], html_for={"type": "factory-entry-qty", "source": src}), xs=12, sm=4),
-            dbc.Col(dbc.Input(id={"type": "factory-entry-qty", "source": src}, type="number", min=0,
-                              placeholder="not used", debounce=True), xs=7, sm=5),
+            dbc.Col(_number_input({"type": "factory-entry-qty", "source": src}, "not used"), xs=7, sm=5),
             dbc.Col(dcc.Dropdown(id={"type": "factory-entry-unit", "source": src},
                                  options=[{"label": u.replace("m3", "m³"), "value": u} for u in units],
                                  value=units[0], clearable=False), xs=5, sm=3),
@@ -62,33 +76,33 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
     options = month_options()
     values = [o["value"] for o in options]
     chosen = month if month in values else values[1]
-    energy = dbc.Card(dbc.CardBody([html.H3("Energy used in the month", className="h6")]
+    energy = dbc.Card(dbc.CardBody([html.H3("Energy used in the month", className="h6"),
+                                    html.P(HELP, className="small text-muted", id="factory-entry-help")]
                                    + [_source_row(s) for s in ENERGY_SOURCES]
                                    + [dbc.Row([
                                        dbc.Col(dbc.Label("Firewood moisture (%, as received)",
                                                          html_for="factory-entry-moisture"), xs=12, sm=4),
-                                       dbc.Col(dbc.Input(id="factory-entry-moisture", type="number", min=0, max=70,
-                                                         debounce=True, placeholder="e.g. 30"), xs=12, sm=8)],
+                                       dbc.Col(_number_input("factory-entry-moisture", "e.g. 30"), xs=12, sm=8)],
                                        className="mb-2"),
                                       dbc.Row([
                                        dbc.Col(dbc.Label("Firewood stacked density (kg/m³)",
                                                          html_for="factory-entry-density"), xs=12, sm=4),
-                                       dbc.Col(dbc.Input(id="factory-entry-density", type="number", min=150, max=1000,
-                                                         debounce=True, placeholder="factory default"),
+                                       dbc.Col(_number_input("factory-entry-density", "factory default"),
                                                xs=12, sm=8)], className="mb-2")]),
                       className="shadow-sm mb-3")
     production = dbc.Card(dbc.CardBody([
         html.H3("Production", className="h6"),
         dbc.Row([dbc.Col(dbc.Label("Green leaf (kg)", html_for="factory-entry-green-leaf"), xs=12, sm=4),
-                 dbc.Col(dbc.Input(id="factory-entry-green-leaf", type="number", min=0, debounce=True), xs=12, sm=8)],
+                 dbc.Col(_number_input("factory-entry-green-leaf"), xs=12, sm=8)],
                 className="mb-2"),
         dbc.Row([dbc.Col(dbc.Label("Made tea (kg)", html_for="factory-entry-made-tea"), xs=12, sm=4),
-                 dbc.Col(dbc.Input(id="factory-entry-made-tea", type="number", min=0, debounce=True), xs=12, sm=8)],
+                 dbc.Col(_number_input("factory-entry-made-tea"), xs=12, sm=8)],
                 className="mb-2"),
         dbc.Row([dbc.Col(dbc.Label("Note", html_for="factory-entry-note"), xs=12, sm=4),
                  dbc.Col(dbc.Textarea(id="factory-entry-note", maxLength=1000, debounce=True), xs=12, sm=8)]),
     ]), className="shadow-sm mb-3")
     buttons = html.Div([
+        html.Div(id="factory-entry-approval"),
         dbc.Button("Save draft", id="factory-entry-save", color="secondary", className="me-2 mb-2"),
         dbc.Button("Submit to HQ", id="factory-entry-submit", color="success", className="me-2 mb-2"),
         dbc.Button("Approve", id="factory-entry-approve", color="primary", className="me-2 mb-2"),
@@ -99,7 +113,8 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
     return dbc.Container(
         [
             page_header("Energy and production entry",
-                        "One form per month. Save a draft any time; submit when complete; HQ approves."),
+                        "One form per month. Save a draft any time; submit when complete; HQ approves. "
+                        "A submitted month is corrected by submitting it again."),
             _pending(user),
             dbc.Row([picker,
                      dbc.Col([dbc.Label("Month", html_for="factory-entry-month", className="small text-muted mb-0"),

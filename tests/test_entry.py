@@ -221,3 +221,95 @@ def test_parse_form_reads_text():
     assert form.month == date(2026, 10, 1)
     assert list(form.sources) == ["diesel"] and form.sources["diesel"].quantity == 12.5
     assert math.isnan(form.green_leaf_kg)
+
+
+# Data-loss fixes: what the browser sends is checked, empty fields never delete, submitted stays submitted.
+
+def kagwe_draft(Session, ids, users, factors):  # noqa: N803
+    form = parse_form(THIS_MONTH, {"firewood": "816210", "diesel": "2000"}, {"firewood": "kg", "diesel": "L"},
+                      moisture_pct="30", green_leaf="1000000", made_tea="220000")
+    with Session() as s:
+        save_entry(s, users["kagwe"], ids["KGW"], form, factors, now=NOW)
+        s.commit()
+    return form
+
+
+def stored_entries(Session, ids, users):  # noqa: N803
+    with Session() as s:
+        sub = get_submission(s, users["kagwe"], ids["KGW"], THIS_MONTH)
+        return sub.status, {e.source: (e.quantity, e.unit, e.moisture_fraction) for e in sub.entries}
+
+
+@pytest.mark.parametrize(("typed", "message"), [("-5000", "negative"), ("\u22125000", "negative"),
+                                                 ("x", "not a number")])
+def test_negative_text_on_a_stored_source_is_refused_and_nothing_changes(db, typed, message):
+    Session, ids, users, factors = db
+    kagwe_draft(Session, ids, users, factors)
+    before = stored_entries(Session, ids, users)
+    with Session() as s:
+        n = s.scalar(sa.select(sa.func.count()).select_from(AuditLog))
+        form = parse_form(THIS_MONTH, {"firewood": typed, "diesel": "2000"}, {"firewood": "kg", "diesel": "L"},
+                          moisture_pct="30", green_leaf="1000000", made_tea="220000")
+        with pytest.raises(EntryError, match=message):
+            save_entry(s, users["kagwe"], ids["KGW"], form, factors, now=NOW)
+        s.rollback()
+        assert s.scalar(sa.select(sa.func.count()).select_from(AuditLog)) == n
+    assert stored_entries(Session, ids, users) == before
+    assert before[1]["firewood"] == (816210, "kg", pytest.approx(0.3))
+
+
+def test_empty_field_never_deletes_zero_does(db):
+    Session, ids, users, factors = db
+    kagwe_draft(Session, ids, users, factors)
+    emptied = parse_form(THIS_MONTH, {"firewood": "", "diesel": "2000"}, {"firewood": "kg", "diesel": "L"},
+                         moisture_pct="30", green_leaf="1000000", made_tea="")
+    assert {"firewood", "made_tea_kg"} <= emptied.blank
+    with Session() as s, pytest.raises(EntryError, match="type 0") as err:
+        save_entry(s, users["kagwe"], ids["KGW"], emptied, factors, now=NOW)
+    assert "816,210 kg is stored" in str(err.value) and "Made tea" in str(err.value)
+    zero = parse_form(THIS_MONTH, {"firewood": "0", "diesel": "2000"}, {"firewood": "kg", "diesel": "L"},
+                      moisture_pct="30", green_leaf="1000000", made_tea="220000")
+    with Session() as s:
+        save_entry(s, users["kagwe"], ids["KGW"], zero, factors, now=NOW)
+        s.commit()
+        deleted = {r.field: r.old_value for r in s.scalars(sa.select(AuditLog).where(AuditLog.action == "delete"))}
+    assert deleted == {"firewood.quantity": "816210 kg", "firewood.moisture_fraction": "0.3"}
+    assert "firewood" not in stored_entries(Session, ids, users)[1]
+
+
+def test_submitted_month_cannot_be_saved_as_draft_but_can_be_resubmitted(db):
+    Session, ids, users, factors = db
+    form = kagwe_draft(Session, ids, users, factors)
+    with Session() as s:
+        save_entry(s, users["kagwe"], ids["KGW"], form, factors, submit=True, now=NOW)
+        s.commit()
+        changed = parse_form(THIS_MONTH, {"firewood": "816210", "diesel": "2100"}, {"firewood": "kg", "diesel": "L"},
+                             moisture_pct="30", green_leaf="1000000", made_tea="220000")
+        with pytest.raises(EntryError, match="submitted; change it and submit again"):
+            save_entry(s, users["kagwe"], ids["KGW"], changed, factors, now=NOW + timedelta(hours=1))
+        s.rollback()
+        assert get_submission(s, users["kagwe"], ids["KGW"], THIS_MONTH).status == "submitted"
+        later = NOW + timedelta(hours=2)
+        sub, _ = save_entry(s, users["kagwe"], ids["KGW"], changed, factors, submit=True, now=later)
+        s.commit()
+        assert sub.status == "submitted" and sub.submitted_at.replace(tzinfo=None) == later.replace(tzinfo=None)
+        rows = [(r.field, r.old_value, r.new_value, r.detail) for r in
+                s.scalars(sa.select(AuditLog).where(AuditLog.at >= later.replace(tzinfo=None)).order_by(AuditLog.id))]
+        assert ("diesel.quantity", "2000 L", "2100 L", None) in rows
+        assert ("status", "submitted", "submitted", "re-submitted with corrections") in rows
+        assert [p[0].id for p in pending_approvals(s, users["hq"])].count(sub.id) == 1
+
+
+def test_approval_warnings_missing_source_and_history(db):
+    Session, ids, users, factors = db
+    from core.entry import approval_warnings
+
+    form = parse_form(THIS_MONTH, {"diesel": "2000", "grid_electricity": "120000"},
+                      {"diesel": "L", "grid_electricity": "kWh"}, green_leaf="1000000", made_tea="22000")
+    with Session() as s:
+        save_entry(s, users["kagwe"], ids["KGW"], form, factors, submit=True, now=NOW)
+        s.commit()
+        warnings = approval_warnings(s, users["hq"], ids["KGW"], THIS_MONTH, factors, now=NOW)
+    assert any(w.startswith("Firewood is missing") for w in warnings)
+    assert any(w.startswith("Made tea") and "far from" in w for w in warnings)
+    assert not any(w.startswith("Diesel") for w in warnings)
