@@ -103,6 +103,24 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
             "factory_code": factory.code, "factory_name": factory.name, "target": factory.target_kg_co2e_per_kg}
 
 
+def month_axis(fig: Any, months: list[date]) -> Any:
+    """Put a monthly figure on a category axis: one label per month ("Sep 2026"), in order.
+
+    On a date axis Plotly picks its own tick spacing, which repeated labels ("Aug 2026, Aug 2026")
+    and drew bars between ticks, so a September bar could read as August. Traces whose x are the
+    month-start dates get the month labels; other figures (no months) are returned unchanged.
+    """
+    if not months:
+        return fig
+    label = {m: m.strftime("%b %Y") for m in months}
+    for trace in fig.data:
+        if trace.x is not None:
+            trace.x = [label.get(x, x) for x in trace.x]
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=[label[m] for m in months],
+                     tickformat=None)
+    return fig
+
+
 def monthly_table(rows: list[dict]) -> Any:
     """Return the monthly numbers as a table (units in the headers)."""
     if not rows:
@@ -151,10 +169,12 @@ def render_history(data: dict | None) -> tuple:
     daily = daily_figure([d.day for d in days], [d.co2_kg for d in days], [d.coverage for d in days],
                          [share.get(month_start(d.day)) for d in days]) \
         if any(d.co2_kg is not None for d in days) else empty_figure("No stack data in this range.")
-    month_fig = monthly_figure(monthly) if monthly else empty_figure("No months in this range.")
-    inten = intensity_figure(monthly, data["target"]) if any(r["intensity"] for r in monthly) else empty_figure(
-        "No intensity: the months have no energy log or no made tea.")
-    recon = reconciliation_figure(monthly) if monthly else empty_figure("No months in this range.")
+    months = [r["month"] for r in monthly]
+    month_fig = month_axis(monthly_figure(monthly), months) if monthly else empty_figure("No months in this range.")
+    inten = month_axis(intensity_figure(monthly, data["target"]), months) if any(
+        r["intensity"] for r in monthly) else empty_figure("No intensity: the months have no energy log or no made tea.")
+    recon = month_axis(reconciliation_figure(monthly), months) if monthly else empty_figure(
+        "No months in this range.")
     return kpis, daily, month_fig, inten, recon, monthly_table(monthly)
 
 
