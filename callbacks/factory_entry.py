@@ -17,6 +17,7 @@ from core.entry import (
     EntryError,
     approval_warnings,
     approve,
+    blank_over_stored,
     get_submission,
     history_medians,
     parse_form,
@@ -146,9 +147,12 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
             factors = load_factor_set(s)
             medians = history_medians(s, factory_id, month, factors, factory.firewood_density_kg_m3)
             density_default = factory.firewood_density_kg_m3
+            sub = get_submission(s, user, factory_id, month)
+            kept = blank_over_stored(form, sub, {e.source: e for e in sub.entries} if sub else {})
     except AccessDenied:
         return dbc.Alert("You may not see this factory.", color="danger"), None
     check = validate(form, factors, medians, density_default, local_date(utcnow(), tz))
+    check.errors.extend(kept)
     p = preview(form, factors, default_density=density_default)
     rows = [
         ("Fossil CO2", fmt_num(p.combustion.fossil_co2_kg / 1000, "t", 2)),
@@ -164,7 +168,10 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
                                   for k, v in rows]), size="sm", id="factory-entry-preview-table")
     msgs = []
     if check.errors:
-        msgs.append(dbc.Alert([html.Div(e) for e in check.errors], color="danger", id="factory-entry-errors"))
+        msgs.append(dbc.Alert([*[html.Div(e) for e in check.errors],
+                               html.Div("Lines with errors are left out of the figures above; nothing is saved "
+                                        "until they are corrected.", className="small mt-1")],
+                              color="danger", id="factory-entry-errors"))
     if check.warnings:
         msgs.append(dbc.Alert([html.Div(w) for w in check.warnings], color="warning", id="factory-entry-warnings"))
     return table, msgs or None

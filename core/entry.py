@@ -356,7 +356,7 @@ def save_entry(session: Session, user: UserLike | None, factory_id: int, form: E
     if sub is not None and sub.status == STATUS_SUBMITTED and not submit:
         raise EntryError(SUBMITTED_NO_DRAFT)
     existing = {e.source: e for e in sub.entries} if sub is not None else {}
-    kept = _blank_over_stored(form, sub, existing)
+    kept = blank_over_stored(form, sub, existing)
     if kept:
         raise EntryError(" ".join(kept))
     entity_id = _entity_id(session, factory_id, month)
@@ -416,7 +416,7 @@ def save_entry(session: Session, user: UserLike | None, factory_id: int, form: E
     return sub, check
 
 
-def _blank_over_stored(form: EntryForm, sub: MonthlySubmission | None, existing: Mapping[str, EnergyEntry]) -> list[str]:
+def blank_over_stored(form: EntryForm, sub: MonthlySubmission | None, existing: Mapping[str, EnergyEntry]) -> list[str]:
     """Return a message for each empty field whose figure is stored: an empty field never deletes data."""
     if sub is None:
         return []

@@ -129,7 +129,11 @@ def test_grouped_thousands_are_read(draft):
 def test_emptied_field_does_not_delete_a_stored_source(draft, emptied):
     Session, fid, users = draft
     for field in ("firewood", "made_tea"):
-        msg, done = act(Session, users["kagwe"], fid, "save", screen(**{field: emptied}))
+        values = screen(**{field: emptied})
+        _, msgs = preview_panel(users["kagwe"], fid, MONTH, values["qty"], values["unit"], "30", None, "1000000",
+                                values["made_tea"], Session, DEFAULT_TZ)
+        assert "is stored" in dump(msgs)  # said while typing, not only on save
+        msg, done = act(Session, users["kagwe"], fid, "save", values)
         assert not done and "is stored" in dump(msg)
     assert stored(Session, users["kagwe"], fid)["firewood"] == (816210, "kg")
     assert stored(Session, users["kagwe"], fid)["made_tea"] == 220000
@@ -243,3 +247,57 @@ def test_month_axis_leaves_other_figures_alone():
 
     fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
     assert list(month_axis(fig, []).data[0].x) == [1, 2]
+
+
+# In the browser: what is typed reaches the server; the stored unit is shown.
+
+@pytest.mark.browser
+def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_path, monkeypatch):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from web_helpers import PASSWORDS, web_config
+
+    import core.auth as auth
+    from app import create_app
+    from core.timeutil import utcnow
+
+    monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
+    auth.IP_THROTTLE.reset()
+    engine = make_engine(sqlite_url)
+    Session = make_session_factory(engine)  # noqa: N806
+    now = utcnow()
+    fx = build_small_db(Session, now=now, readings=False)
+    fid = fx.factory_ids["KGW"]
+    kagwe = WebUser(4, "kagwe", "factory_manager", fid, True)
+    month = month_start(local_date(now, DEFAULT_TZ))
+    msg, done = run_action("save", kagwe, fid, month.strftime("%Y-%m"), screen()["qty"], screen()["unit"], "30",
+                           None, "1000000", "220000", "draft", None, Session, DEFAULT_TZ, now)
+    assert done, dump(msg)
+    app = create_app(web_config(sqlite_url, tmp_path), Session)
+    dash_duo.start_server(app, navigate=False, port=8072)
+    base = dash_duo.server.url.rstrip("/")
+    dash_duo.driver.get(base + "/login")
+    dash_duo.wait_for_element("#login-username").send_keys("kagwe")
+    dash_duo.find_element("#login-password").send_keys(PASSWORDS["kagwe"])
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(f"{base}/factory/entry?month={month:%Y-%m}")
+    dash_duo.wait_for_contains_text("#factory-entry-status", "draft")
+    firewood = '[id*="\\"source\\":\\"firewood\\""][id*="factory-entry-qty"]'
+    unit = '[id*="\\"source\\":\\"firewood\\""][id*="factory-entry-unit"]'
+    dash_duo.wait_for_text_to_equal(unit, "kg")  # the stored unit, not the default m³
+    el = dash_duo.wait_for_element(firewood)
+    assert el.get_attribute("value") == "816210" and el.get_attribute("type") == "text"
+    el.clear()
+    el.send_keys("-5000", Keys.TAB)
+    dash_duo.wait_for_contains_text("#factory-entry-messages", "Firewood: the quantity cannot be negative")
+    save = dash_duo.find_element("#factory-entry-save")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", save)
+    save.click()
+    dash_duo.wait_for_contains_text("#factory-entry-result", "cannot be negative", timeout=10)
+    dash_duo.driver.save_screenshot(str(tmp_path / "entry-refused.png"))
+    assert dash_duo.find_element(firewood).get_attribute("value") == "-5000"  # the screen is kept
+    assert "Draft saved" not in dash_duo.find_element("#factory-entry-result").text
+    assert stored(Session, kagwe, fid, month)["firewood"] == (816210, "kg")
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#factory-entry-save[disabled]")
+    engine.dispose()
