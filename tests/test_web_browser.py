@@ -7,13 +7,18 @@ current time, and signs in through the real form.
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 from web_helpers import PASSWORDS, build_small_db, web_config
 
 import core.auth as auth
@@ -22,8 +27,8 @@ from core.db import make_engine, make_session_factory
 from core.models import MonthlySubmission, Reading
 from core.timeutil import DEFAULT_TZ, local_date, month_start, utcnow
 
-PORT = 8071  # away from the default 8050 a developer's own server may be using
 pytestmark = pytest.mark.browser
+LOADING = "[data-dash-is-loading]"  # Dash marks components whose callback is still running
 
 
 @pytest.fixture
@@ -38,16 +43,62 @@ def site(sqlite_url, tmp_path, monkeypatch):
     engine.dispose()
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the OS picks it), so parallel runs do not collide."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def start(dash_duo, app):
-    dash_duo.start_server(app, navigate=False, port=PORT)
+    port = free_port()
+    dash_duo.server.port = port  # before the start: the runner polls its url while its thread sets the port
+    dash_duo.start_server(app, navigate=False, port=port)
     return dash_duo.server.url.rstrip("/")
+
+
+def wait_idle(dash_duo, timeout: float = 15) -> None:
+    """Wait until no Dash callback is running (no element marked as loading)."""
+    WebDriverWait(dash_duo.driver, timeout).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, LOADING), f"callbacks still running after {timeout} s")
+
+
+def click(dash_duo, selector: str, by: str = By.CSS_SELECTOR, timeout: float = 15, pointer: bool = False) -> None:
+    """Click an element once the page is idle and the element clickable.
+
+    A click that something else intercepts (a loading overlay, a re-render) falls back to a
+    JavaScript click on the element. `pointer=True` sends a real pointer click at the element's
+    centre instead (plotly listens on a layer drawn over its points, so an element click would
+    always be intercepted there).
+    """
+    wait_idle(dash_duo, timeout)
+    for attempt in range(3):
+        el = WebDriverWait(dash_duo.driver, timeout).until(EC.element_to_be_clickable((by, selector)))
+        try:
+            if pointer:
+                ActionChains(dash_duo.driver).move_to_element(el).click().perform()
+            else:
+                try:
+                    el.click()
+                except ElementClickInterceptedException:
+                    dash_duo.driver.execute_script("arguments[0].click()", el)
+            return
+        except StaleElementReferenceException:  # re-rendered between the wait and the click
+            if attempt == 2:
+                raise
 
 
 def sign_in(dash_duo, base, username, password=None):
     dash_duo.driver.get(base + "/login")
     dash_duo.wait_for_element("#login-username").send_keys(username)
     dash_duo.find_element("#login-password").send_keys(password or PASSWORDS[username])
-    dash_duo.find_element("#login-submit").click()
+    click(dash_duo, "#login-submit")
+
+
+def live_points(dash_duo) -> int:
+    """Points in the first trace of the live page's hour chart."""
+    return dash_duo.driver.execute_script(
+        "return document.querySelector('#factory-live-hour .js-plotly-plot').data[0].y.length")
 
 
 def nav_links(dash_duo) -> set[str]:
@@ -66,7 +117,7 @@ def test_wsign001_sign_in_wrong_then_right_then_out(dash_duo, site):
     sign_in(dash_duo, base, "kagwe")
     dash_duo.wait_for_element("#factory-live-now")
     assert dash_duo.driver.current_url.endswith("/factory/live")
-    dash_duo.find_element("#nav-logout").click()
+    click(dash_duo, "#nav-logout")
     dash_duo.wait_for_element("#login-form")
     dash_duo.driver.get(base + "/factory/live")
     dash_duo.wait_for_element("#login-form")
@@ -77,14 +128,15 @@ def test_wlive001_live_page_updates_by_itself(dash_duo, site):
     base = start(dash_duo, app)
     sign_in(dash_duo, base, "kagwe")
     dash_duo.wait_for_text_to_equal("#factory-live-now", "0.250 kg/s", timeout=10)
+    wait_idle(dash_duo)
+    before = live_points(dash_duo)  # about 60, fewer if the page came up after the oldest left the hour
+    assert before > 0
     with Session() as s:
         s.add(Reading(device_id="KGW-S1", factory_id=fx.factory_ids["KGW"], ts=utcnow() + timedelta(seconds=1),
                       co2_ppm=160_000, flue_temp_c=185, velocity_m_s=9.0, co2_kg_s=0.5, quality=0))
         s.commit()
     dash_duo.wait_for_text_to_equal("#factory-live-now", "0.500 kg/s", timeout=15)
-    points = dash_duo.driver.execute_script(
-        "return document.querySelector('#factory-live-hour .js-plotly-plot').data[0].y.length")
-    assert points == 61  # extended by one point, not redrawn from scratch
+    assert live_points(dash_duo) == before + 1  # extended by one point, not redrawn from scratch
     assert dash_duo.get_logs() == [] or all("SEVERE" not in str(e) for e in dash_duo.get_logs())
 
 
@@ -109,14 +161,14 @@ def test_wentr001_submit_entry_and_see_it_in_history(dash_duo, site):
     typ("#factory-entry-green-leaf", 900000)
     typ("#factory-entry-made-tea", 200000)
     dash_duo.wait_for_contains_text("#factory-entry-preview-table", "kg CO2e/kg made tea")
-    dash_duo.find_element("#factory-entry-submit").click()
+    click(dash_duo, "#factory-entry-submit")
     dash_duo.wait_for_contains_text("#factory-entry-result", "Submitted to HQ", timeout=10)
     dash_duo.wait_for_contains_text("#factory-entry-status", "submitted")
     with Session() as s:
         sub = s.scalar(sa.select(MonthlySubmission).where(MonthlySubmission.factory_id == fx.factory_ids["KGW"],
                                                           MonthlySubmission.month == month))
         assert sub.status == "submitted" and {e.source: e.quantity for e in sub.entries}["diesel"] == 1800
-    dash_duo.driver.execute_script("arguments[0].click()", dash_duo.find_element("#nav-factory-history"))
+    click(dash_duo, "#nav-factory-history")
     dash_duo.wait_for_element("#factory-history-month-table")
     row = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#factory-history-month-table tbody tr")[-1]
     assert month.strftime("%b %Y") in row.text and "submitted" in row.text
@@ -127,7 +179,7 @@ def test_wlead001_sort_and_drill_down(dash_duo, site):
     base = start(dash_duo, app)
     sign_in(dash_duo, base, "hq")
     dash_duo.wait_for_element("#hq-overview-intensity")
-    dash_duo.driver.execute_script("arguments[0].click()", dash_duo.find_element("#nav-hq-leaderboard"))
+    click(dash_duo, "#nav-hq-leaderboard")
     dash_duo.wait_for_element("#hq-leaderboard-grid")
 
     def codes():  # read in one script: the table may be re-rendered between two selenium calls
@@ -136,21 +188,20 @@ def test_wlead001_sort_and_drill_down(dash_duo, site):
             ".map(r => r.cells[1].innerText.split('(').pop().replace(')', ''))")
 
     assert codes() == ["KGW", "MTR", "CHG"]  # intensity, lowest first
-    dash_duo.select_dcc_dropdown("#hq-leaderboard-region", "Region 2")
+    wait_idle(dash_duo)
+    dash_duo.select_dcc_dropdown("#hq-leaderboard-region", "Region 2")  # clicks inside, so only once the page is idle
     deadline = time.time() + 10
     while codes() != ["CHG"] and time.time() < deadline:
         time.sleep(0.2)
     assert codes() == ["CHG"]
-    dash_duo.driver.find_element(By.LINK_TEXT, "Chinga (CHG)").click()
+    click(dash_duo, "Chinga (CHG)", By.LINK_TEXT)
     dash_duo.wait_for_element("#factory-history-month-table")
     assert dash_duo.driver.current_url.endswith(f"/factory/history?factory={fx.factory_ids['CHG']}")
     dash_duo.wait_for_contains_text("#factory-history-factory", "Chinga")
     # The overview's map opens a factory too (a click on a point).
-    from selenium.webdriver.common.action_chains import ActionChains
-
     dash_duo.driver.get(base + "/hq")
-    point = dash_duo.wait_for_element("#hq-overview-map .scatterlayer .trace .points path")
-    ActionChains(dash_duo.driver).move_to_element(point).click().perform()
+    dash_duo.wait_for_element("#hq-overview-map .scatterlayer .trace .points path")
+    click(dash_duo, "#hq-overview-map .scatterlayer .trace .points path", pointer=True)
     dash_duo.wait_for_element("#factory-history-month-table")
     assert "/factory/history?factory=" in dash_duo.driver.current_url
 
@@ -188,9 +239,10 @@ def test_wadmn001_admin_creates_user_auditor_cannot(dash_duo, site):
     dash_duo.driver.get(base + "/admin")
     dash_duo.wait_for_element("#admin-user-grid")
     dash_duo.find_element("#admin-user-new-name").send_keys("newviewer")
-    dash_duo.select_dcc_dropdown("#admin-user-new-role", "auditor")
+    wait_idle(dash_duo)
+    dash_duo.select_dcc_dropdown("#admin-user-new-role", "auditor")  # clicks inside, so only once the page is idle
     dash_duo.find_element("#admin-user-new-password").send_keys("viewer-pass-1")
-    dash_duo.find_element("#admin-user-create").click()
+    click(dash_duo, "#admin-user-create")
     dash_duo.wait_for_contains_text("#admin-user-result", "Created newviewer", timeout=10)
     dash_duo.wait_for_contains_text("#admin-user-grid", "newviewer")
     dash_duo.driver.get(base + "/logout")
@@ -201,7 +253,7 @@ def test_wadmn001_admin_creates_user_auditor_cannot(dash_duo, site):
     dash_duo.wait_for_element("#admin-user-grid")
     dash_duo.find_element("#admin-user-new-name").send_keys("sneaky")
     dash_duo.find_element("#admin-user-new-password").send_keys("sneaky-pass-1")
-    dash_duo.find_element("#admin-user-create").click()
+    click(dash_duo, "#admin-user-create")
     dash_duo.wait_for_contains_text("#admin-user-result", "Not allowed", timeout=10)
     from core.models import User
 
