@@ -144,7 +144,8 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
     try:
         with session_factory() as s:
             new = live_readings_since(s, user, factory_id, since, now)  # clamped to the live window there
-            snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ)
+            # Cards and nodes only need the newest reading per device, not the hour again.
+            snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ, with_recent=False)
     except AccessDenied:
         denied = dbc.Alert(DENIED, color="danger")
         return denied, empty_figure(DENIED), empty_figure(DENIED), None, None, ""

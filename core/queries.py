@@ -281,9 +281,24 @@ def live_readings_since(session: Session, user: UserLike | None, factory_id: int
     return out
 
 
+def _latest_reading(session: Session, device_id: str) -> dict | None:
+    """The device's newest reading, however old (one indexed (device_id, ts) lookup)."""
+    r = session.execute(
+        sa.select(Reading.device_id, Reading.ts, Reading.co2_kg_s, Reading.co2_ppm, Reading.flue_temp_c,
+                  Reading.velocity_m_s, Reading.quality)
+        .where(Reading.device_id == device_id).order_by(Reading.ts.desc()).limit(1)
+    ).first()
+    return None if r is None else _reading_dict(r)
+
+
 def live_snapshot(session: Session, user: UserLike | None, factory_id: int, now: datetime | None = None,
-                  tz: tzinfo = DEFAULT_TZ) -> LiveSnapshot:
-    """Return current values, the last hour, the last 24 h hourly and today's CO2 for one factory."""
+                  tz: tzinfo = DEFAULT_TZ, with_recent: bool = True) -> LiveSnapshot:
+    """Return current values, the last hour, the last 24 h hourly and today's CO2 for one factory.
+
+    With `with_recent=False` (the live page's tick, which gets new readings on its own) the last
+    hour is not read: `recent` is empty per device and `latest` comes from one newest-first lookup
+    per device.
+    """
     require_factory(user, factory_id)
     now = now or utcnow()
     factory = session.get(Factory, factory_id)
@@ -297,20 +312,17 @@ def live_snapshot(session: Session, user: UserLike | None, factory_id: int, now:
                    d.rssi_dbm, d.firmware, d.buffered)
         for d, stack_name, code in devices
     ]
-    recent = live_readings_since(session, user, factory_id, None, now)
+    if with_recent:
+        recent = live_readings_since(session, user, factory_id, None, now)
+    else:
+        recent = {d: [] for d in device_ids}
     latest: dict[str, dict] = {}
     for dev_id, series in recent.items():
         if series:
             latest[dev_id] = series[-1]
-    missing = [d for d in device_ids if d not in latest]
-    for dev_id in missing:  # quiet nodes: their last reading, however old (one indexed lookup each)
-        r = session.execute(
-            sa.select(Reading.device_id, Reading.ts, Reading.co2_kg_s, Reading.co2_ppm, Reading.flue_temp_c,
-                      Reading.velocity_m_s, Reading.quality)
-            .where(Reading.device_id == dev_id).order_by(Reading.ts.desc()).limit(1)
-        ).first()
-        if r is not None:
-            latest[dev_id] = _reading_dict(r)
+    for dev_id in device_ids:  # quiet nodes (or no hour read): the last reading, however old
+        if dev_id not in latest and (r := _latest_reading(session, dev_id)) is not None:
+            latest[dev_id] = r
     hourly: dict[str, list[dict]] = {d: [] for d in device_ids}
     if device_ids:
         start_hour = (now - timedelta(hours=LIVE_HOURS)).replace(minute=0, second=0, microsecond=0)

@@ -89,6 +89,36 @@ def test_live_readings_since_is_clamped_to_the_live_window(data):
         assert len(live_readings_since(s, users["kagwe"], fid, NOW - timedelta(minutes=3), NOW)["KGW-S1"]) == 3
 
 
+def _reading_queries(engine, fn):  # noqa: ANN001, ANN202
+    """Run fn(); return the SQL statements it sent that read the reading table."""
+    seen = []
+
+    def grab(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if "FROM reading" in statement:
+            seen.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", grab)
+    try:
+        fn()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", grab)
+    return seen
+
+
+def test_live_snapshot_without_recent_reads_only_the_newest(data, engine):
+    Session, fx, users = data
+    fid = fx.factory_ids["KGW"]
+    with Session() as s:
+        full = live_snapshot(s, users["kagwe"], fid, NOW)
+        out = {}
+        queries = _reading_queries(engine, lambda: out.setdefault(
+            "snap", live_snapshot(s, users["kagwe"], fid, NOW, with_recent=False)))
+    lean = out["snap"]
+    assert lean.latest == full.latest and lean.nodes == full.nodes and lean.hourly == full.hourly
+    assert lean.today_co2_kg == full.today_co2_kg and lean.recent == {"KGW-S1": []}
+    assert queries and all("LIMIT" in q and "ORDER BY reading.ts DESC" in q for q in queries)
+
+
 def test_daily_history_gaps_are_none(data):
     Session, fx, users = data
     today = local_date(NOW, DEFAULT_TZ)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import dash
 import pytest
+import sqlalchemy as sa
 from web_helpers import NOW, make_web_db
 
 from callbacks.admin import admin_action, admin_tables
@@ -78,6 +79,26 @@ def test_tick_extends_with_a_patch(db):
     # A second tick with nothing new extends nothing.
     _, patch2, *_ = tick_live(users["kagwe"], ids["KGW"], new_state, Session, later, DEFAULT_TZ)
     assert not [op for op in patch2.to_plotly_json()["operations"] if op["operation"] == "Extend"]
+
+
+def test_tick_reads_the_hour_once(db):
+    Session, ids, users = db
+    *_, state, _ = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
+    engine = Session.kw["bind"]
+    seen = []
+
+    def grab(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if "FROM reading" in statement:
+            seen.append(" ".join(statement.split()))
+
+    sa.event.listen(engine, "before_cursor_execute", grab)
+    try:
+        kpis, patch, *_ = tick_live(users["kagwe"], ids["KGW"], state, Session, NOW, DEFAULT_TZ)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", grab)
+    assert isinstance(patch, dash.Patch) and "kg/s" in dump(kpis)
+    ranged = [q for q in seen if "LIMIT" not in q]
+    assert len(ranged) == 1  # only the new readings since the last tick; the cards use newest-per-device
 
 
 def test_tick_redraws_after_factory_change(db):
