@@ -300,4 +300,14 @@ def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_pa
     assert "Draft saved" not in dash_duo.find_element("#factory-entry-result").text
     assert stored(Session, kagwe, fid, month)["firewood"] == (816210, "kg")
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, "#factory-entry-save[disabled]")
+    # Correct the figure and submit straight away (no Tab): exactly what is on screen is submitted.
+    el = dash_duo.find_element(firewood)
+    el.clear()
+    el.send_keys("820,000")
+    dash_duo.find_element("#factory-entry-submit").click()
+    dash_duo.wait_for_contains_text("#factory-entry-result", "Submitted to HQ", timeout=10)
+    dash_duo.wait_for_contains_text("#factory-entry-status", "submitted")
+    after = stored(Session, kagwe, fid, month)
+    assert after["status"] == "submitted" and after["firewood"] == (820000, "kg")
+    dash_duo.wait_for_element("#factory-entry-save[disabled]")  # no Save draft on a submitted month
     engine.dispose()
