@@ -11,13 +11,14 @@ from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
-from core.access import AccessDenied, can_approve, can_enter_data, is_admin, require_factory
+from core.access import AccessDenied, can_approve, can_enter_data, require_factory
 from core.entry import (
     UNITS_BY_SOURCE,
     EntryError,
     approval_warnings,
     approve,
     blank_over_stored,
+    can_reopen,
     get_submission,
     history_medians,
     parse_form,
@@ -77,7 +78,7 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
     # A submitted month is corrected by submitting again; Save draft would take it out of HQ's queue.
     out["can_save"] = out["can_edit"] and status != STATUS_SUBMITTED
     out["can_approve"] = can_approve(user) and status == STATUS_SUBMITTED
-    out["can_reopen"] = is_admin(user) and status == STATUS_APPROVED
+    out["can_reopen"] = can_reopen(user, status)
     return out
 
 

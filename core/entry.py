@@ -456,16 +456,29 @@ def approve(session: Session, user: UserLike | None, factory_id: int, month: dat
     return sub
 
 
+def can_reopen(user: UserLike | None, status: str) -> bool:
+    """HQ and admins may return a submitted month; only admins an approved one."""
+    if status == STATUS_SUBMITTED:
+        return can_approve(user)
+    return status == STATUS_APPROVED and is_admin(user)
+
+
 def reopen(session: Session, user: UserLike | None, factory_id: int, month: date, reason: str, now: datetime | None = None) -> MonthlySubmission:
-    """Reopen an approved month as a draft (admin only, with a reason). The caller commits."""
-    if not is_admin(user):
-        raise AccessDenied("only admins reopen an approved month")
+    """Return a month to the factory as a draft, with a reason. The caller commits.
+
+    HQ and admins send a submitted month back for corrections; only an admin reopens an
+    approved (locked) month.
+    """
+    if not can_reopen(user, STATUS_SUBMITTED):
+        raise AccessDenied("only HQ and admins return a month to the factory")
     reason = (reason or "").strip()
     if len(reason) < 5:
-        raise EntryError("Give a reason (at least a few words) for reopening an approved month.")
+        raise EntryError("Give a reason (at least a few words) for reopening the month.")
     sub = get_submission(session, user, factory_id, month)
-    if sub is None or sub.status != STATUS_APPROVED:
-        raise EntryError("Only an approved month can be reopened.")
+    if sub is None or sub.status not in (STATUS_SUBMITTED, STATUS_APPROVED):
+        raise EntryError("Only a submitted or approved month can be reopened.")
+    if not can_reopen(user, sub.status):
+        raise AccessDenied("only admins reopen an approved month")
     now = now or utcnow()
     record_audit(session, user, "reopen", "monthly_submission", entity_id=_entity_id(session, factory_id, sub.month),
                  factory_id=factory_id, field="status", old_value=sub.status, new_value=STATUS_DRAFT,

@@ -31,10 +31,12 @@ def _number_input(id_, placeholder: str | None = None) -> dbc.Input:  # noqa: AN
     """A text field for a number: the server sees exactly what was typed and checks it.
 
     Not type="number": a browser sends nothing for a number it considers invalid (below min,
-    above max, not a number), which looked like an empty field and deleted stored data.
+    above max, not a number), which looked like an empty field and deleted stored data. Not
+    debounced: a debounced value reaches the server only on blur, so typing and then clicking
+    Submit at once could submit the previous value.
     """
     return dbc.Input(id=id_, type="text", inputmode="decimal", autoComplete="off", placeholder=placeholder,
-                     debounce=True)
+                     debounce=False)
 
 
 def _source_row(src: str) -> dbc.Row:
@@ -99,7 +101,7 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
                  dbc.Col(_number_input("factory-entry-made-tea"), xs=12, sm=8)],
                 className="mb-2"),
         dbc.Row([dbc.Col(dbc.Label("Note", html_for="factory-entry-note"), xs=12, sm=4),
-                 dbc.Col(dbc.Textarea(id="factory-entry-note", maxLength=1000, debounce=True), xs=12, sm=8)]),
+                 dbc.Col(dbc.Textarea(id="factory-entry-note", maxLength=1000, debounce=False), xs=12, sm=8)]),
     ]), className="shadow-sm mb-3")
     buttons = html.Div([
         html.Div(id="factory-entry-approval"),

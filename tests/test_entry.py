@@ -167,6 +167,22 @@ def test_save_submit_approve_lock_reopen_with_audit(db):
         assert reasons == ["diesel invoice corrected"]
 
 
+def test_hq_returns_a_submitted_month_to_the_factory(db):
+    Session, ids, users, factors = db
+    fid = ids["KGW"]
+    with Session() as s:
+        save_entry(s, users["kagwe"], fid, typical(), factors, submit=True, now=NOW)
+        s.commit()
+        with pytest.raises(AccessDenied):
+            reopen(s, users["kagwe"], fid, THIS_MONTH, "I want to change it")
+        with pytest.raises(AccessDenied):
+            reopen(s, users["auditor"], fid, THIS_MONTH, "looks wrong to me")
+        reopen(s, users["hq"], fid, THIS_MONTH, "firewood missing, please add it")
+        s.commit()
+        assert get_submission(s, users["kagwe"], fid, THIS_MONTH).status == "draft"
+        save_entry(s, users["kagwe"], fid, typical(), factors, now=NOW)  # the manager can edit again
+
+
 def test_removing_a_source_is_audited(db):
     Session, ids, users, factors = db
     with Session() as s:

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import plotly
 import pytest
 import sqlalchemy as sa
+from test_web_browser import click, sign_in, start
 from web_helpers import NOW, build_small_db
 
 from callbacks.factory_entry import approval_panel, form_values, load_month, preview_panel, run_action
@@ -255,7 +256,7 @@ def test_month_axis_leaves_other_figures_alone():
 def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_path, monkeypatch):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from web_helpers import PASSWORDS, web_config
+    from web_helpers import web_config
 
     import core.auth as auth
     from app import create_app
@@ -274,12 +275,8 @@ def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_pa
                            None, "1000000", "220000", "draft", None, Session, DEFAULT_TZ, now)
     assert done, dump(msg)
     app = create_app(web_config(sqlite_url, tmp_path), Session)
-    dash_duo.start_server(app, navigate=False, port=8072)
-    base = dash_duo.server.url.rstrip("/")
-    dash_duo.driver.get(base + "/login")
-    dash_duo.wait_for_element("#login-username").send_keys("kagwe")
-    dash_duo.find_element("#login-password").send_keys(PASSWORDS["kagwe"])
-    dash_duo.find_element("#login-submit").click()
+    base = start(dash_duo, app)  # a free port, so parallel runs do not collide
+    sign_in(dash_duo, base, "kagwe")
     dash_duo.wait_for_element("#nav-user")
     dash_duo.driver.get(f"{base}/factory/entry?month={month:%Y-%m}")
     dash_duo.wait_for_contains_text("#factory-entry-status", "draft")
@@ -291,9 +288,7 @@ def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_pa
     el.clear()
     el.send_keys("-5000", Keys.TAB)
     dash_duo.wait_for_contains_text("#factory-entry-messages", "Firewood: the quantity cannot be negative")
-    save = dash_duo.find_element("#factory-entry-save")
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", save)
-    save.click()
+    click(dash_duo, "#factory-entry-save")
     dash_duo.wait_for_contains_text("#factory-entry-result", "cannot be negative", timeout=10)
     dash_duo.driver.save_screenshot(str(tmp_path / "entry-refused.png"))
     assert dash_duo.find_element(firewood).get_attribute("value") == "-5000"  # the screen is kept
@@ -304,7 +299,7 @@ def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_pa
     el = dash_duo.find_element(firewood)
     el.clear()
     el.send_keys("820,000")
-    dash_duo.find_element("#factory-entry-submit").click()
+    click(dash_duo, "#factory-entry-submit")
     dash_duo.wait_for_contains_text("#factory-entry-result", "Submitted to HQ", timeout=10)
     dash_duo.wait_for_contains_text("#factory-entry-status", "submitted")
     after = stored(Session, kagwe, fid, month)
