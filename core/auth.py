@@ -22,7 +22,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import flask
 import sqlalchemy as sa
@@ -286,7 +286,9 @@ def init_auth(server: flask.Flask, session_factory: sessionmaker[Session]) -> Lo
             return None
         if path.startswith(API_PREFIXES):
             return flask.jsonify(error="sign in required"), 401
-        return flask.redirect(f"/login?next={flask.request.full_path.rstrip('?')}")
+        if path == "/logout":  # signed out already: signing in must not sign out again
+            return flask.redirect("/login")
+        return flask.redirect("/login?" + urlencode({"next": flask.request.full_path.rstrip("?")}, safe="/", quote_via=quote))
 
     @server.after_request
     def _headers(resp: flask.Response) -> flask.Response:

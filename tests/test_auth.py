@@ -219,3 +219,13 @@ def test_forged_session_id_refused(web):
         assert auth.load_web_user(s, "x.y") is None
         row = s.scalar(sa.select(User).where(User.username == "hq"))
         assert auth.load_web_user(s, auth.WebUser.from_row(row).get_id()).username == "hq"
+
+
+def test_signed_out_logout_does_not_become_the_next_page(web):
+    resp = web[0].server.test_client().get("/logout")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/login"
+
+
+def test_next_keeps_the_whole_query_string(web):
+    resp = web[0].server.test_client().get("/factory/history?factory=3&range=30")
+    assert resp.headers["Location"] == "/login?next=/factory/history%3Ffactory%3D3%26range%3D30"
