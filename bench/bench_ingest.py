@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import psutil
@@ -41,6 +40,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import pgdb  # noqa: E402
 from core.config import Config, MqttUrl  # noqa: E402
 from core.db import make_engine, make_session_factory, upgrade_to_head  # noqa: E402
 from core.models import Device, Factory, Reading, Stack  # noqa: E402
@@ -79,22 +79,13 @@ def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen, int]:
 
 
 def create_database() -> str:
-    name = f"ct_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    url = pgdb.create_database(PG_ADMIN)
     upgrade_to_head(url)
     return url
 
 
 def drop_database(url: str) -> None:
-    name = sa.engine.make_url(url).database
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    pgdb.drop_database(url, PG_ADMIN)
 
 
 def seed(session_factory) -> None:  # noqa: ANN001

@@ -18,13 +18,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.pgdb import DEFAULT_ADMIN_URL, create_database, drop_database  # noqa: E402
 from core.bootstrap import init_database  # noqa: E402
 from core.config import Config  # noqa: E402
 from core.db import open_database  # noqa: E402
@@ -33,25 +33,7 @@ from core.reports import generate_reports  # noqa: E402
 from core.timeutil import add_months, local_date, previous_month, utcnow  # noqa: E402
 from core.workbook_data import collect_month  # noqa: E402
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 TARGET_S = 60.0
-
-
-def _create_db(admin_url: str) -> str:
-    name = f"ct_bench_reports_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_db(admin_url: str, url: str) -> None:
-    name = sa.engine.make_url(url).database
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the database and files")
     args = p.parse_args(argv)
 
-    url = _create_db(args.admin_url)
+    url = create_database(args.admin_url, "ct_bench_reports")
     tmp = Path(tempfile.mkdtemp(prefix="ct_bench_reports_"))
     cfg = Config(database_url=url, data_dir=tmp, secret_key="bench", embedded=False)
     try:
@@ -112,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if median < TARGET_S else 1
     finally:
         if not args.keep:
-            _drop_db(args.admin_url, url)
+            drop_database(url, args.admin_url)
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)

@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.pgdb import DEFAULT_ADMIN_URL, create_database, drop_database  # noqa: E402
 from core.auth import WebUser  # noqa: E402
 from core.bootstrap import init_database  # noqa: E402
 from core.config import Config  # noqa: E402
@@ -48,27 +48,9 @@ from core.models import (  # noqa: E402
 )
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow  # noqa: E402
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 P95_TARGET_MS = 300.0
 FIRST_RENDER_TARGET_MS = 1000.0
 DEMO_PASSWORDS = {"admin": "admin-demo-1", "hq": "hq-demo-1", "auditor": "auditor-demo-1", "kagwe": "kagwe-demo-1"}
-
-
-def _create_db(admin_url: str) -> str:
-    name = f"ct_bench_web_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_db(admin_url: str, url: str) -> None:
-    name = sa.engine.make_url(url).database
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _p95(values: list[float]) -> float:
@@ -258,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import create_app
 
-    url = _create_db(args.admin_url)
+    url = create_database(args.admin_url, "ct_bench_web")
     tmp = Path(tempfile.mkdtemp(prefix="ct_bench_web_"))
     cfg = Config(database_url=url, data_dir=tmp, secret_key="bench-" + "x" * 26, embedded=False)
     try:
@@ -280,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     finally:
         if not args.keep:
-            _drop_db(args.admin_url, url)
+            drop_database(url, args.admin_url)
 
     print()
     print(f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
