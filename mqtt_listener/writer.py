@@ -111,16 +111,22 @@ def _copy_line(r: dict) -> str:
     """One reading row as a line of PostgreSQL COPY text format."""
     return "\t".join([_copy_value(r[c]) for c in READING_COLUMNS]) + "\n"
 # Envelope values of many devices in one statement; seq and last reading time only move forward.
+# Two writer threads may commit out of order: a batch older than what the row already shows
+# (its time is before last_seen_at) leaves firmware, signal, uptime and buffer fill alone.
 _PG_DEVICE_UPDATE = """
 UPDATE device AS d SET
-    firmware = COALESCE(v.fw, d.firmware),
-    rssi_dbm = COALESCE(v.rssi, d.rssi_dbm),
-    uptime_s = COALESCE(v.uptime, d.uptime_s),
-    buffered = COALESCE(v.buffered, d.buffered),
+    firmware = CASE WHEN d.last_seen_at IS NULL OR v.now >= d.last_seen_at
+                    THEN COALESCE(v.fw, d.firmware) ELSE d.firmware END,
+    rssi_dbm = CASE WHEN d.last_seen_at IS NULL OR v.now >= d.last_seen_at
+                    THEN COALESCE(v.rssi, d.rssi_dbm) ELSE d.rssi_dbm END,
+    uptime_s = CASE WHEN d.last_seen_at IS NULL OR v.now >= d.last_seen_at
+                    THEN COALESCE(v.uptime, d.uptime_s) ELSE d.uptime_s END,
+    buffered = CASE WHEN d.last_seen_at IS NULL OR v.now >= d.last_seen_at
+                    THEN COALESCE(v.buffered, d.buffered) ELSE d.buffered END,
     last_seq = CASE WHEN v.seq IS NOT NULL AND (d.last_seq IS NULL OR v.seq > d.last_seq) THEN v.seq ELSE d.last_seq END,
     last_reading_at = CASE WHEN v.last IS NOT NULL AND (d.last_reading_at IS NULL OR v.last > d.last_reading_at)
                            THEN v.last ELSE d.last_reading_at END,
-    last_seen_at = v.now
+    last_seen_at = GREATEST(v.now, COALESCE(d.last_seen_at, v.now))
 FROM (VALUES %s) AS v(id, fw, rssi, uptime, buffered, seq, last, now)
 WHERE d.id = v.id
 """
@@ -384,6 +390,8 @@ class BatchWriter:
         rows: list[dict] = []
         rejections: list[tuple[Message, Rejection]] = []
         device_updates: dict[str, DeviceUpdate] = {}
+        # Per device: arrival time of its newest telemetry in the batch (orders envelope updates).
+        device_seen: dict[str, datetime] = {}
         # Per device: the status the batch ends with and when its deciding message arrived.
         final_status: dict[str, tuple[str, datetime]] = {}
         seen: set[tuple[str, datetime]] = set()
@@ -416,6 +424,9 @@ class BatchWriter:
                     if prev is not None:
                         upd = _merge_update(prev, upd)
                     device_updates[upd.device_id] = upd
+                    arrived = ts_to_utc(m.received_wall)
+                    if upd.device_id not in device_seen or arrived > device_seen[upd.device_id]:
+                        device_seen[upd.device_id] = arrived
                     if decoded.readings:
                         final_status[upd.device_id] = (STATUS_ONLINE, ts_to_utc(m.received_wall))
             elif kind == "status":
@@ -442,9 +453,9 @@ class BatchWriter:
         if rejections:
             self._insert_rejections(session, rejections, now)
         if device_updates:
-            self._update_devices(session, device_updates, received_at)
+            self._update_devices(session, device_updates, device_seen)
         if final_status:
-            self._update_status(session, final_status, received_at)
+            self._update_status(session, final_status)
         session.commit()
         return inserted_rows, rows, in_batch_dups, n_status, rejections
 
@@ -500,14 +511,16 @@ class BatchWriter:
         for m, rej in rejections[:5]:
             log.info("rejected %s on %s: %s | %r", rej.reason, m.topic[:120], rej.detail[:200], m.payload[:120])
 
-    def _update_devices(self, session: Session, updates: dict[str, DeviceUpdate], now: datetime) -> None:
+    def _update_devices(self, session: Session, updates: dict[str, DeviceUpdate], seen_at: dict[str, datetime]) -> None:
+        """Keep each device's envelope current; `seen_at` is when its newest message in the batch arrived."""
         ordered = sorted(updates.values(), key=lambda u: u.device_id)
         if session.get_bind().dialect.name == "postgresql":
             cur = dbapi_cursor(session)
             execute_values(
                 cur,
                 _PG_DEVICE_UPDATE,
-                [(u.device_id, u.firmware, u.rssi_dbm, u.uptime_s, u.buffered, u.last_seq, u.last_reading_at, now) for u in ordered],
+                [(u.device_id, u.firmware, u.rssi_dbm, u.uptime_s, u.buffered, u.last_seq, u.last_reading_at,
+                  seen_at[u.device_id].replace(tzinfo=None)) for u in ordered],
                 template="(%s, %s::varchar, %s::int, %s::bigint, %s::int, %s::bigint, %s::timestamp, %s::timestamp)",
                 page_size=len(ordered),
             )
@@ -516,14 +529,20 @@ class BatchWriter:
         t = Device.__table__.c
         p_seq = sa.bindparam("p_seq", type_=sa.BigInteger)
         p_last = sa.bindparam("p_last", type_=UTCDateTime())
+        p_now = sa.bindparam("p_now", type_=UTCDateTime())
+        newer = sa.or_(t.last_seen_at.is_(None), p_now >= t.last_seen_at)  # see _PG_DEVICE_UPDATE
+
+        def envelope(name: str, type_, column):  # noqa: ANN001, ANN202
+            return sa.case((newer, sa.func.coalesce(sa.bindparam(name, type_=type_), column)), else_=column)
+
         stmt = (
             sa.update(Device.__table__)
             .where(t.id == sa.bindparam("p_id"))
             .values(
-                firmware=sa.func.coalesce(sa.bindparam("p_fw", type_=sa.String), t.firmware),
-                rssi_dbm=sa.func.coalesce(sa.bindparam("p_rssi", type_=sa.Integer), t.rssi_dbm),
-                uptime_s=sa.func.coalesce(sa.bindparam("p_uptime", type_=sa.BigInteger), t.uptime_s),
-                buffered=sa.func.coalesce(sa.bindparam("p_buffered", type_=sa.Integer), t.buffered),
+                firmware=envelope("p_fw", sa.String, t.firmware),
+                rssi_dbm=envelope("p_rssi", sa.Integer, t.rssi_dbm),
+                uptime_s=envelope("p_uptime", sa.BigInteger, t.uptime_s),
+                buffered=envelope("p_buffered", sa.Integer, t.buffered),
                 last_seq=sa.case(
                     (sa.and_(p_seq.is_not(None), sa.or_(t.last_seq.is_(None), p_seq > t.last_seq)), p_seq),
                     else_=t.last_seq,
@@ -532,7 +551,7 @@ class BatchWriter:
                     (sa.and_(p_last.is_not(None), sa.or_(t.last_reading_at.is_(None), p_last > t.last_reading_at)), p_last),
                     else_=t.last_reading_at,
                 ),
-                last_seen_at=sa.bindparam("p_now", type_=UTCDateTime()),
+                last_seen_at=sa.case((newer, p_now), else_=t.last_seen_at),
             )
         )
         session.execute(
@@ -546,13 +565,13 @@ class BatchWriter:
                     "p_buffered": u.buffered,
                     "p_seq": u.last_seq,
                     "p_last": u.last_reading_at,
-                    "p_now": now,
+                    "p_now": seen_at[u.device_id],
                 }
                 for u in ordered
             ],
         )
 
-    def _update_status(self, session: Session, final_status: dict[str, tuple[str, datetime]], now: datetime) -> None:
+    def _update_status(self, session: Session, final_status: dict[str, tuple[str, datetime]]) -> None:
         # A status only replaces one that is not newer (two writer threads may commit out of
         # order): status_changed_at is the arrival time of the message that set it.
         ordered = sorted(final_status.items())
@@ -581,14 +600,13 @@ class BatchWriter:
         )
         session.execute(stmt, [{"p_id": d, "p_status": st, "p_at": at} for d, (st, at) in ordered])
         # A status message is a sign of life too (the retained "offline" is the broker's, not the node's).
-        online = [d for d, (st, _) in ordered if st == STATUS_ONLINE]
+        online = [{"p_id": d, "p_at": at} for d, (st, at) in ordered if st == STATUS_ONLINE]
         if online:
-            p_now = sa.bindparam("p_now", type_=UTCDateTime())
             session.execute(
                 sa.update(Device.__table__)
-                .where(t.id.in_(online), sa.or_(t.last_seen_at.is_(None), t.last_seen_at < p_now))
-                .values(last_seen_at=p_now),
-                {"p_now": now},
+                .where(t.id == sa.bindparam("p_id"), sa.or_(t.last_seen_at.is_(None), t.last_seen_at < p_at))
+                .values(last_seen_at=p_at),
+                online,
             )
 
 
