@@ -247,6 +247,17 @@ def _apply_submission(inv: MonthlyInventory, sub: MonthlySubmission, factors: Fa
             inv.scope2_kg += line.scope2_kg
 
 
+def active_device_counts(session: Session, factory_ids: Iterable[int]) -> dict[int, int]:
+    """Active sensor nodes per factory (factories without any are absent)."""
+    return dict(
+        session.execute(
+            sa.select(Device.factory_id, sa.func.count(Device.id))
+            .where(Device.factory_id.in_(list(factory_ids)), Device.active.is_(True))
+            .group_by(Device.factory_id)
+        ).all()
+    )
+
+
 def monthly_inventory(
     session: Session,
     months: Sequence[date],
@@ -295,13 +306,7 @@ def monthly_inventory(
         acc[0] += co2_kg or 0.0
         acc[1] += covered_s or 0.0
 
-    device_counts = dict(
-        session.execute(
-            sa.select(Device.factory_id, sa.func.count(Device.id))
-            .where(Device.factory_id.in_(fids), Device.active.is_(True))
-            .group_by(Device.factory_id)
-        ).all()
-    )
+    device_counts = active_device_counts(session, fids)
 
     result = []
     for f in factories:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.access import AccessDenied, UserLike, allowed_factory_ids, require_factory
 from core.factors import FactorSet
-from core.inventory import MonthlyInventory, Totals, monthly_inventory, totals
+from core.inventory import MonthlyInventory, Totals, active_device_counts, monthly_inventory, totals
 from core.models import (
     QUALITY_VALID,
     AuditLog,
@@ -128,11 +128,7 @@ def _static_fingerprint(session: Session, fids: Sequence[int], factors: FactorSe
         sa.select(Factory.id, Factory.code, Factory.name, Factory.region, Factory.target_kg_co2e_per_kg,
                   Factory.firewood_density_kg_m3).where(Factory.id.in_(fids)).order_by(Factory.id)
     ).all())
-    devices = tuple(session.execute(
-        sa.select(Device.factory_id, sa.func.count(Device.id))
-        .where(Device.factory_id.in_(fids), Device.active.is_(True))
-        .group_by(Device.factory_id).order_by(Device.factory_id)
-    ).all())
+    devices = tuple(sorted(active_device_counts(session, fids).items()))
     return (factories, devices, tuple(sorted(factors.versions.items())), factors.grid_code, gwp, str(tz))
 
 
@@ -364,9 +360,7 @@ def daily_history(session: Session, user: UserLike | None, factory_id: int, firs
     """Return one point per local day in [first, last]; days without data are gaps (None)."""
     require_factory(user, factory_id)
     now = now or utcnow()
-    n_devices = session.scalar(
-        sa.select(sa.func.count(Device.id)).where(Device.factory_id == factory_id, Device.active.is_(True))
-    ) or 0
+    n_devices = active_device_counts(session, [factory_id]).get(factory_id, 0)
     rows = {
         r.day: r
         for r in session.execute(
@@ -439,13 +433,7 @@ def sensor_uptime(session: Session, factory_ids: Sequence[int], first: date, las
             .group_by(FactoryDaily.factory_id)
         ).all()
     )
-    counts = dict(
-        session.execute(
-            sa.select(Device.factory_id, sa.func.count(Device.id))
-            .where(Device.factory_id.in_(factory_ids), Device.active.is_(True))
-            .group_by(Device.factory_id)
-        ).all()
-    )
+    counts = active_device_counts(session, factory_ids)
     start, _ = local_day_bounds_utc(first, tz)
     _, end = local_day_bounds_utc(last, tz)
     span_s = max(0.0, (min(end, now) - start).total_seconds())
@@ -614,6 +602,19 @@ def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, per
 # Node health
 
 
+def _covered_s_by_device(session: Session, table, since, device_ids: Sequence[str]) -> dict[str, float]:  # noqa: ANN001
+    """Valid sensor-seconds per device in a rollup table (hourly or daily) from a lower bound on."""
+    if not device_ids:
+        return {}
+    return dict(
+        session.execute(
+            sa.select(table.device_id, sa.func.sum(table.covered_s))
+            .where(table.device_id.in_(device_ids), since)
+            .group_by(table.device_id)
+        ).all()
+    )
+
+
 def node_health(session: Session, user: UserLike | None, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ,
                 factory_id: int | None = None) -> list[NodeStatus]:
     """Return every allowed node with status, signal, firmware, buffer, and coverage over 24 h and 30 days."""
@@ -633,22 +634,10 @@ def node_health(session: Session, user: UserLike | None, now: datetime | None = 
     ).all()
     device_ids = [d.id for d, _, _ in rows]
     since_hour = (now - timedelta(hours=24)).replace(minute=0, second=0, microsecond=0)
-    cov24 = dict(
-        session.execute(
-            sa.select(DeviceHourly.device_id, sa.func.sum(DeviceHourly.covered_s))
-            .where(DeviceHourly.device_id.in_(device_ids), DeviceHourly.hour >= since_hour)
-            .group_by(DeviceHourly.device_id)
-        ).all()
-    ) if device_ids else {}
+    cov24 = _covered_s_by_device(session, DeviceHourly, DeviceHourly.hour >= since_hour, device_ids)
     today = local_date(now, tz)
     first = today - timedelta(days=UPTIME_DAYS - 1)
-    cov30 = dict(
-        session.execute(
-            sa.select(DeviceDaily.device_id, sa.func.sum(DeviceDaily.covered_s))
-            .where(DeviceDaily.device_id.in_(device_ids), DeviceDaily.day >= first)
-            .group_by(DeviceDaily.device_id)
-        ).all()
-    ) if device_ids else {}
+    cov30 = _covered_s_by_device(session, DeviceDaily, DeviceDaily.day >= first, device_ids)
     start30, _ = local_day_bounds_utc(first, tz)
     span30 = max(1.0, (now - start30).total_seconds())
     span24 = max(1.0, (now - since_hour).total_seconds())
