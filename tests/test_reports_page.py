@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask_login import login_user
-from web_helpers import build_small_db, login, web_config
+from web_helpers import NOW, build_small_db, login, web_config
 
 import core.auth as auth
 from app import create_app
@@ -148,9 +149,14 @@ def test_generation_checks_the_role_in_the_background_job(web):
     assert made == 0 and "has not started" in str(message.children)
 
 
-def test_reports001_generate_in_the_browser(dash_duo, web):
+def test_reports001_generate_in_the_browser(dash_duo, web, request):
     """Sign in as HQ, generate one factory's month: progress, then the new version in the list."""
     app, Session, _, reports = web
+    # The page offers "last month" by the clock; the fixture's data is around NOW (November 2026),
+    # so the server runs at NOW whatever day the suite runs on (tick: time still moves).
+    traveller = time_machine.travel(NOW, tick=True)
+    traveller.start()
+    request.addfinalizer(traveller.stop)
     dash_duo.server(app)  # not start_server: it waits for "/", which sends us to the sign-in page
     dash_duo.driver.get(dash_duo.server.url + "/login?next=/reports")
     dash_duo.find_element("#login-username").send_keys("hq")
