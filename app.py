@@ -23,7 +23,7 @@ from dash import dcc, html
 from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
-from core.auth import init_auth
+from core.accounts.auth import init_auth
 from core.config import Config, load_config
 from core.db import open_database
 
@@ -159,6 +159,11 @@ def __getattr__(name: str) -> Any:
 
 
 if __name__ == "__main__":
-    from core.runner import run_all
+    # `python app.py` is shorthand for `carbontrack run`. The web layer never imports the
+    # composition layer above it (it would be a cycle: the runner builds this app), so the
+    # script hands over to the CLI by module name instead of importing it.
+    import runpy
+    import sys
 
-    raise SystemExit(run_all(load_config()))
+    sys.argv = [sys.argv[0], "run"]
+    runpy.run_module("carbontrack", run_name="__main__")

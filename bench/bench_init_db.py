@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.bootstrap import init_database  # noqa: E402
+from carbontrack.bootstrap import init_database  # noqa: E402
 from core.config import load_config  # noqa: E402
 
 TABLES = ("factory", "device", "rollup_device_hourly", "rollup_factory_hourly", "rollup_device_daily",

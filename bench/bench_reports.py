@@ -1,7 +1,7 @@
 """Benchmark: all 67 factory workbooks + the network workbook for one month, from PostgreSQL with the demo data.
 
-Creates a fresh PostgreSQL database, loads the demo (`core.bootstrap.init_database(..., demo=True)`),
-then times `core.reports.generate_reports` for last month (the scheduler's job), reports the data
+Creates a fresh PostgreSQL database, loads the demo (`carbontrack.bootstrap.init_database(..., demo=True)`),
+then times `core.reporting.reports.generate_reports` for last month (the scheduler's job), reports the data
 size, the split between gathering data and writing workbooks, and drops the database.
 
     .venv/bin/python bench/bench_reports.py [--admin-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres]
@@ -25,13 +25,13 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.pgdb import DEFAULT_ADMIN_URL, create_database, drop_database  # noqa: E402
-from core.bootstrap import init_database  # noqa: E402
+from carbontrack.bootstrap import init_database  # noqa: E402
 from core.config import Config  # noqa: E402
 from core.db import open_database  # noqa: E402
 from core.models import DeviceDaily, EnergyEntry, Factory, FactoryDaily, MonthlySubmission  # noqa: E402
-from core.reports import generate_reports  # noqa: E402
+from core.reporting.month_data import collect_month  # noqa: E402
+from core.reporting.reports import generate_reports  # noqa: E402
 from core.timeutil import add_months, local_date, previous_month, utcnow  # noqa: E402
-from core.workbook_data import collect_month  # noqa: E402
 
 TARGET_S = 60.0
 

@@ -1,6 +1,6 @@
 """Benchmark: every dashboard callback's server time on PostgreSQL with the 13-month demo data.
 
-Creates a fresh PostgreSQL database, loads the demo (`core.bootstrap.init_database(..., demo=True)`),
+Creates a fresh PostgreSQL database, loads the demo (`carbontrack.bootstrap.init_database(..., demo=True)`),
 builds the web app, then times each callback two ways:
 - as a plain function (the callback's body: queries + figure building), and
 - through Flask's test client as a signed-in user posting the same JSON a browser sends to
@@ -32,8 +32,8 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.pgdb import DEFAULT_ADMIN_URL, create_database, drop_database  # noqa: E402
-from core.auth import WebUser  # noqa: E402
-from core.bootstrap import init_database  # noqa: E402
+from carbontrack.bootstrap import init_database  # noqa: E402
+from core.accounts.auth import WebUser  # noqa: E402
 from core.config import Config  # noqa: E402
 from core.db import open_database  # noqa: E402
 from core.models import (  # noqa: E402
@@ -197,7 +197,7 @@ def measure(app, Session, runs: int) -> dict[str, dict[str, float]]:  # noqa: AN
 def first_overview_render_ms(url: str, cfg: Config) -> float:
     """Server time of the HQ overview's first render in a fresh app (layout + callback, cold caches)."""
     from app import create_app
-    from core.queries import INVENTORY_CACHE
+    from core.insights.queries import INVENTORY_CACHE
 
     INVENTORY_CACHE.clear()  # cold: nothing reused from earlier calls
     engine, Session = open_database(url)  # noqa: N806

@@ -1,4 +1,4 @@
-"""Admin callbacks: tables for admins and auditors; every write goes through core.admin (admins only)."""
+"""Admin callbacks: tables for admins and auditors; every write goes through core.registry.admin (admins only)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from dash import Input, Output, State, ctx, html
 from callbacks.common import app_tz, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied
-from core.admin import (
+from core.models import Device, Factory, Stack
+from core.registry.admin import (
     AdminError,
     add_device,
     admin_add_factor_version,
@@ -25,7 +26,6 @@ from core.admin import (
     update_stack,
     update_user,
 )
-from core.models import Device, Factory, Stack
 from core.timeutil import DEFAULT_TZ
 
 ACTIONS = {

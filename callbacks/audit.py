@@ -11,7 +11,7 @@ from dash import Input, Output, html
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied
-from core.queries import audit_entries
+from core.insights.queries import audit_entries
 from core.timeutil import DEFAULT_TZ
 
 

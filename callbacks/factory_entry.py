@@ -12,7 +12,7 @@ from dash import ALL, Input, Output, State, ctx, html
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied, can_approve, can_enter_data, require_factory
-from core.entry import (
+from core.inventory.entry import (
     UNITS_BY_SOURCE,
     EntryError,
     approval_warnings,
@@ -27,7 +27,7 @@ from core.entry import (
     save_entry,
     validate,
 )
-from core.factors import load_factor_set
+from core.inventory.factors import load_factor_set
 from core.models import ENERGY_SOURCES, STATUS_APPROVED, STATUS_SUBMITTED, Factory
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, parse_month, utcnow
 

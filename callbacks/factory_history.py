@@ -30,11 +30,11 @@ from callbacks.figures import (
     reconciliation_figure,
 )
 from core.access import AccessDenied
-from core.factors import load_factor_set
+from core.insights.queries import daily_history, monthly_history
+from core.inventory.factors import load_factor_set
 from core.models import Factory
-from core.queries import daily_history, monthly_history
+from core.reporting.xlsx import is_formula_like, put
 from core.timeutil import DEFAULT_TZ, iter_months, local_date, month_start, utcnow
-from core.xlsx import is_formula_like, put
 
 MAX_DAYS = 400  # longest range shown at daily resolution
 DENIED = "You may not see this factory."
@@ -43,7 +43,7 @@ DENIED = "You may not see this factory."
 def safe_cell(value: Any) -> Any:
     """Return a CSV cell: text a spreadsheet would run as a formula gets a leading apostrophe.
 
-    Only for CSV, which has no cell types; the workbook uses core.xlsx.put (Excel's quote-prefix
+    Only for CSV, which has no cell types; the workbook uses core.reporting.xlsx.put (Excel's quote-prefix
     flag, so the text itself is unchanged).
     """
     if isinstance(value, str) and is_formula_like(value):
@@ -222,7 +222,7 @@ def to_csv(data: dict) -> str:
 
 
 def to_xlsx(data: dict) -> bytes:
-    """A workbook with a Monthly and a Daily sheet; text is written by core.xlsx.put, never as a formula."""
+    """A workbook with a Monthly and a Daily sheet; text is written by core.reporting.xlsx.put, never as a formula."""
     from openpyxl import Workbook
 
     mh, mrows, dh, drows = export_rows(data)

@@ -23,7 +23,7 @@ from callbacks.common import (
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, live_day_figure, live_hour_figure, local_naive
 from core.access import AccessDenied
-from core.queries import NodeStatus, live_readings_since, live_snapshot
+from core.insights.queries import NodeStatus, live_readings_since, live_snapshot
 from core.timeutil import DEFAULT_TZ, local_day_bounds_utc, utcnow
 
 REFRESH_MS = 5000

@@ -11,8 +11,8 @@ from dash import Input, Output, dcc, html
 
 from callbacks.common import app_tz, empty_state, fmt_num, fmt_t, web_user
 from callbacks.common import session_factory as app_session_factory
-from core.factors import load_factor_set
-from core.queries import METRICS, PERIODS, LeaderRow, leaderboard
+from core.insights.queries import METRICS, PERIODS, LeaderRow, leaderboard
+from core.inventory.factors import load_factor_set
 from core.timeutil import DEFAULT_TZ
 
 

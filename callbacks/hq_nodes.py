@@ -12,7 +12,7 @@ from dash import Input, Output, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
-from core.queries import ListenerHealth, NodeStatus, listener_health, node_health
+from core.insights.queries import ListenerHealth, NodeStatus, listener_health, node_health
 from core.timeutil import DEFAULT_TZ
 
 

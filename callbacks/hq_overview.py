@@ -12,8 +12,8 @@ from dash import Input, Output, html
 from callbacks.common import app_tz, empty_state, fmt_num, fmt_pct, fmt_t, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
-from core.factors import load_factor_set
-from core.queries import UPTIME_THRESHOLD, Overview, hq_overview
+from core.insights.queries import UPTIME_THRESHOLD, Overview, hq_overview
+from core.inventory.factors import load_factor_set
 from core.timeutil import DEFAULT_TZ
 
 

@@ -27,7 +27,7 @@ from dash.exceptions import PreventUpdate
 from callbacks.common import app_config, app_tz, fmt_eat, session_factory, web_user
 from core.access import AccessDenied, can_approve
 from core.models import ROLE_FACTORY_MANAGER
-from core.reports import (
+from core.reporting.reports import (
     NETWORK_SCOPE,
     STATUS_DONE,
     STATUS_FAILED,
@@ -38,7 +38,7 @@ from core.reports import (
     report_for_download,
     visible_reports,
 )
-from core.scheduler import MAX_ATTEMPTS
+from core.reporting.scheduler import MAX_ATTEMPTS
 from core.timeutil import add_months, local_date, month_start, parse_month, utcnow
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
             set_progress((0, "collecting data"))
         result = generate_reports(sf, cfg, month, codes, network=network, requested_by=user.username,
                                   progress=progress)
-        from core.auth import record_audit
+        from core.audit import record_audit
 
         with sf() as s:
             record_audit(s, user, "generate", "report", entity_id=f"{month:%Y-%m}",

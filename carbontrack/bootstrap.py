@@ -7,10 +7,10 @@ import logging
 import sys
 import time
 
+from core.accounts.users import UserError, create_user
 from core.config import Config
 from core.db import open_database, upgrade_to_head
-from core.factors import seed_factors
-from core.users import UserError, create_user
+from core.inventory.factors import seed_factors
 
 
 def init_database(cfg: Config, demo: bool = False) -> str:
@@ -27,7 +27,7 @@ def init_database(cfg: Config, demo: bool = False) -> str:
             s.commit()
         summary = f"schema at head; {added} emission factors seeded"
         if demo:
-            from core.demo import load_demo
+            from carbontrack.demo import load_demo
 
             summary += "; " + load_demo(Session, tz=cfg.tz)
     finally:

@@ -16,7 +16,7 @@ log = logging.getLogger("carbontrack")
 
 
 def _init_db(cfg: Config, args: argparse.Namespace) -> int:
-    from core.bootstrap import init_database
+    from carbontrack.bootstrap import init_database
 
     summary = init_database(cfg, demo=args.demo)
     print(summary)
@@ -24,7 +24,7 @@ def _init_db(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _run(cfg: Config, args: argparse.Namespace) -> int:
-    from core.runner import run_all
+    from carbontrack.runner import run_all
 
     return run_all(cfg, host=args.host, port=args.port, simulate=not args.no_simulate)
 
@@ -42,19 +42,19 @@ def _simulate(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _scheduler(cfg: Config, args: argparse.Namespace) -> int:
-    from core.scheduler import run_scheduler_forever
+    from core.reporting.scheduler import run_scheduler_forever
 
     return run_scheduler_forever(cfg)
 
 
 def _report(cfg: Config, args: argparse.Namespace) -> int:
-    from core.reports import cli_report
+    from core.reporting.reports import cli_report
 
     return cli_report(cfg, month=args.month, factory=args.factory, out=args.out)
 
 
 def _create_user(cfg: Config, args: argparse.Namespace) -> int:
-    from core.bootstrap import create_user_cli
+    from carbontrack.bootstrap import create_user_cli
 
     return create_user_cli(cfg, args.username, args.role, args.factory)
 

@@ -37,6 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.accounts.users import create_user
 from core.emissions import (
     WOOD_DRY_NCV_MJ_PER_KG,
     barometric_pressure_pa,
@@ -44,7 +45,7 @@ from core.emissions import (
     fuel_emissions,
     stack_co2_kg_s,
 )
-from core.factors import FactorSet, load_factor_set, seed_factors
+from core.inventory.factors import FactorSet, load_factor_set, seed_factors
 from core.models import (
     QUALITY_VALID,
     ROLE_ADMIN,
@@ -77,7 +78,6 @@ from core.timeutil import (
     month_start,
     utcnow,
 )
-from core.users import create_user
 
 FACTORIES_CSV = Path(__file__).resolve().parent / "data" / "ktda_factories.csv"
 DEMO_SEED = 2683  # any constant; (GEF project id of "Greening the Tea Industry", domain.md §3)
@@ -383,7 +383,7 @@ class _Generator:
             plan.gap_hours.update(first + timedelta(hours=h) for h in range(length))
 
     def _intensity(self, plan: _FactoryPlan) -> float:
-        """Scope 1 + 2 kg CO2e per kg made tea over the complete months (as core.inventory does)."""
+        """Scope 1 + 2 kg CO2e per kg made tea over the complete months (as core.inventory.monthly does)."""
         total = tea = 0.0
         for m in plan.months[:-1]:
             for e in m.entries:

@@ -15,22 +15,22 @@ import socket
 import threading
 from collections.abc import Callable
 
+from carbontrack.demo import DEMO_USERS
 from core.config import Config
 from core.db import open_database
-from core.demo import DEMO_USERS
 
 log = logging.getLogger("carbontrack.run")
 
 
 
 def _init_db(cfg: Config) -> None:
-    from core.bootstrap import init_database
+    from carbontrack.bootstrap import init_database
 
     log.info("database: %s", init_database(cfg, demo=True))
 
 
 def _start_scheduler(cfg: Config, session_factory) -> object | None:  # noqa: ANN001
-    from core.scheduler import start_scheduler
+    from core.reporting.scheduler import start_scheduler
 
     try:
         return start_scheduler(cfg, session_factory)

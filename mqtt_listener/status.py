@@ -32,28 +32,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.fleet.health import STATUS_OFFLINE, STATUS_ONLINE, offline_timeout_s  # noqa: F401 (re-exported)
 from core.models import Device, ListenerStat
 
 log = logging.getLogger("mqtt_listener.status")
 
-# A device is offline when nothing arrived for this many sample intervals…
-OFFLINE_AFTER_INTERVALS = 3
-# …but never sooner than this: a node that reboots or re-associates to Wi-Fi takes a minute or two.
-OFFLINE_MIN_S = 300.0
 # Batch latencies kept for the p50/p99 figures (the most recent ones).
 LATENCY_WINDOW = 2000
-STATUS_OFFLINE = "offline"
-STATUS_ONLINE = "online"
 
 
 def instance_name() -> str:
     """`host:pid`, the listener_stat key of this process."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def offline_timeout_s(sample_interval_s: float | None) -> float:
-    """Seconds without a message after which a device counts as offline."""
-    return max(OFFLINE_AFTER_INTERVALS * float(sample_interval_s or 60.0), OFFLINE_MIN_S)
 
 
 def _percentile(sorted_values: list[float], q: float) -> float | None:

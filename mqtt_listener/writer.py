@@ -29,8 +29,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.emissions import EmissionsError, barometric_pressure_pa
+from core.measurement.rollups import RollupAccumulator, dbapi_cursor
 from core.models import QUALITY_VALID, Device, Factory, Reading, RejectedMessage, Stack, UTCDateTime
-from core.rollups import RollupAccumulator, dbapi_cursor
 from core.timeutil import DEFAULT_TZ
 from mqtt_listener.decode import (
     DEVICE_ID_MAX_LEN,

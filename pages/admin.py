@@ -7,8 +7,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
-from core.admin import FACTOR_NUMERIC_FIELDS, FACTOR_TEXT_FIELDS
 from core.models import ROLES
+from core.registry.admin import FACTOR_NUMERIC_FIELDS, FACTOR_TEXT_FIELDS
 
 dash.register_page(__name__, path="/admin", title="Admin · Carbon Track", name="Admin")
 

@@ -16,7 +16,7 @@ from callbacks.common import (
 )
 from callbacks.factory_entry import month_options
 from core.access import can_approve
-from core.entry import SOURCE_LABELS, UNITS_BY_SOURCE, pending_approvals
+from core.inventory.entry import SOURCE_LABELS, UNITS_BY_SOURCE, pending_approvals
 from core.models import ENERGY_SOURCES
 
 dash.register_page(__name__, path="/factory/entry", title="Energy entry · Carbon Track", name="Energy entry")

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_allowed, page_header, session_factory, web_user
+from core.insights.queries import METRICS, PERIODS
 from core.models import Factory
-from core.queries import METRICS, PERIODS
 
 dash.register_page(__name__, path="/hq/leaderboard", title="Leaderboard · Carbon Track", name="Leaderboard")
 

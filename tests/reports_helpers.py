@@ -8,7 +8,7 @@ from pathlib import Path
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.config import Config
-from core.factors import seed_factors
+from core.inventory.factors import seed_factors
 from core.models import (
     STATUS_APPROVED,
     STATUS_SUBMITTED,

@@ -7,7 +7,11 @@ import sqlalchemy as sa
 from web_helpers import build_small_db
 
 from core.access import AccessDenied
-from core.admin import (
+from core.accounts.auth import WebUser
+from core.accounts.users import verify_password
+from core.db import make_engine, make_session_factory
+from core.models import AuditLog, EmissionFactor, Stack, User
+from core.registry.admin import (
     AdminError,
     add_device,
     admin_add_factor_version,
@@ -20,10 +24,6 @@ from core.admin import (
     update_stack,
     update_user,
 )
-from core.auth import WebUser
-from core.db import make_engine, make_session_factory
-from core.models import AuditLog, EmissionFactor, Stack, User
-from core.users import verify_password
 
 
 @pytest.fixture

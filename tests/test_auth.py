@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from web_helpers import PASSWORDS, build_small_db, csrf_from, login, web_config
 
-import core.auth as auth
+import core.accounts.auth as auth
 from app import create_app
 from core.db import make_engine, make_session_factory
 from core.models import AuditLog, User
@@ -199,7 +199,7 @@ def test_login_page_escapes_username(web):
 
 def test_password_reset_ends_other_sessions(web):
     app, Session, _ = web
-    from core.users import hash_password
+    from core.accounts.users import hash_password
 
     client = app.server.test_client()
     login(client, "kagwe")

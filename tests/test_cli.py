@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core import cli
-from core.factors import SEED_FACTORS
+from carbontrack import cli
+from core.inventory.factors import SEED_FACTORS
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_errors_do_not_print_passwords() -> None:
 def test_cli_exits_with_one_line_on_stderr(variable: str, value: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARBONTRACK_")}
     env.update({variable: value, "CARBONTRACK_DATA_DIR": str(tmp_path)})
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "init-db"], env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "carbontrack.cli", "init-db"], env=env, capture_output=True,
                           text=True, timeout=60, cwd=tmp_path)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from conftest import create_pg_database, drop_pg_database, require_or_skip
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.bootstrap import init_database
+from carbontrack.bootstrap import init_database
+from carbontrack.demo import DEMO_USERS, FACTORIES_CSV, load_demo
+from core.accounts.users import create_user, verify_password
 from core.config import Config
 from core.db import make_engine, make_session_factory, upgrade_to_head
-from core.demo import DEMO_USERS, FACTORIES_CSV, load_demo
 from core.emissions import barometric_pressure_pa, electricity_kwh, fuel_emissions, stack_co2_kg_s
-from core.factors import load_factor_set
+from core.inventory.factors import load_factor_set
 from core.models import (
     ROLES,
     STATUS_APPROVED,
@@ -43,7 +44,6 @@ from core.models import (
     User,
 )
 from core.timeutil import add_months, local_date, local_month_bounds_utc
-from core.users import create_user, verify_password
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 NOW = datetime(2026, 11, 28, 12, 40, tzinfo=UTC)  # 15:40 local; current month Nov 2026
@@ -164,7 +164,7 @@ def test_stacks_and_devices(demo: Demo) -> None:
 def test_second_load_changes_nothing(demo: Demo, tmp_path: Path) -> None:
     before = _counts(demo.Session)
     assert load_demo(demo.Session, tz=NAIROBI) == "demo data not loaded: the database already has 67 factories"
-    # The same through `carbontrack init-db --demo` (core.bootstrap).
+    # The same through `carbontrack init-db --demo` (carbontrack.bootstrap).
     summary = init_database(Config(database_url=demo.url, data_dir=tmp_path, secret_key="x"), demo=True)
     assert "0 emission factors seeded" in summary and "demo data not loaded" in summary
     assert _counts(demo.Session) == before

@@ -23,7 +23,7 @@ from core.emissions import (
     specific_embedded_emissions,
     stack_co2_kg_s,
 )
-from core.factors import SEED_FACTORS
+from core.inventory.factors import SEED_FACTORS
 
 # Fuel factors as seeded into the library (their values are checked against domain.md §2.1 in
 # tests/test_factors.py); built here without a database.

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from web_helpers import NOW, build_small_db
 
 from core.access import AccessDenied
-from core.auth import WebUser
+from core.accounts.auth import WebUser
 from core.db import make_engine, make_session_factory
-from core.entry import (
+from core.inventory.entry import (
     EntryError,
     EntryForm,
     SourceInput,
@@ -25,8 +25,8 @@ from core.entry import (
     save_entry,
     validate,
 )
-from core.factors import load_factor_set
-from core.inventory import monthly_inventory
+from core.inventory.factors import load_factor_set
+from core.inventory.monthly import monthly_inventory
 from core.models import AuditLog, MonthlySubmission
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
 
@@ -107,7 +107,7 @@ def test_future_month_refused(db):
 
 def test_unusual_values_warned_against_history(db):
     Session, ids, users, factors = db
-    from core.entry import history_medians
+    from core.inventory.entry import history_medians
 
     with Session() as s:
         medians = history_medians(s, ids["KGW"], THIS_MONTH, factors, 450.0)
@@ -318,7 +318,7 @@ def test_submitted_month_cannot_be_saved_as_draft_but_can_be_resubmitted(db):
 
 def test_approval_warnings_missing_source_and_history(db):
     Session, ids, users, factors = db
-    from core.entry import approval_warnings
+    from core.inventory.entry import approval_warnings
 
     form = parse_form(THIS_MONTH, {"diesel": "2000", "grid_electricity": "120000"},
                       {"diesel": "L", "grid_electricity": "kWh"}, green_leaf="1000000", made_tea="22000")

@@ -18,9 +18,9 @@ from web_helpers import NOW, build_small_db
 
 from callbacks.factory_entry import approval_panel, form_values, load_month, preview_panel, run_action
 from callbacks.factory_history import month_axis, render_history
-from core.auth import WebUser
+from core.accounts.auth import WebUser
 from core.db import make_engine, make_session_factory
-from core.entry import UNITS_BY_SOURCE, get_submission
+from core.inventory.entry import UNITS_BY_SOURCE, get_submission
 from core.models import ENERGY_SOURCES, AuditLog
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
 
@@ -258,7 +258,7 @@ def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_pa
     from selenium.webdriver.common.keys import Keys
     from web_helpers import web_config
 
-    import core.auth as auth
+    import core.accounts.auth as auth
     from app import create_app
     from core.timeutil import utcnow
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from core.factors import SEED_FACTORS, add_factor_version, latest_factors, load_factor_set, seed_factors
+from core.inventory.factors import (
+    SEED_FACTORS,
+    add_factor_version,
+    latest_factors,
+    load_factor_set,
+    seed_factors,
+)
 from core.models import EmissionFactor
 
 # domain.md §2.1 table (IPCC 2006 Vol 2: NCV Table 1.2, CO2 Table 1.4, CH4/N2O Table 2.3):

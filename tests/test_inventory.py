@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from core.factors import load_factor_set, seed_factors
-from core.inventory import due_datetime, monthly_inventory, totals
+from core.inventory.factors import load_factor_set, seed_factors
+from core.inventory.monthly import due_datetime, monthly_inventory, totals
 from core.models import (
     STATUS_APPROVED,
     Device,

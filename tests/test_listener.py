@@ -24,6 +24,7 @@ from ingest_helpers import (
 )
 
 from core.emissions import barometric_pressure_pa, stack_co2_kg_s
+from core.measurement.rollups import recompute_rollups
 from core.models import (
     QUALITY_INVALID,
     QUALITY_VALID,
@@ -37,7 +38,6 @@ from core.models import (
     Reading,
     Stack,
 )
-from core.rollups import recompute_rollups
 from mqtt_listener import Listener
 from mqtt_listener.decode import DeviceInfo, decode_telemetry
 
@@ -334,7 +334,8 @@ def test_shared_subscription_splits_the_load(pg_url, mosquitto, topic_prefix):
 def test_sweep_marks_silent_devices_offline(Session, fleet):  # noqa: N803
     from datetime import timedelta
 
-    from mqtt_listener.status import offline_timeout_s, sweep_offline
+    from core.fleet.health import offline_timeout_s
+    from mqtt_listener.status import sweep_offline
 
     now = datetime.now(UTC)
     with Session() as s:

@@ -9,11 +9,8 @@ import sqlalchemy as sa
 from web_helpers import NOW, build_small_db
 
 from core.access import AccessDenied
-from core.auth import WebUser
-from core.factors import load_factor_set
-from core.inventory import monthly_inventory, totals
-from core.models import Device, Reading
-from core.queries import (
+from core.accounts.auth import WebUser
+from core.insights.queries import (
     LIVE_WINDOW,
     audit_entries,
     daily_history,
@@ -26,6 +23,9 @@ from core.queries import (
     node_health,
     period_months,
 )
+from core.inventory.factors import load_factor_set
+from core.inventory.monthly import monthly_inventory, totals
+from core.models import Device, Reading
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
 
 
@@ -264,7 +264,7 @@ def test_is_online():
 
 
 def test_is_online_uses_the_listeners_timeout():
-    from mqtt_listener.status import offline_timeout_s
+    from core.fleet.health import offline_timeout_s
 
     for interval in (None, 1.0, 60.0, 100.0, 600.0, 3600.0):
         limit = offline_timeout_s(interval)
@@ -296,8 +296,8 @@ def _key(inv):
 def test_cached_inventory_equals_inventory_and_notices_changes(data):
     import sqlalchemy as sa
 
+    from core.insights.queries import InventoryCache, cached_monthly_inventory
     from core.models import EnergyEntry, FactoryDaily, MonthlySubmission
-    from core.queries import InventoryCache, cached_monthly_inventory
 
     Session, fx, users = data
     cache = InventoryCache()

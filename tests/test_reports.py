@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import pytest
 from reports_helpers import MONTH, NOW, config_for, seed_known_month
 
-import core.reports as reports
+import core.reporting.reports as reports
 from core.access import AccessDenied
 from core.models import Factory, Report
-from core.reports import (
+from core.reporting.reports import (
     ReportError,
     check_month,
     cli_report,

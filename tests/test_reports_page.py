@@ -11,12 +11,12 @@ import time_machine
 from flask_login import login_user
 from web_helpers import NOW, build_small_db, login, web_config
 
-import core.auth as auth
+import core.accounts.auth as auth
 from app import create_app
-from core.auth import WebUser
+from core.accounts.auth import WebUser
 from core.db import make_engine, make_session_factory
 from core.models import AuditLog, Report, User
-from core.reports import generate_reports
+from core.reporting.reports import generate_reports
 
 MONTH = date(2026, 10, 1)
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from ingest_helpers import reading, seed_fleet, telemetry
 from test_listener import rollup_snapshot
 
+from core.measurement.rollups import RollupAccumulator, recompute_rollups
 from core.models import DeviceDaily, DeviceHourly, FactoryDaily, Reading
-from core.rollups import RollupAccumulator, recompute_rollups
 from mqtt_listener.status import ListenerStats
 from mqtt_listener.writer import BatchWriter, Message
 

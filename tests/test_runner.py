@@ -9,10 +9,10 @@ import urllib.request
 import sqlalchemy as sa
 from ingest_helpers import count_readings, free_port, seed_fleet, wait_until
 
+from carbontrack.runner import run_all
 from core.config import Config, MqttUrl
 from core.db import make_engine, make_session_factory, upgrade_to_head
 from core.models import Device
-from core.runner import run_all
 
 
 def test_run_all_embedded_default_ingests_simulated_fleet_and_stops(tmp_path):

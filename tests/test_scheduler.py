@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from reports_helpers import MONTH, config_for, seed_known_month
 
-import core.reports as reports
-import core.scheduler as scheduler
+import core.reporting.reports as reports
+import core.reporting.scheduler as scheduler
 from core.models import JobRun, Report
-from core.scheduler import (
+from core.reporting.scheduler import (
     FINAL_RUN,
     FIRST_RUN,
     MAX_ATTEMPTS,
@@ -185,7 +185,7 @@ def test_carbontrack_scheduler_catches_up_and_stops_on_sigterm(sqlite_url, tmp_p
     seed_known_month(Session)
     env = dict(os.environ, CARBONTRACK_DATABASE_URL=sqlite_url, CARBONTRACK_DATA_DIR=str(tmp_path / "data"))
     env.pop("CARBONTRACK_MQTT_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "scheduler"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "carbontrack.cli", "scheduler"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30

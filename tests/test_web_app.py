@@ -12,7 +12,7 @@ from app import create_app
 
 
 def test_importing_app_builds_nothing():
-    code = "import app, sys; assert app._server is None; assert 'core.runner' not in sys.modules; print('ok')"
+    code = "import app, sys; assert app._server is None; assert 'carbontrack.runner' not in sys.modules; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          env={"PATH": "/usr/bin:/bin", "CARBONTRACK_DATABASE_URL": "postgresql://nobody@256.0.0.1/x"})
     assert out.returncode == 0, out.stderr

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from web_helpers import login, make_web_db, post_callback, web_config
 
-import core.auth as auth
+import core.accounts.auth as auth
 from app import create_app
 from core.models import AuditLog, MonthlySubmission, User
 

@@ -21,7 +21,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 from web_helpers import PASSWORDS, build_small_db, web_config
 
-import core.auth as auth
+import core.accounts.auth as auth
 from app import create_app
 from core.db import make_engine, make_session_factory
 from core.models import MonthlySubmission, Reading

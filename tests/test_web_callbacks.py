@@ -22,7 +22,7 @@ from callbacks.hq_leaderboard import leaderboard_rows, leaderboard_table
 from callbacks.hq_nodes import nodes_data, render_nodes
 from callbacks.hq_overview import overview_data, render_overview
 from core.access import AccessDenied, can_read_factory
-from core.auth import WebUser
+from core.accounts.auth import WebUser
 from core.models import Reading
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
 

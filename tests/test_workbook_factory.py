@@ -16,9 +16,9 @@ from reports_helpers import (
     seed_known_month,
 )
 
-from core.reports import generate_reports
-from core.workbook_factory import FACTORY_SHEETS
-from core.xlsx import FMT_PCT, FMT_SEE, FMT_T
+from core.reporting.factory_workbook import FACTORY_SHEETS
+from core.reporting.reports import generate_reports
+from core.reporting.xlsx import FMT_PCT, FMT_SEE, FMT_T
 
 REL = 2e-3  # domain.md's per-unit values are rounded to 4 significant figures
 
@@ -187,7 +187,7 @@ def test_user_text_never_becomes_a_formula(workbook):
 def test_formula_like_text_is_stored_as_text(text, tmp_path):
     from openpyxl import Workbook
 
-    from core.xlsx import put
+    from core.reporting.xlsx import put
 
     wb = Workbook()
     put(wb.active, 1, 1, text)

@@ -15,8 +15,8 @@ from reports_helpers import (
     seed_known_month,
 )
 
-from core.reports import KIND_NETWORK, generate_reports
-from core.workbook_network import NETWORK_SHEETS
+from core.reporting.network_workbook import NETWORK_SHEETS
+from core.reporting.reports import KIND_NETWORK, generate_reports
 
 REL = 2e-3
 

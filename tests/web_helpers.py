@@ -13,8 +13,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.accounts.users import create_user
 from core.config import Config
-from core.factors import seed_factors
+from core.inventory.factors import seed_factors
 from core.models import (
     STATUS_APPROVED,
     STATUS_SUBMITTED,
@@ -31,7 +32,6 @@ from core.models import (
     Stack,
 )
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
-from core.users import create_user
 
 PASSWORDS = {"admin": "admin-pass-1", "hq": "hq-pass-1", "auditor": "auditor-pass-1",
              "kagwe": "kagwe-pass-1", "mataara": "mataara-pass-1"}

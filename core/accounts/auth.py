@@ -1,6 +1,6 @@
 """Sign-in, sign-out and the "signed-in users only" rule for every route (flask-login).
 
-- Passwords are checked with core.users (salted werkzeug hashes).
+- Passwords are checked with core.accounts.users (salted werkzeug hashes).
 - Failed sign-ins are slowed: every failure waits FAILURE_DELAY_S; an account is locked for
   LOCKOUT after MAX_USER_FAILURES failures in a row (kept in the database, so it holds across
   web workers); an address is refused for IP_WINDOW after MAX_IP_FAILURES failures (kept per
@@ -29,9 +29,10 @@ import sqlalchemy as sa
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.models import AuditLog, User
+from core.accounts.users import hash_password, verify_password
+from core.audit import record_audit
+from core.models import User
 from core.timeutil import DEFAULT_TZ, utcnow
-from core.users import hash_password, verify_password
 
 MAX_USER_FAILURES = 5  # failures in a row before the account is locked
 LOCKOUT = timedelta(minutes=5)
@@ -117,20 +118,6 @@ class IpThrottle:
 
 
 IP_THROTTLE = IpThrottle()
-
-
-def record_audit(session: Session, user: WebUser | User | None, action: str, entity: str, **fields) -> AuditLog:
-    """Add one audit-log row (the caller commits)."""
-    row = AuditLog(
-        at=fields.pop("at", None) or utcnow(),
-        user_id=getattr(user, "id", None),
-        username=fields.pop("username", None) or getattr(user, "username", None),
-        action=action,
-        entity=entity,
-        **fields,
-    )
-    session.add(row)
-    return row
 
 
 def authenticate(

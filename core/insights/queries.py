@@ -1,6 +1,6 @@
 """Dashboard queries: every one scoped by the user's allowed factories (core.access).
 
-Dashboards read the rollup tables and core.inventory; raw readings are read only for the live
+Dashboards read the rollup tables and core.inventory.monthly; raw readings are read only for the live
 window (the last hour of one factory's devices, through the (device_id, ts) index), so the cost
 of a page does not grow with the reading table.
 """
@@ -18,8 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.access import AccessDenied, UserLike, allowed_factory_ids, require_factory
-from core.factors import FactorSet
-from core.inventory import MonthlyInventory, Totals, active_device_counts, monthly_inventory, totals
+from core.fleet.health import STATUS_OFFLINE, offline_timeout_s
+from core.inventory.factors import FactorSet
+from core.inventory.monthly import (
+    MonthlyInventory,
+    Totals,
+    active_device_counts,
+    monthly_inventory,
+    totals,
+)
 from core.models import (
     QUALITY_VALID,
     AuditLog,
@@ -35,7 +42,6 @@ from core.models import (
     Stack,
 )
 from core.timeutil import DEFAULT_TZ, add_months, local_date, local_day_bounds_utc, month_start, utcnow
-from mqtt_listener.status import STATUS_OFFLINE, offline_timeout_s
 
 LIVE_WINDOW = timedelta(hours=1)  # raw readings shown at full resolution
 LIVE_HOURS = 24  # hourly rollups shown on the live page
@@ -142,7 +148,7 @@ def cached_monthly_inventory(
     now: datetime | None = None,
     cache: InventoryCache = INVENTORY_CACHE,
 ) -> list[MonthlyInventory]:
-    """core.inventory.monthly_inventory with closed months reused from `cache` while unchanged."""
+    """core.inventory.monthly.monthly_inventory with closed months reused from `cache` while unchanged."""
     now = now or utcnow()
     fids = tuple(sorted(set(factory_ids)))
     months = sorted({month_start(m) for m in months})
@@ -218,7 +224,7 @@ def is_online(last_seen_at: datetime | None, status: str | None, sample_interval
 
     Offline when its last will (`offline` status) arrived, or when nothing arrived for
     `offline_timeout_s(sample_interval_s)` — 3 sample intervals, at least 5 minutes. That timeout
-    is mqtt_listener.status.offline_timeout_s, the one source of truth, so the web never disagrees
+    is core.fleet.health.offline_timeout_s, the one source of truth, so the web never disagrees
     with the listener's offline sweep (and does not wait for it).
     """
     if status == STATUS_OFFLINE or last_seen_at is None:

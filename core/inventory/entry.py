@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from core.access import AccessDenied, UserLike, can_approve, can_enter_data, is_admin, require_factory
-from core.auth import record_audit
+from core.audit import record_audit
 from core.emissions import ZERO_EMISSIONS, EmissionsError, FuelEmissions, electricity_kwh, fuel_emissions
-from core.factors import FactorSet
-from core.inventory import ELECTRICITY_SOURCES, monthly_inventory, source_line
+from core.inventory.factors import FactorSet
+from core.inventory.monthly import ELECTRICITY_SOURCES, monthly_inventory, source_line
 from core.models import (
     ENERGY_SOURCES,
     STATUS_APPROVED,
@@ -106,7 +106,7 @@ class Validation:
 
 @dataclass(frozen=True)
 class Preview:
-    """What the entry implies (the same arithmetic as core.inventory)."""
+    """What the entry implies (the same arithmetic as core.inventory.monthly)."""
 
     combustion: FuelEmissions
     scope2_kg: float
@@ -291,7 +291,7 @@ def _warn_unusual(v: Validation, label: str, value: float, median: float | None,
 
 
 def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_density: float | None = None) -> Preview:
-    """Return the emissions the entry implies, computed as core.inventory computes a month."""
+    """Return the emissions the entry implies, computed as core.inventory.monthly computes a month."""
     combustion = ZERO_EMISSIONS
     scope2 = grid_kwh = own_kwh = 0.0
     errors: dict[str, str] = {}

@@ -33,7 +33,7 @@ from core.emissions import (
     fuel_emissions,
     specific_embedded_emissions,
 )
-from core.factors import FactorSet
+from core.inventory.factors import FactorSet
 from core.models import (
     STATUS_APPROVED,
     STATUS_SUBMITTED,

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.access import AccessDenied, UserLike, is_admin
-from core.auth import record_audit
-from core.factors import add_factor_version, latest_factors
+from core.accounts.users import MIN_PASSWORD_LENGTH, UserError, create_user, hash_password
+from core.audit import record_audit
+from core.inventory.factors import add_factor_version, latest_factors
 from core.models import ROLE_FACTORY_MANAGER, ROLES, Device, EmissionFactor, Factory, Stack, User
-from core.users import MIN_PASSWORD_LENGTH, UserError, create_user, hash_password
 
 STACK_FIELDS = {
     "diameter_m": (0.05, 10.0),

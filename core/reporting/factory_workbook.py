@@ -3,7 +3,7 @@
 Sheets (docs/reports.md describes every field):
   Summary, A_InstData, B_SourceStreams, B3_Measured, C_Electricity, D_Production_SEE,
   Summary_Communication (name fixed: importers look for it), DataQuality, Daily.
-All figures come from `core.inventory.monthly_inventory` (through `core.workbook_data`), so they
+All figures come from `core.inventory.monthly.monthly_inventory` (through `core.reporting.month_data`), so they
 equal the portal's. Values keep full precision; number formats only change the display.
 """
 
@@ -15,9 +15,9 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 
 from core.emissions import GWP_SETS
-from core.inventory import ELECTRICITY_SOURCES, SUBMISSION_DUE_DAY, SourceLine
-from core.workbook_data import SECONDS_PER_HOUR, FactoryMonth, MonthData
-from core.xlsx import (
+from core.inventory.monthly import ELECTRICITY_SOURCES, SUBMISSION_DUE_DAY, SourceLine
+from core.reporting.month_data import SECONDS_PER_HOUR, FactoryMonth, MonthData
+from core.reporting.xlsx import (
     FMT_DATE,
     FMT_DATETIME,
     FMT_FACTOR,

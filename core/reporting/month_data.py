@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from core.emissions import GWP_SETS
-from core.factors import FactorSet, load_factor_set
-from core.inventory import MonthlyInventory, coverage_share, monthly_inventory
+from core.inventory.factors import FactorSet, load_factor_set
+from core.inventory.monthly import MonthlyInventory, coverage_share, monthly_inventory
 from core.models import (
     Device,
     DeviceDaily,

@@ -1,6 +1,6 @@
 """The network workbook: every factory's month in one leaderboard, region and network totals, success metrics.
 
-Intensities of a region or the network are ratios of sums (`core.inventory.totals`), never means
+Intensities of a region or the network are ratios of sums (`core.inventory.monthly.totals`), never means
 of factory ratios. Sheets: Summary, Leaderboard, Regions, Factors.
 """
 
@@ -12,9 +12,8 @@ from datetime import datetime
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
-from core.inventory import totals
-from core.workbook_data import FactoryMonth, MonthData
-from core.workbook_factory import (
+from core.inventory.monthly import totals
+from core.reporting.factory_workbook import (
     BIOGENIC_NOTE,
     DISCLOSURE,
     ROUNDING_NOTE,
@@ -22,7 +21,8 @@ from core.workbook_factory import (
     local_naive,
     target_status,
 )
-from core.xlsx import (
+from core.reporting.month_data import FactoryMonth, MonthData
+from core.reporting.xlsx import (
     FMT_DATE,
     FMT_FACTOR,
     FMT_INT,

@@ -5,7 +5,7 @@ A report is one version of one (kind, scope, month): kind `factory` (scope = fac
 writes, stores the file under `<reports_dir>/<YYYY-MM>/`, and records the path, SHA-256, factor
 versions, GWP set and generation time. Older versions and their files are never touched.
 
-The data for all workbooks of a run is gathered once (`core.workbook_data.collect_month`), so a
+The data for all workbooks of a run is gathered once (`core.reporting.month_data.collect_month`), so a
 whole month (67 factories + network) costs about a dozen queries.
 """
 
@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.access import AccessDenied, UserLike, can_read_factory
 from core.config import Config
 from core.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_HQ, Factory, JobRun, Report
+from core.reporting.factory_workbook import build_factory_workbook
+from core.reporting.month_data import collect_month
+from core.reporting.network_workbook import build_network_workbook
 from core.timeutil import DEFAULT_TZ, local_date, local_month_bounds_utc, month_start, parse_month, utcnow
-from core.workbook_data import collect_month
-from core.workbook_factory import build_factory_workbook
-from core.workbook_network import build_network_workbook
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 - A `CronTrigger(day=1, hour=2, minute=0, timezone=cfg.tz)` job produces the previous local
   month's workbooks for every factory and the network.
-- A second run the day after the submission deadline (core.inventory.SUBMISSION_DUE_DAY + 1, 02:00)
+- A second run the day after the submission deadline (core.inventory.monthly.SUBMISSION_DUE_DAY + 1, 02:00)
   makes a new version of every workbook of that month made before the deadline, so the reports
   that count include the data factories submitted during the first days of the month.
 - A check every few minutes (and once at start) runs the same job for the month that is due:
@@ -36,9 +36,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Config
-from core.inventory import SUBMISSION_DUE_DAY, due_datetime
+from core.inventory.monthly import SUBMISSION_DUE_DAY, due_datetime
 from core.models import JobRun
-from core.reports import generate_reports
+from core.reporting.reports import generate_reports
 from core.timeutil import add_months, iter_months, local_date, previous_month, utcnow
 
 log = logging.getLogger(__name__)
