@@ -25,6 +25,7 @@ install-test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # The firmware engineer's host tests (doctest); skipped with a message while they do not exist.
 firmware-test:
