@@ -15,8 +15,8 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 
 from core.emissions import GWP_SETS
-from core.inventory.monthly import ELECTRICITY_SOURCES, SUBMISSION_DUE_DAY, SourceLine
-from core.reporting.month_data import SECONDS_PER_HOUR, FactoryMonth, MonthData
+from core.inventory.monthly import ELECTRICITY_SOURCES, SUBMISSION_DUE_DAY, MonthlyInventory, SourceLine
+from core.reporting.month_data import SECONDS_PER_HOUR, FactoryMonth, MonthData, SubmissionInfo
 from core.reporting.xlsx import (
     FMT_DATE,
     FMT_DATETIME,
@@ -77,6 +77,10 @@ SUBSTITUTION_NOTE = (
     "IPCC factors). Measured stack CO2 covers valid monitored hours only; the coverage-scaled figure "
     "(measured / coverage) is shown for reconciliation and is not used in any total."
 )
+MISSING_NOTE = (
+    "MISSING DATA: no monthly energy and production data were entered for this month. Calculation-based "
+    "figures (Scope 1, Scope 2, biogenic CO2, intensity, SEE) are left blank: they are missing, not zero."
+)
 
 
 def _t(kg: float | None) -> float | None:
@@ -89,13 +93,48 @@ def local_naive(dt: datetime | None, tz: tzinfo) -> datetime | None:
 
 
 def target_status(fm: FactoryMonth) -> str:
-    """'met', 'not met', 'no target set' or 'no data' for the month's intensity target."""
+    """The month's intensity target in words; a draft or missing month is never called "not met".
+
+    Only a submitted or approved month is assessed (MonthlyInventory.target_met is None otherwise):
+    a draft says "pending", a month without energy data "not assessed (missing)", a submitted month
+    that HQ has not approved says so beside "met" / "not met".
+    """
     inv = fm.inv
-    if inv.intensity_kg_per_kg is None:
-        return "no data (energy log or production missing)"
+    if not inv.has_energy_data:
+        return "not assessed (missing: no energy or production data entered)"
     if inv.target_kg_co2e_per_kg is None:
         return "no target set"
-    return "met" if inv.target_met else "not met"
+    if inv.intensity_kg_per_kg is None:
+        return "not assessed (no made tea reported)"
+    if not inv.is_reported:
+        return "pending (draft: not yet submitted to HQ)"
+    verdict = "met" if inv.target_met else "not met"
+    return verdict if inv.submission_status == "approved" else f"{verdict} (submitted, awaiting HQ approval)"
+
+
+def electricity_mwh_per_t(inv: MonthlyInventory) -> float | None:
+    """All electricity consumed (grid + own hydro/solar) per tonne of made tea: one figure for every sheet."""
+    if not inv.made_tea_kg:
+        return None
+    return (inv.grid_kwh + inv.own_renewable_kwh) / inv.made_tea_kg  # kWh/kg = MWh/t
+
+
+def calculated_t(inv: MonthlyInventory, kg: float) -> float | None:
+    """A calculation-based figure in tonnes, or None (a blank, not a zero) when the month has no energy data."""
+    return kg / 1000.0 if inv.has_energy_data else None
+
+
+def _rounded(t: float | None) -> int | None:
+    return None if t is None else round(t)
+
+
+def approval_statement(sub: SubmissionInfo | None) -> str | None:
+    """Who approved the month, and whether that was a second person (the four-eyes check)."""
+    if sub is None or sub.approved_by is None:
+        return None
+    if sub.submitted_by is not None and sub.submitted_by == sub.approved_by:
+        return f"{sub.approved_by} (the same person who submitted: no four-eyes check)"
+    return f"{sub.approved_by} (a second person: four-eyes check)"
 
 
 def data_status(fm: FactoryMonth) -> str:
@@ -148,17 +187,20 @@ def _summary(wb: Workbook, fm: FactoryMonth, data: MonthData, version: int, gene
         a, b = ch4_n2o_co2e_kg(line, data)
         ch4e += a
         n2oe += b
-    rows = [
-        ("Scope 1: fossil CO2 + CH4 + N2O (calculation-based)", _t(inv.scope1_kg), round(inv.scope1_kg / 1000), "t CO2e"),
-        ("  of which fossil CO2", _t(inv.combustion.fossil_co2_kg), round(inv.combustion.fossil_co2_kg / 1000), "t CO2"),
-        ("  of which CH4 as CO2e", _t(ch4e), round(ch4e / 1000), "t CO2e"),
-        ("  of which N2O as CO2e", _t(n2oe), round(n2oe / 1000), "t CO2e"),
-        ("Scope 2: purchased electricity, location-based", _t(inv.scope2_kg), round(inv.scope2_kg / 1000), "t CO2e"),
-        ("Scope 1 + 2", _t(inv.total_kg), round(inv.total_kg / 1000), "t CO2e"),
-        ("Biogenic CO2 (memo, outside scopes)", _t(inv.biogenic_co2_kg), round(inv.biogenic_co2_kg / 1000), "t CO2"),
-        ("Measured stack CO2 (monitored hours, fossil + biogenic)", _t(inv.measured_co2_kg),
-         round(inv.measured_co2_kg / 1000), "t CO2"),
+    calc = [
+        ("Scope 1: fossil CO2 + CH4 + N2O (calculation-based)", inv.scope1_kg, "t CO2e"),
+        ("  of which fossil CO2", inv.combustion.fossil_co2_kg, "t CO2"),
+        ("  of which CH4 as CO2e", ch4e, "t CO2e"),
+        ("  of which N2O as CO2e", n2oe, "t CO2e"),
+        ("Scope 2: purchased electricity, location-based", inv.scope2_kg, "t CO2e"),
+        ("Scope 1 + 2", inv.total_kg, "t CO2e"),
+        ("Biogenic CO2 (memo, outside scopes)", inv.biogenic_co2_kg, "t CO2"),
     ]
+    rows = [(label, calculated_t(inv, kg), _rounded(calculated_t(inv, kg)), unit) for label, kg, unit in calc]
+    rows.append(("Measured stack CO2 (monitored hours, fossil + biogenic)", _t(inv.measured_co2_kg),
+                 round(inv.measured_co2_kg / 1000), "t CO2"))
+    if not inv.has_energy_data:
+        row = note(ws, row, MISSING_NOTE)
     _, row = table(ws, row, ["Item", "Value (full precision)", "Reported (rounded)", "Unit"], rows,
                    [None, FMT_T, FMT_T_ROUNDED, None], freeze=False)
     row = section(ws, row, "Production, intensity and specific embedded emissions")
@@ -299,19 +341,20 @@ def _electricity(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
                 "GHG Protocol location-based Scope 2 uses a grid average; CBAM does not accept market-based "
                 "instruments for the electricity factor.")
     total_mwh = (inv.grid_kwh + inv.own_renewable_kwh) / 1000.0
+    per_t = electricity_mwh_per_t(inv)
     row = key_values(ws, row, [
-        ("Grid electricity consumed", inv.grid_kwh / 1000.0, "MWh", FMT_T),
+        ("Grid electricity consumed", calculated_t(inv, inv.grid_kwh), "MWh", FMT_T),
         ("Grid emission factor", f.grid_kg_co2_per_kwh, "t CO2 / MWh", FMT_FACTOR),
         ("Grid factor code and version", f"{f.grid_code} v{f.versions.get(f.grid_code)}"),
         ("Source of the grid factor", grid.reference if grid else f.grid_code),
         ("Citation", grid.citation if grid else ""),
-        ("Indirect emissions from grid electricity", inv.grid_kwh * f.grid_kg_co2_per_kwh / 1000.0, "t CO2", FMT_T),
-        ("Own hydro / solar electricity", inv.own_renewable_kwh / 1000.0, "MWh", FMT_T),
+        ("Indirect emissions from grid electricity", calculated_t(inv, inv.grid_kwh * f.grid_kg_co2_per_kwh), "t CO2",
+         FMT_T),
+        ("Own hydro / solar electricity", calculated_t(inv, inv.own_renewable_kwh), "MWh", FMT_T),
         ("Own generation factor", f.own_renewable_kg_co2_per_kwh, "t CO2 / MWh", FMT_FACTOR),
-        ("Scope 2 total", _t(inv.scope2_kg), "t CO2e", FMT_T),
-        ("Total electricity consumed", total_mwh, "MWh", FMT_T),
-        ("Electricity per tonne of made tea", total_mwh / (inv.made_tea_kg / 1000) if inv.made_tea_kg else None,
-         "MWh / t", FMT_RATIO),
+        ("Scope 2 total", calculated_t(inv, inv.scope2_kg), "t CO2e", FMT_T),
+        ("Total electricity consumed", total_mwh if inv.has_energy_data else None, "MWh", FMT_T),
+        ("Electricity per tonne of made tea (grid + own)", per_t, "MWh / t", FMT_RATIO),
     ])
     row += 1
     row = section(ws, row, "Sensitivity: the same electricity at other Kenya grid factors (memo, not used)")
@@ -337,8 +380,8 @@ def _production(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("CN code", CN_CODE, None, None, "not a CBAM good"),
         ("Green leaf processed", _t(inv.green_leaf_kg), "t", FMT_T),
         ("Made tea produced (activity level, AL)", _t(inv.made_tea_kg), "t", FMT_T),
-        ("Directly attributable emissions (Scope 1)", _t(inv.scope1_kg), "t CO2e", FMT_T),
-        ("Indirect emissions (Scope 2)", _t(inv.scope2_kg), "t CO2e", FMT_T),
+        ("Directly attributable emissions (Scope 1)", calculated_t(inv, inv.scope1_kg), "t CO2e", FMT_T),
+        ("Indirect emissions (Scope 2)", calculated_t(inv, inv.scope2_kg), "t CO2e", FMT_T),
         ("SEE direct", see[0], "t CO2e / t", FMT_SEE),
         ("SEE indirect", see[1], "t CO2e / t", FMT_SEE),
         ("SEE total", see[2], "t CO2e / t", FMT_SEE),
@@ -371,11 +414,11 @@ def _communication(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     row += 1
     row = section(ws, row, "Products")
     see = inv.see_t_per_t or (None, None, None)
-    mwh_per_t = inv.grid_kwh / inv.made_tea_kg if inv.made_tea_kg else None  # kWh/kg = MWh/t
+    mwh_per_t = electricity_mwh_per_t(inv)
     _, row = table(ws, row, [
         "Production process", "Aggregated goods category", "Product name", "CN code", "CBAM good",
         "Production (t)", "SEE direct (t CO2e/t)", "SEE indirect (t CO2e/t)", "SEE total (t CO2e/t)",
-        "Electricity consumption (MWh/t)", "Electricity EF (t CO2/MWh)", "Source of electricity EF",
+        "Electricity consumption, grid + own (MWh/t)", "Electricity EF (t CO2/MWh)", "Source of electricity EF",
         "Data type",
     ], [[PRODUCTION_PROCESS, "Not a CBAM goods category (voluntary disclosure)", PRODUCT_NAME, CN_CODE,
          "No", _t(inv.made_tea_kg), see[0], see[1], see[2], mwh_per_t, f.grid_kg_co2_per_kwh,
@@ -383,15 +426,19 @@ def _communication(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         [None, None, None, None, None, FMT_T, FMT_SEE, FMT_SEE, FMT_SEE, FMT_RATIO, FMT_FACTOR, None, None],
         freeze=False)
     row = section(ws, row, "Emissions by methodology")
-    _, row = table(ws, row, ["Methodology", "t CO2e", "Used for SEE", "Note"], [
-        ["Calculation-based (excl. PFC)", _t(inv.scope1_kg), "Yes", "fuel log x IPCC 2006 Tier 1 factors"],
-        ["PFC emissions", 0.0, "n/a", "no PFC sources"],
-        ["Measurement-based (fossil share of stack CO2)", _t(inv.measured_fossil_co2_kg), "No",
-         "cross-check only; monitored hours, split by the fuel mix"],
-        ["Other", 0.0, "n/a", ""],
-        ["Indirect (electricity)", _t(inv.scope2_kg), "Yes", "location-based grid average"],
-        ["Biogenic CO2 (memo)", _t(inv.biogenic_co2_kg), "No", "zero-rated / outside scopes"],
-    ], [None, FMT_T, None, None], freeze=False)
+    missing = "" if inv.has_energy_data else "MISSING: no energy data entered for this month (blank, not zero); "
+    _, row = table(ws, row, ["Methodology", "Value", "Unit", "Used for SEE", "Note"], [
+        ["Calculation-based (excl. PFC)", calculated_t(inv, inv.scope1_kg), "t CO2e", "Yes",
+         missing + "fuel log x IPCC 2006 Tier 1 factors; fossil CO2 + CH4 + N2O"],
+        ["PFC emissions", 0.0, "t CO2e", "n/a", "no PFC sources"],
+        ["Measurement-based (fossil share of stack CO2)", _t(inv.measured_fossil_co2_kg), "t CO2", "No",
+         "CO2 only; cross-check; monitored hours, split by the fuel mix"],
+        ["Other", 0.0, "t CO2e", "n/a", ""],
+        ["Indirect (electricity)", calculated_t(inv, inv.scope2_kg), "t CO2e", "Yes",
+         missing + "location-based grid average"],
+        ["Biogenic CO2 (memo)", calculated_t(inv, inv.biogenic_co2_kg), "t CO2", "No",
+         missing + "CO2 only; zero-rated / outside scopes"],
+    ], [None, FMT_T, None, None, None], freeze=False)
     row = section(ws, row, "Carbon price due and additional information")
     key_values(ws, row, [
         ("Carbon price due", "None declared (no carbon price paid on these emissions)"),
@@ -434,7 +481,7 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Submitted at", local_naive(sub.submitted_at if sub else None, tz), None, FMT_DATETIME),
         ("Submitted by", sub.submitted_by if sub else None),
         ("Approved at", local_naive(sub.approved_at if sub else None, tz), None, FMT_DATETIME),
-        ("Approved by (four-eyes check)", sub.approved_by if sub else None),
+        ("Approved by", approval_statement(sub)),
         ("Note from the factory", sub.note if sub else None),
     ])
     errors = [f"{line.source}: {line.error}" for line in inv.lines if line.error]

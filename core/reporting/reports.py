@@ -250,7 +250,7 @@ def generate_reports(
     total = len(ids)
     for done, rid in enumerate(ids, start=1):
         row = rows[rid]
-        generated_at = utcnow()
+        generated_at = now or utcnow()
         try:
             if row.kind == KIND_NETWORK:
                 wb = build_network_workbook(data, row.version, generated_at)
