@@ -35,7 +35,7 @@ struct NodeConfig {
     double moisture_fraction = 0.12;            // B_ws for the gas molar mass
     bool co2_dry_basis = true;                  // extractive sampling with a chiller → dry CO2
     double altitude_m = 1800.0;                 // site barometric pressure when no pressure sensor
-    uint32_t max_payload_bytes = 16384;         // ≤ 65536 (contract); smaller saves heap on the ESP32
+    uint32_t max_payload_bytes = 16384;         // ≤ 16384 (node cap; the contract allows 65536)
     uint32_t buffer_capacity = 10000;           // readings kept offline (flash)
 };
 
