@@ -87,7 +87,11 @@ std::vector<std::string> validate(const NodeConfig& c) {
 }
 
 std::string topic(const NodeConfig& cfg, TopicKind kind) {
-    const char* leaf = kind == TopicKind::Telemetry ? "telemetry" : kind == TopicKind::Status ? "status" : "cmd";
+    const char* leaf = kind == TopicKind::Telemetry ? "telemetry"
+                       : kind == TopicKind::Status  ? "status"
+                       : kind == TopicKind::Cmd     ? "cmd"
+                       : kind == TopicKind::CmdResult ? "cmd/result"
+                                                      : "ack";
     return cfg.topic_prefix + "/" + cfg.factory_code + "/" + cfg.device_id + "/" + leaf;
 }
 

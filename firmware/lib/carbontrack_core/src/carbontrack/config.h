@@ -45,9 +45,9 @@ std::vector<std::string> validate(const NodeConfig& cfg);
 // A name usable as one MQTT topic level and as a database key: 1..max chars of [A-Za-z0-9_.-].
 bool valid_identifier(std::string_view s, size_t max_len);
 
-enum class TopicKind { Telemetry, Status, Cmd };
+enum class TopicKind { Telemetry, Status, Cmd, CmdResult, Ack };
 
-// <prefix>/<factory_code>/<device_id>/telemetry|status|cmd
+// <prefix>/<factory_code>/<device_id>/telemetry|status|cmd|cmd/result|ack
 std::string topic(const NodeConfig& cfg, TopicKind kind);
 
 // NVS keys (≤ 15 characters, the NVS limit) of the configuration, in display order.
