@@ -136,3 +136,34 @@ TEST_CASE("round_for_publish keeps published values short and exact") {
     r.pressure_pa = NAN;
     CHECK_FALSE(round_for_publish(r).has_pressure());
 }
+
+TEST_CASE("aggregator: driver flags (sensor fault, warm-up) reach the reading; dp_pa is the mean raw Δp") {
+    IntervalAggregator agg{AggregatorSettings{}};
+    Sample a{84000.0, 190.0, 30.0, NAN};
+    Sample b{84000.0, NAN, 32.5, NAN};  // thermocouple fault on this sample
+    b.flags = kFlagSensorFault;
+    agg.add(a);
+    agg.add(b);
+    IntervalResult r = agg.finish(2);
+    REQUIRE(r.has_reading);
+    CHECK((r.flags & kFlagSensorFault));
+    CHECK(r.reading.dp_pa == doctest::Approx(31.25));
+    CHECK(round_for_publish(r.reading).dp_pa == 31.25);
+    Sample w{400.0, 25.0, 0.0, NAN};
+    w.flags = kFlagWarmup;
+    agg.add(w);
+    r = agg.finish(1);
+    REQUIRE(r.has_reading);
+    CHECK(r.flags == kFlagWarmup);  // flags do not leak from the previous interval
+    CHECK((r.flags & kInvalidatingFlags));
+}
+
+TEST_CASE("aggregator: a CO2 value that is all out of range is kept, flagged OUT_OF_RANGE and NO_VALID") {
+    IntervalAggregator agg{AggregatorSettings{}};
+    agg.add({350000.0, 190.0, 30.0, NAN});  // above the 0-30 % range
+    IntervalResult r = agg.finish(1);
+    REQUIRE(r.has_reading);
+    CHECK(r.reading.co2_ppm == 350000.0);
+    CHECK((r.flags & kFlagOutOfRange));
+    CHECK((r.flags & kFlagNoValid));
+}
