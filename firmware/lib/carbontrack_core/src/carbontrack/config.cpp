@@ -86,6 +86,10 @@ std::vector<std::string> validate(const NodeConfig& c) {
     return errors;
 }
 
+void apply_node_caps(NodeConfig& cfg) {
+    if (cfg.max_payload_bytes > kMaxNodePayloadBytes) cfg.max_payload_bytes = kMaxNodePayloadBytes;
+}
+
 std::string topic(const NodeConfig& cfg, TopicKind kind) {
     const char* leaf = kind == TopicKind::Telemetry ? "telemetry"
                        : kind == TopicKind::Status  ? "status"

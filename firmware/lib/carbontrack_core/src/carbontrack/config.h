@@ -47,6 +47,10 @@ bool valid_identifier(std::string_view s, size_t max_len);
 
 enum class TopicKind { Telemetry, Status, Cmd, CmdResult, Ack };
 
+// Bring a stored configuration within what this firmware supports instead of refusing to run:
+// max_payload above the node cap (16 KiB; 1.0 allowed 64 KiB) is lowered to it.
+void apply_node_caps(NodeConfig& cfg);
+
 // <prefix>/<factory_code>/<device_id>/telemetry|status|cmd|cmd/result|ack
 std::string topic(const NodeConfig& cfg, TopicKind kind);
 

@@ -25,6 +25,7 @@ struct FlushResult {
     size_t corrupt = 0;    // records that failed their CRC (or cannot be dated) and were skipped
     bool failed = false;   // a publish was not acknowledged; the rest stays buffered
     bool waiting_for_clock = false;  // stopped at a reading taken before the clock was known
+    uint64_t first_seq = 0;          // lowest seq published by this call (0 = none)
 };
 
 class Sender {
