@@ -72,6 +72,7 @@ FlushResult Sender::flush(Envelope env, const PublishFn& publish, uint64_t now_m
             if (queue_.read(i, r) != ReadStatus::Ok) continue;
             if (written++) payload_ += ", ";
             if (result.first_seq == 0 || r.seq < result.first_seq) result.first_seq = r.seq;
+            if (r.seq > result.last_seq) result.last_seq = r.seq;
             append_reading(payload_, r, env.v11);
         }
         payload_ += "]}";

@@ -26,6 +26,7 @@ struct FlushResult {
     bool failed = false;   // a publish was not acknowledged; the rest stays buffered
     bool waiting_for_clock = false;  // stopped at a reading taken before the clock was known
     uint64_t first_seq = 0;          // lowest seq published by this call (0 = none)
+    uint64_t last_seq = 0;           // highest seq published by this call (0 = none)
 };
 
 class Sender {
