@@ -51,6 +51,8 @@ class RamFlash {
     }
     const std::vector<uint32_t>& erases() const { return erases_; }
     uint64_t ops() const { return ops_; }
+    // The raw flash, for dumping an image or loading one made elsewhere (littlefs-python).
+    std::vector<uint8_t>& bytes() { return bytes_; }
 
   private:
     std::vector<uint8_t> bytes_;
