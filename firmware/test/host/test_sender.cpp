@@ -168,3 +168,26 @@ TEST_CASE("node with the flash log: readings before the clock are kept in flash 
     CHECK(doc.get("interval_s")->number == 60.0);
     CHECK(rs[0].get("dp_pa")->number == 30.0);
 }
+
+TEST_CASE("in-flight readings stay right when a full log drops its oldest") {
+    MemorySegmentFs fs;
+    FlashLog log(fs, 20, 1, 10);
+    REQUIRE(log.begin());
+    for (uint64_t s = 1; s <= 20; ++s) REQUIRE(log.push(make(s)));
+    Sender sender(log, 16384, Sender::Mode::RemoveOnAck);
+    std::vector<uint64_t> sent;
+    auto publish = [&](const std::string& p) {
+        for (uint64_t s : seqs_of(p)) sent.push_back(s);
+        return true;
+    };
+    sender.flush(Envelope{"X", "1", 0, 0, 0}, publish, 0);
+    CHECK(sender.in_flight() == 20);
+    for (uint64_t s = 21; s <= 25; ++s) REQUIRE(log.push(make(s)));  // 1..5 dropped (full, no ack)
+    CHECK(log.dropped() == 5);
+    CHECK(sender.in_flight() == 15);  // 6..20 still in flight
+    sent.clear();
+    sender.flush(Envelope{"X", "1", 0, 0, 0}, publish, 0);
+    CHECK(sent == std::vector<uint64_t>{21, 22, 23, 24, 25});  // exactly the unsent ones
+    CHECK(sender.on_ack(22, 0) == 17);
+    CHECK(sender.in_flight() == 3);
+}

@@ -171,6 +171,7 @@ void FlashLog::drop_front(size_t n) {
     head_ += static_cast<uint32_t>(n);
     count_ -= n;
     dropped_ += static_cast<uint32_t>(n);
+    removed_ += n;
     // head_ may now run past the first segment: normalise across segments.
     while (!segs_.empty() && head_ > segs_.front().slots) {
         head_ -= segs_.front().slots;
@@ -186,6 +187,7 @@ bool FlashLog::pop(size_t n) {
     uint32_t before = storage_errors_;
     head_ += static_cast<uint32_t>(n);
     count_ -= n;
+    removed_ += n;
     while (!segs_.empty() && head_ > segs_.front().slots) {
         head_ -= segs_.front().slots;
         if (fs_.remove(segs_.front().id) < 0) ++storage_errors_;

@@ -75,6 +75,7 @@ class FlashLog : public ReadingQueue {
     ReadStatus read(size_t i, Reading& out) override;
     bool pop(size_t n) override;
     uint32_t dropped() const override { return dropped_; }
+    uint64_t removed() const override { return removed_; }
     bool push(const Reading& r) override;
     bool push_undated(const Reading& r, uint64_t mono_ms) override;
     bool keeps_undated() const override { return true; }
@@ -109,6 +110,7 @@ class FlashLog : public ReadingQueue {
     bool clock_known_ = false;
     double wall_minus_mono_s_ = 0.0;
     uint32_t dropped_ = 0, storage_errors_ = 0, corrupt_ = 0, undatable_ = 0;
+    uint64_t removed_ = 0;
 
     bool locate(size_t i, uint32_t& id, uint32_t& slot) const;
     void drop_front(size_t n);

@@ -26,6 +26,9 @@ class ReadingQueue {
     virtual bool pop(size_t n) = 0;
     // Readings lost because the queue was full (or its storage was), since boot.
     virtual uint32_t dropped() const = 0;
+    // Readings that left the front since boot (popped or dropped): with it a position counted
+    // from the front can be kept as an absolute index while the front moves.
+    virtual uint64_t removed() const = 0;
     // Append a dated reading; false on a storage error.
     virtual bool push(const Reading& r) = 0;
     // Append a reading taken before the clock was known, stamped with the monotonic time of

@@ -44,6 +44,7 @@ class ReadingBuffer : public ReadingQueue {
     size_t size() const override { return count_; }
     uint32_t capacity() const { return capacity_; }
     uint32_t dropped() const override { return dropped_; }  // overwritten because the buffer was full
+    uint64_t removed() const override { return removed_; }
     bool formatted_on_begin() const { return formatted_; }
 
   private:
@@ -52,6 +53,7 @@ class ReadingBuffer : public ReadingQueue {
     uint32_t head_ = 0;  // slot of the oldest reading
     uint32_t count_ = 0;
     uint32_t dropped_ = 0;
+    uint64_t removed_ = 0;
     uint32_t generation_ = 0;
     bool formatted_ = false;
 

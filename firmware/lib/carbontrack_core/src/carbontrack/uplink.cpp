@@ -14,24 +14,32 @@ Sender::Sender(ReadingQueue& queue, size_t max_payload_bytes, Mode mode, uint32_
       max_payload_(std::max(kMinPayloadBytes, std::min(max_payload_bytes, kMaxPayloadBytes))),
       limit_(max_payload_),
       mode_(mode),
-      ack_timeout_ms_(ack_timeout_ms) {
+      ack_timeout_ms_(ack_timeout_ms),
+      sent_end_(queue.removed()) {
     payload_.reserve(max_payload_);
     scratch_.reserve(kScratchBytes);
+}
+
+size_t Sender::in_flight() const {
+    uint64_t removed = queue_.removed();
+    if (sent_end_ <= removed) return 0;
+    return static_cast<size_t>(std::min<uint64_t>(sent_end_ - removed, queue_.size()));
 }
 
 FlushResult Sender::flush(Envelope env, const PublishFn& publish, uint64_t now_ms, size_t max_messages,
                           uint32_t also_waiting) {
     FlushResult result;
     Reading r;
-    while (result.messages < max_messages && in_flight_ < queue_.size()) {
-        // Pass 1: how many records from `in_flight_` go into this message. Size the head with
+    size_t sent = in_flight();  // readings at the front already published
+    while (result.messages < max_messages && sent < queue_.size()) {
+        // Pass 1: how many records after the `sent` ones go into this message. Size the head with
         // the largest `buffered` this message could carry: the real one is never longer.
-        env.buffered = static_cast<uint32_t>(queue_.size() - in_flight_) + also_waiting;
+        env.buffered = static_cast<uint32_t>(queue_.size() - sent) + also_waiting;
         payload_.clear();
         append_envelope_head(payload_, env);
         size_t size = payload_.size() + kPayloadTailBytes;
         size_t slots = 0, valid = 0;
-        for (size_t i = in_flight_; i < queue_.size(); ++i) {
+        for (size_t i = sent; i < queue_.size(); ++i) {
             ReadStatus st = queue_.read(i, r);
             if (st == ReadStatus::NotReady) {
                 result.waiting_for_clock = true;
@@ -56,19 +64,20 @@ FlushResult Sender::flush(Envelope env, const PublishFn& publish, uint64_t now_m
                 break;
             }
             // Only unreadable records here: remove them at the front, else count them as sent.
-            if (in_flight_ == 0 || mode_ == Mode::RemoveOnPuback) {
+            if (sent == 0 || mode_ == Mode::RemoveOnPuback) {
                 queue_.pop(slots);
             } else {
-                in_flight_ += slots;
+                sent += slots;
             }
+            sent_end_ = queue_.removed() + sent;
             continue;
         }
         // Pass 2: encode into the reserved buffer (no reallocation: size <= limit_ <= capacity).
-        env.buffered = static_cast<uint32_t>(queue_.size() - in_flight_ - slots) + also_waiting;
+        env.buffered = static_cast<uint32_t>(queue_.size() - sent - slots) + also_waiting;
         payload_.clear();
         append_envelope_head(payload_, env);
         size_t written = 0;
-        for (size_t i = in_flight_; i < in_flight_ + slots; ++i) {
+        for (size_t i = sent; i < sent + slots; ++i) {
             if (queue_.read(i, r) != ReadStatus::Ok) continue;
             if (written++) payload_ += ", ";
             if (result.first_seq == 0 || r.seq < result.first_seq) result.first_seq = r.seq;
@@ -91,9 +100,10 @@ FlushResult Sender::flush(Envelope env, const PublishFn& publish, uint64_t now_m
         if (mode_ == Mode::RemoveOnPuback) {
             queue_.pop(slots);
         } else {
-            if (in_flight_ == 0) in_flight_since_ms_ = now_ms;
-            in_flight_ += slots;
+            if (sent == 0) in_flight_since_ms_ = now_ms;
+            sent += slots;
         }
+        sent_end_ = queue_.removed() + sent;
         result.published += written;
         ++result.messages;
     }
@@ -109,16 +119,15 @@ size_t Sender::on_ack(uint64_t ack_seq, uint64_t now_ms) {
         if (st == ReadStatus::Ok && r.seq > ack_seq) break;
     }
     if (n == 0) return 0;
-    queue_.pop(n);
-    in_flight_ = in_flight_ > n ? in_flight_ - n : 0;
+    queue_.pop(n);  // removed() advances; sent_end_ stays: what is left in flight shrinks by n
     in_flight_since_ms_ = now_ms;  // progress: the timeout restarts for what is still in flight
     return n;
 }
 
 bool Sender::tick(uint64_t now_ms) {
-    if (mode_ != Mode::RemoveOnAck || in_flight_ == 0) return false;
+    if (mode_ != Mode::RemoveOnAck || in_flight() == 0) return false;
     if (now_ms - in_flight_since_ms_ < ack_timeout_ms_) return false;
-    in_flight_ = 0;
+    rewind();
     ++resends_;
     return true;
 }

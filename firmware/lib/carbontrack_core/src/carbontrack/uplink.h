@@ -48,9 +48,10 @@ class Sender {
     // are sent again. True when it rewound.
     bool tick(uint64_t now_ms);
     // The connection was lost: whatever was in flight is sent again on the next connection.
-    void rewind() { in_flight_ = 0; }
+    void rewind() { sent_end_ = queue_.removed(); }
 
-    size_t in_flight() const { return in_flight_; }
+    // Readings at the front already published and waiting for the server's ack.
+    size_t in_flight() const;
     size_t payload_limit() const { return limit_; }  // shrinks after failed publishes
     uint32_t resends() const { return resends_; }
     uint32_t publish_failures() const { return publish_failures_; }
@@ -62,7 +63,9 @@ class Sender {
     size_t limit_;
     Mode mode_;
     uint32_t ack_timeout_ms_;
-    size_t in_flight_ = 0;
+    // Absolute index (counted like queue_.removed()) of the first reading not yet sent, so the
+    // in-flight set stays right when the queue drops its oldest readings.
+    uint64_t sent_end_ = 0;
     uint64_t in_flight_since_ms_ = 0;
     uint32_t resends_ = 0;
     uint32_t publish_failures_ = 0;
