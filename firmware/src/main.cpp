@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <sys/time.h>
+#include <vector>
 #include <time.h>
 
 #include "carbontrack/command.h"
