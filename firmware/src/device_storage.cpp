@@ -1,50 +1,39 @@
 #include "device_storage.h"
 
-#include <LittleFS.h>
-
 #include <cstring>
 
-bool LittleFsStorage::begin() {
-    if (LittleFS.exists(path_)) {
-        File f = LittleFS.open(path_, "r");
-        bool right_size = f && f.size() == size_;
-        f.close();
-        if (!right_size) LittleFS.remove(path_);  // capacity changed: ReadingBuffer reformats anyway
-    }
-    if (!LittleFS.exists(path_) && !create()) return false;
-    file_ = LittleFS.open(path_, "r+");
-    return static_cast<bool>(file_);
+int PartitionLfs::begin(const char* label) {
+    part_ = esp_partition_find_first(ESP_PARTITION_TYPE_DATA, ESP_PARTITION_SUBTYPE_ANY, label);
+    if (!part_) return -1;
+    carbontrack::lfs_node_config(cfg_, bufs_, part_->size / carbontrack::LfsGeometry::kBlockSize);
+    cfg_.context = this;
+    cfg_.read = &PartitionLfs::read;
+    cfg_.prog = &PartitionLfs::prog;
+    cfg_.erase = &PartitionLfs::erase;
+    cfg_.sync = &PartitionLfs::sync;
+    int rc = carbontrack::lfs_mount_or_format(lfs_, cfg_);
+    mounted_ = rc == 0;
+    // Firmware 1.0 kept its buffer in one big file here; the flash log replaces it.
+    if (mounted_) lfs_remove(&lfs_, "/buffer.bin");
+    return rc;
 }
 
-bool LittleFsStorage::create() {
-    File f = LittleFS.open(path_, "w");
-    if (!f) return false;
-    uint8_t chunk[256];
-    std::memset(chunk, 0xFF, sizeof chunk);
-    for (size_t done = 0; done < size_;) {
-        size_t n = std::min(sizeof chunk, size_ - done);
-        if (f.write(chunk, n) != n) {
-            f.close();
-            LittleFS.remove(path_);
-            return false;
-        }
-        done += n;
-    }
-    f.close();
-    return true;
+int PartitionLfs::read(const lfs_config* c, lfs_block_t block, lfs_off_t off, void* buffer, lfs_size_t size) {
+    auto* self = static_cast<PartitionLfs*>(c->context);
+    return esp_partition_read(self->part_, size_t{block} * c->block_size + off, buffer, size) == ESP_OK ? 0 : LFS_ERR_IO;
 }
 
-bool LittleFsStorage::read(size_t offset, void* dst, size_t len) {
-    if (!file_ || offset + len > size_ || !file_.seek(offset)) return false;
-    return file_.read(static_cast<uint8_t*>(dst), len) == len;
+int PartitionLfs::prog(const lfs_config* c, lfs_block_t block, lfs_off_t off, const void* buffer, lfs_size_t size) {
+    auto* self = static_cast<PartitionLfs*>(c->context);
+    return esp_partition_write(self->part_, size_t{block} * c->block_size + off, buffer, size) == ESP_OK ? 0 : LFS_ERR_IO;
 }
 
-bool LittleFsStorage::write(size_t offset, const void* src, size_t len) {
-    if (!file_ || offset + len > size_ || !file_.seek(offset)) return false;
-    bool ok = file_.write(static_cast<const uint8_t*>(src), len) == len;
-    file_.flush();  // LittleFS commits the write on flush
-    return ok;
+int PartitionLfs::erase(const lfs_config* c, lfs_block_t block) {
+    auto* self = static_cast<PartitionLfs*>(c->context);
+    return esp_partition_erase_range(self->part_, size_t{block} * c->block_size, c->block_size) == ESP_OK ? 0 : LFS_ERR_IO;
 }
+
+int PartitionLfs::sync(const lfs_config*) { return 0; }  // esp_partition_write is synchronous
 
 void NvsBlobStorage::begin() {
     if (prefs_.getBytesLength(key_) == data_.size()) prefs_.getBytes(key_, data_.data(), data_.size());

@@ -9,24 +9,33 @@
 #include "carbontrack/config.h"
 #include "carbontrack/storage.h"
 
-#include <FS.h>
+#include <esp_partition.h>
 
-// A fixed-size file on LittleFS (the reading buffer), kept open; writes are flushed (LittleFS
-// commits on flush) before returning, so an acknowledged push survives a power cut.
-class LittleFsStorage : public carbontrack::Storage {
+#include "carbontrack/lfs_segment_fs.h"
+
+// Our own littlefs (lib/littlefs, the copy the host tests run) on the `littlefs` data partition
+// through the esp_partition API, with the geometry of carbontrack::LfsGeometry: the flash log
+// runs on exactly the file system code and configuration that CI tests. Arduino's LittleFS
+// (esp_littlefs) is not mounted on this partition.
+class PartitionLfs {
   public:
-    LittleFsStorage(const char* path, size_t size) : path_(path), size_(size) {}
-    // Create the file at full size if missing or of another size; false if the FS is full.
-    bool begin();
-    size_t size() const override { return size_; }
-    bool read(size_t offset, void* dst, size_t len) override;
-    bool write(size_t offset, const void* src, size_t len) override;
+    // Find the partition and mount (format when it holds no littlefs). The littlefs error or
+    // -1 when the partition is missing.
+    int begin(const char* label = "littlefs");
+    lfs_t& lfs() { return lfs_; }
+    bool mounted() const { return mounted_; }
 
   private:
-    const char* path_;
-    size_t size_;
-    fs::File file_;
-    bool create();
+    const esp_partition_t* part_ = nullptr;
+    lfs_config cfg_{};
+    carbontrack::LfsBuffers bufs_{};
+    lfs_t lfs_{};
+    bool mounted_ = false;
+
+    static int read(const lfs_config* c, lfs_block_t block, lfs_off_t off, void* buffer, lfs_size_t size);
+    static int prog(const lfs_config* c, lfs_block_t block, lfs_off_t off, const void* buffer, lfs_size_t size);
+    static int erase(const lfs_config* c, lfs_block_t block);
+    static int sync(const lfs_config* c);
 };
 
 // A small blob in NVS (sequence counter, OTA guard): cached in RAM, written whole.

@@ -39,10 +39,19 @@ bool Co2Sensor::begin() {
     if (model_ == Model::ExplorIrW) {
         long mode = 0;
         gss_command("K 2\r\n", 'K', mode);  // polling mode: the sensor answers only when asked
-        long mult = 0;
-        if (gss_command(".\r\n", '.', mult) && mult > 0) multiplier_ = mult;
+        read_multiplier();
     }
     return abc_off();
+}
+
+bool Co2Sensor::read_multiplier() {
+    if (model_ == Model::SenseairK33) return true;
+    long mult = 0;
+    if (!gss_command(".\r\n", '.', mult) || !carbontrack::explorir_multiplier_plausible(static_cast<int>(mult)))
+        return false;
+    multiplier_ = mult;
+    multiplier_known_ = true;
+    return true;
 }
 
 bool Co2Sensor::abc_off() {
@@ -139,9 +148,13 @@ double DpSensor::read_pa() {
 Sensors::Sensors(HardwareSerial& co2_port, Co2Sensor::Model model, double co2_ppm_per_count, int tc_cs)
     : co2_(co2_port, model, co2_ppm_per_count), tc_(tc_cs), bmp_(&Wire) {}
 
-void Sensors::begin() {
+void Sensors::begin(uint64_t mono_ms) {
     Wire.begin(pins::kI2cSda, pins::kI2cScl, pins::kI2cHz);
-    if (!co2_.begin()) log_e("CO2 sensor: no answer or ABC-off not acknowledged");
+    warmup_.powered(mono_ms);  // the sensors are powered with the ESP32
+    bool ok = co2_.begin();
+    abc_.result(ok, mono_ms);  // retried by maintain() until acknowledged
+    range_.result(co2_.scale_known(), mono_ms);
+    if (!ok) log_e("CO2 sensor: no answer or ABC-off not acknowledged (retried every 10 min)");
     tc_.begin();  // returns void in older library versions: check with a first read instead
     if (std::isnan(tc_.readCelsius())) log_e("MAX31855: no reading (fault 0x%02x)", tc_.readError());
     if (!dp_.begin(Wire)) log_e("SDP8xx not found on I2C 0x%02x", proto::kSdpAddress);
@@ -152,11 +165,22 @@ void Sensors::begin() {
     }
 }
 
-Sample Sensors::read() {
+void Sensors::maintain(uint64_t mono_ms) {
+    if (abc_.due(mono_ms)) {
+        bool ok = co2_.abc_off();
+        abc_.result(ok, mono_ms);
+        if (!ok) log_w("CO2 ABC-off not acknowledged (attempt %u)", static_cast<unsigned>(abc_.failures()));
+    }
+    if (range_.due(mono_ms)) range_.result(co2_.read_multiplier(), mono_ms);
+}
+
+Sample Sensors::read(uint64_t mono_ms) {
     Sample s;
     s.co2_ppm = co2_.read_ppm();
     s.flue_temp_c = tc_.readCelsius();  // NaN on open/short thermocouple
     tc_fault_ = std::isnan(s.flue_temp_c) ? tc_.readError() : 0;
+    if (tc_fault_ != 0 || !co2_.scale_known()) s.flags = static_cast<uint16_t>(s.flags | carbontrack::kFlagSensorFault);
+    if (warmup_.warming(mono_ms)) s.flags = static_cast<uint16_t>(s.flags | carbontrack::kFlagWarmup);
     s.dp_pa = dp_.read_pa();
     // The BMP280 in the enclosure reads barometric pressure; the stack's static pressure
     // differs by the draught (tens to a few hundred Pa, < 0.5 %), far closer than an altitude guess.

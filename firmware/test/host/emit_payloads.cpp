@@ -1,5 +1,8 @@
 // Drive the firmware core like the device loop does and print every telemetry payload it
-// publishes, one JSON per line, to stdout; a one-line JSON summary goes to stderr.
+// publishes, one JSON per line, to stdout; a one-line JSON summary goes to stderr. The buffer is
+// the device's: the flash log on littlefs (RAM flash with the partition geometry), readings
+// removed on the server's ack (simulated: the server commits every published reading and acks
+// the highest seq; after a reboot the retained ack arrives before the first flush).
 // Used by tests/test_firmware_contract.py to feed real firmware output through the listener.
 //
 //   emit_payloads [--device ID] [--fw VER] [--start-ts UNIX] [--n INTERVALS] [--interval S]
@@ -15,10 +18,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <memory>
 #include <string>
 
+#include "carbontrack/flash_log.h"
+#include "carbontrack/lfs_segment_fs.h"
 #include "carbontrack/node.h"
+#include "ram_flash.h"
 
 using namespace carbontrack;
 
@@ -94,19 +101,32 @@ int main(int argc, char** argv) {
     cfg.max_payload_bytes = o.max_bytes;
     cfg.buffer_capacity = o.capacity;
 
-    MemoryStorage ring_mem(ReadingBuffer::required_bytes(o.capacity));
+    RamFlash flash;
     MemoryStorage seq_mem(SequenceCounter::kStorageBytes);
-    std::unique_ptr<ReadingBuffer> buffer;
+    lfs_t lfs{};
+    bool mounted = false;
+    std::unique_ptr<LfsSegmentFs> log_fs;
+    std::unique_ptr<FlashLog> buffer;
     std::unique_ptr<SequenceCounter> seq;
     std::unique_ptr<NodeCore> node;
     uint64_t boot_mono_ms = 0;  // monotonic clock restarts at each boot
     uint64_t dropped_before_reboot = 0;
+    uint64_t server_ack = 0;  // the retained ack on the broker
     auto boot = [&] {
-        if (node) dropped_before_reboot += node->dropped() - buffer->dropped();  // pending queue is lost
-        buffer = std::make_unique<ReadingBuffer>(ring_mem, o.capacity);
+        if (node) dropped_before_reboot += node->dropped();  // counters restart with the boot
+        node.reset();
+        buffer.reset();
+        log_fs.reset();
+        if (mounted) lfs_unmount(&lfs);
+        if (flash.mount(lfs) != 0) usage("littlefs mount failed");
+        mounted = true;
         seq = std::make_unique<SequenceCounter>(seq_mem);
-        if (!buffer->begin() || !seq->begin()) usage("storage init failed");
-        node = std::make_unique<NodeCore>(cfg, *buffer, *seq);
+        if (!seq->begin()) usage("storage init failed");
+        log_fs = std::make_unique<LfsSegmentFs>(lfs);
+        buffer = std::make_unique<FlashLog>(*log_fs, o.capacity, static_cast<uint32_t>(seq->peek()));
+        if (!buffer->begin()) usage("flash log init failed");
+        node = std::make_unique<NodeCore>(cfg, *buffer, *seq, 240, Sender::Mode::RemoveOnAck);
+        if (server_ack) node->on_ack(server_ack, 0);  // the retained ack, delivered at subscribe
     };
     boot();
 
@@ -138,19 +158,27 @@ int main(int argc, char** argv) {
         bool online = !(k >= o.offline_from && k < o.offline_to);
         if (online && time_known) {
             Envelope env{o.device, o.fw, o.rssi, static_cast<uint64_t>(wall_end - uptime_start), 0};
-            published += node->flush(env, publish).published;
+            FlushResult r = node->flush(env, publish, SIZE_MAX, mono_end);
+            published += r.published;
+            if (r.last_seq) {
+                server_ack = std::max(server_ack, r.last_seq);
+                node->on_ack(server_ack, mono_end);
+            }
         }
     }
     if (time_known) {  // final flush: the link is up at the end of every scenario
         Envelope env{o.device, o.fw, o.rssi, static_cast<uint64_t>(o.start_ts + o.interval_s * o.n - uptime_start), 0};
-        published += node->flush(env, publish).published;
+        FlushResult r = node->flush(env, publish);
+        published += r.published;
+        if (r.last_seq) node->on_ack(std::max(server_ack, r.last_seq), 0);
     }
     std::fflush(stdout);
     std::fprintf(stderr,
                  "{\"intervals\": %d, \"published\": %zu, \"messages\": %zu, \"dropped\": %llu, "
                  "\"empty_intervals\": %u, \"buffered\": %zu}\n",
                  o.n, published, messages,
-                 static_cast<unsigned long long>(node->dropped() + dropped_before_reboot), node->intervals_without_data(),
+                 static_cast<unsigned long long>(node->dropped() + buffer->undatable() + dropped_before_reboot),
+                 node->intervals_without_data(),
                  node->buffer().size());
     return 0;
 }

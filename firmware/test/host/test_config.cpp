@@ -146,3 +146,12 @@ TEST_CASE("secrets are masked unless asked for") {
     c.wifi_password = "";
     CHECK(get_config_value(c, "wifi_pass").empty());
 }
+
+TEST_CASE("node caps: a stored max_payload above 16 KiB is lowered at load, and refused by validate") {
+    NodeConfig c;
+    c.max_payload_bytes = 65536;  // allowed by firmware 1.0
+    CHECK(has_error(c, "max_payload"));
+    apply_node_caps(c);
+    CHECK(c.max_payload_bytes == 16384);
+    CHECK_FALSE(has_error(c, "max_payload"));
+}

@@ -20,7 +20,7 @@ TEST_CASE("channel: mean, min, max and count of valid samples") {
     CHECK(c.finish(1).mean == 200.0);
 }
 
-TEST_CASE("channel: out-of-range samples are excluded and flagged") {
+TEST_CASE("channel: an out-of-range sample is excluded; the reading stays valid (not flagged)") {
     Channel c(kFlueTempRangeC, 30);
     c.add(180.0);
     c.add(1200.0);  // thermocouple open circuit reads very high
@@ -29,7 +29,7 @@ TEST_CASE("channel: out-of-range samples are excluded and flagged") {
     CHECK(s.n_valid == 2);
     CHECK(s.n_invalid == 1);
     CHECK(s.mean == doctest::Approx(185.0));
-    CHECK(s.flags == kFlagOutOfRange);
+    CHECK(s.flags == 0);
 }
 
 TEST_CASE("channel: nothing plausible → raw mean, flagged, so the server stores it invalid") {
@@ -135,4 +135,35 @@ TEST_CASE("round_for_publish keeps published values short and exact") {
     CHECK(p.pressure_pa == 79650.0);
     r.pressure_pa = NAN;
     CHECK_FALSE(round_for_publish(r).has_pressure());
+}
+
+TEST_CASE("aggregator: driver flags (sensor fault, warm-up) reach the reading; dp_pa is the mean raw Δp") {
+    IntervalAggregator agg{AggregatorSettings{}};
+    Sample a{84000.0, 190.0, 30.0, NAN};
+    Sample b{84000.0, NAN, 32.5, NAN};  // thermocouple fault on this sample
+    b.flags = kFlagSensorFault;
+    agg.add(a);
+    agg.add(b);
+    IntervalResult r = agg.finish(2);
+    REQUIRE(r.has_reading);
+    CHECK((r.flags & kFlagSensorFault));
+    CHECK(r.reading.dp_pa == doctest::Approx(31.25));
+    CHECK(round_for_publish(r.reading).dp_pa == 31.25);
+    Sample w{400.0, 25.0, 0.0, NAN};
+    w.flags = kFlagWarmup;
+    agg.add(w);
+    r = agg.finish(1);
+    REQUIRE(r.has_reading);
+    CHECK(r.flags == kFlagWarmup);  // flags do not leak from the previous interval
+    CHECK((r.flags & kInvalidatingFlags));
+}
+
+TEST_CASE("aggregator: a CO2 value that is all out of range is kept, flagged OUT_OF_RANGE and NO_VALID") {
+    IntervalAggregator agg{AggregatorSettings{}};
+    agg.add({350000.0, 190.0, 30.0, NAN});  // above the 0-30 % range
+    IntervalResult r = agg.finish(1);
+    REQUIRE(r.has_reading);
+    CHECK(r.reading.co2_ppm == 350000.0);
+    CHECK((r.flags & kFlagOutOfRange));
+    CHECK((r.flags & kFlagNoValid));
 }

@@ -26,6 +26,8 @@ std::string lower(std::string s) {
     return s;
 }
 
+Command parse_command_body(const json::Value& top);
+
 // Keys the server may change remotely; credentials and identity are not among them.
 bool settable_key(const std::string& k) {
     return k == "interval_s" || k == "sample_s" || k == "profile_factor" || k == "pitot_cp" || k == "moisture" ||
@@ -39,8 +41,29 @@ Command parse_command(std::string_view payload) {
     std::string err;
     if (!json::parse(payload, doc, &err, 8)) return invalid("not JSON: " + err);
     if (!doc.is_object()) return invalid("command must be a JSON object");
-    const json::Value* name = doc.get("cmd");
+    std::string id;
+    if (const json::Value* v = doc.get("id"); v && v->is_string() && !v->string.empty() && v->string.size() <= 64)
+        id = v->string;
+    Command c = parse_command_body(doc);
+    c.id = id;
+    return c;
+}
+
+std::string encode_command_result(const std::string& id, bool ok, const std::string& detail) {
+    std::string out = "{\"id\": ";
+    json::append_string(out, id);
+    out += ok ? ", \"ok\": true, \"detail\": " : ", \"ok\": false, \"detail\": ";
+    json::append_string(out, detail);
+    out += "}";
+    return out;
+}
+
+namespace {
+Command parse_command_body(const json::Value& top) {
+    const json::Value* name = top.get("cmd");
     if (!name || !name->is_string()) return invalid("missing \"cmd\"");
+    const json::Value* args = top.get("args");
+    const json::Value& doc = args && args->is_object() ? *args : top;
     Command c;
     const std::string& n = name->string;
     if (n == "ota") {
@@ -86,6 +109,7 @@ Command parse_command(std::string_view payload) {
     }
     return c;
 }
+}  // namespace
 
 }  // namespace carbontrack
 

@@ -16,6 +16,7 @@ namespace carbontrack {
 struct Command {
     enum class Type { Invalid, Ota, Reboot, AbcOff, CalibrateZero, CalibrateSpan, Set };
     Type type = Type::Invalid;
+    std::string id;  // contract v1.1 "id" (echoed on cmd/result); empty when absent or unusable
     std::string url;
     std::string sha256;  // lower-case hex
     std::string version;
@@ -28,7 +29,13 @@ struct Command {
 // Commands are small; anything larger is refused before parsing.
 constexpr size_t kMaxCommandBytes = 2048;
 
+// Arguments are read from the "args" object when there is one (contract v1.1 form
+// `{"id": "c-123", "cmd": "set", "args": {"key": "interval_s", "value": 60}}`), else from the top
+// level (v1 form). The id is kept even when the command is invalid, so the result can name it.
 Command parse_command(std::string_view payload);
+
+// `{"id": "c-123", "ok": true, "detail": "..."}` for <prefix>/<factory>/<device>/cmd/result.
+std::string encode_command_result(const std::string& id, bool ok, const std::string& detail);
 
 // True for exactly 64 hex digits.
 bool is_sha256_hex(std::string_view s);

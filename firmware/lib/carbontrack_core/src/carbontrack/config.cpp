@@ -78,15 +78,24 @@ std::vector<std::string> validate(const NodeConfig& c) {
     if (!(c.pitot_coefficient >= 0.5 && c.pitot_coefficient <= 1.2)) errors.push_back("pitot_cp must be 0.5..1.2");
     if (!(c.moisture_fraction >= 0.0 && c.moisture_fraction < 0.5)) errors.push_back("moisture must be 0..0.5");
     if (!(c.altitude_m >= -500.0 && c.altitude_m <= 5000.0)) errors.push_back("altitude_m must be -500..5000");
-    if (c.max_payload_bytes < 1024 || c.max_payload_bytes > kMaxPayloadBytes)
-        errors.push_back("max_payload must be 1024..65536 bytes");
+    // 16 KiB, not the contract's 64 KiB: the payload buffer is reserved whole next to TLS.
+    if (c.max_payload_bytes < 1024 || c.max_payload_bytes > kMaxNodePayloadBytes)
+        errors.push_back("max_payload must be 1024..16384 bytes");
     if (c.buffer_capacity < 10) errors.push_back("buffer_capacity must be at least 10 readings");
     if (c.ntp_server.empty()) errors.push_back("ntp_server is required");
     return errors;
 }
 
+void apply_node_caps(NodeConfig& cfg) {
+    if (cfg.max_payload_bytes > kMaxNodePayloadBytes) cfg.max_payload_bytes = kMaxNodePayloadBytes;
+}
+
 std::string topic(const NodeConfig& cfg, TopicKind kind) {
-    const char* leaf = kind == TopicKind::Telemetry ? "telemetry" : kind == TopicKind::Status ? "status" : "cmd";
+    const char* leaf = kind == TopicKind::Telemetry ? "telemetry"
+                       : kind == TopicKind::Status  ? "status"
+                       : kind == TopicKind::Cmd     ? "cmd"
+                       : kind == TopicKind::CmdResult ? "cmd/result"
+                                                      : "ack";
     return cfg.topic_prefix + "/" + cfg.factory_code + "/" + cfg.device_id + "/" + leaf;
 }
 

@@ -35,7 +35,7 @@ struct NodeConfig {
     double moisture_fraction = 0.12;            // B_ws for the gas molar mass
     bool co2_dry_basis = true;                  // extractive sampling with a chiller → dry CO2
     double altitude_m = 1800.0;                 // site barometric pressure when no pressure sensor
-    uint32_t max_payload_bytes = 16384;         // ≤ 65536 (contract); smaller saves heap on the ESP32
+    uint32_t max_payload_bytes = 16384;         // ≤ 16384 (node cap; the contract allows 65536)
     uint32_t buffer_capacity = 10000;           // readings kept offline (flash)
 };
 
@@ -45,9 +45,13 @@ std::vector<std::string> validate(const NodeConfig& cfg);
 // A name usable as one MQTT topic level and as a database key: 1..max chars of [A-Za-z0-9_.-].
 bool valid_identifier(std::string_view s, size_t max_len);
 
-enum class TopicKind { Telemetry, Status, Cmd };
+enum class TopicKind { Telemetry, Status, Cmd, CmdResult, Ack };
 
-// <prefix>/<factory_code>/<device_id>/telemetry|status|cmd
+// Bring a stored configuration within what this firmware supports instead of refusing to run:
+// max_payload above the node cap (16 KiB; 1.0 allowed 64 KiB) is lowered to it.
+void apply_node_caps(NodeConfig& cfg);
+
+// <prefix>/<factory_code>/<device_id>/telemetry|status|cmd|cmd/result|ack
 std::string topic(const NodeConfig& cfg, TopicKind kind);
 
 // NVS keys (≤ 15 characters, the NVS limit) of the configuration, in display order.

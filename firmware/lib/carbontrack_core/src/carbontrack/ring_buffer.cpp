@@ -90,6 +90,7 @@ bool ReadingBuffer::push(const Reading& r) {
     if (count_ == capacity_) {
         head_ = (head_ + 1) % capacity_;  // the slot just written held the oldest reading
         ++dropped_;
+        ++removed_;
     } else {
         ++count_;
     }
@@ -107,6 +108,7 @@ bool ReadingBuffer::at(size_t i, Reading& out) const {
 bool ReadingBuffer::pop(size_t n) {
     if (n == 0) return true;
     if (n > count_) n = count_;
+    removed_ += n;
     head_ = static_cast<uint32_t>((head_ + n) % capacity_);
     count_ -= static_cast<uint32_t>(n);
     return write_header();

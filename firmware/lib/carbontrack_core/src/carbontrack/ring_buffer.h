@@ -11,11 +11,12 @@
 #include <cstdint>
 
 #include "carbontrack/payload.h"
+#include "carbontrack/reading_queue.h"
 #include "carbontrack/storage.h"
 
 namespace carbontrack {
 
-class ReadingBuffer {
+class ReadingBuffer : public ReadingQueue {
   public:
     static constexpr size_t kHeaderBytes = 32;
     static constexpr size_t kRecordBytes = 56;
@@ -33,16 +34,17 @@ class ReadingBuffer {
     bool begin();
 
     // Append a reading; when full, the oldest is dropped first. False on storage error.
-    bool push(const Reading& r);
+    bool push(const Reading& r) override;
     // The i-th oldest reading (0 = oldest). False if i is out of range or the record is corrupt.
     bool at(size_t i, Reading& out) const;
     // Remove the `n` oldest readings (after the broker acknowledged them).
-    bool pop(size_t n);
+    bool pop(size_t n) override;
+    ReadStatus read(size_t i, Reading& out) override { return at(i, out) ? ReadStatus::Ok : ReadStatus::Corrupt; }
 
-    size_t size() const { return count_; }
-    bool empty() const { return count_ == 0; }
+    size_t size() const override { return count_; }
     uint32_t capacity() const { return capacity_; }
-    uint32_t dropped() const { return dropped_; }  // overwritten because the buffer was full
+    uint32_t dropped() const override { return dropped_; }  // overwritten because the buffer was full
+    uint64_t removed() const override { return removed_; }
     bool formatted_on_begin() const { return formatted_; }
 
   private:
@@ -51,6 +53,7 @@ class ReadingBuffer {
     uint32_t head_ = 0;  // slot of the oldest reading
     uint32_t count_ = 0;
     uint32_t dropped_ = 0;
+    uint64_t removed_ = 0;
     uint32_t generation_ = 0;
     bool formatted_ = false;
 

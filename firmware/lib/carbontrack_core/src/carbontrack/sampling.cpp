@@ -17,8 +17,7 @@ void Channel::add(double v) {
     }
     raw_sum_ += v;
     if (!range_.contains(v)) {
-        ++n_invalid_;
-        flags_ |= kFlagOutOfRange;
+        ++n_invalid_;  // excluded from the mean; flagged only if nothing plausible is left
         return;
     }
     ++n_valid_;
@@ -41,7 +40,7 @@ ChannelSummary Channel::finish(uint32_t expected, double min_share) {
         // Nothing plausible: publish the raw mean so the server stores it flagged invalid
         // rather than the reading silently disappearing.
         s.mean = raw_sum_ / n_invalid_;
-        s.flags |= kFlagNoValid;
+        s.flags |= kFlagNoValid | kFlagOutOfRange;
     }
     if (static_cast<double>(n_valid_ + n_invalid_) < min_share * expected) s.flags |= kFlagMissing;
     n_valid_ = n_invalid_ = n_missing_ = 0;
@@ -57,11 +56,15 @@ IntervalAggregator::IntervalAggregator(const AggregatorSettings& s)
       temp_(kFlueTempRangeC, s.stuck_after),
       // a stack at rest legitimately reads 0 m/s for hours: no stuck detection on velocity
       velocity_(kVelocityRangeMS, 0),
-      pressure_(kPressureRangePa, s.stuck_after) {}
+      pressure_(kPressureRangePa, s.stuck_after),
+      // Δp is published raw for evidence: no stuck detection (0 Pa at rest), SDP810 ±500 Pa span
+      dp_(kDpRangePa, 0) {}
 
 void IntervalAggregator::add(const Sample& s) {
     co2_.add(s.co2_ppm);
     temp_.add(s.flue_temp_c);
+    dp_.add(s.dp_pa);
+    extra_flags_ |= s.flags & (kFlagSensorFault | kFlagWarmup);
     if (std::isfinite(s.pressure_pa)) pressure_seen_ = true;
     if (pressure_seen_) pressure_.add(s.pressure_pa);
     // Density from this sample's temperature, the stack (or site) pressure and the molar mass
@@ -84,6 +87,7 @@ IntervalResult IntervalAggregator::finish(uint32_t expected_samples) {
     r.temp = temp_.finish(expected_samples, share);
     r.velocity = velocity_.finish(expected_samples, share);
     r.pressure = pressure_.finish(expected_samples, share);
+    r.dp = dp_.finish(expected_samples, share);
     r.flags = static_cast<uint16_t>(r.co2.flags | r.temp.flags | r.velocity.flags | extra_flags_ |
                                     (pressure_seen_ ? r.pressure.flags : 0));
     extra_flags_ = 0;
@@ -92,6 +96,7 @@ IntervalResult IntervalAggregator::finish(uint32_t expected_samples) {
     r.reading.flue_temp_c = r.temp.mean;
     r.reading.velocity_m_s = r.velocity.mean;
     r.reading.pressure_pa = r.pressure.mean;  // NaN (omitted) without a pressure sensor
+    r.reading.dp_pa = r.dp.n_valid > 0 ? r.dp.mean : NAN;
     r.reading.flags = r.flags;
     return r;
 }
@@ -108,6 +113,7 @@ Reading round_for_publish(Reading r) {
     r.flue_temp_c = round_to(r.flue_temp_c, 100.0);
     r.velocity_m_s = round_to(r.velocity_m_s, 1000.0);
     r.pressure_pa = round_to(r.pressure_pa, 10.0);
+    r.dp_pa = round_to(r.dp_pa, 100.0);
     return r;
 }
 }  // namespace carbontrack

@@ -15,13 +15,22 @@
 
 namespace carbontrack {
 
+// Reading flags, bit values of contract v1.1 (tests/golden, docs/payload.md). STUCK, NO_VALID,
+// REVERSE_FLOW, SENSOR_FAULT, WARMUP and OUT_OF_RANGE make the reading not valid on the server
+// (stored, not counted); MISSING and CLOCK_ESTIMATED are informational.
 enum QualityFlags : uint16_t {
-    kFlagOutOfRange = 1u << 0,  // at least one sample outside the plausible range
-    kFlagStuck = 1u << 1,       // the same value repeated for the stuck threshold
-    kFlagMissing = 1u << 2,     // fewer samples than the minimum share of the expected count
-    kFlagNoValid = 1u << 3,     // samples arrived but none was plausible; mean is of raw samples
-    kFlagReverseFlow = 1u << 4, // pitot Δp negative beyond the deadband
+    kFlagStuck = 1u << 0,           // the same value repeated for the stuck threshold
+    kFlagMissing = 1u << 1,         // fewer samples than the minimum share of the expected count
+    kFlagNoValid = 1u << 2,         // samples arrived but none was plausible; mean is of raw samples
+    kFlagReverseFlow = 1u << 3,     // pitot Δp negative beyond the deadband
+    kFlagSensorFault = 1u << 4,     // a sensor reported a fault (thermocouple open/short, NDIR error)
+    kFlagWarmup = 1u << 5,          // the NDIR sensor is still warming up
+    kFlagOutOfRange = 1u << 6,      // the interval's value is outside the plausible range
+    kFlagClockEstimated = 1u << 7,  // taken before time sync, dated later from the monotonic clock
 };
+// Flags that make a reading not valid (contract v1.1).
+constexpr uint16_t kInvalidatingFlags =
+    kFlagStuck | kFlagNoValid | kFlagReverseFlow | kFlagSensorFault | kFlagWarmup | kFlagOutOfRange;
 
 struct Range {
     double min;
@@ -34,6 +43,7 @@ constexpr Range kCo2RangePpm{0.0, 300000.0};
 constexpr Range kFlueTempRangeC{-40.0, 600.0};
 constexpr Range kVelocityRangeMS{0.0, 40.0};
 constexpr Range kPressureRangePa{50000.0, 110000.0};
+constexpr Range kDpRangePa{-500.0, 500.0};  // SDP810-500Pa span
 
 struct ChannelSummary {
     uint32_t n_valid = 0;    // plausible samples
@@ -72,6 +82,7 @@ struct Sample {
     double flue_temp_c = NAN;
     double dp_pa = NAN;        // pitot differential pressure
     double pressure_pa = NAN;  // absolute stack pressure; NaN when no sensor is fitted
+    uint16_t flags = 0;        // kFlagSensorFault / kFlagWarmup set by the drivers for this sample
 };
 
 struct AggregatorSettings {
@@ -88,7 +99,7 @@ struct IntervalResult {
     bool has_reading = false;  // false: some required channel had no sample at all
     Reading reading;           // seq and ts are left for the caller
     uint16_t flags = 0;        // OR of the channel flags
-    ChannelSummary co2, temp, velocity, pressure;
+    ChannelSummary co2, temp, velocity, pressure, dp;
 };
 
 // Turns per-sample values into one reading per interval: the velocity is computed per sample
@@ -102,7 +113,7 @@ class IntervalAggregator {
 
   private:
     AggregatorSettings settings_;
-    Channel co2_, temp_, velocity_, pressure_;
+    Channel co2_, temp_, velocity_, pressure_, dp_;
     uint16_t extra_flags_ = 0;
     bool pressure_seen_ = false;
 };
