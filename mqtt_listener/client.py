@@ -39,6 +39,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Config, MqttUrl, parse_mqtt_url
+from mqtt_listener.decode import MAX_PAYLOAD_BYTES, truncate_raw
 from mqtt_listener.status import ListenerStats, instance_name, save_stats, sweep_offline
 from mqtt_listener.writer import BatchWriter, Message, StopRequested
 
@@ -73,6 +74,14 @@ STATS_INTERVAL_S = 10.0
 SWEEP_INTERVAL_S = 30.0
 # Name of the shared-subscription group: listeners in one group split the messages.
 SHARED_GROUP = "carbontrack"
+# Payload bytes received but not yet stored, at most: when the writers fall behind, the network
+# thread waits (and TCP pushes back on the broker) instead of buffering without limit. With
+# payloads cut to RAW_KEEP_BYTES above 64 KiB this bounds the listener's memory whatever the
+# broker delivers (issue 10: 243 MB under a flood of 200 KiB messages).
+QUEUE_MAX_BYTES = 24 * 1024 * 1024
+# Longest the network thread waits for room in the queue before checking again (it also keeps
+# an eye on the stop flag, so stop() is never stuck behind a full queue).
+QUEUE_WAIT_S = 0.5
 # Seconds to wait for a CONNACK when probing whether the broker speaks MQTT 5.
 PROBE_TIMEOUT_S = 3.0
 # After an unexpected writer error the writer pauses this long (doubling while errors repeat, up
@@ -129,8 +138,13 @@ def _configure_auth(client: mqtt.Client, broker: MqttUrl) -> None:
 
 
 def default_client_id(listener_id: str = "1") -> str:
-    """A client id that stays the same across restarts, so the broker keeps our session."""
-    return f"carbontrack-listener-{socket.gethostname()}-{listener_id}"[:64]
+    """A client id from configuration only (CARBONTRACK_LISTENER_ID), the same across restarts and hosts.
+
+    Not the host name: a listener restarted in a new container must find its session again
+    (a host-named id orphans it, and with a shared subscription the broker keeps routing a share
+    of the messages to the orphan until it expires).
+    """
+    return f"carbontrack-listener-{listener_id}"[:64]
 
 
 class AckSequencer:
@@ -214,6 +228,8 @@ class Listener:
         self.instance = instance_name() if client_id is None else f"{instance_name()}:{client_id}"
         self.stats = ListenerStats()
         self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._queued_bytes = 0
+        self._room = threading.Condition()
         self._stop = threading.Event()
         self._writer_stop = threading.Event()
         self._connected = threading.Event()
@@ -361,10 +377,33 @@ class Listener:
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         if self._stop.is_set():
             return  # not acknowledged: the broker redelivers it to the next listener run
-        m = Message(msg.topic, msg.payload, msg.mid, msg.qos, msg.retain, time.monotonic(), time.time())
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # paho decodes the topic itself; keep the message, rejected later
+            topic = msg._topic.decode("utf-8", "backslashreplace")  # noqa: SLF001
+        payload = msg.payload
+        size = -1
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            # Over the contract's limit: keep only what the rejection stores, never decode it.
+            size = len(payload)
+            payload = truncate_raw(payload)
+        m = Message(topic, payload, msg.mid, msg.qos, msg.retain, time.monotonic(), time.time(), size=size)
+        self._wait_for_room(len(payload))
         self._acks.received(m)
         self._queue.put(m)
         self._enqueued += 1
+
+    def _wait_for_room(self, n_bytes: int) -> None:
+        """Block the network thread while the queue holds QUEUE_MAX_BYTES (the writers make room)."""
+        with self._room:
+            while self._queued_bytes > 0 and self._queued_bytes + n_bytes > QUEUE_MAX_BYTES and not self._stop.is_set():
+                self._room.wait(QUEUE_WAIT_S)
+            self._queued_bytes += n_bytes
+
+    def _release(self, batch: Sequence[Message]) -> None:
+        with self._room:
+            self._queued_bytes -= sum(len(m.payload) for m in batch)
+            self._room.notify_all()
 
     # -- writer thread --------------------------------------------------------------------------
 
@@ -390,6 +429,7 @@ class Listener:
                     break
             batch.append(m)
             size += len(m.payload)
+        self._release(batch)
         return batch
 
     @property
