@@ -163,6 +163,8 @@ class Reading(Base):
     __table_args__ = (
         sa.UniqueConstraint("device_id", "ts", name="uq_reading_device_ts"),
         sa.Index("ix_reading_ts", "ts"),
+        # The end-to-end ack looks for the highest contiguous committed seq of a device.
+        sa.Index("ix_reading_device_seq", "device_id", "seq"),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
@@ -402,6 +404,7 @@ class RejectedMessage(Base):
     """An MQTT payload that could not be ingested, with the reason and the raw bytes (truncated)."""
 
     __tablename__ = "rejected_message"
+    __table_args__ = (sa.Index("ix_rejected_message_device_seq", "device_id", "seq"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)

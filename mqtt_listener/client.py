@@ -24,6 +24,7 @@ CARBONTRACK_MQTT_URL; "auto" tries MQTT 5 and falls back to 3.1.1.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import socket
@@ -212,6 +213,7 @@ class Listener:
         on_commit: Callable[[Sequence[Message], float], None] | None = None,
         clock: Callable[[], float] = time.time,
         writers: int | None = None,
+        ack: bool = True,
     ) -> None:
         self.cfg = cfg
         self.session_factory = session_factory
@@ -241,7 +243,15 @@ class Listener:
         if writers is None:
             writers = 1 if cfg.is_sqlite else WRITER_THREADS
         self._writers = [
-            BatchWriter(session_factory, cfg.topic_prefix, self.stats, tz=cfg.tz, stop_event=self._writer_stop, clock=clock)
+            BatchWriter(
+                session_factory,
+                cfg.topic_prefix,
+                self.stats,
+                tz=cfg.tz,
+                stop_event=self._writer_stop,
+                clock=clock,
+                on_acks=self._publish_acks if ack else None,
+            )
             for _ in range(max(1, writers))
         ]
         self._threads: list[threading.Thread] = []
@@ -483,6 +493,18 @@ class Listener:
             if now >= next_stats:
                 next_stats = now + STATS_INTERVAL_S
                 self._save_stats()
+
+    def _publish_acks(self, acks: dict[str, tuple[str, int]]) -> None:
+        """Tell each node its highest contiguous committed seq (contract v1.1; retained, QoS 1)."""
+        client = self._client
+        if client is None:
+            return
+        prefix = self.cfg.topic_prefix
+        now = time.time()
+        for device_id, (factory_code, seq) in acks.items():
+            payload = json.dumps({"seq": seq, "ts": round(now, 3)})
+            client.publish(f"{prefix}/{factory_code}/{device_id}/ack", payload, qos=1, retain=True)
+        self.stats.incr("acks_published", len(acks))
 
     def _ack(self, batch: list[Message]) -> None:
         client = self._client

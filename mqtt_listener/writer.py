@@ -66,6 +66,12 @@ RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
 # Rows per INSERT … RETURNING statement.
 INSERT_CHUNK = 1000
+# End-to-end ack (contract v1.1): committed seqs looked at above a device's acked seq, at most…
+ACK_WINDOW = 100_000
+# …and a gap in a device's seqs is given up (the ack jumps over it) once this many later seqs are
+# committed: the node resends what it has not seen acknowledged long before that, so a seq still
+# missing then was lost on the node (e.g. a corrupt buffer record) and would stall its acks forever.
+ACK_GAP_SKIP = 2000
 
 # Columns of a reading row, in the order of the PostgreSQL fast-path INSERT.
 READING_COLUMNS = (
@@ -171,6 +177,15 @@ UPDATE reading AS r SET covered_s = v.cov FROM (VALUES %s) AS v(d, ts, cov) WHER
 """
 
 
+# Per device (d, acked seq): its committed seqs above the acked one (stored or rejected readings).
+_ACK_SEQS = """
+WITH v(d, a) AS (VALUES {values})
+SELECT r.device_id, r.seq FROM v JOIN reading r ON r.device_id = v.d AND r.seq > v.a AND r.seq <= v.a + {window}
+UNION
+SELECT j.device_id, j.seq FROM v JOIN rejected_message j ON j.device_id = v.d AND j.seq > v.a AND j.seq <= v.a + {window}
+"""
+
+
 class ConnectionLost(Exception):
     """The database connection was lost during a raw psycopg2 fast path (the batch is retried)."""
 
@@ -271,8 +286,12 @@ class BatchWriter:
         tz: tzinfo = DEFAULT_TZ,
         stop_event: threading.Event | None = None,
         clock: Callable[[], float] = time.time,
+        on_acks: Callable[[dict[str, tuple[str, int]]], None] | None = None,
     ) -> None:
         self.session_factory = session_factory
+        # Called after each commit with {device: (factory code, highest contiguous committed seq)}
+        # for the devices whose ack moved (the listener publishes them on .../ack); None: no acks.
+        self.on_acks = on_acks
         self.prefix = topic_prefix.strip("/")
         self.stats = stats
         self.tz = tz
@@ -391,7 +410,7 @@ class BatchWriter:
         try:
             with self.session_factory() as session:
                 try:
-                    inserted_rows, rows, in_batch_dups, n_status, rejections = self._store(session, batch)
+                    inserted_rows, rows, in_batch_dups, n_status, rejections, acks = self._store(session, batch)
                 except psycopg2.Error as exc:
                     # Raised by a raw-cursor fast path, so SQLAlchemy has not seen it: if the
                     # connection is gone, drop it from the pool here (instead of relying on the
@@ -406,6 +425,11 @@ class BatchWriter:
                 raise ConnectionLost(_short(exc)) from exc
             raise
 
+        if acks and self.on_acks is not None:
+            try:
+                self.on_acks(acks)
+            except Exception:  # noqa: BLE001 - the data is committed; the node resends, the next ack covers it
+                log.exception("could not publish acks")
         stats = self.stats
         commit_mono = time.monotonic()
         n_invalid = sum(1 for r in inserted_rows if r["quality"] != QUALITY_VALID)
@@ -529,6 +553,9 @@ class BatchWriter:
         acc.upsert(session)
         if rejections:
             self._insert_rejections(session, rejections, now)
+        acks: dict[str, tuple[str, int]] = {}
+        if self.on_acks is not None:
+            acks = self._advance_acks(session, dialect, rows, inserted_rows, rejections)
         if device_updates:
             self._update_devices(session, device_updates, device_seen)
         if final_status:
@@ -536,7 +563,79 @@ class BatchWriter:
         if health:
             self._update_health(session, health)
         session.commit()
-        return inserted_rows, rows, in_batch_dups, n_status, rejections
+        return inserted_rows, rows, in_batch_dups, n_status, rejections, acks
+
+    def _advance_acks(
+        self,
+        session: Session,
+        dialect: str,
+        rows: list[dict],
+        inserted_rows: list[dict],
+        rejections: list[tuple[Message, Rejection]],
+    ) -> dict[str, tuple[str, int]]:
+        """Move each device's acked seq to its highest contiguous committed seq; return the ones that moved.
+
+        Computed from the database inside the batch's transaction (device rows locked on
+        PostgreSQL), so listeners sharing a subscription, each seeing part of a node's seqs,
+        agree. A fresh reading with a seq at or below the acked one means the node's seq
+        restarted (flash wiped): a new run starts from it.
+        """
+        batch_seqs: dict[str, set[int]] = {}
+        for r in rows:
+            if r["seq"] is not None:
+                batch_seqs.setdefault(r["device_id"], set()).add(r["seq"])
+        for _m, rej in rejections:
+            if rej.seq is not None and rej.device_id in self.registry:
+                batch_seqs.setdefault(rej.device_id, set()).add(rej.seq)
+        if not batch_seqs:
+            return {}
+        fresh: dict[str, list[int]] = {}
+        for r in inserted_rows:
+            if r["seq"] is not None:
+                fresh.setdefault(r["device_id"], []).append(r["seq"])
+        ids = sorted(batch_seqs)
+        t = Device.__table__.c
+        query = sa.select(t.id, t.acked_seq).where(t.id.in_(ids)).order_by(t.id)
+        if dialect == "postgresql":
+            query = query.with_for_update()
+        current = dict(session.execute(query).all())
+        start: dict[str, int] = {}
+        for d in ids:
+            acked = current.get(d)
+            if acked is None:
+                start[d] = min(batch_seqs[d]) - 1
+                continue
+            restarted = [s for s in fresh.get(d, ()) if s <= acked]
+            start[d] = min(restarted) - 1 if restarted else acked
+        params: dict[str, object] = {}
+        values = []
+        for i, d in enumerate(ids):
+            params[f"d{i}"], params[f"a{i}"] = d, start[d]
+            values.append(f"(CAST(:d{i} AS VARCHAR(40)), CAST(:a{i} AS BIGINT))")
+        sql = _ACK_SEQS.format(values=", ".join(values), window=ACK_WINDOW)
+        committed: dict[str, set[int]] = {}
+        for d, seq in session.execute(sa.text(sql), params):
+            committed.setdefault(d, set()).add(seq)
+        moved: dict[str, tuple[str, int]] = {}
+        for d in ids:
+            acked = start[d]
+            seqs = committed.get(d, set())
+            while True:
+                while acked + 1 in seqs:
+                    acked += 1
+                above = [s for s in seqs if s > acked]
+                if len(above) < ACK_GAP_SKIP:
+                    break
+                log.warning("device %s: seq %d never arrived; acknowledging past it", d, acked + 1)
+                acked = min(above) - 1
+            if acked != current.get(d) and acked >= 0:
+                moved[d] = (self.registry[d].factory_code, acked)
+        if moved:
+            session.execute(
+                sa.update(Device.__table__).where(t.id == sa.bindparam("p_id")).values(acked_seq=sa.bindparam("p_seq")),
+                [{"p_id": d, "p_seq": seq} for d, (_f, seq) in sorted(moved.items())],
+            )
+        return moved
 
     def _assign_coverage(self, session: Session, dialect: str, rows: list[dict]) -> tuple[list[dict], list[tuple]]:
         """Set covered_s on the new rows; return them (without already stored ones) and stored rows whose coverage shrinks.

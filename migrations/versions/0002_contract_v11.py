@@ -44,9 +44,13 @@ def upgrade() -> None:
             batch.add_column(sa.Column(name, type_, nullable=True))
     with op.batch_alter_table("rejected_message") as batch:
         batch.add_column(sa.Column("seq", sa.BigInteger(), nullable=True))
+    op.create_index("ix_reading_device_seq", "reading", ["device_id", "seq"])
+    op.create_index("ix_rejected_message_device_seq", "rejected_message", ["device_id", "seq"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_rejected_message_device_seq", table_name="rejected_message")
+    op.drop_index("ix_reading_device_seq", table_name="reading")
     with op.batch_alter_table("rejected_message") as batch:
         batch.drop_column("seq")
     with op.batch_alter_table("device") as batch:
