@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--publishers", type=int, default=2, help="simulator processes sharing the rate")
     ap.add_argument("--profile", help="write a cProfile of the writer thread to this file")
+    ap.add_argument("--no-ack", action="store_true", help="listener without the contract v1.1 end-to-end ack (to measure its cost)")
     args = ap.parse_args(argv)
 
     print(f"machine: {platform.platform()}, {psutil.cpu_count()} CPUs, "
@@ -266,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     holder: dict = {}
 
     def start_listener() -> None:
-        holder["listener"] = Listener(cfg, session_factory, client_id="bench-listener", protocol="5", on_commit=recorder)
+        holder["listener"] = Listener(
+            cfg, session_factory, client_id="bench-listener", protocol="5", on_commit=recorder, ack=not args.no_ack
+        )
         holder["listener"].start()
         if not holder["listener"].wait_connected(10):
             raise RuntimeError("listener did not connect")

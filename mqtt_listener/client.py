@@ -31,6 +31,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -40,6 +41,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Config, MqttUrl, parse_mqtt_url
+from mqtt_listener.ack import AckTracker
 from mqtt_listener.decode import MAX_PAYLOAD_BYTES, truncate_raw
 from mqtt_listener.status import ListenerStats, instance_name, save_stats, sweep_offline
 from mqtt_listener.writer import BatchWriter, Message, StopRequested
@@ -229,7 +231,6 @@ class Listener:
         self.on_commit = on_commit
         self.instance = instance_name() if client_id is None else f"{instance_name()}:{client_id}"
         self.stats = ListenerStats()
-        self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._queued_bytes = 0
         self._room = threading.Condition()
         self._stop = threading.Event()
@@ -242,6 +243,11 @@ class Listener:
         self._idle = threading.Condition()
         if writers is None:
             writers = 1 if cfg.is_sqlite else WRITER_THREADS
+        tracker = AckTracker()  # one per listener: its writer threads commit parts of one node's seqs
+        # One queue per writer, each device always on the same one: two writers never hold
+        # readings of one device at once, so the coverage step (which locks the batch's device
+        # rows) never makes them wait for each other.
+        self._queues: list[queue.SimpleQueue[Message]] = [queue.SimpleQueue() for _ in range(max(1, writers))]
         self._writers = [
             BatchWriter(
                 session_factory,
@@ -251,6 +257,7 @@ class Listener:
                 stop_event=self._writer_stop,
                 clock=clock,
                 on_acks=self._publish_acks if ack else None,
+                ack_tracker=tracker,
             )
             for _ in range(max(1, writers))
         ]
@@ -312,6 +319,7 @@ class Listener:
             self._writer_stop.set()  # abandon retries: the broker redelivers those batches later
             for thread in self._threads:
                 thread.join(timeout_s)
+        self._writers[0].save_acked_now()  # the tracker is shared: one writer saves for all
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -400,7 +408,12 @@ class Listener:
         m = Message(topic, payload, msg.mid, msg.qos, msg.retain, time.monotonic(), time.time(), size=size)
         self._wait_for_room(len(payload))
         self._acks.received(m)
-        self._queue.put(m)
+        queues = self._queues
+        if len(queues) == 1:
+            queues[0].put(m)
+        else:
+            parts = topic.rsplit("/", 2)
+            queues[zlib.crc32(parts[-2].encode("utf-8", "replace")) % len(queues) if len(parts) == 3 else 0].put(m)
         self._enqueued += 1
 
     def _wait_for_room(self, n_bytes: int) -> None:
@@ -417,15 +430,19 @@ class Listener:
 
     # -- writer thread --------------------------------------------------------------------------
 
-    def _take_batch(self, timeout_s: float) -> list[Message]:
+    def _queue_depth(self) -> int:
+        return sum(q.qsize() for q in self._queues)
+
+    def _take_batch(self, timeout_s: float, index: int = 0) -> list[Message]:
+        q = self._queues[index]
         try:
-            first = self._queue.get(timeout=timeout_s)
+            first = q.get(timeout=timeout_s)
         except queue.Empty:
             return []
         batch = [first]
         size = len(first.payload)
         deadline = time.monotonic() + self.batch_wait_s
-        get = self._queue.get
+        get = q.get
         while len(batch) < self.batch_max and size < BATCH_MAX_BYTES:
             try:
                 m = get(block=False)
@@ -455,11 +472,11 @@ class Listener:
         error_pause = ERROR_PAUSE_FIRST_S
         while True:
             stopping = self._stop.is_set()
-            batch = self._take_batch(0.0 if stopping else 0.5)
+            batch = self._take_batch(0.0 if stopping else 0.5, index)
             if not batch and stopping:
                 return
             if batch:
-                self.stats.queue_depth = self._queue.qsize()
+                self.stats.queue_depth = self._queue_depth()
                 try:
                     writer.write(batch)
                 except StopRequested:
@@ -493,6 +510,7 @@ class Listener:
             if now >= next_stats:
                 next_stats = now + STATS_INTERVAL_S
                 self._save_stats()
+                writer.save_acked_now()
 
     def _publish_acks(self, acks: dict[str, tuple[str, int]]) -> None:
         """Tell each node its highest contiguous committed seq (contract v1.1; retained, QoS 1)."""
@@ -541,7 +559,7 @@ class Listener:
             log.warning("offline sweep failed: %s", exc)
 
     def _save_stats(self) -> None:
-        self.stats.queue_depth = self._queue.qsize()
+        self.stats.queue_depth = self._queue_depth()
         try:
             with self.session_factory() as session:
                 snap = save_stats(session, self.instance, self.stats)

@@ -133,6 +133,7 @@ class DeviceInfo:
     velocity_profile_factor: float
     barometric_pa: float  # the factory's pressure from its altitude, when a reading has none
     active: bool = True
+    acked_seq: int | None = None  # the end-to-end ack saved for it (contract v1.1)
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
@@ -33,6 +33,7 @@ from core.emissions import EmissionsError, barometric_pressure_pa
 from core.measurement.rollups import RollupAccumulator, dbapi_cursor, reading_coverage_s
 from core.models import QUALITY_VALID, Device, Factory, Reading, RejectedMessage, Stack, UTCDateTime
 from core.timeutil import DEFAULT_TZ
+from mqtt_listener.ack import AckTracker
 from mqtt_listener.decode import (
     DEVICE_ID_MAX_LEN,
     MAX_PAYLOAD_BYTES,
@@ -66,12 +67,8 @@ RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
 # Rows per INSERT … RETURNING statement.
 INSERT_CHUNK = 1000
-# End-to-end ack (contract v1.1): committed seqs looked at above a device's acked seq, at most…
-ACK_WINDOW = 100_000
-# …and a gap in a device's seqs is given up (the ack jumps over it) once this many later seqs are
-# committed: the node resends what it has not seen acknowledged long before that, so a seq still
-# missing then was lost on the node (e.g. a corrupt buffer record) and would stall its acks forever.
-ACK_GAP_SKIP = 2000
+# Committed seqs fetched per device when a gap in its acks is looked up in the database.
+ACK_DB_LOOKAHEAD = 20_000
 
 # Columns of a reading row, in the order of the PostgreSQL fast-path INSERT.
 READING_COLUMNS = (
@@ -127,7 +124,21 @@ def _copy_value(value: object) -> str:
 
 def _copy_line(r: dict) -> str:
     """One reading row as a line of PostgreSQL COPY text format."""
-    return "\t".join([_copy_value(r[c]) for c in READING_COLUMNS]) + "\n"
+    # _copy_value inlined: this runs for every column of every reading (profiled: the hottest loop).
+    out = []
+    for c in READING_COLUMNS:
+        v = r[c]
+        if v is None:
+            out.append("\\N")
+        elif type(v) is str:
+            out.append(v.translate(_COPY_ESCAPES))
+        elif v is True:
+            out.append("t")
+        elif v is False:
+            out.append("f")
+        else:
+            out.append(str(v))
+    return "\t".join(out) + "\n"
 # Envelope values of many devices in one statement; seq and last reading time only move forward.
 # Two writer threads may commit out of order: a batch older than what the row already shows
 # (its time is before last_seen_at) leaves firmware, signal, uptime and buffer fill alone.
@@ -177,12 +188,11 @@ UPDATE reading AS r SET covered_s = v.cov FROM (VALUES %s) AS v(d, ts, cov) WHER
 """
 
 
-# Per device (d, acked seq): its committed seqs above the acked one (stored or rejected readings).
+# One device's committed seqs in (acked, highest seen]: stored readings and rejected ones.
 _ACK_SEQS = """
-WITH v(d, a) AS (VALUES {values})
-SELECT r.device_id, r.seq FROM v JOIN reading r ON r.device_id = v.d AND r.seq > v.a AND r.seq <= v.a + {window}
+SELECT seq FROM reading WHERE device_id = :d AND seq > :lo AND seq <= :hi
 UNION
-SELECT j.device_id, j.seq FROM v JOIN rejected_message j ON j.device_id = v.d AND j.seq > v.a AND j.seq <= v.a + {window}
+SELECT seq FROM rejected_message WHERE device_id = :d AND seq > :lo AND seq <= :hi
 """
 
 
@@ -245,6 +255,7 @@ def load_registry(session: Session) -> dict[str, DeviceInfo]:
             Stack.velocity_profile_factor,
             Factory.altitude_m,
             Device.active,
+            Device.acked_seq,
         )
         .join(Factory, Factory.id == Device.factory_id)
         .join(Stack, Stack.id == Device.stack_id)
@@ -266,6 +277,7 @@ def load_registry(session: Session) -> dict[str, DeviceInfo]:
             velocity_profile_factor=float(r.velocity_profile_factor or 1.0),
             barometric_pa=baro,
             active=bool(r.active),
+            acked_seq=r.acked_seq,
         )
     return out
 
@@ -287,11 +299,13 @@ class BatchWriter:
         stop_event: threading.Event | None = None,
         clock: Callable[[], float] = time.time,
         on_acks: Callable[[dict[str, tuple[str, int]]], None] | None = None,
+        ack_tracker: AckTracker | None = None,
     ) -> None:
         self.session_factory = session_factory
         # Called after each commit with {device: (factory code, highest contiguous committed seq)}
         # for the devices whose ack moved (the listener publishes them on .../ack); None: no acks.
         self.on_acks = on_acks
+        self.acks = ack_tracker or AckTracker()
         self.prefix = topic_prefix.strip("/")
         self.stats = stats
         self.tz = tz
@@ -410,7 +424,7 @@ class BatchWriter:
         try:
             with self.session_factory() as session:
                 try:
-                    inserted_rows, rows, in_batch_dups, n_status, rejections, acks = self._store(session, batch)
+                    inserted_rows, rows, in_batch_dups, n_status, rejections = self._store(session, batch)
                 except psycopg2.Error as exc:
                     # Raised by a raw-cursor fast path, so SQLAlchemy has not seen it: if the
                     # connection is gone, drop it from the pool here (instead of relying on the
@@ -425,9 +439,9 @@ class BatchWriter:
                 raise ConnectionLost(_short(exc)) from exc
             raise
 
-        if acks and self.on_acks is not None:
+        if self.on_acks is not None:
             try:
-                self.on_acks(acks)
+                self._send_acks(rows, inserted_rows, rejections)
             except Exception:  # noqa: BLE001 - the data is committed; the node resends, the next ack covers it
                 log.exception("could not publish acks")
         stats = self.stats
@@ -553,9 +567,8 @@ class BatchWriter:
         acc.upsert(session)
         if rejections:
             self._insert_rejections(session, rejections, now)
-        acks: dict[str, tuple[str, int]] = {}
         if self.on_acks is not None:
-            acks = self._advance_acks(session, dialect, rows, inserted_rows, rejections)
+            self._save_acked(session, dialect, device_updates.keys())
         if device_updates:
             self._update_devices(session, device_updates, device_seen)
         if final_status:
@@ -563,79 +576,83 @@ class BatchWriter:
         if health:
             self._update_health(session, health)
         session.commit()
-        return inserted_rows, rows, in_batch_dups, n_status, rejections, acks
+        return inserted_rows, rows, in_batch_dups, n_status, rejections
 
-    def _advance_acks(
-        self,
-        session: Session,
-        dialect: str,
-        rows: list[dict],
-        inserted_rows: list[dict],
-        rejections: list[tuple[Message, Rejection]],
-    ) -> dict[str, tuple[str, int]]:
-        """Move each device's acked seq to its highest contiguous committed seq; return the ones that moved.
-
-        Computed from the database inside the batch's transaction (device rows locked on
-        PostgreSQL), so listeners sharing a subscription, each seeing part of a node's seqs,
-        agree. A fresh reading with a seq at or below the acked one means the node's seq
-        restarted (flash wiped): a new run starts from it.
-        """
-        batch_seqs: dict[str, set[int]] = {}
+    def _send_acks(self, rows: list[dict], inserted_rows: list[dict], rejections: list[tuple[Message, Rejection]]) -> None:
+        """After a commit: advance each device's contiguous committed seq and hand the moved ones to on_acks."""
+        handled: dict[str, set[int]] = {}
         for r in rows:
             if r["seq"] is not None:
-                batch_seqs.setdefault(r["device_id"], set()).add(r["seq"])
+                handled.setdefault(r["device_id"], set()).add(r["seq"])
         for _m, rej in rejections:
             if rej.seq is not None and rej.device_id in self.registry:
-                batch_seqs.setdefault(rej.device_id, set()).add(rej.seq)
-        if not batch_seqs:
-            return {}
-        fresh: dict[str, list[int]] = {}
+                handled.setdefault(rej.device_id, set()).add(rej.seq)
+        if not handled:
+            return
+        fresh: dict[str, set[int]] = {}
         for r in inserted_rows:
             if r["seq"] is not None:
-                fresh.setdefault(r["device_id"], []).append(r["seq"])
-        ids = sorted(batch_seqs)
-        t = Device.__table__.c
-        query = sa.select(t.id, t.acked_seq).where(t.id.in_(ids)).order_by(t.id)
-        if dialect == "postgresql":
-            query = query.with_for_update()
-        current = dict(session.execute(query).all())
-        start: dict[str, int] = {}
-        for d in ids:
-            acked = current.get(d)
-            if acked is None:
-                start[d] = min(batch_seqs[d]) - 1
-                continue
-            restarted = [s for s in fresh.get(d, ()) if s <= acked]
-            start[d] = min(restarted) - 1 if restarted else acked
-        params: dict[str, object] = {}
-        values = []
-        for i, d in enumerate(ids):
-            params[f"d{i}"], params[f"a{i}"] = d, start[d]
-            values.append(f"(CAST(:d{i} AS VARCHAR(40)), CAST(:a{i} AS BIGINT))")
-        sql = _ACK_SEQS.format(values=", ".join(values), window=ACK_WINDOW)
-        committed: dict[str, set[int]] = {}
-        for d, seq in session.execute(sa.text(sql), params):
-            committed.setdefault(d, set()).add(seq)
-        moved: dict[str, tuple[str, int]] = {}
-        for d in ids:
-            acked = start[d]
-            seqs = committed.get(d, set())
-            while True:
-                while acked + 1 in seqs:
-                    acked += 1
-                above = [s for s in seqs if s > acked]
-                if len(above) < ACK_GAP_SKIP:
-                    break
-                log.warning("device %s: seq %d never arrived; acknowledging past it", d, acked + 1)
-                acked = min(above) - 1
-            if acked != current.get(d) and acked >= 0:
-                moved[d] = (self.registry[d].factory_code, acked)
+                fresh.setdefault(r["device_id"], set()).add(r["seq"])
+        registry = self.registry
+
+        def initial(device_id: str) -> int | None:
+            info = registry.get(device_id)
+            return info.acked_seq if info is not None else None
+
+        moved, check = self.acks.committed(handled, fresh, initial)
+        if check:
+            # A gap stays open: another listener (shared subscription) may have stored the seqs.
+            with self.session_factory() as session:
+                for device_id in check:
+                    gap = self.acks.gap(device_id)
+                    if gap is None:
+                        continue
+                    lo, hi = gap
+                    found = session.execute(sa.text(_ACK_SEQS), {"d": device_id, "lo": lo, "hi": min(hi, lo + ACK_DB_LOOKAHEAD)})
+                    seq = self.acks.fill(device_id, [s for (s,) in found])
+                    if seq is not None:
+                        moved[device_id] = seq
         if moved:
-            session.execute(
-                sa.update(Device.__table__).where(t.id == sa.bindparam("p_id")).values(acked_seq=sa.bindparam("p_seq")),
-                [{"p_id": d, "p_seq": seq} for d, (_f, seq) in sorted(moved.items())],
+            self.on_acks({d: (registry[d].factory_code, seq) for d, seq in moved.items() if d in registry})
+
+    def save_acked_now(self) -> None:
+        """Save every moved acked seq not saved yet (housekeeping and stop; errors only logged)."""
+        devices = self.acks.unsaved_devices()
+        if not devices:
+            return
+        try:
+            with self.session_factory() as session:
+                self._save_acked(session, session.get_bind().dialect.name, devices)
+                session.commit()
+        except Exception as exc:  # noqa: BLE001 - saved with the device's next batch instead
+            log.warning("could not save acked seqs: %s", _short(exc))
+
+    def _save_acked(self, session: Session, dialect: str, devices: Iterable[str]) -> None:
+        """Save the moved acked seqs of this batch's devices (a restarted listener starts from them).
+
+        Only this batch's devices: their rows are locked by this transaction anyway, so the other
+        writer (which holds other devices) is never made to wait.
+        """
+        unsaved = self.acks.take_unsaved(devices)
+        if not unsaved:
+            return
+        params = sorted(unsaved.items())
+        if dialect == "postgresql":
+            cur = dbapi_cursor(session)
+            execute_values(
+                cur,
+                "UPDATE device AS d SET acked_seq = v.seq FROM (VALUES %s) AS v(id, seq) WHERE d.id = v.id",
+                params,
+                template="(%s, %s::bigint)",
+                page_size=len(params),
             )
-        return moved
+            cur.close()
+            return
+        t = Device.__table__.c
+        session.execute(
+            sa.update(Device.__table__).where(t.id == sa.bindparam("p_id")).values(acked_seq=sa.bindparam("p_seq")),
+            [{"p_id": d, "p_seq": seq} for d, seq in params],
+        )
 
     def _assign_coverage(self, session: Session, dialect: str, rows: list[dict]) -> tuple[list[dict], list[tuple]]:
         """Set covered_s on the new rows; return them (without already stored ones) and stored rows whose coverage shrinks.

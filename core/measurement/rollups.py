@@ -125,6 +125,8 @@ class RollupAccumulator:
         hour = ts.replace(minute=0, second=0, microsecond=0)
         self.device_factory[device_id] = factory_id
         valid = quality == QUALITY_VALID and co2_kg_s is not None
+        # Coverage within this reading's hour here; the part past the hour's end (rare) below.
+        in_hour = min(covered_s, (hour + _HOUR - ts).total_seconds()) if valid else 0.0
         for table, key in self._targets(device_id, factory_id, ts, hour):
             agg = table.get(key)
             if agg is None:
@@ -132,14 +134,16 @@ class RollupAccumulator:
             agg[0] += 1
             if valid:
                 agg[1] += 1
+                agg[2] += in_hour
+                agg[3] += in_hour * co2_kg_s
                 agg[4] += co2_kg_s
                 agg[5] += co2_ppm
                 agg[6] += flue_temp_c
                 agg[7] += velocity_m_s
                 if agg[8] is None or co2_kg_s > agg[8]:
                     agg[8] = co2_kg_s
-        if valid and covered_s:
-            self.add_coverage(device_id, factory_id, ts, covered_s, co2_kg_s)
+        if valid and covered_s > in_hour:
+            self.add_coverage(device_id, factory_id, hour + _HOUR, covered_s - in_hour, co2_kg_s)
 
     def _targets(self, device_id: str, factory_id: int, ts: datetime, hour: datetime) -> list[tuple[dict, tuple]]:
         day = self._local_day(ts, hour)
