@@ -113,6 +113,11 @@ class AckTracker:
                     out[d] = seq
         return out
 
+    def knows(self, device_id: str) -> bool:
+        """Whether the device has a run here (its acked seq is known)."""
+        with self._lock:
+            return device_id in self._runs
+
     def unsaved_devices(self) -> list[str]:
         """Devices whose moved acked seq is not saved yet."""
         with self._lock:

@@ -68,6 +68,11 @@ RECEIVE_MAXIMUM = 2000
 # MQTT 5 session expiry: the broker keeps our subscriptions and queues QoS 1 messages this long
 # while the listener is down (a week covers a long weekend without an operator).
 SESSION_EXPIRY_S = 7 * 86400
+# …but with a shared subscription, only this long: Mosquitto keeps handing a dead member's
+# persistent session its share of the group's messages (issue 10: ~half of them) until the session
+# expires. A short expiry ends that within a minute; what it held is lost at the broker, and the
+# node resends it (end-to-end ack, contract v1.1) to the members still alive.
+SHARED_SESSION_EXPIRY_S = 60
 KEEPALIVE_S = 30
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
@@ -293,7 +298,7 @@ class Listener:
         if self.protocol == PROTOCOL_V5:
             props = Properties(PacketTypes.CONNECT)
             props.ReceiveMaximum = self.receive_maximum
-            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            props.SessionExpiryInterval = SHARED_SESSION_EXPIRY_S if self.shared else SESSION_EXPIRY_S
             self._client.connect_async(
                 self.broker.host, self.broker.port, keepalive=KEEPALIVE_S, clean_start=False, properties=props
             )

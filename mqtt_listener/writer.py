@@ -594,10 +594,18 @@ class BatchWriter:
             if r["seq"] is not None:
                 fresh.setdefault(r["device_id"], set()).add(r["seq"])
         registry = self.registry
+        # Devices this listener has not acked yet start from the acked seq saved in the database
+        # (read now, not from the registry cache: with a shared subscription another listener may
+        # have acked a node whose messages all went to it until it died).
+        new = [d for d in handled if not self.acks.knows(d)]
+        saved: dict[str, int | None] = {}
+        if new:
+            with self.session_factory() as session:
+                t = Device.__table__.c
+                saved = dict(session.execute(sa.select(t.id, t.acked_seq).where(t.id.in_(new))).all())
 
         def initial(device_id: str) -> int | None:
-            info = registry.get(device_id)
-            return info.acked_seq if info is not None else None
+            return saved.get(device_id)
 
         moved, check = self.acks.committed(handled, fresh, initial)
         if check:
