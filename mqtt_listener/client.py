@@ -8,11 +8,12 @@ the broker redelivers whatever was not acknowledged, and the (device, ts) key dr
 Acknowledgements go out in the order the messages arrived, as MQTT 3.1.1 and 5 (§4.6) require of
 QoS 1 PUBACKs, although two writer threads commit batches in either order: `AckSequencer` holds
 back the acks of a committed message until every message received before it is committed too.
-A batch that fails in an unexpected way (a bug, not a database error, which the writer retries
-or sets aside message by message) is never left unacknowledged on a live connection, where the
+No message can stall ingest: the writer sets aside any message that fails to store (whatever
+the error) as a rejection and acknowledges it (issue 10). Should a batch still fail in a way the
+writer does not handle (a bug), it is never left unacknowledged on a live connection, where the
 broker would not resend it and it would hold a slot of the ReceiveMaximum window for good: the
 listener drops the connection, and the broker redelivers every unacknowledged message when it
-reconnects.
+reconnects. After each commit the listener publishes the end-to-end acks (mqtt_listener.ack).
 
 Protocol: MQTT 5 against production brokers (ReceiveMaximum raises the broker's window of
 unacknowledged messages; a session expiry keeps the session and its queued QoS 1 messages
