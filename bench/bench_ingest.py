@@ -128,7 +128,9 @@ class Recorder:
             lat.append(commit_wall - float(p[i + 5 : j]))
         with self.lock:
             self.latencies.extend(lat)
-            self.messages += len(batch)
+            # Telemetry only: counting the simulator's status messages too ended the wait up to
+            # 134 messages early, which a listener running behind showed as "lost" readings.
+            self.messages += len(lat)
             if self.first_commit is None:
                 self.first_commit = commit_wall
             self.last_commit = commit_wall
