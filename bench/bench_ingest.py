@@ -128,7 +128,9 @@ class Recorder:
             lat.append(commit_wall - float(p[i + 5 : j]))
         with self.lock:
             self.latencies.extend(lat)
-            self.messages += len(batch)
+            # Telemetry only: counting the simulator's status messages too ended the wait up to
+            # 134 messages early, which a listener running behind showed as "lost" readings.
+            self.messages += len(lat)
             if self.first_commit is None:
                 self.first_commit = commit_wall
             self.last_commit = commit_wall
@@ -239,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=50)
     ap.add_argument("--publishers", type=int, default=2, help="simulator processes sharing the rate")
     ap.add_argument("--profile", help="write a cProfile of the writer thread to this file")
+    ap.add_argument("--no-ack", action="store_true", help="listener without the contract v1.1 end-to-end ack (to measure its cost)")
     args = ap.parse_args(argv)
 
     print(f"machine: {platform.platform()}, {psutil.cpu_count()} CPUs, "
@@ -266,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     holder: dict = {}
 
     def start_listener() -> None:
-        holder["listener"] = Listener(cfg, session_factory, client_id="bench-listener", protocol="5", on_commit=recorder)
+        holder["listener"] = Listener(
+            cfg, session_factory, client_id="bench-listener", protocol="5", on_commit=recorder, ack=not args.no_ack
+        )
         holder["listener"].start()
         if not holder["listener"].wait_connected(10):
             raise RuntimeError("listener did not connect")

@@ -32,7 +32,7 @@ def _run(cfg: Config, args: argparse.Namespace) -> int:
 def _listen(cfg: Config, args: argparse.Namespace) -> int:
     from mqtt_listener.__main__ import main as listener_main
 
-    return listener_main([])
+    return listener_main(list(args.listen_args))
 
 
 def _simulate(cfg: Config, args: argparse.Namespace) -> int:
@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-simulate", action="store_true", help="do not start the simulated fleet")
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("listen", help="run the MQTT listener (same as python -m mqtt_listener)")
+    p = sub.add_parser("listen", help="run the MQTT listener (same as python -m mqtt_listener; see --help)", add_help=False)
+    p.add_argument("listen_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_listen)
 
     p = sub.add_parser("simulate", help="publish simulated sensor-node telemetry (see --help)", add_help=False)
@@ -107,13 +108,19 @@ def main(argv: list[str] | None = None) -> int:
         from mqtt_listener.simulator import main as simulate_main
 
         return simulate_main(argv[1:])
+    if argv[:1] == ["listen"]:
+        # The same process as `python -m mqtt_listener`: its options, its configuration rules
+        # (no CARBONTRACK_SECRET_KEY needed: the listener serves no web sessions).
+        from mqtt_listener.__main__ import main as listener_main
+
+        return listener_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        cfg = load_config()
+        cfg = load_config(require_secret=args.command not in ("listen", "simulate"))
     except ConfigError as exc:
         print(f"carbontrack: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -139,6 +139,17 @@ class Device(Base):
     uptime_s: Mapped[int | None] = mapped_column(sa.BigInteger)
     buffered: Mapped[int | None] = mapped_column(sa.Integer)
     last_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Contract v1.1: highest contiguous seq committed and acknowledged to the node on .../ack.
+    acked_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # The interval the node last reported (interval_s in telemetry); the registry's stays the default.
+    reported_interval_s: Mapped[float | None] = mapped_column(sa.Float)
+    # Health from the node's JSON status (contract v1.1); health_at is when it arrived.
+    reset_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    free_heap: Mapped[int | None] = mapped_column(sa.Integer)
+    min_free_heap: Mapped[int | None] = mapped_column(sa.Integer)
+    safe_mode: Mapped[bool | None] = mapped_column(sa.Boolean)
+    health_counters: Mapped[str | None] = mapped_column(sa.Text)  # JSON {name: count}
+    health_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
     factory: Mapped[Factory] = relationship(back_populates="devices")
@@ -152,6 +163,8 @@ class Reading(Base):
     __table_args__ = (
         sa.UniqueConstraint("device_id", "ts", name="uq_reading_device_ts"),
         sa.Index("ix_reading_ts", "ts"),
+        # The end-to-end ack looks for the highest contiguous committed seq of a device.
+        sa.Index("ix_reading_device_seq", "device_id", "seq"),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
@@ -173,6 +186,17 @@ class Reading(Base):
     dry_basis: Mapped[bool | None] = mapped_column(sa.Boolean)
     velocity_profile_factor: Mapped[float | None] = mapped_column(sa.Float)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    # Contract v1.1 (NULL on readings stored before it): the node's quality flags (bits in
+    # docs/payload.md), its sampling interval, and the seconds of stack flow this reading covers
+    # (its interval capped by the gap to the device's next reading and by 3,600 s).
+    flags: Mapped[int | None] = mapped_column(sa.Integer)
+    interval_s: Mapped[float | None] = mapped_column(sa.Float)
+    covered_s: Mapped[float | None] = mapped_column(sa.Float)
+    dp_pa: Mapped[float | None] = mapped_column(sa.Float)  # raw pitot differential pressure
+    # The node's own conversion parameters, stored as evidence (the registry's are used).
+    node_diameter_m: Mapped[float | None] = mapped_column(sa.Float)
+    node_velocity_profile_factor: Mapped[float | None] = mapped_column(sa.Float)
+    node_pitot_k: Mapped[float | None] = mapped_column(sa.Float)
 
 
 class _RollupMixin:
@@ -380,6 +404,7 @@ class RejectedMessage(Base):
     """An MQTT payload that could not be ingested, with the reason and the raw bytes (truncated)."""
 
     __tablename__ = "rejected_message"
+    __table_args__ = (sa.Index("ix_rejected_message_device_seq", "device_id", "seq"),)
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
@@ -389,6 +414,7 @@ class RejectedMessage(Base):
     payload: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     payload_size: Mapped[int] = mapped_column(sa.Integer)
     device_id: Mapped[str | None] = mapped_column(sa.String(40))
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger)  # the rejected reading's seq, if one
 
 
 class ListenerStat(Base):

@@ -8,11 +8,12 @@ the broker redelivers whatever was not acknowledged, and the (device, ts) key dr
 Acknowledgements go out in the order the messages arrived, as MQTT 3.1.1 and 5 (§4.6) require of
 QoS 1 PUBACKs, although two writer threads commit batches in either order: `AckSequencer` holds
 back the acks of a committed message until every message received before it is committed too.
-A batch that fails in an unexpected way (a bug, not a database error, which the writer retries
-or sets aside message by message) is never left unacknowledged on a live connection, where the
+No message can stall ingest: the writer sets aside any message that fails to store (whatever
+the error) as a rejection and acknowledges it (issue 10). Should a batch still fail in a way the
+writer does not handle (a bug), it is never left unacknowledged on a live connection, where the
 broker would not resend it and it would hold a slot of the ReceiveMaximum window for good: the
 listener drops the connection, and the broker redelivers every unacknowledged message when it
-reconnects.
+reconnects. After each commit the listener publishes the end-to-end acks (mqtt_listener.ack).
 
 Protocol: MQTT 5 against production brokers (ReceiveMaximum raises the broker's window of
 unacknowledged messages; a session expiry keeps the session and its queued QoS 1 messages
@@ -24,12 +25,14 @@ CARBONTRACK_MQTT_URL; "auto" tries MQTT 5 and falls back to 3.1.1.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import socket
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -39,6 +42,8 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Config, MqttUrl, parse_mqtt_url
+from mqtt_listener.ack import AckTracker
+from mqtt_listener.decode import MAX_PAYLOAD_BYTES, truncate_raw
 from mqtt_listener.status import ListenerStats, instance_name, save_stats, sweep_offline
 from mqtt_listener.writer import BatchWriter, Message, StopRequested
 
@@ -64,6 +69,11 @@ RECEIVE_MAXIMUM = 2000
 # MQTT 5 session expiry: the broker keeps our subscriptions and queues QoS 1 messages this long
 # while the listener is down (a week covers a long weekend without an operator).
 SESSION_EXPIRY_S = 7 * 86400
+# …but with a shared subscription, only this long: Mosquitto keeps handing a dead member's
+# persistent session its share of the group's messages (issue 10: ~half of them) until the session
+# expires. A short expiry ends that within a minute; what it held is lost at the broker, and the
+# node resends it (end-to-end ack, contract v1.1) to the members still alive.
+SHARED_SESSION_EXPIRY_S = 60
 KEEPALIVE_S = 30
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
@@ -73,6 +83,14 @@ STATS_INTERVAL_S = 10.0
 SWEEP_INTERVAL_S = 30.0
 # Name of the shared-subscription group: listeners in one group split the messages.
 SHARED_GROUP = "carbontrack"
+# Payload bytes received but not yet stored, at most: when the writers fall behind, the network
+# thread waits (and TCP pushes back on the broker) instead of buffering without limit. With
+# payloads cut to RAW_KEEP_BYTES above 64 KiB this bounds the listener's memory whatever the
+# broker delivers (issue 10: 243 MB under a flood of 200 KiB messages).
+QUEUE_MAX_BYTES = 24 * 1024 * 1024
+# Longest the network thread waits for room in the queue before checking again (it also keeps
+# an eye on the stop flag, so stop() is never stuck behind a full queue).
+QUEUE_WAIT_S = 0.5
 # Seconds to wait for a CONNACK when probing whether the broker speaks MQTT 5.
 PROBE_TIMEOUT_S = 3.0
 # After an unexpected writer error the writer pauses this long (doubling while errors repeat, up
@@ -129,8 +147,13 @@ def _configure_auth(client: mqtt.Client, broker: MqttUrl) -> None:
 
 
 def default_client_id(listener_id: str = "1") -> str:
-    """A client id that stays the same across restarts, so the broker keeps our session."""
-    return f"carbontrack-listener-{socket.gethostname()}-{listener_id}"[:64]
+    """A client id from configuration only (CARBONTRACK_LISTENER_ID), the same across restarts and hosts.
+
+    Not the host name: a listener restarted in a new container must find its session again
+    (a host-named id orphans it, and with a shared subscription the broker keeps routing a share
+    of the messages to the orphan until it expires).
+    """
+    return f"carbontrack-listener-{listener_id}"[:64]
 
 
 class AckSequencer:
@@ -198,6 +221,7 @@ class Listener:
         on_commit: Callable[[Sequence[Message], float], None] | None = None,
         clock: Callable[[], float] = time.time,
         writers: int | None = None,
+        ack: bool = True,
     ) -> None:
         self.cfg = cfg
         self.session_factory = session_factory
@@ -213,7 +237,8 @@ class Listener:
         self.on_commit = on_commit
         self.instance = instance_name() if client_id is None else f"{instance_name()}:{client_id}"
         self.stats = ListenerStats()
-        self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._queued_bytes = 0
+        self._room = threading.Condition()
         self._stop = threading.Event()
         self._writer_stop = threading.Event()
         self._connected = threading.Event()
@@ -224,8 +249,22 @@ class Listener:
         self._idle = threading.Condition()
         if writers is None:
             writers = 1 if cfg.is_sqlite else WRITER_THREADS
+        tracker = AckTracker()  # one per listener: its writer threads commit parts of one node's seqs
+        # One queue per writer, each device always on the same one: two writers never hold
+        # readings of one device at once, so the coverage step (which locks the batch's device
+        # rows) never makes them wait for each other.
+        self._queues: list[queue.SimpleQueue[Message]] = [queue.SimpleQueue() for _ in range(max(1, writers))]
         self._writers = [
-            BatchWriter(session_factory, cfg.topic_prefix, self.stats, tz=cfg.tz, stop_event=self._writer_stop, clock=clock)
+            BatchWriter(
+                session_factory,
+                cfg.topic_prefix,
+                self.stats,
+                tz=cfg.tz,
+                stop_event=self._writer_stop,
+                clock=clock,
+                on_acks=self._publish_acks if ack else None,
+                ack_tracker=tracker,
+            )
             for _ in range(max(1, writers))
         ]
         self._threads: list[threading.Thread] = []
@@ -260,7 +299,7 @@ class Listener:
         if self.protocol == PROTOCOL_V5:
             props = Properties(PacketTypes.CONNECT)
             props.ReceiveMaximum = self.receive_maximum
-            props.SessionExpiryInterval = SESSION_EXPIRY_S
+            props.SessionExpiryInterval = SHARED_SESSION_EXPIRY_S if self.shared else SESSION_EXPIRY_S
             self._client.connect_async(
                 self.broker.host, self.broker.port, keepalive=KEEPALIVE_S, clean_start=False, properties=props
             )
@@ -286,6 +325,7 @@ class Listener:
             self._writer_stop.set()  # abandon retries: the broker redelivers those batches later
             for thread in self._threads:
                 thread.join(timeout_s)
+        self._writers[0].save_acked_now()  # the tracker is shared: one writer saves for all
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -361,22 +401,54 @@ class Listener:
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
         if self._stop.is_set():
             return  # not acknowledged: the broker redelivers it to the next listener run
-        m = Message(msg.topic, msg.payload, msg.mid, msg.qos, msg.retain, time.monotonic(), time.time())
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # paho decodes the topic itself; keep the message, rejected later
+            topic = msg._topic.decode("utf-8", "backslashreplace")  # noqa: SLF001
+        payload = msg.payload
+        size = -1
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            # Over the contract's limit: keep only what the rejection stores, never decode it.
+            size = len(payload)
+            payload = truncate_raw(payload)
+        m = Message(topic, payload, msg.mid, msg.qos, msg.retain, time.monotonic(), time.time(), size=size)
+        self._wait_for_room(len(payload))
         self._acks.received(m)
-        self._queue.put(m)
+        queues = self._queues
+        if len(queues) == 1:
+            queues[0].put(m)
+        else:
+            parts = topic.rsplit("/", 2)
+            queues[zlib.crc32(parts[-2].encode("utf-8", "replace")) % len(queues) if len(parts) == 3 else 0].put(m)
         self._enqueued += 1
+
+    def _wait_for_room(self, n_bytes: int) -> None:
+        """Block the network thread while the queue holds QUEUE_MAX_BYTES (the writers make room)."""
+        with self._room:
+            while self._queued_bytes > 0 and self._queued_bytes + n_bytes > QUEUE_MAX_BYTES and not self._stop.is_set():
+                self._room.wait(QUEUE_WAIT_S)
+            self._queued_bytes += n_bytes
+
+    def _release(self, batch: Sequence[Message]) -> None:
+        with self._room:
+            self._queued_bytes -= sum(len(m.payload) for m in batch)
+            self._room.notify_all()
 
     # -- writer thread --------------------------------------------------------------------------
 
-    def _take_batch(self, timeout_s: float) -> list[Message]:
+    def _queue_depth(self) -> int:
+        return sum(q.qsize() for q in self._queues)
+
+    def _take_batch(self, timeout_s: float, index: int = 0) -> list[Message]:
+        q = self._queues[index]
         try:
-            first = self._queue.get(timeout=timeout_s)
+            first = q.get(timeout=timeout_s)
         except queue.Empty:
             return []
         batch = [first]
         size = len(first.payload)
         deadline = time.monotonic() + self.batch_wait_s
-        get = self._queue.get
+        get = q.get
         while len(batch) < self.batch_max and size < BATCH_MAX_BYTES:
             try:
                 m = get(block=False)
@@ -390,6 +462,7 @@ class Listener:
                     break
             batch.append(m)
             size += len(m.payload)
+        self._release(batch)
         return batch
 
     @property
@@ -405,11 +478,11 @@ class Listener:
         error_pause = ERROR_PAUSE_FIRST_S
         while True:
             stopping = self._stop.is_set()
-            batch = self._take_batch(0.0 if stopping else 0.5)
+            batch = self._take_batch(0.0 if stopping else 0.5, index)
             if not batch and stopping:
                 return
             if batch:
-                self.stats.queue_depth = self._queue.qsize()
+                self.stats.queue_depth = self._queue_depth()
                 try:
                     writer.write(batch)
                 except StopRequested:
@@ -443,6 +516,19 @@ class Listener:
             if now >= next_stats:
                 next_stats = now + STATS_INTERVAL_S
                 self._save_stats()
+                writer.save_acked_now()
+
+    def _publish_acks(self, acks: dict[str, tuple[str, int]]) -> None:
+        """Tell each node its highest contiguous committed seq (contract v1.1; retained, QoS 1)."""
+        client = self._client
+        if client is None:
+            return
+        prefix = self.cfg.topic_prefix
+        now = time.time()
+        for device_id, (factory_code, seq) in acks.items():
+            payload = json.dumps({"seq": seq, "ts": round(now, 3)})
+            client.publish(f"{prefix}/{factory_code}/{device_id}/ack", payload, qos=1, retain=True)
+        self.stats.incr("acks_published", len(acks))
 
     def _ack(self, batch: list[Message]) -> None:
         client = self._client
@@ -479,7 +565,7 @@ class Listener:
             log.warning("offline sweep failed: %s", exc)
 
     def _save_stats(self) -> None:
-        self.stats.queue_depth = self._queue.qsize()
+        self.stats.queue_depth = self._queue_depth()
         try:
             with self.session_factory() as session:
                 snap = save_stats(session, self.instance, self.stats)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +35,13 @@ MAX_AGE_S = 400 * 86400.0
 FIRMWARE_MAX_LEN = 40
 DEVICE_ID_MAX_LEN = 40
 TOPIC_MAX_LEN = 300
+RESET_REASON_MAX_LEN = 32
+COUNTER_NAME_MAX_LEN = 40
+MAX_COUNTERS = 32
+# Characters no stored string may contain: NUL (PostgreSQL text cannot hold it), the other C0
+# and C1 control characters, and lone surrogates (JSON "\udc80" decodes to one; it cannot be
+# encoded as UTF-8, so the database driver would raise).
+_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Integer envelope fields must fit their columns (Integer = 32 bit, BigInteger = 64 bit).
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -51,6 +59,7 @@ R_TS_FUTURE = "ts_future"
 R_TS_TOO_OLD = "ts_too_old"
 R_BAD_TOPIC = "bad_topic"
 R_BAD_STATUS = "bad_status"
+R_BAD_STRING = "bad_string"  # a string too long or with NUL / control characters / lone surrogates
 R_DB_ERROR = "db_error"  # the database refused a message that passed validation (a bug)
 R_INTERNAL = "internal_error"  # the decoder raised (a bug); the message is kept for replay
 REASONS = (
@@ -66,6 +75,7 @@ REASONS = (
     R_TS_TOO_OLD,
     R_BAD_TOPIC,
     R_BAD_STATUS,
+    R_BAD_STRING,
     R_DB_ERROR,
     R_INTERNAL,
 )
@@ -84,6 +94,25 @@ PHYSICAL_RANGES: dict[str, tuple[float, float]] = {
     "pressure_pa": (50_000.0, 110_000.0),
 }
 REQUIRED_READING_FIELDS = ("ts", "co2_ppm", "flue_temp_c", "velocity_m_s")
+# Contract v1.1: the node's sampling interval (s) and its per-reading quality flags.
+INTERVAL_MIN_S = 1.0
+INTERVAL_MAX_S = 86400.0
+FLAGS_MAX = 65535
+FLAG_NAMES = {
+    1: "STUCK",
+    2: "MISSING_SAMPLES",
+    4: "NO_VALID_SAMPLE",
+    8: "REVERSE_FLOW",
+    16: "SENSOR_FAULT",
+    32: "WARMUP",
+    64: "OUT_OF_RANGE",
+    128: "CLOCK_ESTIMATED",
+}
+# Bits that make a reading not valid (stored, but not counted as coverage or CO2); 2 and 128 are
+# informational and unknown bits are stored and ignored (docs/payload.md).
+FLAGS_INVALID_MASK = 1 | 4 | 8 | 16 | 32 | 64
+CONV_KEYS = ("stack_diameter_m", "velocity_profile_factor", "pitot_k")
+# Device health counters the node reports in a JSON status (stored as JSON text).
 STATUS_ONLINE = "online"
 STATUS_OFFLINE = "offline"
 
@@ -104,6 +133,7 @@ class DeviceInfo:
     velocity_profile_factor: float
     barometric_pa: float  # the factory's pressure from its altitude, when a reading has none
     active: bool = True
+    acked_seq: int | None = None  # the end-to-end ack saved for it (contract v1.1)
 
 
 @dataclass(slots=True)
@@ -113,6 +143,7 @@ class Rejection:
     reason: str
     detail: str
     device_id: str | None = None
+    seq: int | None = None  # the rejected reading's seq (it counts as handled for the node's ack)
 
 
 @dataclass(slots=True)
@@ -162,6 +193,32 @@ def _is_number(value: object) -> bool:
     return (type(value) is float or type(value) is int) and value is not True and value is not False
 
 
+def as_finite(value: float | int) -> float | None:
+    """`value` as a finite float, or None if it is NaN, infinite or an integer too big for a float (10**400)."""
+    try:
+        f = float(value)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def string_problem(value: str, key: str, max_len: int) -> str | None:
+    """Why `value` cannot be stored as the string field `key` (too long, control chars, surrogates); None if fine."""
+    if len(value) > max_len:
+        return f"{key} longer than {max_len} characters ({len(value)})"
+    bad = _BAD_CHARS.search(value)
+    if bad is not None:
+        return f"{key} contains {bad.group()!r} at {bad.start()} (NUL, control character or lone surrogate)"
+    return None
+
+
+def clean_text(value: str) -> str:
+    """`value` with every character a database text column cannot hold escaped (for rejection records)."""
+    if _BAD_CHARS.search(value) is None:
+        return value
+    return _BAD_CHARS.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), value)
+
+
 def _check_int(payload: dict, key: str, low: int, high: int) -> str | None:
     value = payload.get(key)
     if value is None:
@@ -171,7 +228,7 @@ def _check_int(payload: dict, key: str, low: int, high: int) -> str | None:
             return f"{key} is not finite"
         return f"{key} must be an integer, got {type(value).__name__}"
     if not low <= value <= high:
-        return f"{key} {value} outside {low}..{high}"
+        return f"{key} {_short_number(value)} outside {low}..{high}"
     return None
 
 
@@ -232,8 +289,35 @@ def decode_telemetry(
     if type(readings) is not list or not readings:
         return _reject(R_WRONG_TYPE, "readings must be a non-empty list", device_id)
     firmware = doc.get("fw")
-    if firmware is not None and type(firmware) is not str:
-        return _reject(R_WRONG_TYPE, f"fw must be a string, got {type(firmware).__name__}", device_id)
+    if firmware is not None:
+        if type(firmware) is not str:
+            return _reject(R_WRONG_TYPE, f"fw must be a string, got {type(firmware).__name__}", device_id)
+        problem = string_problem(firmware, "fw", FIRMWARE_MAX_LEN)
+        if problem:
+            return _reject(R_BAD_STRING, problem, device_id)
+    interval_s = info.sample_interval_s  # v1: the registry's interval
+    if doc.get("interval_s") is not None:
+        raw_interval = doc["interval_s"]
+        if not _is_number(raw_interval):
+            return _reject(R_WRONG_TYPE, f"interval_s must be a number, got {type(raw_interval).__name__}", device_id)
+        value = as_finite(raw_interval)
+        if value is None:
+            return _reject(R_NON_FINITE, "interval_s is not a finite number", device_id)
+        if not INTERVAL_MIN_S <= value <= INTERVAL_MAX_S:
+            return _reject(R_WRONG_TYPE, f"interval_s {value:g} outside {INTERVAL_MIN_S:g}..{INTERVAL_MAX_S:g}", device_id)
+        interval_s = value
+    conv = doc.get("conv")
+    node_conv: dict[str, float | None] = dict.fromkeys(CONV_KEYS)
+    if conv is not None:
+        if type(conv) is not dict:
+            return _reject(R_WRONG_TYPE, f"conv must be an object, got {type(conv).__name__}", device_id)
+        for key in CONV_KEYS:
+            value = conv.get(key)
+            if value is None:
+                continue
+            if not _is_number(value) or as_finite(value) is None:
+                return _reject(R_WRONG_TYPE, f"conv.{key} must be a finite number", device_id)
+            node_conv[key] = float(value)
     for key, low, high in (("rssi", -200, 100), ("uptime_s", 0, INT64_MAX), ("buffered", 0, INT32_MAX)):
         problem = _check_int(doc, key, low, high)
         if problem:
@@ -266,19 +350,29 @@ def decode_telemetry(
             if not _is_number(value):
                 reason, problem = R_WRONG_TYPE, f"readings[{index}].{key} must be a number, got {type(value).__name__}"
                 break
-            if not math.isfinite(value):
-                reason, problem = R_NON_FINITE, f"readings[{index}].{key} is {value}"
+            if as_finite(value) is None:
+                reason, problem = R_NON_FINITE, f"readings[{index}].{key} is not a finite number ({_short_number(value)})"
                 break
-        if problem is None:
-            pressure = r.get("pressure_pa")
-            if pressure is not None:
-                if not _is_number(pressure):
-                    reason, problem = R_WRONG_TYPE, f"readings[{index}].pressure_pa must be a number"
-                elif not math.isfinite(pressure):
-                    reason, problem = R_NON_FINITE, f"readings[{index}].pressure_pa is {pressure}"
-            seq = r.get("seq")
-            if seq is not None and (type(seq) is not int or not 0 <= seq <= INT64_MAX):
+        seq = r.get("seq")
+        if seq is not None and (type(seq) is not int or not 0 <= seq <= INT64_MAX):
+            if problem is None:
                 reason, problem = R_WRONG_TYPE, f"readings[{index}].seq must be a non-negative integer"
+            seq = None
+        pressure = r.get("pressure_pa")
+        dp_pa = r.get("dp_pa")
+        flags = r.get("flags", 0)
+        if flags is None:
+            flags = 0
+        if problem is None:
+            for key, value in (("pressure_pa", pressure), ("dp_pa", dp_pa)):
+                if value is None:
+                    continue
+                if not _is_number(value):
+                    reason, problem = R_WRONG_TYPE, f"readings[{index}].{key} must be a number"
+                elif as_finite(value) is None:
+                    reason, problem = R_NON_FINITE, f"readings[{index}].{key} is not a finite number ({_short_number(value)})"
+            if type(flags) is not int or not 0 <= flags <= FLAGS_MAX:
+                reason, problem = R_WRONG_TYPE, f"readings[{index}].flags must be an integer 0..{FLAGS_MAX}"
         if problem is None:
             ts = r["ts"]
             if ts > latest:
@@ -286,13 +380,16 @@ def decode_telemetry(
             elif ts < earliest:
                 reason, problem = R_TS_TOO_OLD, f"readings[{index}].ts {ts} is older than {MAX_AGE_S / 86400:.0f} days"
         if problem is not None:
-            rejections.append(Rejection(reason, problem, device_id))
+            rejections.append(Rejection(reason, problem, device_id, seq))
             continue
 
         co2 = float(r["co2_ppm"])
         temp = float(r["flue_temp_c"])
         vel = float(r["velocity_m_s"])
         bad = []
+        if flags & FLAGS_INVALID_MASK:
+            names = [name for bit, name in FLAG_NAMES.items() if flags & bit & FLAGS_INVALID_MASK]
+            bad.append("node flags " + ",".join(names))
         if not co2_lo <= co2 <= co2_hi:
             bad.append(f"co2_ppm {co2:g} outside {co2_lo:g}..{co2_hi:g}")
         if not t_lo <= temp <= t_hi:
@@ -341,6 +438,13 @@ def decode_telemetry(
                 "dry_basis": info.dry_basis,
                 "velocity_profile_factor": info.velocity_profile_factor,
                 "received_at": received_at,
+                "flags": flags,
+                "interval_s": interval_s,
+                "covered_s": None,  # set by the writer: the interval capped by the gap to the next reading
+                "dp_pa": None if dp_pa is None else float(dp_pa),
+                "node_diameter_m": node_conv["stack_diameter_m"],
+                "node_velocity_profile_factor": node_conv["velocity_profile_factor"],
+                "node_pitot_k": node_conv["pitot_k"],
             }
         )
         if seq is not None and (max_seq is None or seq > max_seq):
@@ -349,7 +453,7 @@ def decode_telemetry(
             max_ts = ts
     out.device = DeviceUpdate(
         device_id=device_id,
-        firmware=firmware[:FIRMWARE_MAX_LEN] if firmware else None,
+        firmware=firmware or None,
         rssi_dbm=doc.get("rssi"),
         uptime_s=doc.get("uptime_s"),
         buffered=doc.get("buffered"),
@@ -357,6 +461,83 @@ def decode_telemetry(
         last_reading_at=ts_to_utc(max_ts) if max_ts is not None else None,
     )
     return out
+
+
+def _short_number(value: float | int) -> str:
+    text = repr(value) if type(value) is float else f"integer of {len(str(value))} digits"
+    return text[:40]
+
+
+@dataclass(slots=True)
+class StatusDoc:
+    """A status message: the state and, for a v1.1 JSON status, the node's health fields."""
+
+    state: str
+    firmware: str | None = None
+    reset_reason: str | None = None
+    free_heap: int | None = None
+    min_free_heap: int | None = None
+    safe_mode: bool | None = None
+    counters: dict[str, int] | None = None
+
+    @property
+    def has_health(self) -> bool:
+        """Whether the status carries any health field."""
+        return any(
+            v is not None
+            for v in (self.firmware, self.reset_reason, self.free_heap, self.min_free_heap, self.safe_mode, self.counters)
+        )
+
+
+def decode_status_doc(payload: bytes) -> tuple[StatusDoc | None, str]:
+    """Decode a status payload (plain `online`/`offline`, or a v1.1 JSON object); (None, why) if bad."""
+    stripped = payload.strip()
+    if not stripped.startswith(b"{"):
+        state = decode_status(payload)
+        return (StatusDoc(state), "") if state else (None, "status payload must be online or offline")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        return None, f"status of {len(payload)} bytes > {MAX_PAYLOAD_BYTES}"
+    try:
+        doc = parse_json(payload)
+    except (ValueError, RecursionError) as exc:
+        return None, f"status is not JSON: {str(exc)[:120]}"
+    if type(doc) is not dict:
+        return None, "status must be a JSON object"
+    state = doc.get("state", doc.get("status"))
+    if type(state) is not str or state.strip().lower() not in (STATUS_ONLINE, STATUS_OFFLINE):
+        return None, "status state must be online or offline"
+    out = StatusDoc(state.strip().lower())
+    for key, attr, max_len in (("fw", "firmware", FIRMWARE_MAX_LEN), ("reset_reason", "reset_reason", RESET_REASON_MAX_LEN)):
+        value = doc.get(key)
+        if value is None:
+            continue
+        if type(value) is not str:
+            return None, f"{key} must be a string"
+        problem = string_problem(value, key, max_len)
+        if problem:
+            return None, problem
+        setattr(out, attr, value)
+    for key in ("free_heap", "min_free_heap"):
+        problem = _check_int(doc, key, 0, INT32_MAX)
+        if problem:
+            return None, problem
+        setattr(out, key, doc.get(key))
+    safe_mode = doc.get("safe_mode")
+    if safe_mode is not None and type(safe_mode) is not bool:
+        return None, "safe_mode must be true or false"
+    out.safe_mode = safe_mode
+    counters = doc.get("counters")
+    if counters is not None:
+        if type(counters) is not dict or len(counters) > MAX_COUNTERS:
+            return None, f"counters must be an object of at most {MAX_COUNTERS} integers"
+        for name, value in counters.items():
+            problem = string_problem(name, "counter name", COUNTER_NAME_MAX_LEN)
+            if problem:
+                return None, problem
+            if type(value) is not int or not 0 <= value <= INT64_MAX:
+                return None, f"counters.{name} must be a non-negative integer"
+        out.counters = counters
+    return out, ""
 
 
 def decode_status(payload: bytes) -> str | None:

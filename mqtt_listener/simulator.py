@@ -55,6 +55,11 @@ PUBLISH_INFLIGHT = 5000
 MAX_UNACKED = 4000
 # At the end, keep waiting for acknowledgements as long as one arrived within this many seconds.
 ACK_STALL_S = 30.0
+# Contract v1.1 end-to-end ack: a reading not covered by the server's ack this long after it was
+# sent is sent again (the firmware does the same); 0 turns the rule off (v1: delete on PUBACK).
+ACK_TIMEOUT_S = 30.0
+# At the end of a run, wait this long for the server's acks to cover everything (resending).
+ACK_WAIT_S = 120.0
 BOILER_OFF_BELOW = 0.30  # fraction of full load under which a factory stops its boiler
 STARTUP_RAMP_S = 1800.0  # a cold boiler takes ~30 min to reach firing temperature
 SHUTDOWN_RAMP_S = 900.0
@@ -81,7 +86,9 @@ class SimStats:
     bad_messages: int = 0
     status_messages: int = 0
     flushes: int = 0  # buffered batches sent after an outage
-    acked: int = 0
+    acked: int = 0  # broker PUBACKs
+    resent_readings: int = 0  # readings sent again because the server's ack did not cover them in time
+    server_unacked: int = 0  # readings the server's ack never covered (at the end of the run)
     started: float = field(default_factory=time.time)
     finished: float | None = None
     published_keys: list[tuple[str, float]] = field(default_factory=list)  # only when recording
@@ -157,6 +164,68 @@ class SimConfig:
     protocol: str = "3.1.1"
     record: bool = False  # keep (device, ts) of every good reading (tests)
     max_messages: int | None = None  # load mode: stop after this many messages
+    # Contract v1.1: keep readings until the server's ack covers them, resend after this many
+    # seconds (ACK_TIMEOUT_S is the firmware's value); 0: v1 behaviour, a reading is done on PUBACK.
+    ack_timeout_s: float = 0.0
+    ack_wait_s: float = ACK_WAIT_S  # at the end, wait this long for the server's acks
+
+
+class AckBuffer:
+    """The node's v1.1 rule: keep each sent reading until the server's ack covers its seq; resend after a timeout.
+
+    The server's ack (`<prefix>/<factory>/<device>/ack`, retained) carries the highest contiguous
+    committed seq of the device; everything up to it is deleted. Thread-safe: acks arrive on the
+    MQTT network thread.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._pending: dict[str, dict[int, tuple[dict, float]]] = {}  # device -> seq -> (reading, sent at)
+        self.acked: dict[str, int] = {}
+
+    def sent(self, device_id: str, readings: Sequence[dict], now: float) -> None:
+        """Remember readings just published (they stay until acknowledged)."""
+        with self._lock:
+            pending = self._pending.setdefault(device_id, {})
+            acked = self.acked.get(device_id, -1)
+            for r in readings:
+                if r["seq"] > acked:
+                    pending[r["seq"]] = (r, now)
+
+    def on_ack(self, device_id: str, payload: bytes) -> int | None:
+        """Apply an ack payload `{"seq": n, "ts": t}`; return the acked seq (None if the payload is bad)."""
+        try:
+            doc = json.loads(payload)
+            seq = doc["seq"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        if type(seq) is not int:
+            return None
+        with self._lock:
+            self.acked[device_id] = seq
+            pending = self._pending.get(device_id)
+            if pending:
+                for s in [s for s in pending if s <= seq]:
+                    del pending[s]
+        return seq
+
+    def due(self, now: float) -> dict[str, list[dict]]:
+        """Readings whose ack is overdue, oldest first per device (marked as sent again now)."""
+        out: dict[str, list[dict]] = {}
+        with self._lock:
+            for device_id, pending in self._pending.items():
+                late = sorted(s for s, (_r, at) in pending.items() if now - at >= self.timeout_s)
+                if late:
+                    out[device_id] = [pending[s][0] for s in late]
+                    for s in late:
+                        pending[s] = (pending[s][0], now)
+        return out
+
+    def __len__(self) -> int:
+        """Readings not yet acknowledged by the server."""
+        with self._lock:
+            return sum(len(p) for p in self._pending.values())
 
 
 def _client(broker: MqttUrl, protocol: str, client_id: str) -> mqtt.Client:
@@ -229,6 +298,9 @@ class Simulator:
         self.stats = SimStats()
         self._lock = threading.Lock()
         self._shared: mqtt.Client | None = None
+        self.acks = AckBuffer(cfg.ack_timeout_s) if cfg.ack_timeout_s > 0 else None
+        self._by_id = {n.spec.device_id: n for n in self.nodes}
+        self._next_resend = 0.0
 
     # -- connections ------------------------------------------------------------------------
 
@@ -236,9 +308,18 @@ class Simulator:
         with self._lock:
             self.stats.acked += 1
 
-    def _connect(self, client: mqtt.Client) -> None:
+    def _connect(self, client: mqtt.Client, ack_topic: str | None = None) -> None:
         connected = threading.Event()
-        client.on_connect = lambda _c, _u, _f, rc, _p=None: None if rc.is_failure else connected.set()
+
+        def on_connect(c: mqtt.Client, _u, _f, rc, _p=None) -> None:  # noqa: ANN001
+            if rc.is_failure:
+                return
+            if self.acks is not None:
+                c.subscribe(ack_topic or f"{self.cfg.prefix}/+/+/ack", qos=1)  # again after every reconnect
+            connected.set()
+
+        client.on_connect = on_connect
+        client.on_message = self._on_ack_message
         client.on_publish = self._on_publish
         client.connect_async(self.cfg.broker.host, self.cfg.broker.port, keepalive=30)
         client.loop_start()
@@ -252,7 +333,7 @@ class Simulator:
                 client = _client(self.cfg.broker, self.cfg.protocol, f"ct-node-{node.spec.device_id}-{uuid.uuid4().hex[:6]}")
                 # The firmware's last will: the broker publishes "offline" (retained) if the node drops.
                 client.will_set(node.status_topic, "offline", qos=1, retain=True)
-                self._connect(client)
+                self._connect(client, f"{self.cfg.prefix}/{node.spec.factory_code}/{node.spec.device_id}/ack")
                 node.client = client
         else:
             self._shared = _client(self.cfg.broker, self.cfg.protocol, f"ct-sim-{uuid.uuid4().hex[:8]}")
@@ -299,8 +380,42 @@ class Simulator:
             else:
                 self.stats.messages += 1
 
+    def _on_ack_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:  # noqa: ANN001
+        parts = msg.topic.split("/")
+        if self.acks is not None and len(parts) >= 3 and parts[-1] == "ack":
+            self.acks.on_ack(parts[-2], msg.payload)
+
+    def _resend_due(self, force: bool = False) -> None:
+        """Send again what the server has not acknowledged in time (at most every half second)."""
+        now = time.time()
+        if self.acks is None or (not force and now < self._next_resend):
+            return
+        self._next_resend = now + 0.5
+        for device_id, readings in self.acks.due(now).items():
+            node = self._by_id.get(device_id)
+            if node is None:
+                continue
+            for i in range(0, len(readings), FLUSH_READINGS_PER_MESSAGE):
+                self._publish(node, node.telemetry_topic, node.payload(readings[i : i + FLUSH_READINGS_PER_MESSAGE]))
+            with self._lock:
+                self.stats.resent_readings += len(readings)
+
+    def _wait_server_acks(self, stop: threading.Event) -> None:
+        """Keep resending until the server's acks cover every reading (or ack_wait_s passes)."""
+        if self.acks is None:
+            return
+        deadline = time.monotonic() + self.cfg.ack_wait_s
+        while len(self.acks) and time.monotonic() < deadline and not stop.is_set():
+            self._resend_due()
+            time.sleep(0.05)
+        self.stats.server_unacked = len(self.acks)
+        if self.stats.server_unacked:
+            log.warning("%d readings never acknowledged by the server", self.stats.server_unacked)
+
     def _send_readings(self, node: _Node, readings: list[dict]) -> None:
         self._publish(node, node.telemetry_topic, node.payload(readings))
+        if self.acks is not None:
+            self.acks.sent(node.spec.device_id, readings, time.time())
         with self._lock:
             self.stats.readings += len(readings)
             if self.cfg.record:
@@ -357,6 +472,7 @@ class Simulator:
                     break
                 continue
             heapq.heappop(heap)
+            self._resend_due()
             node = self.nodes[i]
             interval = cfg.interval_s or node.spec.sample_interval_s
             grid_ts = math.floor(due / interval) * interval
@@ -381,6 +497,7 @@ class Simulator:
             if target > now:
                 time.sleep(min(target - now, 0.05))
                 continue
+            self._resend_due()
             if self._unacked() > MAX_UNACKED:  # the broker (or our network thread) is behind
                 time.sleep(0.001)
                 continue
@@ -408,6 +525,7 @@ class Simulator:
                 self._run_load(stop)
             else:
                 self._run_realtime(stop)
+            self._wait_server_acks(stop)
         finally:
             self._disconnect_all()
             self.stats.finished = time.time()
@@ -501,6 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outage-prob", type=float, default=0.0, help="per node and interval: chance an outage starts")
     p.add_argument("--outage-intervals", type=float, default=10.0, help="mean outage length in intervals")
     p.add_argument("--bad-ratio", type=float, default=0.0, help="share of extra deliberately bad messages")
+    p.add_argument(
+        "--ack-timeout",
+        type=float,
+        default=0.0,
+        help=f"contract v1.1: keep readings until the server acks them, resend after this many s (firmware: {ACK_TIMEOUT_S:g}; 0 = off)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--shard", default="0/1", help="i/N: simulate every N-th node starting at i (several publisher processes)")
     p.add_argument("--stats-json", help="write the final counters to this file")
@@ -561,6 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         protocol=args.protocol,
         max_messages=args.messages,
+        ack_timeout_s=args.ack_timeout,
     )
     log.info("simulating %d nodes on %s:%d (%s)", len(nodes), broker.host, broker.port, "load" if args.rate else "real time")
     stop = threading.Event()

@@ -13,7 +13,12 @@ silent: gone or stuck):
   latency_p50_ms, latency_p99_ms   receive-to-commit over the last 2,000 messages
   queue_depth         messages received but not yet stored
   db_errors, db_retries            failed batch attempts (outage, deadlock, refused statement) and retries
-  writer_errors       unexpected errors storing a batch (a bug): the batch is neither stored nor
+  store_errors        batches that failed with an error of no database class (a value the driver
+                      cannot encode, a bug): stored again message by message, the culprit set aside
+  unstorable          messages whose rejection could not be stored either (acknowledged, logged)
+  status_retained     retained status messages (they never revive a node or move last_seen_at)
+  acks_published      end-to-end acks sent to nodes (contract v1.1)
+  writer_errors       errors that escaped the writer (a bug): the batch is neither stored nor
                       acknowledged, and the listener drops the broker connection so the broker
                       redelivers it
 """

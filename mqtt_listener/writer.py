@@ -14,10 +14,11 @@ Readings are inserted with ON CONFLICT DO NOTHING … RETURNING, and only the ro
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
@@ -29,20 +30,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.emissions import EmissionsError, barometric_pressure_pa
-from core.measurement.rollups import RollupAccumulator, dbapi_cursor
+from core.measurement.rollups import RollupAccumulator, dbapi_cursor, reading_coverage_s
 from core.models import QUALITY_VALID, Device, Factory, Reading, RejectedMessage, Stack, UTCDateTime
 from core.timeutil import DEFAULT_TZ
+from mqtt_listener.ack import AckTracker
 from mqtt_listener.decode import (
     DEVICE_ID_MAX_LEN,
+    MAX_PAYLOAD_BYTES,
     R_BAD_STATUS,
     R_BAD_TOPIC,
     R_DB_ERROR,
     R_INTERNAL,
+    R_OVERSIZED,
     TOPIC_MAX_LEN,
     DeviceInfo,
     DeviceUpdate,
     Rejection,
-    decode_status,
+    StatusDoc,
+    clean_text,
+    decode_status_doc,
     decode_telemetry,
     parse_topic,
     truncate_raw,
@@ -61,6 +67,8 @@ RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 10.0
 # Rows per INSERT … RETURNING statement.
 INSERT_CHUNK = 1000
+# Committed seqs fetched per device when a gap in its acks is looked up in the database.
+ACK_DB_LOOKAHEAD = 20_000
 
 # Columns of a reading row, in the order of the PostgreSQL fast-path INSERT.
 READING_COLUMNS = (
@@ -81,6 +89,13 @@ READING_COLUMNS = (
     "dry_basis",
     "velocity_profile_factor",
     "received_at",
+    "flags",
+    "interval_s",
+    "covered_s",
+    "dp_pa",
+    "node_diameter_m",
+    "node_velocity_profile_factor",
+    "node_pitot_k",
 )
 _COLS = ", ".join(READING_COLUMNS)
 # Staging table for COPY: lives as long as the pooled connection, emptied by every commit.
@@ -109,7 +124,21 @@ def _copy_value(value: object) -> str:
 
 def _copy_line(r: dict) -> str:
     """One reading row as a line of PostgreSQL COPY text format."""
-    return "\t".join([_copy_value(r[c]) for c in READING_COLUMNS]) + "\n"
+    # _copy_value inlined: this runs for every column of every reading (profiled: the hottest loop).
+    out = []
+    for c in READING_COLUMNS:
+        v = r[c]
+        if v is None:
+            out.append("\\N")
+        elif type(v) is str:
+            out.append(v.translate(_COPY_ESCAPES))
+        elif v is True:
+            out.append("t")
+        elif v is False:
+            out.append("f")
+        else:
+            out.append(str(v))
+    return "\t".join(out) + "\n"
 # Envelope values of many devices in one statement; seq and last reading time only move forward.
 # Two writer threads may commit out of order: a batch older than what the row already shows
 # (its time is before last_seen_at) leaves firmware, signal, uptime and buffer fill alone.
@@ -145,6 +174,28 @@ WHERE d.id = v.id AND (d.status IS DISTINCT FROM v.status OR v.status = 'online'
 
 
 
+# Per device (d, first and last ts of the batch): its stored readings from the last one before
+# the batch to the first one after it (coverage: each reading is capped by the gap to the next).
+_PG_NEIGHBOURS = """
+WITH v(d, lo, hi) AS (VALUES %s)
+SELECT r.device_id, r.ts, r.factory_id, r.quality, r.co2_kg_s, r.interval_s, r.covered_s
+FROM v JOIN reading r ON r.device_id = v.d
+ AND r.ts >= COALESCE((SELECT max(p.ts) FROM reading p WHERE p.device_id = v.d AND p.ts < v.lo), v.lo)
+ AND r.ts <= COALESCE((SELECT min(n.ts) FROM reading n WHERE n.device_id = v.d AND n.ts > v.hi), v.hi)
+"""
+_PG_COVERAGE_UPDATE = """
+UPDATE reading AS r SET covered_s = v.cov FROM (VALUES %s) AS v(d, ts, cov) WHERE r.device_id = v.d AND r.ts = v.ts
+"""
+
+
+# One device's committed seqs in (acked, highest seen]: stored readings and rejected ones.
+_ACK_SEQS = """
+SELECT seq FROM reading WHERE device_id = :d AND seq > :lo AND seq <= :hi
+UNION
+SELECT seq FROM rejected_message WHERE device_id = :d AND seq > :lo AND seq <= :hi
+"""
+
+
 class ConnectionLost(Exception):
     """The database connection was lost during a raw psycopg2 fast path (the batch is retried)."""
 
@@ -178,6 +229,12 @@ class Message:
     received_wall: float
     generation: int = 0  # the connection it arrived on (see client.AckSequencer)
     committed: bool = False  # stored: its ack may go out once every earlier message's has
+    size: int = -1  # the payload's size as received when `payload` was cut short (oversized); -1: whole
+
+    @property
+    def payload_size(self) -> int:
+        """The payload's size as received."""
+        return self.size if self.size >= 0 else len(self.payload)
 
 
 class StopRequested(Exception):
@@ -198,6 +255,7 @@ def load_registry(session: Session) -> dict[str, DeviceInfo]:
             Stack.velocity_profile_factor,
             Factory.altitude_m,
             Device.active,
+            Device.acked_seq,
         )
         .join(Factory, Factory.id == Device.factory_id)
         .join(Stack, Stack.id == Device.stack_id)
@@ -219,6 +277,7 @@ def load_registry(session: Session) -> dict[str, DeviceInfo]:
             velocity_profile_factor=float(r.velocity_profile_factor or 1.0),
             barometric_pa=baro,
             active=bool(r.active),
+            acked_seq=r.acked_seq,
         )
     return out
 
@@ -239,8 +298,14 @@ class BatchWriter:
         tz: tzinfo = DEFAULT_TZ,
         stop_event: threading.Event | None = None,
         clock: Callable[[], float] = time.time,
+        on_acks: Callable[[dict[str, tuple[str, int]]], None] | None = None,
+        ack_tracker: AckTracker | None = None,
     ) -> None:
         self.session_factory = session_factory
+        # Called after each commit with {device: (factory code, highest contiguous committed seq)}
+        # for the devices whose ack moved (the listener publishes them on .../ack); None: no acks.
+        self.on_acks = on_acks
+        self.acks = ack_tracker or AckTracker()
         self.prefix = topic_prefix.strip("/")
         self.stats = stats
         self.tz = tz
@@ -274,16 +339,19 @@ class BatchWriter:
             except TRANSIENT_ERRORS as exc:
                 self.stats.incr("db_errors")
                 log.warning("database unavailable (%s); retrying batch of %d in %.1f s", _short(exc), len(batch), delay)
-            except REFUSED_ERRORS as exc:
-                # Not a connectivity problem: some message makes the batch fail. Store the messages
-                # one by one so only the culprit is set aside (as a db_error rejection).
-                self.stats.incr("db_errors")
+            except StopRequested:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever a message does, it must not stall the rest
+                # Not a connectivity problem: some message makes the batch fail (the database refused
+                # it, the driver could not encode it, or a bug). Store the messages one by one so that
+                # only the culprit is set aside as a rejection; it is acknowledged like the others.
+                self.stats.incr("db_errors" if isinstance(exc, REFUSED_ERRORS) else "store_errors")
                 log.exception("batch of %d failed (%s); storing its messages one by one", len(batch), _short(exc))
                 if len(batch) > 1:
                     for message in batch:
                         self._write_single_or_reject(message)
                     return
-                self._reject_after_db_error(batch[0], exc)
+                self._reject_after_error(batch[0], exc)
                 return
             self.stats.incr("db_retries")
             if self.stop_event.wait(delay):
@@ -301,29 +369,46 @@ class BatchWriter:
             except TRANSIENT_ERRORS as exc:
                 self.stats.incr("db_errors")
                 log.warning("database unavailable (%s); retrying in %.1f s", _short(exc), delay)
-            except REFUSED_ERRORS as exc:
-                self._reject_after_db_error(message, exc)
+            except StopRequested:
+                raise
+            except Exception as exc:  # noqa: BLE001 - see write()
+                self._reject_after_error(message, exc)
                 return
             self.stats.incr("db_retries")
             if self.stop_event.wait(delay):
                 raise StopRequested
             delay = min(delay * 2, RETRY_MAX_S)
 
-    def _reject_after_db_error(self, message: Message, exc: Exception) -> None:
-        delay = RETRY_FIRST_S
-        while True:
-            try:
-                with self.session_factory() as session:
-                    self._insert_rejections(
-                        session, [(message, Rejection(R_DB_ERROR, _short(exc)[:500]))], datetime.now(UTC)
-                    )
-                    session.commit()
-                self.stats.reject(R_DB_ERROR)
-                return
-            except TRANSIENT_ERRORS:
-                if self.stop_event.wait(delay):
-                    raise StopRequested from None
-                delay = min(delay * 2, RETRY_MAX_S)
+    def _reject_after_error(self, message: Message, exc: Exception) -> None:
+        """Set aside a message that cannot be stored: a rejection with the reason, so it can be acknowledged."""
+        reason = R_DB_ERROR if isinstance(exc, REFUSED_ERRORS) else R_INTERNAL
+        detail = f"{type(exc).__name__}: {_short(exc)}"[:500]
+        attempts = [
+            (message, Rejection(reason, detail)),
+            # If even the rejection cannot be stored (the topic itself is the problem): a bare one.
+            (
+                Message("?", b"", message.mid, message.qos, message.retain, 0.0, 0.0, size=message.payload_size),
+                Rejection(reason, f"{detail[:300]} (topic not storable: {message.topic[:200]!r})"),
+            ),
+        ]
+        for m, rej in attempts:
+            delay = RETRY_FIRST_S
+            while True:
+                try:
+                    with self.session_factory() as session:
+                        self._insert_rejections(session, [(m, rej)], datetime.now(UTC))
+                        session.commit()
+                    self.stats.reject(reason)
+                    return
+                except TRANSIENT_ERRORS:
+                    if self.stop_event.wait(delay):
+                        raise StopRequested from None
+                    delay = min(delay * 2, RETRY_MAX_S)
+                except Exception:  # noqa: BLE001 - try the bare rejection, then give up on this message
+                    log.exception("could not store the rejection of a message on %r", message.topic[:120])
+                    break
+        # Acknowledged although not recorded: holding it would stall every message behind it.
+        self.stats.incr("unstorable")
 
     def _reading_insert(self, dialect: str):
         if self._insert_stmt is None or self._dialect != dialect:
@@ -354,6 +439,11 @@ class BatchWriter:
                 raise ConnectionLost(_short(exc)) from exc
             raise
 
+        if self.on_acks is not None:
+            try:
+                self._send_acks(rows, inserted_rows, rejections)
+            except Exception:  # noqa: BLE001 - the data is committed; the node resends, the next ack covers it
+                log.exception("could not publish acks")
         stats = self.stats
         commit_mono = time.monotonic()
         n_invalid = sum(1 for r in inserted_rows if r["quality"] != QUALITY_VALID)
@@ -394,6 +484,8 @@ class BatchWriter:
         device_seen: dict[str, datetime] = {}
         # Per device: the status the batch ends with and when its deciding message arrived.
         final_status: dict[str, tuple[str, datetime]] = {}
+        # Per device: the health fields of its newest JSON status in the batch.
+        health: dict[str, tuple[StatusDoc, datetime]] = {}
         seen: set[tuple[str, datetime]] = set()
         in_batch_dups = 0
         n_status = 0
@@ -402,6 +494,12 @@ class BatchWriter:
                 rejections.append((m, Rejection(R_BAD_TOPIC, f"topic {m.topic[:200]!r} is not {prefix}/<factory>/<device>/<kind>")))
                 continue
             factory_code, device_id, kind = parts
+            if m.payload_size > MAX_PAYLOAD_BYTES:
+                # Cut short on receipt (client.Listener): never decoded, whatever its kind.
+                rejections.append(
+                    (m, Rejection(R_OVERSIZED, f"{m.payload_size} bytes > {MAX_PAYLOAD_BYTES}", device_id[:DEVICE_ID_MAX_LEN]))
+                )
+                continue
             if kind == "telemetry":
                 try:
                     decoded = decode_telemetry(factory_code, device_id, m.payload, registry, now_ts, received_at)
@@ -433,31 +531,211 @@ class BatchWriter:
                 n_status += 1
                 if not m.payload:
                     continue  # an empty retained message deletes the retained status: nothing to record
-                status = decode_status(m.payload)
+                doc, why = decode_status_doc(m.payload)
                 info = registry.get(device_id)
-                if status is None:
-                    rejections.append((m, Rejection(R_BAD_STATUS, "status payload must be online or offline", device_id[:DEVICE_ID_MAX_LEN])))
+                if doc is None:
+                    rejections.append((m, Rejection(R_BAD_STATUS, why, device_id[:DEVICE_ID_MAX_LEN])))
                 elif info is not None and info.factory_code == factory_code:
-                    final_status[device_id] = (status, ts_to_utc(m.received_wall))
+                    arrived = ts_to_utc(m.received_wall)
+                    if doc.has_health:
+                        health[device_id] = (doc, arrived)
+                    if m.retain:
+                        # A retained status is the broker replaying an old message (on every
+                        # (re)subscription): it says nothing about the node now, so it neither
+                        # revives a node nor moves last_seen_at.
+                        stats.incr("status_retained")
+                    else:
+                        final_status[device_id] = (doc.state, arrived)
                 else:
                     stats.incr("status_unknown_device")
             else:
                 # Only telemetry and status are subscribed; anything else is a mis-published topic.
                 rejections.append((m, Rejection(R_BAD_TOPIC, f"unexpected topic kind {kind[:40]!r}", device_id[:DEVICE_ID_MAX_LEN])))
 
-        inserted_rows = self._insert_readings(session, dialect, rows)
         acc = RollupAccumulator(self.tz)
-        intervals = {d: registry[d].sample_interval_s for d in {r["device_id"] for r in inserted_rows}}
-        acc.add_rows(inserted_rows, intervals)
+        fresh = rows
+        if rows:
+            fresh, adjusted = self._assign_coverage(session, dialect, rows)
+            for device_id, factory_id, ts, co2_kg_s, old_s, new_s in adjusted:
+                # An earlier reading now has a next one closer than its interval: it covers less.
+                acc.add_coverage(device_id, factory_id, ts, -old_s, co2_kg_s)
+                acc.add_coverage(device_id, factory_id, ts, new_s, co2_kg_s)
+            if adjusted:
+                self._update_coverage(session, dialect, adjusted)
+        inserted_rows = self._insert_readings(session, dialect, fresh)
+        acc.add_rows(inserted_rows)
         acc.upsert(session)
         if rejections:
             self._insert_rejections(session, rejections, now)
+        if self.on_acks is not None:
+            self._save_acked(session, dialect, device_updates.keys())
         if device_updates:
             self._update_devices(session, device_updates, device_seen)
         if final_status:
             self._update_status(session, final_status)
+        if health:
+            self._update_health(session, health)
         session.commit()
         return inserted_rows, rows, in_batch_dups, n_status, rejections
+
+    def _send_acks(self, rows: list[dict], inserted_rows: list[dict], rejections: list[tuple[Message, Rejection]]) -> None:
+        """After a commit: advance each device's contiguous committed seq and hand the moved ones to on_acks."""
+        handled: dict[str, set[int]] = {}
+        for r in rows:
+            if r["seq"] is not None:
+                handled.setdefault(r["device_id"], set()).add(r["seq"])
+        for _m, rej in rejections:
+            if rej.seq is not None and rej.device_id in self.registry:
+                handled.setdefault(rej.device_id, set()).add(rej.seq)
+        if not handled:
+            return
+        fresh: dict[str, set[int]] = {}
+        for r in inserted_rows:
+            if r["seq"] is not None:
+                fresh.setdefault(r["device_id"], set()).add(r["seq"])
+        registry = self.registry
+        # Devices this listener has not acked yet start from the acked seq saved in the database
+        # (read now, not from the registry cache: with a shared subscription another listener may
+        # have acked a node whose messages all went to it until it died).
+        new = [d for d in handled if not self.acks.knows(d)]
+        saved: dict[str, int | None] = {}
+        if new:
+            with self.session_factory() as session:
+                t = Device.__table__.c
+                saved = dict(session.execute(sa.select(t.id, t.acked_seq).where(t.id.in_(new))).all())
+
+        def initial(device_id: str) -> int | None:
+            return saved.get(device_id)
+
+        moved, check = self.acks.committed(handled, fresh, initial)
+        if check:
+            # A gap stays open: another listener (shared subscription) may have stored the seqs.
+            with self.session_factory() as session:
+                for device_id in check:
+                    gap = self.acks.gap(device_id)
+                    if gap is None:
+                        continue
+                    lo, hi = gap
+                    found = session.execute(sa.text(_ACK_SEQS), {"d": device_id, "lo": lo, "hi": min(hi, lo + ACK_DB_LOOKAHEAD)})
+                    seq = self.acks.fill(device_id, [s for (s,) in found])
+                    if seq is not None:
+                        moved[device_id] = seq
+        if moved:
+            self.on_acks({d: (registry[d].factory_code, seq) for d, seq in moved.items() if d in registry})
+
+    def save_acked_now(self) -> None:
+        """Save every moved acked seq not saved yet (housekeeping and stop; errors only logged)."""
+        devices = self.acks.unsaved_devices()
+        if not devices:
+            return
+        try:
+            with self.session_factory() as session:
+                self._save_acked(session, session.get_bind().dialect.name, devices)
+                session.commit()
+        except Exception as exc:  # noqa: BLE001 - saved with the device's next batch instead
+            log.warning("could not save acked seqs: %s", _short(exc))
+
+    def _save_acked(self, session: Session, dialect: str, devices: Iterable[str]) -> None:
+        """Save the moved acked seqs of this batch's devices (a restarted listener starts from them).
+
+        Only this batch's devices: their rows are locked by this transaction anyway, so the other
+        writer (which holds other devices) is never made to wait.
+        """
+        unsaved = self.acks.take_unsaved(devices)
+        if not unsaved:
+            return
+        params = sorted(unsaved.items())
+        if dialect == "postgresql":
+            cur = dbapi_cursor(session)
+            execute_values(
+                cur,
+                "UPDATE device AS d SET acked_seq = v.seq FROM (VALUES %s) AS v(id, seq) WHERE d.id = v.id",
+                params,
+                template="(%s, %s::bigint)",
+                page_size=len(params),
+            )
+            cur.close()
+            return
+        t = Device.__table__.c
+        session.execute(
+            sa.update(Device.__table__).where(t.id == sa.bindparam("p_id")).values(acked_seq=sa.bindparam("p_seq")),
+            [{"p_id": d, "p_seq": seq} for d, seq in params],
+        )
+
+    def _assign_coverage(self, session: Session, dialect: str, rows: list[dict]) -> tuple[list[dict], list[tuple]]:
+        """Set covered_s on the new rows; return them (without already stored ones) and stored rows whose coverage shrinks.
+
+        A reading covers its own interval capped by the gap to the device's next reading (and
+        3,600 s). The stored neighbours that matter are, per device, those from the last one
+        before the batch's first reading to the first one after its last: one query. On
+        PostgreSQL the devices' rows are locked first, so two writers never compute the
+        coverage of one device's readings from two different views of its neighbours.
+        """
+        by_device: dict[str, list[dict]] = {}
+        for r in rows:
+            by_device.setdefault(r["device_id"], []).append(r)
+        bounds = [(d, min(r["ts"] for r in rs), max(r["ts"] for r in rs)) for d, rs in sorted(by_device.items())]
+        stored: dict[str, list[tuple]] = {}
+        if dialect == "postgresql":
+            cur = dbapi_cursor(session)
+            cur.execute("SELECT id FROM device WHERE id = ANY(%s) ORDER BY id FOR UPDATE", ([d for d, _, _ in bounds],))
+            found = execute_values(cur, _PG_NEIGHBOURS, bounds, template="(%s, %s::timestamp, %s::timestamp)", fetch=True, page_size=len(bounds))
+            cur.close()
+        else:
+            t = Reading.__table__.c
+            found = []
+            for d, lo, hi in bounds:
+                pred = sa.select(sa.func.max(t.ts)).where(t.device_id == d, t.ts < lo).scalar_subquery()
+                succ = sa.select(sa.func.min(t.ts)).where(t.device_id == d, t.ts > hi).scalar_subquery()
+                found.extend(
+                    session.execute(
+                        sa.select(t.device_id, t.ts, t.factory_id, t.quality, t.co2_kg_s, t.interval_s, t.covered_s).where(
+                            t.device_id == d,
+                            t.ts >= sa.func.coalesce(pred, sa.literal(lo, UTCDateTime())),
+                            t.ts <= sa.func.coalesce(succ, sa.literal(hi, UTCDateTime())),
+                        )
+                    ).all()
+                )
+        for device_id, ts, factory_id, quality, co2_kg_s, interval_s, covered_s in found:
+            stored.setdefault(device_id, []).append((_naive(ts), factory_id, quality, co2_kg_s, interval_s, covered_s))
+        new_rows: list[dict] = []
+        adjusted: list[tuple] = []
+        for device_id, rs in by_device.items():
+            old = {ts: rest for ts, *rest in stored.get(device_id, [])}
+            fresh = [r for r in rs if r["ts"] not in old]  # the others are duplicates: not inserted
+            new_rows.extend(fresh)
+            timeline = sorted([(ts, None) for ts in old] + [(r["ts"], r) for r in fresh], key=lambda x: x[0])
+            for i, (ts, row) in enumerate(timeline):
+                gap = (timeline[i + 1][0] - ts).total_seconds() if i + 1 < len(timeline) else None
+                if row is not None:
+                    valid = row["quality"] == QUALITY_VALID and row["co2_kg_s"] is not None
+                    row["covered_s"] = reading_coverage_s(valid, row["interval_s"], gap)
+                    continue
+                if gap is None:
+                    continue  # the last stored one: its next reading is not in this batch
+                factory_id, quality, co2_kg_s, interval_s, covered_s = old[ts]
+                if covered_s is None or interval_s is None:
+                    continue  # stored before contract v1.1: its rollup used the registry interval
+                valid = quality == QUALITY_VALID and co2_kg_s is not None
+                cover = reading_coverage_s(valid, interval_s, gap)
+                if cover != covered_s:
+                    adjusted.append((device_id, factory_id, ts, co2_kg_s or 0.0, covered_s, cover))
+        return new_rows, adjusted
+
+    def _update_coverage(self, session: Session, dialect: str, adjusted: list[tuple]) -> None:
+        params = [(d, ts, new) for d, _f, ts, _c, _old, new in adjusted]
+        if dialect == "postgresql":
+            cur = dbapi_cursor(session)
+            execute_values(cur, _PG_COVERAGE_UPDATE, params, template="(%s, %s::timestamp, %s::float8)", page_size=len(params))
+            cur.close()
+            return
+        t = Reading.__table__.c
+        session.execute(
+            sa.update(Reading.__table__)
+            .where(t.device_id == sa.bindparam("p_id"), t.ts == sa.bindparam("p_ts", type_=UTCDateTime()))
+            .values(covered_s=sa.bindparam("p_cov", type_=sa.Float)),
+            [{"p_id": d, "p_ts": ts, "p_cov": c} for d, ts, c in params],
+        )
 
     def _insert_readings(self, session: Session, dialect: str, rows: list[dict]) -> list[dict]:
         if not rows:
@@ -498,18 +776,19 @@ class BatchWriter:
             [
                 {
                     "received_at": now.replace(tzinfo=None),
-                    "topic": m.topic[:TOPIC_MAX_LEN],
+                    "topic": clean_text(m.topic)[:TOPIC_MAX_LEN],
                     "reason": rej.reason,
-                    "detail": rej.detail,
+                    "detail": clean_text(rej.detail),
                     "payload": truncate_raw(m.payload),
-                    "payload_size": len(m.payload),
-                    "device_id": rej.device_id[:DEVICE_ID_MAX_LEN] if rej.device_id else None,
+                    "payload_size": m.payload_size,
+                    "device_id": clean_text(rej.device_id)[:DEVICE_ID_MAX_LEN] if rej.device_id else None,
+                    "seq": rej.seq,
                 }
                 for m, rej in rejections
             ],
         )
         for m, rej in rejections[:5]:
-            log.info("rejected %s on %s: %s | %r", rej.reason, m.topic[:120], rej.detail[:200], m.payload[:120])
+            log.info("rejected %s on %r: %s | %r", rej.reason, m.topic[:120], clean_text(rej.detail[:200]), m.payload[:120])
 
     def _update_devices(self, session: Session, updates: dict[str, DeviceUpdate], seen_at: dict[str, datetime]) -> None:
         """Keep each device's envelope current; `seen_at` is when its newest message in the batch arrived."""
@@ -608,6 +887,41 @@ class BatchWriter:
                 .values(last_seen_at=p_at),
                 online,
             )
+
+
+    def _update_health(self, session: Session, health: dict[str, tuple[StatusDoc, datetime]]) -> None:
+        """Store the health fields of each device's newest JSON status (unless a newer one is stored)."""
+        t = Device.__table__.c
+        p_at = sa.bindparam("p_at", type_=UTCDateTime())
+        stmt = (
+            sa.update(Device.__table__)
+            .where(t.id == sa.bindparam("p_id"), sa.or_(t.health_at.is_(None), t.health_at <= p_at))
+            .values(
+                reset_reason=sa.bindparam("p_reset", type_=sa.String),
+                free_heap=sa.bindparam("p_heap", type_=sa.Integer),
+                min_free_heap=sa.bindparam("p_min_heap", type_=sa.Integer),
+                safe_mode=sa.bindparam("p_safe", type_=sa.Boolean),
+                health_counters=sa.bindparam("p_counters", type_=sa.Text),
+                firmware=sa.func.coalesce(sa.bindparam("p_fw", type_=sa.String), t.firmware),
+                health_at=p_at,
+            )
+        )
+        session.execute(
+            stmt,
+            [
+                {
+                    "p_id": d,
+                    "p_reset": doc.reset_reason,
+                    "p_heap": doc.free_heap,
+                    "p_min_heap": doc.min_free_heap,
+                    "p_safe": doc.safe_mode,
+                    "p_counters": None if doc.counters is None else json.dumps(doc.counters, sort_keys=True),
+                    "p_fw": doc.firmware,
+                    "p_at": at,
+                }
+                for d, (doc, at) in sorted(health.items())
+            ],
+        )
 
 
 def _merge_update(prev: DeviceUpdate, new: DeviceUpdate) -> DeviceUpdate:

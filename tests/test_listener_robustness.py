@@ -443,8 +443,8 @@ def test_postgres_data_error_in_the_fast_path_rejects_only_the_culprit(mosquitto
         listener.stop()
 
 
-def test_unexpected_writer_error_forces_a_redelivery(mosquitto, pg_url, pg_session, monkeypatch):
-    """A bug while storing a batch: the listener reconnects, the broker redelivers, nothing is lost."""
+def test_unexpected_writer_error_is_isolated_without_a_reconnect(mosquitto, pg_url, pg_session, monkeypatch):
+    """An error of no database class while storing a batch: its messages are stored one by one, nothing is lost, no reconnect."""
     from mqtt_listener.writer import BatchWriter
 
     Session = pg_session  # noqa: N806
@@ -466,13 +466,14 @@ def test_unexpected_writer_error_forces_a_redelivery(mosquitto, pg_url, pg_sessi
     try:
         assert listener.wait_connected(10)
         published = _publish_stream(mosquitto[1], prefix, fleet, 100, rate=2000)
-        assert wait_until(lambda: count_readings(Session) >= len(published), 20), "the failed batch was not redelivered"
+        assert wait_until(lambda: count_readings(Session) >= len(published), 20), "the failed batch was not stored"
         assert listener.wait_idle(10)
         assert _stored_keys(Session) == published
         assert count_readings(Session) == len(published)
         snap = listener.stats.snapshot()
-        assert failures and snap["writer_errors"] == 1
-        assert listener.reconnects >= 1
+        assert failures and snap["store_errors"] == 1 and snap.get("writer_errors", 0) == 0
+        assert rejections(Session) == []  # the one-by-one retry stored every message
+        assert listener.reconnects == 0
         assert_rollups_match_recompute(Session)
     finally:
         listener.stop()

@@ -106,5 +106,9 @@ def test_accumulator_splits_hours_and_local_days():
         acc.add("D1", 1, ts, 0, 0.5, 80000.0, 180.0, 8.0, 60.0)
     assert sorted(acc.device_daily) == [("D1", date(2026, 10, 31)), ("D1", date(2026, 11, 1))]
     assert sorted(h for _, h in acc.device_hourly) == [datetime(2026, 10, 31, 20), datetime(2026, 10, 31, 21)]
+    # The first reading covers 60 s from 23:59:59: 1 s of 31 Oct, the other 59 s belong to 1 Nov.
     agg = acc.factory_daily[(1, date(2026, 10, 31))]
-    assert agg[:4] == [1, 1, 60.0, pytest.approx(30.0)]
+    assert agg[:4] == [1, 1, 1.0, pytest.approx(0.5)]
+    agg = acc.factory_daily[(1, date(2026, 11, 1))]
+    assert agg[:4] == [1, 1, 59.0 + 60.0, pytest.approx(0.5 * 119.0)]
+    assert acc.device_hourly[("D1", datetime(2026, 10, 31, 20))][2] == 1.0

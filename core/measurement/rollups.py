@@ -9,8 +9,10 @@ floating-point summation order (tested).
 
 Column meanings (all tables):
 - n_readings: stored readings, valid or not; n_valid: valid ones;
-- covered_s = n_valid × the device's sample_interval_s (seconds of stack flow the hour/day covers);
-- co2_kg = Σ valid co2_kg_s × sample_interval_s;
+- covered_s = Σ over valid readings of the seconds each covers (`reading_coverage_s`: the
+  reading's own interval, capped by the gap to the device's next reading and by 3,600 s), split
+  at hour boundaries, so an hour never has more than 3,600 s and a day more than 86,400 s;
+- co2_kg = Σ valid co2_kg_s × covered seconds (the same split);
 - sum_co2_kg_s, sum_co2_ppm, sum_flue_temp_c, sum_velocity_m_s: sums over *valid* readings
   (mean = sum / n_valid); max_co2_kg_s: maximum over valid readings (NULL if none).
 An hour is the UTC hour start (naive UTC in the database); a day is the local day in the
@@ -52,6 +54,19 @@ ROLLUP_MODELS = (DeviceHourly, DeviceDaily, FactoryHourly, FactoryDaily)
 UPSERT_CHUNK = 500
 # Readings fetched per round trip while rebuilding.
 RECOMPUTE_FETCH = 20_000
+# No reading covers more than an hour of stack flow, whatever its interval (contract v1.1).
+MAX_COVERAGE_S = 3600.0
+_HOUR = timedelta(hours=1)
+
+
+def reading_coverage_s(valid: bool, interval_s: float, gap_to_next_s: float | None) -> float:
+    """Seconds of stack flow one reading covers: its interval, capped by the gap to the next reading and 3,600 s."""
+    if not valid:
+        return 0.0
+    cover = min(interval_s, MAX_COVERAGE_S)
+    if gap_to_next_s is not None and gap_to_next_s < cover:
+        cover = max(gap_to_next_s, 0.0)
+    return cover
 
 
 def _naive_utc(dt: datetime) -> datetime:
@@ -103,42 +118,63 @@ class RollupAccumulator:
         co2_ppm: float,
         flue_temp_c: float,
         velocity_m_s: float,
-        sample_interval_s: float,
-        *,
-        hours: bool = True,
-        days: bool = True,
+        covered_s: float,
     ) -> None:
-        """Add one stored reading (ts naive or aware UTC)."""
+        """Add one stored reading (ts naive or aware UTC) covering `covered_s` seconds from ts."""
         ts = _naive_utc(ts)
         hour = ts.replace(minute=0, second=0, microsecond=0)
         self.device_factory[device_id] = factory_id
-        targets = []
-        if hours:
-            targets.append((self.device_hourly, (device_id, hour)))
-            targets.append((self.factory_hourly, (factory_id, hour)))
-        if days:
-            day = self._local_day(ts, hour)
-            targets.append((self.device_daily, (device_id, day)))
-            targets.append((self.factory_daily, (factory_id, day)))
         valid = quality == QUALITY_VALID and co2_kg_s is not None
-        for table, key in targets:
+        # Coverage within this reading's hour here; the part past the hour's end (rare) below.
+        in_hour = min(covered_s, (hour + _HOUR - ts).total_seconds()) if valid else 0.0
+        for table, key in self._targets(device_id, factory_id, ts, hour):
             agg = table.get(key)
             if agg is None:
                 agg = table[key] = _new_agg()
             agg[0] += 1
             if valid:
                 agg[1] += 1
-                agg[2] += sample_interval_s
-                agg[3] += co2_kg_s * sample_interval_s
+                agg[2] += in_hour
+                agg[3] += in_hour * co2_kg_s
                 agg[4] += co2_kg_s
                 agg[5] += co2_ppm
                 agg[6] += flue_temp_c
                 agg[7] += velocity_m_s
                 if agg[8] is None or co2_kg_s > agg[8]:
                     agg[8] = co2_kg_s
+        if valid and covered_s > in_hour:
+            self.add_coverage(device_id, factory_id, hour + _HOUR, covered_s - in_hour, co2_kg_s)
 
-    def add_rows(self, rows: Iterable[dict], intervals: dict[str, float]) -> None:
-        """Add reading rows (dicts with the `reading` column names); `intervals` maps device -> s."""
+    def _targets(self, device_id: str, factory_id: int, ts: datetime, hour: datetime) -> list[tuple[dict, tuple]]:
+        day = self._local_day(ts, hour)
+        return [
+            (self.device_hourly, (device_id, hour)),
+            (self.factory_hourly, (factory_id, hour)),
+            (self.device_daily, (device_id, day)),
+            (self.factory_daily, (factory_id, day)),
+        ]
+
+    def add_coverage(self, device_id: str, factory_id: int, ts: datetime, seconds: float, co2_kg_s: float) -> None:
+        """Add `seconds` of coverage from ts (negative: take it back), split at hour boundaries, and its CO2."""
+        ts = _naive_utc(ts)
+        self.device_factory[device_id] = factory_id
+        sign = 1.0 if seconds >= 0 else -1.0
+        left = abs(seconds)
+        start = ts
+        while left > 0:
+            hour = start.replace(minute=0, second=0, microsecond=0)
+            piece = min(left, (hour + _HOUR - start).total_seconds())
+            for table, key in self._targets(device_id, factory_id, start, hour):
+                agg = table.get(key)
+                if agg is None:
+                    agg = table[key] = _new_agg()
+                agg[2] += sign * piece
+                agg[3] += sign * piece * co2_kg_s
+            left -= piece
+            start = hour + _HOUR
+
+    def add_rows(self, rows: Iterable[dict]) -> None:
+        """Add reading rows (dicts with the `reading` column names, covered_s set)."""
         for r in rows:
             self.add(
                 r["device_id"],
@@ -149,8 +185,17 @@ class RollupAccumulator:
                 r["co2_ppm"],
                 r["flue_temp_c"],
                 r["velocity_m_s"],
-                intervals[r["device_id"]],
+                r["covered_s"] or 0.0,
             )
+
+    def keep_only(self, hour_lo: datetime | None, hour_hi: datetime | None, day_lo: date | None, day_hi: date | None) -> None:
+        """Drop accumulated rows outside the hour window [lo, hi) and the day window [lo, hi]."""
+        for table in (self.device_hourly, self.factory_hourly):
+            for key in [k for k in table if (hour_lo is not None and k[1] < hour_lo) or (hour_hi is not None and k[1] >= hour_hi)]:
+                del table[key]
+        for table in (self.device_daily, self.factory_daily):
+            for key in [k for k in table if (day_lo is not None and k[1] < day_lo) or (day_hi is not None and k[1] > day_hi)]:
+                del table[key]
 
     def _rows(self) -> list[tuple[type, list[dict]]]:
         def values(agg: list) -> dict:
@@ -299,10 +344,6 @@ def recompute_rollups(
         if hour_hi < d_end:
             hour_hi += timedelta(hours=1)
         read_hi = max(hour_hi, d_end)
-        d_end_excl = d_end
-    else:
-        d_end_excl = None
-    d_start_incl = _naive_utc(local_day_bounds_utc(day_lo, tz)[0]) if day_lo is not None else None
 
     # Delete the rows being rebuilt.
     for model, key, ids in (
@@ -324,6 +365,8 @@ def recompute_rollups(
                 stmt = stmt.where(model.day <= day_hi)
         session.execute(stmt)
 
+    # Read an hour more on each side: a reading just before the window spills coverage into it,
+    # and the reading just after a reading decides how much that one covers.
     q = sa.select(
         Reading.device_id,
         Reading.factory_id,
@@ -333,30 +376,41 @@ def recompute_rollups(
         Reading.co2_ppm,
         Reading.flue_temp_c,
         Reading.velocity_m_s,
+        Reading.interval_s,
     ).where(Reading.device_id.in_(dev_list))
     if read_lo is not None:
-        q = q.where(Reading.ts >= read_lo)
+        q = q.where(Reading.ts >= read_lo - _HOUR)
     if read_hi is not None:
-        q = q.where(Reading.ts < read_hi)
+        q = q.where(Reading.ts < read_hi + _HOUR)
+    q = q.order_by(Reading.device_id, Reading.ts)
     n = 0
     acc = RollupAccumulator(tz)
+    prev = None
     for row in session.execute(q.execution_options(yield_per=RECOMPUTE_FETCH)):
-        ts = _naive_utc(row.ts)
-        in_hours = (hour_lo is None or ts >= hour_lo) and (hour_hi is None or ts < hour_hi)
-        in_days = (d_start_incl is None or ts >= d_start_incl) and (d_end_excl is None or ts < d_end_excl)
-        acc.add(
-            row.device_id,
-            row.factory_id,
-            ts,
-            row.quality,
-            row.co2_kg_s,
-            row.co2_ppm,
-            row.flue_temp_c,
-            row.velocity_m_s,
-            intervals[row.device_id],
-            hours=in_hours,
-            days=in_days,
-        )
-        n += 1
+        if prev is not None:
+            gap = (_naive_utc(row.ts) - _naive_utc(prev.ts)).total_seconds() if row.device_id == prev.device_id else None
+            n += _add_recomputed(acc, prev, gap, intervals, read_lo, read_hi)
+        prev = row
+    if prev is not None:
+        n += _add_recomputed(acc, prev, None, intervals, read_lo, read_hi)
+    acc.keep_only(hour_lo, hour_hi, day_lo, day_hi)
     acc.upsert(session)
     return n
+
+
+def _add_recomputed(acc: RollupAccumulator, row, gap_s: float | None, intervals: dict[str, float], lo, hi) -> int:  # noqa: ANN001
+    valid = row.quality == QUALITY_VALID and row.co2_kg_s is not None
+    interval = row.interval_s if row.interval_s is not None else intervals[row.device_id]
+    acc.add(
+        row.device_id,
+        row.factory_id,
+        row.ts,
+        row.quality,
+        row.co2_kg_s,
+        row.co2_ppm,
+        row.flue_temp_c,
+        row.velocity_m_s,
+        reading_coverage_s(valid, interval, gap_s),
+    )
+    ts = _naive_utc(row.ts)
+    return int((lo is None or ts >= lo) and (hi is None or ts < hi))
