@@ -124,11 +124,12 @@ class FleetOps:
                 self.extra_tick(s)
             if self.connected.is_set():
                 for row, code in commands.claim_queued(s):
+                    published_at = utcnow()  # before the node can possibly answer
                     info = self.client.publish(command_topic(self.prefix, code, row.device_id), row.payload, qos=1)
                     with contextlib.suppress(RuntimeError, ValueError):
                         info.wait_for_publish(PUBLISH_WAIT_S)
                     if info.is_published():
-                        commands.mark_sent(s, row.id, utcnow())
+                        commands.mark_sent(s, row.id, published_at)
                         published += 1
                     else:
                         commands.mark_unsent(s, row.id)

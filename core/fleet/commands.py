@@ -187,8 +187,10 @@ def mark_sent(session: Session, command_id: str, now: datetime | None = None,
     """Record that the broker took the command; the node's answer is due by `now + timeout`."""
     now = now or utcnow()
     timeout = timeout or RESULT_TIMEOUT
-    session.execute(sa.update(DeviceCommand).where(DeviceCommand.id == command_id, DeviceCommand.status == CMD_SENDING)
-                    .values(status=CMD_SENT, sent_at=now, expires_at=now + timeout))
+    # A fast node's answer may be stored before this runs: keep its status, still note when it went out.
+    session.execute(sa.update(DeviceCommand).where(DeviceCommand.id == command_id, DeviceCommand.sent_at.is_(None))
+                    .values(status=sa.case((DeviceCommand.status == CMD_SENDING, CMD_SENT), else_=DeviceCommand.status),
+                            sent_at=now, expires_at=now + timeout))
     session.commit()
 
 
