@@ -129,7 +129,7 @@ class FleetOps:
                     with contextlib.suppress(RuntimeError, ValueError):
                         info.wait_for_publish(PUBLISH_WAIT_S)
                     if info.is_published():
-                        commands.mark_sent(s, row.id, published_at)
+                        commands.mark_sent(s, row.id, published_at, commands.timeout_for(row.kind))
                         published += 1
                     else:
                         commands.mark_unsent(s, row.id)

@@ -40,6 +40,8 @@ from core.timeutil import utcnow
 
 # A node answers within seconds when it is online; a minute leaves room for a slow link.
 RESULT_TIMEOUT = timedelta(seconds=60)
+# An OTA command is answered after the download and hash check: minutes on a slow factory link.
+OTA_RESULT_TIMEOUT = timedelta(minutes=15)
 # A command nobody published (no fleet-ops process running) is given up after this long, so a
 # reboot queued on Monday is not delivered on Friday.
 QUEUE_TIMEOUT = timedelta(minutes=5)
@@ -118,6 +120,11 @@ def build_payload(kind: str, params: dict[str, Any] | None, command_id: str) -> 
         raise CommandError(f"unknown command {kind!r}")
     args = {k: v for k, v in fields.items() if k != "cmd"}
     return {"id": command_id, **fields, "args": args}
+
+
+def timeout_for(kind: str) -> timedelta:
+    """How long a node has to answer a command of `kind`."""
+    return OTA_RESULT_TIMEOUT if kind == "ota" else RESULT_TIMEOUT
 
 
 def new_command_id() -> str:
@@ -240,6 +247,8 @@ def _args_text(payload: str) -> str:
         args = json.loads(payload).get("args") or {}
     except ValueError:
         return ""
+    if "key" in args and "value" in args:  # a `set`: show the setting, not the envelope
+        return f"{args['key']}={args['value']}"
     return ", ".join(f"{k}={v}" for k, v in args.items() if k not in ("url", "sha256")) or "—"
 
 
