@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -51,6 +52,7 @@ class FleetOps:
         self.connected = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._extra_lock = threading.Lock()  # the paho thread and the tick thread both move campaigns on
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=client_id or f"ct-fleetops-{uuid.uuid4().hex[:8]}",
                                   protocol=mqtt.MQTTv311, clean_session=True)
@@ -85,12 +87,17 @@ class FleetOps:
         try:
             with self.session_factory() as s:
                 row = commands.record_result(s, device_id, payload)
-                if row is not None and self.extra_tick is not None:
-                    self.extra_tick(s)  # an OTA answer moves its campaign on without waiting for the tick
+                if row is not None:
+                    self._run_extra(s)  # an OTA answer moves its campaign on without waiting for the tick
             if row is None:
                 log.warning("fleet-ops: result for unknown command %r from %s", payload.get("id"), device_id)
         except Exception:  # a database hiccup must not kill paho's network thread
             log.exception("fleet-ops: could not store the result from %s", device_id)
+
+    def _run_extra(self, session: Session) -> None:
+        if self.extra_tick is not None:
+            with self._extra_lock:
+                self.extra_tick(session)
 
     def start(self) -> FleetOps:
         """Connect and start the network and outbox threads."""
@@ -120,8 +127,7 @@ class FleetOps:
         """Publish what is queued, expire what is overdue, run the extra work; return commands published."""
         published = 0
         with self.session_factory() as s:
-            if self.extra_tick is not None:
-                self.extra_tick(s)
+            self._run_extra(s)
             if self.connected.is_set():
                 for row, code in commands.claim_queued(s):
                     published_at = utcnow()  # before the node can possibly answer
@@ -135,3 +141,51 @@ class FleetOps:
                         commands.mark_unsent(s, row.id)
             commands.expire_commands(s)
         return published
+
+
+INVENTORY_EVERY_S = 30.0  # firmware inventory: a version change is dated to within this
+
+
+def ota_tick(cfg: Config) -> Callable[[Session], None]:
+    """The fleet-ops extra work: move OTA campaigns on; note firmware changes every INVENTORY_EVERY_S."""
+    from core.fleet import ota
+
+    last = [0.0]
+
+    def _tick(session: Session) -> None:
+        ota.advance_campaigns(session, cfg.public_url)
+        if time.monotonic() - last[0] >= INVENTORY_EVERY_S:
+            last[0] = time.monotonic()
+            ota.note_firmware_changes(session)
+
+    return _tick
+
+
+def start_fleet_ops(cfg: Config, session_factory: sessionmaker[Session], broker: MqttUrl) -> FleetOps:
+    """Start fleet operations (commands, results, OTA, firmware inventory) against `broker`."""
+    ops = FleetOps(cfg, session_factory, broker, extra_tick=ota_tick(cfg)).start()
+    log.info("fleet-ops started: commands on %s/+/+/cmd, results on …/cmd/result", cfg.topic_prefix)
+    return ops
+
+
+def run_fleet_ops_forever(cfg: Config) -> int:
+    """`carbontrack fleet`: run until SIGTERM or Ctrl-C."""
+    import signal
+
+    from core.db import open_database
+
+    if cfg.mqtt_url is None:
+        log.error("carbontrack fleet needs CARBONTRACK_MQTT_URL (the embedded broker lives in `carbontrack run`)")
+        return 2
+    engine, session_factory = open_database(cfg.database_url)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    ops = start_fleet_ops(cfg, session_factory, cfg.mqtt_url)
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        ops.stop()
+        engine.dispose()
+    return 0

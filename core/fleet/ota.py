@@ -249,6 +249,12 @@ def advance_campaigns(session: Session, public_url: str, now: datetime | None = 
                     break
                 if t.state != "pending":
                     continue
+                # Compare-and-set: of two fleet-ops processes only one offers this node the update.
+                taken = session.execute(sa.update(OtaTarget).where(OtaTarget.id == t.id, OtaTarget.state == "pending")
+                                        .values(state="offered", updated_at=now)
+                                        .execution_options(synchronize_session=False)).rowcount
+                if not taken:
+                    continue
                 device = session.get(Device, t.device_id)
                 cmd = queue_command(session, device, "ota", {"url": image_url(public_url, c.token, device.id),
                                                              "sha256": image.sha256, "version": image.version},
