@@ -59,6 +59,17 @@ def _start_fleet_ops(cfg: Config, session_factory, broker_url) -> object | None:
         return None
 
 
+def _start_sim_responder(broker_url, prefix: str) -> object | None:  # noqa: ANN001
+    from mqtt_listener.sim_fleet_ops import SimCommandResponder
+
+    try:
+        return SimCommandResponder(broker_url.host, broker_url.port, prefix, broker_url.username,
+                                   broker_url.password).start()
+    except Exception:  # the demo still runs; commands time out
+        log.exception("simulated command responder failed to start")
+        return None
+
+
 def _start_web(cfg: Config, session_factory, host: str, port: int) -> tuple[object, threading.Thread]:  # noqa: ANN001
     from werkzeug.serving import make_server
 
@@ -106,7 +117,7 @@ def run_all(
     _init_db(cfg)
     engine, session_factory = open_database(cfg.database_url)
     broker = None
-    listener = sim = scheduler = server = alerts = fleet_ops = None
+    listener = sim = scheduler = server = alerts = fleet_ops = responder = None
     try:
         if cfg.mqtt_url is None:
             broker = EmbeddedBroker()
@@ -132,6 +143,7 @@ def run_all(
                     nodes,
                 )
                 log.info("simulated fleet: %d nodes", len(nodes))
+                responder = _start_sim_responder(broker_url, cfg.topic_prefix)
             else:
                 log.warning("no devices in the database: nothing to simulate")
         scheduler = _start_scheduler(cfg, session_factory)
@@ -148,8 +160,9 @@ def run_all(
     finally:
         if server is not None:
             server.shutdown()
-        if fleet_ops is not None:
-            fleet_ops.stop()
+        for part in (fleet_ops, responder):
+            if part is not None:
+                part.stop()
         if sim is not None:
             sim.stop()
         if listener is not None:

@@ -137,3 +137,49 @@ class SimFleetNode:
             self.fw = str(version)
         # rollback: the new image never confirmed; the previous one boots and reports its version
         self.publish_telemetry()
+
+
+class SimCommandResponder:
+    """Answers commands for every simulated node of the demo fleet (one client on `<prefix>/+/+/cmd`).
+
+    The demo's telemetry comes from `mqtt_listener.simulator`; this only answers commands so the
+    node page shows results. It declines OTA: the demo's simulated telemetry cannot change version
+    (`SimFleetNode` plays OTA in tests).
+    """
+
+    def __init__(self, host: str, port: int, prefix: str, username: str | None = None,
+                 password: str | None = None) -> None:
+        self.prefix = prefix
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sim-cmd-{uuid.uuid4().hex[:8]}",
+                                  protocol=mqtt.MQTTv311)
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = lambda c, *_a, **_k: c.subscribe(f"{prefix}/+/+/cmd", qos=1)
+        self.client.on_message = self._on_message
+        self.host, self.port = host, port
+
+    def start(self) -> SimCommandResponder:
+        """Connect in the background."""
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_message(self, _c, _u, msg) -> None:  # noqa: ANN001
+        try:
+            cmd = json.loads(msg.payload)
+        except ValueError:
+            return
+        if not isinstance(cmd, dict):
+            return
+        cid, name = cmd.get("id"), cmd.get("cmd")
+        answers = {"set": (True, f"{cmd.get('key')}={cmd.get('value')} stored; applied at the next reboot"),
+                   "reboot": (True, "rebooting"), "status": (True, json.dumps({"free_heap": 123456, "buffered": 0})),
+                   "calibrate": (True, f"{cmd.get('kind')} calibration done"),
+                   "ota": (False, "demo node: firmware updates are not simulated here")}
+        ok, detail = answers.get(name, (False, f'unknown cmd "{name}"'))
+        self.client.publish(f"{msg.topic}/result", json.dumps({"id": cid, "ok": ok, "detail": detail}), qos=1)

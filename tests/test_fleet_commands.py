@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from core.access import AccessDenied
 from core.accounts.users import create_user
 from core.db import make_engine, make_session_factory
 from core.fleet import commands
-from core.models import AuditLog, DeviceCommand, User
+from core.models import AuditLog, Device, DeviceCommand, User
 from mqtt_listener.fleet_ops import FleetOps
 from mqtt_listener.sim_fleet_ops import SimFleetNode
 
@@ -188,3 +189,34 @@ def test_queued_command_with_no_publisher_times_out(sqlite_url):
         assert commands.claim_queued(s, now=row.created_at + commands.QUEUE_TIMEOUT * 2) == []
     got = status_of(Session, row.id)
     assert got.status == "timeout" and "fleet-ops" in got.result_detail
+
+
+@pytest.mark.mqtt
+def test_demo_responder_answers_for_every_simulated_node(sqlite_url, mosquitto, topic_prefix):
+    from mqtt_listener.sim_fleet_ops import SimCommandResponder
+
+    host, port = mosquitto
+    Session = make_session_factory(make_engine(sqlite_url))  # noqa: N806
+    nodes = seed_fleet(Session, n_factories=2)
+    with Session() as s:
+        create_user(s, "root", "root-pass-123", "admin")
+        s.commit()
+    cfg = make_config(sqlite_url, topic_prefix, host, port)
+    ops = FleetOps(cfg, Session, cfg.mqtt_url, poll_s=0.1).start()
+    responder = SimCommandResponder(host, port, topic_prefix).start()
+    try:
+        assert ops.connected.wait(10)
+        assert wait_until(lambda: responder.client.is_connected(), 10)
+        time.sleep(0.3)  # its subscription is in place
+        with Session() as s:
+            ids = [commands.send_command(s, user(Session, "root"), n.device_id, "set_interval", {"interval_s": 120}).id
+                   for n in nodes]
+            ota = commands.queue_command(s, s.get(Device, nodes[0].device_id), "ota",
+                                         {"url": "https://x.example/fw.bin", "sha256": "a" * 64, "version": "9"})
+            s.commit()
+        assert wait_until(lambda: all(status_of(Session, i).status == "ok" for i in ids), 15)
+        assert status_of(Session, ids[1]).result_detail == "interval_s=120 stored; applied at the next reboot"
+        assert wait_until(lambda: status_of(Session, ota.id).status == "failed", 15)
+    finally:
+        responder.stop()
+        ops.stop()
