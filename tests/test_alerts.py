@@ -377,3 +377,29 @@ def test_smtp_failure_is_recorded_not_retried_into_a_storm(Session, db_url):  # 
     with Session() as s:
         [n] = s.scalars(sa.select(AlertNotification))
     assert n.status == "failed" and "Connection refused" in n.detail
+
+
+@pytest.mark.parametrize(("env", "why"), [
+    ({"CARBONTRACK_SMTP_URL": "http://mail.example"}, "CARBONTRACK_SMTP_URL"),
+    ({"CARBONTRACK_SMTP_URL": "smtp://"}, "CARBONTRACK_SMTP_URL"),
+    ({"CARBONTRACK_PUBLIC_URL": "ftp://x"}, "CARBONTRACK_PUBLIC_URL"),
+    ({"CARBONTRACK_PUBLIC_URL": "carbontrack.example"}, "CARBONTRACK_PUBLIC_URL"),
+])
+def test_bad_smtp_and_public_urls_stop_the_process_with_the_variable_named(env, why):
+    from core.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=why) as err:
+        load_config(env)
+    assert "pass" not in str(err.value)
+
+
+def test_smtp_settings_are_read():
+    from core.config import load_config
+
+    cfg = load_config({"CARBONTRACK_SMTP_URL": "smtp+starttls://alerts:s3cret@mail.example:587",
+                       "CARBONTRACK_PUBLIC_URL": "https://ct.example/", "CARBONTRACK_MAIL_FROM": "CT <ct@x.example>"})
+    assert (cfg.smtp_url, cfg.public_url, cfg.mail_from) == (
+        "smtp+starttls://alerts:s3cret@mail.example:587", "https://ct.example", "CT <ct@x.example>")
+    assert "s3cret" not in repr(cfg)
+    mailer = notify.SmtpMailer(cfg.smtp_url, cfg.mail_from)
+    assert (mailer.host, mailer.port, mailer.username, mailer.password) == ("mail.example", 587, "alerts", "s3cret")
