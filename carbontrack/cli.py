@@ -42,9 +42,17 @@ def _simulate(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _scheduler(cfg: Config, args: argparse.Namespace) -> int:
+    from core.alerts.jobs import alert_scheduler_running
     from core.reporting.scheduler import run_scheduler_forever
 
-    return run_scheduler_forever(cfg)
+    with alert_scheduler_running(cfg):
+        return run_scheduler_forever(cfg)
+
+
+def _fleet(cfg: Config, args: argparse.Namespace) -> int:
+    from mqtt_listener.fleet_ops import run_fleet_ops_forever
+
+    return run_fleet_ops_forever(cfg)
 
 
 def _report(cfg: Config, args: argparse.Namespace) -> int:
@@ -83,8 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sim_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=_simulate)
 
-    p = sub.add_parser("scheduler", help="run the report scheduler")
+    p = sub.add_parser("scheduler", help="run the report and alert scheduler")
     p.set_defaults(func=_scheduler)
+
+    p = sub.add_parser("fleet", help="run fleet operations: publish node commands, record results, drive OTA")
+    p.set_defaults(func=_fleet)
 
     p = sub.add_parser("report", help="generate the compliance workbooks for one month")
     p.add_argument("--month", required=True, help="YYYY-MM (local month)")

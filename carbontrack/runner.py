@@ -39,6 +39,37 @@ def _start_scheduler(cfg: Config, session_factory) -> object | None:  # noqa: AN
         return None
 
 
+def _start_alerts(cfg: Config, session_factory) -> object | None:  # noqa: ANN001
+    from core.alerts.jobs import start_alert_scheduler
+
+    try:
+        return start_alert_scheduler(cfg, session_factory)
+    except Exception:  # alerts are not worth losing live ingest over; the failure is logged
+        log.exception("alert scheduler failed to start; running without it")
+        return None
+
+
+def _start_fleet_ops(cfg: Config, session_factory, broker_url) -> object | None:  # noqa: ANN001
+    from mqtt_listener.fleet_ops import start_fleet_ops
+
+    try:
+        return start_fleet_ops(cfg, session_factory, broker_url)
+    except Exception:  # commands and OTA wait; ingest goes on
+        log.exception("fleet-ops (commands, OTA) failed to start; running without it")
+        return None
+
+
+def _start_sim_responder(broker_url, prefix: str) -> object | None:  # noqa: ANN001
+    from mqtt_listener.sim_fleet_ops import SimCommandResponder
+
+    try:
+        return SimCommandResponder(broker_url.host, broker_url.port, prefix, broker_url.username,
+                                   broker_url.password).start()
+    except Exception:  # the demo still runs; commands time out
+        log.exception("simulated command responder failed to start")
+        return None
+
+
 def _start_web(cfg: Config, session_factory, host: str, port: int) -> tuple[object, threading.Thread]:  # noqa: ANN001
     from werkzeug.serving import make_server
 
@@ -86,7 +117,7 @@ def run_all(
     _init_db(cfg)
     engine, session_factory = open_database(cfg.database_url)
     broker = None
-    listener = sim = scheduler = server = None
+    listener = sim = scheduler = server = alerts = fleet_ops = responder = None
     try:
         if cfg.mqtt_url is None:
             broker = EmbeddedBroker()
@@ -112,9 +143,12 @@ def run_all(
                     nodes,
                 )
                 log.info("simulated fleet: %d nodes", len(nodes))
+                responder = _start_sim_responder(broker_url, cfg.topic_prefix)
             else:
                 log.warning("no devices in the database: nothing to simulate")
         scheduler = _start_scheduler(cfg, session_factory)
+        alerts = _start_alerts(cfg, session_factory)
+        fleet_ops = _start_fleet_ops(cfg, session_factory, broker_url)
         server, _ = _start_web(cfg, session_factory, host, port)
         broker_text = f"{broker_url.host}:{broker_url.port}" + (" (embedded amqtt)" if broker else "")
         _print_banner(host, port, broker_text)
@@ -126,15 +160,19 @@ def run_all(
     finally:
         if server is not None:
             server.shutdown()
+        for part in (fleet_ops, responder):
+            if part is not None:
+                part.stop()
         if sim is not None:
             sim.stop()
         if listener is not None:
             listener.stop()
-        if scheduler is not None:
-            try:
-                scheduler.shutdown()
-            except Exception:
-                log.exception("scheduler shutdown failed")
+        for sched in (scheduler, alerts):
+            if sched is not None:
+                try:
+                    sched.shutdown()
+                except Exception:
+                    log.exception("scheduler shutdown failed")
         if broker is not None:
             broker.stop()
         engine.dispose()

@@ -24,6 +24,9 @@ DEFAULT_DATA_DIR = "var/"
 DEFAULT_TZ = "Africa/Nairobi"
 MQTT_SCHEMES = ("mqtt", "mqtts", "tcp", "ssl")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
+DEFAULT_MAIL_FROM = "Carbon Track <carbontrack@localhost>"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8050"
 
 
 class ConfigError(ValueError):
@@ -56,6 +59,9 @@ class Config:
     listener_id: str = "1"  # part of the listener's stable MQTT client id (one per listener process)
     mqtt_shared: bool = False  # listeners use a shared subscription and split the load
     log_level: str = "INFO"
+    smtp_url: str | None = field(default=None, repr=False)  # smtp://, smtps:// or smtp+starttls://; None = no email
+    mail_from: str = DEFAULT_MAIL_FROM
+    public_url: str = DEFAULT_PUBLIC_URL  # how nodes reach the web app (OTA image downloads)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -166,7 +172,19 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
     log_level = (env.get("CARBONTRACK_LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"CARBONTRACK_LOG_LEVEL: one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    smtp_url = (env.get("CARBONTRACK_SMTP_URL") or "").strip() or None
+    if smtp_url is not None:
+        parts = urlsplit(smtp_url)
+        if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+            raise ConfigError(f"CARBONTRACK_SMTP_URL: smtp://host:port, smtps:// or smtp+starttls://, "
+                              f"got {redact_url(smtp_url)!r}")
+    public_url = (env.get("CARBONTRACK_PUBLIC_URL") or DEFAULT_PUBLIC_URL).strip().rstrip("/")
+    if urlsplit(public_url).scheme not in ("http", "https") or not urlsplit(public_url).hostname:
+        raise ConfigError(f"CARBONTRACK_PUBLIC_URL: an http(s):// URL, got {public_url!r}")
     return Config(
+        smtp_url=smtp_url,
+        mail_from=(env.get("CARBONTRACK_MAIL_FROM") or DEFAULT_MAIL_FROM).strip(),
+        public_url=public_url,
         listener_id=(env.get("CARBONTRACK_LISTENER_ID") or "1").strip(),
         mqtt_shared=_flag(env, "CARBONTRACK_MQTT_SHARED"),
         log_level=log_level,

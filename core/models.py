@@ -426,3 +426,175 @@ class ListenerStat(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     counters: Mapped[str] = mapped_column(sa.Text)  # JSON
+
+
+# --- Fleet operations (issue 13): remote commands, OTA campaigns, firmware inventory -------------
+
+# DeviceCommand.status: queued (in the outbox) -> sending -> sent -> ok | failed | timeout.
+CMD_QUEUED = "queued"
+CMD_SENDING = "sending"
+CMD_SENT = "sent"
+CMD_OK = "ok"
+CMD_FAILED = "failed"
+CMD_TIMEOUT = "timeout"
+
+
+class DeviceCommand(Base):
+    """One command to one node: the outbox row, what was sent, and the node's result."""
+
+    __tablename__ = "device_command"
+    __table_args__ = (sa.Index("ix_device_command_status", "status"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)  # the "id" on the cmd topic
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"), index=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(24))  # set_interval, reboot, status, calibrate, payload_size, ota
+    payload: Mapped[str] = mapped_column(sa.Text)  # the JSON published on the cmd topic
+    status: Mapped[str] = mapped_column(sa.String(16), default=CMD_QUEUED)
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    requested_by: Mapped[str | None] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # no result by then: timeout
+    result_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result_ok: Mapped[bool | None] = mapped_column(sa.Boolean)
+    result_detail: Mapped[str | None] = mapped_column(sa.Text)
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ota_campaign.id"), index=True)
+
+
+class FirmwareImage(Base):
+    """An uploaded firmware image, stored under the data directory; checked by size and SHA-256."""
+
+    __tablename__ = "firmware_image"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    path: Mapped[str] = mapped_column(sa.String(400))  # relative to the data directory
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    uploaded_by: Mapped[str | None] = mapped_column(sa.String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class OtaCampaign(Base):
+    """Rolling one image out to a set of nodes; the token authorises the image download."""
+
+    __tablename__ = "ota_campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(sa.ForeignKey("firmware_image.id"))
+    token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="running")  # running/paused/aborted/done
+    target_kind: Mapped[str] = mapped_column(sa.String(16))  # device / factory / region / all
+    target_value: Mapped[str | None] = mapped_column(sa.String(40))
+    canary_pct: Mapped[float | None] = mapped_column(sa.Float)
+    created_by: Mapped[str | None] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+
+
+class OtaTarget(Base):
+    """One node in a campaign and where its update stands."""
+
+    __tablename__ = "ota_target"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "device_id", name="uq_ota_target_campaign_device"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("ota_campaign.id"), index=True)
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"))
+    # pending, offered, downloading, trial_boot, confirmed, rolled_back, failed, aborted
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    from_version: Mapped[str | None] = mapped_column(sa.String(40))
+    command_id: Mapped[str | None] = mapped_column(sa.String(40))
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class FirmwareInstall(Base):
+    """Which firmware version a node runs, since when (one row per change seen)."""
+
+    __tablename__ = "firmware_install"
+    __table_args__ = (sa.Index("ix_firmware_install_device_since", "device_id", "since_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"))
+    version: Mapped[str] = mapped_column(sa.String(40))
+    since_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+# --- Alerts (issue 13) ---------------------------------------------------------------------------
+
+ALERT_FIRING = "firing"
+ALERT_ACKNOWLEDGED = "acknowledged"
+ALERT_RESOLVED = "resolved"
+
+
+class Alert(Base):
+    """One occurrence of a rule's condition, from firing to resolved, with who acknowledged it."""
+
+    __tablename__ = "alert"
+    __table_args__ = (sa.Index("ix_alert_key_state", "key", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(sa.String(40), index=True)
+    key: Mapped[str] = mapped_column(sa.String(160))  # rule + subject, e.g. node_offline:KGW-S1
+    factory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    device_id: Mapped[str | None] = mapped_column(sa.String(40))
+    audience: Mapped[str] = mapped_column(sa.String(16))  # factory (its managers) / hq / admin
+    title: Mapped[str] = mapped_column(sa.String(300))
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(16), default=ALERT_FIRING)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    last_true_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    clear_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # condition false since (hysteresis)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(sa.String(80))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(80))  # a username, or "system"
+
+
+class AlertNotification(Base):
+    """One message about one alert to one person on one channel; the unique key stops duplicates."""
+
+    __tablename__ = "alert_notification"
+    __table_args__ = (
+        sa.UniqueConstraint("alert_id", "user_id", "channel", "occasion", name="uq_alert_notification_once"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(sa.ForeignKey("alert.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(16))  # email / sms
+    occasion: Mapped[str] = mapped_column(sa.String(40))  # fired, or reminder:<local date>
+    address: Mapped[str | None] = mapped_column(sa.String(200))
+    # pending (e.g. quiet hours) -> sending -> sent | failed; opted_out / no_address are recorded too
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class UserContact(Base):
+    """Where and when a user wants alerts: email, phone, opt-outs, quiet hours (local time)."""
+
+    __tablename__ = "user_contact"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"), primary_key=True)
+    email: Mapped[str | None] = mapped_column(sa.String(200))
+    phone: Mapped[str | None] = mapped_column(sa.String(40))  # E.164, e.g. +254712345678
+    email_opt_out: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    sms_opt_out: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    quiet_from_hour: Mapped[int | None] = mapped_column(sa.SmallInteger)  # local hour 0..23; None = no quiet hours
+    quiet_to_hour: Mapped[int | None] = mapped_column(sa.SmallInteger)
+
+
+class FactoryAlertSetting(Base):
+    """A factory's alert thresholds; a missing row or NULL means the rule's default."""
+
+    __tablename__ = "factory_alert_setting"
+
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), primary_key=True)
+    co2_kg_s_max: Mapped[float | None] = mapped_column(sa.Float)  # None = no mass-flow rule for this factory
+    co2_minutes: Mapped[int | None] = mapped_column(sa.Integer)
+    availability_min: Mapped[float | None] = mapped_column(sa.Float)  # 0..1 share of the last 24 h

@@ -1,0 +1,241 @@
+"""Alert rules: each turns the current data into the conditions that hold now.
+
+A condition is keyed (rule + subject), so one condition is one alert for as long as it holds.
+Rules read what ingest and the portals already store; none of them keeps state of its own:
+
+- `node_offline`: the listener's offline rule (core.fleet.health), held for OFFLINE_ALERT_AFTER
+  past the point the node went offline, so a reboot or a Wi-Fi blip does not page anybody;
+  it resolves once the node has been back for the rule's RESOLVE_AFTER (hysteresis).
+- `data_availability`: valid coverage of the last 24 whole hours below the factory's threshold.
+- `calibration_failed` / `calibration_overdue`: the node's latest calibration check failed, or
+  its last passed one is older than CALIBRATION_DUE.
+- `co2_high`: every valid reading of a node over the last N minutes above the factory's CO2
+  mass-flow threshold (factory_alert_setting; no threshold, no rule).
+- `energy_due` / `energy_overdue`: a month's energy data not submitted ENERGY_DUE_SOON before its
+  due date / after it. Reminders repeat daily until the month is submitted.
+- `approval_waiting`: a submitted month not approved after APPROVAL_WAIT (HQ's task).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from core.fleet.health import STATUS_OFFLINE, offline_timeout_s
+from core.inventory.monthly import due_datetime
+from core.models import (
+    CMD_FAILED,
+    CMD_OK,
+    QUALITY_VALID,
+    STATUS_APPROVED,
+    STATUS_SUBMITTED,
+    Device,
+    DeviceCommand,
+    DeviceHourly,
+    Factory,
+    FactoryAlertSetting,
+    MonthlySubmission,
+    Reading,
+)
+from core.timeutil import add_months, local_date, month_start
+
+OFFLINE_ALERT_AFTER = timedelta(minutes=10)
+AVAILABILITY_MIN = 0.8  # share of the last 24 h with valid data, unless the factory sets its own
+AVAILABILITY_WINDOW = timedelta(hours=24)
+CALIBRATION_DUE = timedelta(days=90)  # a quarterly check (docs/firmware.md, "Calibration")
+CO2_WINDOW_MINUTES = 15
+ENERGY_DUE_SOON = timedelta(days=3)
+ENERGY_MONTHS_BACK = 2  # months checked for missing energy data (older ones are HQ's follow-up)
+APPROVAL_WAIT = timedelta(days=1)
+# How long a condition must stay false before its alert resolves (hysteresis against flapping).
+RESOLVE_AFTER = {
+    "node_offline": timedelta(minutes=2),
+    "data_availability": timedelta(minutes=30),
+    "co2_high": timedelta(minutes=5),
+}
+REMINDER_RULES = ("energy_due", "energy_overdue")  # these notify again every local day while they hold
+
+AUDIENCE_FACTORY = "factory"  # the factory's managers
+AUDIENCE_HQ = "hq"
+AUDIENCE_ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A rule's finding that holds now."""
+
+    rule: str
+    key: str
+    title: str
+    detail: str = ""
+    factory_id: int | None = None
+    device_id: str | None = None
+    audience: tuple[str, ...] = field(default=(AUDIENCE_FACTORY,))
+
+
+def _factory_label(f: Factory) -> str:
+    return f"{f.name} ({f.code})"
+
+
+def node_offline(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
+    """Nodes offline (health rule) for at least OFFLINE_ALERT_AFTER; never-seen nodes are not installed yet."""
+    out = []
+    for d, f in session.execute(sa.select(Device, Factory).join(Factory, Factory.id == Device.factory_id)
+                                .where(Device.active.is_(True), Device.last_seen_at.is_not(None))):
+        silent_from = d.last_seen_at + timedelta(seconds=offline_timeout_s(d.sample_interval_s))
+        offline_since = silent_from if silent_from <= now else None
+        if d.status == STATUS_OFFLINE and d.status_changed_at is not None:  # it said so (last will)
+            offline_since = min(offline_since or d.status_changed_at, d.status_changed_at)
+        if offline_since is None or now - offline_since < OFFLINE_ALERT_AFTER:
+            continue
+        out.append(Condition("node_offline", f"node_offline:{d.id}",
+                             f"Node {d.id} at {_factory_label(f)} is offline",
+                             f"Last heard {d.last_seen_at:%Y-%m-%d %H:%M} UTC; its readings are buffered on the node "
+                             "until it reconnects.", f.id, d.id, (AUDIENCE_FACTORY, AUDIENCE_ADMIN)))
+    return out
+
+
+def _settings(session: Session) -> dict[int, FactoryAlertSetting]:
+    return {s.factory_id: s for s in session.scalars(sa.select(FactoryAlertSetting))}
+
+
+def data_availability(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
+    """Factories whose valid coverage over the last 24 whole hours is below their threshold."""
+    end = now.replace(minute=0, second=0, microsecond=0)
+    start = end - AVAILABILITY_WINDOW
+    settings = _settings(session)
+    devices = dict(session.execute(
+        sa.select(Device.factory_id, sa.func.count()).where(Device.active.is_(True), Device.last_seen_at.is_not(None),
+                                                            Device.last_seen_at < start + AVAILABILITY_WINDOW)
+        .group_by(Device.factory_id)).all())
+    covered = dict(session.execute(
+        sa.select(DeviceHourly.factory_id, sa.func.sum(DeviceHourly.covered_s))
+        .where(DeviceHourly.hour >= start, DeviceHourly.hour < end).group_by(DeviceHourly.factory_id)).all())
+    out = []
+    for f in session.scalars(sa.select(Factory).where(Factory.id.in_(list(devices)))):
+        expected_s = devices[f.id] * AVAILABILITY_WINDOW.total_seconds()
+        share = min(1.0, float(covered.get(f.id) or 0.0) / expected_s)
+        threshold = (settings[f.id].availability_min if f.id in settings and settings[f.id].availability_min
+                     is not None else AVAILABILITY_MIN)
+        if share < threshold:
+            out.append(Condition("data_availability", f"data_availability:{f.id}",
+                                 f"Data availability at {_factory_label(f)} is {share:.0%} (below {threshold:.0%})",
+                                 f"Valid sensor coverage of the 24 hours to {end:%Y-%m-%d %H:00} UTC.", f.id))
+    return out
+
+
+def calibration(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
+    """Nodes whose latest calibration check failed, or whose last passed one is older than CALIBRATION_DUE."""
+    out = []
+    rows = session.execute(
+        sa.select(DeviceCommand.device_id, DeviceCommand.status, DeviceCommand.result_at, DeviceCommand.result_detail,
+                  DeviceCommand.factory_id)
+        .where(DeviceCommand.kind.in_(("calibrate_zero", "calibrate_span")),
+               DeviceCommand.status.in_((CMD_OK, CMD_FAILED)))
+        .order_by(DeviceCommand.device_id, DeviceCommand.result_at)).all()
+    latest: dict[str, tuple] = {}
+    last_ok: dict[str, datetime] = {}
+    for device_id, status, result_at, detail, factory_id in rows:
+        latest[device_id] = (status, result_at, detail, factory_id)
+        if status == CMD_OK:
+            last_ok[device_id] = result_at
+    for device_id, (status, result_at, detail, factory_id) in latest.items():
+        if status == CMD_FAILED:
+            out.append(Condition("calibration_failed", f"calibration_failed:{device_id}",
+                                 f"Calibration check failed on node {device_id}",
+                                 f"{detail or 'no detail'} ({result_at:%Y-%m-%d %H:%M} UTC). Data since the last "
+                                 "passed check is in doubt until a check passes.", factory_id, device_id,
+                                 (AUDIENCE_FACTORY, AUDIENCE_ADMIN)))
+        elif device_id in last_ok and now - last_ok[device_id] > CALIBRATION_DUE:
+            out.append(Condition("calibration_overdue", f"calibration_overdue:{device_id}",
+                                 f"Calibration check overdue on node {device_id}",
+                                 f"Last passed {last_ok[device_id]:%Y-%m-%d}; due every {CALIBRATION_DUE.days} days.",
+                                 factory_id, device_id, (AUDIENCE_FACTORY, AUDIENCE_ADMIN)))
+    return out
+
+
+def co2_high(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
+    """Nodes whose valid CO2 mass flow stayed above the factory's threshold for the whole window."""
+    out = []
+    for st, f in session.execute(sa.select(FactoryAlertSetting, Factory).join(Factory, Factory.id ==
+                                                                              FactoryAlertSetting.factory_id)
+                                 .where(FactoryAlertSetting.co2_kg_s_max.is_not(None))):
+        minutes = st.co2_minutes or CO2_WINDOW_MINUTES
+        start = now - timedelta(minutes=minutes)
+        rows = session.execute(
+            sa.select(Reading.device_id, sa.func.min(Reading.co2_kg_s), sa.func.min(Reading.ts), sa.func.count(),
+                      Device.sample_interval_s)
+            .join(Device, Device.id == Reading.device_id)
+            .where(Reading.factory_id == f.id, Reading.ts > start, Reading.ts <= now,
+                   Reading.quality == QUALITY_VALID, Reading.co2_kg_s.is_not(None))
+            .group_by(Reading.device_id, Device.sample_interval_s)).all()
+        for device_id, min_kg_s, first_ts, n, interval_s in rows:
+            # The window counts as covered when its first reading is within one interval of its start.
+            covers = first_ts <= start + timedelta(seconds=float(interval_s or 60.0))
+            if n and covers and min_kg_s > st.co2_kg_s_max:
+                out.append(Condition("co2_high", f"co2_high:{device_id}",
+                                     f"CO2 mass flow above {st.co2_kg_s_max:g} kg/s for {minutes} min at "
+                                     f"{_factory_label(f)} ({device_id})",
+                                     f"Lowest valid reading in the window: {min_kg_s:.3f} kg/s over {n} readings.",
+                                     f.id, device_id))
+    return out
+
+
+def energy_due(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
+    """Months whose energy data is not submitted and due within ENERGY_DUE_SOON, or overdue."""
+    this_month = month_start(local_date(now, tz))
+    months = [add_months(this_month, -i) for i in range(1, ENERGY_MONTHS_BACK + 1)]
+    done = {(fid, m) for fid, m in session.execute(
+        sa.select(MonthlySubmission.factory_id, MonthlySubmission.month)
+        .where(MonthlySubmission.month.in_(months), MonthlySubmission.status.in_((STATUS_SUBMITTED, STATUS_APPROVED))))}
+    out = []
+    factories = list(session.scalars(sa.select(Factory).where(Factory.active.is_(True)).order_by(Factory.id)))
+    for m in months:
+        due = due_datetime(m, tz)
+        if now < due - ENERGY_DUE_SOON:
+            continue
+        last_day = (due - timedelta(seconds=1)).astimezone(tz).date()
+        for f in factories:
+            if (f.id, m) in done:
+                continue
+            if now >= due:
+                out.append(Condition("energy_overdue", f"energy_overdue:{f.id}:{m:%Y-%m}",
+                                     f"{m:%B %Y} energy data for {_factory_label(f)} is overdue",
+                                     f"It was due by {last_day:%d %B %Y}. Enter and submit it on the Energy entry page.",
+                                     f.id))
+            else:
+                out.append(Condition("energy_due", f"energy_due:{f.id}:{m:%Y-%m}",
+                                     f"{m:%B %Y} energy data for {_factory_label(f)} is due by {last_day:%d %B}",
+                                     "Enter and submit it on the Energy entry page.", f.id))
+    return out
+
+
+def approval_waiting(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
+    """Submitted months not yet approved after APPROVAL_WAIT (for HQ)."""
+    out = []
+    for sub, f in session.execute(sa.select(MonthlySubmission, Factory).join(Factory, Factory.id ==
+                                                                             MonthlySubmission.factory_id)
+                                  .where(MonthlySubmission.status == STATUS_SUBMITTED,
+                                         MonthlySubmission.submitted_at <= now - APPROVAL_WAIT)):
+        out.append(Condition("approval_waiting", f"approval_waiting:{f.id}:{sub.month:%Y-%m}",
+                             f"{sub.month:%B %Y} data of {_factory_label(f)} is waiting for approval",
+                             f"Submitted {sub.submitted_at:%Y-%m-%d %H:%M} UTC.", f.id, audience=(AUDIENCE_HQ,)))
+    return out
+
+
+RULES: dict[str, Callable[[Session, datetime, tzinfo], list[Condition]]] = {
+    "node_offline": node_offline,
+    "data_availability": data_availability,
+    "calibration": calibration,
+    "co2_high": co2_high,
+    "energy_due": energy_due,
+    "approval_waiting": approval_waiting,
+}
+# Which alert rules each rule function decides (an alert of these rules resolves when its function ran
+# and did not find it).
+RULE_OUTPUTS = {"calibration": ("calibration_failed", "calibration_overdue"),
+                "energy_due": ("energy_due", "energy_overdue")}
