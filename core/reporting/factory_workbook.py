@@ -29,6 +29,7 @@ from core.reporting.xlsx import (
     FMT_SEE,
     FMT_T,
     FMT_T_ROUNDED,
+    finish_workbook,
     key_values,
     note,
     section,
@@ -557,6 +558,4 @@ def build_factory_workbook(fm: FactoryMonth, data: MonthData, version: int, gene
     _communication(wb, fm, data)
     _quality(wb, fm, data)
     _daily(wb, fm, data)
-    wb.properties.title = f"{fm.code} {data.month:%Y-%m} emissions report v{version}"
-    wb.properties.creator = "Carbon Track"
-    return wb
+    return finish_workbook(wb, f"{fm.code} {data.month:%Y-%m} emissions report v{version}")

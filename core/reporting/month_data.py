@@ -164,6 +164,27 @@ def _elapsed_s(start: datetime, end: datetime, now: datetime) -> float:
     return max(0.0, (min(end, now) - start).total_seconds())
 
 
+def _factor_rows(session: Session, factors: FactorSet) -> tuple[dict[str, FactorInfo], list[FactorInfo]]:
+    factor_rows = list(session.scalars(sa.select(EmissionFactor).order_by(EmissionFactor.code, EmissionFactor.version)))
+    info = {}
+    newest: dict[str, FactorInfo] = {}
+    for r in factor_rows:
+        fi = FactorInfo(r.code, r.version, r.kind, r.label, r.ncv_mj_per_kg, r.co2_kg_per_tj, r.ch4_kg_per_tj,
+                        r.n2o_kg_per_tj, r.biomass_fraction or 0.0, r.density_kg_per_l, r.kg_co2_per_kwh,
+                        r.source, r.table_ref, r.year, r.citation)
+        if factors.versions.get(r.code) == r.version:
+            info[r.code] = fi
+        newest[r.code] = fi  # ordered by version: the last one wins
+    alternatives = [fi for code, fi in sorted(newest.items())
+                    if fi.kind == "electricity" and code not in (factors.grid_code, "own_renewable")]
+    return info, alternatives
+
+
+def collect_factor_info(session: Session, factors: FactorSet) -> dict[str, FactorInfo]:
+    """The factor rows in force (by code) as a report names them."""
+    return _factor_rows(session, factors)[0]
+
+
 def collect_month(
     session: Session,
     month: date,
@@ -225,18 +246,7 @@ def collect_month(
         )
     }
 
-    factor_rows = list(session.scalars(sa.select(EmissionFactor).order_by(EmissionFactor.code, EmissionFactor.version)))
-    info = {}
-    newest: dict[str, FactorInfo] = {}
-    for r in factor_rows:
-        fi = FactorInfo(r.code, r.version, r.kind, r.label, r.ncv_mj_per_kg, r.co2_kg_per_tj, r.ch4_kg_per_tj,
-                        r.n2o_kg_per_tj, r.biomass_fraction or 0.0, r.density_kg_per_l, r.kg_co2_per_kwh,
-                        r.source, r.table_ref, r.year, r.citation)
-        if factors.versions.get(r.code) == r.version:
-            info[r.code] = fi
-        newest[r.code] = fi  # ordered by version: the last one wins
-    alternatives = [fi for code, fi in sorted(newest.items())
-                    if fi.kind == "electricity" and code not in (factors.grid_code, "own_renewable")]
+    info, alternatives = _factor_rows(session, factors)
 
     days_in_month = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     day_bounds = [(d, *local_day_bounds_utc(d, tz)) for d in days_in_month]

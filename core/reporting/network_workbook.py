@@ -31,6 +31,7 @@ from core.reporting.xlsx import (
     FMT_SEE,
     FMT_T,
     FMT_T_ROUNDED,
+    finish_workbook,
     key_values,
     note,
     section,
@@ -270,6 +271,4 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
                          (f"GWP set {data.gwp}: N2O", gwp["n2o"])])
     size_columns(ws)
     wrap_column(ws, 12)
-    wb.properties.title = f"NETWORK {data.month:%Y-%m} emissions report v{version}"
-    wb.properties.creator = "Carbon Track"
-    return wb
+    return finish_workbook(wb, f"NETWORK {data.month:%Y-%m} emissions report v{version}")

@@ -1,0 +1,51 @@
+"""reporting periods (quarter, year) and the biomass supplier-declaration register
+
+Revision ID: 0005_reporting_evidence
+Revises: 0001
+Create Date: 2026-12-01 22:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import core.models
+
+revision = '0005_reporting_evidence'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('period', sa.String(length=8), server_default='month', nullable=False))
+        batch_op.drop_constraint('uq_report_kind_scope_month_version', type_='unique')
+        batch_op.create_unique_constraint('uq_report_kind_scope_period_month_version',
+                                          ['kind', 'scope_key', 'period', 'month', 'version'])
+    op.create_table('supplier_declaration',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('factory_id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=32), nullable=False),
+    sa.Column('supplier', sa.String(length=120), nullable=False),
+    sa.Column('scheme', sa.String(length=120), nullable=False),
+    sa.Column('reference', sa.String(length=120), nullable=False),
+    sa.Column('valid_from', sa.Date(), nullable=False),
+    sa.Column('valid_to', sa.Date(), nullable=False),
+    sa.Column('recorded_by', sa.String(length=80), nullable=True),
+    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('withdrawn_at', core.models.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_supplier_declaration_factory_id_factory')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_supplier_declaration'))
+    )
+    with op.batch_alter_table('supplier_declaration', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_supplier_declaration_factory_id'), ['factory_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('supplier_declaration', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_supplier_declaration_factory_id'))
+    op.drop_table('supplier_declaration')
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_report_kind_scope_period_month_version', type_='unique')
+        batch_op.create_unique_constraint('uq_report_kind_scope_month_version', ['kind', 'scope_key', 'month', 'version'])
+        batch_op.drop_column('period')
