@@ -27,12 +27,13 @@ from dash.exceptions import PreventUpdate
 from callbacks.common import app_config, app_tz, fmt_eat, session_factory, web_user
 from core.access import AccessDenied, can_approve
 from core.models import ROLE_FACTORY_MANAGER
+from core.reporting.periods import Period, quarter_of
 from core.reporting.reports import (
     NETWORK_SCOPE,
     STATUS_DONE,
     STATUS_FAILED,
     ReportError,
-    check_month,
+    check_period,
     generate_reports,
     recent_job_runs,
     report_for_download,
@@ -48,6 +49,8 @@ SCOPE_ALL = "ALL"
 DOWNLOAD_RULE = "/reports/download/<int:report_id>"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONTHS_OFFERED = 13
+QUARTERS_OFFERED = 4
+YEARS_OFFERED = 2
 
 
 def download_url(report_id: int) -> str:
@@ -60,6 +63,19 @@ def month_options(today: date, n: int = MONTHS_OFFERED) -> list[dict]:
     current = month_start(today)
     months = [add_months(current, -i) for i in range(0, n + 1)]
     return [{"label": f"{m:%B %Y}" + (" (so far)" if m == current else ""), "value": f"{m:%Y-%m}"} for m in months]
+
+
+def period_options(today: date) -> list[dict]:
+    """Months (as month_options), then the last CBAM quarters and calendar years, each newest first."""
+    opts = month_options(today)
+    current_q = quarter_of(today)
+    for i in range(QUARTERS_OFFERED + 1):
+        q = Period("quarter", add_months(current_q.start, -3 * i))
+        opts.append({"label": f"{q.title}" + (" (so far)" if i == 0 else ""), "value": q.label})
+    for i in range(YEARS_OFFERED + 1):
+        y = Period("year", date(today.year - i, 1, 1))
+        opts.append({"label": f"Year {y.start.year}" + (" (so far)" if i == 0 else ""), "value": y.label})
+    return opts
 
 
 def scope_options(session, user) -> list[dict]:  # noqa: ANN001
@@ -99,7 +115,7 @@ def reports_table(reports: list, tz) -> html.Div:  # noqa: ANN001
         else:
             action = html.Span("in progress", className="text-muted small")
         rows.append(html.Tr([
-            html.Td(f"{r.month:%Y-%m}"),
+            html.Td(Period(r.period or "month", r.month).label),
             html.Td("Network" if r.scope_key == NETWORK_SCOPE else r.scope_key),
             html.Td(f"v{r.version}"),
             html.Td(_status_badge(r.status)),
@@ -108,7 +124,7 @@ def reports_table(reports: list, tz) -> html.Div:  # noqa: ANN001
             html.Td(html.Code(r.sha256[:12]) if r.sha256 else "—", title=r.sha256 or ""),
             html.Td(action),
         ]))
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Month", "Scope", "Version", "Status", "Generated",
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Period", "Scope", "Version", "Status", "Generated",
                                                     "Requested by", "SHA-256", "")]))
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True, id="reports-table")
 
@@ -170,7 +186,7 @@ dash.hooks.custom_data(CONTEXT_NAMESPACE)(_request_context)
 
 
 def generate_month(info: dict, month_text: str | None, scope: str | None, set_progress=None) -> tuple[Any, int]:  # noqa: ANN001
-    """Run one on-demand generation for the user in `info`; return (message, count made)."""
+    """Run one on-demand generation (a month, CBAM quarter or year) for the user in `info`; return (message, count)."""
     from core.config import Config
     from core.db import open_database
 
@@ -182,9 +198,10 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
     cfg = Config(database_url=info["database_url"], data_dir=Path(info["data_dir"]), tz_name=info["tz"],
                  secret_key="unused")
     try:
-        month = check_month(month_text or "", cfg)
+        period = check_period(month_text or "", cfg)
     except ReportError as exc:
         return dbc.Alert(str(exc), color="warning"), 0
+    month = period.start
     scope = scope or SCOPE_ALL
     codes, network = (None, True) if scope == SCOPE_ALL else ([], True) if scope == NETWORK_SCOPE else ([scope], False)
 
@@ -197,11 +214,11 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
         if set_progress is not None:
             set_progress((0, "collecting data"))
         result = generate_reports(sf, cfg, month, codes, network=network, requested_by=user.username,
-                                  progress=progress)
+                                  progress=progress, period=period.kind)
         from core.audit import record_audit
 
         with sf() as s:
-            record_audit(s, user, "generate", "report", entity_id=f"{month:%Y-%m}",
+            record_audit(s, user, "generate", "report", entity_id=period.label,
                          detail=f"scope {scope}: {len(result.reports)} workbooks, {len(result.failed)} failed")
             s.commit()
     except ReportError as exc:
@@ -215,10 +232,10 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
     made = len(result.reports)
     if result.failed:
         names = ", ".join(r.scope_key for r in result.failed)
-        return dbc.Alert(f"{made - len(result.failed)} of {made} workbooks for {month:%B %Y} written; failed: {names} "
+        return dbc.Alert(f"{made - len(result.failed)} of {made} workbooks for {period.title} written; failed: {names} "
                          "(reasons in the list below).", color="danger", id="reports-generate-failed"), made
     noun = "workbook" if made == 1 else "workbooks"
-    return dbc.Alert(f"{made} {noun} for {month:%B %Y} written.", color="success", id="reports-generate-done"), made
+    return dbc.Alert(f"{made} {noun} for {period.title} written.", color="success", id="reports-generate-done"), made
 
 
 # --- the download route ------------------------------------------------------------------------

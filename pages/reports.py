@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import app_tz, not_permitted, page_allowed, page_header, session_factory, web_user
-from callbacks.reports import default_month, month_options, render_lists, scope_options
+from callbacks.reports import default_month, month_options, period_options, render_lists, scope_options
 from core.access import can_approve
 from core.timeutil import local_date, utcnow
 
@@ -19,10 +19,10 @@ def _generate_panel(user) -> dbc.Card:  # noqa: ANN001
     with session_factory()() as s:
         scopes = scope_options(s, user)
     return dbc.Card(dbc.CardBody([
-        html.H3("Generate a month", className="h6"),
+        html.H3("Generate a month, a CBAM quarter or a year", className="h6"),
         dbc.Row([
-            dbc.Col([dbc.Label("Month", html_for="reports-month", className="small text-muted mb-0"),
-                     dcc.Dropdown(id="reports-month", options=month_options(local_date(utcnow(), tz)),
+            dbc.Col([dbc.Label("Period", html_for="reports-month", className="small text-muted mb-0"),
+                     dcc.Dropdown(id="reports-month", options=period_options(local_date(utcnow(), tz)),
                                   value=default_month(tz), clearable=False)], xs=12, md=4),
             dbc.Col([dbc.Label("Workbooks", html_for="reports-scope", className="small text-muted mb-0"),
                      dcc.Dropdown(id="reports-scope", options=scopes, value="ALL", clearable=False)], xs=12, md=5),
@@ -44,8 +44,8 @@ def layout(**kwargs) -> html.Div:
         return not_permitted("reports")
     table, runs = render_lists(user)
     children = [
-        page_header("Reports", "Monthly compliance workbooks: GHG Protocol figures with a voluntary CBAM-shaped "
-                    "disclosure. Times in EAT."),
+        page_header("Reports", "Monthly, quarterly (CBAM quarters) and annual compliance workbooks: GHG Protocol "
+                    "figures with a voluntary CBAM-shaped disclosure. Times in EAT."),
     ]
     if can_approve(user):
         children.append(_generate_panel(user))
