@@ -40,7 +40,7 @@ from core.models import (
     SupplierDeclaration,
     User,
 )
-from core.reporting.period_workbook import COMMUNICATION_COLUMNS
+from core.reporting.communication import COMMUNICATION_COLUMNS
 from core.reporting.periods import Period, parse_period
 from core.reporting.reports import KIND_NETWORK, ReportError, check_period, cli_report, generate_reports
 

@@ -14,9 +14,19 @@ from datetime import datetime, tzinfo
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 
-from core.emissions import GWP_SETS
+from core.emissions import GWP_SETS, SOLID_FUELS
 from core.inventory.monthly import ELECTRICITY_SOURCES, SUBMISSION_DUE_DAY, MonthlyInventory, SourceLine
+from core.reporting.communication import (
+    CN_CODE,
+    COUNTRY,
+    DISCLOSURE,
+    PRODUCT_NAME,
+    SHEET_COMMUNICATION,
+    communication_rows,
+    write_communication,
+)
 from core.reporting.month_data import SECONDS_PER_HOUR, FactoryMonth, MonthData, SubmissionInfo
+from core.reporting.period_data import BASIS_NOT_ESTIMATED, FactoryPeriod, MonthFigures, reported_month
 from core.reporting.xlsx import (
     FMT_DATE,
     FMT_DATETIME,
@@ -46,7 +56,6 @@ SHEET_SOURCES = "B_SourceStreams"
 SHEET_MEASURED = "B3_Measured"
 SHEET_ELECTRICITY = "C_Electricity"
 SHEET_PRODUCTION = "D_Production_SEE"
-SHEET_COMMUNICATION = "Summary_Communication"  # exact: vendor platforms reject any other name
 SHEET_QUALITY = "DataQuality"
 SHEET_DAILY = "Daily"
 FACTORY_SHEETS = (
@@ -54,17 +63,8 @@ FACTORY_SHEETS = (
     SHEET_PRODUCTION, SHEET_COMMUNICATION, SHEET_QUALITY, SHEET_DAILY,
 )
 
-PRODUCT_NAME = "Black tea (made tea)"
-CN_CODE = "0902"
-COUNTRY = "Kenya"
-PRODUCTION_PROCESS = "P1 Tea manufacture (withering, CTC/rolling, fermentation, drying, sorting)"
 KTDA_BENCHMARK_MJ_PER_KG = 29.76  # KTDA average 2017, domain.md §3
 
-DISCLOSURE = (
-    "Tea (HS/CN 0902) is not a CBAM good (Regulation (EU) 2023/956, Annex I covers cement, iron and "
-    "steel, aluminium, fertilisers, electricity and hydrogen). This workbook is a voluntary disclosure "
-    "shaped on the EU CBAM communication template, shown next to GHG Protocol Corporate Standard figures."
-)
 BIOGENIC_NOTE = (
     "Biogenic CO2 from firewood, briquettes and charcoal is a memo item outside the scopes (GHG Protocol, "
     "IPCC 2006); CH4 and N2O from biomass are in Scope 1. Under EU MRR/CBAM sustainable biomass counts as zero."
@@ -399,56 +399,18 @@ def _production(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
 
 
 def _communication(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
-    ws = wb.create_sheet(SHEET_COMMUNICATION)
     inv = fm.inv
-    f = data.factors
-    grid = data.factor_info.get(f.grid_code)
-    row = title(ws, "Summary_Communication", "Fields an importer reads from the CBAM communication template "
-                "(headers in English). " + DISCLOSURE)
-    row = section(ws, row, "Installation")
-    row = key_values(ws, row, [
-        ("Installation name (English)", fm.name), ("City", fm.county), ("Country", COUNTRY),
-        ("Latitude", fm.latitude, None, "0.0000"), ("Longitude", fm.longitude, None, "0.0000"),
-        ("Reporting period start", data.period_start, None, FMT_DATE),
-        ("Reporting period end", data.period_end, None, FMT_DATE),
-    ])
-    row += 1
-    row = section(ws, row, "Products")
-    see = inv.see_t_per_t or (None, None, None)
-    mwh_per_t = electricity_mwh_per_t(inv)
-    _, row = table(ws, row, [
-        "Production process", "Aggregated goods category", "Product name", "CN code", "CBAM good",
-        "Production (t)", "SEE direct (t CO2e/t)", "SEE indirect (t CO2e/t)", "SEE total (t CO2e/t)",
-        "Electricity consumption, grid + own (MWh/t)", "Electricity EF (t CO2/MWh)", "Source of electricity EF",
-        "Data type",
-    ], [[PRODUCTION_PROCESS, "Not a CBAM goods category (voluntary disclosure)", PRODUCT_NAME, CN_CODE,
-         "No", _t(inv.made_tea_kg), see[0], see[1], see[2], mwh_per_t, f.grid_kg_co2_per_kwh,
-         grid.reference if grid else f.grid_code, "Actual (measured activity data)"]],
-        [None, None, None, None, None, FMT_T, FMT_SEE, FMT_SEE, FMT_SEE, FMT_RATIO, FMT_FACTOR, None, None],
-        freeze=False)
-    row = section(ws, row, "Emissions by methodology")
-    missing = "" if inv.has_energy_data else "MISSING: no energy data entered for this month (blank, not zero); "
-    _, row = table(ws, row, ["Methodology", "Value", "Unit", "Used for SEE", "Note"], [
-        ["Calculation-based (excl. PFC)", calculated_t(inv, inv.scope1_kg), "t CO2e", "Yes",
-         missing + "fuel log x IPCC 2006 Tier 1 factors; fossil CO2 + CH4 + N2O"],
-        ["PFC emissions", 0.0, "t CO2e", "n/a", "no PFC sources"],
-        ["Measurement-based (fossil share of stack CO2)", _t(inv.measured_fossil_co2_kg), "t CO2", "No",
-         "CO2 only; cross-check; monitored hours, split by the fuel mix"],
-        ["Other", 0.0, "t CO2e", "n/a", ""],
-        ["Indirect (electricity)", calculated_t(inv, inv.scope2_kg), "t CO2e", "Yes",
-         missing + "location-based grid average"],
-        ["Biogenic CO2 (memo)", calculated_t(inv, inv.biogenic_co2_kg), "t CO2", "No",
-         missing + "CO2 only; zero-rated / outside scopes"],
-    ], [None, FMT_T, None, None, None], freeze=False)
-    row = section(ws, row, "Carbon price due and additional information")
-    key_values(ws, row, [
-        ("Carbon price due", "None declared (no carbon price paid on these emissions)"),
-        ("GWP set", data.gwp),
-        ("Additional information", BIOGENIC_NOTE),
-    ])
-    ws.freeze_panes = "A3"
-    size_columns(ws)
-    ws.column_dimensions["A"].width = 44
+    decls = [d for d in fm.declarations if d.source in SOLID_FUELS]
+    if inv.has_energy_data:
+        mf = reported_month(inv, data.factors, data.gwp, decls)
+    else:  # blank, not zero: only the stack measurements are known
+        mf = MonthFigures(inv.month, inv.submission_status, BASIS_NOT_ESTIMATED, "missing",
+                          measured_co2_kg=inv.measured_co2_kg, measured_covered_s=inv.measured_covered_s,
+                          expected_s=inv.expected_s, inv=inv)
+    fp = FactoryPeriod(fm.factory_id, fm.code, fm.name, fm.region, fm.county, fm.latitude, fm.longitude,
+                       fm.altitude_m, inv.target_kg_co2e_per_kg, months=[mf], declarations=decls)
+    write_communication(wb, communication_rows(fp, data.period_start, data.period_end, data.factors,
+                                               data.factor_info, data_status(fm)))
 
 
 def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:

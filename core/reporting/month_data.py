@@ -27,6 +27,7 @@ from core.models import (
     FactoryDaily,
     MonthlySubmission,
     Stack,
+    SupplierDeclaration,
     User,
 )
 from core.timeutil import DEFAULT_TZ, add_months, local_day_bounds_utc, month_start, utcnow
@@ -58,6 +59,32 @@ class FactorInfo:
     def reference(self) -> str:
         """Source, table and year in one line."""
         return f"{self.source}; {self.table_ref} ({self.year})"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A valid sustainability declaration as a report names it."""
+
+    source: str
+    supplier: str
+    scheme: str
+    reference: str
+    valid_from: date
+    valid_to: date
+
+    def covers(self, month: date) -> bool:
+        """Whether the declaration is valid for the whole month."""
+        return self.valid_from <= month and self.valid_to >= add_months(month, 1) - timedelta(days=1)
+
+
+def load_declarations(session: Session, factory_ids: Iterable[int]) -> dict[int, list[Declaration]]:
+    """Valid (not withdrawn) biomass supplier declarations per factory, oldest first."""
+    out: dict[int, list[Declaration]] = defaultdict(list)
+    for d in session.scalars(sa.select(SupplierDeclaration).where(
+            SupplierDeclaration.factory_id.in_(list(factory_ids)), SupplierDeclaration.withdrawn_at.is_(None))
+            .order_by(SupplierDeclaration.valid_from, SupplierDeclaration.id)):
+        out[d.factory_id].append(Declaration(d.source, d.supplier, d.scheme, d.reference, d.valid_from, d.valid_to))
+    return out
 
 
 @dataclass(frozen=True)
@@ -128,6 +155,7 @@ class FactoryMonth:
     stacks: list[StackFigures] = field(default_factory=list)
     days: list[DayFigures] = field(default_factory=list)
     submission: SubmissionInfo | None = None
+    declarations: list[Declaration] = field(default_factory=list)
 
 
 @dataclass
@@ -253,12 +281,13 @@ def collect_month(
     month_start_utc, month_end_utc = day_bounds[0][1], day_bounds[-1][2]
     month_elapsed_s = _elapsed_s(month_start_utc, month_end_utc, now)
 
+    decls = load_declarations(session, fids)
     out = []
     for inv in invs:
         f = factories[inv.factory_id]
         n_dev = active_devices.get(f.id, 0)
         fm = FactoryMonth(f.id, f.code, f.name, f.region, f.county, f.latitude, f.longitude, f.altitude_m,
-                          n_dev, inv, submission=subs.get(f.id))
+                          n_dev, inv, submission=subs.get(f.id), declarations=decls.get(f.id, []))
         for st in stacks_by_factory.get(f.id, []):
             devs = devices_by_stack.get(st.id, [])
             sums = [0.0, 0.0, 0, 0]

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session
 from core.emissions import GWP_SETS, SOLID_FUELS
 from core.inventory.factors import FactorSet, load_factor_set
 from core.inventory.monthly import ELECTRICITY_SOURCES, MonthlyInventory, monthly_inventory
-from core.models import Factory, SupplierDeclaration
-from core.reporting.month_data import FactorInfo, collect_factor_info
+from core.models import Factory
+from core.reporting.month_data import Declaration, FactorInfo, collect_factor_info, load_declarations
 from core.reporting.periods import Period
 from core.timeutil import DEFAULT_TZ, add_months, utcnow
 
@@ -47,22 +47,6 @@ HISTORY_MONTHS = 12  # months before the period that an estimate may draw on
 BASIS_REPORTED = "reported"
 BASIS_ESTIMATE = "estimate"
 BASIS_NOT_ESTIMATED = "missing"
-
-
-@dataclass(frozen=True)
-class Declaration:
-    """A valid sustainability declaration as a report names it."""
-
-    source: str
-    supplier: str
-    scheme: str
-    reference: str
-    valid_from: date
-    valid_to: date
-
-    def covers(self, month: date) -> bool:
-        """Whether the declaration is valid for the whole month."""
-        return self.valid_from <= month and self.valid_to >= add_months(month, 1) - timedelta(days=1)
 
 
 @dataclass
@@ -292,12 +276,7 @@ def collect_period(
     invs = monthly_inventory(session, months, factors, ids, gwp, tz, now)
     fids = sorted({inv.factory_id for inv in invs})
     factories = {f.id: f for f in session.scalars(sa.select(Factory).where(Factory.id.in_(fids)))}
-    decls: dict[int, list[Declaration]] = defaultdict(list)
-    for d in session.scalars(sa.select(SupplierDeclaration).where(
-            SupplierDeclaration.factory_id.in_(fids), SupplierDeclaration.withdrawn_at.is_(None))
-            .order_by(SupplierDeclaration.valid_from)):
-        decls[d.factory_id].append(Declaration(d.source, d.supplier, d.scheme, d.reference, d.valid_from,
-                                               d.valid_to))
+    decls = load_declarations(session, fids)
     by_factory: dict[int, list[MonthlyInventory]] = defaultdict(list)
     for inv in invs:
         by_factory[inv.factory_id].append(inv)

@@ -12,19 +12,14 @@ ratios (`core.reporting.period_data`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from openpyxl import Workbook
 
+from core.reporting.communication import SHEET_COMMUNICATION, communication_rows, write_communication
 from core.reporting.factory_workbook import (
     BIOGENIC_NOTE,
-    CN_CODE,
-    COUNTRY,
     DISCLOSURE,
-    PRODUCT_NAME,
-    PRODUCTION_PROCESS,
     ROUNDING_NOTE,
     local_naive,
 )
@@ -52,14 +47,11 @@ SHEET_SUMMARY = "Summary"
 SHEET_MONTHS = "Months"
 SHEET_GHG = "GHG_Inventory"
 SHEET_CBAM = "CBAM_Rules"
-SHEET_COMMUNICATION = "Summary_Communication"  # exact: vendor platforms reject any other name
 SHEET_FACTORS = "Factors"
 SHEET_FACTORIES = "Factories"
 FACTORY_PERIOD_SHEETS = (SHEET_SUMMARY, SHEET_MONTHS, SHEET_GHG, SHEET_CBAM, SHEET_COMMUNICATION, SHEET_FACTORS)
 NETWORK_PERIOD_SHEETS = (SHEET_SUMMARY, SHEET_FACTORIES, SHEET_FACTORS)
 
-# The fixed columns of the communication table: every row has the same six, so a tool reads it by column.
-COMMUNICATION_COLUMNS = ("Section", "Ref", "Field", "Value", "Unit", "Note")
 
 ESTIMATE_NOTE = (
     "A month inside the period without submitted data (missing or a draft) is ESTIMATED conservatively: the "
@@ -79,7 +71,6 @@ MARKET_BASED_NOTE = (
     "Market-based Scope 2: no contractual instruments (guarantees of origin, PPAs) are recorded and no residual mix "
     "is published for Kenya, so the grid average is used (GHG Protocol Scope 2 Guidance, 2015, Ch. 6.11 hierarchy)."
 )
-NOT_RECORDED = "not recorded in Carbon Track"
 
 
 def _t(kg: float | None) -> float | None:
@@ -268,113 +259,9 @@ def _cbam(wb: Workbook, fp: FactoryPeriod) -> None:
     size_columns(ws)
 
 
-def communication_rows(fp: FactoryPeriod, data: PeriodData) -> list[Sequence[Any]]:
-    """The communication table's rows in the EU template's order (A.1, A.2, A.3, A.4, C.2, D, SEE, ...)."""
-    grid = data.factor_info.get(data.factors.grid_code)
-    tea_t = _t(fp.made_tea_kg)
-    mwh = (fp.reported_total("grid_kwh") + fp.reported_total("own_renewable_kwh")) / 1000.0
-    hours = fp.total("measured_covered_s") / 3600.0
-    est_share = (sum(m.cbam_direct_co2_kg or 0.0 for m in fp.months if m.basis == BASIS_ESTIMATE)
-                 / fp.total("cbam_direct_co2_kg")) if fp.total("cbam_direct_co2_kg") > 0 else None
-    nr = NOT_RECORDED
-    return [
-        ("A.1 Reporting period", "A.1", "Start", data.period.start, None, None),
-        ("A.1 Reporting period", "A.1", "End", data.period.end, None, None),
-        ("A.2 About the installation", "A.2", "Name of the installation (local language)", None, None, "optional"),
-        ("A.2 About the installation", "A.2", "Name of the installation (English)", fp.name, None, None),
-        ("A.2 About the installation", "A.2", "Street, number", None, None, nr),
-        ("A.2 About the installation", "A.2", "Economic activity", "Tea processing: manufacture of black (CTC) tea",
-         None, None),
-        ("A.2 About the installation", "A.2", "Post code", None, None, nr),
-        ("A.2 About the installation", "A.2", "P.O. Box", None, None, nr),
-        ("A.2 About the installation", "A.2", "City", fp.county, None, "county"),
-        ("A.2 About the installation", "A.2", "Country", COUNTRY, None, None),
-        ("A.2 About the installation", "A.2", "UN/LOCODE", None, None, nr),
-        ("A.2 About the installation", "A.2", "Latitude of the main emission source", fp.latitude, "decimal degrees",
-         None),
-        ("A.2 About the installation", "A.2", "Longitude of the main emission source", fp.longitude,
-         "decimal degrees", None),
-        ("A.2 About the installation", "A.2", "Authorised representative: name", None, None, nr),
-        ("A.2 About the installation", "A.2", "Authorised representative: email", None, None, nr),
-        ("A.2 About the installation", "A.2", "Authorised representative: telephone", None, None, nr),
-        ("A.3 Verifier of the report", "A.3", "Company name", None, None, "not verified"),
-        ("A.3 Verifier of the report", "A.3", "Street, number", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "City", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Post code", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Country", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Authorised representative: name", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Authorised representative: email", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Authorised representative: telephone", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Authorised representative: fax", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Accreditation member state", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Accreditation body", None, None, None),
-        ("A.3 Verifier of the report", "A.3", "Registration number", None, None, None),
-        ("A.4 Goods and production processes", "A.4(a)", "Aggregated goods category",
-         "Not a CBAM goods category (voluntary disclosure)", None, None),
-        ("A.4 Goods and production processes", "A.4(a)", "Production route", "Black tea, CTC", None, None),
-        ("A.4 Goods and production processes", "A.4(b)", "Production process", PRODUCTION_PROCESS, None, None),
-        ("B.3 Measurement-based sources", "B.3", "GHG", "CO2", None, "stack sensors; cross-check only"),
-        ("B.3 Measurement-based sources", "B.3", "Measured CO2 (monitored hours)", _t(fp.total("measured_co2_kg")),
-         "t CO2", None),
-        ("B.3 Measurement-based sources", "B.3", "Operating hours (valid sensor-hours)", hours, "h", None),
-        ("C.2 GHG balance", "C.2", "Total CO2", _t(fp.total("cbam_direct_co2_kg")), "t CO2",
-         "fossil + biomass without a valid declaration"),
-        ("C.2 GHG balance", "C.2", "Biomass emissions", _t(fp.reported_total("biomass_co2_declared_kg")), "t CO2",
-         "zero-rated (valid declaration)"),
-        ("C.2 GHG balance", "C.2", "N2O", _t(fp.reported_total("n2o_co2e_kg")), "t CO2e",
-         "reported months; not counted under CBAM for these goods"),
-        ("C.2 GHG balance", "C.2", "PFC", 0.0, "t CO2e", "no PFC sources"),
-        ("C.2 GHG balance", "C.2", "Total direct emissions", _t(fp.total("cbam_direct_co2_kg")), "t CO2", None),
-        ("C.2 GHG balance", "C.2", "Total indirect emissions", _t(fp.total("cbam_indirect_kg")), "t CO2", None),
-        ("D Production", "D(a)", "Total production within installation (activity level)", tea_t, "t",
-         "made tea, reported months"),
-        ("D Production", "D", "Directly attributable emissions", _t(fp.total("cbam_direct_co2_kg")), "t CO2", None),
-        ("D Production", "D", "Electricity consumption", mwh, "MWh", "grid + own hydro/solar, reported months"),
-        ("D Production", "D", "Electricity emission factor", data.factors.grid_kg_co2_per_kwh, "t CO2 / MWh", None),
-        ("D Production", "D", "Source of the electricity emission factor", grid.reference if grid else
-         data.factors.grid_code, None, None),
-        ("Summary_Products", "SP", "CN code", CN_CODE, None, "not a CBAM good"),
-        ("Summary_Products", "SP", "Product name", PRODUCT_NAME, None, None),
-        ("Summary_Products", "SP", "SEE direct", fp.cbam_see_direct, "t CO2 / t", "CBAM rules"),
-        ("Summary_Products", "SP", "SEE indirect", fp.cbam_see_indirect, "t CO2 / t", "CBAM rules"),
-        ("Summary_Products", "SP", "SEE total", fp.cbam_see_total, "t CO2 / t", "CBAM rules"),
-        ("Summary_Products", "SP", "Electricity consumption per tonne", mwh / tea_t if tea_t else None, "MWh / t",
-         None),
-        ("Summary_Products", "SP", "Share of default values", est_share or 0.0, "share of direct emissions",
-         "no EU default values exist for tea; the share is that of estimated months"),
-        ("Emissions by methodology", "SC", "Calculation-based (excl. PFC)", _t(fp.total("cbam_direct_co2_kg")),
-         "t CO2", "fuel log x IPCC 2006 factors; estimated months included"),
-        ("Emissions by methodology", "SC", "PFC emissions", 0.0, "t CO2e", None),
-        ("Emissions by methodology", "SC", "Measurement-based", None, "t CO2", "stack sensors are a cross-check, "
-         "not the method"),
-        ("Emissions by methodology", "SC", "Other", 0.0, "t CO2", None),
-        ("C.3 Methods and data quality", "C.3", "General data-quality approach",
-         "Fuel log with IPCC 2006 default factors; stack sensors as cross-check", None, None),
-        ("C.3 Methods and data quality", "C.3", "Justification", estimate_summary(fp), None, None),
-        ("C.3 Methods and data quality", "C.3", "Quality assurance / verification approach",
-         "Monthly data entered by the factory and approved by KTDA HQ", None, None),
-        ("F.2 Carbon price due", "F.2", "Carbon price due", "None", None, "no carbon price paid on these emissions"),
-        ("Additional information", "SC", "Additional information", DISCLOSURE, None, None),
-        ("Contact", "SC", "Contact", "KTDA Carbon Track programme", None, None),
-        ("Verification", "A.3", "Verification statement", "not verified", None, None),
-    ]
-
-
 def _communication(wb: Workbook, fp: FactoryPeriod, data: PeriodData) -> None:
-    ws = wb.create_sheet(SHEET_COMMUNICATION)
-    row = title(ws, "Summary_Communication", "Fixed-column table (headers in English) in the field order of the EU "
-                "CBAM communication template for installations; CBAM-rule figures. " + DISCLOSURE)
-    rows = communication_rows(fp, data)
-    fmts = []
-    table(ws, row, list(COMMUNICATION_COLUMNS), rows, fmts)
-    for r, values in enumerate(rows, start=row + 1):
-        value = values[3]
-        if isinstance(value, float):
-            ws.cell(r, 4).number_format = FMT_SEE if (values[4] or "").endswith("/ t") else "#,##0.000###"
-        elif value is not None and not isinstance(value, str):
-            ws.cell(r, 4).number_format = FMT_DATE
-    size_columns(ws)
-    wrap_column(ws, 4, 50)
+    write_communication(wb, communication_rows(fp, data.period.start, data.period.end, data.factors,
+                                               data.factor_info, estimate_summary(fp)))
 
 
 def _factors(wb: Workbook, data: PeriodData) -> None:
