@@ -175,7 +175,8 @@ def _request_context(_g) -> dict:  # noqa: ANN001
         cfg = app_config()
     except Exception:  # outside an app context
         return {}
-    info: dict[str, Any] = {"database_url": cfg.database_url, "data_dir": str(cfg.data_dir), "tz": cfg.tz_name}
+    info: dict[str, Any] = {"database_url": cfg.database_url, "data_dir": str(cfg.data_dir), "tz": cfg.tz_name,
+                            "gwp_set": cfg.gwp_set}
     if user is not None:
         info["user"] = {"id": user.id, "username": user.username, "role": user.role,
                         "factory_id": user.factory_id, "active": bool(user.active)}
@@ -196,7 +197,7 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
         return dbc.Alert("Only HQ and administrators may generate reports.", color="danger",
                          id="reports-generate-denied"), 0
     cfg = Config(database_url=info["database_url"], data_dir=Path(info["data_dir"]), tz_name=info["tz"],
-                 secret_key="unused")
+                 secret_key="unused", gwp_set=info.get("gwp_set", "AR5"))
     try:
         period = check_period(month_text or "", cfg)
     except ReportError as exc:

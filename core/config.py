@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.emissions import GWP_SETS
+
 DEFAULT_DATABASE_URL = "sqlite:///var/carbontrack.db"
 DEFAULT_TOPIC_PREFIX = "carbontrack/v1"
 DEFAULT_DATA_DIR = "var/"
@@ -56,6 +58,7 @@ class Config:
     listener_id: str = "1"  # part of the listener's stable MQTT client id (one per listener process)
     mqtt_shared: bool = False  # listeners use a shared subscription and split the load
     log_level: str = "INFO"
+    gwp_set: str = "AR5"  # GWP-100 set of the reports: AR4, AR5 or AR6 (core.emissions.GWP_SETS)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -166,7 +169,11 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
     log_level = (env.get("CARBONTRACK_LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"CARBONTRACK_LOG_LEVEL: one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    gwp_set = (env.get("CARBONTRACK_GWP_SET") or "AR5").strip().upper()
+    if gwp_set not in GWP_SETS:
+        raise ConfigError(f"CARBONTRACK_GWP_SET: one of {', '.join(GWP_SETS)}, got {gwp_set!r}")
     return Config(
+        gwp_set=gwp_set,
         listener_id=(env.get("CARBONTRACK_LISTENER_ID") or "1").strip(),
         mqtt_shared=_flag(env, "CARBONTRACK_MQTT_SHARED"),
         log_level=log_level,

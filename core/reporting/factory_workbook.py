@@ -16,6 +16,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 
 from core.emissions import GWP_SETS, SOLID_FUELS
 from core.inventory.monthly import ELECTRICITY_SOURCES, SUBMISSION_DUE_DAY, MonthlyInventory, SourceLine
+from core.reporting.citations import BIOGENIC_MEMO, GWP_CITATIONS, KTDA_BENCHMARK, MRR_ROUNDING
 from core.reporting.communication import (
     CN_CODE,
     COUNTRY,
@@ -63,15 +64,16 @@ FACTORY_SHEETS = (
     SHEET_PRODUCTION, SHEET_COMMUNICATION, SHEET_QUALITY, SHEET_DAILY,
 )
 
-KTDA_BENCHMARK_MJ_PER_KG = 29.76  # KTDA average 2017, domain.md §3
+KTDA_BENCHMARK_MJ_PER_KG = 29.76  # KTDA average 2017 (core.reporting.citations.KTDA_BENCHMARK)
 
 BIOGENIC_NOTE = (
     "Biogenic CO2 from firewood, briquettes and charcoal is a memo item outside the scopes (GHG Protocol, "
-    "IPCC 2006); CH4 and N2O from biomass are in Scope 1. Under EU MRR/CBAM sustainable biomass counts as zero."
+    "IPCC 2006); CH4 and N2O from biomass are in Scope 1. Under EU MRR/CBAM sustainable biomass counts as zero. "
+    "Sources: " + BIOGENIC_MEMO + "."
 )
 ROUNDING_NOTE = (
     "Cells keep full precision; 'reported' columns show totals rounded to whole tonnes "
-    "(EU MRR 2018/2066 Art. 72 principle)."
+    "(" + MRR_ROUNDING + ", principle)."
 )
 SUBSTITUTION_NOTE = (
     "Missing sensor hours are not substituted: Scope 1 and the SEE are calculation-based (fuel log x "
@@ -216,7 +218,7 @@ def _summary(wb: Workbook, fm: FactoryMonth, data: MonthData, version: int, gene
         ("SEE total", see[2], "t CO2e / t", FMT_SEE),
         ("Sensor data coverage", inv.coverage, "share of sensor-hours", FMT_PCT),
         ("Status of the month's data", data_status(fm)),
-        ("GWP set", data.gwp),
+        ("GWP set", data.gwp, None, None, GWP_CITATIONS[data.gwp]),
         ("Grid factor", f"{data.factors.grid_code} v{data.factors.versions.get(data.factors.grid_code)}"),
     ])
     ws.freeze_panes = "A3"
@@ -278,7 +280,7 @@ def _sources(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
             info.biomass_fraction if info else None, _t(em.fossil_co2_kg), _t(em.biogenic_co2_kg),
             info.ch4_kg_per_tj if info else None, _t(em.ch4_kg), info.n2o_kg_per_tj if info else None,
             _t(em.n2o_kg), _t(em.co2e_kg), line.factor_code, line.factor_version,
-            f"{info.reference}. {info.citation}" if info else "", line.error or "",
+            f"{info.reference}. {info.primary}" if info else "", line.error or "",
         ])
         for i, v in enumerate((em.mass_kg, em.energy_mj, em.fossil_co2_kg, em.biogenic_co2_kg, em.ch4_kg,
                                em.n2o_kg, em.co2e_kg)):
@@ -299,7 +301,7 @@ def _measured(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     inv = fm.inv
     row = title(ws, "B3_Measured: measurement-based emission sources (stack sensors)",
                 "Modelled on CBAM B_EmInst B.3. A stack sensor cannot tell fossil from biogenic CO2: the split "
-                "uses the month's fuel mix on a carbon basis (domain.md §0.2).")
+                "uses the month's fuel mix on a carbon basis.")
     share = inv.fossil_share
     headers = ["Stack", "Sensor nodes", "Hours monitored (valid)", "Hours expected", "Coverage",
                "Valid readings", "Invalid readings", "Measured CO2 (t)", "Fossil CO2 by fuel mix (t)",
@@ -348,7 +350,7 @@ def _electricity(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Grid emission factor", f.grid_kg_co2_per_kwh, "t CO2 / MWh", FMT_FACTOR),
         ("Grid factor code and version", f"{f.grid_code} v{f.versions.get(f.grid_code)}"),
         ("Source of the grid factor", grid.reference if grid else f.grid_code),
-        ("Citation", grid.citation if grid else ""),
+        ("Citation", grid.primary if grid else ""),
         ("Indirect emissions from grid electricity", calculated_t(inv, inv.grid_kwh * f.grid_kg_co2_per_kwh), "t CO2",
          FMT_T),
         ("Own hydro / solar electricity", calculated_t(inv, inv.own_renewable_kwh), "MWh", FMT_T),
@@ -392,7 +394,7 @@ def _production(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Specific energy consumption (fuel + electricity)",
          energy_mj / inv.made_tea_kg if inv.made_tea_kg else None, "MJ / kg made tea", "0.00"),
         ("KTDA average specific energy (2017)", KTDA_BENCHMARK_MJ_PER_KG, "MJ / kg made tea", "0.00",
-         "domain.md §3, KTDA/ETP/GIZ"),
+         KTDA_BENCHMARK),
     ])
     ws.freeze_panes = "A3"
     size_columns(ws)
@@ -451,15 +453,15 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     if errors:
         row = key_values(ws, row, [("Lines not computed", "; ".join(errors))])
     row += 1
-    row = section(ws, row, f"GWP set: {data.gwp} (100-year)")
+    row = section(ws, row, f"GWP set: {data.gwp} (100-year), {GWP_CITATIONS[data.gwp]}")
     gwp = data.gwp_values
     _, row = table(ws, row, ["Gas", "GWP-100"], [("CO2", 1.0), ("CH4 (fossil)", gwp["ch4_fossil"]),
                    ("CH4 (biogenic)", gwp["ch4_biogenic"]), ("N2O", gwp["n2o"])], [None, "0.0"], freeze=False)
     row = section(ws, row, "Emission factors used (versioned; never edited once used)")
     rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.citation) for i in data.used_factor_info()]
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
     _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Citation"], rows,
+                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
                    [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None],
                    freeze=False)
     row = section(ws, row, "Coverage per day")

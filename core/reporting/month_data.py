@@ -30,6 +30,7 @@ from core.models import (
     SupplierDeclaration,
     User,
 )
+from core.reporting.citations import SOURCE_OVERRIDES, primary_citation, primary_source
 from core.timeutil import DEFAULT_TZ, add_months, local_day_bounds_utc, month_start, utcnow
 
 SECONDS_PER_HOUR = 3600.0
@@ -58,7 +59,14 @@ class FactorInfo:
     @property
     def reference(self) -> str:
         """Source, table and year in one line."""
+        if self.code in SOURCE_OVERRIDES:
+            return primary_source(self.code, self.source)
         return f"{self.source}; {self.table_ref} ({self.year})"
+
+    @property
+    def primary(self) -> str:
+        """The primary citation: document, table, edition (core.reporting.citations)."""
+        return primary_citation(self.code, self.citation)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
 from core.inventory.monthly import totals
+from core.reporting.citations import GWP_CITATIONS
 from core.reporting.factory_workbook import (
     BIOGENIC_NOTE,
     DISCLOSURE,
@@ -161,7 +162,7 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         ("Factories with energy data", tot.n, None, FMT_INT),
         ("Network intensity (Scope 1 + 2)", intensity, "kg CO2e / kg made tea", FMT_RATIO),
         ("Network SEE total", intensity, "t CO2e / t made tea", FMT_SEE, "same ratio in tonnes"),
-        ("GWP set", data.gwp),
+        ("GWP set", data.gwp, None, None, GWP_CITATIONS[data.gwp]),
         ("Grid factor", f"{data.factors.grid_code} v{data.factors.versions.get(data.factors.grid_code)}"),
     ])
     row += 1
@@ -261,9 +262,9 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
     ws = wb.create_sheet(SHEET_FACTORS)
     row = title(ws, "Factors: emission factors and GWP set used", "Every factory in this report used these versions")
     rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.citation) for i in data.used_factor_info()]
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
     _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Citation"], rows,
+                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
                    [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None])
     gwp = data.gwp_values
     key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),

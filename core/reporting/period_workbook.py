@@ -16,6 +16,7 @@ from datetime import datetime
 
 from openpyxl import Workbook
 
+from core.reporting.citations import GWP_CITATIONS
 from core.reporting.communication import SHEET_COMMUNICATION, communication_rows, write_communication
 from core.reporting.factory_workbook import (
     BIOGENIC_NOTE,
@@ -158,7 +159,7 @@ def _factory_summary(wb: Workbook, fp: FactoryPeriod, data: PeriodData, version:
         ("CBAM SEE direct", fp.cbam_see_direct, "t CO2 / t", FMT_SEE),
         ("CBAM SEE indirect", fp.cbam_see_indirect, "t CO2 / t", FMT_SEE),
         ("CBAM SEE total", fp.cbam_see_total, "t CO2 / t", FMT_SEE),
-        ("GWP set", data.gwp),
+        ("GWP set", data.gwp, None, None, GWP_CITATIONS[data.gwp]),
     ])
     note(ws, row, CBAM_NOTE)
     ws.freeze_panes = "A3"
@@ -268,9 +269,9 @@ def _factors(wb: Workbook, data: PeriodData) -> None:
     ws = wb.create_sheet(SHEET_FACTORS)
     row = title(ws, "Factors: emission factors and GWP set used", "Every month of this period used these versions")
     rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.citation) for i in data.used_factor_info()]
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
     _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Citation"], rows,
+                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
                    [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None])
     gwp = data.gwp_values
     key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),
@@ -332,7 +333,7 @@ def build_network_period_workbook(data: PeriodData, version: int, generated_at: 
          FMT_INT),
         ("Network SEE total (GHG Protocol)", (s1 + s2) / tea if tea > 0 else None, "t CO2e / t", FMT_SEE),
         ("Network CBAM SEE direct", tot("cbam_direct_co2_kg") / tea if tea > 0 else None, "t CO2 / t", FMT_SEE),
-        ("GWP set", data.gwp),
+        ("GWP set", data.gwp, None, None, GWP_CITATIONS[data.gwp]),
     ])
     ws.freeze_panes = "A3"
     size_columns(ws)

@@ -238,7 +238,7 @@ def generate_reports(
     only_missing: bool = False,
     progress: Progress | None = None,
     now: datetime | None = None,
-    gwp: str = DEFAULT_GWP,
+    gwp: str | None = None,
     fresh_after: datetime | None = None,
     period: str = PERIOD_MONTH,
 ) -> GenerationResult:
@@ -248,6 +248,7 @@ def generate_reports(
     workbook is recorded on its row (status failed, error) and the others go on.
     """
     month = period_of(period, month).start
+    gwp = gwp or cfg.gwp_set  # the configured GWP set (CARBONTRACK_GWP_SET), shown in every workbook
     if network is None:
         network = factory_codes is None
     result = GenerationResult(month)

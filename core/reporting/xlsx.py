@@ -21,7 +21,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 # Number formats (numbers stay numbers; only the display changes).
 FMT_T = "#,##0.000"  # tonnes, full precision kept in the value
-FMT_T_ROUNDED = "#,##0"  # reported totals: rounded tonnes (EU MRR Art. 72 principle, domain.md §4)
+FMT_T_ROUNDED = "#,##0"  # reported totals: rounded tonnes (EU MRR 2018/2066 Art. 72 principle)
 FMT_KG = "#,##0.0"
 FMT_INT = "#,##0"
 FMT_SEE = "0.0000"  # t CO2e per t
