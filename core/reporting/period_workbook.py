@@ -25,6 +25,12 @@ from core.reporting.factory_workbook import (
     local_naive,
 )
 from core.reporting.period_data import BASIS_ESTIMATE, BASIS_REPORTED, FactoryPeriod, PeriodData
+from core.reporting.uncertainty import (
+    SHEET_UNCERTAINTY,
+    InventoryUncertainty,
+    inventory_uncertainty,
+    write_uncertainty,
+)
 from core.reporting.xlsx import (
     FMT_DATE,
     FMT_FACTOR,
@@ -50,7 +56,8 @@ SHEET_GHG = "GHG_Inventory"
 SHEET_CBAM = "CBAM_Rules"
 SHEET_FACTORS = "Factors"
 SHEET_FACTORIES = "Factories"
-FACTORY_PERIOD_SHEETS = (SHEET_SUMMARY, SHEET_MONTHS, SHEET_GHG, SHEET_CBAM, SHEET_COMMUNICATION, SHEET_FACTORS)
+FACTORY_PERIOD_SHEETS = (SHEET_SUMMARY, SHEET_MONTHS, SHEET_GHG, SHEET_CBAM, SHEET_COMMUNICATION, SHEET_UNCERTAINTY,
+                         SHEET_FACTORS)
 NETWORK_PERIOD_SHEETS = (SHEET_SUMMARY, SHEET_FACTORIES, SHEET_FACTORS)
 
 
@@ -150,6 +157,8 @@ def _factory_summary(wb: Workbook, fp: FactoryPeriod, data: PeriodData, version:
         ("Emission intensity (Scope 1 + 2)", fp.see_total, "kg CO2e / kg made tea", FMT_RATIO),
         ("Intensity target", fp.target_kg_co2e_per_kg, "kg CO2e / kg made tea", FMT_RATIO),
         ("Target status", period_target_status(fp)),
+        ("Uncertainty of Scope 1 + 2 (95 %)", period_uncertainty(fp, data).total_pct, "+/- %", "0.0",
+         "IPCC 2006 Vol. 1 Ch. 3 approach 1; sheet Uncertainty"),
     ])
     row += 1
     row = section(ws, row, "CBAM rules (CO2 only; biomass zero-rated only with a valid sustainability declaration)")
@@ -265,6 +274,14 @@ def _communication(wb: Workbook, fp: FactoryPeriod, data: PeriodData) -> None:
                                                data.factor_info, estimate_summary(fp)))
 
 
+def period_uncertainty(fp: FactoryPeriod, data: PeriodData) -> InventoryUncertainty:
+    """Approach-1 uncertainty over the period's reported lines, estimated months as their own source."""
+    lines = [line for m in fp.months if m.basis == BASIS_REPORTED and m.inv is not None for line in m.inv.lines]
+    est = [m for m in fp.months if m.basis == BASIS_ESTIMATE]
+    return inventory_uncertainty(lines, data.factors, data.gwp, sum(m.scope1_kg or 0.0 for m in est),
+                                 sum(m.scope2_kg or 0.0 for m in est))
+
+
 def _factors(wb: Workbook, data: PeriodData) -> None:
     ws = wb.create_sheet(SHEET_FACTORS)
     row = title(ws, "Factors: emission factors and GWP set used", "Every month of this period used these versions")
@@ -290,6 +307,7 @@ def build_factory_period_workbook(fp: FactoryPeriod, data: PeriodData, version: 
     _ghg(wb, fp)
     _cbam(wb, fp)
     _communication(wb, fp, data)
+    write_uncertainty(wb, period_uncertainty(fp, data))
     _factors(wb, data)
     return finish_workbook(wb, f"{fp.code} {data.period.label} emissions report v{version}")
 
