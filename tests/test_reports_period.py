@@ -288,3 +288,20 @@ def test_check_period_and_cli(year_seeded, db_url, tmp_path, capsys):
     assert "carbontrack_ANN_2025_v1.xlsx" in out and "sha256=" in out
     assert cli_report(cfg, period="2025-Q7") == 2
     assert cli_report(cfg) == 2  # neither month nor period
+
+
+def test_annual_product_carbon_footprint_statement(year_seeded, db_url, tmp_path):
+    x = _expected_year()
+    wb = load_workbook(next(r.path for r in _generate(year_seeded, db_url, tmp_path).reports if r.scope_key == "ANN"))
+    ws = wb["PCF_Statement"]
+    assert find_value(ws, "Declared unit") == "1 kg of made tea at the factory gate"
+    assert "ISO 14067" in find_value(ws, "Standard")
+    # kg CO2e per kg = t per t: (Scope 1 + Scope 2) / made tea over the year; biogenic CO2 apart.
+    assert find_value(ws, "Carbon footprint (fossil GHG, incl. biogenic CH4)") == pytest.approx(
+        (x["scope1"] + x["scope2"]) / x["tea"], rel=REL)
+    assert find_value(ws, "Biogenic CO2 emissions (reported separately, not in the footprint)") == pytest.approx(
+        x["bio"] / x["tea"], rel=REL)
+    assert "Excluded: green-leaf cultivation" in find_value(ws, "System boundary")
+    assert "3 ESTIMATED" in find_value(ws, "Data basis")
+    quarter = _generate(year_seeded, db_url, tmp_path, period="quarter")
+    assert "PCF_Statement" not in load_workbook(quarter.reports[0].path).sheetnames

@@ -17,7 +17,14 @@ from datetime import datetime
 from openpyxl import Workbook
 
 from core.reporting.citations import GWP_CITATIONS
-from core.reporting.communication import SHEET_COMMUNICATION, communication_rows, write_communication
+from core.reporting.communication import (
+    CN_CODE,
+    COUNTRY,
+    PRODUCT_NAME,
+    SHEET_COMMUNICATION,
+    communication_rows,
+    write_communication,
+)
 from core.reporting.factory_workbook import (
     BIOGENIC_NOTE,
     DISCLOSURE,
@@ -298,6 +305,54 @@ def _factors(wb: Workbook, data: PeriodData) -> None:
     wrap_column(ws, 12)
 
 
+SHEET_PCF = "PCF_Statement"
+PCF_BOUNDARY = (
+    "Gate-to-gate, factory stage: withering, CTC/rolling, fermentation, drying and sorting at the factory. "
+    "Included: stationary combustion at the factory (fossil CO2, and CH4 and N2O of all fuels including "
+    "biomass) and purchased grid electricity (location-based). Excluded: green-leaf cultivation (fertiliser "
+    "N2O, field operations), leaf collection and transport, upstream (well-to-tank) fuel emissions, "
+    "packaging, distribution, use and end of life, capital goods."
+)
+
+
+def _pcf(wb: Workbook, fp: FactoryPeriod, data: PeriodData) -> None:
+    ws = wb.create_sheet(SHEET_PCF)
+    row = title(ws, f"Product carbon footprint statement: {PRODUCT_NAME}, {fp.name}, {data.period.start.year}",
+                "Partial carbon footprint of a product (factory stage) following ISO 14067:2018; to be sent to "
+                "buyers together with this workbook's version and SHA-256.")
+    tea = fp.made_tea_kg
+    s1, s2, bio = fp.total("scope1_kg"), fp.total("scope2_kg"), fp.total("biogenic_co2_kg")
+    unc = period_uncertainty(fp, data)
+    row = key_values(ws, row, [
+        ("Product", PRODUCT_NAME), ("CN code", CN_CODE), ("Producer", f"{fp.name} ({fp.code}), KTDA, {COUNTRY}"),
+        ("Declared unit", "1 kg of made tea at the factory gate"),
+        ("Period of the data", f"{data.period.start:%Y-%m-%d} to {data.period.end:%Y-%m-%d}"),
+        ("Standard", "ISO 14067:2018 (partial CFP: factory stage only)"),
+        ("System boundary", PCF_BOUNDARY),
+        ("Allocation", "None: made tea is the factory's only product (no co-products)"),
+        ("GWP set", data.gwp, None, None, GWP_CITATIONS[data.gwp]),
+        ("Carbon footprint (fossil GHG, incl. biogenic CH4)", (s1 + s2) / tea if tea > 0 else None,
+         "kg CO2e / kg made tea", FMT_RATIO),
+        ("  of which fuel combustion at the factory", s1 / tea if tea > 0 else None, "kg CO2e / kg", FMT_RATIO),
+        ("  of which purchased electricity", s2 / tea if tea > 0 else None, "kg CO2e / kg", FMT_RATIO),
+        ("Biogenic CO2 emissions (reported separately, not in the footprint)", bio / tea if tea > 0 else None,
+         "kg CO2 / kg made tea", FMT_RATIO),
+        ("Biogenic CO2 removals", None, "kg CO2 / kg", None, "not assessed (wood-lot growth outside the boundary)"),
+        ("Direct land-use change", None, "kg CO2e / kg", None, "not assessed"),
+        ("Uncertainty (95 %)", unc.total_pct, "+/- %", "0.0", "IPCC 2006 Vol. 1 Ch. 3 approach 1"),
+        ("Data basis", estimate_summary(fp)),
+        ("Made tea in the period", _t(tea), "t", FMT_T),
+    ])
+    if fp.n_estimated or fp.n_not_estimated:
+        row = note(ws, row, "Months without submitted data are estimated conservatively (see Months); made tea of "
+                            "those months is not estimated, so the footprint is overstated rather than understated.")
+    note(ws, row, DISCLOSURE)
+    ws.freeze_panes = "A3"
+    size_columns(ws)
+    ws.column_dimensions["A"].width = 58
+    wrap_column(ws, 2, 70)
+
+
 def build_factory_period_workbook(fp: FactoryPeriod, data: PeriodData, version: int,
                                   generated_at: datetime) -> Workbook:
     """Build one factory's quarterly or annual workbook (not saved)."""
@@ -308,6 +363,8 @@ def build_factory_period_workbook(fp: FactoryPeriod, data: PeriodData, version: 
     _cbam(wb, fp)
     _communication(wb, fp, data)
     write_uncertainty(wb, period_uncertainty(fp, data))
+    if data.period.kind == "year":
+        _pcf(wb, fp, data)
     _factors(wb, data)
     return finish_workbook(wb, f"{fp.code} {data.period.label} emissions report v{version}")
 
