@@ -362,6 +362,24 @@ class Report(Base):
     generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class ReportVerification(Base):
+    """A verifier's sign-off on one version of an annual report: opinion and statement, never edited.
+
+    The SHA-256 of the file signed is copied, so the statement stays tied to those exact bytes.
+    """
+
+    __tablename__ = "report_verification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    report_sha256: Mapped[str] = mapped_column(sa.String(64))
+    verifier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    verifier_username: Mapped[str] = mapped_column(sa.String(80))
+    opinion: Mapped[str] = mapped_column(sa.String(40))
+    statement: Mapped[str] = mapped_column(sa.Text)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
 class SupplierDeclaration(Base):
     """A biomass supplier's sustainability declaration for one factory's fuel, valid over a date range.
 

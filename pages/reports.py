@@ -7,8 +7,16 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import app_tz, not_permitted, page_allowed, page_header, session_factory, web_user
-from callbacks.reports import default_month, month_options, period_options, render_lists, scope_options
+from callbacks.reports import (
+    default_month,
+    month_options,
+    period_options,
+    render_lists,
+    scope_options,
+    verify_panel,
+)
 from core.access import can_approve
+from core.reporting.verification import can_verify
 from core.timeutil import local_date, utcnow
 
 dash.register_page(__name__, path="/reports", title="Reports · Carbon Track", name="Reports")
@@ -49,8 +57,11 @@ def layout(**kwargs) -> html.Div:
     ]
     if can_approve(user):
         children.append(_generate_panel(user))
+    if can_verify(user):
+        children.append(verify_panel(user))
     children += [
         dcc.Store(id="reports-generated"),
+        dcc.Store(id="reports-verified"),
         dbc.Row([dbc.Col(html.H3("Workbooks", className="h6 mt-2")),
                  dbc.Col(dcc.Dropdown(id="reports-filter", options=[{"label": "All months", "value": "ALL"}]
                                       + month_options(local_date(utcnow(), app_tz())), value="ALL",

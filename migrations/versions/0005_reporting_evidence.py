@@ -1,4 +1,4 @@
-"""reporting periods (quarter, year) and the biomass supplier-declaration register
+"""reporting periods (quarter, year), the biomass supplier-declaration register, verifier sign-offs
 
 Revision ID: 0005_reporting_evidence
 Revises: 0001
@@ -41,7 +41,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_supplier_declaration_factory_id'), ['factory_id'], unique=False)
 
 
+    op.create_table('report_verification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('report_sha256', sa.String(length=64), nullable=False),
+    sa.Column('verifier_id', sa.Integer(), nullable=True),
+    sa.Column('verifier_username', sa.String(length=80), nullable=False),
+    sa.Column('opinion', sa.String(length=40), nullable=False),
+    sa.Column('statement', sa.Text(), nullable=False),
+    sa.Column('verified_at', core.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['report_id'], ['report.id'], name=op.f('fk_report_verification_report_id_report')),
+    sa.ForeignKeyConstraint(['verifier_id'], ['app_user.id'], name=op.f('fk_report_verification_verifier_id_app_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_verification'))
+    )
+    with op.batch_alter_table('report_verification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_verification_report_id'), ['report_id'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('report_verification', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_verification_report_id'))
+    op.drop_table('report_verification')
     with op.batch_alter_table('supplier_declaration', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_supplier_declaration_factory_id'))
     op.drop_table('supplier_declaration')
