@@ -404,6 +404,30 @@ class SupplierDeclaration(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class EvidenceFile(Base):
+    """A supporting document (invoice, weighbridge ticket, meter photo, declaration) stored by SHA-256.
+
+    Attached either to a factory-month's energy source (`month` + `source`; the entry row itself may
+    be replaced when the month is re-saved, the pair is stable) or to a supplier declaration.
+    """
+
+    __tablename__ = "evidence_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    month: Mapped[date | None] = mapped_column(sa.Date)  # energy evidence: the local month
+    source: Mapped[str | None] = mapped_column(sa.String(32))  # energy evidence: the energy source
+    declaration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("supplier_declaration.id"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(200))  # as uploaded, sanitised
+    content_type: Mapped[str] = mapped_column(sa.String(100))  # detected from the bytes
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    stored_path: Mapped[str] = mapped_column(sa.String(400))
+    description: Mapped[str | None] = mapped_column(sa.String(200))
+    uploaded_by: Mapped[str | None] = mapped_column(sa.String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
 class JobRun(Base):
     """One run of a scheduled job for one period; the unique key stops two schedulers doing it twice."""
 

@@ -26,6 +26,7 @@ from core.reporting.communication import (
     communication_rows,
     write_communication,
 )
+from core.reporting.evidence_sheet import SHEET_EVIDENCE, write_evidence
 from core.reporting.month_data import SECONDS_PER_HOUR, FactoryMonth, MonthData, SubmissionInfo
 from core.reporting.period_data import BASIS_NOT_ESTIMATED, FactoryPeriod, MonthFigures, reported_month
 from core.reporting.uncertainty import SHEET_UNCERTAINTY, inventory_uncertainty, write_uncertainty
@@ -62,7 +63,7 @@ SHEET_QUALITY = "DataQuality"
 SHEET_DAILY = "Daily"
 FACTORY_SHEETS = (
     SHEET_SUMMARY, SHEET_INSTALLATION, SHEET_SOURCES, SHEET_MEASURED, SHEET_ELECTRICITY,
-    SHEET_PRODUCTION, SHEET_COMMUNICATION, SHEET_QUALITY, SHEET_DAILY, SHEET_UNCERTAINTY,
+    SHEET_PRODUCTION, SHEET_COMMUNICATION, SHEET_QUALITY, SHEET_DAILY, SHEET_EVIDENCE, SHEET_UNCERTAINTY,
 )  # Uncertainty only for a month with energy data
 
 KTDA_BENCHMARK_MJ_PER_KG = 29.76  # KTDA average 2017 (core.reporting.citations.KTDA_BENCHMARK)
@@ -523,6 +524,7 @@ def build_factory_workbook(fm: FactoryMonth, data: MonthData, version: int, gene
     _communication(wb, fm, data)
     _quality(wb, fm, data)
     _daily(wb, fm, data)
+    write_evidence(wb, fm.evidence, data.tz)
     if fm.inv.has_energy_data:
         write_uncertainty(wb, inventory_uncertainty(fm.inv.lines, data.factors, data.gwp))
     return finish_workbook(wb, f"{fm.code} {data.month:%Y-%m} emissions report v{version}")

@@ -31,6 +31,7 @@ from core.models import (
     User,
 )
 from core.reporting.citations import SOURCE_OVERRIDES, primary_citation, primary_source
+from core.reporting.evidence_sheet import collect_evidence
 from core.timeutil import DEFAULT_TZ, add_months, local_day_bounds_utc, month_start, utcnow
 
 SECONDS_PER_HOUR = 3600.0
@@ -164,6 +165,7 @@ class FactoryMonth:
     days: list[DayFigures] = field(default_factory=list)
     submission: SubmissionInfo | None = None
     declarations: list[Declaration] = field(default_factory=list)
+    evidence: list = field(default_factory=list)  # core.reporting.evidence_sheet.EvidenceInfo
 
 
 @dataclass
@@ -290,12 +292,14 @@ def collect_month(
     month_elapsed_s = _elapsed_s(month_start_utc, month_end_utc, now)
 
     decls = load_declarations(session, fids)
+    evidence = collect_evidence(session, fids, first, last)
     out = []
     for inv in invs:
         f = factories[inv.factory_id]
         n_dev = active_devices.get(f.id, 0)
         fm = FactoryMonth(f.id, f.code, f.name, f.region, f.county, f.latitude, f.longitude, f.altitude_m,
-                          n_dev, inv, submission=subs.get(f.id), declarations=decls.get(f.id, []))
+                          n_dev, inv, submission=subs.get(f.id), declarations=decls.get(f.id, []),
+                          evidence=evidence.get(f.id, []))
         for st in stacks_by_factory.get(f.id, []):
             devs = devices_by_stack.get(st.id, [])
             sums = [0.0, 0.0, 0, 0]

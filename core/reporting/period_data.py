@@ -38,6 +38,7 @@ from core.emissions import GWP_SETS, SOLID_FUELS
 from core.inventory.factors import FactorSet, load_factor_set
 from core.inventory.monthly import ELECTRICITY_SOURCES, MonthlyInventory, monthly_inventory
 from core.models import Factory
+from core.reporting.evidence_sheet import collect_evidence
 from core.reporting.month_data import Declaration, FactorInfo, collect_factor_info, load_declarations
 from core.reporting.periods import Period
 from core.timeutil import DEFAULT_TZ, add_months, utcnow
@@ -100,6 +101,7 @@ class FactoryPeriod:
     target_kg_co2e_per_kg: float | None
     months: list[MonthFigures] = field(default_factory=list)
     declarations: list[Declaration] = field(default_factory=list)
+    evidence: list = field(default_factory=list)  # core.reporting.evidence_sheet.EvidenceInfo
 
     def total(self, attr: str) -> float:
         """Σ of one MonthFigures attribute over the months that have it (reported and estimated)."""
@@ -277,6 +279,7 @@ def collect_period(
     fids = sorted({inv.factory_id for inv in invs})
     factories = {f.id: f for f in session.scalars(sa.select(Factory).where(Factory.id.in_(fids)))}
     decls = load_declarations(session, fids)
+    evidence = collect_evidence(session, fids, period.start, period.end)
     by_factory: dict[int, list[MonthlyInventory]] = defaultdict(list)
     for inv in invs:
         by_factory[inv.factory_id].append(inv)
@@ -289,7 +292,7 @@ def collect_period(
                     for inv in by_factory[fid] if inv.is_reported}
         history = [m for mo, m in sorted(reported.items())]
         fp = FactoryPeriod(fid, f.code, f.name, f.region, f.county, f.latitude, f.longitude, f.altitude_m,
-                           f.target_kg_co2e_per_kg, declarations=fdecls)
+                           f.target_kg_co2e_per_kg, declarations=fdecls, evidence=evidence.get(fid, []))
         for inv in by_factory[fid]:
             if inv.month not in in_period:
                 continue

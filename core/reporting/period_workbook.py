@@ -25,6 +25,7 @@ from core.reporting.communication import (
     communication_rows,
     write_communication,
 )
+from core.reporting.evidence_sheet import write_evidence
 from core.reporting.factory_workbook import (
     BIOGENIC_NOTE,
     DISCLOSURE,
@@ -363,6 +364,7 @@ def build_factory_period_workbook(fp: FactoryPeriod, data: PeriodData, version: 
     _cbam(wb, fp)
     _communication(wb, fp, data)
     write_uncertainty(wb, period_uncertainty(fp, data))
+    write_evidence(wb, fp.evidence, data.tz)
     if data.period.kind == "year":
         _pcf(wb, fp, data)
     _factors(wb, data)

@@ -1,4 +1,4 @@
-"""reporting periods (quarter, year), the biomass supplier-declaration register, verifier sign-offs
+"""reporting periods (quarter, year), the biomass supplier-declaration register, verifier sign-offs, evidence files
 
 Revision ID: 0005_reporting_evidence
 Revises: 0001
@@ -58,7 +58,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_report_verification_report_id'), ['report_id'], unique=False)
 
 
+    op.create_table('evidence_file',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('factory_id', sa.Integer(), nullable=False),
+    sa.Column('month', sa.Date(), nullable=True),
+    sa.Column('source', sa.String(length=32), nullable=True),
+    sa.Column('declaration_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('stored_path', sa.String(length=400), nullable=False),
+    sa.Column('description', sa.String(length=200), nullable=True),
+    sa.Column('uploaded_by', sa.String(length=80), nullable=True),
+    sa.Column('uploaded_at', core.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['declaration_id'], ['supplier_declaration.id'],
+                            name=op.f('fk_evidence_file_declaration_id_supplier_declaration')),
+    sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_evidence_file_factory_id_factory')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evidence_file'))
+    )
+    with op.batch_alter_table('evidence_file', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evidence_file_declaration_id'), ['declaration_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_file_factory_id'), ['factory_id'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('evidence_file', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evidence_file_factory_id'))
+        batch_op.drop_index(batch_op.f('ix_evidence_file_declaration_id'))
+    op.drop_table('evidence_file')
     with op.batch_alter_table('report_verification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_verification_report_id'))
     op.drop_table('report_verification')
