@@ -129,3 +129,37 @@ def test_on_schedule_is_not_yet_due_before_the_deadline(seeded, db_url, tmp_path
     # Target denominator: only assessed months (HYD approved); DRF is a draft, NOD missing.
     r = find_row(ws, "Factories meeting the intensity target")
     assert (ws.cell(r, 3).value, ws.cell(r, 4).value) == (0, 1)
+
+
+def test_no_sheet_prints_a_zero_total_for_missing_data(Session, db_url, tmp_path):  # noqa: N803
+    """B_SourceStreams' total, a region with only missing factories, and network totals: blank, never 0 t."""
+    with Session() as s:
+        seed_factors(s)
+        add_factory(s, "AAA", "Reported Factory", region=1)
+        add_factory(s, "MS1", "Missing One", region=3, with_month=False)
+        add_factory(s, "MS2", "Missing Two", region=3, with_month=False)
+        s.commit()
+    books, network = _generate(Session, db_url, tmp_path)
+    src = books["MS1"]["B_SourceStreams"]
+    r = find_row(src, "Total")
+    assert [c.value for c in src[r][2:]] == [None] * (len(src[r]) - 2)
+    assert src.cell(r, 2).value.startswith("MISSING")
+    regions = network["Regions"]
+    r = next(row[0].row for row in regions.iter_rows() if row[0].value == 3)
+    values = [regions.cell(r, c).value for c in range(4, 10)]  # made tea .. intensity
+    assert values == [None] * 6, values
+    assert regions.cell(r, 3).value == 0  # "With energy data": a count, and it is zero
+
+
+def test_network_totals_blank_when_no_factory_reported(Session, db_url, tmp_path):  # noqa: N803
+    with Session() as s:
+        seed_factors(s)
+        add_factory(s, "MS1", "Missing One", with_month=False)
+        s.commit()
+    _, network = _generate(Session, db_url, tmp_path)
+    ws = network["Summary"]
+    for label in ("Scope 1", "Scope 2", "Scope 1 + 2", "Biogenic CO2 (memo)", "Made tea"):
+        r = find_row(ws, label)
+        assert ws.cell(r, 2).value is None and ws.cell(r, 3).value is None, label
+    assert find_value(ws, "Measured stack CO2 (all factories)") == pytest.approx(150.0)
+    assert any(isinstance(c.value, str) and c.value.startswith("MISSING DATA") for row in ws.iter_rows() for c in row)

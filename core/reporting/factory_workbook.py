@@ -287,8 +287,11 @@ def _sources(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         for i, v in enumerate((em.mass_kg, em.energy_mj, em.fossil_co2_kg, em.biogenic_co2_kg, em.ch4_kg,
                                em.n2o_kg, em.co2e_kg)):
             tot[i] += v
-    rows.append(["Total", "all combustion source streams", None, None, _t(tot[0]), None, tot[1] / 1e6, None, None,
-                 _t(tot[2]), _t(tot[3]), None, _t(tot[4]), None, _t(tot[5]), _t(tot[6]), None, None, None, None])
+    if fm.inv.has_energy_data:
+        rows.append(["Total", "all combustion source streams", None, None, _t(tot[0]), None, tot[1] / 1e6, None, None,
+                     _t(tot[2]), _t(tot[3]), None, _t(tot[4]), None, _t(tot[5]), _t(tot[6]), None, None, None, None])
+    else:  # a missing month has no total, not a total of zero
+        rows.append(["Total", "MISSING: no energy data entered (blank, not zero)"] + [None] * 18)
     fmts = [None, None, FMT_KG, None, FMT_T, "0.00", "0.0000", "0.0", "0.00", FMT_T, FMT_T, "0.0", "0.00000", "0.00",
             "0.00000", FMT_T, None, FMT_INT, None, None]
     _, end = table(ws, row, headers, rows, fmts)

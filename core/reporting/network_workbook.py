@@ -129,6 +129,13 @@ def _t(kg: float | None) -> float | None:
     return None if kg is None else kg / 1000.0
 
 
+def _sums(t) -> list[float | None]:  # noqa: ANN001 - core.inventory.monthly.Totals
+    """Made tea, Scope 1, Scope 2, Scope 1 + 2, biogenic CO2 in t; blanks (not zeros) when nothing is reported."""
+    if t.n == 0:
+        return [None] * 5
+    return [_t(t.made_tea_kg), _t(t.scope1_kg), _t(t.scope2_kg), _t(t.total_kg), _t(t.biogenic_co2_kg)]
+
+
 def build_network_workbook(data: MonthData, version: int, generated_at: datetime) -> Workbook:
     """Build the network workbook for the month (not saved)."""
     wb = Workbook()
@@ -146,14 +153,22 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         row = note(ws, row, text)
     row += 1
     row = section(ws, row, "Network totals (factories with energy data)")
+    has = tot.n > 0  # no factory reported: the calculated totals are missing, not zero
+
+    def t_r(kg: float) -> tuple[float | None, int | None]:
+        return (_t(kg), round(kg / 1000)) if has else (None, None)
+
     _, row = table(ws, row, ["Item", "Value (full precision)", "Reported (rounded)", "Unit"], [
-        ("Scope 1", _t(tot.scope1_kg), round(tot.scope1_kg / 1000), "t CO2e"),
-        ("Scope 2", _t(tot.scope2_kg), round(tot.scope2_kg / 1000), "t CO2e"),
-        ("Scope 1 + 2", _t(tot.total_kg), round(tot.total_kg / 1000), "t CO2e"),
-        ("Biogenic CO2 (memo)", _t(tot.biogenic_co2_kg), round(tot.biogenic_co2_kg / 1000), "t CO2"),
+        ("Scope 1", *t_r(tot.scope1_kg), "t CO2e"),
+        ("Scope 2", *t_r(tot.scope2_kg), "t CO2e"),
+        ("Scope 1 + 2", *t_r(tot.total_kg), "t CO2e"),
+        ("Biogenic CO2 (memo)", *t_r(tot.biogenic_co2_kg), "t CO2"),
         ("Measured stack CO2 (all factories)", _t(tot.measured_co2_kg), round(tot.measured_co2_kg / 1000), "t CO2"),
-        ("Made tea", _t(tot.made_tea_kg), round(tot.made_tea_kg / 1000), "t"),
+        ("Made tea", *t_r(tot.made_tea_kg), "t"),
     ], [None, FMT_T, FMT_T_ROUNDED, None], freeze=False)
+    if not has:
+        row = note(ws, row, "MISSING DATA: no factory has submitted this month's energy data; calculated totals are "
+                            "blank, not zero.")
     intensity = tot.intensity_kg_per_kg
     row = key_values(ws, row, [
         ("Reporting period start", data.period_start, None, FMT_DATE),
@@ -236,11 +251,9 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         group = by_region[region]
         t = totals(fm.inv for fm in group)
         m = success_metrics(group, generated_at)
-        rows.append([region, len(group), t.n, _t(t.made_tea_kg), _t(t.scope1_kg), _t(t.scope2_kg), _t(t.total_kg),
-                     _t(t.biogenic_co2_kg), t.intensity_kg_per_kg, m.sensor_uptime, m.on_time_share,
+        rows.append([region, len(group), t.n, *_sums(t), t.intensity_kg_per_kg, m.sensor_uptime, m.on_time_share,
                      m.target_met_share])
-    rows.append(["Network", len(fms), tot.n, _t(tot.made_tea_kg), _t(tot.scope1_kg), _t(tot.scope2_kg),
-                 _t(tot.total_kg), _t(tot.biogenic_co2_kg), intensity, metrics.sensor_uptime,
+    rows.append(["Network", len(fms), tot.n, *_sums(tot), intensity, metrics.sensor_uptime,
                  metrics.on_time_share, metrics.target_met_share])
     header_row, _ = table(ws, row, [
         "Region", "Factories", "With energy data", "Made tea (t)", "Scope 1 (t CO2e)", "Scope 2 (t CO2e)",
