@@ -55,8 +55,15 @@ def _ratio(num: float | None, den: float | None) -> float | None:
 
 def communication_rows(fp: FactoryPeriod, start: date, end: date, factors: FactorSet,
                        factor_info: dict[str, FactorInfo], basis: str,
-                       verification: str | None = None) -> list[Sequence[Any]]:
-    """The table's rows in the template's order, for one factory over [start, end]."""
+                       verification: str | None = None, stacks: Sequence[Any] | None = None) -> list[Sequence[Any]]:
+    """The table's rows in the template's order, for one factory over [start, end].
+
+    `stacks` (month_data.StackFigures, monthly workbooks) fill the B.3 concentration and flue-gas rows.
+    """
+    n_valid = sum(st.n_valid for st in stacks) if stacks else 0
+    conc = sum(st.sum_co2_ppm for st in stacks) / n_valid / 10_000.0 if n_valid else None
+    flows = [st.flue_gas_nm3 for st in stacks if st.flue_gas_nm3 is not None] if stacks else []
+    b3_note = None if stacks is not None else "per month in the monthly workbooks (B3_Measured)"
     grid = factor_info.get(factors.grid_code)
     tea = _total(fp, "made_tea_kg", reported_only=True)
     tea_t = _t(tea) if tea else None
@@ -103,6 +110,10 @@ def communication_rows(fp: FactoryPeriod, start: date, end: date, factors: Facto
         ("B.3 Measurement-based sources", "B.3", "GHG", "CO2", None, "stack sensors; cross-check only"),
         ("B.3 Measurement-based sources", "B.3", "Measured CO2 (monitored hours)", _t(_total(fp, "measured_co2_kg")),
          "t CO2", "fossil + biogenic; a stack sensor cannot tell them apart"),
+        ("B.3 Measurement-based sources", "B.3", "CO2 concentration (mean of valid readings)", conc, "% vol",
+         b3_note),
+        ("B.3 Measurement-based sources", "B.3", "Flue-gas flow (monitored hours, normal conditions, wet)",
+         sum(flows) if flows else None, "Nm3", b3_note),
         ("B.3 Measurement-based sources", "B.3", "Operating hours (valid sensor-hours)",
          (_total(fp, "measured_covered_s") or 0.0) / 3600.0, "h", None),
         ("C.2 GHG balance", "C.2", "Total CO2", _t(direct), "t CO2",

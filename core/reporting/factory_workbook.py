@@ -310,19 +310,26 @@ def _measured(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     share = inv.fossil_share
     headers = ["Stack", "Sensor nodes", "Hours monitored (valid)", "Hours expected", "Coverage",
                "Valid readings", "Invalid readings", "Measured CO2 (t)", "Fossil CO2 by fuel mix (t)",
-               "Biogenic CO2 by fuel mix (t)"]
+               "Biogenic CO2 by fuel mix (t)", "GHG", "CO2 concentration, mean (% vol)", "Flue temperature, mean (C)",
+               "Flue-gas flow, monitored hours (Nm3, wet)"]
     rows = []
     for s in fm.stacks:
         rows.append([s.name, ", ".join(s.device_ids) or "none", s.covered_s / SECONDS_PER_HOUR,
                      s.expected_s / SECONDS_PER_HOUR, s.coverage, s.n_valid, s.n_readings - s.n_valid,
                      _t(s.co2_kg), None if share is None else _t(s.co2_kg * share),
-                     None if share is None else _t(s.co2_kg * (1 - share))])
+                     None if share is None else _t(s.co2_kg * (1 - share)), "CO2", s.mean_co2_pct_vol,
+                     s.mean_flue_temp_c, s.flue_gas_nm3])
+    flows = [s.flue_gas_nm3 for s in fm.stacks if s.flue_gas_nm3 is not None]
     rows.append(["Total", None, inv.measured_covered_s / SECONDS_PER_HOUR, inv.expected_s / SECONDS_PER_HOUR,
                  inv.coverage, sum(s.n_valid for s in fm.stacks),
                  sum(s.n_readings - s.n_valid for s in fm.stacks), _t(inv.measured_co2_kg),
-                 _t(inv.measured_fossil_co2_kg), _t(inv.measured_biogenic_co2_kg)])
+                 _t(inv.measured_fossil_co2_kg), _t(inv.measured_biogenic_co2_kg), "CO2", None, None,
+                 sum(flows) if flows else None])
     _, row = table(ws, row, headers, rows,
-                   [None, None, FMT_HOURS, FMT_HOURS, FMT_PCT, FMT_INT, FMT_INT, FMT_T, FMT_T, FMT_T])
+                   [None, None, FMT_HOURS, FMT_HOURS, FMT_PCT, FMT_INT, FMT_INT, FMT_T, FMT_T, FMT_T, None, "0.00",
+                    "0.0", FMT_INT])
+    row = note(ws, row, "Normal conditions: 0 C and 101.325 kPa, wet gas; flow = mean velocity x stack area x monitored "
+                        "seconds, corrected with the mean flue temperature and the ISA pressure at the factory's altitude.")
     row = section(ws, row, "Reconciliation: measured against calculated combustion CO2")
     calc = inv.calculated_co2_kg
     cov = inv.coverage
@@ -417,7 +424,7 @@ def _communication(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     fp = FactoryPeriod(fm.factory_id, fm.code, fm.name, fm.region, fm.county, fm.latitude, fm.longitude,
                        fm.altitude_m, inv.target_kg_co2e_per_kg, months=[mf], declarations=decls)
     write_communication(wb, communication_rows(fp, data.period_start, data.period_end, data.factors,
-                                               data.factor_info, data_status(fm)))
+                                               data.factor_info, data_status(fm), stacks=fm.stacks))
 
 
 def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
