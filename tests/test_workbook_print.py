@@ -17,7 +17,7 @@ from reports_helpers import MONTH, NOW, config_for, seed_known_month
 from core.reporting.reports import generate_reports
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-# 9 sheets, each fitted to one page wide; the long ones (DataQuality, Daily with its chart) take 2-3.
+# 11-12 sheets, each fitted to one page wide (the test month prints to 11 pages); a long sheet may take 2-3.
 # Before the print set-up the same workbook printed to 51 pages.
 MAX_PAGES = 20
 
