@@ -21,24 +21,32 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import flask
-from dash import Input, Output, State, ctx, html
+from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from callbacks.common import app_config, app_tz, fmt_eat, session_factory, web_user
 from core.access import AccessDenied, can_approve
 from core.models import ROLE_FACTORY_MANAGER
+from core.reporting.periods import PERIOD_YEAR, Period, quarter_of
 from core.reporting.reports import (
     NETWORK_SCOPE,
     STATUS_DONE,
     STATUS_FAILED,
     ReportError,
-    check_month,
+    check_period,
     generate_reports,
     recent_job_runs,
     report_for_download,
     visible_reports,
 )
 from core.reporting.scheduler import MAX_ATTEMPTS
+from core.reporting.verification import (
+    OPINIONS,
+    STATEMENT_MAX_CHARS,
+    VerificationError,
+    sign_off,
+    verifications_for,
+)
 from core.timeutil import add_months, local_date, month_start, parse_month, utcnow
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,8 @@ SCOPE_ALL = "ALL"
 DOWNLOAD_RULE = "/reports/download/<int:report_id>"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONTHS_OFFERED = 13
+QUARTERS_OFFERED = 4
+YEARS_OFFERED = 2
 
 
 def download_url(report_id: int) -> str:
@@ -60,6 +70,19 @@ def month_options(today: date, n: int = MONTHS_OFFERED) -> list[dict]:
     current = month_start(today)
     months = [add_months(current, -i) for i in range(0, n + 1)]
     return [{"label": f"{m:%B %Y}" + (" (so far)" if m == current else ""), "value": f"{m:%Y-%m}"} for m in months]
+
+
+def period_options(today: date) -> list[dict]:
+    """Months (as month_options), then the last CBAM quarters and calendar years, each newest first."""
+    opts = month_options(today)
+    current_q = quarter_of(today)
+    for i in range(QUARTERS_OFFERED + 1):
+        q = Period("quarter", add_months(current_q.start, -3 * i))
+        opts.append({"label": f"{q.title}" + (" (so far)" if i == 0 else ""), "value": q.label})
+    for i in range(YEARS_OFFERED + 1):
+        y = Period("year", date(today.year - i, 1, 1))
+        opts.append({"label": f"Year {y.start.year}" + (" (so far)" if i == 0 else ""), "value": y.label})
+    return opts
 
 
 def scope_options(session, user) -> list[dict]:  # noqa: ANN001
@@ -84,8 +107,17 @@ def _status_badge(status: str) -> dbc.Badge:
     return dbc.Badge(status, color=color)
 
 
-def reports_table(reports: list, tz) -> html.Div:  # noqa: ANN001
-    """The list of report versions with download links; failures show their reason."""
+def _verification_cell(verifs: list, tz) -> Any:  # noqa: ANN001
+    if not verifs:
+        return "—"
+    v = verifs[-1]
+    return html.Span(f"{v.opinion} — {v.verifier_username}, {fmt_eat(v.verified_at, tz)}",
+                     title=v.statement, className="small text-success")
+
+
+def reports_table(reports: list, tz, verifications: dict | None = None) -> html.Div:  # noqa: ANN001
+    """The list of report versions with download links and sign-offs; failures show their reason."""
+    verifications = verifications or {}
     if not reports:
         return dbc.Alert("No reports yet. The scheduler writes last month's workbooks on the 1st at 02:00.",
                          color="light", className="border text-muted", id="reports-empty")
@@ -99,17 +131,18 @@ def reports_table(reports: list, tz) -> html.Div:  # noqa: ANN001
         else:
             action = html.Span("in progress", className="text-muted small")
         rows.append(html.Tr([
-            html.Td(f"{r.month:%Y-%m}"),
+            html.Td(Period(r.period or "month", r.month).label),
             html.Td("Network" if r.scope_key == NETWORK_SCOPE else r.scope_key),
             html.Td(f"v{r.version}"),
             html.Td(_status_badge(r.status)),
             html.Td(fmt_eat(r.generated_at, tz) if r.generated_at else "—"),
             html.Td(r.requested_by or ""),
             html.Td(html.Code(r.sha256[:12]) if r.sha256 else "—", title=r.sha256 or ""),
+            html.Td(_verification_cell(verifications.get(r.id, []), tz), id=f"reports-verification-{r.id}"),
             html.Td(action),
         ]))
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Month", "Scope", "Version", "Status", "Generated",
-                                                    "Requested by", "SHA-256", "")]))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Period", "Scope", "Version", "Status", "Generated",
+                                                    "Requested by", "SHA-256", "Verification", "")]))
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True, id="reports-table")
 
 
@@ -145,7 +178,7 @@ def render_lists(user, month_text: str | None = None) -> tuple[Any, Any]:  # noq
     with session_factory()() as s:
         reports = visible_reports(s, user, month)
         runs = recent_job_runs(s) if user is not None and user.role != ROLE_FACTORY_MANAGER else None
-        table = reports_table(reports, tz)
+        table = reports_table(reports, tz, verifications_for(s, [r.id for r in reports]))
         run_view = runs_table(runs, tz) if runs is not None else None
     return table, run_view
 
@@ -159,7 +192,8 @@ def _request_context(_g) -> dict:  # noqa: ANN001
         cfg = app_config()
     except Exception:  # outside an app context
         return {}
-    info: dict[str, Any] = {"database_url": cfg.database_url, "data_dir": str(cfg.data_dir), "tz": cfg.tz_name}
+    info: dict[str, Any] = {"database_url": cfg.database_url, "data_dir": str(cfg.data_dir), "tz": cfg.tz_name,
+                            "gwp_set": cfg.gwp_set}
     if user is not None:
         info["user"] = {"id": user.id, "username": user.username, "role": user.role,
                         "factory_id": user.factory_id, "active": bool(user.active)}
@@ -170,7 +204,7 @@ dash.hooks.custom_data(CONTEXT_NAMESPACE)(_request_context)
 
 
 def generate_month(info: dict, month_text: str | None, scope: str | None, set_progress=None) -> tuple[Any, int]:  # noqa: ANN001
-    """Run one on-demand generation for the user in `info`; return (message, count made)."""
+    """Run one on-demand generation (a month, CBAM quarter or year) for the user in `info`; return (message, count)."""
     from core.config import Config
     from core.db import open_database
 
@@ -180,11 +214,12 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
         return dbc.Alert("Only HQ and administrators may generate reports.", color="danger",
                          id="reports-generate-denied"), 0
     cfg = Config(database_url=info["database_url"], data_dir=Path(info["data_dir"]), tz_name=info["tz"],
-                 secret_key="unused")
+                 secret_key="unused", gwp_set=info.get("gwp_set", "AR5"))
     try:
-        month = check_month(month_text or "", cfg)
+        period = check_period(month_text or "", cfg)
     except ReportError as exc:
         return dbc.Alert(str(exc), color="warning"), 0
+    month = period.start
     scope = scope or SCOPE_ALL
     codes, network = (None, True) if scope == SCOPE_ALL else ([], True) if scope == NETWORK_SCOPE else ([scope], False)
 
@@ -197,11 +232,11 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
         if set_progress is not None:
             set_progress((0, "collecting data"))
         result = generate_reports(sf, cfg, month, codes, network=network, requested_by=user.username,
-                                  progress=progress)
+                                  progress=progress, period=period.kind)
         from core.audit import record_audit
 
         with sf() as s:
-            record_audit(s, user, "generate", "report", entity_id=f"{month:%Y-%m}",
+            record_audit(s, user, "generate", "report", entity_id=period.label,
                          detail=f"scope {scope}: {len(result.reports)} workbooks, {len(result.failed)} failed")
             s.commit()
     except ReportError as exc:
@@ -215,10 +250,58 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
     made = len(result.reports)
     if result.failed:
         names = ", ".join(r.scope_key for r in result.failed)
-        return dbc.Alert(f"{made - len(result.failed)} of {made} workbooks for {month:%B %Y} written; failed: {names} "
+        return dbc.Alert(f"{made - len(result.failed)} of {made} workbooks for {period.title} written; failed: {names} "
                          "(reasons in the list below).", color="danger", id="reports-generate-failed"), made
     noun = "workbook" if made == 1 else "workbooks"
-    return dbc.Alert(f"{made} {noun} for {month:%B %Y} written.", color="success", id="reports-generate-done"), made
+    return dbc.Alert(f"{made} {noun} for {period.title} written.", color="success", id="reports-generate-done"), made
+
+
+# --- verifier sign-off (auditors) --------------------------------------------------------------
+
+def verify_options(session, user) -> list[dict]:  # noqa: ANN001
+    """The finished annual reports `user` may see, newest first, as dropdown options."""
+    return [{"label": f"{r.scope_key} {r.month.year} v{r.version} (sha256 {r.sha256[:12]})", "value": r.id}
+            for r in visible_reports(session, user) if r.period == PERIOD_YEAR and r.status == STATUS_DONE]
+
+
+def verify_panel(user) -> dbc.Card:  # noqa: ANN001
+    """The auditor's sign-off form: an annual report, an opinion and the statement."""
+    with session_factory()() as s:
+        options = verify_options(s, user)
+    return dbc.Card(dbc.CardBody([
+        html.H3("Verify an annual report", className="h6"),
+        dbc.Row([
+            dbc.Col([dbc.Label("Annual report", html_for="reports-verify-report", className="small text-muted mb-0"),
+                     dcc.Dropdown(id="reports-verify-report", options=options,
+                                  placeholder="no annual report yet" if not options else "choose a report")],
+                    xs=12, md=6),
+            dbc.Col([dbc.Label("Opinion", html_for="reports-verify-opinion", className="small text-muted mb-0"),
+                     dcc.Dropdown(id="reports-verify-opinion", options=[{"label": o, "value": o} for o in OPINIONS])],
+                    xs=12, md=6),
+        ]),
+        dbc.Label("Verification statement", html_for="reports-verify-statement", className="small text-muted mt-2"),
+        dbc.Textarea(id="reports-verify-statement", maxLength=STATEMENT_MAX_CHARS, rows=4),
+        dbc.Button("Sign off", id="reports-verify", color="primary", className="mt-2"),
+        html.Div(id="reports-verify-status", className="mt-2"),
+        html.Div("The sign-off is tied to the file's SHA-256 and written to the audit log.",
+                 className="small text-muted"),
+    ]), className="mb-3 shadow-sm")
+
+
+def verify_report(user, report_id: int | None, opinion: str | None, statement: str | None) -> dbc.Alert:  # noqa: ANN001
+    """Record the signed-in auditor's sign-off (rules checked in core.reporting.verification)."""
+    if report_id is None:
+        return dbc.Alert("Choose an annual report.", color="warning")
+    with session_factory()() as s:
+        try:
+            row = sign_off(s, user, int(report_id), opinion or "", statement or "")
+            s.commit()
+        except AccessDenied as exc:
+            return dbc.Alert(str(exc), color="danger", id="reports-verify-denied")
+        except VerificationError as exc:
+            return dbc.Alert(str(exc), color="warning", id="reports-verify-invalid")
+        return dbc.Alert(f"Signed off: {row.opinion} (file sha256 {row.report_sha256[:12]}…).", color="success",
+                         id="reports-verify-done")
 
 
 # --- the download route ------------------------------------------------------------------------
@@ -250,14 +333,29 @@ def register(app: dash.Dash) -> None:
     register_report_routes(app.server)
 
     @app.callback(
+        Output("reports-verify-status", "children"),
+        Output("reports-verified", "data"),
+        Input("reports-verify", "n_clicks"),
+        State("reports-verify-report", "value"),
+        State("reports-verify-opinion", "value"),
+        State("reports-verify-statement", "value"),
+        prevent_initial_call=True,
+    )
+    def verify(n_clicks, report_id, opinion, statement):  # noqa: ANN001, ANN202
+        if not n_clicks:
+            raise PreventUpdate
+        return verify_report(web_user(), report_id, opinion, statement), utcnow().isoformat()
+
+    @app.callback(
         Output("reports-list", "children"),
         Output("reports-runs", "children"),
         Input("reports-refresh", "n_clicks"),
         Input("reports-generated", "data"),
+        Input("reports-verified", "data"),
         Input("reports-filter", "value"),
         prevent_initial_call=True,
     )
-    def refresh(_clicks, _generated, month_text):  # noqa: ANN001, ANN202
+    def refresh(_clicks, _generated, _verified, month_text):  # noqa: ANN001, ANN202
         user = web_user()
         if user is None:
             raise PreventUpdate

@@ -58,7 +58,7 @@ def _fleet(cfg: Config, args: argparse.Namespace) -> int:
 def _report(cfg: Config, args: argparse.Namespace) -> int:
     from core.reporting.reports import cli_report
 
-    return cli_report(cfg, month=args.month, factory=args.factory, out=args.out)
+    return cli_report(cfg, month=args.month, factory=args.factory, out=args.out, period=args.period)
 
 
 def _create_user(cfg: Config, args: argparse.Namespace) -> int:
@@ -97,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fleet", help="run fleet operations: publish node commands, record results, drive OTA")
     p.set_defaults(func=_fleet)
 
-    p = sub.add_parser("report", help="generate the compliance workbooks for one month")
-    p.add_argument("--month", required=True, help="YYYY-MM (local month)")
+    p = sub.add_parser("report", help="generate the compliance workbooks for one month, quarter or year")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--month", help="YYYY-MM (local month)")
+    when.add_argument("--period", help="YYYY-MM (month), YYYY-Qn (CBAM quarter) or YYYY (calendar year)")
     p.add_argument("--factory", help="factory code; default: every factory and the network workbook")
     p.add_argument("--out", help="directory to copy the workbooks to")
     p.set_defaults(func=_report)

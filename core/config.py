@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from core.emissions import GWP_SETS
+
 DEFAULT_DATABASE_URL = "sqlite:///var/carbontrack.db"
 DEFAULT_TOPIC_PREFIX = "carbontrack/v1"
 DEFAULT_DATA_DIR = "var/"
@@ -62,6 +64,7 @@ class Config:
     smtp_url: str | None = field(default=None, repr=False)  # smtp://, smtps:// or smtp+starttls://; None = no email
     mail_from: str = DEFAULT_MAIL_FROM
     public_url: str = DEFAULT_PUBLIC_URL  # how nodes reach the web app (OTA image downloads)
+    gwp_set: str = "AR5"  # GWP-100 set of the reports: AR4, AR5 or AR6 (core.emissions.GWP_SETS)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -181,10 +184,14 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
     public_url = (env.get("CARBONTRACK_PUBLIC_URL") or DEFAULT_PUBLIC_URL).strip().rstrip("/")
     if urlsplit(public_url).scheme not in ("http", "https") or not urlsplit(public_url).hostname:
         raise ConfigError(f"CARBONTRACK_PUBLIC_URL: an http(s):// URL, got {public_url!r}")
+    gwp_set = (env.get("CARBONTRACK_GWP_SET") or "AR5").strip().upper()
+    if gwp_set not in GWP_SETS:
+        raise ConfigError(f"CARBONTRACK_GWP_SET: one of {', '.join(GWP_SETS)}, got {gwp_set!r}")
     return Config(
         smtp_url=smtp_url,
         mail_from=(env.get("CARBONTRACK_MAIL_FROM") or DEFAULT_MAIL_FROM).strip(),
         public_url=public_url,
+        gwp_set=gwp_set,
         listener_id=(env.get("CARBONTRACK_LISTENER_ID") or "1").strip(),
         mqtt_shared=_flag(env, "CARBONTRACK_MQTT_SHARED"),
         log_level=log_level,

@@ -362,13 +362,16 @@ class Report(Base):
 
     __tablename__ = "report"
     __table_args__ = (
-        sa.UniqueConstraint("kind", "scope_key", "month", "version", name="uq_report_kind_scope_month_version"),
+        sa.UniqueConstraint("kind", "scope_key", "period", "month", "version",
+                            name="uq_report_kind_scope_period_month_version"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(20))  # factory | network
     factory_id: Mapped[int | None] = mapped_column(sa.ForeignKey("factory.id"), index=True)
     scope_key: Mapped[str] = mapped_column(sa.String(20))  # factory code, or "NETWORK"
+    # month | quarter | year; `month` holds the period's first day (a quarter: Jan/Apr/Jul/Oct 1).
+    period: Mapped[str] = mapped_column(sa.String(8), default="month", server_default="month")
     month: Mapped[date] = mapped_column(sa.Date, index=True)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")  # pending/running/done/failed
@@ -381,6 +384,72 @@ class Report(Base):
     requested_by: Mapped[str | None] = mapped_column(sa.String(80))  # username or "scheduler"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReportVerification(Base):
+    """A verifier's sign-off on one version of an annual report: opinion and statement, never edited.
+
+    The SHA-256 of the file signed is copied, so the statement stays tied to those exact bytes.
+    """
+
+    __tablename__ = "report_verification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    report_sha256: Mapped[str] = mapped_column(sa.String(64))
+    verifier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
+    verifier_username: Mapped[str] = mapped_column(sa.String(80))
+    opinion: Mapped[str] = mapped_column(sa.String(40))
+    statement: Mapped[str] = mapped_column(sa.Text)
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class SupplierDeclaration(Base):
+    """A biomass supplier's sustainability declaration for one factory's fuel, valid over a date range.
+
+    CBAM (Implementing Reg. 2023/1773 Annex III; RED II Art. 29) zero-rates biomass CO2 only when the
+    biomass meets the sustainability criteria; a fuel month not covered by a valid declaration counts
+    as fossil in the CBAM-rule figures. Rows are never edited: a withdrawn declaration gets
+    `withdrawn_at`.
+    """
+
+    __tablename__ = "supplier_declaration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    source: Mapped[str] = mapped_column(sa.String(32))  # firewood | briquettes | charcoal
+    supplier: Mapped[str] = mapped_column(sa.String(120))
+    scheme: Mapped[str] = mapped_column(sa.String(120))  # e.g. "RED II Art. 29 self-declaration", "FSC"
+    reference: Mapped[str] = mapped_column(sa.String(120))  # certificate or declaration number
+    valid_from: Mapped[date] = mapped_column(sa.Date)
+    valid_to: Mapped[date] = mapped_column(sa.Date)
+    recorded_by: Mapped[str | None] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EvidenceFile(Base):
+    """A supporting document (invoice, weighbridge ticket, meter photo, declaration) stored by SHA-256.
+
+    Attached either to a factory-month's energy source (`month` + `source`; the entry row itself may
+    be replaced when the month is re-saved, the pair is stable) or to a supplier declaration.
+    """
+
+    __tablename__ = "evidence_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    month: Mapped[date | None] = mapped_column(sa.Date)  # energy evidence: the local month
+    source: Mapped[str | None] = mapped_column(sa.String(32))  # energy evidence: the energy source
+    declaration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("supplier_declaration.id"), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(200))  # as uploaded, sanitised
+    content_type: Mapped[str] = mapped_column(sa.String(100))  # detected from the bytes
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    stored_path: Mapped[str] = mapped_column(sa.String(400))
+    description: Mapped[str | None] = mapped_column(sa.String(200))
+    uploaded_by: Mapped[str | None] = mapped_column(sa.String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class JobRun(Base):

@@ -7,8 +7,16 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import app_tz, not_permitted, page_allowed, page_header, session_factory, web_user
-from callbacks.reports import default_month, month_options, render_lists, scope_options
+from callbacks.reports import (
+    default_month,
+    month_options,
+    period_options,
+    render_lists,
+    scope_options,
+    verify_panel,
+)
 from core.access import can_approve
+from core.reporting.verification import can_verify
 from core.timeutil import local_date, utcnow
 
 dash.register_page(__name__, path="/reports", title="Reports · Carbon Track", name="Reports")
@@ -19,10 +27,10 @@ def _generate_panel(user) -> dbc.Card:  # noqa: ANN001
     with session_factory()() as s:
         scopes = scope_options(s, user)
     return dbc.Card(dbc.CardBody([
-        html.H3("Generate a month", className="h6"),
+        html.H3("Generate a month, a CBAM quarter or a year", className="h6"),
         dbc.Row([
-            dbc.Col([dbc.Label("Month", html_for="reports-month", className="small text-muted mb-0"),
-                     dcc.Dropdown(id="reports-month", options=month_options(local_date(utcnow(), tz)),
+            dbc.Col([dbc.Label("Period", html_for="reports-month", className="small text-muted mb-0"),
+                     dcc.Dropdown(id="reports-month", options=period_options(local_date(utcnow(), tz)),
                                   value=default_month(tz), clearable=False)], xs=12, md=4),
             dbc.Col([dbc.Label("Workbooks", html_for="reports-scope", className="small text-muted mb-0"),
                      dcc.Dropdown(id="reports-scope", options=scopes, value="ALL", clearable=False)], xs=12, md=5),
@@ -44,13 +52,16 @@ def layout(**kwargs) -> html.Div:
         return not_permitted("reports")
     table, runs = render_lists(user)
     children = [
-        page_header("Reports", "Monthly compliance workbooks: GHG Protocol figures with a voluntary CBAM-shaped "
-                    "disclosure. Times in EAT."),
+        page_header("Reports", "Monthly, quarterly (CBAM quarters) and annual compliance workbooks: GHG Protocol "
+                    "figures with a voluntary CBAM-shaped disclosure. Times in EAT."),
     ]
     if can_approve(user):
         children.append(_generate_panel(user))
+    if can_verify(user):
+        children.append(verify_panel(user))
     children += [
         dcc.Store(id="reports-generated"),
+        dcc.Store(id="reports-verified"),
         dbc.Row([dbc.Col(html.H3("Workbooks", className="h6 mt-2")),
                  dbc.Col(dcc.Dropdown(id="reports-filter", options=[{"label": "All months", "value": "ALL"}]
                                       + month_options(local_date(utcnow(), app_tz())), value="ALL",

@@ -171,3 +171,29 @@ def test_reports001_generate_in_the_browser(dash_duo, web, request):
     assert new.status == "done" and new.requested_by == "hq"
     dash_duo.wait_for_element(f"#reports-download-{new.id}", timeout=15)
     assert dash_duo.get_logs() == [] or all(e["level"] != "SEVERE" for e in dash_duo.get_logs())
+
+
+def test_hq_generates_a_quarter_and_a_year_from_the_page(web):
+    app, Session, cfg, _ = web
+    from callbacks.reports import _request_context, generate_month, period_options, reports_table
+
+    values = [o["value"] for o in period_options(date(2026, 11, 28))]
+    assert {"2026-10", "2026-Q4", "2026-Q3", "2026", "2025"} <= set(values)
+    with app.server.test_request_context("/_dash-update-component"):
+        login_user(_web_user(Session, "hq"))
+        info = _request_context(None)
+    message, made = generate_month(info, "2026-Q4", "KGW")
+    assert made == 1 and message.color == "success" and "Q4 2026" in str(message.children)
+    message, made = generate_month(info, "2026", NETWORK_SCOPE_VALUE)
+    assert made == 1 and "calendar year 2026" in str(message.children)
+    with Session() as s:
+        rows = s.scalars(sa.select(Report).where(Report.period != "month").order_by(Report.id)).all()
+        assert [(r.scope_key, r.period, r.month, r.status) for r in rows] == [
+            ("KGW", "quarter", date(2026, 10, 1), "done"), ("NETWORK", "year", date(2026, 1, 1), "done")]
+        audits = [a.entity_id for a in s.scalars(sa.select(AuditLog).where(AuditLog.entity == "report"))]
+        assert audits == ["2026-Q4", "2026"]
+        table = str(reports_table(rows, cfg.tz))
+    assert "2026-Q4" in table and "'2026'" in table
+
+
+NETWORK_SCOPE_VALUE = "NETWORK"

@@ -246,3 +246,42 @@ def test_catch_up_covers_every_month_since_the_last_done_run(Session, db_url, tm
     periods = sorted(r.period for r in _job_runs(Session) if r.status == "done")
     assert periods == ["2026-07", "2026-08", "2026-09", "2026-10"]
     assert months_to_run(Session, FIRST_RUN, RUN_AT, EAT) == [date(2026, 10, 1)]  # nothing more owed
+
+
+# --- quarterly and annual runs (issue 14, deliverable 2) ---------------------------------------
+
+@pytest.mark.parametrize("job, now, period", [
+    # Q4 2026's run is on 11 Jan 2027 02:00 EAT (10 Jan 23:00 UTC): the day after December's deadline.
+    (scheduler.QUARTER_RUN, datetime(2027, 1, 10, 23, 0, tzinfo=UTC), "2026-Q4"),
+    (scheduler.QUARTER_RUN, datetime(2027, 1, 10, 22, 59, tzinfo=UTC), "2026-Q3"),
+    (scheduler.QUARTER_RUN, datetime(2026, 11, 28, 12, 0, tzinfo=UTC), "2026-Q3"),
+    (scheduler.YEAR_RUN, datetime(2027, 1, 10, 23, 0, tzinfo=UTC), "2026"),
+    (scheduler.YEAR_RUN, datetime(2027, 1, 10, 22, 59, tzinfo=UTC), "2025"),
+])
+def test_quarter_and_year_are_due_the_day_after_their_last_months_deadline(job, now, period):
+    assert scheduler.due_period(now, EAT, job).label == period
+
+
+def test_quarter_and_year_crons_fire_after_the_period_on_the_11th():
+    q = cron_trigger(EAT, scheduler.QUARTER_RUN.day, "quarter")
+    fire = q.get_next_fire_time(None, datetime(2026, 11, 1, tzinfo=UTC))
+    assert fire.astimezone(UTC) == datetime(2027, 1, 10, 23, 0, tzinfo=UTC)  # 11 Jan 2027 02:00 EAT
+    y = cron_trigger(EAT, scheduler.YEAR_RUN.day, "year")
+    fire = y.get_next_fire_time(None, datetime(2027, 1, 11, tzinfo=UTC))
+    assert fire.astimezone(UTC) == datetime(2028, 1, 10, 23, 0, tzinfo=UTC)
+
+
+def test_quarterly_run_makes_the_quarter_once_and_catches_up(Session, db_url, tmp_path):
+    seed_known_month(Session)  # October 2026 data
+    cfg = config_for(db_url, tmp_path)
+    now = datetime(2027, 1, 11, 6, 0, tzinfo=UTC)
+    first = run_monthly_job(Session, cfg, now=now, job=scheduler.QUARTER_RUN)
+    again = run_monthly_job(Session, cfg, now=now, job=scheduler.QUARTER_RUN)
+    assert (first.status, first.period, again.status) == ("done", "2026-Q4", "skipped")
+    with Session() as s:
+        rows = s.execute(sa.select(Report.scope_key, Report.period, Report.month, Report.version, Report.status)).all()
+    assert sorted(rows) == [(code, "quarter", date(2026, 10, 1), 1, "done") for code in ("KGW", "NETWORK", "NOD", "TST")]
+    # Down for two quarters: the check owes both, oldest first.
+    later = datetime(2027, 7, 12, tzinfo=UTC)
+    assert months_to_run(Session, scheduler.QUARTER_RUN, later, EAT) == [date(2027, 1, 1), date(2027, 4, 1)]
+    assert months_to_run(Session, scheduler.YEAR_RUN, later, EAT) == [date(2026, 1, 1)]  # new: the due year only

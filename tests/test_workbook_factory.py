@@ -120,20 +120,25 @@ def test_electricity_production_and_communication(workbook):
     assert find_value(ws, "SEE total") == pytest.approx(e["see_total"], rel=REL)
 
     ws = workbook["Summary_Communication"]
-    assert find_value(ws, "Country") == "Kenya"
-    assert find_value(ws, "Installation name (English)") == "+Test Factory"
-    assert find_value(ws, "Reporting period start").date() == MONTH
-    assert find_value(ws, "Reporting period end").date().isoformat() == "2026-10-31"
-    hr, h = header_map(ws, "Production process")
-    assert ws.cell(hr + 1, h["Product name"]).value == "Black tea (made tea)"
-    assert ws.cell(hr + 1, h["CN code"]).value == "0902"
-    assert ws.cell(hr + 1, h["CBAM good"]).value == "No"
-    assert ws.cell(hr + 1, h["SEE direct (t CO2e/t)"]).value == pytest.approx(e["see_direct"], rel=REL)
-    assert ws.cell(hr + 1, h["SEE indirect (t CO2e/t)"]).value == pytest.approx(e["see_indirect"])
-    assert ws.cell(hr + 1, h["SEE total (t CO2e/t)"]).value == pytest.approx(e["see_total"], rel=REL)
-    assert find_value(ws, "Calculation-based (excl. PFC)") == pytest.approx(e["scope1_t"], rel=REL)
-    assert find_value(ws, "Measurement-based (fossil share of stack CO2)") == pytest.approx(
-        e["measured_fossil_t"], rel=REL)
+
+    def field(name):
+        return find_value(ws, name, col=4, label_col=3)
+
+    assert field("Country") == "Kenya"
+    assert field("Name of the installation (English)") == "+Test Factory"
+    assert field("Start").date() == MONTH
+    assert field("End").date().isoformat() == "2026-10-31"
+    assert field("Product name") == "Black tea (made tea)"
+    assert field("CN code") == "0902"
+    # CBAM rules: CO2 only, and without a supplier declaration the firewood's CO2 counts as fossil.
+    cbam_direct_t = e["fossil_t"] + e["bio_t"]
+    assert field("Total direct emissions") == pytest.approx(cbam_direct_t, rel=REL)
+    assert field("SEE direct") == pytest.approx(cbam_direct_t / e["made_tea_t"], rel=REL)
+    assert field("SEE indirect") == pytest.approx(e["see_indirect"])
+    assert field("SEE total") == pytest.approx((cbam_direct_t + e["scope2_t"]) / e["made_tea_t"], rel=REL)
+    assert field("Calculation-based (excl. PFC)") == pytest.approx(cbam_direct_t, rel=REL)
+    assert field("Measured CO2 (monitored hours)") == pytest.approx(e["measured_t"], rel=REL)
+    assert field("N2O") == pytest.approx(e["n2o_t"] * 265, rel=REL)
 
 
 def test_data_quality_and_daily_chart(workbook):

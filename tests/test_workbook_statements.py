@@ -78,8 +78,13 @@ def test_missing_month_is_blank_and_says_missing(seeded, db_url, tmp_path):
     assert find_value(ws, "Measured stack CO2 (monitored hours, fossil + biogenic)") == pytest.approx(150.0)
     assert find_value(ws, "Target status").startswith("not assessed (missing")
     comm = wb["Summary_Communication"]
-    r = find_row(comm, "Calculation-based (excl. PFC)")
-    assert comm.cell(r, 2).value is None and comm.cell(r, 5).value.startswith("MISSING")
+    for name in ("Calculation-based (excl. PFC)", "Total CO2", "Total direct emissions", "Total indirect emissions",
+                 "SEE direct", "Electricity consumption"):
+        r = find_row(comm, name, label_col=3)
+        assert comm.cell(r, 4).value is None, name
+    r = find_row(comm, "Calculation-based (excl. PFC)", label_col=3)
+    assert comm.cell(r, 6).value.startswith("MISSING")
+    assert find_value(comm, "Measured CO2 (monitored hours)", col=4, label_col=3) == pytest.approx(150.0)
     assert find_value(wb["C_Electricity"], "Grid electricity consumed") is None
     assert find_value(wb["D_Production_SEE"], "Directly attributable emissions (Scope 1)") is None
 
@@ -90,21 +95,20 @@ def test_one_electricity_per_tonne_on_every_sheet(seeded, db_url, tmp_path):
     expected = (GRID_KWH + OWN_HYDRO_KWH) / MADE_TEA_KG  # kWh/kg = MWh/t, grid and own hydro together
     assert find_value(wb["C_Electricity"], "Electricity per tonne of made tea (grid + own)") == pytest.approx(expected)
     comm = wb["Summary_Communication"]
-    header = next(row for row in comm.iter_rows() if any(c.value == "Production (t)" for c in row))
-    col = next(c.column for c in header if c.value == "Electricity consumption, grid + own (MWh/t)")
-    assert comm.cell(header[0].row + 1, col).value == pytest.approx(expected)
+    assert find_value(comm, "Electricity consumption per tonne", col=4, label_col=3) == pytest.approx(expected)
 
 
 def test_units_match_the_quantity_in_the_communication_sheet(seeded, db_url, tmp_path):
     books, _ = _generate(seeded, db_url, tmp_path)
     comm = books["HYD"]["Summary_Communication"]
-    units = {comm.cell(r, 1).value: comm.cell(r, 3).value for r in range(1, comm.max_row + 1)}
-    assert units["Calculation-based (excl. PFC)"] == "t CO2e"
-    assert units["Indirect (electricity)"] == "t CO2e"
-    assert units["Measurement-based (fossil share of stack CO2)"] == "t CO2"  # a stack measures CO2 only
-    assert units["Biogenic CO2 (memo)"] == "t CO2"
-    header = next(row for row in comm.iter_rows() if any(c.value == "Methodology" for c in row))
-    assert "t CO2e" not in [c.value for c in header]  # no column header claims CO2e for CO2-only rows
+    units = {comm.cell(r, 3).value: comm.cell(r, 5).value for r in range(1, comm.max_row + 1)}
+    assert units["Calculation-based (excl. PFC)"] == "t CO2"  # CBAM rules count CO2 only
+    assert units["Total indirect emissions"] == "t CO2"  # grid factor is a CO2 factor
+    assert units["Measured CO2 (monitored hours)"] == "t CO2"  # a stack measures CO2 only
+    assert units["N2O"] == "t CO2e"
+    assert units["SEE direct"] == "t CO2 / t"
+    header = next(row for row in comm.iter_rows() if any(c.value == "Section" for c in row))
+    assert [c.value for c in header][:6] == ["Section", "Ref", "Field", "Value", "Unit", "Note"]
 
 
 def test_self_approval_is_not_called_a_four_eyes_check(seeded, db_url, tmp_path):
@@ -125,3 +129,37 @@ def test_on_schedule_is_not_yet_due_before_the_deadline(seeded, db_url, tmp_path
     # Target denominator: only assessed months (HYD approved); DRF is a draft, NOD missing.
     r = find_row(ws, "Factories meeting the intensity target")
     assert (ws.cell(r, 3).value, ws.cell(r, 4).value) == (0, 1)
+
+
+def test_no_sheet_prints_a_zero_total_for_missing_data(Session, db_url, tmp_path):  # noqa: N803
+    """B_SourceStreams' total, a region with only missing factories, and network totals: blank, never 0 t."""
+    with Session() as s:
+        seed_factors(s)
+        add_factory(s, "AAA", "Reported Factory", region=1)
+        add_factory(s, "MS1", "Missing One", region=3, with_month=False)
+        add_factory(s, "MS2", "Missing Two", region=3, with_month=False)
+        s.commit()
+    books, network = _generate(Session, db_url, tmp_path)
+    src = books["MS1"]["B_SourceStreams"]
+    r = find_row(src, "Total")
+    assert [c.value for c in src[r][2:]] == [None] * (len(src[r]) - 2)
+    assert src.cell(r, 2).value.startswith("MISSING")
+    regions = network["Regions"]
+    r = next(row[0].row for row in regions.iter_rows() if row[0].value == 3)
+    values = [regions.cell(r, c).value for c in range(4, 10)]  # made tea .. intensity
+    assert values == [None] * 6, values
+    assert regions.cell(r, 3).value == 0  # "With energy data": a count, and it is zero
+
+
+def test_network_totals_blank_when_no_factory_reported(Session, db_url, tmp_path):  # noqa: N803
+    with Session() as s:
+        seed_factors(s)
+        add_factory(s, "MS1", "Missing One", with_month=False)
+        s.commit()
+    _, network = _generate(Session, db_url, tmp_path)
+    ws = network["Summary"]
+    for label in ("Scope 1", "Scope 2", "Scope 1 + 2", "Biogenic CO2 (memo)", "Made tea"):
+        r = find_row(ws, label)
+        assert ws.cell(r, 2).value is None and ws.cell(r, 3).value is None, label
+    assert find_value(ws, "Measured stack CO2 (all factories)") == pytest.approx(150.0)
+    assert any(isinstance(c.value, str) and c.value.startswith("MISSING DATA") for row in ws.iter_rows() for c in row)

@@ -14,9 +14,22 @@ from datetime import datetime, tzinfo
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 
-from core.emissions import GWP_SETS
+from core.emissions import GWP_SETS, SOLID_FUELS
 from core.inventory.monthly import ELECTRICITY_SOURCES, SUBMISSION_DUE_DAY, MonthlyInventory, SourceLine
+from core.reporting.citations import BIOGENIC_MEMO, GWP_CITATIONS, KTDA_BENCHMARK, MRR_ROUNDING
+from core.reporting.communication import (
+    CN_CODE,
+    COUNTRY,
+    DISCLOSURE,
+    PRODUCT_NAME,
+    SHEET_COMMUNICATION,
+    communication_rows,
+    write_communication,
+)
+from core.reporting.evidence_sheet import SHEET_EVIDENCE, write_evidence
 from core.reporting.month_data import SECONDS_PER_HOUR, FactoryMonth, MonthData, SubmissionInfo
+from core.reporting.period_data import BASIS_NOT_ESTIMATED, FactoryPeriod, MonthFigures, reported_month
+from core.reporting.uncertainty import SHEET_UNCERTAINTY, inventory_uncertainty, write_uncertainty
 from core.reporting.xlsx import (
     FMT_DATE,
     FMT_DATETIME,
@@ -29,6 +42,7 @@ from core.reporting.xlsx import (
     FMT_SEE,
     FMT_T,
     FMT_T_ROUNDED,
+    finish_workbook,
     key_values,
     note,
     section,
@@ -45,32 +59,23 @@ SHEET_SOURCES = "B_SourceStreams"
 SHEET_MEASURED = "B3_Measured"
 SHEET_ELECTRICITY = "C_Electricity"
 SHEET_PRODUCTION = "D_Production_SEE"
-SHEET_COMMUNICATION = "Summary_Communication"  # exact: vendor platforms reject any other name
 SHEET_QUALITY = "DataQuality"
 SHEET_DAILY = "Daily"
 FACTORY_SHEETS = (
     SHEET_SUMMARY, SHEET_INSTALLATION, SHEET_SOURCES, SHEET_MEASURED, SHEET_ELECTRICITY,
-    SHEET_PRODUCTION, SHEET_COMMUNICATION, SHEET_QUALITY, SHEET_DAILY,
-)
+    SHEET_PRODUCTION, SHEET_COMMUNICATION, SHEET_QUALITY, SHEET_DAILY, SHEET_EVIDENCE, SHEET_UNCERTAINTY,
+)  # Uncertainty only for a month with energy data
 
-PRODUCT_NAME = "Black tea (made tea)"
-CN_CODE = "0902"
-COUNTRY = "Kenya"
-PRODUCTION_PROCESS = "P1 Tea manufacture (withering, CTC/rolling, fermentation, drying, sorting)"
-KTDA_BENCHMARK_MJ_PER_KG = 29.76  # KTDA average 2017, domain.md §3
+KTDA_BENCHMARK_MJ_PER_KG = 29.76  # KTDA average 2017 (core.reporting.citations.KTDA_BENCHMARK)
 
-DISCLOSURE = (
-    "Tea (HS/CN 0902) is not a CBAM good (Regulation (EU) 2023/956, Annex I covers cement, iron and "
-    "steel, aluminium, fertilisers, electricity and hydrogen). This workbook is a voluntary disclosure "
-    "shaped on the EU CBAM communication template, shown next to GHG Protocol Corporate Standard figures."
-)
 BIOGENIC_NOTE = (
     "Biogenic CO2 from firewood, briquettes and charcoal is a memo item outside the scopes (GHG Protocol, "
-    "IPCC 2006); CH4 and N2O from biomass are in Scope 1. Under EU MRR/CBAM sustainable biomass counts as zero."
+    "IPCC 2006); CH4 and N2O from biomass are in Scope 1. Under EU MRR/CBAM sustainable biomass counts as zero. "
+    "Sources: " + BIOGENIC_MEMO + "."
 )
 ROUNDING_NOTE = (
     "Cells keep full precision; 'reported' columns show totals rounded to whole tonnes "
-    "(EU MRR 2018/2066 Art. 72 principle)."
+    "(" + MRR_ROUNDING + ", principle)."
 )
 SUBSTITUTION_NOTE = (
     "Missing sensor hours are not substituted: Scope 1 and the SEE are calculation-based (fuel log x "
@@ -215,7 +220,7 @@ def _summary(wb: Workbook, fm: FactoryMonth, data: MonthData, version: int, gene
         ("SEE total", see[2], "t CO2e / t", FMT_SEE),
         ("Sensor data coverage", inv.coverage, "share of sensor-hours", FMT_PCT),
         ("Status of the month's data", data_status(fm)),
-        ("GWP set", data.gwp),
+        ("GWP set", data.gwp, None, None, GWP_CITATIONS[data.gwp]),
         ("Grid factor", f"{data.factors.grid_code} v{data.factors.versions.get(data.factors.grid_code)}"),
     ])
     ws.freeze_panes = "A3"
@@ -277,13 +282,16 @@ def _sources(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
             info.biomass_fraction if info else None, _t(em.fossil_co2_kg), _t(em.biogenic_co2_kg),
             info.ch4_kg_per_tj if info else None, _t(em.ch4_kg), info.n2o_kg_per_tj if info else None,
             _t(em.n2o_kg), _t(em.co2e_kg), line.factor_code, line.factor_version,
-            f"{info.reference}. {info.citation}" if info else "", line.error or "",
+            f"{info.reference}. {info.primary}" if info else "", line.error or "",
         ])
         for i, v in enumerate((em.mass_kg, em.energy_mj, em.fossil_co2_kg, em.biogenic_co2_kg, em.ch4_kg,
                                em.n2o_kg, em.co2e_kg)):
             tot[i] += v
-    rows.append(["Total", "all combustion source streams", None, None, _t(tot[0]), None, tot[1] / 1e6, None, None,
-                 _t(tot[2]), _t(tot[3]), None, _t(tot[4]), None, _t(tot[5]), _t(tot[6]), None, None, None, None])
+    if fm.inv.has_energy_data:
+        rows.append(["Total", "all combustion source streams", None, None, _t(tot[0]), None, tot[1] / 1e6, None, None,
+                     _t(tot[2]), _t(tot[3]), None, _t(tot[4]), None, _t(tot[5]), _t(tot[6]), None, None, None, None])
+    else:  # a missing month has no total, not a total of zero
+        rows.append(["Total", "MISSING: no energy data entered (blank, not zero)"] + [None] * 18)
     fmts = [None, None, FMT_KG, None, FMT_T, "0.00", "0.0000", "0.0", "0.00", FMT_T, FMT_T, "0.0", "0.00000", "0.00",
             "0.00000", FMT_T, None, FMT_INT, None, None]
     _, end = table(ws, row, headers, rows, fmts)
@@ -298,23 +306,30 @@ def _measured(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     inv = fm.inv
     row = title(ws, "B3_Measured: measurement-based emission sources (stack sensors)",
                 "Modelled on CBAM B_EmInst B.3. A stack sensor cannot tell fossil from biogenic CO2: the split "
-                "uses the month's fuel mix on a carbon basis (domain.md §0.2).")
+                "uses the month's fuel mix on a carbon basis.")
     share = inv.fossil_share
     headers = ["Stack", "Sensor nodes", "Hours monitored (valid)", "Hours expected", "Coverage",
                "Valid readings", "Invalid readings", "Measured CO2 (t)", "Fossil CO2 by fuel mix (t)",
-               "Biogenic CO2 by fuel mix (t)"]
+               "Biogenic CO2 by fuel mix (t)", "GHG", "CO2 concentration, mean (% vol)", "Flue temperature, mean (C)",
+               "Flue-gas flow, monitored hours (Nm3, wet)"]
     rows = []
     for s in fm.stacks:
         rows.append([s.name, ", ".join(s.device_ids) or "none", s.covered_s / SECONDS_PER_HOUR,
                      s.expected_s / SECONDS_PER_HOUR, s.coverage, s.n_valid, s.n_readings - s.n_valid,
                      _t(s.co2_kg), None if share is None else _t(s.co2_kg * share),
-                     None if share is None else _t(s.co2_kg * (1 - share))])
+                     None if share is None else _t(s.co2_kg * (1 - share)), "CO2", s.mean_co2_pct_vol,
+                     s.mean_flue_temp_c, s.flue_gas_nm3])
+    flows = [s.flue_gas_nm3 for s in fm.stacks if s.flue_gas_nm3 is not None]
     rows.append(["Total", None, inv.measured_covered_s / SECONDS_PER_HOUR, inv.expected_s / SECONDS_PER_HOUR,
                  inv.coverage, sum(s.n_valid for s in fm.stacks),
                  sum(s.n_readings - s.n_valid for s in fm.stacks), _t(inv.measured_co2_kg),
-                 _t(inv.measured_fossil_co2_kg), _t(inv.measured_biogenic_co2_kg)])
+                 _t(inv.measured_fossil_co2_kg), _t(inv.measured_biogenic_co2_kg), "CO2", None, None,
+                 sum(flows) if flows else None])
     _, row = table(ws, row, headers, rows,
-                   [None, None, FMT_HOURS, FMT_HOURS, FMT_PCT, FMT_INT, FMT_INT, FMT_T, FMT_T, FMT_T])
+                   [None, None, FMT_HOURS, FMT_HOURS, FMT_PCT, FMT_INT, FMT_INT, FMT_T, FMT_T, FMT_T, None, "0.00",
+                    "0.0", FMT_INT])
+    row = note(ws, row, "Normal conditions: 0 C and 101.325 kPa, wet gas; flow = mean velocity x stack area x monitored "
+                        "seconds, corrected with the mean flue temperature and the ISA pressure at the factory's altitude.")
     row = section(ws, row, "Reconciliation: measured against calculated combustion CO2")
     calc = inv.calculated_co2_kg
     cov = inv.coverage
@@ -347,7 +362,7 @@ def _electricity(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Grid emission factor", f.grid_kg_co2_per_kwh, "t CO2 / MWh", FMT_FACTOR),
         ("Grid factor code and version", f"{f.grid_code} v{f.versions.get(f.grid_code)}"),
         ("Source of the grid factor", grid.reference if grid else f.grid_code),
-        ("Citation", grid.citation if grid else ""),
+        ("Citation", grid.primary if grid else ""),
         ("Indirect emissions from grid electricity", calculated_t(inv, inv.grid_kwh * f.grid_kg_co2_per_kwh), "t CO2",
          FMT_T),
         ("Own hydro / solar electricity", calculated_t(inv, inv.own_renewable_kwh), "MWh", FMT_T),
@@ -391,63 +406,25 @@ def _production(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Specific energy consumption (fuel + electricity)",
          energy_mj / inv.made_tea_kg if inv.made_tea_kg else None, "MJ / kg made tea", "0.00"),
         ("KTDA average specific energy (2017)", KTDA_BENCHMARK_MJ_PER_KG, "MJ / kg made tea", "0.00",
-         "domain.md §3, KTDA/ETP/GIZ"),
+         KTDA_BENCHMARK),
     ])
     ws.freeze_panes = "A3"
     size_columns(ws)
 
 
 def _communication(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
-    ws = wb.create_sheet(SHEET_COMMUNICATION)
     inv = fm.inv
-    f = data.factors
-    grid = data.factor_info.get(f.grid_code)
-    row = title(ws, "Summary_Communication", "Fields an importer reads from the CBAM communication template "
-                "(headers in English). " + DISCLOSURE)
-    row = section(ws, row, "Installation")
-    row = key_values(ws, row, [
-        ("Installation name (English)", fm.name), ("City", fm.county), ("Country", COUNTRY),
-        ("Latitude", fm.latitude, None, "0.0000"), ("Longitude", fm.longitude, None, "0.0000"),
-        ("Reporting period start", data.period_start, None, FMT_DATE),
-        ("Reporting period end", data.period_end, None, FMT_DATE),
-    ])
-    row += 1
-    row = section(ws, row, "Products")
-    see = inv.see_t_per_t or (None, None, None)
-    mwh_per_t = electricity_mwh_per_t(inv)
-    _, row = table(ws, row, [
-        "Production process", "Aggregated goods category", "Product name", "CN code", "CBAM good",
-        "Production (t)", "SEE direct (t CO2e/t)", "SEE indirect (t CO2e/t)", "SEE total (t CO2e/t)",
-        "Electricity consumption, grid + own (MWh/t)", "Electricity EF (t CO2/MWh)", "Source of electricity EF",
-        "Data type",
-    ], [[PRODUCTION_PROCESS, "Not a CBAM goods category (voluntary disclosure)", PRODUCT_NAME, CN_CODE,
-         "No", _t(inv.made_tea_kg), see[0], see[1], see[2], mwh_per_t, f.grid_kg_co2_per_kwh,
-         grid.reference if grid else f.grid_code, "Actual (measured activity data)"]],
-        [None, None, None, None, None, FMT_T, FMT_SEE, FMT_SEE, FMT_SEE, FMT_RATIO, FMT_FACTOR, None, None],
-        freeze=False)
-    row = section(ws, row, "Emissions by methodology")
-    missing = "" if inv.has_energy_data else "MISSING: no energy data entered for this month (blank, not zero); "
-    _, row = table(ws, row, ["Methodology", "Value", "Unit", "Used for SEE", "Note"], [
-        ["Calculation-based (excl. PFC)", calculated_t(inv, inv.scope1_kg), "t CO2e", "Yes",
-         missing + "fuel log x IPCC 2006 Tier 1 factors; fossil CO2 + CH4 + N2O"],
-        ["PFC emissions", 0.0, "t CO2e", "n/a", "no PFC sources"],
-        ["Measurement-based (fossil share of stack CO2)", _t(inv.measured_fossil_co2_kg), "t CO2", "No",
-         "CO2 only; cross-check; monitored hours, split by the fuel mix"],
-        ["Other", 0.0, "t CO2e", "n/a", ""],
-        ["Indirect (electricity)", calculated_t(inv, inv.scope2_kg), "t CO2e", "Yes",
-         missing + "location-based grid average"],
-        ["Biogenic CO2 (memo)", calculated_t(inv, inv.biogenic_co2_kg), "t CO2", "No",
-         missing + "CO2 only; zero-rated / outside scopes"],
-    ], [None, FMT_T, None, None, None], freeze=False)
-    row = section(ws, row, "Carbon price due and additional information")
-    key_values(ws, row, [
-        ("Carbon price due", "None declared (no carbon price paid on these emissions)"),
-        ("GWP set", data.gwp),
-        ("Additional information", BIOGENIC_NOTE),
-    ])
-    ws.freeze_panes = "A3"
-    size_columns(ws)
-    ws.column_dimensions["A"].width = 44
+    decls = [d for d in fm.declarations if d.source in SOLID_FUELS]
+    if inv.has_energy_data:
+        mf = reported_month(inv, data.factors, data.gwp, decls)
+    else:  # blank, not zero: only the stack measurements are known
+        mf = MonthFigures(inv.month, inv.submission_status, BASIS_NOT_ESTIMATED, "missing",
+                          measured_co2_kg=inv.measured_co2_kg, measured_covered_s=inv.measured_covered_s,
+                          expected_s=inv.expected_s, inv=inv)
+    fp = FactoryPeriod(fm.factory_id, fm.code, fm.name, fm.region, fm.county, fm.latitude, fm.longitude,
+                       fm.altitude_m, inv.target_kg_co2e_per_kg, months=[mf], declarations=decls)
+    write_communication(wb, communication_rows(fp, data.period_start, data.period_end, data.factors,
+                                               data.factor_info, data_status(fm), stacks=fm.stacks))
 
 
 def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
@@ -488,15 +465,15 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     if errors:
         row = key_values(ws, row, [("Lines not computed", "; ".join(errors))])
     row += 1
-    row = section(ws, row, f"GWP set: {data.gwp} (100-year)")
+    row = section(ws, row, f"GWP set: {data.gwp} (100-year), {GWP_CITATIONS[data.gwp]}")
     gwp = data.gwp_values
     _, row = table(ws, row, ["Gas", "GWP-100"], [("CO2", 1.0), ("CH4 (fossil)", gwp["ch4_fossil"]),
                    ("CH4 (biogenic)", gwp["ch4_biogenic"]), ("N2O", gwp["n2o"])], [None, "0.0"], freeze=False)
     row = section(ws, row, "Emission factors used (versioned; never edited once used)")
     rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.citation) for i in data.used_factor_info()]
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
     _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Citation"], rows,
+                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
                    [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None],
                    freeze=False)
     row = section(ws, row, "Coverage per day")
@@ -557,6 +534,7 @@ def build_factory_workbook(fm: FactoryMonth, data: MonthData, version: int, gene
     _communication(wb, fm, data)
     _quality(wb, fm, data)
     _daily(wb, fm, data)
-    wb.properties.title = f"{fm.code} {data.month:%Y-%m} emissions report v{version}"
-    wb.properties.creator = "Carbon Track"
-    return wb
+    write_evidence(wb, fm.evidence, data.tz)
+    if fm.inv.has_energy_data:
+        write_uncertainty(wb, inventory_uncertainty(fm.inv.lines, data.factors, data.gwp))
+    return finish_workbook(wb, f"{fm.code} {data.month:%Y-%m} emissions report v{version}")

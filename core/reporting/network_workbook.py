@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 
 from core.inventory.monthly import totals
+from core.reporting.citations import GWP_CITATIONS
 from core.reporting.factory_workbook import (
     BIOGENIC_NOTE,
     DISCLOSURE,
@@ -31,6 +32,7 @@ from core.reporting.xlsx import (
     FMT_SEE,
     FMT_T,
     FMT_T_ROUNDED,
+    finish_workbook,
     key_values,
     note,
     section,
@@ -127,6 +129,13 @@ def _t(kg: float | None) -> float | None:
     return None if kg is None else kg / 1000.0
 
 
+def _sums(t) -> list[float | None]:  # noqa: ANN001 - core.inventory.monthly.Totals
+    """Made tea, Scope 1, Scope 2, Scope 1 + 2, biogenic CO2 in t; blanks (not zeros) when nothing is reported."""
+    if t.n == 0:
+        return [None] * 5
+    return [_t(t.made_tea_kg), _t(t.scope1_kg), _t(t.scope2_kg), _t(t.total_kg), _t(t.biogenic_co2_kg)]
+
+
 def build_network_workbook(data: MonthData, version: int, generated_at: datetime) -> Workbook:
     """Build the network workbook for the month (not saved)."""
     wb = Workbook()
@@ -144,14 +153,22 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         row = note(ws, row, text)
     row += 1
     row = section(ws, row, "Network totals (factories with energy data)")
+    has = tot.n > 0  # no factory reported: the calculated totals are missing, not zero
+
+    def t_r(kg: float) -> tuple[float | None, int | None]:
+        return (_t(kg), round(kg / 1000)) if has else (None, None)
+
     _, row = table(ws, row, ["Item", "Value (full precision)", "Reported (rounded)", "Unit"], [
-        ("Scope 1", _t(tot.scope1_kg), round(tot.scope1_kg / 1000), "t CO2e"),
-        ("Scope 2", _t(tot.scope2_kg), round(tot.scope2_kg / 1000), "t CO2e"),
-        ("Scope 1 + 2", _t(tot.total_kg), round(tot.total_kg / 1000), "t CO2e"),
-        ("Biogenic CO2 (memo)", _t(tot.biogenic_co2_kg), round(tot.biogenic_co2_kg / 1000), "t CO2"),
+        ("Scope 1", *t_r(tot.scope1_kg), "t CO2e"),
+        ("Scope 2", *t_r(tot.scope2_kg), "t CO2e"),
+        ("Scope 1 + 2", *t_r(tot.total_kg), "t CO2e"),
+        ("Biogenic CO2 (memo)", *t_r(tot.biogenic_co2_kg), "t CO2"),
         ("Measured stack CO2 (all factories)", _t(tot.measured_co2_kg), round(tot.measured_co2_kg / 1000), "t CO2"),
-        ("Made tea", _t(tot.made_tea_kg), round(tot.made_tea_kg / 1000), "t"),
+        ("Made tea", *t_r(tot.made_tea_kg), "t"),
     ], [None, FMT_T, FMT_T_ROUNDED, None], freeze=False)
+    if not has:
+        row = note(ws, row, "MISSING DATA: no factory has submitted this month's energy data; calculated totals are "
+                            "blank, not zero.")
     intensity = tot.intensity_kg_per_kg
     row = key_values(ws, row, [
         ("Reporting period start", data.period_start, None, FMT_DATE),
@@ -160,7 +177,7 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         ("Factories with energy data", tot.n, None, FMT_INT),
         ("Network intensity (Scope 1 + 2)", intensity, "kg CO2e / kg made tea", FMT_RATIO),
         ("Network SEE total", intensity, "t CO2e / t made tea", FMT_SEE, "same ratio in tonnes"),
-        ("GWP set", data.gwp),
+        ("GWP set", data.gwp, None, None, GWP_CITATIONS[data.gwp]),
         ("Grid factor", f"{data.factors.grid_code} v{data.factors.versions.get(data.factors.grid_code)}"),
     ])
     row += 1
@@ -234,11 +251,9 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         group = by_region[region]
         t = totals(fm.inv for fm in group)
         m = success_metrics(group, generated_at)
-        rows.append([region, len(group), t.n, _t(t.made_tea_kg), _t(t.scope1_kg), _t(t.scope2_kg), _t(t.total_kg),
-                     _t(t.biogenic_co2_kg), t.intensity_kg_per_kg, m.sensor_uptime, m.on_time_share,
+        rows.append([region, len(group), t.n, *_sums(t), t.intensity_kg_per_kg, m.sensor_uptime, m.on_time_share,
                      m.target_met_share])
-    rows.append(["Network", len(fms), tot.n, _t(tot.made_tea_kg), _t(tot.scope1_kg), _t(tot.scope2_kg),
-                 _t(tot.total_kg), _t(tot.biogenic_co2_kg), intensity, metrics.sensor_uptime,
+    rows.append(["Network", len(fms), tot.n, *_sums(tot), intensity, metrics.sensor_uptime,
                  metrics.on_time_share, metrics.target_met_share])
     header_row, _ = table(ws, row, [
         "Region", "Factories", "With energy data", "Made tea (t)", "Scope 1 (t CO2e)", "Scope 2 (t CO2e)",
@@ -260,9 +275,9 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
     ws = wb.create_sheet(SHEET_FACTORS)
     row = title(ws, "Factors: emission factors and GWP set used", "Every factory in this report used these versions")
     rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.citation) for i in data.used_factor_info()]
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
     _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Citation"], rows,
+                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
                    [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None])
     gwp = data.gwp_values
     key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),
@@ -270,6 +285,4 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
                          (f"GWP set {data.gwp}: N2O", gwp["n2o"])])
     size_columns(ws)
     wrap_column(ws, 12)
-    wb.properties.title = f"NETWORK {data.month:%Y-%m} emissions report v{version}"
-    wb.properties.creator = "Carbon Track"
-    return wb
+    return finish_workbook(wb, f"NETWORK {data.month:%Y-%m} emissions report v{version}")

@@ -33,7 +33,19 @@ from core.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_HQ, Factory, JobRun, Repo
 from core.reporting.factory_workbook import build_factory_workbook
 from core.reporting.month_data import collect_month
 from core.reporting.network_workbook import build_network_workbook
-from core.timeutil import DEFAULT_TZ, local_date, local_month_bounds_utc, month_start, parse_month, utcnow
+from core.reporting.period_data import collect_period
+from core.reporting.period_workbook import build_factory_period_workbook, build_network_period_workbook
+from core.reporting.periods import PERIOD_MONTH, Period, parse_period, period_of
+from core.timeutil import (
+    DEFAULT_TZ,
+    add_months,
+    local_date,
+    local_day_bounds_utc,
+    local_month_bounds_utc,
+    month_start,
+    parse_month,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +102,17 @@ def sha256_file(path: Path | str) -> str:
     return h.hexdigest()
 
 
-def report_filename(scope_key: str, month: date, version: int) -> str:
+def report_filename(scope_key: str, month: date, version: int, period: str = PERIOD_MONTH) -> str:
     """The file name of one report version (scope sanitised for the file system)."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", scope_key) or "X"
-    return f"carbontrack_{safe}_{month:%Y-%m}_v{version}.xlsx"
+    return f"carbontrack_{safe}_{Period(period, month).label}_v{version}.xlsx"
+
+
+def period_bounds_utc(period: Period, tz: tzinfo = DEFAULT_TZ) -> tuple[datetime, datetime]:
+    """The UTC instants at which the period starts and ends (local midnight)."""
+    start, _ = local_month_bounds_utc(period.start, tz)
+    end, _ = local_day_bounds_utc(add_months(period.start, len(period.months)), tz)
+    return start, end
 
 
 def resolve_targets(session: Session, factory_codes: Sequence[str] | None, network: bool) -> list[Target]:
@@ -113,11 +132,13 @@ def resolve_targets(session: Session, factory_codes: Sequence[str] | None, netwo
     return targets
 
 
-def _latest_rows(session: Session, month: date, targets: Sequence[Target]) -> dict[tuple[str, str], Report]:
+def _latest_rows(session: Session, month: date, targets: Sequence[Target],
+                 period: str = PERIOD_MONTH) -> dict[tuple[str, str], Report]:
     latest: dict[tuple[str, str], Report] = {}
     kinds = {t.kind for t in targets}
     for r in session.scalars(
-        sa.select(Report).where(Report.month == month, Report.kind.in_(kinds)).order_by(Report.version)
+        sa.select(Report).where(Report.month == month, Report.period == period, Report.kind.in_(kinds))
+        .order_by(Report.version)
     ):
         latest[(r.kind, r.scope_key)] = r
     return latest
@@ -132,6 +153,7 @@ def claim_reports(
     now: datetime | None = None,
     tz: tzinfo = DEFAULT_TZ,
     fresh_after: datetime | None = None,
+    period: str = PERIOD_MONTH,
 ) -> list[int]:
     """Create (or, for retries, re-take) the report rows to produce; return their ids.
 
@@ -140,15 +162,16 @@ def claim_reports(
     skipped; a done version made during the month (partial, on demand) gets a new version; a
     failed (or stale) one is retried in place with attempts + 1, taken with a compare-and-set so
     two schedulers never both take it. `fresh_after` moves the "complete" line from the month's
-    end to a later instant (the submission deadline, for the scheduler's final run).
+    end to a later instant (the submission deadline, for the scheduler's final run). `period`
+    (month, quarter, year) and `month` (its first day) name the period.
     """
-    _, month_end = local_month_bounds_utc(month, tz)
+    _, month_end = period_bounds_utc(Period(period, month), tz)
     if fresh_after is not None:
         month_end = max(month_end, fresh_after)
     for attempt in range(CLAIM_RETRIES):
         now_ = now or utcnow()
         with session_factory() as s:
-            latest = _latest_rows(s, month, targets)
+            latest = _latest_rows(s, month, targets, period)
             new_rows: list[Report] = []
             reused: list[int] = []
             for t in targets:
@@ -171,7 +194,7 @@ def claim_reports(
                     if taken:
                         reused.append(prev.id)
                     continue
-                row = Report(kind=t.kind, factory_id=t.factory_id, scope_key=t.scope_key, month=month,
+                row = Report(kind=t.kind, factory_id=t.factory_id, scope_key=t.scope_key, month=month, period=period,
                              version=(prev.version + 1) if prev else 1, status=STATUS_RUNNING, attempts=1,
                              requested_by=requested_by, created_at=now_)
                 s.add(row)
@@ -215,20 +238,24 @@ def generate_reports(
     only_missing: bool = False,
     progress: Progress | None = None,
     now: datetime | None = None,
-    gwp: str = DEFAULT_GWP,
+    gwp: str | None = None,
     fresh_after: datetime | None = None,
+    period: str = PERIOD_MONTH,
 ) -> GenerationResult:
-    """Produce the month's workbooks (all factories + network by default) and record each as a Report.
+    """Produce the period's workbooks (all factories + network by default) and record each as a Report.
 
-    A failure of one workbook is recorded on its row (status failed, error) and the others go on.
+    `period` is month (default), quarter or year; `month` is any day in it. A failure of one
+    workbook is recorded on its row (status failed, error) and the others go on.
     """
-    month = month_start(month)
+    month = period_of(period, month).start
+    gwp = gwp or cfg.gwp_set  # the configured GWP set (CARBONTRACK_GWP_SET), shown in every workbook
     if network is None:
         network = factory_codes is None
     result = GenerationResult(month)
     with session_factory() as s:
         targets = resolve_targets(s, factory_codes, network)
-    ids = claim_reports(session_factory, month, targets, requested_by, only_missing, now, cfg.tz, fresh_after)
+    ids = claim_reports(session_factory, month, targets, requested_by, only_missing, now, cfg.tz, fresh_after,
+                        period)
     if not ids:
         return result
     with session_factory() as s:
@@ -237,33 +264,39 @@ def generate_reports(
     factory_ids = None if need_all else [rows[i].factory_id for i in ids]
     try:
         with session_factory() as s:
-            data = collect_month(s, month, factory_ids, gwp=gwp, tz=cfg.tz, now=now)
+            if period == PERIOD_MONTH:
+                data = collect_month(s, month, factory_ids, gwp=gwp, tz=cfg.tz, now=now)
+            else:
+                data = collect_period(s, Period(period, month), factory_ids, gwp=gwp, tz=cfg.tz, now=now)
     except Exception as exc:  # the whole run fails: every claimed row says why
-        log.exception("collecting data for %s failed", f"{month:%Y-%m}")
+        log.exception("collecting data for %s failed", Period(period, month).label)
         _mark_failed(session_factory, ids, f"collecting data failed: {type(exc).__name__}: {exc}")
         with session_factory() as s:
             result.reports = list(s.scalars(sa.select(Report).where(Report.id.in_(ids)).order_by(Report.id)))
         return result
     by_factory = {fm.factory_id: fm for fm in data.factories}
     factor_versions = json.dumps(dict(sorted(data.factors.versions.items())))
-    directory = cfg.reports_dir.resolve() / f"{month:%Y-%m}"
+    label = Period(period, month).label
+    directory = cfg.reports_dir.resolve() / label
     total = len(ids)
     for done, rid in enumerate(ids, start=1):
         row = rows[rid]
         generated_at = now or utcnow()
         try:
             if row.kind == KIND_NETWORK:
-                wb = build_network_workbook(data, row.version, generated_at)
+                wb = (build_network_workbook(data, row.version, generated_at) if period == PERIOD_MONTH
+                      else build_network_period_workbook(data, row.version, generated_at))
             else:
                 fm = by_factory.get(row.factory_id)
                 if fm is None:
                     raise ReportError(f"factory {row.scope_key} has no data row")
-                wb = build_factory_workbook(fm, data, row.version, generated_at)
-            path = _write_workbook(wb, directory, report_filename(row.scope_key, month, row.version))
+                wb = (build_factory_workbook(fm, data, row.version, generated_at) if period == PERIOD_MONTH
+                      else build_factory_period_workbook(fm, data, row.version, generated_at))
+            path = _write_workbook(wb, directory, report_filename(row.scope_key, month, row.version, period))
             values = dict(status=STATUS_DONE, path=str(path), sha256=sha256_file(path), factor_versions=factor_versions,
                           gwp_set=gwp, generated_at=generated_at, error=None)
         except Exception as exc:
-            log.exception("report %s %s v%d failed", row.scope_key, f"{month:%Y-%m}", row.version)
+            log.exception("report %s %s v%d failed", row.scope_key, label, row.version)
             values = dict(status=STATUS_FAILED, error=f"{type(exc).__name__}: {exc}"[:4000], factor_versions=factor_versions,
                           gwp_set=gwp)
         with session_factory() as s:
@@ -335,17 +368,38 @@ def check_month(month_text: str, cfg: Config, now: datetime | None = None) -> da
     return month
 
 
-def cli_report(cfg: Config, month: str, factory: str | None = None, out: str | None = None) -> int:
-    """`carbontrack report`: generate one month's workbooks, print progress and paths; return an exit code."""
+def check_period(period_text: str, cfg: Config, now: datetime | None = None) -> Period:
+    """Parse YYYY-MM, YYYY-Qn or YYYY for a report; ReportError for bad text or a period not yet started."""
+    try:
+        period = parse_period(period_text)
+    except ValueError as exc:
+        raise ReportError(str(exc)) from exc
+    if period.start.year < 2000:
+        raise ReportError(f"period {period_text!r} is before 2000")
+    today = local_date(now or utcnow(), cfg.tz)
+    if period.start > today:
+        raise ReportError(f"period {period.label} has not started yet (today: {today:%Y-%m-%d})")
+    return period
+
+
+def cli_report(cfg: Config, month: str | None = None, factory: str | None = None, out: str | None = None,
+               period: str | None = None) -> int:
+    """`carbontrack report`: generate one period's workbooks, print progress and paths; return an exit code.
+
+    `month` (YYYY-MM) or `period` (YYYY-MM, YYYY-Qn for a CBAM quarter, YYYY for a calendar year).
+    """
     from core.db import open_database
 
     try:
-        month_d = check_month(month, cfg)
+        if (month is None) == (period is None):
+            raise ReportError("give either --month YYYY-MM or --period YYYY-MM / YYYY-Qn / YYYY")
+        p = check_period(period, cfg) if period is not None else Period(PERIOD_MONTH, check_month(month or "", cfg))
     except ReportError as exc:
         print(f"carbontrack report: {exc}", file=sys.stderr)
         return 2
-    if month_d == month_start(local_date(utcnow(), cfg.tz)):
-        print(f"note: {month_d:%Y-%m} is the current month; its figures are partial", file=sys.stderr)
+    today = local_date(utcnow(), cfg.tz)
+    if p.end >= today:
+        print(f"note: {p.label} has not ended yet; its figures are partial", file=sys.stderr)
     engine, session_factory = open_database(cfg.database_url)
 
     def show(done: int, total: int, label: str) -> None:
@@ -353,8 +407,9 @@ def cli_report(cfg: Config, month: str, factory: str | None = None, out: str | N
 
     try:
         codes = [factory] if factory else None
-        print(f"generating {month_d:%Y-%m} workbooks for {factory or 'every factory and the network'} ...", flush=True)
-        result = generate_reports(session_factory, cfg, month_d, codes, requested_by="cli", progress=show)
+        print(f"generating {p.label} workbooks for {factory or 'every factory and the network'} ...", flush=True)
+        result = generate_reports(session_factory, cfg, p.start, codes, requested_by="cli", progress=show,
+                                  period=p.kind)
     except ReportError as exc:
         print(f"carbontrack report: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,14 @@
-"""The report scheduler: last month's workbooks on the 1st at 02:00 Nairobi time, exactly once.
+"""The report scheduler: last month's workbooks on the 1st at 02:00 Nairobi time, exactly once;
+last quarter's and last year's after the last month's submission deadline.
 
 - A `CronTrigger(day=1, hour=2, minute=0, timezone=cfg.tz)` job produces the previous local
   month's workbooks for every factory and the network.
 - A second run the day after the submission deadline (core.inventory.monthly.SUBMISSION_DUE_DAY + 1, 02:00)
   makes a new version of every workbook of that month made before the deadline, so the reports
   that count include the data factories submitted during the first days of the month.
+- After a CBAM quarter (Jan-Mar, ...) and after a calendar year, on the day after the last month's
+  submission deadline (the 11th of January, April, July, October at 02:00), the period's
+  quarterly and annual workbooks (`core.reporting.period_workbook`), once the monthly data is in.
 - A check every few minutes (and once at start) runs the same job for the month that is due:
   it catches up after downtime and retries a failed run with backoff (MAX_ATTEMPTS in all).
 - Exactly one effective runner: a run first claims a `JobRun` row, unique on (job, period).
@@ -38,6 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Config
 from core.inventory.monthly import SUBMISSION_DUE_DAY, due_datetime
 from core.models import JobRun
+from core.reporting.periods import PERIOD_MONTH, PERIOD_QUARTER, PERIOD_YEAR, Period, parse_period, period_of
 from core.reporting.reports import generate_reports
 from core.timeutil import add_months, iter_months, local_date, previous_month, utcnow
 
@@ -62,11 +67,18 @@ class MonthlyJob:
     name: str
     day: int
     after_deadline: bool  # regenerate workbooks made before the month's submission deadline
+    period: str = PERIOD_MONTH  # month, quarter or year: what one run reports on
+    max_catch_up: int = 12
 
 
 FIRST_RUN = MonthlyJob(JOB_NAME, RUN_DAY, after_deadline=False)
 FINAL_RUN = MonthlyJob(f"{JOB_NAME}_final", SUBMISSION_DUE_DAY + 1, after_deadline=True)
-JOBS = (FIRST_RUN, FINAL_RUN)
+# A quarter's or a year's report waits for its last month's data: the day after that month's deadline.
+QUARTER_RUN = MonthlyJob("quarterly_workbooks", SUBMISSION_DUE_DAY + 1, after_deadline=True, period=PERIOD_QUARTER,
+                         max_catch_up=4)
+YEAR_RUN = MonthlyJob("annual_workbooks", SUBMISSION_DUE_DAY + 1, after_deadline=True, period=PERIOD_YEAR,
+                      max_catch_up=2)
+JOBS = (FIRST_RUN, FINAL_RUN, QUARTER_RUN, YEAR_RUN)
 
 
 @dataclass(frozen=True)
@@ -98,9 +110,22 @@ def due_month(now: datetime, tz: tzinfo, day: int = RUN_DAY) -> date:
     return add_months(this_month, -2)
 
 
-def cron_trigger(tz: tzinfo, day: int = RUN_DAY) -> CronTrigger:
-    """The monthly trigger: `day` (the 1st by default), 02:00, local time."""
-    return CronTrigger(day=day, hour=RUN_HOUR, minute=RUN_MINUTE, timezone=tz)
+def cron_trigger(tz: tzinfo, day: int = RUN_DAY, period: str = PERIOD_MONTH) -> CronTrigger:
+    """The job's trigger: `day` (the 1st by default), 02:00 local, every month / after each quarter / in January."""
+    months = {PERIOD_MONTH: "*", PERIOD_QUARTER: "1,4,7,10", PERIOD_YEAR: "1"}[period]
+    return CronTrigger(month=months, day=day, hour=RUN_HOUR, minute=RUN_MINUTE, timezone=tz)
+
+
+def due_period(now: datetime, tz: tzinfo, job: MonthlyJob) -> Period:
+    """The newest period of the job's kind whose run (on `job.day` of the month after it ends) has passed."""
+    if job.period == PERIOD_MONTH:
+        return Period(PERIOD_MONTH, due_month(now, tz, job.day))
+    local = now.astimezone(tz)
+    current = period_of(job.period, local.date())
+    previous = Period(job.period, add_months(current.start, -len(current.months)))
+    if local >= scheduled_run_at(current.start, tz, job.day):
+        return previous
+    return Period(job.period, add_months(previous.start, -len(previous.months)))
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -147,17 +172,18 @@ def run_monthly_job(session_factory: sessionmaker[Session], cfg: Config, now: da
                     month: date | None = None, job: MonthlyJob = FIRST_RUN) -> RunOutcome:
     """Produce the due month's workbooks if no other scheduler has; record the outcome on the JobRun."""
     now = now or utcnow()
-    month = month or due_month(now, cfg.tz, job.day)
-    period = f"{month:%Y-%m}"
+    month = month or due_period(now, cfg.tz, job).start
+    the_period = Period(job.period, month)
+    period = the_period.label
     run = claim_run(session_factory, period, now, _owner(), job.name)
     if run is None:
         return RunOutcome("skipped", period)
     log.info("scheduler: producing %s workbooks (attempt %d)", period, run.attempts)
     error = None
     try:
-        fresh_after = due_datetime(month, cfg.tz) if job.after_deadline else None
+        fresh_after = due_datetime(the_period.last_month, cfg.tz) if job.after_deadline else None
         result = generate_reports(session_factory, cfg, month, requested_by="scheduler", only_missing=True, now=now,
-                                  fresh_after=fresh_after)
+                                  fresh_after=fresh_after, period=job.period)
         if result.failed:
             details = "; ".join(f"{r.scope_key}: {r.error}" for r in result.failed[:10])
             error = f"{len(result.failed)} of {len(result.reports)} workbooks failed: {details}"
@@ -184,14 +210,21 @@ def months_to_run(session_factory: sessionmaker[Session], job: MonthlyJob, now: 
     A scheduler that was down across several month boundaries catches up on each (at most
     MAX_CATCH_UP_MONTHS); a new installation starts with the due month only.
     """
-    due = due_month(now, tz, job.day)
+    due = due_period(now, tz, job)
     with session_factory() as s:
         last = s.scalar(sa.select(sa.func.max(JobRun.period)).where(JobRun.job == job.name, JobRun.status == "done"))
     if last is None:
-        return [due]
-    first = add_months(date(int(last[:4]), int(last[5:7]), 1), 1)
-    months = list(iter_months(first, due)) if first <= due else [due]
-    return months[-MAX_CATCH_UP_MONTHS:]
+        return [due.start]
+    if job.period == PERIOD_MONTH:
+        first = add_months(date(int(last[:4]), int(last[5:7]), 1), 1)
+        months = list(iter_months(first, due.start)) if first <= due.start else [due.start]
+        return months[-min(job.max_catch_up, MAX_CATCH_UP_MONTHS):]
+    periods = []
+    p = parse_period(last).next()
+    while p <= due:
+        periods.append(p.start)
+        p = p.next()
+    return (periods or [due.start])[-job.max_catch_up:]
 
 
 def _safe_tick(session_factory: sessionmaker[Session], cfg: Config, clock: Clock,
@@ -213,8 +246,8 @@ def start_scheduler(cfg: Config, session_factory: sessionmaker[Session], clock: 
                                                                 "misfire_grace_time": MISFIRE_GRACE_S})
     args = (session_factory, cfg, clock)
     for job in JOBS:
-        sched.add_job(_safe_tick, cron_trigger(cfg.tz, job.day), args=(*args, (job,)), id=job.name,
-                      name=f"monthly workbooks, day {job.day}")
+        sched.add_job(_safe_tick, cron_trigger(cfg.tz, job.day, job.period), args=(*args, (job,)), id=job.name,
+                      name=f"{job.period} workbooks, day {job.day}")
     sched.add_job(_safe_tick, IntervalTrigger(seconds=check_every.total_seconds(), timezone=cfg.tz), args=args,
                   id=f"{JOB_NAME}_check", name="catch-up and retry", next_run_time=datetime.now(cfg.tz))
     sched.start()

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -20,7 +21,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 # Number formats (numbers stay numbers; only the display changes).
 FMT_T = "#,##0.000"  # tonnes, full precision kept in the value
-FMT_T_ROUNDED = "#,##0"  # reported totals: rounded tonnes (EU MRR Art. 72 principle, domain.md §4)
+FMT_T_ROUNDED = "#,##0"  # reported totals: rounded tonnes (EU MRR 2018/2066 Art. 72 principle)
 FMT_KG = "#,##0.0"
 FMT_INT = "#,##0"
 FMT_SEE = "0.0000"  # t CO2e per t
@@ -174,3 +175,33 @@ def show_axes(chart) -> None:  # noqa: ANN001
     """Make both axes visible: openpyxl 3.1 writes them as deleted, and Excel then hides them."""
     chart.x_axis.delete = False
     chart.y_axis.delete = False
+
+
+def print_setup(ws: Worksheet) -> None:
+    """Landscape A4, fit to one page wide, and the rows above the frozen pane repeated on every page.
+
+    Without this a factory workbook printed to 51 pages with labels, values and units on different
+    pages; fitting the width keeps each row on one page and the repeated rows keep its headers.
+    """
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages tall as needed
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.oddFooter.center.text = "&A: page &P of &N"
+    frozen = ws.freeze_panes
+    if frozen:
+        first_data_row = ws[frozen].row
+        if first_data_row > 1:
+            ws.print_title_rows = f"1:{first_data_row - 1}"
+
+
+def finish_workbook(wb: Workbook, title_text: str) -> Workbook:
+    """Set the print layout of every sheet and the document properties; return the workbook."""
+    for ws in wb.worksheets:
+        print_setup(ws)
+    wb.properties.title = title_text
+    wb.properties.creator = "Carbon Track"
+    return wb

@@ -1,0 +1,212 @@
+"""Evidence page callbacks and the download route.
+
+- Upload: a file for a factory-month's energy source, or for a supplier declaration. The browser's
+  upload arrives base64-encoded; `core.evidence.files.add_evidence` checks who may attach, the
+  size and the type (from the bytes), stores it by SHA-256 and audit-logs it.
+- The supplier register: HQ and admins record a declaration (`core.evidence.declarations`).
+- `/evidence/download/<id>` serves a file only to a signed-in user who may see its factory.
+Every rule is checked on the server with the signed-in user, never taken from the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import Input, Output, State, html
+from dash.exceptions import PreventUpdate
+
+from callbacks.common import app_config, fmt_eat, session_factory, web_user
+from core.access import AccessDenied, allowed_factory_ids
+from core.evidence.declarations import add_declaration, visible_declarations
+from core.evidence.files import Attachment, EvidenceError, add_evidence, evidence_for, evidence_for_download
+from core.timeutil import add_months, local_date, month_start, parse_month, utcnow
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_RULE = "/evidence/download/<int:evidence_id>"
+LIST_MONTHS = 13
+
+
+def download_url(evidence_id: int) -> str:
+    """The download link of one evidence file."""
+    return f"/evidence/download/{evidence_id}"
+
+
+def decode_upload(contents: str | None) -> bytes:
+    """The bytes of a dcc.Upload value (`data:<type>;base64,<data>`); EvidenceError if it is not one."""
+    if not contents or "," not in contents:
+        raise EvidenceError("choose a file to upload")
+    try:
+        return base64.b64decode(contents.split(",", 1)[1], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EvidenceError("the upload could not be read; try again") from exc
+
+
+def _alert(exc: Exception) -> dbc.Alert:
+    color = "danger" if isinstance(exc, AccessDenied) else "warning"
+    return dbc.Alert(str(exc), color=color, id="evidence-error")
+
+
+def upload_energy_evidence(user, factory_id: int | None, month_text: str | None, source: str | None,  # noqa: ANN001
+                           contents: str | None, filename: str | None, description: str | None = None) -> dbc.Alert:
+    """Attach an uploaded file to a factory-month's energy source for the signed-in user."""
+    try:
+        if factory_id is None:
+            raise EvidenceError("choose a factory")
+        try:
+            month = parse_month(month_text or "")
+        except ValueError as exc:
+            raise EvidenceError(str(exc)) from exc
+        data = decode_upload(contents)
+        with session_factory()() as s:
+            row = add_evidence(s, app_config().data_dir, user, Attachment(int(factory_id), month, source),
+                               filename or "", data, description)
+            s.commit()
+            return dbc.Alert(f"Stored {row.filename} ({row.size_bytes:,} bytes, SHA-256 {row.sha256[:16]}…).",
+                             color="success", id="evidence-stored")
+    except (EvidenceError, AccessDenied) as exc:
+        return _alert(exc)
+
+
+def upload_declaration_evidence(user, declaration_id: int | None, contents: str | None,  # noqa: ANN001
+                                filename: str | None) -> dbc.Alert:
+    """Attach an uploaded certificate or declaration document to a register entry."""
+    try:
+        if declaration_id is None:
+            raise EvidenceError("choose a declaration")
+        data = decode_upload(contents)
+        with session_factory()() as s:
+            row = add_evidence(s, app_config().data_dir, user, Attachment(0, declaration_id=int(declaration_id)),
+                               filename or "", data)
+            s.commit()
+            return dbc.Alert(f"Stored {row.filename} for the declaration (SHA-256 {row.sha256[:16]}…).",
+                             color="success", id="evidence-stored")
+    except (EvidenceError, AccessDenied) as exc:
+        return _alert(exc)
+
+
+def record_declaration(user, factory_id: int | None, source: str | None, supplier: str | None,  # noqa: ANN001
+                       scheme: str | None, reference: str | None, valid_from: str | None,
+                       valid_to: str | None) -> dbc.Alert:
+    """Add a supplier declaration to the register for the signed-in user (HQ and admins)."""
+    try:
+        if factory_id is None:
+            raise EvidenceError("choose a factory")
+        try:
+            start, end = date.fromisoformat(valid_from or ""), date.fromisoformat(valid_to or "")
+        except ValueError as exc:
+            raise EvidenceError("give 'valid from' and 'valid to' as dates") from exc
+        with session_factory()() as s:
+            row = add_declaration(s, user, int(factory_id), source or "", supplier or "", scheme or "",
+                                  reference or "", start, end)
+            s.commit()
+            return dbc.Alert(f"Declaration {row.reference} recorded.", color="success", id="evidence-declared")
+    except (EvidenceError, AccessDenied) as exc:
+        return _alert(exc)
+
+
+def evidence_list(user, tz) -> html.Div:  # noqa: ANN001
+    """The evidence files and declarations of the factories `user` may see (last 13 months)."""
+    today = month_start(local_date(utcnow(), tz))
+    with session_factory()() as s:
+        ids = allowed_factory_ids(s, user)
+        files = evidence_for(s, ids, add_months(today, -LIST_MONTHS), add_months(today, 1))
+        decls = visible_declarations(s, user)
+    if files:
+        rows = [html.Tr([
+            html.Td(f"{f.source} {f.month:%Y-%m}" if f.month else f"declaration {f.declaration_id}"),
+            html.Td(html.A(f.filename, href=download_url(f.id), id=f"evidence-download-{f.id}", target="_blank")),
+            html.Td(f.content_type), html.Td(f"{f.size_bytes:,}"), html.Td(html.Code(f.sha256[:16]), title=f.sha256),
+            html.Td(f.uploaded_by or ""), html.Td(fmt_eat(f.uploaded_at, tz)),
+        ]) for f in files]
+        head = html.Thead(html.Tr([html.Th(h) for h in ("For", "File", "Type", "Bytes", "SHA-256", "By", "At")]))
+        files_view: Any = dbc.Table([head, html.Tbody(rows)], size="sm", responsive=True, id="evidence-table")
+    else:
+        files_view = html.Div("No evidence files yet.", className="text-muted small", id="evidence-empty")
+    decl_rows = [html.Tr([html.Td(d.id), html.Td(d.source), html.Td(d.supplier), html.Td(d.scheme),
+                          html.Td(d.reference), html.Td(f"{d.valid_from} to {d.valid_to}"),
+                          html.Td("withdrawn" if d.withdrawn_at else "valid")]) for d in decls]
+    decl_view = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Id", "Fuel", "Supplier", "Scheme", "Reference",
+                                                                  "Validity", "Status")])),
+                           html.Tbody(decl_rows)], size="sm", responsive=True, id="evidence-declarations")
+    return html.Div([html.H3("Files", className="h6"), files_view,
+                     html.H3("Supplier sustainability declarations", className="h6 mt-3"), decl_view])
+
+
+def _download(evidence_id: int) -> flask.Response:
+    user = web_user()
+    if user is None:
+        return flask.Response("sign in required", status=401)
+    with session_factory()() as s:
+        try:
+            row = evidence_for_download(s, user, evidence_id)
+        except AccessDenied:
+            return flask.Response("you may not download this file", status=403)
+        except LookupError as exc:
+            return flask.Response(str(exc), status=404)
+        path, mime, name = Path(row.stored_path), row.content_type, row.filename
+    return flask.send_file(path, mimetype=mime, as_attachment=True, download_name=name, max_age=0)
+
+
+def register_evidence_routes(server: flask.Flask) -> None:
+    """Add `/evidence/download/<id>` to the Flask server (idempotent)."""
+    if "evidence_download" in server.view_functions:
+        return
+    server.add_url_rule(DOWNLOAD_RULE, endpoint="evidence_download", view_func=_download)
+
+
+def register(app: dash.Dash) -> None:
+    """Attach the Evidence page's callbacks and the download route to `app`."""
+    register_evidence_routes(app.server)
+
+    @app.callback(
+        Output("evidence-upload-status", "children"),
+        Input("evidence-upload", "contents"),
+        State("evidence-upload", "filename"),
+        State("evidence-factory", "value"),
+        State("evidence-month", "value"),
+        State("evidence-source", "value"),
+        State("evidence-description", "value"),
+        prevent_initial_call=True,
+    )
+    def upload(contents, filename, factory_id, month_text, source, description):  # noqa: ANN001, ANN202
+        if not contents:
+            raise PreventUpdate
+        return upload_energy_evidence(web_user(), factory_id, month_text, source, contents, filename, description)
+
+    @app.callback(
+        Output("evidence-declare-status", "children"),
+        Input("evidence-declare", "n_clicks"),
+        State("evidence-factory", "value"),
+        State("evidence-decl-source", "value"),
+        State("evidence-decl-supplier", "value"),
+        State("evidence-decl-scheme", "value"),
+        State("evidence-decl-reference", "value"),
+        State("evidence-decl-from", "date"),
+        State("evidence-decl-to", "date"),
+        prevent_initial_call=True,
+    )
+    def declare(n_clicks, factory_id, source, supplier, scheme, reference, valid_from, valid_to):  # noqa: ANN001, ANN202
+        if not n_clicks:
+            raise PreventUpdate
+        return record_declaration(web_user(), factory_id, source, supplier, scheme, reference, valid_from, valid_to)
+
+    @app.callback(
+        Output("evidence-decl-upload-status", "children"),
+        Input("evidence-decl-upload", "contents"),
+        State("evidence-decl-upload", "filename"),
+        State("evidence-decl-id", "value"),
+        prevent_initial_call=True,
+    )
+    def upload_declaration(contents, filename, declaration_id):  # noqa: ANN001, ANN202
+        if not contents:
+            raise PreventUpdate
+        return upload_declaration_evidence(web_user(), declaration_id, contents, filename)
