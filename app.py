@@ -31,6 +31,29 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
 _server = None
 _gc_frozen = False
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def callback_request_problem(body: Any, callback_map: dict) -> str | None:
+    """Return why a /_dash-update-component body is malformed, or None when its shape is right."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    output = body.get("output")
+    if not isinstance(output, str) or output not in callback_map:
+        return "unknown output"
+    for key in ("inputs", "state", "changedPropIds"):
+        if not isinstance(body.get(key, []), list):
+            return f"{key} must be a list"
+    if output.startswith(".._pages_content."):
+        for item in body["inputs"]:
+            if not isinstance(item, dict):
+                return "malformed input"
+            value = item.get("value")
+            if value is not None and not isinstance(value, str):
+                return "the page path must be text"
+            if item.get("property") == "pathname" and value is not None and not value.startswith("/"):
+                return "the page path must start with /"
+    return None
 
 
 def _freeze_startup_objects() -> None:
@@ -122,6 +145,8 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         log.warning("no secret key configured: using a random one (sessions end when the process ends)")
     server.config.update(
         SECRET_KEY=config.secret_key or secrets.token_hex(32),
+        # A callback body is a few kilobytes; anything near this is not a browser's request.
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         # Behind TLS in production; the embedded default is plain http on localhost.
@@ -132,6 +157,17 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         CT_SESSION_FACTORY=session_factory,
     )
     init_auth(server, session_factory)
+
+    @server.before_request
+    def _check_callback_request():  # noqa: ANN202
+        # Dash parses the callback body itself and answers a malformed one with a 500; a body of
+        # the wrong shape, or Dash's own page-routing callback with a non-text path, is refused here.
+        if flask.request.path != "/_dash-update-component" or flask.request.method != "POST":
+            return None
+        problem = callback_request_problem(flask.request.get_json(silent=True), app.callback_map)
+        if problem:
+            return flask.jsonify(error=problem), 400
+        return None
 
     @server.before_request
     def _home_by_role():  # noqa: ANN202

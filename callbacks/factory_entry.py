@@ -29,7 +29,8 @@ from core.inventory.entry import (
 )
 from core.inventory.factors import load_factor_set
 from core.models import ENERGY_SOURCES, STATUS_APPROVED, STATUS_SUBMITTED, Factory
-from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, parse_month, utcnow
+from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow
+from core.validation import FieldError, month_in
 
 STATUS_COLORS = {"draft": "secondary", "submitted": "info", "approved": "success", "missing": "light"}
 N_MONTHS = 13
@@ -42,10 +43,12 @@ def month_options(now: datetime | None = None, tz: Any = DEFAULT_TZ) -> list[dic
     return [{"label": m.strftime("%B %Y"), "value": m.strftime("%Y-%m")} for m in months]
 
 
-def _month(value: str | None) -> date | None:
+def _month(value: str | None, now: datetime | None = None, tz: Any = DEFAULT_TZ) -> date | None:
+    """Return the month picked when it is one the page offers (month_options), else None."""
+    this = month_start(local_date(now or utcnow(), tz))
     try:
-        return parse_month(value) if value else None
-    except ValueError:
+        return month_in(value, "Month", add_months(this, -(N_MONTHS - 1)), this)
+    except FieldError:
         return None
 
 
@@ -97,7 +100,7 @@ def form_values(data: dict, sources: list[str]) -> tuple:
     The unit is the stored unit of the source; the source's first unit only when nothing is stored.
     """
     qty = [as_text(data["qty"].get(s)) for s in sources]
-    units = [data["unit"].get(s) or UNITS_BY_SOURCE[s][0] for s in sources]
+    units = [data["unit"].get(s) or UNITS_BY_SOURCE.get(s, ("",))[0] for s in sources]
     return (qty, units, as_text(data["moisture"]), as_text(data["density"]), as_text(data["green_leaf"]),
             as_text(data["made_tea"]), data["note"])
 
@@ -135,9 +138,9 @@ def status_badge(status: str, denied: bool = False) -> Any:
 def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
                   moisture, density, green_leaf, made_tea, session_factory, tz: Any = DEFAULT_TZ) -> tuple[Any, Any]:
     """Return (preview, messages) for what is typed: the implied emissions and the validation results."""
-    month = _month(month_text)
+    month = _month(month_text, None, tz)
     if factory_id is None or month is None:
-        return html.Div("Pick a factory and a month."), None
+        return html.Div("Pick a factory and a month."), None, {}
     form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea)
     try:
         with session_factory() as s:
@@ -151,10 +154,10 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
             sub = get_submission(s, user, factory_id, month)
             kept = blank_over_stored(form, sub, {e.source: e for e in sub.entries} if sub else {})
     except AccessDenied:
-        return dbc.Alert("You may not see this factory.", color="danger"), None
+        return dbc.Alert("You may not see this factory.", color="danger"), None, {}
     check = validate(form, factors, medians, density_default, local_date(utcnow(), tz))
     check.errors.extend(kept)
-    p = preview(form, factors, default_density=density_default)
+    p = preview(form, factors, default_density=density_default, refused=check.fields)
     rows = [
         ("Fossil CO2", fmt_num(p.combustion.fossil_co2_kg / 1000, "t", 2)),
         ("CH4 + N2O as CO2e", fmt_num(p.ch4_n2o_co2e_kg / 1000, "t CO2e", 2)),
@@ -170,12 +173,18 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
     msgs = []
     if check.errors:
         msgs.append(dbc.Alert([*[html.Div(e) for e in check.errors],
-                               html.Div("Lines with errors are left out of the figures above; nothing is saved "
-                                        "until they are corrected.", className="small mt-1")],
+                               html.Div("Lines with errors (marked red) are left out of the figures above; nothing "
+                                        "is saved until they are corrected.", className="small mt-1")],
                               color="danger", id="factory-entry-errors"))
     if check.warnings:
         msgs.append(dbc.Alert([html.Div(w) for w in check.warnings], color="warning", id="factory-entry-warnings"))
-    return table, msgs or None
+    return table, msgs or None, check.fields
+
+
+def invalid_flags(fields: dict, sources: list[str]) -> tuple:
+    """Return the `invalid` flag of each quantity field and of moisture, density, leaf and tea."""
+    return ([s in fields for s in sources], "moisture" in fields, "density" in fields, "green_leaf_kg" in fields,
+            "made_tea_kg" in fields)
 
 
 def do_action(action: str, user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
@@ -194,7 +203,7 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
     Return (message, done). Only when done does the page reload the month from the database: a
     refused save or submit leaves what the user typed on screen.
     """
-    month = _month(month_text)
+    month = _month(month_text, now, tz)
     if factory_id is None or month is None:
         return dbc.Alert("Pick a factory and a month first.", color="warning"), False
     try:
@@ -227,7 +236,13 @@ UNIT = {"type": "factory-entry-unit", "source": ALL}
 
 
 def _by_source(items: list[dict]) -> dict:
-    return {item["id"]["source"]: item.get("value") for item in items}
+    """Return {source: value} from a pattern-matching input list (unknown sources dropped)."""
+    out = {}
+    for item in items if isinstance(items, list) else ():
+        src = item.get("id", {}).get("source") if isinstance(item, dict) and isinstance(item.get("id"), dict) else None
+        if isinstance(src, str) and src in ENERGY_SOURCES:
+            out[src] = item.get("value")
+    return out
 
 
 def register(app: dash.Dash) -> None:
@@ -248,7 +263,8 @@ def register(app: dash.Dash) -> None:
     def _load(factory, month, _saved, unit_ids):  # noqa: ANN001, ANN202
         user, fid = web_user(), parse_factory_id(factory)
         data = load_month(user, fid, month, app_session_factory())
-        fields = form_values(data, [i["source"] for i in unit_ids])
+        # The fields on screen, from the request's outputs (a crafted `unit_ids` state is ignored).
+        fields = form_values(data, [o["id"].get("source") for o in ctx.outputs_list[0]])
         hide = {"display": "none"}
         checks = approval_panel(user, fid, month, app_session_factory(), app_tz()) if data["can_approve"] else None
         return (*fields, status_badge(data["status"], data["denied"]), not data["can_save"], not data["can_edit"],
@@ -256,6 +272,8 @@ def register(app: dash.Dash) -> None:
 
     @app.callback(
         Output("factory-entry-preview", "children"), Output("factory-entry-messages", "children"),
+        Output(QTY, "invalid"), Output("factory-entry-moisture", "invalid"), Output("factory-entry-density", "invalid"),
+        Output("factory-entry-green-leaf", "invalid"), Output("factory-entry-made-tea", "invalid"),
         Input(QTY, "value"), Input(UNIT, "value"),
         Input("factory-entry-moisture", "value"), Input("factory-entry-density", "value"),
         Input("factory-entry-green-leaf", "value"), Input("factory-entry-made-tea", "value"),
@@ -264,8 +282,10 @@ def register(app: dash.Dash) -> None:
     def _preview(_q, _u, moisture, density, green_leaf, made_tea, factory, month):  # noqa: ANN001, ANN202
         qty = _by_source(ctx.inputs_list[0])
         unit = _by_source(ctx.inputs_list[1])
-        return preview_panel(web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
-                             green_leaf, made_tea, app_session_factory(), app_tz())
+        table, msgs, fields = preview_panel(web_user(), parse_factory_id(factory), month, qty, unit, moisture,
+                                            density, green_leaf, made_tea, app_session_factory(), app_tz())
+        sources = [item["id"]["source"] for item in ctx.outputs_list[2]]
+        return (table, msgs, *invalid_flags(fields, sources))
 
     @app.callback(
         Output("factory-entry-result", "children"), Output("factory-entry-saved", "data"),

@@ -35,6 +35,7 @@ from core.inventory.factors import load_factor_set
 from core.models import Factory
 from core.reporting.xlsx import is_formula_like, put
 from core.timeutil import DEFAULT_TZ, iter_months, local_date, month_start, utcnow
+from core.validation import iso_date
 
 MAX_DAYS = 400  # longest range shown at daily resolution
 DENIED = "You may not see this factory."
@@ -53,14 +54,8 @@ def safe_cell(value: Any) -> Any:
 
 def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     """Return the chosen [first, last] local days, clipped to MAX_DAYS and to today."""
-    try:
-        last = date.fromisoformat(end[:10]) if end else today
-    except ValueError:
-        last = today
-    try:
-        first = date.fromisoformat(start[:10]) if start else last - timedelta(days=89)
-    except ValueError:
-        first = last - timedelta(days=89)
+    last = iso_date(end, "End date") or today
+    first = iso_date(start, "Start date") or last - timedelta(days=89)
     last = min(last, today)
     if first > last:
         first, last = last, first
@@ -83,6 +78,8 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
             inv = monthly_history(s, user, factory_id, list(iter_months(first, last)), factors, tz, now)
             factory = s.get(Factory, factory_id)
     except AccessDenied:
+        return {"denied": True}
+    if factory is None:
         return {"denied": True}
     monthly = []
     for i in inv:

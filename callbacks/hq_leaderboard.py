@@ -14,16 +14,19 @@ from callbacks.common import session_factory as app_session_factory
 from core.insights.queries import METRICS, PERIODS, LeaderRow, leaderboard
 from core.inventory.factors import load_factor_set
 from core.timeutil import DEFAULT_TZ
+from core.validation import FieldError, int_in
+
+MAX_REGION = 99  # KTDA has 7 regions; a larger number is not a region
 
 
 def leaderboard_rows(user, metric: str | None, period: str | None, region, session_factory,  # noqa: ANN001
                      tz: Any = DEFAULT_TZ, now: datetime | None = None) -> list[LeaderRow]:
     """Ranked rows for the filters (unknown filter values fall back to the defaults)."""
-    metric = metric if metric in METRICS else "intensity"
-    period = period if period in PERIODS else "last_month"
+    metric = metric if isinstance(metric, str) and metric in METRICS else "intensity"
+    period = period if isinstance(period, str) and period in PERIODS else "last_month"
     try:
-        region_i = int(region) if region not in (None, "") else None
-    except (TypeError, ValueError):
+        region_i = int_in(region, "Region", 1, MAX_REGION)
+    except FieldError:
         region_i = None
     with session_factory() as s:
         return leaderboard(s, user, load_factor_set(s), period, region_i, metric, now, tz)

@@ -107,7 +107,7 @@ def draft(db):
 def test_invalid_typed_value_is_refused_and_nothing_is_lost(draft, field, typed, message):
     Session, fid, users = draft
     before, n_audit = stored(Session, users["kagwe"], fid), audit_count(Session)
-    _, msgs = preview_panel(users["kagwe"], fid, MONTH, screen(**{field: typed})["qty"], screen()["unit"],
+    _, msgs, _ = preview_panel(users["kagwe"], fid, MONTH, screen(**{field: typed})["qty"], screen()["unit"],
                             screen(**{field: typed})["moisture"], None, "1000000",
                             screen(**{field: typed})["made_tea"], Session, DEFAULT_TZ)
     assert message in dump(msgs)
@@ -131,7 +131,7 @@ def test_emptied_field_does_not_delete_a_stored_source(draft, emptied):
     Session, fid, users = draft
     for field in ("firewood", "made_tea"):
         values = screen(**{field: emptied})
-        _, msgs = preview_panel(users["kagwe"], fid, MONTH, values["qty"], values["unit"], "30", None, "1000000",
+        _, msgs, _ = preview_panel(users["kagwe"], fid, MONTH, values["qty"], values["unit"], "30", None, "1000000",
                                 values["made_tea"], Session, DEFAULT_TZ)
         assert "is stored" in dump(msgs)  # said while typing, not only on save
         msg, done = act(Session, users["kagwe"], fid, "save", values)

@@ -257,7 +257,7 @@ def test_entry_preview_follows_the_read_rule(db, who, factory):
     }
     user = users.get(who) or extra[who]
     month = add_months(month_start(local_date(NOW, DEFAULT_TZ)), -1).strftime("%Y-%m")
-    shown, _ = preview_panel(user, ids[factory], month, {"diesel": 2000}, {"diesel": "L"}, None, None, None, None,
+    shown, _, _ = preview_panel(user, ids[factory], month, {"diesel": 2000}, {"diesel": "L"}, None, None, None, None,
                              Session)
     denied = "may not see" in dump(shown)
     assert denied == (not can_read_factory(user, ids[factory]))
@@ -273,13 +273,13 @@ def test_entry_load_preview_and_save(db):
     assert not data["can_approve"]
     assert load_month(users["kagwe"], ids["MTR"], month, Session)["denied"]
     assert load_month(users["hq"], ids["KGW"], month, Session)["can_approve"]
-    table, msgs = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": 20_000}, {"diesel": "L"}, None, None,
+    table, msgs, _ = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": 20_000}, {"diesel": "L"}, None, None,
                                 None, None, Session)
     assert "t CO2e" in dump(table) and "far from" in dump(msgs)
-    _, msgs = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": -1}, {"diesel": "L"}, None, None, None,
+    _, msgs, _ = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": -1}, {"diesel": "L"}, None, None, None,
                             None, Session)
     assert "negative" in dump(msgs)
-    denied, _ = preview_panel(users["kagwe"], ids["MTR"], month, {}, {}, None, None, None, None, Session)
+    denied, _, _ = preview_panel(users["kagwe"], ids["MTR"], month, {}, {}, None, None, None, None, Session)
     assert "may not" in dump(denied)
     this = month_start(local_date(NOW, DEFAULT_TZ)).strftime("%Y-%m")
     msg = do_action("save", users["kagwe"], ids["KGW"], this, {"diesel": 1900}, {"diesel": "L"}, None, None, None,

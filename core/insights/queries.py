@@ -692,12 +692,12 @@ def audit_entries(session: Session, user: UserLike | None, limit: int = 500, fac
     """Newest audit rows for admins and auditors; others get AccessDenied."""
     if user is None or not user.active or user.role not in ("admin", "auditor"):
         raise AccessDenied("only admins and auditors read the audit log")
-    q = sa.select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(max(1, min(limit, 5000)))
+    q = sa.select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(max(1, min(limit if isinstance(limit, int) else 500, 5000)))
     if factory_id is not None:
         q = q.where(AuditLog.factory_id == factory_id)
-    if action:
-        q = q.where(AuditLog.action == action)
-    if text:
+    if isinstance(action, str) and action:
+        q = q.where(AuditLog.action == action[:40])
+    if isinstance(text, str) and text.strip():
         like = f"%{text.strip()[:80]}%"
         q = q.where(sa.or_(AuditLog.username.ilike(like), AuditLog.entity.ilike(like), AuditLog.field.ilike(like),
                            AuditLog.detail.ilike(like), AuditLog.entity_id.ilike(like)))
