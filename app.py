@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
 from core.accounts.auth import init_auth
-from core.config import Config, load_config
+from core.config import MIN_SECRET_KEY_CHARS, Config, load_config
 from core.db import open_database
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def navbar() -> dbc.Navbar:
                 dbc.NavbarToggler(id="nav-toggler"),
                 dbc.Collapse(
                     [dbc.Nav(links, navbar=True, className="me-auto"), who,
-                     html.A("Sign out", href="/logout", className="btn btn-outline-light btn-sm", id="nav-logout")],
+                     sign_out_form()],
                     id="nav-collapse", navbar=True,
                 ),
             ],
@@ -98,6 +98,15 @@ def navbar() -> dbc.Navbar:
         ),
         color="success", dark=True, className="mb-2",
     )
+
+
+def sign_out_form() -> html.Form:
+    """Return the navbar's sign-out button: a POST with the CSRF token (a GET never signs out)."""
+    token = flask.session.get("csrf") or ""
+    return html.Form([
+        dcc.Input(type="hidden", name="csrf", value=token, id="nav-logout-csrf"),
+        html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm", id="nav-logout"),
+    ], action="/logout", method="POST", className="d-inline mb-0")
 
 
 def shell_layout() -> html.Div:
@@ -149,14 +158,18 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # Behind TLS in production; the embedded default is plain http on localhost.
-        SESSION_COOKIE_SECURE=not config.embedded,
+        # Behind TLS in production or when the deployment says so; the embedded default is plain
+        # http on localhost. A request that arrives as https (through a trusted proxy) also gets Secure.
+        SESSION_COOKIE_SECURE=config.behind_tls or not config.embedded,
         REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SECURE=not config.embedded,
+        REMEMBER_COOKIE_SECURE=config.behind_tls or not config.embedded,
         CT_CONFIG=config,
         CT_SESSION_FACTORY=session_factory,
     )
-    init_auth(server, session_factory)
+    if len(server.config["SECRET_KEY"]) < MIN_SECRET_KEY_CHARS:
+        log.warning("the secret key has fewer than %d characters: session cookies could be forged",
+                    MIN_SECRET_KEY_CHARS)
+    init_auth(server, session_factory, app.csp_hashes, config.proxy_hops)
 
     @server.before_request
     def _check_callback_request():  # noqa: ANN202

@@ -18,6 +18,7 @@ from core.registry.admin import (
     add_device,
     admin_add_factor_version,
     admin_create_user,
+    admin_end_sessions,
     factor_versions,
     list_users,
     reset_password,
@@ -37,6 +38,7 @@ ACTIONS = {
     "admin-device-add": ("stack", "add_device"),
     "admin-device-toggle": ("stack", "toggle_device"),
     "admin-factor-add": ("factor", "factor"),
+    "admin-user-signout": ("user", "sign_out_everywhere"),
 }
 
 
@@ -171,6 +173,10 @@ def admin_action(action: str, user, values: dict, session_factory) -> str:  # no
             s.commit()
             shown = getattr(row, field_name)
             msg = f"Added {row.code} version {row.version}: {field_name} = {_shown(shown)}."
+        elif action == "sign_out_everywhere":
+            row, n = admin_end_sessions(s, user, _pick(values, "pick", "a user"))
+            s.commit()
+            msg = f"Signed {row.username} out everywhere ({n} session{'s' if n != 1 else ''} ended)."
         else:
             raise AdminError("unknown action")
     return msg

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.access import AccessDenied, UserLike, is_admin
+from core.accounts.sessions import end_user_sessions
 from core.accounts.users import MIN_PASSWORD_LENGTH, UserError, create_user, hash_password
 from core.audit import record_audit
 from core.inventory.factors import add_factor_version, latest_factors
@@ -104,9 +105,22 @@ def reset_password(session: Session, user: UserLike | None, user_id: int, new_pa
     row.password_hash = hash_password(new_password)
     row.failed_logins = 0
     row.locked_until = None
+    ended = end_user_sessions(session, row.id, "password changed")
     record_audit(session, user, "update", "user", entity_id=row.username, field="password",
-                 old_value="***", new_value="***", detail="password reset")
+                 old_value="***", new_value="***", detail=f"password reset; {ended} session(s) ended")
     return row
+
+
+def admin_end_sessions(session: Session, user: UserLike | None, user_id: int) -> tuple[User, int]:
+    """Sign a user out everywhere (every open session ends now); return the user and how many ended."""
+    _require_admin(user)
+    row = session.get(User, user_id)
+    if row is None:
+        raise AdminError("no such user")
+    ended = end_user_sessions(session, row.id, "signed out by an admin")
+    record_audit(session, user, "update", "user", entity_id=row.username, field="sessions",
+                 detail=f"signed out everywhere; {ended} session(s) ended")
+    return row, ended
 
 
 def update_user(session: Session, user: UserLike | None, user_id: int, role: str | None = None,
@@ -140,6 +154,8 @@ def update_user(session: Session, user: UserLike | None, user_id: int, role: str
         record_audit(session, user, "update", "user", entity_id=row.username, field="active",
                      old_value=str(row.active), new_value=str(active))
         row.active = active
+        if not active:
+            end_user_sessions(session, row.id, "account deactivated")
     return row
 
 
