@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from core.timeutil import utcnow
+
 # Roles (DESIGN.md "People and roles").
 ROLE_FACTORY_MANAGER = "factory_manager"
 ROLE_HQ = "hq"
@@ -74,7 +76,7 @@ class UTCDateTime(TypeDecorator):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 class Base(DeclarativeBase):

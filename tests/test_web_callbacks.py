@@ -309,3 +309,18 @@ def test_audit_view(db):
     Session, _, users = db
     assert "Not allowed" in dump(audit_view(users["hq"], None, None, 200, Session))
     assert "No audit entries" in dump(audit_view(users["auditor"], "reopen", None, 200, Session))
+
+
+def test_finding5_leaderboard_pending_message_and_latest_approved_default(db):
+    from callbacks.hq_leaderboard import pending_message
+
+    Session, ids, users = db
+    # build_small_db at NOW (28 Nov 2026): October and September are submitted, August and before approved.
+    text = dump(pending_message(users["hq"], Session, DEFAULT_TZ, NOW))
+    assert "October 2026: 3 of 3 submitted, 0 approved; due 10 Nov." in text
+    rows = leaderboard_rows(users["hq"], "intensity", None, None, Session, DEFAULT_TZ, NOW)
+    assert len(rows) == 3 and all(r.intensity is not None for r in rows)  # ranked on August, not on nothing
+    assert all(r.months_pending == 0 and r.months_reported == 1 for r in rows)
+    table = dump(leaderboard_table(leaderboard_rows(users["hq"], "intensity", "last_month", None, Session,
+                                                    DEFAULT_TZ, NOW)))
+    assert "1 submitted, awaiting approval" in table and "hq-leaderboard-basis" in table
