@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
+import sqlalchemy as sa
 from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
@@ -66,6 +67,7 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
     except AccessDenied:
         return dict(empty, denied=True)
     out = dict(empty)
+    out["unit"] = dict(previous_units(session_factory, factory_id, month))
     status = sub.status if sub else "missing"
     out["status"] = status
     if sub is not None:
@@ -83,6 +85,21 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
     out["can_approve"] = can_approve(user) and status == STATUS_SUBMITTED
     out["can_reopen"] = can_reopen(user, status)
     return out
+
+
+def previous_units(session_factory, factory_id: int, month: date) -> dict[str, str]:  # noqa: ANN001
+    """Return the unit each source was last logged in before `month` (a new month starts with those, not m³)."""
+    from core.models import EnergyEntry, MonthlySubmission
+
+    with session_factory() as s:
+        rows = s.execute(
+            sa.select(EnergyEntry.source, EnergyEntry.unit)
+            .join(MonthlySubmission, MonthlySubmission.id == EnergyEntry.submission_id)
+            .where(MonthlySubmission.factory_id == factory_id, MonthlySubmission.month < month,
+                   MonthlySubmission.month >= add_months(month, -12))
+            .order_by(MonthlySubmission.month)
+        ).all()
+    return {src: unit for src, unit in rows if unit in UNITS_BY_SOURCE.get(src, ())}
 
 
 def as_text(value: float | None) -> str | None:
@@ -231,6 +248,18 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
     return dbc.Alert(text, color="success", id="factory-entry-ok", duration=8000), True
 
 
+def submit_question(month_text: str | None, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> str | None:
+    """Return the question to ask before submitting the month still in progress (None for a finished month)."""
+    now = now or utcnow()
+    month = _month(month_text, now, tz)
+    this = month_start(local_date(now, tz))
+    if month is None or month != this:
+        return None
+    last_day = add_months(this, 1) - timedelta(days=1)
+    return (f"{month:%B %Y} is still in progress (until {last_day.day} {last_day:%B}). Figures submitted now "
+            f"cover only part of the month. Submit it to HQ anyway?")
+
+
 QTY = {"type": "factory-entry-qty", "source": ALL}
 UNIT = {"type": "factory-entry-unit", "source": ALL}
 
@@ -288,9 +317,24 @@ def register(app: dash.Dash) -> None:
         return (table, msgs, *invalid_flags(fields, sources))
 
     @app.callback(
+        Output("factory-entry-confirm", "displayed"), Output("factory-entry-confirm", "message"),
+        Output("factory-entry-submit-go", "data"),
+        Input("factory-entry-submit", "n_clicks"),
+        State("factory-entry-month", "value"), State("factory-entry-submit-go", "data"),
+        prevent_initial_call=True,
+    )
+    def _ask(_n, month, go):  # noqa: ANN001, ANN202
+        question = submit_question(month, app_tz())
+        if question:
+            return True, question, dash.no_update
+        go = go if isinstance(go, int) and not isinstance(go, bool) and 0 <= go < 10**9 else 0
+        return False, "", go + 1
+
+    @app.callback(
         Output("factory-entry-result", "children"), Output("factory-entry-saved", "data"),
-        Input("factory-entry-save", "n_clicks"), Input("factory-entry-submit", "n_clicks"),
+        Input("factory-entry-save", "n_clicks"), Input("factory-entry-submit-go", "data"),
         Input("factory-entry-approve", "n_clicks"), Input("factory-entry-reopen", "n_clicks"),
+        Input("factory-entry-confirm", "submit_n_clicks"),
         State("factory-entry-factory", "value"), State("factory-entry-month", "value"),
         State(QTY, "value"), State(UNIT, "value"),
         State("factory-entry-moisture", "value"), State("factory-entry-density", "value"),
@@ -299,14 +343,16 @@ def register(app: dash.Dash) -> None:
         State("factory-entry-saved", "data"),
         prevent_initial_call=True,
     )
-    def _act(_s, _sub, _a, _r, factory, month, _q, _u, moisture, density, green_leaf, made_tea, note,  # noqa: ANN001, ANN202
+    def _act(_s, _sub, _a, _r, _c, factory, month, _q, _u, moisture, density, green_leaf, made_tea, note,  # noqa: ANN001, ANN202
              reason, saved):
-        action = {"factory-entry-save": "save", "factory-entry-submit": "submit",
+        action = {"factory-entry-save": "save", "factory-entry-submit-go": "submit", "factory-entry-confirm": "submit",
                   "factory-entry-approve": "approve", "factory-entry-reopen": "reopen"}.get(ctx.triggered_id)
         if action is None:
             return dash.no_update, dash.no_update
         qty = _by_source(ctx.states_list[2])
         unit = _by_source(ctx.states_list[3])
+        if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < 10**9:
+            saved = 0
         msg, done = run_action(action, web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
                                green_leaf, made_tea, note, reason, app_session_factory(), app_tz())
         return msg, (saved or 0) + 1 if done else dash.no_update

@@ -300,6 +300,11 @@ def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_pa
     el.clear()
     el.send_keys("820,000")
     click(dash_duo, "#factory-entry-submit")
+    from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(dash_duo.driver, 10).until(EC.alert_is_present())  # the month in progress: asked first
+    dash_duo.driver.switch_to.alert.accept()
     dash_duo.wait_for_contains_text("#factory-entry-result", "Submitted to HQ", timeout=10)
     dash_duo.wait_for_contains_text("#factory-entry-status", "submitted")
     after = stored(Session, kagwe, fid, month)

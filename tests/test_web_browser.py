@@ -162,6 +162,11 @@ def test_wentr001_submit_entry_and_see_it_in_history(dash_duo, site):
     typ("#factory-entry-made-tea", 200000)
     dash_duo.wait_for_contains_text("#factory-entry-preview-table", "kg CO2e/kg made tea")
     click(dash_duo, "#factory-entry-submit")
+    # The month in progress: asked first (issue 16, finding 6).
+    WebDriverWait(dash_duo.driver, 10).until(EC.alert_is_present())
+    alert = dash_duo.driver.switch_to.alert
+    assert "still in progress" in alert.text
+    alert.accept()
     dash_duo.wait_for_contains_text("#factory-entry-result", "Submitted to HQ", timeout=10)
     dash_duo.wait_for_contains_text("#factory-entry-status", "submitted")
     with Session() as s:

@@ -334,7 +334,8 @@ def _entry_body(app, button, fid, month, note=None, qty=None, units=None):
                "own_hydro", "own_solar"]
     qty = qty or {}
     units = units or {}
-    buttons = ["factory-entry-save", "factory-entry-submit", "factory-entry-approve", "factory-entry-reopen"]
+    buttons = ["factory-entry-save", "factory-entry-submit-go", "factory-entry-approve", "factory-entry-reopen",
+               "factory-entry-confirm"]
     key = next(k for k in app.callback_map if "factory-entry-result." in k)
     state = [
         {"id": "factory-entry-factory", "property": "value", "value": fid},
@@ -351,7 +352,9 @@ def _entry_body(app, button, fid, month, note=None, qty=None, units=None):
     from web_helpers import _outputs as outs
 
     return {"output": key, "outputs": outs(key), "state": state, "changedPropIds": [f"{button}.n_clicks"],
-            "inputs": [{"id": b, "property": "n_clicks", "value": 1 if b == button else None} for b in buttons]}
+            "inputs": [{"id": b, "property": {"factory-entry-submit-go": "data",
+                                              "factory-entry-confirm": "submit_n_clicks"}.get(b, "n_clicks"),
+                        "value": 1 if b == button else None} for b in buttons]}
 
 
 @pytest.mark.parametrize("month,note,qty", [
