@@ -26,8 +26,8 @@ CHROMIUM = "/usr/bin/chromium"
 # The awkward-dates CI run (issue 16): CARBONTRACK_TEST_NOW moves the clock (time-machine, ticking)
 # for the whole session; CARBONTRACK_TEST_SUBSET=dates keeps only the date-sensitive modules.
 TEST_NOW = os.environ.get("CARBONTRACK_TEST_NOW") or ""
-DATE_SENSITIVE_MODULES = ("test_web_browser", "test_web_callbacks", "test_web_authz", "test_web_app", "test_entry",
-                          "test_queries", "test_timeutil", "test_inventory", "test_scheduler", "test_reports_page")
+DATE_SENSITIVE_MODULES = ("test_web_browser", "test_web_callbacks", "test_entry", "test_queries", "test_timeutil",
+                          "test_inventory", "test_scheduler", "test_reports_page")
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
 

@@ -192,6 +192,9 @@ def test_wlead001_sort_and_drill_down(dash_duo, site):
             "return Array.from(document.querySelectorAll('#hq-leaderboard-grid tbody tr'))"
             ".map(r => r.cells[1].innerText.split('(').pop().replace(')', ''))")
 
+    deadline = time.time() + 10  # the first render may still be filling the table
+    while codes() != ["KGW", "MTR", "CHG"] and time.time() < deadline:
+        time.sleep(0.2)
     assert codes() == ["KGW", "MTR", "CHG"]  # intensity, lowest first
     wait_idle(dash_duo)
     dash_duo.select_dcc_dropdown("#hq-leaderboard-region", "Region 2")  # clicks inside, so only once the page is idle

@@ -324,3 +324,30 @@ def test_finding5_leaderboard_pending_message_and_latest_approved_default(db):
     table = dump(leaderboard_table(leaderboard_rows(users["hq"], "intensity", "last_month", None, Session,
                                                     DEFAULT_TZ, NOW)))
     assert "1 submitted, awaiting approval" in table and "hq-leaderboard-basis" in table
+
+
+def test_finding7_history_biogenic_own_axis_partial_month_intensity_from_zero(db):
+    Session, ids, users = db
+    data = history_data(users["kagwe"], ids["KGW"], "2026-06-01", "2026-11-28", Session, DEFAULT_TZ, NOW)
+    _, _, month_fig, inten, _, _ = render_history(data)
+    on_y2 = {t.name for t in month_fig.data if t.yaxis == "y2"}
+    assert on_y2 and all("biogenic" in n for n in on_y2)
+    assert all("biogenic" not in t.name for t in month_fig.data if t.yaxis != "y2")
+    assert month_fig.layout.yaxis2.overlaying == "y" and month_fig.layout.yaxis.rangemode == "tozero"
+    assert inten.layout.yaxis.rangemode == "tozero"
+    assert list(month_fig.layout.xaxis.categoryarray)[-1] == "Nov 2026 (to date)"  # NOW is 28 Nov
+    assert "Oct 2026" in list(month_fig.layout.xaxis.categoryarray)
+
+
+def test_finding5_7_overview_units_once_and_pending_before_due_day(db):
+    Session, ids, users = db
+    kpis, trend, *_ = render_overview(overview_data(users["hq"], Session, DEFAULT_TZ, NOW))
+    text = dump(kpis)
+    assert "t CO2e" in text and '"t CO2e, ' not in text  # the unit is on the number, not repeated below
+    assert [t.name for t in trend.data if t.yaxis == "y2"] == ["biogenic CO2, memo (t, right axis)"]
+    # 28 Nov: October was due on 10 Nov, so the on-time share is shown.
+    assert "Submitted Oct 2026 on schedule" in text
+    # 2 Dec: November is not due until 10 Dec: say what is pending, not "0 %".
+    early = NOW + timedelta(days=4)
+    text = dump(render_overview(overview_data(users["hq"], Session, DEFAULT_TZ, early))[0])
+    assert "Nov 2026 data" in text and "0 of 3 submitted" in text and "due 10 Dec" in text

@@ -499,6 +499,7 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
                 "intensity": li.intensity_kg_per_kg if li else None,
                 "target": f.target_kg_co2e_per_kg,
                 "target_met": li.target_met if li else None,
+                "status": li.submission_status if li else "missing",
                 "uptime": uptime.get(f.id),
             })
     return Overview(
