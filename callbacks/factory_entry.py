@@ -14,6 +14,7 @@ from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied, can_approve, can_enter_data, require_factory
 from core.inventory.entry import (
+    FIRST_MONTH,
     UNITS_BY_SOURCE,
     EntryError,
     approval_warnings,
@@ -45,10 +46,15 @@ def month_options(now: datetime | None = None, tz: Any = DEFAULT_TZ) -> list[dic
 
 
 def _month(value: str | None, now: datetime | None = None, tz: Any = DEFAULT_TZ) -> date | None:
-    """Return the month picked when it is one the page offers (month_options), else None."""
+    """Return the month picked when it is a real month from FIRST_MONTH to this month, else None.
+
+    The page offers the last 13 months; older months (linked from History, or corrected by HQ)
+    are still readable and, with the usual rights, writable. Future months and years like 0001 or
+    1900 are refused.
+    """
     this = month_start(local_date(now or utcnow(), tz))
     try:
-        return month_in(value, "Month", add_months(this, -(N_MONTHS - 1)), this)
+        return month_in(value, "Month", FIRST_MONTH, this)
     except FieldError:
         return None
 
