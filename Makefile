@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 FIRMWARE_HOST_TESTS := firmware/test/host
 PYTEST_ARGS ?=
 
-.PHONY: run test install install-test lint firmware-test bench clean check-python
+.PHONY: run test test-dates install install-test lint firmware-test bench clean check-python
 
 run: $(VENV)/.installed
 	$(BIN)/carbontrack init-db --demo
@@ -18,6 +18,16 @@ test: $(VENV)/.installed-test firmware-test
 	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (exit 5); failing" >&2; fi; \
 	exit $$status
+
+# The date-sensitive tests again at awkward dates (issue 16): the first minute of a month in EAT
+# (1 Feb 2027 00:00:30 EAT), 31 December 23:59 EAT, and 29 February (2028). The whole session's
+# clock is moved with time-machine (tests/conftest.py: CARBONTRACK_TEST_NOW, CARBONTRACK_TEST_SUBSET).
+AWKWARD_DATES := 2027-01-31T21:00:30+00:00 2026-12-31T20:59:00+00:00 2028-02-29T09:00:00+00:00
+test-dates: $(VENV)/.installed-test
+	@for when in $(AWKWARD_DATES); do \
+		echo "== date-sensitive tests at $$when"; \
+		CARBONTRACK_TEST_NOW=$$when CARBONTRACK_TEST_SUBSET=dates $(BIN)/pytest -q $(PYTEST_ARGS) || exit $$?; \
+	done
 
 install: $(VENV)/.installed
 

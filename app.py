@@ -24,13 +24,36 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
 from core.accounts.auth import init_auth
-from core.config import Config, load_config
+from core.config import MIN_SECRET_KEY_CHARS, Config, load_config
 from core.db import open_database
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
 _server = None
 _gc_frozen = False
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def callback_request_problem(body: Any, callback_map: dict) -> str | None:
+    """Return why a /_dash-update-component body is malformed, or None when its shape is right."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    output = body.get("output")
+    if not isinstance(output, str) or output not in callback_map:
+        return "unknown output"
+    for key in ("inputs", "state", "changedPropIds"):
+        if not isinstance(body.get(key, []), list):
+            return f"{key} must be a list"
+    if output.startswith(".._pages_content."):
+        for item in body["inputs"]:
+            if not isinstance(item, dict):
+                return "malformed input"
+            value = item.get("value")
+            if value is not None and not isinstance(value, str):
+                return "the page path must be text"
+            if item.get("property") == "pathname" and value is not None and not value.startswith("/"):
+                return "the page path must start with /"
+    return None
 
 
 def _freeze_startup_objects() -> None:
@@ -67,7 +90,7 @@ def navbar() -> dbc.Navbar:
                 dbc.NavbarToggler(id="nav-toggler"),
                 dbc.Collapse(
                     [dbc.Nav(links, navbar=True, className="me-auto"), who,
-                     html.A("Sign out", href="/logout", className="btn btn-outline-light btn-sm", id="nav-logout")],
+                     sign_out_form()],
                     id="nav-collapse", navbar=True,
                 ),
             ],
@@ -75,6 +98,15 @@ def navbar() -> dbc.Navbar:
         ),
         color="success", dark=True, className="mb-2",
     )
+
+
+def sign_out_form() -> html.Form:
+    """Return the navbar's sign-out button: a POST with the CSRF token (a GET never signs out)."""
+    token = flask.session.get("csrf") or ""
+    return html.Form([
+        dcc.Input(type="hidden", name="csrf", value=token, id="nav-logout-csrf"),
+        html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm", id="nav-logout"),
+    ], action="/logout", method="POST", className="d-inline mb-0")
 
 
 def shell_layout() -> html.Div:
@@ -122,16 +154,33 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         log.warning("no secret key configured: using a random one (sessions end when the process ends)")
     server.config.update(
         SECRET_KEY=config.secret_key or secrets.token_hex(32),
+        # A callback body is a few kilobytes; anything near this is not a browser's request.
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # Behind TLS in production; the embedded default is plain http on localhost.
-        SESSION_COOKIE_SECURE=not config.embedded,
+        # Behind TLS in production or when the deployment says so; the embedded default is plain
+        # http on localhost. A request that arrives as https (through a trusted proxy) also gets Secure.
+        SESSION_COOKIE_SECURE=config.behind_tls or not config.embedded,
         REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SECURE=not config.embedded,
+        REMEMBER_COOKIE_SECURE=config.behind_tls or not config.embedded,
         CT_CONFIG=config,
         CT_SESSION_FACTORY=session_factory,
     )
-    init_auth(server, session_factory)
+    if len(server.config["SECRET_KEY"]) < MIN_SECRET_KEY_CHARS:
+        log.warning("the secret key has fewer than %d characters: session cookies could be forged",
+                    MIN_SECRET_KEY_CHARS)
+    init_auth(server, session_factory, app.csp_hashes, config.proxy_hops)
+
+    @server.before_request
+    def _check_callback_request():  # noqa: ANN202
+        # Dash parses the callback body itself and answers a malformed one with a 500; a body of
+        # the wrong shape, or Dash's own page-routing callback with a non-text path, is refused here.
+        if flask.request.path != "/_dash-update-component" or flask.request.method != "POST":
+            return None
+        problem = callback_request_problem(flask.request.get_json(silent=True), app.callback_map)
+        if problem:
+            return flask.jsonify(error=problem), 400
+        return None
 
     @server.before_request
     def _home_by_role():  # noqa: ANN202

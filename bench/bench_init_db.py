@@ -40,7 +40,7 @@ def _counts(url: str) -> dict[str, int]:
 def bench(url: str, data_dir: Path) -> tuple[float, str, dict[str, int]]:
     """Run init-db --demo once on `url`; return (seconds, summary, row counts)."""
     env = {"CARBONTRACK_DATABASE_URL": url, "CARBONTRACK_DATA_DIR": str(data_dir),
-           "CARBONTRACK_SECRET_KEY": "bench"}
+           "CARBONTRACK_SECRET_KEY": "bench-" + "x" * 26}
     cfg = load_config(env)
     started = time.perf_counter()
     summary = init_database(cfg, demo=True)

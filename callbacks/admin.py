@@ -12,12 +12,13 @@ from dash import Input, Output, State, ctx, html
 from callbacks.common import app_tz, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied
-from core.models import Device, Factory, Stack
+from core.models import Device, Factory, Stack, User
 from core.registry.admin import (
     AdminError,
     add_device,
     admin_add_factor_version,
     admin_create_user,
+    admin_end_sessions,
     factor_versions,
     list_users,
     reset_password,
@@ -27,6 +28,7 @@ from core.registry.admin import (
     update_user,
 )
 from core.timeutil import DEFAULT_TZ
+from core.validation import FieldError, optional_id, parse_number
 
 ACTIONS = {
     "admin-user-create": ("user", "create_user"),
@@ -36,6 +38,7 @@ ACTIONS = {
     "admin-device-add": ("stack", "add_device"),
     "admin-device-toggle": ("stack", "toggle_device"),
     "admin-factor-add": ("factor", "factor"),
+    "admin-user-signout": ("user", "sign_out_everywhere"),
 }
 
 
@@ -89,74 +92,98 @@ def admin_tables(user, session_factory, tz: Any = DEFAULT_TZ) -> dict | None:  #
     }
 
 
-def _float(v) -> float | None:  # noqa: ANN001
-    if v in (None, ""):
-        return None
+def _pick(values: dict, key: str, what: str) -> int:
+    """Return the id picked in a dropdown; a crafted or missing value is refused, never converted."""
+    picked = optional_id(values.get(key))
+    if picked is None:
+        raise AdminError(f"pick {what}")
+    return picked
+
+
+def _num(v) -> float | None:  # noqa: ANN001
+    """Return the typed number (validated again, with its range, in core.registry.admin)."""
     try:
-        return float(v)
-    except (TypeError, ValueError) as exc:
-        raise AdminError(f"not a number: {v!r}") from exc
+        return parse_number(v, "value")
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
 
 
 def admin_action(action: str, user, values: dict, session_factory) -> str:  # noqa: ANN001
-    """Carry out one admin action; return what happened (raises AccessDenied or AdminError)."""
+    """Carry out one admin action; return what happened, read back after the commit (raises AccessDenied or AdminError)."""
     with session_factory() as s:
         if action == "create_user":
             factory_code = None
             if values.get("new_factory") is not None:
-                f = s.get(Factory, int(values["new_factory"]))
+                f = s.get(Factory, _pick(values, "new_factory", "a factory"))
                 factory_code = f.code if f else None
-            row = admin_create_user(s, user, values.get("new_name") or "", values.get("new_password") or "",
-                                    values.get("new_role") or "", factory_code, values.get("new_full") or None)
-            msg = f"Created {row.username}."
+            row = admin_create_user(s, user, values.get("new_name"), values.get("new_password"),
+                                    values.get("new_role") or "", factory_code, values.get("new_full"))
+            s.commit()
+            msg = f"Created {row.username} ({row.role.replace('_', ' ')})."
         elif action == "update_user":
-            if values.get("pick") is None:
-                raise AdminError("pick a user")
-            uid = int(values["pick"])
-            active = {"yes": True, "no": False}.get(values.get("active"))
-            fid = int(values["factory"]) if values.get("factory") is not None else None
-            row = update_user(s, user, uid, values.get("role") or None, fid, active)
+            uid = _pick(values, "pick", "a user")
+            active = {"yes": True, "no": False}.get(values.get("active")) if isinstance(values.get("active"), str) else None
+            fid = optional_id(values.get("factory"))
+            role = values.get("role") if isinstance(values.get("role"), str) and values.get("role") else None
+            row = update_user(s, user, uid, role, fid, active)
             if values.get("password"):
                 reset_password(s, user, uid, values["password"])
-            msg = f"Saved {row.username}."
+            s.commit()
+            msg = (f"Saved {row.username}: {row.role.replace('_', ' ')}, "
+                   f"{'active' if row.active else 'deactivated'}"
+                   + (", new password set (their sessions are ended)." if values.get("password") else "."))
         elif action == "factory":
-            if values.get("factory_pick") is None:
-                raise AdminError("pick a factory")
-            f = set_factory_target(s, user, int(values["factory_pick"]), _float(values.get("target")),
-                                   _float(values.get("density")))
-            msg = f"Saved {f.code}."
+            f = set_factory_target(s, user, _pick(values, "factory_pick", "a factory"), _num(values.get("target")),
+                                   _num(values.get("density")))
+            s.commit()
+            s.refresh(f)
+            msg = (f"Saved {f.code}: target {fmt_num(f.target_kg_co2e_per_kg, 'kg CO2e/kg made tea', 2)}, "
+                   f"firewood density {fmt_num(f.firewood_density_kg_m3, 'kg/m³')}.")
         elif action == "stack":
-            if values.get("stack_pick") is None:
-                raise AdminError("pick a stack")
-            dry = {"dry": True, "wet": False}.get(values.get("dry"))
-            st = update_stack(s, user, int(values["stack_pick"]), diameter_m=_float(values.get("diameter")),
-                              moisture_fraction=_float(values.get("moisture")),
-                              velocity_profile_factor=_float(values.get("profile")), dry_basis=dry)
-            msg = f"Saved stack #{st.id}; new readings use the new parameters."
+            dry = {"dry": True, "wet": False}.get(values.get("dry")) if isinstance(values.get("dry"), str) else None
+            st = update_stack(s, user, _pick(values, "stack_pick", "a stack"), diameter_m=_num(values.get("diameter")),
+                              moisture_fraction=_num(values.get("moisture")),
+                              velocity_profile_factor=_num(values.get("profile")), dry_basis=dry)
+            s.commit()
+            s.refresh(st)
+            msg = (f"Saved stack #{st.id}: diameter {st.diameter_m:g} m, flue moisture {st.moisture_fraction:g}, "
+                   f"profile factor {st.velocity_profile_factor:g}, {'dry' if st.dry_basis else 'wet'} basis; "
+                   f"new readings use these parameters.")
         elif action == "add_device":
-            if values.get("device_stack") is None:
-                raise AdminError("pick the node's stack")
-            d = add_device(s, user, values.get("device_id") or "", int(values["device_stack"]),
-                           _float(values.get("device_interval")) or 60.0)
-            msg = f"Registered node {d.id}."
+            interval = values.get("device_interval")
+            d = add_device(s, user, values.get("device_id"), _pick(values, "device_stack", "the node's stack"),
+                           60.0 if interval in (None, "") else _num(interval))
+            s.commit()
+            msg = f"Registered node {d.id} (sample interval {d.sample_interval_s:g} s)."
         elif action == "toggle_device":
-            if not values.get("device_pick"):
+            picked = values.get("device_pick")
+            if not picked or not isinstance(picked, str) or len(picked) > 40:
                 raise AdminError("pick a node")
-            d = s.get(Device, values["device_pick"])
+            d = s.get(Device, picked)
             if d is None:
                 raise AdminError("no such node")
             d = set_device_active(s, user, d.id, not d.active)
+            s.commit()
             msg = f"Node {d.id} is now {'active' if d.active else 'retired'}."
         elif action == "factor":
-            if not values.get("factor_code") or not values.get("factor_field"):
+            code, field_name = values.get("factor_code"), values.get("factor_field")
+            if not isinstance(code, str) or not isinstance(field_name, str) or not code or not field_name:
                 raise AdminError("pick a factor and a field")
-            row = admin_add_factor_version(s, user, values["factor_code"],
-                                           **{values["factor_field"]: values.get("factor_value")})
-            msg = f"Added {row.code} version {row.version}."
+            row = admin_add_factor_version(s, user, code, **{field_name: values.get("factor_value")})
+            s.commit()
+            shown = getattr(row, field_name)
+            msg = f"Added {row.code} version {row.version}: {field_name} = {_shown(shown)}."
+        elif action == "sign_out_everywhere":
+            row, n = admin_end_sessions(s, user, _pick(values, "pick", "a user"))
+            s.commit()
+            msg = f"Signed {row.username} out everywhere ({n} session{'s' if n != 1 else ''} ended)."
         else:
             raise AdminError("unknown action")
-        s.commit()
     return msg
+
+
+def _shown(value) -> str:  # noqa: ANN001
+    return f"{value:,.10g}" if isinstance(value, float) else str(value)
 
 
 def register(app: dash.Dash) -> None:
@@ -184,6 +211,7 @@ def register(app: dash.Dash) -> None:
         Output("admin-user-result", "children"), Output("admin-factory-result", "children"),
         Output("admin-stack-result", "children"), Output("admin-factor-result", "children"),
         Output("admin-changed", "data"),
+        Output("admin-user-new-password", "value"), Output("admin-user-password", "value"),
         *[Input(k, "n_clicks") for k in ACTIONS],
         State("admin-user-new-name", "value"), State("admin-user-new-full", "value"),
         State("admin-user-new-role", "value"), State("admin-user-new-factory", "value"),
@@ -208,11 +236,13 @@ def register(app: dash.Dash) -> None:
         values = dict(zip(names, args[len(ACTIONS):], strict=True))
         area, action = ACTIONS.get(ctx.triggered_id, (None, None))
         if action is None:
-            return (dash.no_update,) * 5
+            return (dash.no_update,) * 7
         try:
             text = admin_action(action, web_user(), values, app_session_factory())
             msg = dbc.Alert(text, color="success", duration=6000, id=f"admin-{area}-ok")
-            changed = (values["changed"] or 0) + 1
+            before = values["changed"]
+            changed = (before if isinstance(before, int) and not isinstance(before, bool) and 0 <= before < 10**9
+                       else 0) + 1
         except AccessDenied as exc:
             msg = dbc.Alert(f"Not allowed: {exc}.", color="danger", id=f"admin-{area}-denied")
             changed = dash.no_update
@@ -221,4 +251,50 @@ def register(app: dash.Dash) -> None:
             changed = dash.no_update
         out = {"user": dash.no_update, "factory": dash.no_update, "stack": dash.no_update, "factor": dash.no_update}
         out[area] = msg
-        return out["user"], out["factory"], out["stack"], out["factor"], changed
+        # A password never stays in the form once the change is made.
+        clear = "" if changed is not dash.no_update and area == "user" else dash.no_update
+        return out["user"], out["factory"], out["stack"], out["factor"], changed, clear, clear
+
+    @app.callback(
+        Output("admin-factory-target", "value"), Output("admin-factory-density", "value"),
+        Input("admin-factory-pick", "value"), Input("admin-changed", "data"),
+    )
+    def _factory_values(picked, _changed):  # noqa: ANN001, ANN202
+        return current_values(web_user(), "factory", picked, app_session_factory())
+
+    @app.callback(
+        Output("admin-stack-diameter", "value"), Output("admin-stack-moisture", "value"),
+        Output("admin-stack-profile", "value"), Output("admin-stack-dry", "value"),
+        Input("admin-stack-pick", "value"), Input("admin-changed", "data"),
+    )
+    def _stack_values(picked, _changed):  # noqa: ANN001, ANN202
+        return current_values(web_user(), "stack", picked, app_session_factory())
+
+    @app.callback(
+        Output("admin-user-role", "value"), Output("admin-user-factory", "value"),
+        Output("admin-user-active", "value"),
+        Input("admin-user-pick", "value"), Input("admin-changed", "data"),
+    )
+    def _user_values(picked, _changed):  # noqa: ANN001, ANN202
+        return current_values(web_user(), "user", picked, app_session_factory())
+
+
+CURRENT_FIELDS = {"factory": 2, "stack": 4, "user": 3}
+
+
+def current_values(user, what: str, picked, session_factory) -> tuple:  # noqa: ANN001
+    """Return the stored values of the picked factory, stack or user for the form (admins and auditors)."""
+    empty = (None,) * CURRENT_FIELDS[what]
+    pid = optional_id(picked)
+    if pid is None or user is None or user.role not in ("admin", "auditor") or not user.active:
+        return empty
+    with session_factory() as s:
+        if what == "factory":
+            f = s.get(Factory, pid)
+            return empty if f is None else (f.target_kg_co2e_per_kg, f.firewood_density_kg_m3)
+        if what == "stack":
+            st = s.get(Stack, pid)
+            return empty if st is None else (st.diameter_m, st.moisture_fraction, st.velocity_profile_factor,
+                                             "dry" if st.dry_basis else "wet")
+        u = s.get(User, pid)
+        return empty if u is None else (u.role, u.factory_id, "yes" if u.active else "no")

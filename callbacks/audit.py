@@ -13,14 +13,17 @@ from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied
 from core.insights.queries import audit_entries
 from core.timeutil import DEFAULT_TZ
+from core.validation import FieldError, int_in
 
 
 def audit_view(user, action: str | None, text: str | None, limit, session_factory, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
     """Return the audit table for the filters, or a refusal."""
     try:
-        n = int(limit or 200)
-    except (TypeError, ValueError):
+        n = int_in(limit, "Limit", 1, 5000) or 200
+    except FieldError:
         n = 200
+    action = action if isinstance(action, str) and len(action) <= 40 else None
+    text = text if isinstance(text, str) else None
     try:
         with session_factory() as s:
             rows = audit_entries(s, user, n, action=action or None, text=text or None)

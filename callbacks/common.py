@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.access import allowed_factory_ids
 from core.config import Config
 from core.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_FACTORY_MANAGER, ROLE_HQ, Factory
+from core.validation import optional_id
 
 # Navigation per role: (label, path). Reports belongs to every role (its page is elsewhere).
 NAV_ITEMS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -118,11 +119,8 @@ def factory_picker(page: str, user, selected: int | None = None) -> tuple[dbc.Co
 
 
 def parse_factory_id(value) -> int | None:  # noqa: ANN001
-    """Return an integer factory id from a callback input, or None."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    """Return an integer factory id from a callback input, or None (lists, objects, 10**30, "²" are None)."""
+    return optional_id(value)
 
 
 def fmt_num(value: float | None, unit: str = "", digits: int = 0) -> str:
@@ -179,7 +177,7 @@ def page_header(title: str, subtitle: str = "") -> html.Div:
 def ids_in(values: Iterable) -> list[int]:
     """Return integers from a list of callback values, dropping junk."""
     out = []
-    for v in values or ():
+    for v in values if isinstance(values, (list, tuple)) else ():
         fid = parse_factory_id(v)
         if fid is not None:
             out.append(fid)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
+import sqlalchemy as sa
 from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied, can_approve, can_enter_data, require_factory
 from core.inventory.entry import (
+    FIRST_MONTH,
     UNITS_BY_SOURCE,
     EntryError,
     approval_warnings,
@@ -29,7 +31,8 @@ from core.inventory.entry import (
 )
 from core.inventory.factors import load_factor_set
 from core.models import ENERGY_SOURCES, STATUS_APPROVED, STATUS_SUBMITTED, Factory
-from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, parse_month, utcnow
+from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow
+from core.validation import FieldError, month_in
 
 STATUS_COLORS = {"draft": "secondary", "submitted": "info", "approved": "success", "missing": "light"}
 N_MONTHS = 13
@@ -42,10 +45,17 @@ def month_options(now: datetime | None = None, tz: Any = DEFAULT_TZ) -> list[dic
     return [{"label": m.strftime("%B %Y"), "value": m.strftime("%Y-%m")} for m in months]
 
 
-def _month(value: str | None) -> date | None:
+def _month(value: str | None, now: datetime | None = None, tz: Any = DEFAULT_TZ) -> date | None:
+    """Return the month picked when it is a real month from FIRST_MONTH to this month, else None.
+
+    The page offers the last 13 months; older months (linked from History, or corrected by HQ)
+    are still readable and, with the usual rights, writable. Future months and years like 0001 or
+    1900 are refused.
+    """
+    this = month_start(local_date(now or utcnow(), tz))
     try:
-        return parse_month(value) if value else None
-    except ValueError:
+        return month_in(value, "Month", FIRST_MONTH, this)
+    except FieldError:
         return None
 
 
@@ -63,6 +73,7 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
     except AccessDenied:
         return dict(empty, denied=True)
     out = dict(empty)
+    out["unit"] = dict(previous_units(session_factory, factory_id, month))
     status = sub.status if sub else "missing"
     out["status"] = status
     if sub is not None:
@@ -82,6 +93,21 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
     return out
 
 
+def previous_units(session_factory, factory_id: int, month: date) -> dict[str, str]:  # noqa: ANN001
+    """Return the unit each source was last logged in before `month` (a new month starts with those, not m³)."""
+    from core.models import EnergyEntry, MonthlySubmission
+
+    with session_factory() as s:
+        rows = s.execute(
+            sa.select(EnergyEntry.source, EnergyEntry.unit)
+            .join(MonthlySubmission, MonthlySubmission.id == EnergyEntry.submission_id)
+            .where(MonthlySubmission.factory_id == factory_id, MonthlySubmission.month < month,
+                   MonthlySubmission.month >= add_months(month, -12))
+            .order_by(MonthlySubmission.month)
+        ).all()
+    return {src: unit for src, unit in rows if unit in UNITS_BY_SOURCE.get(src, ())}
+
+
 def as_text(value: float | None) -> str | None:
     """A stored number as the text field shows it (no exponent, no trailing .0)."""
     if value is None:
@@ -97,7 +123,7 @@ def form_values(data: dict, sources: list[str]) -> tuple:
     The unit is the stored unit of the source; the source's first unit only when nothing is stored.
     """
     qty = [as_text(data["qty"].get(s)) for s in sources]
-    units = [data["unit"].get(s) or UNITS_BY_SOURCE[s][0] for s in sources]
+    units = [data["unit"].get(s) or UNITS_BY_SOURCE.get(s, ("",))[0] for s in sources]
     return (qty, units, as_text(data["moisture"]), as_text(data["density"]), as_text(data["green_leaf"]),
             as_text(data["made_tea"]), data["note"])
 
@@ -135,9 +161,9 @@ def status_badge(status: str, denied: bool = False) -> Any:
 def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
                   moisture, density, green_leaf, made_tea, session_factory, tz: Any = DEFAULT_TZ) -> tuple[Any, Any]:
     """Return (preview, messages) for what is typed: the implied emissions and the validation results."""
-    month = _month(month_text)
+    month = _month(month_text, None, tz)
     if factory_id is None or month is None:
-        return html.Div("Pick a factory and a month."), None
+        return html.Div("Pick a factory and a month."), None, {}
     form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea)
     try:
         with session_factory() as s:
@@ -151,10 +177,10 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
             sub = get_submission(s, user, factory_id, month)
             kept = blank_over_stored(form, sub, {e.source: e for e in sub.entries} if sub else {})
     except AccessDenied:
-        return dbc.Alert("You may not see this factory.", color="danger"), None
+        return dbc.Alert("You may not see this factory.", color="danger"), None, {}
     check = validate(form, factors, medians, density_default, local_date(utcnow(), tz))
     check.errors.extend(kept)
-    p = preview(form, factors, default_density=density_default)
+    p = preview(form, factors, default_density=density_default, refused=check.fields)
     rows = [
         ("Fossil CO2", fmt_num(p.combustion.fossil_co2_kg / 1000, "t", 2)),
         ("CH4 + N2O as CO2e", fmt_num(p.ch4_n2o_co2e_kg / 1000, "t CO2e", 2)),
@@ -170,12 +196,18 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
     msgs = []
     if check.errors:
         msgs.append(dbc.Alert([*[html.Div(e) for e in check.errors],
-                               html.Div("Lines with errors are left out of the figures above; nothing is saved "
-                                        "until they are corrected.", className="small mt-1")],
+                               html.Div("Lines with errors (marked red) are left out of the figures above; nothing "
+                                        "is saved until they are corrected.", className="small mt-1")],
                               color="danger", id="factory-entry-errors"))
     if check.warnings:
         msgs.append(dbc.Alert([html.Div(w) for w in check.warnings], color="warning", id="factory-entry-warnings"))
-    return table, msgs or None
+    return table, msgs or None, check.fields
+
+
+def invalid_flags(fields: dict, sources: list[str]) -> tuple:
+    """Return the `invalid` flag of each quantity field and of moisture, density, leaf and tea."""
+    return ([s in fields for s in sources], "moisture" in fields, "density" in fields, "green_leaf_kg" in fields,
+            "made_tea_kg" in fields)
 
 
 def do_action(action: str, user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
@@ -194,7 +226,7 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
     Return (message, done). Only when done does the page reload the month from the database: a
     refused save or submit leaves what the user typed on screen.
     """
-    month = _month(month_text)
+    month = _month(month_text, now, tz)
     if factory_id is None or month is None:
         return dbc.Alert("Pick a factory and a month first.", color="warning"), False
     try:
@@ -222,12 +254,30 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
     return dbc.Alert(text, color="success", id="factory-entry-ok", duration=8000), True
 
 
+def submit_question(month_text: str | None, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> str | None:
+    """Return the question to ask before submitting the month still in progress (None for a finished month)."""
+    now = now or utcnow()
+    month = _month(month_text, now, tz)
+    this = month_start(local_date(now, tz))
+    if month is None or month != this:
+        return None
+    last_day = add_months(this, 1) - timedelta(days=1)
+    return (f"{month:%B %Y} is still in progress (until {last_day.day} {last_day:%B}). Figures submitted now "
+            f"cover only part of the month. Submit it to HQ anyway?")
+
+
 QTY = {"type": "factory-entry-qty", "source": ALL}
 UNIT = {"type": "factory-entry-unit", "source": ALL}
 
 
 def _by_source(items: list[dict]) -> dict:
-    return {item["id"]["source"]: item.get("value") for item in items}
+    """Return {source: value} from a pattern-matching input list (unknown sources dropped)."""
+    out = {}
+    for item in items if isinstance(items, list) else ():
+        src = item.get("id", {}).get("source") if isinstance(item, dict) and isinstance(item.get("id"), dict) else None
+        if isinstance(src, str) and src in ENERGY_SOURCES:
+            out[src] = item.get("value")
+    return out
 
 
 def register(app: dash.Dash) -> None:
@@ -248,7 +298,8 @@ def register(app: dash.Dash) -> None:
     def _load(factory, month, _saved, unit_ids):  # noqa: ANN001, ANN202
         user, fid = web_user(), parse_factory_id(factory)
         data = load_month(user, fid, month, app_session_factory())
-        fields = form_values(data, [i["source"] for i in unit_ids])
+        # The fields on screen, from the request's outputs (a crafted `unit_ids` state is ignored).
+        fields = form_values(data, [o["id"].get("source") for o in ctx.outputs_list[0]])
         hide = {"display": "none"}
         checks = approval_panel(user, fid, month, app_session_factory(), app_tz()) if data["can_approve"] else None
         return (*fields, status_badge(data["status"], data["denied"]), not data["can_save"], not data["can_edit"],
@@ -256,6 +307,8 @@ def register(app: dash.Dash) -> None:
 
     @app.callback(
         Output("factory-entry-preview", "children"), Output("factory-entry-messages", "children"),
+        Output(QTY, "invalid"), Output("factory-entry-moisture", "invalid"), Output("factory-entry-density", "invalid"),
+        Output("factory-entry-green-leaf", "invalid"), Output("factory-entry-made-tea", "invalid"),
         Input(QTY, "value"), Input(UNIT, "value"),
         Input("factory-entry-moisture", "value"), Input("factory-entry-density", "value"),
         Input("factory-entry-green-leaf", "value"), Input("factory-entry-made-tea", "value"),
@@ -264,13 +317,30 @@ def register(app: dash.Dash) -> None:
     def _preview(_q, _u, moisture, density, green_leaf, made_tea, factory, month):  # noqa: ANN001, ANN202
         qty = _by_source(ctx.inputs_list[0])
         unit = _by_source(ctx.inputs_list[1])
-        return preview_panel(web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
-                             green_leaf, made_tea, app_session_factory(), app_tz())
+        table, msgs, fields = preview_panel(web_user(), parse_factory_id(factory), month, qty, unit, moisture,
+                                            density, green_leaf, made_tea, app_session_factory(), app_tz())
+        sources = [item["id"]["source"] for item in ctx.outputs_list[2]]
+        return (table, msgs, *invalid_flags(fields, sources))
+
+    @app.callback(
+        Output("factory-entry-confirm", "displayed"), Output("factory-entry-confirm", "message"),
+        Output("factory-entry-submit-go", "data"),
+        Input("factory-entry-submit", "n_clicks"),
+        State("factory-entry-month", "value"), State("factory-entry-submit-go", "data"),
+        prevent_initial_call=True,
+    )
+    def _ask(_n, month, go):  # noqa: ANN001, ANN202
+        question = submit_question(month, app_tz())
+        if question:
+            return True, question, dash.no_update
+        go = go if isinstance(go, int) and not isinstance(go, bool) and 0 <= go < 10**9 else 0
+        return False, "", go + 1
 
     @app.callback(
         Output("factory-entry-result", "children"), Output("factory-entry-saved", "data"),
-        Input("factory-entry-save", "n_clicks"), Input("factory-entry-submit", "n_clicks"),
+        Input("factory-entry-save", "n_clicks"), Input("factory-entry-submit-go", "data"),
         Input("factory-entry-approve", "n_clicks"), Input("factory-entry-reopen", "n_clicks"),
+        Input("factory-entry-confirm", "submit_n_clicks"),
         State("factory-entry-factory", "value"), State("factory-entry-month", "value"),
         State(QTY, "value"), State(UNIT, "value"),
         State("factory-entry-moisture", "value"), State("factory-entry-density", "value"),
@@ -279,14 +349,16 @@ def register(app: dash.Dash) -> None:
         State("factory-entry-saved", "data"),
         prevent_initial_call=True,
     )
-    def _act(_s, _sub, _a, _r, factory, month, _q, _u, moisture, density, green_leaf, made_tea, note,  # noqa: ANN001, ANN202
+    def _act(_s, _sub, _a, _r, _c, factory, month, _q, _u, moisture, density, green_leaf, made_tea, note,  # noqa: ANN001, ANN202
              reason, saved):
-        action = {"factory-entry-save": "save", "factory-entry-submit": "submit",
+        action = {"factory-entry-save": "save", "factory-entry-submit-go": "submit", "factory-entry-confirm": "submit",
                   "factory-entry-approve": "approve", "factory-entry-reopen": "reopen"}.get(ctx.triggered_id)
         if action is None:
             return dash.no_update, dash.no_update
         qty = _by_source(ctx.states_list[2])
         unit = _by_source(ctx.states_list[3])
+        if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < 10**9:
+            saved = 0
         msg, done = run_action(action, web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
                                green_leaf, made_tea, note, reason, app_session_factory(), app_tz())
         return msg, (saved or 0) + 1 if done else dash.no_update

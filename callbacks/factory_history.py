@@ -35,6 +35,7 @@ from core.inventory.factors import load_factor_set
 from core.models import Factory
 from core.reporting.xlsx import is_formula_like, put
 from core.timeutil import DEFAULT_TZ, iter_months, local_date, month_start, utcnow
+from core.validation import iso_date
 
 MAX_DAYS = 400  # longest range shown at daily resolution
 DENIED = "You may not see this factory."
@@ -53,14 +54,8 @@ def safe_cell(value: Any) -> Any:
 
 def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     """Return the chosen [first, last] local days, clipped to MAX_DAYS and to today."""
-    try:
-        last = date.fromisoformat(end[:10]) if end else today
-    except ValueError:
-        last = today
-    try:
-        first = date.fromisoformat(start[:10]) if start else last - timedelta(days=89)
-    except ValueError:
-        first = last - timedelta(days=89)
+    last = iso_date(end, "End date") or today
+    first = iso_date(start, "Start date") or last - timedelta(days=89)
     last = min(last, today)
     if first > last:
         first, last = last, first
@@ -84,6 +79,8 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
             factory = s.get(Factory, factory_id)
     except AccessDenied:
         return {"denied": True}
+    if factory is None:
+        return {"denied": True}
     monthly = []
     for i in inv:
         monthly.append({
@@ -99,11 +96,13 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
             "made_tea_kg": i.made_tea_kg, "intensity": i.intensity_kg_per_kg, "target_met": i.target_met,
             "coverage": i.coverage, "fossil_share": i.fossil_share,
         })
-    return {"denied": False, "first": first, "last": last, "days": days, "monthly": monthly,
+    today = local_date(now, tz)
+    partial = month_start(today) if month_start(last) == month_start(today) else None
+    return {"denied": False, "first": first, "last": last, "days": days, "monthly": monthly, "partial_month": partial,
             "factory_code": factory.code, "factory_name": factory.name, "target": factory.target_kg_co2e_per_kg}
 
 
-def month_axis(fig: Any, months: list[date]) -> Any:
+def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any:
     """Put a monthly figure on a category axis: one label per month ("Sep 2026"), in order.
 
     On a date axis Plotly picks its own tick spacing, which repeated labels ("Aug 2026, Aug 2026")
@@ -112,7 +111,8 @@ def month_axis(fig: Any, months: list[date]) -> Any:
     """
     if not months:
         return fig
-    label = {m: m.strftime("%b %Y") for m in months}
+    # The month still running is labelled so its lower total does not read as a fall.
+    label = {m: m.strftime("%b %Y") + (" (to date)" if m == partial else "") for m in months}
     for trace in fig.data:
         if trace.x is not None:
             trace.x = [label.get(x, x) for x in trace.x]
@@ -170,10 +170,12 @@ def render_history(data: dict | None) -> tuple:
                          [share.get(month_start(d.day)) for d in days]) \
         if any(d.co2_kg is not None for d in days) else empty_figure("No stack data in this range.")
     months = [r["month"] for r in monthly]
-    month_fig = month_axis(monthly_figure(monthly), months) if monthly else empty_figure("No months in this range.")
-    inten = month_axis(intensity_figure(monthly, data["target"]), months) if any(
+    partial = data.get("partial_month")
+    month_fig = month_axis(monthly_figure(monthly), months, partial) if monthly else empty_figure(
+        "No months in this range.")
+    inten = month_axis(intensity_figure(monthly, data["target"]), months, partial) if any(
         r["intensity"] for r in monthly) else empty_figure("No intensity: the months have no energy log or no made tea.")
-    recon = month_axis(reconciliation_figure(monthly), months) if monthly else empty_figure(
+    recon = month_axis(reconciliation_figure(monthly), months, partial) if monthly else empty_figure(
         "No months in this range.")
     return kpis, daily, month_fig, inten, recon, monthly_table(monthly)
 

@@ -111,24 +111,35 @@ def daily_figure(days: Sequence[date], co2_kg: Sequence[float | None], coverage:
 
 
 def monthly_figure(rows: Sequence[dict]) -> go.Figure:
-    """Return monthly energy-based Scope 1, Scope 2, biogenic memo and measured stack CO2 (fossil/biogenic), t."""
+    """Return monthly Scope 1, Scope 2 and measured fossil CO2 (left axis, t) and biogenic CO2 (right axis, t).
+
+    Biogenic CO2 from firewood is some 50× the fossil figures: on one axis it flattened Scope 1
+    and 2 to a line at zero, so it has its own axis.
+    """
     months = [r["month"] for r in rows]
 
     def col(key: str) -> list:
         return [None if r.get(key) is None else r[key] / 1000 for r in rows]
 
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=months, y=col("scope1_kg"), name="Scope 1 fossil (t CO2e)", marker_color=COLORS[2]))
-    fig.add_trace(go.Bar(x=months, y=col("scope2_kg"), name="Scope 2 (t CO2e)", marker_color=COLORS[1]))
-    fig.add_trace(go.Bar(x=months, y=col("biogenic_co2_kg"), name="biogenic CO2, memo (t)", marker_color=COLORS[0],
-                         opacity=0.45))
+    fig.add_trace(go.Bar(x=months, y=col("scope1_kg"), name="Scope 1 fossil (t CO2e)", marker_color=COLORS[2],
+                         offsetgroup="fossil"))
+    fig.add_trace(go.Bar(x=months, y=col("scope2_kg"), name="Scope 2 (t CO2e)", marker_color=COLORS[1],
+                         offsetgroup="scope2"))
     fig.add_trace(go.Scatter(x=months, y=col("measured_fossil_co2_kg"), name="measured fossil CO2 (t)",
                              mode="lines+markers", connectgaps=False, line={"color": COLORS[3]}))
-    fig.add_trace(go.Scatter(x=months, y=col("measured_biogenic_co2_kg"), name="measured biogenic CO2 (t)",
-                             mode="lines+markers", connectgaps=False, line={"color": COLORS[5]}))
-    fig.update_layout(barmode="group")
+    fig.add_trace(go.Bar(x=months, y=col("biogenic_co2_kg"), name="biogenic CO2, memo (t, right axis)",
+                         marker_color=COLORS[0], opacity=0.35, yaxis="y2", offsetgroup="bio"))
+    fig.add_trace(go.Scatter(x=months, y=col("measured_biogenic_co2_kg"), name="measured biogenic CO2 (t, right axis)",
+                             mode="lines+markers", connectgaps=False, line={"color": COLORS[5], "dash": "dot"},
+                             yaxis="y2"))
+    fig.update_layout(barmode="group", yaxis2={"title": "biogenic CO2 (t)", "overlaying": "y", "side": "right",
+                                               "rangemode": "tozero", "showgrid": False})
+    fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(title="month", tickformat="%b %Y")
-    return _base_layout(fig, "Monthly emissions: energy log vs stack", "t")
+    fig = _base_layout(fig, "Monthly emissions: energy log vs stack", "fossil CO2 / CO2e (t)")
+    fig.update_layout(margin={"l": 50, "r": 60, "t": 40, "b": 40})
+    return fig
 
 
 def intensity_figure(rows: Sequence[dict], target: float | None) -> go.Figure:
@@ -139,6 +150,7 @@ def intensity_figure(rows: Sequence[dict], target: float | None) -> go.Figure:
                              name="intensity (kg CO2e/kg)", connectgaps=False, line={"color": COLORS[0]}))
     if target is not None:
         fig.add_hline(y=target, line_dash="dash", line_color="#dc3545", annotation_text=f"target {target:.2f}")
+    fig.update_yaxes(rangemode="tozero")  # from 0: a small change must not look like a large one
     fig.update_xaxes(title="month", tickformat="%b %Y")
     return _base_layout(fig, "Intensity against target", "kg CO2e per kg made tea", height=280)
 
@@ -166,13 +178,17 @@ def trend_figure(months: Sequence[date], scope1_kg: Sequence[float | None], scop
     fig = go.Figure()
     fig.add_trace(go.Bar(x=list(months), y=t(scope1_kg), name="Scope 1 fossil (t CO2e)", marker_color=COLORS[2]))
     fig.add_trace(go.Bar(x=list(months), y=t(scope2_kg), name="Scope 2 (t CO2e)", marker_color=COLORS[1]))
-    fig.add_trace(go.Scatter(x=list(months), y=t(biogenic_kg), name="biogenic CO2, memo (t)",
-                             mode="lines+markers", line={"color": COLORS[0]}, connectgaps=False))
+    fig.add_trace(go.Scatter(x=list(months), y=t(biogenic_kg), name="biogenic CO2, memo (t, right axis)",
+                             mode="lines+markers", line={"color": COLORS[0]}, connectgaps=False, yaxis="y2"))
     fig.add_trace(go.Scatter(x=list(months), y=t([v or None for v in measured_kg]),
                              name="measured stack CO2 (t)", mode="lines", line={"color": COLORS[6], "dash": "dot"}))
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", yaxis2={"title": "biogenic CO2 (t)", "overlaying": "y", "side": "right",
+                                               "rangemode": "tozero", "showgrid": False})
+    fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(tickformat="%b %Y")
-    return _base_layout(fig, "Network trend, last 13 months", "t")
+    fig = _base_layout(fig, "Network trend, last 13 months", "fossil CO2 / CO2e (t)")
+    fig.update_layout(margin={"l": 50, "r": 60, "t": 40, "b": 40})
+    return fig
 
 
 def region_figure(regions: Sequence[int], scope1_kg: Sequence[float], scope2_kg: Sequence[float],

@@ -78,4 +78,4 @@ def register(app: dash.Dash) -> None:
     )
     def _render(_n, problems):  # noqa: ANN001, ANN202
         nodes, listeners = nodes_data(web_user(), app_session_factory(), app_tz())
-        return render_nodes(nodes, listeners, "problems" in (problems or []), app_tz())
+        return render_nodes(nodes, listeners, isinstance(problems, list) and "problems" in problems, app_tz())

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, html
 
-from callbacks.common import app_tz, empty_state, fmt_num, fmt_pct, fmt_t, kpi_card, web_user
+from callbacks.common import app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
 from core.insights.queries import UPTIME_THRESHOLD, Overview, hq_overview
 from core.inventory.factors import load_factor_set
+from core.inventory.monthly import due_datetime
 from core.timeutil import DEFAULT_TZ
 
 
@@ -41,6 +42,24 @@ def uptime_table(ov: Overview) -> Any:
     ])
 
 
+def _t(kg: float | None, unit: str) -> str:
+    """Kilograms as whole tonnes with the unit once ("15,908 t CO2e", never "15,908 t / t CO2e")."""
+    return fmt_num(None if kg is None else kg / 1000, unit, 0)
+
+
+def submission_card(ov: Overview, tz: Any = DEFAULT_TZ) -> Any:
+    """Last month's submissions: until the due day, plainly what is pending; after it, the on-time share."""
+    due_day = (due_datetime(ov.last_month, tz) - timedelta(seconds=1)).astimezone(tz).date()
+    lm = ov.last_month.strftime("%b %Y")
+    submitted = sum(1 for f in ov.factories if f.get("status") in ("submitted", "approved"))
+    approved = sum(1 for f in ov.factories if f.get("status") == "approved")
+    if ov.today <= due_day:
+        return kpi_card(f"{lm} data", f"{submitted} of {ov.n_factories} submitted",
+                        f"{approved} approved; due {due_day.day} {due_day:%b}", card_id="hq-overview-on-time")
+    return kpi_card(f"Submitted {lm} on schedule", fmt_pct(ov.submitted_on_time_share),
+                    "energy data by the due day", card_id="hq-overview-on-time")
+
+
 def render_overview(ov: Overview) -> tuple:
     """Return (kpis, trend, map, regions, uptime table) for the overview."""
     if ov.n_factories == 0:
@@ -48,24 +67,25 @@ def render_overview(ov: Overview) -> tuple:
         return empty_state("No factories yet: load the demo data or add factories in Admin."), e, e, e, None
     lm = ov.last_month.strftime("%b %Y")
     kpis = dbc.Row([
-        kpi_card("Scope 1 fossil, year to date", fmt_t(ov.ytd.scope1_kg, 0), f"t CO2e, {ov.ytd.n} factory-months",
+        kpi_card("Scope 1 fossil, year to date", _t(ov.ytd.scope1_kg, "t CO2e"), f"{ov.ytd.n} factory-months",
                  card_id="hq-overview-ytd-scope1"),
-        kpi_card("Scope 2, year to date", fmt_t(ov.ytd.scope2_kg, 0), "t CO2e, location-based",
+        kpi_card("Scope 2, year to date", _t(ov.ytd.scope2_kg, "t CO2e"), "location-based",
                  card_id="hq-overview-ytd-scope2"),
-        kpi_card("Biogenic CO2, year to date (memo)", fmt_t(ov.ytd.biogenic_co2_kg, 0), "t CO2, outside scopes"),
+        kpi_card("Biogenic CO2, year to date (memo)", _t(ov.ytd.biogenic_co2_kg, "t CO2"), "outside scopes"),
         kpi_card("Network intensity, year to date", fmt_num(ov.ytd.intensity_kg_per_kg, "kg CO2e/kg", 3),
                  "Σ Scope 1+2 ÷ Σ made tea", card_id="hq-overview-intensity"),
-        kpi_card("Scope 1 fossil, month to date", fmt_t(ov.mtd.scope1_kg, 0),
+        kpi_card("Scope 1 fossil, month to date", _t(ov.mtd.scope1_kg, "t CO2e"),
                  f"{ov.mtd.n} of {ov.n_factories} factories have entered this month"),
-        kpi_card("Scope 2, month to date", fmt_t(ov.mtd.scope2_kg, 0), "t CO2e"),
-        kpi_card("Biogenic CO2, month to date (memo)", fmt_t(ov.mtd.biogenic_co2_kg, 0), "t CO2"),
-        kpi_card("Measured stack CO2, month to date", fmt_t(ov.mtd_measured_co2_kg, 0), "all sensors, t CO2"),
+        kpi_card("Scope 2, month to date", _t(ov.mtd.scope2_kg, "t CO2e"), "location-based"),
+        kpi_card("Biogenic CO2, month to date (memo)", _t(ov.mtd.biogenic_co2_kg, "t CO2"), "outside scopes"),
+        kpi_card("Measured stack CO2, month to date", _t(ov.mtd_measured_co2_kg, "t CO2"), "all sensors"),
         kpi_card("Factories with sensor uptime ≥ 50 %", fmt_pct(ov.uptime_ok_share), "last 30 days",
                  card_id="hq-overview-uptime-share"),
-        kpi_card(f"Submitted {lm} on schedule", fmt_pct(ov.submitted_on_time_share),
-                 "energy data by the due day", card_id="hq-overview-on-time"),
-        kpi_card(f"Meeting target in {lm}", fmt_pct(ov.target_met_share),
-                 f"of {ov.n_with_target_result} factories with a result", card_id="hq-overview-target"),
+        submission_card(ov),
+        kpi_card(f"Meeting target in {lm}", fmt_pct(ov.target_met_share) if ov.n_with_target_result else "—",
+                 f"of {ov.n_with_target_result} {'factory' if ov.n_with_target_result == 1 else 'factories'} "
+                 f"with a result" if ov.n_with_target_result else "no factory has reported this month yet",
+                 card_id="hq-overview-target"),
         kpi_card("Nodes online", f"{ov.nodes_online:,} of {ov.nodes_total:,}", "heard from within 3 sample intervals (≥ 5 min)",
                  card_id="hq-overview-nodes"),
     ])

@@ -29,6 +29,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
 DEFAULT_MAIL_FROM = "Carbon Track <carbontrack@localhost>"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8050"
+MIN_SECRET_KEY_CHARS = 32  # a guessable key lets anyone forge a session cookie
+MAX_PROXY_HOPS = 5
 
 
 class ConfigError(ValueError):
@@ -65,6 +67,8 @@ class Config:
     mail_from: str = DEFAULT_MAIL_FROM
     public_url: str = DEFAULT_PUBLIC_URL  # how nodes reach the web app (OTA image downloads)
     gwp_set: str = "AR5"  # GWP-100 set of the reports: AR4, AR5 or AR6 (core.emissions.GWP_SETS)
+    behind_tls: bool = False  # CARBONTRACK_BEHIND_TLS: users reach the app over https (cookies are Secure)
+    proxy_hops: int = 0  # CARBONTRACK_PROXY_HOPS: reverse proxies in front whose X-Forwarded-* are trusted
 
     @property
     def tz(self) -> ZoneInfo:
@@ -172,6 +176,14 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
                 "(set it to a long random string)"
             )
         secret = secrets.token_hex(32)  # random per run: sessions end when the process ends
+    elif require_secret and len(secret) < MIN_SECRET_KEY_CHARS:
+        raise ConfigError(
+            f"CARBONTRACK_SECRET_KEY: at least {MIN_SECRET_KEY_CHARS} characters, got {len(secret)} "
+            "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    hops_text = (env.get("CARBONTRACK_PROXY_HOPS") or "0").strip()
+    if not hops_text.isdigit() or int(hops_text) > MAX_PROXY_HOPS:
+        raise ConfigError(f"CARBONTRACK_PROXY_HOPS: a whole number from 0 to {MAX_PROXY_HOPS}, got {hops_text!r}")
     log_level = (env.get("CARBONTRACK_LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"CARBONTRACK_LOG_LEVEL: one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
@@ -202,4 +214,6 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
         data_dir=data_dir,
         tz_name=tz_name,
         embedded=embedded,
+        behind_tls=_flag(env, "CARBONTRACK_BEHIND_TLS"),
+        proxy_hops=int(hops_text),
     )

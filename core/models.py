@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from core.timeutil import utcnow
+
 # Roles (DESIGN.md "People and roles").
 ROLE_FACTORY_MANAGER = "factory_manager"
 ROLE_HQ = "hq"
@@ -74,7 +76,7 @@ class UTCDateTime(TypeDecorator):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utcnow()
 
 
 class Base(DeclarativeBase):
@@ -336,6 +338,42 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class WebSession(Base):
+    """A signed-in browser session, checked on every request (the cookie only carries its id).
+
+    The row's id is the SHA-256 of the random token in the cookie, so a copy of this table
+    cannot be replayed. A session ends (ended_at set) by sign-out, a password change, the
+    account's deactivation, an admin's "sign out everywhere", or its idle or absolute timeout.
+    """
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_reason: Mapped[str | None] = mapped_column(sa.String(40))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class SignInFailure(Base):
+    """Failed sign-ins per (username as typed, client address): the growing delay between attempts.
+
+    Keyed by what was typed, whether or not such an account exists, so the answer never tells;
+    and per address, so failures from elsewhere never lock the real user (or the admin) out.
+    """
+
+    __tablename__ = "sign_in_failure"
+
+    username: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    ip: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    next_allowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditLog(Base):

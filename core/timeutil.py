@@ -6,16 +6,26 @@ day or month; these helpers are the only place that conversion happens.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 DEFAULT_TZ = ZoneInfo("Africa/Nairobi")
+# The one clock of the code: every "now" in core/, callbacks/ and pages/ comes from utcnow(), so a
+# test or a replay can set it (set_clock) and the awkward-dates CI run can move it (time-machine).
+_clock: Callable[[], datetime] | None = None
 
 
 def utcnow() -> datetime:
-    """Return the current time as an aware UTC datetime."""
-    return datetime.now(UTC)
+    """Return the current time as an aware UTC datetime (from the injected clock when one is set)."""
+    return _clock() if _clock is not None else datetime.now(UTC)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> Callable[[], datetime] | None:
+    """Make `clock` the source of utcnow() (None: the system clock); return the previous one."""
+    global _clock
+    previous, _clock = _clock, clock
+    return previous
 
 
 def as_utc(dt: datetime) -> datetime:

@@ -39,7 +39,9 @@ def _users_tab() -> html.Div:
                    2),
             _field("New password", dbc.Input(id="admin-user-password", type="password"), 3),
         ]),
-        dbc.Button("Save changes", id="admin-user-save", color="primary", className="mb-2"),
+        dbc.Button("Save changes", id="admin-user-save", color="primary", className="mb-2 me-2"),
+        dbc.Button("Sign out everywhere", id="admin-user-signout", color="warning", className="mb-2",
+                   title="End every session of the picked user now"),
         html.Div(id="admin-user-result"),
         dcc.Loading(html.Div(id="admin-user-table")),
     ])

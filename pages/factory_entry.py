@@ -11,6 +11,7 @@ from callbacks.common import (
     not_permitted,
     page_allowed,
     page_header,
+    parse_factory_id,
     session_factory,
     web_user,
 )
@@ -74,7 +75,7 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
     user = web_user()
     if not page_allowed(user, "/factory/entry"):
         return not_permitted("energy entry")
-    picker, _ = factory_picker("factory-entry", user, int(factory) if factory and factory.isdigit() else None)
+    picker, _ = factory_picker("factory-entry", user, parse_factory_id(factory))
     options = month_options()
     values = [o["value"] for o in options]
     chosen = month if month in values else values[1]
@@ -125,6 +126,8 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
                      dbc.Col(html.Div(id="factory-entry-status", className="mt-4"), xs=6, md=4)],
                     className="mb-3"),
             dcc.Store(id="factory-entry-saved", data=0),
+            dcc.Store(id="factory-entry-submit-go", data=0),
+            dcc.ConfirmDialog(id="factory-entry-confirm"),
             dbc.Row([
                 dbc.Col([energy, production], xs=12, lg=7),
                 dbc.Col([

@@ -8,7 +8,14 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from callbacks.common import factory_picker, not_permitted, page_allowed, page_header, web_user
+from callbacks.common import (
+    factory_picker,
+    not_permitted,
+    page_allowed,
+    page_header,
+    parse_factory_id,
+    web_user,
+)
 from core.timeutil import DEFAULT_TZ, local_date, utcnow
 
 dash.register_page(__name__, path="/factory/history", title="History · Carbon Track", name="History")
@@ -19,7 +26,7 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     user = web_user()
     if not page_allowed(user, "/factory/history"):
         return not_permitted("the history page")
-    picker, _ = factory_picker("factory-history", user, int(factory) if factory and factory.isdigit() else None)
+    picker, _ = factory_picker("factory-history", user, parse_factory_id(factory))
     today = local_date(utcnow(), DEFAULT_TZ)
     return dbc.Container(
         [

@@ -6,7 +6,14 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from callbacks.common import factory_picker, not_permitted, page_allowed, page_header, web_user
+from callbacks.common import (
+    factory_picker,
+    not_permitted,
+    page_allowed,
+    page_header,
+    parse_factory_id,
+    web_user,
+)
 from callbacks.factory_live import REFRESH_MS
 
 dash.register_page(__name__, path="/factory/live", title="Live · Carbon Track", name="Live")
@@ -17,7 +24,7 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     user = web_user()
     if not page_allowed(user, "/factory/live"):
         return not_permitted("the live page")
-    picker, _ = factory_picker("factory-live", user, int(factory) if factory and factory.isdigit() else None)
+    picker, _ = factory_picker("factory-live", user, parse_factory_id(factory))
     return dbc.Container(
         [
             page_header("Live", "Stack CO2 as it is measured; refreshes every few seconds. Times in EAT."),

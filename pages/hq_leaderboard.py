@@ -29,7 +29,7 @@ def layout(**kwargs) -> html.Div:
                          dcc.Dropdown(id="hq-leaderboard-metric", clearable=False, value="intensity",
                                       options=[{"label": v, "value": k} for k, v in METRICS.items()])], xs=12, md=4),
                 dbc.Col([dbc.Label("Period", className="small text-muted mb-0"),
-                         dcc.Dropdown(id="hq-leaderboard-period", clearable=False, value="last_month",
+                         dcc.Dropdown(id="hq-leaderboard-period", clearable=False, value="latest",
                                       options=[{"label": v, "value": k} for k, v in PERIODS.items()])], xs=6, md=3),
                 dbc.Col([dbc.Label("Region", className="small text-muted mb-0"),
                          dcc.Dropdown(id="hq-leaderboard-region", placeholder="All regions",

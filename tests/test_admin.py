@@ -155,3 +155,111 @@ def test_list_users_roles(db):
         assert len(list_users(s, users["auditor"])) == 5
         with pytest.raises(AccessDenied):
             list_users(s, users["hq"])
+
+
+# --- Issue 16, findings 1-2: every numeric field refuses NaN, infinities, 1e308 and crafted types ---
+from core.models import Device, Factory  # noqa: E402
+from core.registry.admin import FACTOR_RANGES, FACTORY_FIELDS, STACK_FIELDS  # noqa: E402
+
+BAD_NUMBERS = ["nan", "NaN", float("nan"), "inf", "-inf", float("inf"), "1e308", 1e308, 10**30, -1e308,
+               [1], {"a": 1}, True, "12abc"]
+
+
+def _factor_rows(s):
+    return [(f.code, f.version) for f in s.scalars(sa.select(EmissionFactor))]
+
+
+@pytest.mark.parametrize("field", sorted(FACTOR_RANGES) + ["year"])
+def test_admin001_factor_numeric_fields_refuse_bad_numbers(db, field):
+    Session, _, users, _ = db
+    with Session() as s:
+        before = _factor_rows(s)
+        for bad in BAD_NUMBERS:
+            with pytest.raises(AdminError):
+                admin_add_factor_version(s, users["admin"], "diesel", **{field: bad})
+            s.rollback()
+            assert _factor_rows(s) == before, bad
+
+
+@pytest.mark.parametrize("field", sorted(FACTOR_RANGES))
+def test_admin002_factor_range_edges(db, field):
+    Session, _, users, _ = db
+    lo, hi, _unit = FACTOR_RANGES[field]
+    with Session() as s:
+        for outside in (lo - 1e-6 * max(1.0, abs(lo)) - 1e-9, hi * 1.001 + 1e-9):
+            with pytest.raises(AdminError, match=field):
+                admin_add_factor_version(s, users["admin"], "diesel", **{field: outside})
+        row = admin_add_factor_version(s, users["admin"], "diesel", **{field: str(hi)})
+        s.commit()
+        assert getattr(row, field) == hi
+
+
+def test_admin003_factor_year_10_to_23_refused(db):
+    Session, _, users, _ = db
+    with Session() as s, pytest.raises(AdminError, match="year"):
+        admin_add_factor_version(s, users["admin"], "diesel", year=str(10**23))
+
+
+@pytest.mark.parametrize("field", sorted(FACTORY_FIELDS))
+def test_admin004_factory_fields_refuse_bad_numbers(db, field):
+    Session, fx, users, _ = db
+    fid = fx.factory_ids["KGW"]
+    with Session() as s:
+        before = (s.get(Factory, fid).target_kg_co2e_per_kg, s.get(Factory, fid).firewood_density_kg_m3)
+        for bad in BAD_NUMBERS + [-1, 0, 5000]:
+            kwargs = {"target": bad} if field == "target_kg_co2e_per_kg" else {"target": None,
+                                                                                "firewood_density_kg_m3": bad}
+            with pytest.raises(AdminError):
+                set_factory_target(s, users["admin"], fid, **kwargs)
+            s.rollback()
+            f = s.get(Factory, fid)
+            assert (f.target_kg_co2e_per_kg, f.firewood_density_kg_m3) == before, bad
+
+
+@pytest.mark.parametrize("field", sorted(STACK_FIELDS))
+def test_admin005_stack_fields_refuse_bad_numbers(db, field):
+    Session, fx, users, _ = db
+    with Session() as s:
+        st = s.scalar(sa.select(Stack).where(Stack.factory_id == fx.factory_ids["KGW"]))
+        st_id, before = st.id, getattr(st, field)
+        for bad in BAD_NUMBERS:
+            with pytest.raises(AdminError):
+                update_stack(s, users["admin"], st_id, **{field: bad})
+            s.rollback()
+            assert getattr(s.get(Stack, st_id), field) == before, bad
+
+
+def test_admin006_sample_interval_refused_not_replaced(db):
+    Session, fx, users, _ = db
+    with Session() as s:
+        stack_id = s.scalar(sa.select(Stack.id).where(Stack.factory_id == fx.factory_ids["KGW"]))
+        for bad in BAD_NUMBERS + [0, -5, 3601]:
+            with pytest.raises(AdminError, match="Sample interval"):
+                add_device(s, users["admin"], "KGW-S9", stack_id, bad)
+            s.rollback()
+            assert s.get(Device, "KGW-S9") is None, bad
+
+
+def test_admin007_usernames_refused(db):
+    Session, _, users, _ = db
+    with Session() as s:
+        n = s.scalar(sa.select(sa.func.count()).select_from(User))
+        for name in ["with space", "", " ", "a", "x" * 41, "tab\there", "名前", ["admin"], {"a": 1}, "new\nline",
+                     "-dash-first", None]:
+            with pytest.raises(AdminError):
+                admin_create_user(s, users["admin"], name, "password-123", "hq")
+            s.rollback()
+            assert s.scalar(sa.select(sa.func.count()).select_from(User)) == n, name
+
+
+@pytest.mark.parametrize("field,limit", [("label", 200), ("source", 300), ("table_ref", 200), ("citation", 1000)])
+def test_admin008_factor_text_limits(db, field, limit):
+    Session, _, users, _ = db
+    with Session() as s:
+        with pytest.raises(AdminError, match=f"at most {limit:,}"):
+            admin_add_factor_version(s, users["admin"], "diesel", **{field: "x" * (limit + 1)})
+        with pytest.raises(AdminError, match="control"):
+            admin_add_factor_version(s, users["admin"], "diesel", **{field: "a\x00b"})
+        row = admin_add_factor_version(s, users["admin"], "diesel", **{field: "y" * limit})
+        s.commit()
+        assert getattr(row, field) == "y" * limit

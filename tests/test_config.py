@@ -11,7 +11,7 @@ import pytest
 
 from core.config import DEFAULT_DATABASE_URL, ConfigError, load_config, parse_mqtt_url, redact_url
 
-PROD = {"CARBONTRACK_SECRET_KEY": "s3cret"}  # so that only the variable under test can fail
+PROD = {"CARBONTRACK_SECRET_KEY": "s3cret-" + "x" * 25}  # so that only the variable under test can fail
 
 
 def test_defaults_are_the_embedded_demo() -> None:
@@ -33,7 +33,7 @@ def test_production_values_are_read() -> None:
         "CARBONTRACK_DATABASE_URL": "postgresql+psycopg2://ct:pw@db.example:5432/carbontrack",
         "CARBONTRACK_MQTT_URL": "mqtts://listener:pw@broker.example",
         "CARBONTRACK_TOPIC_PREFIX": "/ktda/v1/",
-        "CARBONTRACK_SECRET_KEY": "long-random",
+        "CARBONTRACK_SECRET_KEY": "long-random-" + "r" * 20,
         "CARBONTRACK_DATA_DIR": "/srv/ct",
         "CARBONTRACK_TZ": "UTC",
     })
@@ -42,7 +42,7 @@ def test_production_values_are_read() -> None:
     assert (cfg.mqtt_url.host, cfg.mqtt_url.port, cfg.mqtt_url.tls) == ("broker.example", 8883, True)
     assert cfg.mqtt_url.username == "listener"
     assert cfg.topic_prefix == "ktda/v1"
-    assert cfg.secret_key == "long-random"
+    assert cfg.secret_key == "long-random-" + "r" * 20
     assert cfg.reports_dir == Path("/srv/ct/reports")
     assert str(cfg.tz) == "UTC"
 

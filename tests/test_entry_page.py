@@ -107,7 +107,7 @@ def draft(db):
 def test_invalid_typed_value_is_refused_and_nothing_is_lost(draft, field, typed, message):
     Session, fid, users = draft
     before, n_audit = stored(Session, users["kagwe"], fid), audit_count(Session)
-    _, msgs = preview_panel(users["kagwe"], fid, MONTH, screen(**{field: typed})["qty"], screen()["unit"],
+    _, msgs, _ = preview_panel(users["kagwe"], fid, MONTH, screen(**{field: typed})["qty"], screen()["unit"],
                             screen(**{field: typed})["moisture"], None, "1000000",
                             screen(**{field: typed})["made_tea"], Session, DEFAULT_TZ)
     assert message in dump(msgs)
@@ -131,7 +131,7 @@ def test_emptied_field_does_not_delete_a_stored_source(draft, emptied):
     Session, fid, users = draft
     for field in ("firewood", "made_tea"):
         values = screen(**{field: emptied})
-        _, msgs = preview_panel(users["kagwe"], fid, MONTH, values["qty"], values["unit"], "30", None, "1000000",
+        _, msgs, _ = preview_panel(users["kagwe"], fid, MONTH, values["qty"], values["unit"], "30", None, "1000000",
                                 values["made_tea"], Session, DEFAULT_TZ)
         assert "is stored" in dump(msgs)  # said while typing, not only on save
         msg, done = act(Session, users["kagwe"], fid, "save", values)
@@ -300,6 +300,11 @@ def test_browser_negative_firewood_refused_and_kept(dash_duo, sqlite_url, tmp_pa
     el.clear()
     el.send_keys("820,000")
     click(dash_duo, "#factory-entry-submit")
+    from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(dash_duo.driver, 10).until(EC.alert_is_present())  # the month in progress: asked first
+    dash_duo.driver.switch_to.alert.accept()
     dash_duo.wait_for_contains_text("#factory-entry-result", "Submitted to HQ", timeout=10)
     dash_duo.wait_for_contains_text("#factory-entry-status", "submitted")
     after = stored(Session, kagwe, fid, month)

@@ -188,10 +188,11 @@ def test_leaderboard_change_against_last_year(Session):
     hq = WebUser(2, "hq", "hq", None, True)
     with Session() as s:
         factors = load_factor_set(s)
-        rows = leaderboard(s, hq, factors, "last_month", None, "change", NOW)
+        # build_small_db: the last two months are submitted (not approved); count them here.
+        rows = leaderboard(s, hq, factors, "last_month", None, "change", NOW, include_submitted=True)
         assert all(r.change_pct == pytest.approx(0.0) and r.months_compared == 1 for r in rows)
         # Year to date: only one month of the year before has data, so only that month is compared.
-        ytd = leaderboard(s, hq, factors, "ytd", None, "change", NOW)
+        ytd = leaderboard(s, hq, factors, "ytd", None, "change", NOW, include_submitted=True)
         assert all(r.months_compared == 1 and r.change_pct == pytest.approx(0.0) for r in ytd)
         # More diesel last month at KGW: its change is positive, and it ranks last (lower is better).
         last = add_months(month_start(local_date(NOW, DEFAULT_TZ)), -1)
@@ -200,8 +201,34 @@ def test_leaderboard_change_against_last_year(Session):
             EnergyEntry.source == "diesel"))
         entry.quantity *= 10
         s.commit()
-        rows = leaderboard(s, hq, factors, "last_month", None, "change", NOW)
+        rows = leaderboard(s, hq, factors, "last_month", None, "change", NOW, include_submitted=True)
     assert rows[-1].code == "KGW" and rows[-1].change_pct > 0
+
+
+def test_finding4_unapproved_submission_does_not_move_the_ranking(Session):
+    from core.models import EnergyEntry, MonthlySubmission
+
+    fx = build_small_db(Session)
+    hq = WebUser(2, "hq", "hq", None, True)
+    with Session() as s:
+        factors = load_factor_set(s)
+        before = [(r.code, r.intensity) for r in leaderboard(s, hq, factors, "last_12", None, "intensity", NOW)]
+        # One junk entry in a submitted (not approved) month: 100× the diesel at KGW.
+        last = add_months(month_start(local_date(NOW, DEFAULT_TZ)), -1)
+        entry = s.scalar(sa.select(EnergyEntry).join(MonthlySubmission).where(
+            MonthlySubmission.month == last, MonthlySubmission.factory_id == fx.factory_ids["KGW"],
+            EnergyEntry.source == "diesel"))
+        entry.quantity *= 100
+        s.commit()
+        rows = leaderboard(s, hq, factors, "last_12", None, "intensity", NOW)
+        assert [(r.code, r.intensity) for r in rows] == before
+        # build_small_db: months 1 and 2 back are submitted, months 3..12 approved
+        assert all(r.months_pending == 2 and r.months_reported == 10 for r in rows)
+        with_pending = leaderboard(s, hq, factors, "last_12", None, "intensity", NOW, include_submitted=True)
+        assert with_pending[-1].code == "KGW"
+        # The last month alone is all submitted: nothing is ranked on it, and the rows say why.
+        last_month = leaderboard(s, hq, factors, "last_month", None, "intensity", NOW)
+        assert all(r.intensity is None and r.months_pending == 1 for r in last_month)
 
 
 def test_leaderboard_unknown_metric(data):

@@ -173,13 +173,16 @@ def _entry_state(fid, month="2026-10", diesel=999.0):
 
 
 def _entry_action(client, app, button, fid, month="2026-10"):
-    buttons = ["factory-entry-save", "factory-entry-submit", "factory-entry-approve", "factory-entry-reopen"]
-    inputs = [{"id": b, "property": "n_clicks", "value": 1 if b == button else None} for b in buttons]
+    buttons = ["factory-entry-save", "factory-entry-submit-go", "factory-entry-approve", "factory-entry-reopen",
+               "factory-entry-confirm"]
+    button = {"factory-entry-submit": "factory-entry-submit-go"}.get(button, button)
+    prop = {"factory-entry-submit-go": "data", "factory-entry-confirm": "submit_n_clicks"}
+    inputs = [{"id": b, "property": prop.get(b, "n_clicks"), "value": 1 if b == button else None} for b in buttons]
     body = {"output": None, "inputs": inputs, "state": _entry_state(fid, month)}
     key = next(k for k in app.callback_map if "factory-entry-result." in k)
     from web_helpers import _outputs
 
-    body.update(output=key, outputs=_outputs(key), changedPropIds=[f"{button}.n_clicks"])
+    body.update(output=key, outputs=_outputs(key), changedPropIds=[f"{button}.{prop.get(button, 'n_clicks')}"])
     return client.post("/_dash-update-component", json=body)
 
 

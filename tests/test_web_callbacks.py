@@ -257,7 +257,7 @@ def test_entry_preview_follows_the_read_rule(db, who, factory):
     }
     user = users.get(who) or extra[who]
     month = add_months(month_start(local_date(NOW, DEFAULT_TZ)), -1).strftime("%Y-%m")
-    shown, _ = preview_panel(user, ids[factory], month, {"diesel": 2000}, {"diesel": "L"}, None, None, None, None,
+    shown, _, _ = preview_panel(user, ids[factory], month, {"diesel": 2000}, {"diesel": "L"}, None, None, None, None,
                              Session)
     denied = "may not see" in dump(shown)
     assert denied == (not can_read_factory(user, ids[factory]))
@@ -273,13 +273,13 @@ def test_entry_load_preview_and_save(db):
     assert not data["can_approve"]
     assert load_month(users["kagwe"], ids["MTR"], month, Session)["denied"]
     assert load_month(users["hq"], ids["KGW"], month, Session)["can_approve"]
-    table, msgs = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": 20_000}, {"diesel": "L"}, None, None,
+    table, msgs, _ = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": 20_000}, {"diesel": "L"}, None, None,
                                 None, None, Session)
     assert "t CO2e" in dump(table) and "far from" in dump(msgs)
-    _, msgs = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": -1}, {"diesel": "L"}, None, None, None,
+    _, msgs, _ = preview_panel(users["kagwe"], ids["KGW"], month, {"diesel": -1}, {"diesel": "L"}, None, None, None,
                             None, Session)
     assert "negative" in dump(msgs)
-    denied, _ = preview_panel(users["kagwe"], ids["MTR"], month, {}, {}, None, None, None, None, Session)
+    denied, _, _ = preview_panel(users["kagwe"], ids["MTR"], month, {}, {}, None, None, None, None, Session)
     assert "may not" in dump(denied)
     this = month_start(local_date(NOW, DEFAULT_TZ)).strftime("%Y-%m")
     msg = do_action("save", users["kagwe"], ids["KGW"], this, {"diesel": 1900}, {"diesel": "L"}, None, None, None,
@@ -309,3 +309,45 @@ def test_audit_view(db):
     Session, _, users = db
     assert "Not allowed" in dump(audit_view(users["hq"], None, None, 200, Session))
     assert "No audit entries" in dump(audit_view(users["auditor"], "reopen", None, 200, Session))
+
+
+def test_finding5_leaderboard_pending_message_and_latest_approved_default(db):
+    from callbacks.hq_leaderboard import pending_message
+
+    Session, ids, users = db
+    # build_small_db at NOW (28 Nov 2026): October and September are submitted, August and before approved.
+    text = dump(pending_message(users["hq"], Session, DEFAULT_TZ, NOW))
+    assert "October 2026: 3 of 3 submitted, 0 approved; due 10 Nov." in text
+    rows = leaderboard_rows(users["hq"], "intensity", None, None, Session, DEFAULT_TZ, NOW)
+    assert len(rows) == 3 and all(r.intensity is not None for r in rows)  # ranked on August, not on nothing
+    assert all(r.months_pending == 0 and r.months_reported == 1 for r in rows)
+    table = dump(leaderboard_table(leaderboard_rows(users["hq"], "intensity", "last_month", None, Session,
+                                                    DEFAULT_TZ, NOW)))
+    assert "1 submitted, awaiting approval" in table and "hq-leaderboard-basis" in table
+
+
+def test_finding7_history_biogenic_own_axis_partial_month_intensity_from_zero(db):
+    Session, ids, users = db
+    data = history_data(users["kagwe"], ids["KGW"], "2026-06-01", "2026-11-28", Session, DEFAULT_TZ, NOW)
+    _, _, month_fig, inten, _, _ = render_history(data)
+    on_y2 = {t.name for t in month_fig.data if t.yaxis == "y2"}
+    assert on_y2 and all("biogenic" in n for n in on_y2)
+    assert all("biogenic" not in t.name for t in month_fig.data if t.yaxis != "y2")
+    assert month_fig.layout.yaxis2.overlaying == "y" and month_fig.layout.yaxis.rangemode == "tozero"
+    assert inten.layout.yaxis.rangemode == "tozero"
+    assert list(month_fig.layout.xaxis.categoryarray)[-1] == "Nov 2026 (to date)"  # NOW is 28 Nov
+    assert "Oct 2026" in list(month_fig.layout.xaxis.categoryarray)
+
+
+def test_finding5_7_overview_units_once_and_pending_before_due_day(db):
+    Session, ids, users = db
+    kpis, trend, *_ = render_overview(overview_data(users["hq"], Session, DEFAULT_TZ, NOW))
+    text = dump(kpis)
+    assert "t CO2e" in text and '"t CO2e, ' not in text  # the unit is on the number, not repeated below
+    assert [t.name for t in trend.data if t.yaxis == "y2"] == ["biogenic CO2, memo (t, right axis)"]
+    # 28 Nov: October was due on 10 Nov, so the on-time share is shown.
+    assert "Submitted Oct 2026 on schedule" in text
+    # 2 Dec: November is not due until 10 Dec: say what is pending, not "0 %".
+    early = NOW + timedelta(days=4)
+    text = dump(render_overview(overview_data(users["hq"], Session, DEFAULT_TZ, early))[0])
+    assert "Nov 2026 data" in text and "0 of 3 submitted" in text and "due 10 Dec" in text

@@ -138,6 +138,14 @@ def login(client, username: str, password: str | None = None):  # noqa: ANN001, 
                                        "next": "/"})
 
 
+def logout(client):  # noqa: ANN001, ANN201
+    """Sign `client` out the way the navbar button does: a POST with the CSRF token."""
+    page = client.get("/logout")
+    m = re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True))
+    assert m, "no CSRF token on the sign-out page"
+    return client.post("/logout", data={"csrf": m.group(1)})
+
+
 def callback_body(output: str, inputs: list[dict], state: list[dict] | None = None, changed: list[str] | None = None) -> dict:
     """A raw /_dash-update-component request body, as a browser (or an attacker) would send it."""
     return {"output": output, "outputs": _outputs(output), "inputs": inputs, "state": state or [],

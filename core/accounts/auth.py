@@ -1,14 +1,21 @@
 """Sign-in, sign-out and the "signed-in users only" rule for every route (flask-login).
 
 - Passwords are checked with core.accounts.users (salted werkzeug hashes).
-- Failed sign-ins are slowed: every failure waits FAILURE_DELAY_S; an account is locked for
-  LOCKOUT after MAX_USER_FAILURES failures in a row (kept in the database, so it holds across
-  web workers); an address is refused for IP_WINDOW after MAX_IP_FAILURES failures (kept per
-  worker process: a cheap second line against one address guessing many usernames).
+- Sessions live on the server (core.accounts.sessions): the signed cookie holds a random token
+  and every request checks it against the database, so sign-out (a POST), a password change,
+  deactivation, an admin's "sign out everywhere" and the idle and absolute timeouts really end it.
+- Failed sign-ins are slowed per (username as typed, client address): FREE_FAILURES failures,
+  then a delay that doubles with every further failure up to MAX_DELAY. The answer is the same
+  whether or not the account exists, and failures from one address never lock the account out
+  for anyone else (the admin signing in from their own desk is not slowed by an attacker).
+  An address is also refused for IP_WINDOW after MAX_IP_FAILURES failures across usernames.
+  The client address is the proxy's X-Forwarded-For only when CARBONTRACK_PROXY_HOPS says
+  there is a proxy (werkzeug ProxyFix); otherwise the socket's.
 - Every request except the sign-in page and static files needs an active signed-in user:
   Dash's JSON endpoints get 401 JSON, pages are redirected to /login. Callbacks still check
   the factory they touch (core.access); this only keeps strangers out.
-- The session cookie is signed, HttpOnly, SameSite=Lax and Secure outside the embedded default.
+- The session cookie is signed, HttpOnly, SameSite=Lax, and Secure whenever the deployment is
+  behind TLS (CARBONTRACK_BEHIND_TLS, or the request arrived as https through the proxy).
 """
 
 from __future__ import annotations
@@ -26,16 +33,20 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import flask
 import sqlalchemy as sa
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core.accounts.sessions import check_session, end_session, start_session
 from core.accounts.users import hash_password, verify_password
 from core.audit import record_audit
-from core.models import User
-from core.timeutil import DEFAULT_TZ, utcnow
+from core.models import SignInFailure, User
+from core.timeutil import utcnow
 
-MAX_USER_FAILURES = 5  # failures in a row before the account is locked
-LOCKOUT = timedelta(minutes=5)
+FREE_FAILURES = 3  # failures per (username, address) before the delays start
+FIRST_DELAY = timedelta(seconds=15)  # then 15 s, 30 s, 1 min, 2 min … per further failure
+MAX_DELAY = timedelta(minutes=15)
 MAX_IP_FAILURES = 20  # failures from one address within IP_WINDOW before it is refused
 IP_WINDOW = timedelta(minutes=15)
 FAILURE_DELAY_S = 0.5  # every failed attempt costs the guesser this long; tests patch it
@@ -60,19 +71,21 @@ class WebUser(UserMixin):
     active: bool
     full_name: str | None = None
     password_tag: str = ""  # changes when the password does: sessions from before a reset end
+    session_token: str = ""  # the server-side session (core.accounts.sessions) this request belongs to
 
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive users
         return self.active
 
     def get_id(self) -> str:
-        return f"{self.id}.{self.password_tag}"
+        # The password tag too: a password changed by any path (CLI, SQL) ends the session as well.
+        return f"{self.session_token}.{self.password_tag}"
 
     @classmethod
-    def from_row(cls, row: User) -> WebUser:
+    def from_row(cls, row: User, session_token: str = "") -> WebUser:
         """Snapshot a User row."""
         return cls(row.id, row.username, row.role, row.factory_id, bool(row.active), row.full_name,
-                   password_tag(row.password_hash))
+                   password_tag(row.password_hash), session_token)
 
 
 def password_tag(password_hash: str) -> str:
@@ -120,6 +133,21 @@ class IpThrottle:
 IP_THROTTLE = IpThrottle()
 
 
+GENERIC_REFUSAL = "Wrong username or password, or the account is not active."
+
+
+def _delay_after(failures: int) -> timedelta | None:
+    """Return the wait before the next attempt after `failures` failures in a row (None: no wait)."""
+    if failures < FREE_FAILURES:
+        return None
+    return min(FIRST_DELAY * 2 ** min(failures - FREE_FAILURES, 20), MAX_DELAY)
+
+
+def _wait_text(wait: timedelta) -> str:
+    seconds = max(1, int(wait.total_seconds() + 0.999))
+    return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+
+
 def authenticate(
     session: Session,
     username: str,
@@ -129,20 +157,26 @@ def authenticate(
     throttle: IpThrottle = IP_THROTTLE,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SignInResult:
-    """Check a username and password with lockout and throttling; audit the attempt; commit."""
+    """Check a username and password with per-(username, address) delays and an address limit; audit; commit."""
     now = now or utcnow()
-    username = (username or "").strip()[:80]
+    username = (username if isinstance(username, str) else "").strip()[:80]
+    password = password if isinstance(password, str) else ""
+    ip = (ip or "unknown")[:64]
+    key = username.lower()
     if throttle.blocked(ip, now):
         record_audit(session, None, "login_refused", "session", username=username or None,
                      detail=f"too many failed sign-ins from {ip}")
         session.commit()
         return SignInResult(None, "Too many failed sign-ins from this address. Try again in a few minutes.")
-    row = session.scalar(sa.select(User).where(User.username == username)) if username else None
-    if row is not None and row.locked_until is not None and row.locked_until > now:
-        until = row.locked_until.astimezone(DEFAULT_TZ).strftime("%H:%M")
-        record_audit(session, row, "login_refused", "session", detail=f"account locked; from {ip}")
+    failure = session.get(SignInFailure, (key, ip)) if key else None
+    if failure is not None and failure.next_allowed_at is not None and failure.next_allowed_at > now:
+        # The same answer for every username typed (existing or not): nothing is revealed.
+        record_audit(session, None, "login_refused", "session", username=username or None,
+                     detail=f"waiting after {failure.failures} failures; from {ip}")
         session.commit()
-        return SignInResult(None, f"This account is locked after repeated failed sign-ins until {until} EAT.")
+        return SignInResult(None, f"{GENERIC_REFUSAL} After repeated failures, wait "
+                                  f"{_wait_text(failure.next_allowed_at - now)} before trying again.")
+    row = session.scalar(sa.select(User).where(User.username == username)) if username else None
     if row is None:
         verify_password_hash(_DUMMY_HASH, password)  # same cost as a real check
         ok = False
@@ -150,17 +184,24 @@ def authenticate(
         ok = verify_password(row, password)
     if not ok or row is None or not row.active:
         throttle.fail(ip, now)
+        if key:
+            if failure is None:
+                failure = SignInFailure(username=key, ip=ip, failures=0)
+                session.add(failure)
+            failure.failures = (failure.failures or 0) + 1
+            failure.last_failure_at = now
+            wait = _delay_after(failure.failures)
+            failure.next_allowed_at = now + wait if wait else None
         if row is not None and not ok:
-            row.failed_logins = (row.failed_logins or 0) + 1
-            if row.failed_logins >= MAX_USER_FAILURES:
-                row.locked_until = now + LOCKOUT
-                row.failed_logins = 0
+            row.failed_logins = (row.failed_logins or 0) + 1  # shown to admins; never locks the account
         reason = "inactive account" if ok else "wrong username or password"
         record_audit(session, row, "login_failed", "session", username=username or None,
                      detail=f"{reason}; from {ip}")
         session.commit()
         sleep(FAILURE_DELAY_S)
-        return SignInResult(None, "Wrong username or password, or the account is not active.")
+        return SignInResult(None, GENERIC_REFUSAL)
+    if failure is not None:
+        session.delete(failure)
     row.failed_logins = 0
     row.locked_until = None
     row.last_login_at = now
@@ -177,16 +218,17 @@ def verify_password_hash(password_hash: str, password: str) -> bool:
 
 
 def load_web_user(session: Session, user_id: str) -> WebUser | None:
-    """Return the active user for a session's "<id>.<password tag>", or None (also after a reset)."""
-    uid_text, _, tag = (user_id or "").partition(".")
-    try:
-        uid = int(uid_text)
-    except (TypeError, ValueError):
+    """Return the active user of an open server-side session "<token>.<password tag>", or None.
+
+    None when the session ended (sign-out, password change, deactivation, "sign out everywhere"),
+    timed out, or the password changed since.
+    """
+    token, _, tag = (user_id if isinstance(user_id, str) else "").partition(".")
+    found = check_session(session, token)
+    if found is None:
         return None
-    row = session.get(User, uid)
-    if row is None or not row.active:
-        return None
-    user = WebUser.from_row(row)
+    _, row = found
+    user = WebUser.from_row(row, token)
     if not secrets.compare_digest(tag, user.password_tag):
         return None
     return user
@@ -253,16 +295,72 @@ def _login_page(message: str = "", username: str = "", next_path: str = "/", sta
     return resp
 
 
-def init_auth(server: flask.Flask, session_factory: sessionmaker[Session]) -> LoginManager:
-    """Install flask-login, the sign-in/sign-out routes and the signed-in-only rule on `server`."""
+LOGOUT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign out · Carbon Track</title>
+<link rel="stylesheet" href="/assets/00-bootstrap.min.css">
+</head><body class="bg-light">
+<main class="container" style="max-width: 420px; margin-top: 10vh">
+  <form method="post" action="/logout" id="logout-form" class="card card-body shadow-sm">
+    <input type="hidden" name="csrf" value="{csrf}">
+    <p>Sign out of Carbon Track on this browser?</p>
+    <button class="btn btn-success w-100" id="logout-submit" type="submit">Sign out</button>
+  </form>
+</main></body></html>"""
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure when configured or when this request came over https."""
+
+    def get_cookie_secure(self, app: flask.Flask) -> bool:
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            return True
+        return bool(flask.has_request_context() and flask.request.is_secure)
+
+
+def content_security_policy(script_hashes: list[str]) -> str:
+    """Return the CSP every response carries: scripts only from this site (and Dash's one hashed inline script).
+
+    Styles allow 'unsafe-inline' because Plotly injects <style> elements for its charts; no script
+    can run from an inline attribute, a string or another site.
+    """
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self' " + " ".join(script_hashes),
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def current_token() -> str | None:
+    """Return the server-side session token of this request, or None."""
+    user = current_user if flask.has_request_context() else None
+    return getattr(user, "session_token", None) or None
+
+
+def init_auth(server: flask.Flask, session_factory: sessionmaker[Session],
+              script_hashes: Callable[[], list[str]] | None = None, proxy_hops: int = 0) -> LoginManager:
+    """Install flask-login, server-side sessions, the sign-in/sign-out routes, the signed-in-only rule and the CSP."""
+    if proxy_hops > 0:
+        # Trust exactly this many proxies for the client address and the scheme (https).
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)
+    server.session_interface = _SessionInterface()
+    csp: dict[str, str] = {}  # built on the first response, once every callback (and inline script) exists
     manager = LoginManager()
     manager.init_app(server)
-    manager.session_protection = "basic"
+    manager.session_protection = None  # the server-side session is the protection (ended on sign-out etc.)
 
     @manager.user_loader
-    def _load(user_id: str) -> WebUser | None:
+    def _load(token: str) -> WebUser | None:
         with session_factory() as s:
-            return load_web_user(s, user_id)
+            return load_web_user(s, token)
 
     @server.before_request
     def _require_login():  # noqa: ANN202
@@ -282,6 +380,9 @@ def init_auth(server: flask.Flask, session_factory: sessionmaker[Session]) -> Lo
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if "value" not in csp:
+            csp["value"] = content_security_policy(list(script_hashes() if script_hashes else []))
+        resp.headers.setdefault("Content-Security-Policy", csp["value"])
         return resp
 
     @server.route("/login", methods=["GET", "POST"])
@@ -299,17 +400,30 @@ def init_auth(server: flask.Flask, session_factory: sessionmaker[Session]) -> Lo
         ip = flask.request.remote_addr or "unknown"
         with session_factory() as s:
             result = authenticate(s, form.get("username", ""), form.get("password", ""), ip)
+            if result.user is not None:
+                token = start_session(s, result.user.id, ip, flask.request.headers.get("User-Agent"))
+                s.commit()
         if result.user is None:
             return _login_page(result.message, form.get("username", "")[:80], next_path, status=401)
         flask.session.clear()  # a fresh session on sign-in (no fixation)
+        result.user.session_token = token
         login_user(result.user)
         flask.session["csrf"] = secrets.token_urlsafe(32)
         return flask.redirect(next_path)
 
     @server.route("/logout", methods=["GET", "POST"])
     def logout():  # noqa: ANN202
+        if flask.request.method == "GET":  # a link or a prefetch never signs anyone out
+            resp = flask.make_response(LOGOUT_PAGE.format(csrf=html.escape(_csrf_token())))
+            resp.headers["Cache-Control"] = "no-store"
+            return resp
+        sent = flask.request.form.get("csrf", "")
+        expected = flask.session.get("csrf", "")
+        if not expected or not secrets.compare_digest(sent, expected):
+            return flask.redirect("/logout")
         if current_user.is_authenticated:
             with session_factory() as s:
+                end_session(s, current_token(), "signed out")
                 record_audit(s, current_user, "logout", "session")
                 s.commit()
         logout_user()

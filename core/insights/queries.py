@@ -24,11 +24,15 @@ from core.inventory.monthly import (
     MonthlyInventory,
     Totals,
     active_device_counts,
+    due_datetime,
     monthly_inventory,
     totals,
 )
 from core.models import (
     QUALITY_VALID,
+    STATUS_APPROVED,
+    STATUS_DRAFT,
+    STATUS_SUBMITTED,
     AuditLog,
     Device,
     DeviceDaily,
@@ -495,6 +499,7 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
                 "intensity": li.intensity_kg_per_kg if li else None,
                 "target": f.target_kg_co2e_per_kg,
                 "target_met": li.target_met if li else None,
+                "status": li.submission_status if li else "missing",
                 "uptime": uptime.get(f.id),
             })
     return Overview(
@@ -512,6 +517,7 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
 # Leaderboard
 
 PERIODS = {
+    "latest": "Latest approved month",
     "last_month": "Last month",
     "ytd": "Year to date",
     "last_12": "Last 12 months",
@@ -535,6 +541,41 @@ def period_months(period: str, today: date) -> list[date]:
     raise ValueError(f"unknown period {period!r}; periods: {', '.join(PERIODS)}")
 
 
+def latest_approved_month(session: Session, factory_ids: Sequence[int]) -> date | None:
+    """Return the newest month with an approved submission among `factory_ids`, or None."""
+    if not factory_ids:
+        return None
+    return session.scalar(sa.select(sa.func.max(MonthlySubmission.month)).where(
+        MonthlySubmission.factory_id.in_(factory_ids), MonthlySubmission.status == STATUS_APPROVED))
+
+
+@dataclass(frozen=True)
+class MonthProgress:
+    """Where a month's submissions stand: what a pending message says ("0 of 67 submitted, due 10 Dec")."""
+
+    month: date
+    n_factories: int
+    n_submitted: int  # submitted or approved
+    n_approved: int
+    n_draft: int
+    due_at: datetime
+
+
+def month_progress(session: Session, user: UserLike | None, month: date, tz: tzinfo = DEFAULT_TZ) -> MonthProgress:
+    """Count the allowed factories' submissions for `month` by status."""
+    ids = allowed_factory_ids(session, user)
+    counts: dict[str, int] = defaultdict(int)
+    if ids:
+        for status, n in session.execute(
+            sa.select(MonthlySubmission.status, sa.func.count())
+            .where(MonthlySubmission.factory_id.in_(ids), MonthlySubmission.month == month_start(month))
+            .group_by(MonthlySubmission.status)
+        ):
+            counts[status] = n
+    return MonthProgress(month_start(month), len(ids), counts[STATUS_SUBMITTED] + counts[STATUS_APPROVED],
+                         counts[STATUS_APPROVED], counts[STATUS_DRAFT], due_datetime(month_start(month), tz))
+
+
 @dataclass
 class LeaderRow:
     rank: int
@@ -552,12 +593,18 @@ class LeaderRow:
     months_reported: int
     months: int = field(default=0)
     months_compared: int = 0  # months with data both now and a year earlier
+    months_pending: int = 0  # submitted, awaiting HQ approval: not in the figures unless asked for
+    months_draft: int = 0  # drafts: never in the figures
 
 
 def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, period: str = "last_month",
                 region: int | None = None, metric: str = "intensity", now: datetime | None = None,
-                tz: tzinfo = DEFAULT_TZ) -> list[LeaderRow]:
-    """Return all allowed factories ranked by `metric` (ascending: lower is better); missing data last."""
+                tz: tzinfo = DEFAULT_TZ, include_submitted: bool = False) -> list[LeaderRow]:
+    """Return all allowed factories ranked by `metric` (ascending: lower is better); missing data last.
+
+    Only approved months count (one unchecked submission must not move a factory from 16th to
+    67th); `include_submitted` adds months awaiting approval. Each row says how many are pending.
+    """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; metrics: {', '.join(METRICS)}")
     now = now or utcnow()
@@ -566,16 +613,27 @@ def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, per
         ids = list(session.scalars(sa.select(Factory.id).where(Factory.id.in_(ids), Factory.region == region)))
     if not ids:
         return []
-    months = period_months(period, local_date(now, tz))
+    if period == "latest":
+        months = [latest_approved_month(session, ids) or add_months(month_start(local_date(now, tz)), -1)]
+    else:
+        months = period_months(period, local_date(now, tz))
     prior = [add_months(m, -12) for m in months]
     inv = cached_monthly_inventory(session, months + prior, factors, ids, tz=tz, now=now)
     cur: dict[int, list[MonthlyInventory]] = defaultdict(list)
     old: dict[int, list[MonthlyInventory]] = defaultdict(list)
     meta: dict[int, MonthlyInventory] = {}
     month_set = set(months)
+    counted = {STATUS_APPROVED, STATUS_SUBMITTED} if include_submitted else {STATUS_APPROVED}
+    pending: dict[int, int] = defaultdict(int)
+    drafts: dict[int, int] = defaultdict(int)
     for i in inv:
-        (cur if i.month in month_set else old)[i.factory_id].append(i)
         meta.setdefault(i.factory_id, i)
+        if i.month in month_set:
+            pending[i.factory_id] += i.submission_status == STATUS_SUBMITTED
+            drafts[i.factory_id] += i.submission_status == STATUS_DRAFT
+        if i.submission_status not in counted:
+            continue
+        (cur if i.month in month_set else old)[i.factory_id].append(i)
     rows = []
     for fid, first in meta.items():
         t = totals(cur.get(fid, []))
@@ -595,7 +653,7 @@ def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, per
         rows.append(LeaderRow(
             0, fid, first.factory_code, first.factory_name, first.region, total, t.made_tea_kg if t.n else None,
             intensity, target, None if intensity is None or target is None else intensity <= target,
-            prior_total, change, t.n, len(months), len(pairs),
+            prior_total, change, t.n, len(months), len(pairs), pending[fid], drafts[fid],
         ))
     key_attr = {"intensity": "intensity", "emissions": "total_kg", "change": "change_pct"}[metric]
     rows.sort(key=lambda r: (getattr(r, key_attr) is None, getattr(r, key_attr) or 0.0, r.code))
@@ -692,12 +750,12 @@ def audit_entries(session: Session, user: UserLike | None, limit: int = 500, fac
     """Newest audit rows for admins and auditors; others get AccessDenied."""
     if user is None or not user.active or user.role not in ("admin", "auditor"):
         raise AccessDenied("only admins and auditors read the audit log")
-    q = sa.select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(max(1, min(limit, 5000)))
+    q = sa.select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(max(1, min(limit if isinstance(limit, int) else 500, 5000)))
     if factory_id is not None:
         q = q.where(AuditLog.factory_id == factory_id)
-    if action:
-        q = q.where(AuditLog.action == action)
-    if text:
+    if isinstance(action, str) and action:
+        q = q.where(AuditLog.action == action[:40])
+    if isinstance(text, str) and text.strip():
         like = f"%{text.strip()[:80]}%"
         q = q.where(sa.or_(AuditLog.username.ilike(like), AuditLog.entity.ilike(like), AuditLog.field.ilike(like),
                            AuditLog.detail.ilike(like), AuditLog.entity_id.ilike(like)))

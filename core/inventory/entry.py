@@ -33,6 +33,7 @@ from core.models import (
     MonthlySubmission,
 )
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow
+from core.validation import NOTE_MAX_CHARS, FieldError, text
 
 # Units a factory may log each source in (core.emissions converts them).
 UNITS_BY_SOURCE: dict[str, tuple[str, ...]] = {
@@ -56,6 +57,8 @@ SOURCE_LABELS = {
 MAX_FUEL_KG = 50_000_000.0
 MAX_KWH = 50_000_000.0
 MAX_TEA_KG = 50_000_000.0
+FIRST_MONTH = date(2000, 1, 1)  # no factory-month before this is entered (the system's data starts far later)
+UNIT_LABELS = {"m3": "m³"}
 MOISTURE_RANGE = (0.0, 0.7)  # firewood as received, wet basis
 DENSITY_RANGE_KG_M3 = (150.0, 1000.0)  # stacked firewood
 UNUSUAL_FACTOR = 3.0  # warn above 3× or below 1/3 of the median of previous months
@@ -92,16 +95,25 @@ class EntryForm:
     # Fields that came from the form empty ("" or None): a source or production figure that is
     # stored is never removed by an empty field (type 0 to remove a source); see save_entry.
     blank: set[str] = field(default_factory=set)
+    note_error: str | None = None  # the note as sent was refused (wrong type, too long, control characters)
 
 
 @dataclass
 class Validation:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # The form field each error belongs to (a source code, "moisture", "density", "green_leaf_kg",
+    # "made_tea_kg", "note", "month"): the page highlights it and the preview leaves it out.
+    fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def refuse(self, key: str, message: str) -> None:
+        """Record an error against the form field `key`."""
+        self.errors.append(message)
+        self.fields.setdefault(key, message)
 
 
 @dataclass(frozen=True)
@@ -144,9 +156,11 @@ def _num(value) -> float | None:
             return None
         if _GROUPED.match(value):
             value = value.replace(",", "")
+    if isinstance(value, bool):
+        return math.nan
     try:
         x = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return math.nan
     return x
 
@@ -175,7 +189,12 @@ def parse_form(month: date, quantities: Mapping[str, object], units: Mapping[str
         sources[src] = si
     gl, mt = _num(green_leaf), _num(made_tea)
     blank |= {key for key, x in (("green_leaf_kg", gl), ("made_tea_kg", mt)) if x is None}
-    return EntryForm(month_start(month), sources, gl, mt, (note or "").strip() or None, blank)
+    note_error = None
+    try:
+        note_text = text(note, "Note", NOTE_MAX_CHARS, multiline=True)
+    except FieldError as exc:
+        note_text, note_error = None, exc.message
+    return EntryForm(month_start(month), sources, gl, mt, note_text, blank, note_error)
 
 
 def _base_quantity(source: str, si: SourceInput, factors: FactorSet, default_density: float | None) -> float | None:
@@ -221,21 +240,26 @@ def validate(form: EntryForm, factors: FactorSet, medians: Mapping[str, float] |
     v = Validation()
     medians = medians or {}
     if today is not None and form.month > month_start(today):
-        v.errors.append("The month is in the future.")
+        v.refuse("month", "The month is in the future.")
+    if form.month < FIRST_MONTH:
+        v.refuse("month", f"The month is before {FIRST_MONTH:%B %Y}.")
+    if form.note_error:
+        v.refuse("note", form.note_error)
     for src, si in form.sources.items():
         label = SOURCE_LABELS.get(src, src)
         if src not in UNITS_BY_SOURCE:
-            v.errors.append(f"{label}: unknown energy source.")
+            v.refuse(src, f"{label}: unknown energy source.")
             continue
         if si.unit not in UNITS_BY_SOURCE[src]:
-            v.errors.append(f"{label}: unit {si.unit!r} is not allowed; use one of {', '.join(UNITS_BY_SOURCE[src])}.")
+            v.refuse(src, f"{label}: unit {si.unit[:20]!r} is not allowed; use one of "
+                          f"{', '.join(UNITS_BY_SOURCE[src])}.")
             continue
         q = si.quantity
         if q is None or math.isnan(q) or math.isinf(q):
-            v.errors.append(f"{label}: the quantity is not a number.")
+            v.refuse(src, f"{label}: the quantity is not a number.")
             continue
         if q < 0:
-            v.errors.append(f"{label}: the quantity cannot be negative.")
+            v.refuse(src, f"{label}: the quantity cannot be negative.")
             continue
         if q == 0:  # 0 = not used this month (removes a stored line on save)
             continue
@@ -243,59 +267,79 @@ def validate(form: EntryForm, factors: FactorSet, medians: Mapping[str, float] |
             if si.moisture_fraction is not None and (
                 math.isnan(si.moisture_fraction) or not MOISTURE_RANGE[0] <= si.moisture_fraction <= MOISTURE_RANGE[1]
             ):
-                v.errors.append("Firewood: moisture must be between 0 and 70 %.")
+                v.refuse("moisture", "Firewood: moisture must be between 0 and 70 %.")
+                v.fields.setdefault(src, "see the moisture")
                 continue
             if si.density_kg_m3 is not None and (
                 math.isnan(si.density_kg_m3) or not DENSITY_RANGE_KG_M3[0] <= si.density_kg_m3 <= DENSITY_RANGE_KG_M3[1]
             ):
-                v.errors.append("Firewood: stacked density must be between 150 and 1,000 kg/m³.")
+                v.refuse("density", "Firewood: stacked density must be between 150 and 1,000 kg/m³.")
+                v.fields.setdefault(src, "see the density")
                 continue
             if si.unit == "m3" and not (si.density_kg_m3 or default_density):
-                v.errors.append("Firewood in m³ needs a stacked density (kg/m³): enter it or set the factory's default.")
+                v.refuse("density", "Firewood in m³ needs a stacked density (kg/m³): enter it or set the "
+                                    "factory's default.")
+                v.fields.setdefault(src, "see the density")
                 continue
         base = _base_quantity(src, si, factors, default_density)
         if base is None:
-            v.errors.append(f"{label}: cannot convert {q:g} {si.unit}.")
+            v.refuse(src, f"{label}: cannot convert {q:g} {si.unit}.")
             continue
+        base_unit = "kWh" if src in ELECTRICITY_SOURCES else "kg"
         limit = MAX_KWH if src in ELECTRICITY_SOURCES else MAX_FUEL_KG
         if base > limit:
-            v.errors.append(f"{label}: {q:,.0f} {si.unit} in one month is not possible for one factory.")
+            v.refuse(src, f"{label}: {q:,.10g} {UNIT_LABELS.get(si.unit, si.unit)} "
+                          f"({base:,.0f} {base_unit}) in one month is not possible for one factory "
+                          f"(at most {limit:,.0f} {base_unit}).")
             continue
-        _warn_unusual(v, label, base, medians.get(src), "kWh" if src in ELECTRICITY_SOURCES else "kg")
+        typed = None if si.unit == base_unit else f"{q:,.10g} {UNIT_LABELS.get(si.unit, si.unit)}"
+        _warn_unusual(v, label, base, medians.get(src), base_unit, typed)
     for key, label in (("green_leaf_kg", "Green leaf"), ("made_tea_kg", "Made tea")):
         x = getattr(form, key)
         if x is None:
             continue
         if math.isnan(x) or math.isinf(x):
-            v.errors.append(f"{label}: not a number.")
+            v.refuse(key, f"{label}: not a number.")
         elif x < 0:
-            v.errors.append(f"{label}: cannot be negative.")
+            v.refuse(key, f"{label}: cannot be negative.")
         elif x > MAX_TEA_KG:
-            v.errors.append(f"{label}: {x:,.0f} kg in one month is not possible for one factory.")
+            v.refuse(key, f"{label}: {x:,.0f} kg in one month is not possible for one factory "
+                          f"(at most {MAX_TEA_KG:,.0f} kg).")
         else:
             _warn_unusual(v, label, x, medians.get(key), "kg")
     gl, mt = form.green_leaf_kg, form.made_tea_kg
-    if gl and mt and not (math.isnan(gl) or math.isnan(mt)) and mt > gl:
-        v.errors.append("Made tea cannot exceed green leaf (about 4.5 kg of leaf make 1 kg of tea).")
+    if (gl and mt and "green_leaf_kg" not in v.fields and "made_tea_kg" not in v.fields
+            and not (math.isnan(gl) or math.isnan(mt)) and mt > gl):
+        v.refuse("made_tea_kg", "Made tea cannot exceed green leaf (about 4.5 kg of leaf make 1 kg of tea).")
     return v
 
 
-def _warn_unusual(v: Validation, label: str, value: float, median: float | None, unit: str) -> None:
+def _warn_unusual(v: Validation, label: str, value: float, median: float | None, unit: str,
+                  typed: str | None = None) -> None:
     if not median or median <= 0 or value <= 0:
         return
     if value > UNUSUAL_FACTOR * median or value < median / UNUSUAL_FACTOR:
+        as_typed = f" ({typed} as typed)" if typed else ""
         v.warnings.append(
-            f"{label}: {value:,.0f} {unit} is far from this factory's usual {median:,.0f} {unit} "
-            f"(median of previous months). Check it before submitting."
+            f"{label}: {value:,.0f} {unit}{as_typed} is far from this factory's usual {median:,.0f} {unit} "
+            f"(median of previous months). Check the quantity and its unit before submitting."
         )
 
 
-def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_density: float | None = None) -> Preview:
-    """Return the emissions the entry implies, computed as core.inventory.monthly computes a month."""
+def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_density: float | None = None,
+            refused: Mapping[str, str] | None = None) -> Preview:
+    """Return the emissions the entry implies, computed as core.inventory.monthly computes a month.
+
+    Lines in `refused` (Validation.fields) are left out: a refused value never feeds the figures.
+    """
     combustion = ZERO_EMISSIONS
     scope2 = grid_kwh = own_kwh = 0.0
     errors: dict[str, str] = {}
+    refused = refused or {}
     for src, si in form.sources.items():
+        if src in refused:
+            errors[src] = refused[src]
+            continue
         if si.quantity is None or math.isnan(si.quantity) or si.quantity < 0:
             continue
         entry = SimpleNamespace(source=src, quantity=si.quantity, unit=si.unit,
@@ -310,7 +354,9 @@ def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_densi
             grid_kwh += line.kwh
         elif src in ELECTRICITY_SOURCES:
             own_kwh += line.kwh
-    tea = form.made_tea_kg if form.made_tea_kg is not None and not math.isnan(form.made_tea_kg) else None
+    tea = form.made_tea_kg
+    if tea is None or not math.isfinite(tea) or "made_tea_kg" in refused:
+        tea = None
     return Preview(combustion, scope2, grid_kwh, own_kwh, tea, errors)
 
 
@@ -471,7 +517,9 @@ def reopen(session: Session, user: UserLike | None, factory_id: int, month: date
     """
     if not can_reopen(user, STATUS_SUBMITTED):
         raise AccessDenied("only HQ and admins return a month to the factory")
-    reason = (reason or "").strip()
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if len(reason) > NOTE_MAX_CHARS:
+        raise EntryError(f"The reason has {len(reason):,} characters; at most {NOTE_MAX_CHARS:,}.")
     if len(reason) < 5:
         raise EntryError("Give a reason (at least a few words) for reopening the month.")
     sub = get_submission(session, user, factory_id, month)

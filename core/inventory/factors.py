@@ -6,16 +6,19 @@ every report names the versions it used (`FactorSet.versions`).
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.emissions import FuelFactor
 from core.models import EmissionFactor
+from core.timeutil import utcnow
 
+log = logging.getLogger(__name__)
 IPCC_SOURCE = "IPCC 2006 Guidelines for National GHG Inventories, Vol. 2 Energy"
 IPCC_CITATION = (
     "NCV: Vol 2 Ch 1 Table 1.2; CO2 EF: Vol 2 Ch 1 Table 1.4; CH4/N2O: Vol 2 Ch 2 Table 2.3 "
@@ -95,19 +98,44 @@ def seed_factors(session: Session, created_by: str = "seed") -> int:
     return added
 
 
+# Numeric columns of a factor row and the bounds a usable value lies in (the admin form's ranges
+# live in core.registry.admin; these are the wider "not garbage" bounds used when reading).
+NUMERIC_COLUMNS = ("ncv_mj_per_kg", "co2_kg_per_tj", "ch4_kg_per_tj", "n2o_kg_per_tj", "biomass_fraction",
+                   "density_kg_per_l", "kg_co2_per_kwh")
+MAX_FACTOR_VALUE = 1e7
+
+
+def factor_row_problem(row: EmissionFactor) -> str | None:
+    """Return what makes a stored factor row unusable (NaN, infinite, negative or absurd), or None."""
+    for name in NUMERIC_COLUMNS:
+        value = getattr(row, name)
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_FACTOR_VALUE:
+            return f"{name}={value!r}"
+    if row.biomass_fraction is not None and row.biomass_fraction > 1:
+        return f"biomass_fraction={row.biomass_fraction!r}"
+    return None
+
+
 def latest_factors(session: Session) -> dict[str, EmissionFactor]:
-    """The newest version of every factor code."""
-    newest = (
-        sa.select(EmissionFactor.code, sa.func.max(EmissionFactor.version).label("v"))
-        .group_by(EmissionFactor.code)
-        .subquery()
-    )
-    rows = session.scalars(
-        sa.select(EmissionFactor).join(
-            newest, sa.and_(EmissionFactor.code == newest.c.code, EmissionFactor.version == newest.c.v)
-        )
-    )
-    return {r.code: r for r in rows}
+    """The newest usable version of every factor code.
+
+    A version whose numbers are unusable (a NaN written before input was validated) is skipped
+    with a warning, so one bad row never breaks every dashboard and report: the version before
+    it stays in force and reports name the version they actually used.
+    """
+    out: dict[str, EmissionFactor] = {}
+    rows = session.scalars(sa.select(EmissionFactor).order_by(EmissionFactor.code, EmissionFactor.version.desc()))
+    for r in rows:
+        if r.code in out:
+            continue
+        problem = factor_row_problem(r)
+        if problem:
+            log.warning("emission factor %s v%s skipped: unusable value %s", r.code, r.version, problem)
+            continue
+        out[r.code] = r
+    return out
 
 
 def load_factor_set(session: Session, grid_code: str | None = None) -> FactorSet:
@@ -156,12 +184,14 @@ def add_factor_version(session: Session, code: str, created_by: str, **values) -
     current = latest_factors(session).get(code)
     if current is None:
         raise LookupError(f"unknown factor {code!r}")
+    newest = session.scalar(sa.select(sa.func.max(EmissionFactor.version)).where(EmissionFactor.code == code))
     copy_fields = [c.key for c in EmissionFactor.__table__.columns if c.key not in ("id", "version", "created_at", "created_by")]
     data = {k: getattr(current, k) for k in copy_fields}
     unknown = set(values) - set(copy_fields)
     if unknown:
         raise ValueError(f"not factor fields: {', '.join(sorted(unknown))}")
     data.update(values)
-    row = EmissionFactor(version=current.version + 1, created_by=created_by, created_at=datetime.now(UTC), **data)
+    # Copies the newest usable version; numbers after any skipped (unusable) version.
+    row = EmissionFactor(version=(newest or current.version) + 1, created_by=created_by, created_at=utcnow(), **data)
     session.add(row)
     return row

@@ -10,19 +10,41 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.access import AccessDenied, UserLike, is_admin
+from core.accounts.sessions import end_user_sessions
 from core.accounts.users import MIN_PASSWORD_LENGTH, UserError, create_user, hash_password
 from core.audit import record_audit
 from core.inventory.factors import add_factor_version, latest_factors
 from core.models import ROLE_FACTORY_MANAGER, ROLES, Device, EmissionFactor, Factory, Stack, User
+from core.validation import FieldError, int_in, number_in, text, username
 
+# Every numeric field an admin can set, with its allowed range (inclusive) and unit. The ranges
+# are the physically possible, with room: a value outside is a typing error, never a real figure.
 STACK_FIELDS = {
     "diameter_m": (0.05, 10.0),
     "moisture_fraction": (0.0, 0.5),
     "velocity_profile_factor": (0.3, 1.5),
 }
-FACTOR_NUMERIC_FIELDS = ("ncv_mj_per_kg", "co2_kg_per_tj", "ch4_kg_per_tj", "n2o_kg_per_tj", "biomass_fraction",
-                         "density_kg_per_l", "kg_co2_per_kwh")
-FACTOR_TEXT_FIELDS = ("label", "source", "table_ref", "citation")
+FACTORY_FIELDS = {  # (low, high, unit); the target's low end is open (a target of 0 is impossible)
+    "target_kg_co2e_per_kg": (0.0, 100.0, "kg CO2e/kg made tea"),
+    "firewood_density_kg_m3": (150.0, 1000.0, "kg/m³"),
+}
+SAMPLE_INTERVAL_RANGE_S = (1.0, 3600.0)
+# Emission-factor fields (IPCC 2006 Vol 2 values sit well inside these; domain.md §2).
+FACTOR_RANGES: dict[str, tuple[float, float, str]] = {
+    "ncv_mj_per_kg": (1.0, 150.0, "MJ/kg"),
+    "co2_kg_per_tj": (0.0, 150_000.0, "kg/TJ"),
+    "ch4_kg_per_tj": (0.0, 1_000.0, "kg/TJ"),
+    "n2o_kg_per_tj": (0.0, 100.0, "kg/TJ"),
+    "biomass_fraction": (0.0, 1.0, ""),
+    "density_kg_per_l": (0.3, 1.5, "kg/L"),
+    "kg_co2_per_kwh": (0.0, 2.0, "kg CO2/kWh"),
+}
+FACTOR_NUMERIC_FIELDS = tuple(FACTOR_RANGES)
+FACTOR_TEXT_LIMITS = {"label": 200, "source": 300, "table_ref": 200, "citation": 1000}
+FACTOR_TEXT_FIELDS = tuple(FACTOR_TEXT_LIMITS)
+FACTOR_YEAR_RANGE = (1990, 2100)
+FULL_NAME_MAX_CHARS = 120
+STACK_NAME_MAX_CHARS = 60
 
 
 class AdminError(ValueError):
@@ -45,12 +67,27 @@ def list_users(session: Session, user: UserLike | None) -> list[User]:
     return list(session.scalars(sa.select(User).order_by(User.username)))
 
 
-def admin_create_user(session: Session, user: UserLike | None, username: str, password: str, role: str,
+def _check_password(password: object) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise AdminError(f"Password: at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > PASSWORD_MAX_CHARS:
+        raise AdminError(f"Password: at most {PASSWORD_MAX_CHARS} characters.")
+
+
+PASSWORD_MAX_CHARS = 200
+
+
+def admin_create_user(session: Session, user: UserLike | None, username_text: str, password: str, role: str,
                       factory_code: str | None = None, full_name: str | None = None) -> User:
     """Create a user and audit it."""
     _require_admin(user)
     try:
-        row = create_user(session, username, password, role, factory_code, full_name)
+        name = username(username_text, "Username")
+        full = text(full_name, "Full name", FULL_NAME_MAX_CHARS)
+        _check_password(password)
+        row = create_user(session, name, password, role if isinstance(role, str) else "", factory_code, full)
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
     except UserError as exc:
         raise AdminError(str(exc)) from exc
     record_audit(session, user, "create", "user", entity_id=row.username, factory_id=row.factory_id,
@@ -64,14 +101,26 @@ def reset_password(session: Session, user: UserLike | None, user_id: int, new_pa
     row = session.get(User, user_id)
     if row is None:
         raise AdminError("no such user")
-    if len(new_password or "") < MIN_PASSWORD_LENGTH:
-        raise AdminError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password(new_password)
     row.password_hash = hash_password(new_password)
     row.failed_logins = 0
     row.locked_until = None
+    ended = end_user_sessions(session, row.id, "password changed")
     record_audit(session, user, "update", "user", entity_id=row.username, field="password",
-                 old_value="***", new_value="***", detail="password reset")
+                 old_value="***", new_value="***", detail=f"password reset; {ended} session(s) ended")
     return row
+
+
+def admin_end_sessions(session: Session, user: UserLike | None, user_id: int) -> tuple[User, int]:
+    """Sign a user out everywhere (every open session ends now); return the user and how many ended."""
+    _require_admin(user)
+    row = session.get(User, user_id)
+    if row is None:
+        raise AdminError("no such user")
+    ended = end_user_sessions(session, row.id, "signed out by an admin")
+    record_audit(session, user, "update", "user", entity_id=row.username, field="sessions",
+                 detail=f"signed out everywhere; {ended} session(s) ended")
+    return row, ended
 
 
 def update_user(session: Session, user: UserLike | None, user_id: int, role: str | None = None,
@@ -105,6 +154,8 @@ def update_user(session: Session, user: UserLike | None, user_id: int, role: str
         record_audit(session, user, "update", "user", entity_id=row.username, field="active",
                      old_value=str(row.active), new_value=str(active))
         row.active = active
+        if not active:
+            end_user_sessions(session, row.id, "account deactivated")
     return row
 
 
@@ -115,10 +166,13 @@ def set_factory_target(session: Session, user: UserLike | None, factory_id: int,
     f = session.get(Factory, factory_id)
     if f is None:
         raise AdminError("no such factory")
-    if target is not None and not 0 < target < 100:
-        raise AdminError("the target must be between 0 and 100 kg CO2e per kg made tea")
-    if firewood_density_kg_m3 is not None and not 150 <= firewood_density_kg_m3 <= 1000:
-        raise AdminError("stacked firewood density must be between 150 and 1,000 kg/m³")
+    try:
+        lo, hi, unit = FACTORY_FIELDS["target_kg_co2e_per_kg"]
+        target = number_in(target, "Target", lo, hi, unit, lo_open=True)
+        lo, hi, unit = FACTORY_FIELDS["firewood_density_kg_m3"]
+        firewood_density_kg_m3 = number_in(firewood_density_kg_m3, "Firewood density", lo, hi, unit)
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
     for name, new in (("target_kg_co2e_per_kg", target), ("firewood_density_kg_m3", firewood_density_kg_m3)):
         old = getattr(f, name)
         if new is not None and new != old:
@@ -140,14 +194,16 @@ def update_stack(session: Session, user: UserLike | None, stack_id: int, **value
         if name == "dry_basis":
             new = bool(value)
         elif name == "name":
-            new = str(value).strip()[:60]
-            if not new:
-                raise AdminError("a stack needs a name")
+            try:
+                new = text(value, "Stack name", STACK_NAME_MAX_CHARS, required=True)
+            except FieldError as exc:
+                raise AdminError(exc.message) from exc
         elif name in STACK_FIELDS:
             lo, hi = STACK_FIELDS[name]
-            new = float(value)
-            if not lo <= new <= hi:
-                raise AdminError(f"{name} must be between {lo:g} and {hi:g}")
+            try:
+                new = number_in(value, name, lo, hi)
+            except FieldError as exc:
+                raise AdminError(exc.message) from exc
         else:
             raise AdminError(f"not a stack parameter: {name}")
         old = getattr(st, name)
@@ -161,16 +217,19 @@ def update_stack(session: Session, user: UserLike | None, stack_id: int, **value
 def add_device(session: Session, user: UserLike | None, device_id: str, stack_id: int, sample_interval_s: float = 60.0) -> Device:
     """Register a sensor node on a stack."""
     _require_admin(user)
-    device_id = (device_id or "").strip()
-    if not device_id or len(device_id) > 40 or any(c in device_id for c in "/+# "):
-        raise AdminError("a device id is 1–40 characters without spaces, '/', '+' or '#'")
+    try:
+        device_id = text(device_id, "Device id", 40, required=True)
+        lo, hi = SAMPLE_INTERVAL_RANGE_S
+        sample_interval_s = number_in(sample_interval_s, "Sample interval", lo, hi, "s", required=True)
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
+    if not device_id.isascii() or any(c in device_id for c in "/+# "):
+        raise AdminError("Device id: 1–40 characters (ASCII) without spaces, '/', '+' or '#'.")
     if session.get(Device, device_id) is not None:
         raise AdminError(f"device {device_id} exists already")
     st = session.get(Stack, stack_id)
     if st is None:
         raise AdminError("no such stack")
-    if not 1 <= sample_interval_s <= 3600:
-        raise AdminError("the sample interval must be between 1 and 3,600 s")
     d = Device(id=device_id, factory_id=st.factory_id, stack_id=st.id, sample_interval_s=sample_interval_s)
     session.add(d)
     record_audit(session, user, "create", "device", entity_id=device_id, factory_id=st.factory_id,
@@ -201,21 +260,24 @@ def factor_versions(session: Session, user: UserLike | None) -> list[EmissionFac
 def admin_add_factor_version(session: Session, user: UserLike | None, code: str, **values) -> EmissionFactor:
     """Add a new version of a factor with some values changed (never edits an old one)."""
     _require_admin(user)
-    if code not in latest_factors(session):
-        raise AdminError(f"unknown factor {code!r}")
+    if not isinstance(code, str) or code not in latest_factors(session):
+        raise AdminError(f"unknown factor {str(code)[:40]!r}")
     clean: dict = {}
     for k, v in values.items():
         if v is None or v == "":
             continue
-        if k in FACTOR_NUMERIC_FIELDS:
-            x = float(v)
-            if x < 0 or (k == "biomass_fraction" and x > 1):
-                raise AdminError(f"{k} must be non-negative (biomass fraction at most 1)")
-            clean[k] = x
-        elif k in FACTOR_TEXT_FIELDS or k == "year":
-            clean[k] = int(v) if k == "year" else str(v).strip()
-        else:
-            raise AdminError(f"not a factor field: {k}")
+        try:
+            if k in FACTOR_RANGES:
+                lo, hi, unit = FACTOR_RANGES[k]
+                clean[k] = number_in(v, k, lo, hi, unit)
+            elif k in FACTOR_TEXT_LIMITS:
+                clean[k] = text(v, k, FACTOR_TEXT_LIMITS[k], required=True)
+            elif k == "year":
+                clean[k] = int_in(v, "year", *FACTOR_YEAR_RANGE)
+            else:
+                raise AdminError(f"not a factor field: {str(k)[:40]}")
+        except FieldError as exc:
+            raise AdminError(exc.message) from exc
     if not clean:
         raise AdminError("change at least one value for a new version")
     row = add_factor_version(session, code, user.username, **clean)
