@@ -83,13 +83,19 @@ def navbar() -> dbc.Navbar:
     ]
     who = html.Span(f"{user.username} · {user.role.replace('_', ' ')}", className="navbar-text small me-3",
                     id="nav-user")
+    from core.alerts.state import badge_count
+
+    with flask.current_app.config["CT_SESSION_FACTORY"]() as s:
+        firing = badge_count(s, user)
+    badge = dbc.Badge(f"{firing} alert{'s' if firing != 1 else ''}", color="danger" if firing else "secondary",
+                      href="/alerts", id="nav-alert-badge", className="me-2 text-decoration-none")
     return dbc.Navbar(
         dbc.Container(
             [
                 dbc.NavbarBrand("Carbon Track", href=HOME_BY_ROLE.get(user.role, "/")),
                 dbc.NavbarToggler(id="nav-toggler"),
                 dbc.Collapse(
-                    [dbc.Nav(links, navbar=True, className="me-auto"), who,
+                    [dbc.Nav(links, navbar=True, className="me-auto"), badge, who,
                      sign_out_form()],
                     id="nav-collapse", navbar=True,
                 ),

@@ -26,22 +26,24 @@ from core.validation import optional_id
 NAV_ITEMS: dict[str, tuple[tuple[str, str], ...]] = {
     ROLE_FACTORY_MANAGER: (
         ("Live", "/factory/live"), ("Energy entry", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"),
+        ("Reports", "/reports"), ("Evidence", "/evidence"), ("Alerts", "/alerts"),
     ),
     ROLE_HQ: (
         ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Nodes", "/hq/nodes"),
         ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"),
+        ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
     ),
     ROLE_ADMIN: (
         ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Nodes", "/hq/nodes"),
         ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"), ("Admin", "/admin"), ("Audit log", "/audit"),
+        ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
+        ("Admin", "/admin"), ("Audit log", "/audit"),
     ),
     ROLE_AUDITOR: (
         ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Nodes", "/hq/nodes"),
         ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"), ("Admin (read-only)", "/admin"), ("Audit log", "/audit"),
+        ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
+        ("Admin (read-only)", "/admin"), ("Audit log", "/audit"),
     ),
 }
 HOME_BY_ROLE = {ROLE_FACTORY_MANAGER: "/factory/live", ROLE_HQ: "/hq", ROLE_ADMIN: "/hq", ROLE_AUDITOR: "/hq"}
