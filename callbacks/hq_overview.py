@@ -12,10 +12,11 @@ from dash import Input, Output, html
 from callbacks.common import app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
+from core.alerts.notify import reminders_sent
 from core.insights.queries import UPTIME_THRESHOLD, Overview, hq_overview
 from core.inventory.factors import load_factor_set
 from core.inventory.monthly import due_datetime
-from core.timeutil import DEFAULT_TZ
+from core.timeutil import DEFAULT_TZ, add_months
 
 
 def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Overview:  # noqa: ANN001
@@ -40,6 +41,18 @@ def uptime_table(ov: Overview) -> Any:
                    html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-uptime-table"),
         html.Div(f"Showing the {min(15, len(rows))} lowest of {len(rows)} factories.", className="small text-muted"),
     ])
+
+
+def reminders_table(rows: list, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
+    """Who was reminded to submit energy data, by which channel and when (newest first, at most 15)."""
+    if not rows:
+        return html.Div("No energy-data reminders sent for these months.", className="small text-muted",
+                        id="hq-overview-reminders")
+    body = [html.Tr([html.Td(f"{r.factory_name} ({r.factory_code})"), html.Td(f"{r.month:%b %Y}"),
+                     html.Td(r.username), html.Td(r.channel), html.Td(f"{r.sent_at.astimezone(tz):%d %b %H:%M}")])
+            for r in rows[:15]]
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Factory", "Month", "Reminded", "Channel", "Sent")])),
+                      html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-reminders")
 
 
 def _t(kg: float | None, unit: str) -> str:
@@ -121,7 +134,15 @@ def register(app: dash.Dash) -> None:
         Input("hq-overview-interval", "n_intervals"),
     )
     def _render(_n):  # noqa: ANN001, ANN202
-        return render_overview(overview_data(web_user(), app_session_factory(), app_tz()))
+        user, sf, tz = web_user(), app_session_factory(), app_tz()
+        ov = overview_data(user, sf, tz)
+        kpis, trend, fmap, reg, uptime = render_overview(ov)
+        if ov.n_factories:
+            with sf() as s:
+                sent = reminders_sent(s, user, [ov.last_month, add_months(ov.last_month, 1)])
+            uptime = html.Div([uptime, html.H3("Energy-data reminders sent", className="h6 mt-3"),
+                               reminders_table(sent, tz)])
+        return kpis, trend, fmap, reg, uptime
 
     @app.callback(Output("hq-overview-go", "href"), Input("hq-overview-map", "clickData"), prevent_initial_call=True)
     def _open_factory(click_data):  # noqa: ANN001, ANN202
