@@ -15,7 +15,7 @@ dash.register_page(__name__, path="/hq/node", title="Node · Carbon Track", name
 # Which argument each command takes: (label, placeholder, unit).
 ARG_HELP = {
     "set_interval": ("Sampling interval", "10 to 3,600", "s"),
-    "payload_size": ("Largest payload", "1,024 to 65,536", "bytes"),
+    "payload_size": ("Largest payload", "1,024 to 16,384", "bytes"),
     "calibrate_span": ("Test gas concentration", "up to 300,000", "ppm"),
 }
 

@@ -123,6 +123,7 @@ def test_factory_manager_sees_only_own_nodes_commands(Session, fleet):  # noqa: 
     ("set_interval", {"interval_s": 5}), ("set_interval", {"interval_s": 30.5}),
     ("set_interval", {"interval_s": "abc"}), ("set_interval", {"interval_s": math.nan}), ("set_interval", {}),
     ("payload_size", {"max_payload": 100}), ("payload_size", {"max_payload": 70000}),
+    ("payload_size", {"max_payload": 20000}),  # above the node's 16 KiB cap (firmware payload.h)
     ("calibrate_span", {"ppm": 0}), ("calibrate_span", {"ppm": 400000}), ("calibrate_span", {"ppm": None}),
     ("format_flash", None), ("ota", {"url": "https://x", "sha256": "0" * 64, "version": "9"}),
 ])

@@ -47,7 +47,7 @@ OTA_RESULT_TIMEOUT = timedelta(minutes=15)
 QUEUE_TIMEOUT = timedelta(minutes=5)
 # Limits the firmware enforces (docs/firmware.md, config keys).
 INTERVAL_S_RANGE = (10, 3600)
-PAYLOAD_BYTES_RANGE = (1024, 65536)
+PAYLOAD_BYTES_RANGE = (1024, 16384)  # the node caps its payload at 16 KiB (firmware payload.h, issue 11)
 SPAN_PPM_RANGE = (1.0, 300_000.0)
 
 KIND_LABELS = {
