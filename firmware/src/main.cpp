@@ -212,6 +212,11 @@ void handle_command(const std::string& payload) {
             detail = "rebooting";
             reboot_after = true;
             break;
+        case Command::Type::Status:
+            ok = uplink != nullptr;
+            if (ok) uplink->publish_status();
+            detail = ok ? "status published" : "no uplink";
+            break;
         case Command::Type::AbcOff:
             ok = sensors_allowed && sensors->co2().abc_off();
             detail = sensors_allowed ? (ok ? "ABC off acknowledged" : "no answer from the CO2 sensor") : "sensors off (safe mode)";

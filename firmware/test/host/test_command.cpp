@@ -75,3 +75,10 @@ TEST_CASE("console lines") {
     l = parse_console_line("");
     CHECK(l.verb.empty());
 }
+
+TEST_CASE("status command asks the node to publish its health status now, with the server's id") {
+    Command c = parse_command(R"({"id": "c-7", "cmd": "status"})");
+    CHECK(c.type == Command::Type::Status);
+    CHECK(c.id == "c-7");
+    CHECK(parse_command(R"({"cmd": "statuses"})").type == Command::Type::Invalid);
+}

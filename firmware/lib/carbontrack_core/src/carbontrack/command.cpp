@@ -78,6 +78,8 @@ Command parse_command_body(const json::Value& top) {
         if (const json::Value* v = doc.get("version"); v && v->is_string()) c.version = v->string;
     } else if (n == "reboot") {
         c.type = Command::Type::Reboot;
+    } else if (n == "status") {
+        c.type = Command::Type::Status;  // publish the health status now (contract v1.1, issue 13)
     } else if (n == "abc_off") {
         c.type = Command::Type::AbcOff;
     } else if (n == "calibrate") {

@@ -14,7 +14,7 @@
 namespace carbontrack {
 
 struct Command {
-    enum class Type { Invalid, Ota, Reboot, AbcOff, CalibrateZero, CalibrateSpan, Set };
+    enum class Type { Invalid, Ota, Reboot, AbcOff, CalibrateZero, CalibrateSpan, Set, Status };
     Type type = Type::Invalid;
     std::string id;  // contract v1.1 "id" (echoed on cmd/result); empty when absent or unusable
     std::string url;
