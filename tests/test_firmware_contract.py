@@ -251,3 +251,20 @@ def test_firmware_edge_golden_is_ingested_exactly(registry, mosquitto, topic_pre
         with session_factory() as s:
             device = s.get(Device, DEVICE)
             assert device.uptime_s == 4294967296 and device.buffered == 9999 and device.last_seq == 4294967303
+
+
+def test_node_resends_before_the_listener_gives_a_gap_up():
+    """A reading lost in the broker must be resent before the server acks past it (no loss).
+
+    The node resends in-flight readings after kAckResendTimeoutMs without a covering ack; the
+    listener skips an open seq gap after GAP_SKIP_S. The node's timeout has to be well below it.
+    """
+    import re
+
+    from mqtt_listener.ack import GAP_SKIP_S
+
+    header = (Path(__file__).resolve().parent.parent / "firmware/lib/carbontrack_core/src/carbontrack/uplink.h")
+    match = re.search(r"kAckResendTimeoutMs\s*=\s*(\d+)", header.read_text())
+    assert match, "kAckResendTimeoutMs not found in uplink.h"
+    resend_s = int(match.group(1)) / 1000.0
+    assert resend_s * 2 <= GAP_SKIP_S

@@ -29,13 +29,19 @@ struct FlushResult {
     uint64_t last_seq = 0;           // highest seq published by this call (0 = none)
 };
 
+// Seconds without a covering ack before in-flight readings are sent again (docs/payload.md).
+constexpr uint32_t kAckResendTimeoutMs = 30000;
+
 class Sender {
   public:
     enum class Mode { RemoveOnPuback, RemoveOnAck };
     static constexpr size_t kMinPayloadBytes = 1024;
 
     // Reserves the payload buffer (`max_payload_bytes`) here, once.
-    Sender(ReadingQueue& queue, size_t max_payload_bytes, Mode mode = Mode::RemoveOnAck, uint32_t ack_timeout_ms = 120000);
+    // The resend timeout must stay well under the listener's gap give-up (mqtt_listener/ack.py
+    // GAP_SKIP_S = 60 s): a reading lost in the broker is resent before the server acks past it.
+    Sender(ReadingQueue& queue, size_t max_payload_bytes, Mode mode = Mode::RemoveOnAck,
+           uint32_t ack_timeout_ms = kAckResendTimeoutMs);
 
     // Publish up to `max_messages` payloads of the readings not yet in flight, oldest first.
     // `also_waiting` is added to `buffered` (readings held elsewhere).
