@@ -23,6 +23,7 @@ from dash import dcc, html
 from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
+from api import create_api, mount_api
 from core.accounts.auth import init_auth
 from core.config import Config, load_config
 from core.db import open_database
@@ -132,6 +133,9 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         CT_SESSION_FACTORY=session_factory,
     )
     init_auth(server, session_factory)
+    # The REST API (api/) answers every /api/ path on this same server, before the portal's
+    # sign-in rule: it authenticates bearer tokens only, never the portal's cookie.
+    mount_api(server, create_api(config, session_factory))
 
     @server.before_request
     def _home_by_role():  # noqa: ANN202

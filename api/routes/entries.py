@@ -1,0 +1,134 @@
+"""A factory-month's energy entry: read, save a draft, submit, approve, return — through core.inventory.entry.
+
+The same functions as the portal's entry page do the work, so the validation, the audit log and
+the rules (a factory manager enters their own factory, approved months are locked, HQ and admins
+approve, only admins reopen an approved month) are the portal's, not a copy.
+"""
+
+from __future__ import annotations
+
+from flask_openapi3 import APIBlueprint, Tag
+
+from api.deps import db, month_of, tz, user
+from api.problems import CONFLICT, FORBIDDEN, ApiProblem
+from api.schemas import EntryIn, EntryOut, FactoryMonthPath, ReasonIn
+from core.access import can_enter_data
+from core.insights.api_queries import visible_factory_id
+from core.inventory.entry import (
+    EntryError,
+    EntryForm,
+    SourceInput,
+    approve,
+    get_submission,
+    reopen,
+    save_entry,
+)
+from core.inventory.factors import load_factor_set
+from core.models import MonthlySubmission
+
+bp = APIBlueprint("entries", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="energy entries")],
+                  abp_security=[{"bearer": []}])
+ENTRY_PATH = "/factories/<int:factory_id>/months/<month>/entry"
+
+
+def entry_dict(factory_id: int, month: str, sub: MonthlySubmission | None, warnings: list[str] | None = None) -> dict:
+    """Shape a submission (or its absence) for the API."""
+    if sub is None:
+        return EntryOut(factory_id=factory_id, month=month, status="missing", sources=[], green_leaf_kg=None,
+                        made_tea_kg=None, note=None, submitted_at=None, approved_at=None, updated_at=None,
+                        warnings=warnings or []).model_dump(mode="json")
+    return EntryOut(
+        factory_id=factory_id, month=month, status=sub.status,
+        sources=[{"source": e.source, "quantity": e.quantity, "unit": e.unit, "moisture_fraction": e.moisture_fraction,
+                  "density_kg_m3": e.density_kg_m3} for e in sub.entries],
+        green_leaf_kg=sub.green_leaf_kg, made_tea_kg=sub.made_tea_kg, note=sub.note, submitted_at=sub.submitted_at,
+        approved_at=sub.approved_at, updated_at=sub.updated_at, warnings=warnings or [],
+    ).model_dump(mode="json")
+
+
+def _form(month: str, body: EntryIn) -> EntryForm:
+    """Build core's EntryForm from the body: listed sources only (a source left out is not used this month)."""
+    sources: dict[str, SourceInput] = {}
+    for line in body.sources:
+        if line.source in sources:
+            raise ApiProblem(422, f"{line.source} is listed twice; give each source once.")
+        if line.source != "firewood" and (line.moisture_pct is not None or line.density_kg_m3 is not None):
+            raise ApiProblem(422, f"{line.source}: moisture_pct and density_kg_m3 are for firewood only.")
+        sources[line.source] = SourceInput(
+            line.quantity, line.unit, None if line.moisture_pct is None else line.moisture_pct / 100.0,
+            line.density_kg_m3)
+    return EntryForm(month_of(month), sources, body.green_leaf_kg, body.made_tea_kg, body.note)
+
+
+def _save(factory_id: int, month: str, body: EntryIn, submit: bool):  # noqa: ANN202
+    form = _form(month, body)
+    with db() as s:
+        visible_factory_id(s, user(), factory_id)
+        if not can_enter_data(user(), factory_id):
+            raise ApiProblem(403, "You may not enter data for this factory (factory managers enter their own; "
+                                  "admins may correct any).")
+        try:
+            sub, check = save_entry(s, user(), factory_id, form, load_factor_set(s), submit=submit, tz=tz())
+        except EntryError as exc:
+            s.rollback()
+            status = 409 if ("locked" in str(exc) or "submitted" in str(exc).lower()[:40]) else 422
+            raise ApiProblem(status, str(exc)) from exc
+        s.commit()
+        return entry_dict(factory_id, month, sub, check.warnings)
+
+
+@bp.get(ENTRY_PATH, summary="A factory-month's energy and production entry", responses={200: EntryOut})
+def get_entry(path: FactoryMonthPath):  # noqa: ANN201
+    """The month's sources, production and status; `status` is `missing` when nothing is saved yet."""
+    with db() as s:
+        visible_factory_id(s, user(), path.factory_id)
+        sub = get_submission(s, user(), path.factory_id, month_of(path.month))
+        return entry_dict(path.factory_id, path.month, sub)
+
+
+@bp.put(ENTRY_PATH, summary="Save the month as a draft (replaces the draft)",
+        responses={200: EntryOut, **FORBIDDEN, **CONFLICT})
+def put_entry(path: FactoryMonthPath, body: EntryIn):  # noqa: ANN201
+    """Validate and save as a draft, with the portal's rules; every changed field goes to the audit log.
+
+    Sources not listed are removed from the month. A submitted month cannot go back to draft
+    (409: submit again with corrections, or ask HQ to return it); an approved month is locked (409).
+    """
+    return _save(path.factory_id, path.month, body, submit=False)
+
+
+@bp.post(f"{ENTRY_PATH}/submit", summary="Save and submit the month to HQ",
+         responses={200: EntryOut, **FORBIDDEN, **CONFLICT})
+def submit_entry(path: FactoryMonthPath, body: EntryIn):  # noqa: ANN201
+    """Like PUT, then the month waits for HQ's approval; submitting again records a correction."""
+    return _save(path.factory_id, path.month, body, submit=True)
+
+
+@bp.post(f"{ENTRY_PATH}/approve", summary="Approve a submitted month (HQ, admin)",
+         responses={200: EntryOut, **FORBIDDEN, **CONFLICT})
+def approve_entry(path: FactoryMonthPath):  # noqa: ANN201
+    """The month is then locked; only an admin can reopen it."""
+    with db() as s:
+        visible_factory_id(s, user(), path.factory_id)
+        try:
+            sub = approve(s, user(), path.factory_id, month_of(path.month))
+        except EntryError as exc:
+            s.rollback()
+            raise ApiProblem(409, str(exc)) from exc
+        s.commit()
+        return entry_dict(path.factory_id, path.month, sub)
+
+
+@bp.post(f"{ENTRY_PATH}/return", summary="Return the month to the factory as a draft, with a reason",
+         responses={200: EntryOut, **FORBIDDEN, **CONFLICT})
+def return_entry(path: FactoryMonthPath, body: ReasonIn):  # noqa: ANN201
+    """HQ and admins return a submitted month; only an admin reopens an approved one."""
+    with db() as s:
+        visible_factory_id(s, user(), path.factory_id)
+        try:
+            sub = reopen(s, user(), path.factory_id, month_of(path.month), body.reason)
+        except EntryError as exc:
+            s.rollback()
+            raise ApiProblem(409 if "Only a submitted" in str(exc) else 422, str(exc)) from exc
+        s.commit()
+        return entry_dict(path.factory_id, path.month, sub)
