@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_openapi3 import APIBlueprint, Tag
 
 from api.deps import db, month_of, page_info, tz, user
+from api.problems import COMMON_RESPONSES
 from api.routes.measurements import month_range
 from api.schemas import (
     FactoryPath,
@@ -21,7 +22,7 @@ from core.inventory.factors import load_factor_set
 from core.inventory.monthly import MonthlyInventory
 
 bp = APIBlueprint("inventories", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="inventories")],
-                  abp_security=[{"bearer": []}])
+                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
 
 
 def inventory_dict(i: MonthlyInventory) -> dict:

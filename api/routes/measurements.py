@@ -10,7 +10,7 @@ import flask
 from flask_openapi3 import APIBlueprint, Tag
 
 from api.deps import db, month_of, page_info, tz, user
-from api.problems import ApiProblem
+from api.problems import COMMON_RESPONSES, ApiProblem
 from api.schemas import (
     DailyList,
     DailyOut,
@@ -32,7 +32,7 @@ from core.inventory.factors import load_factor_set
 from core.timeutil import iter_months
 
 bp = APIBlueprint("measurements", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="measurements")],
-                  abp_security=[{"bearer": []}])
+                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
 
 MAX_READINGS_SPAN = timedelta(days=31)
 MAX_DAYS = 366

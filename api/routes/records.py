@@ -9,7 +9,7 @@ import flask
 from flask_openapi3 import APIBlueprint, Tag
 
 from api.deps import db, page_info, tz, user
-from api.problems import FORBIDDEN
+from api.problems import COMMON_RESPONSES, FORBIDDEN
 from api.schemas import (
     AuditList,
     AuditOut,
@@ -29,7 +29,7 @@ from core.registry.admin import factor_versions
 from core.reporting.reports import report_for_download, visible_reports
 from core.timeutil import parse_month
 
-bp = APIBlueprint("records", __name__, url_prefix="/api/v1", abp_security=[{"bearer": []}])
+bp = APIBlueprint("records", __name__, url_prefix="/api/v1", abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -6,13 +6,13 @@ import sqlalchemy as sa
 from flask_openapi3 import APIBlueprint, Tag
 
 from api.deps import db, user
-from api.problems import ApiProblem
+from api.problems import COMMON_RESPONSES, ApiProblem
 from api.schemas import IdPath, Me, TokenCreate, TokenCreated, TokenList, TokenOut  # noqa: F401 (TokenCreated: spec)
 from core.accounts.tokens import TokenError, create_token, list_tokens, revoke_token
 from core.models import User
 
 bp = APIBlueprint("tokens", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="tokens")],
-                  abp_security=[{"bearer": []}])
+                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
 
 
 @bp.get("/me", summary="The user the token acts as", responses={200: Me})
