@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -112,8 +113,8 @@ def _install_docs(api: OpenAPI) -> None:
     from flask_openapi3_swagger.templates import swagger_html_string
 
     swagger = swagger_html_string.replace("<title>Swagger UI</title>", "<title>Carbon Track API · Swagger UI</title>")
-    api.config["REDOC_HTML_STRING"] = redoc_html_string.replace("<title>ReDoc</title>",
-                                                                "<title>Carbon Track API · Redoc</title>")
+    redoc = re.sub(r"<!--.*?-->", "", redoc_html_string, flags=re.S)  # a commented-out font link
+    api.config["REDOC_HTML_STRING"] = redoc.replace("<title>ReDoc</title>", "<title>Carbon Track API · Redoc</title>")
     # /api/docs sits in /api/, so the plugin's relative asset paths (swagger/js/…) resolve to the
     # Swagger plugin blueprint's static folder under /api/swagger/.
 
