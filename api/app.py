@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api"
 MAX_BODY_BYTES = 64 * 1024  # an energy entry is under 2 KiB; anything near this is not a client of ours
 API_VERSION = "1.0.0"
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+            "frame-ancestors 'none'")
 
 DESCRIPTION = """\
 Read and write Carbon Track data: factories and their stacks and sensor nodes, stack readings,
@@ -160,8 +163,10 @@ def _install_auth(api: OpenAPI) -> None:
     def _headers(resp: flask.Response) -> flask.Response:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Cache-Control", "no-store")
-        if not flask.request.path.startswith((f"{API_PREFIX}/docs", f"{API_PREFIX}/redoc", f"{API_PREFIX}/swagger")):
-            resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        # The docs pages may load only what this server serves: Redoc's bundle would otherwise fetch
+        # its logo from cdn.redoc.ly. Inline script and style: the plugin pages and Redoc use both.
+        resp.headers.setdefault("Content-Security-Policy", DOCS_CSP)
         return resp
 
 
