@@ -303,6 +303,30 @@ class Leaderboard(BaseModel):
     items: list[LeaderRowOut]
 
 
+class TotalsOut(BaseModel):
+    scope1_kg: float = Field(description="Scope 1, kg CO2e (reported months: submitted or approved)")
+    scope2_kg: float = Field(description="Scope 2, kg CO2")
+    total_kg: float = Field(description="Scope 1 + 2, kg CO2e")
+    biogenic_co2_kg: float = Field(description="Biogenic CO2, kg (reported separately)")
+    made_tea_kg: float = Field(description="Made tea, kg")
+    intensity_kg_per_kg: float | None = Field(description="Σ kg CO2e ÷ Σ kg made tea")
+    measured_co2_kg: float = Field(description="Measured stack CO2, kg")
+    factory_months: int = Field(description="Reported factory-months summed")
+
+
+class SuccessMetrics(BaseModel):
+    today: date = Field(description="Local day the figures were computed for")
+    n_factories: int = Field(description="Factories the token may see")
+    month_to_date: TotalsOut
+    year_to_date: TotalsOut
+    last_month: str = Field(description="The last complete local month, YYYY-MM")
+    submitted_on_time_share: float | None = Field(description="Share of factories whose last month was submitted by the due date, 0–1")
+    target_met_share: float | None = Field(description="Share of factories with a reported last month at or below target, 0–1")
+    uptime_ok_share: float | None = Field(description="Share of factories whose sensors covered at least the uptime threshold over 30 days, 0–1")
+    nodes_online: int = Field(description="Sensor nodes heard from within their offline timeout")
+    nodes_total: int = Field(description="Active sensor nodes")
+
+
 # --- fleet, reference, reports, audit, tokens --------------------------------------------------
 
 

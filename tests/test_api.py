@@ -296,6 +296,8 @@ def test_api_lists_are_scoped(env, user, codes):
     assert sorted(i["factory_code"] for i in get(env, "/api/v1/inventories?month=2026-10", user=user).get_json()["items"]) == codes
     assert sorted(r["code"] for r in get(env, "/api/v1/leaderboard", user=user).get_json()["items"]) == codes
     assert sorted(n["factory_code"] for n in get(env, "/api/v1/nodes", user=user).get_json()["items"]) == codes
+    metrics = get(env, "/api/v1/success-metrics", user=user).get_json()
+    assert metrics["n_factories"] == len(codes) and metrics["nodes_total"] == len(codes)  # one node per factory
 
 
 # --- resources ----------------------------------------------------------------------------------

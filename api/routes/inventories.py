@@ -14,12 +14,13 @@ from api.schemas import (
     Leaderboard,
     LeaderboardQuery,
     MonthRangeQuery,
+    SuccessMetrics,
 )
 from core.access import allowed_factory_ids
 from core.insights.api_queries import visible_factory_id
-from core.insights.queries import cached_monthly_inventory, leaderboard
+from core.insights.queries import cached_monthly_inventory, hq_overview, leaderboard
 from core.inventory.factors import load_factor_set
-from core.inventory.monthly import MonthlyInventory
+from core.inventory.monthly import MonthlyInventory, Totals
 
 bp = APIBlueprint("inventories", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="inventories")],
                   abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
@@ -78,3 +79,21 @@ def get_leaderboard(query: LeaderboardQuery):  # noqa: ANN201
                                               "change_pct", "months_reported", "months", "months_compared")}
                  for r in rows]
     return {"period": query.period, "metric": query.metric, "items": items}
+
+
+def _totals(t: Totals) -> dict:
+    return {"scope1_kg": t.scope1_kg, "scope2_kg": t.scope2_kg, "total_kg": t.total_kg,
+            "biogenic_co2_kg": t.biogenic_co2_kg, "made_tea_kg": t.made_tea_kg,
+            "intensity_kg_per_kg": t.intensity_kg_per_kg, "measured_co2_kg": t.measured_co2_kg, "factory_months": t.n}
+
+
+@bp.get("/success-metrics", summary="Network success metrics: totals, on-time submissions, targets met, sensor uptime",
+        responses={200: SuccessMetrics})
+def success_metrics():  # noqa: ANN201
+    """The HQ overview's figures over the factories the token may see (a factory manager: their own)."""
+    with db() as s:
+        o = hq_overview(s, user(), load_factor_set(s), tz=tz())
+    return {"today": o.today.isoformat(), "n_factories": o.n_factories, "month_to_date": _totals(o.mtd),
+            "year_to_date": _totals(o.ytd), "last_month": f"{o.last_month:%Y-%m}",
+            "submitted_on_time_share": o.submitted_on_time_share, "target_met_share": o.target_met_share,
+            "uptime_ok_share": o.uptime_ok_share, "nodes_online": o.nodes_online, "nodes_total": o.nodes_total}
