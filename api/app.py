@@ -49,8 +49,9 @@ Read and write Carbon Track data: factories and their stacks and sensor nodes, s
 measured emissions, monthly inventories, the leaderboard, node health, emission-factor versions,
 compliance reports, monthly energy entries and the audit log.
 
-**Authentication**: a personal API token (`carbontrack create-token USERNAME`, or the
-`/api/v1/tokens` endpoints) sent as `Authorization: Bearer ct_…`. A token acts as its user: a
+**Authentication**: a personal API token (the portal's page /account/api-tokens,
+`carbontrack create-token USERNAME`, or the `/api/v1/tokens` endpoints) sent as
+`Authorization: Bearer ct_…`. A token acts as its user: a
 factory manager's token sees only their factory (another factory's resources answer 404), HQ
 and auditors see all factories, only HQ and admins approve, only admins and auditors read the
 audit log. Portal cookies do not authenticate the API.
