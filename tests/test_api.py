@@ -90,6 +90,8 @@ def test_api_every_operation_has_summary_units_and_errors():
     spec = spec_json()
     ops = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()]
     assert len(ops) >= 20
+    ids = [op["operationId"] for _, _, op in ops]
+    assert len(set(ids)) == len(ids) and all(i.isidentifier() for i in ids)  # readable names for clients
     for path, method, op in ops:
         where = f"{method.upper()} {path}"
         assert path.startswith("/api/v1/"), where

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.deps import db, month_of, tz, user
+from api.deps import db, month_of, operation_id, tz, user
 from api.problems import COMMON_RESPONSES, CONFLICT, FORBIDDEN, ApiProblem
 from api.schemas import EntryIn, EntryOut, FactoryMonthPath, ReasonIn
 from core.access import can_enter_data
@@ -27,7 +27,8 @@ from core.inventory.factors import load_factor_set
 from core.models import MonthlySubmission
 
 bp = APIBlueprint("entries", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="energy entries")],
-                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
+                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES,
+                  operation_id_callback=operation_id)
 ENTRY_PATH = "/factories/<int:factory_id>/months/<month>/entry"
 
 

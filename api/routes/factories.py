@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.deps import db, page_info, user
+from api.deps import db, operation_id, page_info, user
 from api.problems import COMMON_RESPONSES
 from api.schemas import FactoryList, FactoryOut, FactoryPath, PageQuery
 from core.insights.api_queries import visible_factories, visible_factory
 
 bp = APIBlueprint("factories", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="factories")],
-                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
+                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES,
+                  operation_id_callback=operation_id)
 
 
 @bp.get("/factories", summary="List the factories the token may see", responses={200: FactoryList})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.deps import db, month_of, page_info, tz, user
+from api.deps import db, month_of, operation_id, page_info, tz, user
 from api.problems import COMMON_RESPONSES
 from api.routes.measurements import month_range
 from api.schemas import (
@@ -23,7 +23,8 @@ from core.inventory.factors import load_factor_set
 from core.inventory.monthly import MonthlyInventory, Totals
 
 bp = APIBlueprint("inventories", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="inventories")],
-                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
+                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES,
+                  operation_id_callback=operation_id)
 
 
 def inventory_dict(i: MonthlyInventory) -> dict:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import flask
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.deps import db, month_of, page_info, tz, user
+from api.deps import db, month_of, operation_id, page_info, tz, user
 from api.problems import COMMON_RESPONSES, ApiProblem
 from api.schemas import (
     DailyList,
@@ -31,7 +31,8 @@ from core.inventory.factors import load_factor_set
 from core.timeutil import iter_months
 
 bp = APIBlueprint("measurements", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="measurements")],
-                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
+                  abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES,
+                  operation_id_callback=operation_id)
 
 MAX_READINGS_SPAN = timedelta(days=31)
 MAX_DAYS = 366
@@ -99,7 +100,7 @@ def readings_csv(path: FactoryPath, query: ReadingsQuery):  # noqa: ANN201
 
 @bp.get("/factories/<int:factory_id>/emissions/hourly", summary="Measured stack CO2 per hour",
         responses={200: HourlyList})
-def hourly(path: FactoryPath, query: HourlyQuery):  # noqa: ANN201
+def hourly_measured(path: FactoryPath, query: HourlyQuery):  # noqa: ANN201
     """One row per hour with data (hours without readings are absent), all the factory's nodes together."""
     _check_span(query.start, query.end, MAX_READINGS_SPAN, "hours")
     with db() as s:
@@ -109,7 +110,7 @@ def hourly(path: FactoryPath, query: HourlyQuery):  # noqa: ANN201
 
 @bp.get("/factories/<int:factory_id>/emissions/daily", summary="Measured stack CO2 per local day",
         responses={200: DailyList})
-def daily(path: FactoryPath, query: DailyQuery):  # noqa: ANN201
+def daily_measured(path: FactoryPath, query: DailyQuery):  # noqa: ANN201
     """One row per local day (EAT) in [first, last]; a day without data has `co2_kg` null (a gap, not zero)."""
     if query.last < query.first:
         raise ApiProblem(422, "`last` must not be before `first`.")
@@ -137,7 +138,7 @@ def month_range(first: str, last: str) -> list:
 
 @bp.get("/factories/<int:factory_id>/emissions/monthly", summary="Measured stack CO2 per local month, with the fuel-log comparison",
         responses={200: MeasuredMonthList})
-def monthly(path: FactoryPath, query: MonthRangeQuery):  # noqa: ANN201
+def monthly_measured(path: FactoryPath, query: MonthRangeQuery):  # noqa: ANN201
     """Measured CO2, coverage and the reconciliation with the energy log, per local month."""
     months = month_range(query.first, query.last)
     with db() as s:

@@ -8,7 +8,7 @@ from pathlib import Path
 import flask
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.deps import db, page_info, tz, user
+from api.deps import db, operation_id, page_info, tz, user
 from api.problems import COMMON_RESPONSES, FORBIDDEN
 from api.schemas import (
     AuditList,
@@ -29,12 +29,13 @@ from core.registry.admin import factor_versions
 from core.reporting.reports import report_for_download, visible_reports
 from core.timeutil import parse_month
 
-bp = APIBlueprint("records", __name__, url_prefix="/api/v1", abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES)
+bp = APIBlueprint("records", __name__, url_prefix="/api/v1", abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES,
+                  operation_id_callback=operation_id)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/nodes", summary="Sensor node health", tags=[Tag(name="fleet")], responses={200: NodeList})
-def nodes(query: NodesQuery):  # noqa: ANN201
+def list_nodes(query: NodesQuery):  # noqa: ANN201
     """Every visible active node: status, signal, firmware, buffer, and coverage over 24 h and 30 days."""
     with db() as s:
         if query.factory_id is not None:
@@ -49,7 +50,7 @@ def nodes(query: NodesQuery):  # noqa: ANN201
 
 @bp.get("/emission-factors", summary="Every version of every emission factor", tags=[Tag(name="reference")],
         responses={200: FactorList})
-def factors():  # noqa: ANN201
+def list_emission_factors():  # noqa: ANN201
     """The factor library with citations; versions are never edited, a change is a new version."""
     with db() as s:
         return {"items": [FactorOut.model_validate(f).model_dump(mode="json") for f in factor_versions(s, user())]}
@@ -69,7 +70,7 @@ def _report_dict(r: Report) -> dict:
 
 @bp.get("/reports", summary="Generated compliance workbooks the token may see", tags=[Tag(name="reports")],
         responses={200: ReportList})
-def reports(query: ReportsQuery):  # noqa: ANN201
+def list_reports(query: ReportsQuery):  # noqa: ANN201
     """Newest first; a factory manager sees only their factory's workbooks (not the network one)."""
     month = parse_month(query.month) if query.month else None
     with db() as s:
@@ -82,7 +83,7 @@ def reports(query: ReportsQuery):  # noqa: ANN201
 @bp.get("/reports/<int:id>/file", summary="Download a workbook (Excel)", tags=[Tag(name="reports")],
         responses={200: {"description": "The .xlsx file; `X-Content-SHA256` is its SHA-256",
                          "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
-def report_file(path: IdPath):  # noqa: ANN201
+def download_report(path: IdPath):  # noqa: ANN201
     """The workbook file; 404 if it does not exist, is not done, or the token's user may not see it."""
     with db() as s:
         try:
@@ -98,7 +99,7 @@ def report_file(path: IdPath):  # noqa: ANN201
 
 @bp.get("/audit", summary="The audit log, newest first (admins and auditors)", tags=[Tag(name="audit")],
         responses={200: AuditList, **FORBIDDEN})
-def audit(query: AuditQuery):  # noqa: ANN201
+def list_audit_entries(query: AuditQuery):  # noqa: ANN201
     """Who changed what and when, with old and new values; other roles get 403."""
     with db() as s:
         rows = audit_entries(s, user(), limit=query.limit, factory_id=query.factory_id, action=query.action)
