@@ -15,6 +15,7 @@ from api.schemas import EntryIn, EntryOut, FactoryMonthPath, ReasonIn
 from core.access import can_enter_data
 from core.insights.api_queries import visible_factory_id
 from core.inventory.entry import (
+    SUBMITTED_NO_DRAFT,
     EntryError,
     EntryForm,
     SourceInput,
@@ -22,9 +23,11 @@ from core.inventory.entry import (
     get_submission,
     reopen,
     save_entry,
+    validate,
 )
 from core.inventory.factors import load_factor_set
-from core.models import MonthlySubmission
+from core.models import STATUS_APPROVED, STATUS_SUBMITTED, Factory, MonthlySubmission
+from core.timeutil import local_date, utcnow
 
 bp = APIBlueprint("entries", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="energy entries")],
                   abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES,
@@ -68,12 +71,23 @@ def _save(factory_id: int, month: str, body: EntryIn, submit: bool):  # noqa: AN
         if not can_enter_data(user(), factory_id):
             raise ApiProblem(403, "You may not enter data for this factory (factory managers enter their own; "
                                   "admins may correct any).")
+        # Bad figures are 422 and a month whose state forbids the change is 409; core raises one
+        # EntryError for both, so check the figures with core's own validate first, then the state.
+        factors = load_factor_set(s)
+        density = s.get(Factory, factory_id).firewood_density_kg_m3
+        check = validate(form, factors, None, density, local_date(utcnow(), tz()))
+        if not check.ok:
+            raise ApiProblem(422, " ".join(check.errors))
+        current = get_submission(s, user(), factory_id, form.month)
+        if current is not None and current.status == STATUS_APPROVED:
+            raise ApiProblem(409, "This month is approved and locked. An admin can reopen it with a reason.")
+        if current is not None and current.status == STATUS_SUBMITTED and not submit:
+            raise ApiProblem(409, SUBMITTED_NO_DRAFT)
         try:
-            sub, check = save_entry(s, user(), factory_id, form, load_factor_set(s), submit=submit, tz=tz())
+            sub, check = save_entry(s, user(), factory_id, form, factors, submit=submit, tz=tz())
         except EntryError as exc:
             s.rollback()
-            status = 409 if ("locked" in str(exc) or "submitted" in str(exc).lower()[:40]) else 422
-            raise ApiProblem(status, str(exc)) from exc
+            raise ApiProblem(422, str(exc)) from exc
         s.commit()
         return entry_dict(factory_id, month, sub, check.warnings)
 
@@ -126,10 +140,13 @@ def return_entry(path: FactoryMonthPath, body: ReasonIn):  # noqa: ANN201
     """HQ and admins return a submitted month; only an admin reopens an approved one."""
     with db() as s:
         visible_factory_id(s, user(), path.factory_id)
+        current = get_submission(s, user(), path.factory_id, month_of(path.month))
+        if current is None or current.status not in (STATUS_SUBMITTED, STATUS_APPROVED):
+            raise ApiProblem(409, "Only a submitted or approved month can be returned.")
         try:
             sub = reopen(s, user(), path.factory_id, month_of(path.month), body.reason)
         except EntryError as exc:
             s.rollback()
-            raise ApiProblem(409 if "Only a submitted" in str(exc) else 422, str(exc)) from exc
+            raise ApiProblem(422, str(exc)) from exc
         s.commit()
         return entry_dict(path.factory_id, path.month, sub)
