@@ -53,6 +53,12 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class BodyModel(StrictModel):
+    """JSON bodies: no type coercion (false is not 0, "12" is not 12); query strings are coerced, bodies are not."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
 class OutModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -430,7 +436,7 @@ class TokenList(BaseModel):
     items: list[TokenOut]
 
 
-class TokenCreate(StrictModel):
+class TokenCreate(BodyModel):
     name: Text = Field(min_length=1, max_length=80, description="What the token is for", examples=["ERP sync"])
     expires_days: int | None = Field(90, ge=1, le=3650, description="Days until it expires; null = never")
 
@@ -453,7 +459,7 @@ SourceName = Literal["firewood", "briquettes", "charcoal", "diesel", "furnace_oi
 UnitName = Literal["m3", "kg", "t", "L", "kWh", "MWh"]
 
 
-class SourceIn(StrictModel):
+class SourceIn(BodyModel):
     source: SourceName = Field(description="Energy source")
     quantity: float = Field(ge=0, le=1e9, description="Quantity in `unit`; 0 removes the source from the month",
                             examples=[2000.0])
@@ -464,10 +470,10 @@ class SourceIn(StrictModel):
                                         description="Firewood in m3 only: stacked density, kg/m³ (default: the factory's)")
 
 
-class EntryIn(StrictModel):
+class EntryIn(BodyModel):
     """The whole month: sources not listed are not used this month (PUT replaces the draft)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, json_schema_extra={"examples": [{
         "sources": [{"source": "firewood", "quantity": 1400, "unit": "m3", "moisture_pct": 30},
                     {"source": "diesel", "quantity": 2000, "unit": "L"},
                     {"source": "grid_electricity", "quantity": 120000, "unit": "kWh"}],
@@ -479,7 +485,7 @@ class EntryIn(StrictModel):
     note: Text | None = Field(None, max_length=2000, description="A note for HQ")
 
 
-class ReasonIn(StrictModel):
+class ReasonIn(BodyModel):
     reason: Text = Field(min_length=5, max_length=1000, description="Why the month goes back to the factory",
                          examples=["Diesel looks like litres typed as m3; please check."])
 

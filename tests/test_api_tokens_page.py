@@ -15,7 +15,7 @@ from web_helpers import login, make_web_db, post_callback, web_config
 
 import core.accounts.auth as auth
 from app import create_app
-from core.accounts.tokens import create_token
+from core.accounts.tokens import TOKEN_THROTTLE, create_token
 from core.models import ApiToken, User
 
 
@@ -32,6 +32,7 @@ def web(tmp_path_factory):
 def _no_delay(monkeypatch):
     monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
     auth.IP_THROTTLE.reset()
+    TOKEN_THROTTLE.reset()  # failed tokens from earlier modules (same process, same 127.0.0.1)
 
 
 def _client(app, username):
