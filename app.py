@@ -23,6 +23,7 @@ from dash import dcc, html
 from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
+from api import create_api, mount_api
 from core.accounts.auth import init_auth
 from core.config import MIN_SECRET_KEY_CHARS, Config, load_config
 from core.db import open_database
@@ -175,6 +176,10 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
     if len(server.config["SECRET_KEY"]) < MIN_SECRET_KEY_CHARS:
         log.warning("the secret key has fewer than %d characters: session cookies could be forged",
                     MIN_SECRET_KEY_CHARS)
+    # The REST API (api/) answers every /api/ path on this same server, before the portal's
+    # sign-in rule: it authenticates bearer tokens only, never the portal's cookie. Mounted before
+    # init_auth so that the proxy fix (client address, https) wraps the API too.
+    mount_api(server, create_api(config, session_factory))
     init_auth(server, session_factory, app.csp_hashes, config.proxy_hops)
 
     @server.before_request

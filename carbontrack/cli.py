@@ -67,6 +67,50 @@ def _create_user(cfg: Config, args: argparse.Namespace) -> int:
     return create_user_cli(cfg, args.username, args.role, args.factory)
 
 
+def _api_spec(cfg: Config | None, args: argparse.Namespace) -> int:
+    import json
+
+    from api import spec_json
+
+    text = json.dumps(spec_json(), indent=2, ensure_ascii=False) + "\n"
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote the OpenAPI document to {args.out}")
+    return 0
+
+
+def _create_token(cfg: Config, args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from core.accounts.tokens import TokenError, create_token
+    from core.db import open_database
+    from core.models import User
+
+    engine, session_factory = open_database(cfg.database_url)
+    try:
+        with session_factory() as s:
+            row = s.scalar(sa.select(User).where(User.username == args.username))
+            if row is None:
+                print(f"carbontrack: no user {args.username!r}", file=sys.stderr)
+                return 1
+            try:
+                token, text = create_token(s, row, args.name, args.expires)
+            except TokenError as exc:
+                print(f"carbontrack: {exc}", file=sys.stderr)
+                return 2
+            s.commit()
+            expiry = f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if token.expires_at else "never expires"
+    finally:
+        engine.dispose()
+    print(text)
+    print(f"API token {token.prefix}… '{args.name}' for {args.username} ({row.role}), {expiry}. "
+          "It is shown only now: store it safely. Send it as 'Authorization: Bearer <token>'.", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="carbontrack", description="Carbon Track emissions monitoring")
@@ -110,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", required=True, choices=["factory_manager", "hq", "admin", "auditor"])
     p.add_argument("--factory", help="factory code (factory managers)")
     p.set_defaults(func=_create_user)
+
+    p = sub.add_parser("create-token", help="create a personal API token for a user (printed once)")
+    p.add_argument("username")
+    p.add_argument("--name", default="cli", help="what the token is for (default: cli)")
+    p.add_argument("--expires", type=int, metavar="DAYS", help="days until it expires (default: never)")
+    p.set_defaults(func=_create_token)
+
+    p = sub.add_parser("api-spec", help="write the REST API's OpenAPI document (JSON)")
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p.set_defaults(func=_api_spec, needs_config=False)
     return parser
 
 
@@ -132,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not getattr(args, "needs_config", True):  # the spec needs no database or secret
+        return args.func(None, args) or 0
     try:
         cfg = load_config(require_secret=args.command not in ("listen", "simulate"))
     except ConfigError as exc:

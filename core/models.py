@@ -705,3 +705,21 @@ class FactoryAlertSetting(Base):
     co2_kg_s_max: Mapped[float | None] = mapped_column(sa.Float)  # None = no mass-flow rule for this factory
     co2_minutes: Mapped[int | None] = mapped_column(sa.Integer)
     availability_min: Mapped[float | None] = mapped_column(sa.Float)  # 0..1 share of the last 24 h
+
+
+class ApiToken(Base):
+    """A personal API token: only its SHA-256 is stored; it acts as its user (role, factory)."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    # SHA-256 hex of the whole token; the token carries 256 random bits, so a fast hash is enough.
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))  # first characters, to tell tokens apart in lists
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_ip: Mapped[str | None] = mapped_column(sa.String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

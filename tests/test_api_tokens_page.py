@@ -1,0 +1,127 @@
+"""The portal's API tokens page: create (shown once, works on the API), list with last use, revoke own only.
+
+Callbacks are reached with the raw JSON a browser (or an attacker) posts to /_dash-update-component.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+from api_helpers import bearer
+from web_helpers import login, make_web_db, post_callback, web_config
+
+import core.accounts.auth as auth
+from app import create_app
+from core.accounts.tokens import TOKEN_THROTTLE, create_token
+from core.models import ApiToken, User
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tokens_page")
+    engine, Session, fx, url = make_web_db(tmp / "tokens.db")
+    app = create_app(web_config(url, tmp), Session)
+    yield app, Session
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_delay(monkeypatch):
+    monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
+    auth.IP_THROTTLE.reset()
+    TOKEN_THROTTLE.reset()  # failed tokens from earlier modules (same process, same 127.0.0.1)
+
+
+def _client(app, username):
+    client = app.server.test_client()
+    assert login(client, username).status_code == 302
+    return client
+
+
+def _create(client, app, name="ERP sync", expires=30):
+    resp = post_callback(client, app, "api-tokens-new",
+                         [{"id": "api-tokens-create", "property": "n_clicks", "value": 1}],
+                         [{"id": "api-tokens-name", "property": "value", "value": name},
+                          {"id": "api-tokens-expires", "property": "value", "value": expires}])
+    return resp
+
+
+def _table(client, app, revoke_id=None):
+    inputs = [{"id": "api-tokens-refresh", "property": "data", "value": 1},
+              [{"id": {"type": "api-tokens-revoke", "id": revoke_id or 1}, "property": "n_clicks",
+                "value": 1 if revoke_id else None}]]
+    key = [k for k in app.callback_map if "api-tokens-table." in k][0]
+    body = {"output": key, "outputs": {"id": "api-tokens-table", "property": "children"}, "inputs": inputs,
+            "state": [], "changedPropIds": [json.dumps({"id": revoke_id, "type": "api-tokens-revoke"},
+                                                       separators=(",", ":")) + ".n_clicks"] if revoke_id else
+            ["api-tokens-refresh.data"]}
+    return client.post("/_dash-update-component", json=body)
+
+
+def _token_text(resp) -> str:
+    found = re.findall(r"ct_[A-Za-z0-9_-]{43}", json.dumps(resp.get_json()))
+    assert len(found) == 1, found  # the whole token once (the message shows only its prefix)
+    return found[0]
+
+
+def test_tokens_page_renders_for_every_role(web):
+    app, _ = web
+    for user in ("kagwe", "hq", "admin", "auditor"):
+        client = _client(app, user)
+        assert client.get("/account/api-tokens").status_code == 200
+        layout = client.get("/_dash-layout")
+        assert layout.status_code == 200
+
+
+def test_tokens_page_creates_a_working_token_shown_once(web):
+    app, Session = web
+    client = _client(app, "kagwe")
+    resp = _create(client, app)
+    assert resp.status_code == 200
+    token = _token_text(resp)
+    assert token.startswith("ct_") and len(token) == 46
+    me = app.server.test_client().get("/api/v1/me", headers=bearer(token))
+    assert me.status_code == 200 and me.get_json()["username"] == "kagwe"
+    table = json.dumps(_table(client, app).get_json())
+    assert "ERP sync" in table and token not in table and token[:10] in table
+    with Session() as s:
+        assert token not in set(s.scalars(sa.select(ApiToken.token_sha256)))
+
+
+@pytest.mark.parametrize("name", ["", "x" * 200, "a\u0000b"])
+def test_tokens_page_refuses_bad_names(web, name):
+    app, Session = web
+    client = _client(app, "hq")
+    with Session() as s:
+        before = s.scalar(sa.select(sa.func.count()).select_from(ApiToken))
+    resp = _create(client, app, name=name)
+    assert resp.status_code == 200 and "api-tokens-error" in json.dumps(resp.get_json())
+    with Session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == before
+
+
+def test_tokens_page_revokes_own_token_only(web):
+    app, Session = web
+    with Session() as s:
+        mataara = s.scalar(sa.select(User).where(User.username == "mataara"))
+        theirs, their_text = create_token(s, mataara, "theirs")
+        kagwe = s.scalar(sa.select(User).where(User.username == "kagwe"))
+        mine, my_text = create_token(s, kagwe, "mine")
+        s.commit()
+        theirs_id, mine_id = theirs.id, mine.id
+    client = _client(app, "kagwe")
+    resp = _table(client, app, revoke_id=theirs_id)
+    assert "Not revoked" in json.dumps(resp.get_json())
+    assert app.server.test_client().get("/api/v1/me", headers=bearer(their_text)).status_code == 200
+    resp = _table(client, app, revoke_id=mine_id)
+    assert resp.status_code == 200 and "revoked" in json.dumps(resp.get_json())
+    assert app.server.test_client().get("/api/v1/me", headers=bearer(my_text)).status_code == 401
+
+
+def test_tokens_page_callbacks_refuse_anonymous_callers(web):
+    app, _ = web
+    client = app.server.test_client()
+    assert _create(client, app).status_code == 401
