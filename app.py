@@ -82,8 +82,9 @@ def navbar() -> dbc.Navbar:
                                 id=f"nav-{path.strip('/').replace('/', '-')}"))
         for label, path in NAV_ITEMS.get(user.role, ())
     ]
-    who = html.Span(f"{user.username} · {user.role.replace('_', ' ')}", className="navbar-text small me-3",
-                    id="nav-user")
+    # The user's own page (personal API tokens) hangs off their name, for every role.
+    who = html.A(f"{user.username} · {user.role.replace('_', ' ')}", href="/account/api-tokens",
+                 className="navbar-text small me-3 text-light", id="nav-user", title="Your account: API tokens")
     from core.alerts.state import badge_count
 
     with flask.current_app.config["CT_SESSION_FACTORY"]() as s:
