@@ -329,3 +329,38 @@ def test_approval_warnings_missing_source_and_history(db):
     assert any(w.startswith("Firewood is missing") for w in warnings)
     assert any(w.startswith("Made tea") and "far from" in w for w in warnings)
     assert not any(w.startswith("Diesel") for w in warnings)
+
+
+def test_nobody_approves_a_month_they_entered_or_submitted(db):
+    """Four-eyes check (issue 14): whoever keyed in or submitted the figures cannot approve them."""
+    Session, ids, users, factors = db
+    fid = ids["KGW"]
+    with Session() as s:
+        # The admin keys in Kagwe's month and submits it: the admin may not approve it, HQ may.
+        save_entry(s, users["admin"], fid, typical(), factors, submit=True, now=NOW)
+        s.commit()
+        with pytest.raises(EntryError, match="four-eyes"):
+            approve(s, users["admin"], fid, THIS_MONTH, now=NOW)
+        s.rollback()
+        assert s.scalars(sa.select(MonthlySubmission.status).where(MonthlySubmission.factory_id == fid,
+                                                                   MonthlySubmission.month == THIS_MONTH)).one() \
+            == "submitted"
+        approve(s, users["hq"], fid, THIS_MONTH, now=NOW)
+        s.commit()
+    with Session() as s:
+        # The admin corrects a figure in Mataara's draft; the manager submits. The admin changed the
+        # figures, so the admin may not approve them; HQ may.
+        mid = ids["MTR"]
+        save_entry(s, users["mataara"], mid, typical(), factors, now=NOW)
+        s.commit()
+        changed = typical()
+        changed.sources["diesel"] = SourceInput(2100, "L")
+        save_entry(s, users["admin"], mid, changed, factors, now=NOW)
+        s.commit()
+        save_entry(s, users["mataara"], mid, changed, factors, submit=True, now=NOW)
+        s.commit()
+        with pytest.raises(EntryError, match="four-eyes"):
+            approve(s, users["admin"], mid, THIS_MONTH, now=NOW)
+        s.rollback()
+        approve(s, users["hq"], mid, THIS_MONTH, now=NOW)
+        s.commit()

@@ -28,6 +28,7 @@ from core.models import (
     STATUS_APPROVED,
     STATUS_DRAFT,
     STATUS_SUBMITTED,
+    AuditLog,
     EnergyEntry,
     Factory,
     MonthlySubmission,
@@ -485,6 +486,18 @@ def _entity_id(session: Session, factory_id: int, month: date) -> str:
     return f"{factory.code if factory else factory_id}/{month:%Y-%m}"
 
 
+def entered_by(session: Session, user: UserLike, factory_id: int, month: date) -> bool:
+    """Tell whether `user` created, changed or submitted the month's figures (from the audit log)."""
+    return session.scalar(
+        sa.select(sa.func.count()).select_from(AuditLog).where(
+            AuditLog.entity == "monthly_submission",
+            AuditLog.entity_id == _entity_id(session, factory_id, month),
+            AuditLog.user_id == user.id,
+            AuditLog.action.in_(("create", "update", "delete", "submit")),
+        )
+    ) > 0
+
+
 def approve(session: Session, user: UserLike | None, factory_id: int, month: date, now: datetime | None = None) -> MonthlySubmission:
     """Approve a submitted month (HQ or admin); it is then locked. The caller commits."""
     if not can_approve(user):
@@ -492,6 +505,11 @@ def approve(session: Session, user: UserLike | None, factory_id: int, month: dat
     sub = get_submission(session, user, factory_id, month)
     if sub is None or sub.status != STATUS_SUBMITTED:
         raise EntryError("Only a submitted month can be approved.")
+    if entered_by(session, user, factory_id, sub.month) or sub.submitted_by_id == user.id:
+        # Four-eyes check (issue 14): the approver is a second person, never whoever entered
+        # or submitted the figures; an admin who keyed in a factory's month asks HQ to approve it.
+        raise EntryError("You entered or submitted this month's figures: another HQ user or admin must approve "
+                         "them (four-eyes check).")
     now = now or utcnow()
     record_audit(session, user, "approve", "monthly_submission", entity_id=_entity_id(session, factory_id, sub.month),
                  factory_id=factory_id, field="status", old_value=sub.status, new_value=STATUS_APPROVED, at=now)
