@@ -55,6 +55,13 @@ def reminders_table(rows: list, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
                       html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-reminders")
 
 
+def ytd_basis(ov: Overview) -> str:
+    """What the year-to-date figures count: approved factory-months, and what waits for approval."""
+    pending = ov.ytd_pending.n if ov.ytd_pending is not None else 0
+    text = f"{ov.ytd.n} approved factory-months"
+    return text + (f"; {pending} awaiting approval, not included" if pending else "")
+
+
 def _t(kg: float | None, unit: str) -> str:
     """Kilograms as whole tonnes with the unit once ("15,908 t CO2e", never "15,908 t / t CO2e")."""
     return fmt_num(None if kg is None else kg / 1000, unit, 0)
@@ -80,7 +87,7 @@ def render_overview(ov: Overview) -> tuple:
         return empty_state("No factories yet: load the demo data or add factories in Admin."), e, e, e, None
     lm = ov.last_month.strftime("%b %Y")
     kpis = dbc.Row([
-        kpi_card("Scope 1 fossil, year to date", _t(ov.ytd.scope1_kg, "t CO2e"), f"{ov.ytd.n} factory-months",
+        kpi_card("Scope 1 fossil, year to date", _t(ov.ytd.scope1_kg, "t CO2e"), ytd_basis(ov),
                  card_id="hq-overview-ytd-scope1"),
         kpi_card("Scope 2, year to date", _t(ov.ytd.scope2_kg, "t CO2e"), "location-based",
                  card_id="hq-overview-ytd-scope2"),
@@ -96,8 +103,9 @@ def render_overview(ov: Overview) -> tuple:
                  card_id="hq-overview-uptime-share"),
         submission_card(ov),
         kpi_card(f"Meeting target in {lm}", fmt_pct(ov.target_met_share) if ov.n_with_target_result else "—",
-                 f"of {ov.n_with_target_result} {'factory' if ov.n_with_target_result == 1 else 'factories'} "
-                 f"with a result" if ov.n_with_target_result else "no factory has reported this month yet",
+                 (f"of {ov.n_with_target_result} approved {'month' if ov.n_with_target_result == 1 else 'months'}"
+                  if ov.n_with_target_result else "no approved month yet")
+                 + (f"; {ov.n_target_pending} awaiting approval" if ov.n_target_pending else ""),
                  card_id="hq-overview-target"),
         kpi_card("Nodes online", f"{ov.nodes_online:,} of {ov.nodes_total:,}", "heard from within 3 sample intervals (≥ 5 min)",
                  card_id="hq-overview-nodes"),

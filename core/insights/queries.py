@@ -415,7 +415,7 @@ class Overview:
 
     today: date
     mtd: Totals
-    ytd: Totals
+    ytd: Totals  # approved months only: HQ's network figures never include unapproved data
     mtd_measured_co2_kg: float
     n_factories: int
     last_month: date
@@ -428,7 +428,9 @@ class Overview:
     nodes_total: int
     trend: list[tuple[date, Totals]]  # last 13 months
     by_region: dict[int, Totals]  # year to date
-    factories: list[dict]  # for the map: id, code, name, region, lat, lon, intensity, target_met
+    factories: list[dict]  # for the map: id, code, name, region, lat, lon, intensity, target_met (approved), status
+    ytd_pending: Totals | None = None  # year to date, months submitted and awaiting approval (not in `ytd`)
+    n_target_pending: int = 0  # last month: factories with a target result awaiting approval
 
 
 def sensor_uptime(session: Session, factory_ids: Sequence[int], first: date, last: date, now: datetime,
@@ -454,6 +456,9 @@ def sensor_uptime(session: Session, factory_ids: Sequence[int], first: date, las
     return out
 
 
+APPROVED_ONLY = (STATUS_APPROVED,)
+
+
 def _share(flags: list[bool]) -> float | None:
     return None if not flags else sum(flags) / len(flags)
 
@@ -473,10 +478,15 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
     for i in inv:
         by_month[i.month].append(i)
     mtd = totals(by_month.get(this_month, []))
-    ytd = totals([i for m in year_months for i in by_month.get(m, [])])
+    year_invs = [i for m in year_months for i in by_month.get(m, [])]
+    # Approved and submitted are kept apart (issue 16): the network figures, trend, regions and
+    # target share count approved months; months awaiting approval are counted beside them.
+    ytd = totals(year_invs, APPROVED_ONLY)
+    ytd_pending = totals(year_invs, (STATUS_SUBMITTED,))
     last = by_month.get(last_month, [])
     on_time = _share([i.submitted_on_time for i in last])
-    target_flags = [i.target_met for i in last if i.target_met is not None]
+    target_flags = [i.target_met for i in last if i.target_met is not None and i.submission_status == STATUS_APPROVED]
+    n_target_pending = sum(1 for i in last if i.target_met is not None and i.submission_status == STATUS_SUBMITTED)
     by_region_lists: dict[int, list[MonthlyInventory]] = defaultdict(list)
     for m in year_months:
         for i in by_month.get(m, []):
@@ -498,7 +508,7 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
                 "lat": f.latitude, "lon": f.longitude,
                 "intensity": li.intensity_kg_per_kg if li else None,
                 "target": f.target_kg_co2e_per_kg,
-                "target_met": li.target_met if li else None,
+                "target_met": li.target_met if li and li.submission_status == STATUS_APPROVED else None,
                 "status": li.submission_status if li else "missing",
                 "uptime": uptime.get(f.id),
             })
@@ -507,9 +517,9 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
         last_month=last_month, submitted_on_time_share=on_time, target_met_share=_share(target_flags),
         n_with_target_result=len(target_flags), uptime=uptime, uptime_ok_share=uptime_ok,
         nodes_online=nodes_online, nodes_total=len(dev_rows),
-        trend=[(m, totals(by_month.get(m, []))) for m in trend_months],
-        by_region={r: totals(lst) for r, lst in sorted(by_region_lists.items())},
-        factories=factories,
+        trend=[(m, totals(by_month.get(m, []), APPROVED_ONLY)) for m in trend_months],
+        by_region={r: totals(lst, APPROVED_ONLY) for r, lst in sorted(by_region_lists.items())},
+        factories=factories, ytd_pending=ytd_pending, n_target_pending=n_target_pending,
     )
 
 

@@ -348,13 +348,17 @@ class Totals:
         return None if self.made_tea_kg <= 0 else self.total_kg / self.made_tea_kg
 
 
-def totals(inventories: Iterable[MonthlyInventory]) -> Totals:
-    """Sum the reported (submitted or approved) inventories; drafts and gaps add no energy data."""
+def totals(inventories: Iterable[MonthlyInventory], statuses: tuple[str, ...] | None = None) -> Totals:
+    """Sum the reported inventories; drafts and gaps add no energy data.
+
+    `statuses` narrows what counts (e.g. only approved months, or only those awaiting approval);
+    by default a submitted month counts with the approved ones, as the workbooks state it.
+    """
     s1 = s2 = bio = tea = meas = 0.0
     n = 0
     for inv in inventories:
         meas += inv.measured_co2_kg
-        if not inv.is_reported:
+        if not inv.is_reported or (statuses is not None and inv.submission_status not in statuses):
             continue
         n += 1
         s1 += inv.scope1_kg
