@@ -48,7 +48,9 @@ def register(app: dash.Dash) -> None:
     def _render(_n, resolved, _fb):  # noqa: ANN001, ANN202
         user, tz = web_user(), app_tz()
         with app_session_factory()() as s:
-            views = list_alerts(s, user, include_resolved="yes" in (resolved or []))
+            # A checklist sends a list; anything else a crafted request sends means "not ticked".
+            show_resolved = isinstance(resolved, list) and "yes" in resolved
+            views = list_alerts(s, user, include_resolved=show_resolved)
             firing = badge_count(s, user)
             reminded = reminders_sent(s, user)[:200]
         badge = html.Span(["Firing ", dbc.Badge(f"{firing:,}", color="danger" if firing else "secondary",

@@ -18,6 +18,7 @@ from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied, is_admin
 from core.fleet import ota
 from core.models import FirmwareImage
+from core.validation import optional_id
 
 STATE_COLORS = {"pending": "secondary", "offered": "info", "downloading": "info", "trial_boot": "primary",
                 "confirmed": "success", "rolled_back": "warning", "failed": "danger", "aborted": "dark"}
@@ -125,7 +126,7 @@ def register(app: dash.Dash) -> None:
     def _start(_n, image_id, kind, value, canary):  # noqa: ANN001, ANN202
         try:
             with app_session_factory()() as s:
-                c = ota.create_campaign(s, web_user(), int(image_id or 0), str(kind or ""), value,
+                c = ota.create_campaign(s, web_user(), optional_id(image_id) or 0, str(kind or ""), value,
                                         None if canary in (None, "") else canary)
         except AccessDenied:
             return dbc.Alert("Only administrators may start updates.", color="danger", id="ota-refused")

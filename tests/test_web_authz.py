@@ -10,32 +10,21 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from web_helpers import login, make_web_db, post_callback, web_config
+from web_helpers import client_as, module_web_app, post_callback
 
 import core.accounts.auth as auth
-from app import create_app
 from core.models import AuditLog, MonthlySubmission, User
 
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("authz")
-    engine, Session, fx, url = make_web_db(tmp / "authz.db")
-    app = create_app(web_config(url, tmp), Session)
-    yield app, Session, fx
-    engine.dispose()
+    yield from module_web_app(tmp_path_factory, "authz")
 
 
 @pytest.fixture(autouse=True)
 def _no_delay(monkeypatch):
     monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
     auth.IP_THROTTLE.reset()
-
-
-def client_as(app, username):
-    client = app.server.test_client()
-    assert login(client, username).status_code == 302
-    return client
 
 
 def text(resp) -> str:

@@ -13,7 +13,7 @@ import math
 
 import pytest
 import sqlalchemy as sa
-from web_helpers import NOW, login, make_web_db, post_callback, web_config
+from web_helpers import NOW, client_as, make_web_db, module_web_app, post_callback, web_config
 
 import core.accounts.auth as auth
 from app import create_app
@@ -35,23 +35,13 @@ SOURCES_FOR_PATTERNS = ("firewood", "diesel")
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("input")
-    engine, Session, fx, url = make_web_db(tmp / "input.db")
-    app = create_app(web_config(url, tmp), Session)
-    yield app, Session, fx
-    engine.dispose()
+    yield from module_web_app(tmp_path_factory, "input")
 
 
 @pytest.fixture(autouse=True)
 def _no_delay(monkeypatch):
     monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
     auth.IP_THROTTLE.reset()
-
-
-def client_as(app, username):
-    client = app.server.test_client()
-    assert login(client, username).status_code == 302
-    return client
 
 
 def fingerprint(Session) -> dict:

@@ -192,3 +192,21 @@ def post_callback(client, app, output_id: str, inputs: list[dict], state: list[d
     body = {"output": key, "outputs": _outputs(key), "inputs": inputs, "state": state or [],
             "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"] if inputs else []}
     return client.post("/_dash-update-component", json=body)
+
+
+def client_as(app, username: str):  # noqa: ANN001, ANN201
+    """A Flask test client signed in as `username` (demo password of web_helpers)."""
+    client = app.server.test_client()
+    assert login(client, username).status_code == 302
+    return client
+
+
+def module_web_app(tmp_path_factory, name: str):  # noqa: ANN001, ANN201
+    """Yield (app, Session, fixture) on a fresh small database: the body of a module-scoped `web` fixture."""
+    from app import create_app
+
+    tmp = tmp_path_factory.mktemp(name)
+    engine, Session, fx, url = make_web_db(tmp / f"{name}.db")  # noqa: N806
+    app = create_app(web_config(url, tmp), Session)
+    yield app, Session, fx
+    engine.dispose()
