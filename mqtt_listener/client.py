@@ -71,9 +71,12 @@ RECEIVE_MAXIMUM = 2000
 SESSION_EXPIRY_S = 7 * 86400
 # …but with a shared subscription, only this long: Mosquitto keeps handing a dead member's
 # persistent session its share of the group's messages (issue 10: ~half of them) until the session
-# expires. A short expiry ends that within a minute; what it held is lost at the broker, and the
-# node resends it (end-to-end ack, contract v1.1) to the members still alive.
-SHARED_SESSION_EXPIRY_S = 60
+# expires. A short expiry ends that quickly; what it held is lost at the broker, and the node
+# resends it (end-to-end ack, contract v1.1) to the members still alive. While the dead session
+# lives, a resend can be routed to it again, so the expiry plus the node's resend (30 s) must stay
+# well inside the "every message within 60 s" failover promise: 20 s. A listener restart longer
+# than that loses its session too, which the nodes' resend also covers.
+SHARED_SESSION_EXPIRY_S = 20
 KEEPALIVE_S = 30
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
