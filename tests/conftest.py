@@ -153,6 +153,21 @@ def pytest_configure(config: pytest.Config) -> None:
         _travel.start()
 
 
+@pytest.fixture(autouse=True)
+def _awkward_moment():  # noqa: ANN202
+    """Start every test at CARBONTRACK_TEST_NOW, not only the session: a test late in a run at
+    31 Dec 23:59 would otherwise begin after midnight and test an ordinary day instead."""
+    if not TEST_NOW:
+        yield
+        return
+    from datetime import datetime
+
+    import time_machine
+
+    with time_machine.travel(datetime.fromisoformat(TEST_NOW), tick=True):
+        yield
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _travel is not None:
         _travel.stop()
