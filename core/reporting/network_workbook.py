@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
@@ -134,6 +135,23 @@ def _sums(t) -> list[float | None]:  # noqa: ANN001 - core.inventory.monthly.Tot
     if t.n == 0:
         return [None] * 5
     return [_t(t.made_tea_kg), _t(t.scope1_kg), _t(t.scope2_kg), _t(t.total_kg), _t(t.biogenic_co2_kg)]
+
+
+def write_factors_sheet(wb: Workbook, data: Any, subtitle: str) -> None:
+    """Add the Factors sheet: every factor version the report used, with citations, and the GWP set."""
+    ws = wb.create_sheet(SHEET_FACTORS)
+    row = title(ws, "Factors: emission factors and GWP set used", subtitle)
+    rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
+    _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
+                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
+                   [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None])
+    gwp = data.gwp_values
+    key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),
+                         (f"GWP set {data.gwp}: CH4 biogenic", gwp["ch4_biogenic"]),
+                         (f"GWP set {data.gwp}: N2O", gwp["n2o"])])
+    size_columns(ws)
+    wrap_column(ws, 12)
 
 
 def build_network_workbook(data: MonthData, version: int, generated_at: datetime) -> Workbook:
@@ -272,17 +290,5 @@ def build_network_workbook(data: MonthData, version: int, generated_at: datetime
         chart.width, chart.height = 20, 10
         ws.add_chart(chart, f"B{header_row + len(rows) + 3}")
 
-    ws = wb.create_sheet(SHEET_FACTORS)
-    row = title(ws, "Factors: emission factors and GWP set used", "Every factory in this report used these versions")
-    rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
-    _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
-                   [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None])
-    gwp = data.gwp_values
-    key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),
-                         (f"GWP set {data.gwp}: CH4 biogenic", gwp["ch4_biogenic"]),
-                         (f"GWP set {data.gwp}: N2O", gwp["n2o"])])
-    size_columns(ws)
-    wrap_column(ws, 12)
+    write_factors_sheet(wb, data, "Every factory in this report used these versions")
     return finish_workbook(wb, f"NETWORK {data.month:%Y-%m} emissions report v{version}")

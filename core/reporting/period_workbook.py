@@ -32,6 +32,7 @@ from core.reporting.factory_workbook import (
     ROUNDING_NOTE,
     local_naive,
 )
+from core.reporting.network_workbook import write_factors_sheet
 from core.reporting.period_data import BASIS_ESTIMATE, BASIS_REPORTED, FactoryPeriod, PeriodData
 from core.reporting.uncertainty import (
     SHEET_UNCERTAINTY,
@@ -41,7 +42,6 @@ from core.reporting.uncertainty import (
 )
 from core.reporting.xlsx import (
     FMT_DATE,
-    FMT_FACTOR,
     FMT_INT,
     FMT_PCT,
     FMT_RATIO,
@@ -290,22 +290,6 @@ def period_uncertainty(fp: FactoryPeriod, data: PeriodData) -> InventoryUncertai
                                  sum(m.scope2_kg or 0.0 for m in est))
 
 
-def _factors(wb: Workbook, data: PeriodData) -> None:
-    ws = wb.create_sheet(SHEET_FACTORS)
-    row = title(ws, "Factors: emission factors and GWP set used", "Every month of this period used these versions")
-    rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
-    _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
-                   [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None])
-    gwp = data.gwp_values
-    key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),
-                         (f"GWP set {data.gwp}: CH4 biogenic", gwp["ch4_biogenic"]),
-                         (f"GWP set {data.gwp}: N2O", gwp["n2o"])])
-    size_columns(ws)
-    wrap_column(ws, 12)
-
-
 SHEET_PCF = "PCF_Statement"
 PCF_BOUNDARY = (
     "Gate-to-gate, factory stage: withering, CTC/rolling, fermentation, drying and sorting at the factory. "
@@ -367,7 +351,7 @@ def build_factory_period_workbook(fp: FactoryPeriod, data: PeriodData, version: 
     write_evidence(wb, fp.evidence, data.tz)
     if data.period.kind == "year":
         _pcf(wb, fp, data)
-    _factors(wb, data)
+    write_factors_sheet(wb, data, "Every month of this period used these versions")
     return finish_workbook(wb, f"{fp.code} {data.period.label} emissions report v{version}")
 
 
@@ -432,5 +416,5 @@ def build_network_period_workbook(data: PeriodData, version: int, generated_at: 
           [None, None, FMT_INT, FMT_INT, FMT_INT, FMT_INT, FMT_T, FMT_T, FMT_T, FMT_T, FMT_RATIO, FMT_RATIO, None,
            FMT_T, FMT_SEE, FMT_T])
     size_columns(ws)
-    _factors(wb, data)
+    write_factors_sheet(wb, data, "Every month of this period used these versions")
     return finish_workbook(wb, f"NETWORK {data.period.label} emissions report v{version}")
