@@ -30,6 +30,12 @@ def tz():  # noqa: ANN201
     return cfg.tz if cfg is not None else DEFAULT_TZ
 
 
+def gwp() -> str:
+    """The configured GWP-100 set (CARBONTRACK_GWP_SET): API figures match the workbooks and portals."""
+    cfg = config()
+    return cfg.gwp_set if cfg is not None else Config.gwp_set
+
+
 @contextmanager
 def db() -> Iterator[Session]:
     """Open a session for one request; map core's refusals to problems (the view commits)."""

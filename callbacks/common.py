@@ -65,6 +65,16 @@ def app_tz() -> ZoneInfo:
     return app_config().tz
 
 
+def app_gwp() -> str:
+    """Return the configured GWP-100 set (CARBONTRACK_GWP_SET): portal figures match the workbooks.
+
+    Outside a request (plain-function tests) the default set, as in core.config.Config.
+    """
+    if not flask.has_app_context():
+        return Config.gwp_set
+    return app_config().gwp_set
+
+
 def web_user():  # noqa: ANN201 - WebUser | None
     """Return the signed-in user, or None."""
     try:

@@ -12,6 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html
 
 from callbacks.common import (
+    app_gwp,
     app_tz,
     empty_state,
     fmt_num,
@@ -75,7 +76,7 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
         with session_factory() as s:
             days = daily_history(s, user, factory_id, first, last, now, tz)
             factors = load_factor_set(s)
-            inv = monthly_history(s, user, factory_id, list(iter_months(first, last)), factors, tz, now)
+            inv = monthly_history(s, user, factory_id, list(iter_months(first, last)), factors, tz, now, gwp=app_gwp())
             factory = s.get(Factory, factory_id)
     except AccessDenied:
         return {"denied": True}

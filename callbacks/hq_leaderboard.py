@@ -9,7 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
-from callbacks.common import app_tz, empty_state, fmt_num, fmt_t, web_user
+from callbacks.common import app_gwp, app_tz, empty_state, fmt_num, fmt_t, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.insights.queries import METRICS, PERIODS, LeaderRow, leaderboard, month_progress
 from core.inventory.factors import load_factor_set
@@ -29,7 +29,7 @@ def leaderboard_rows(user, metric: str | None, period: str | None, region, sessi
     except FieldError:
         region_i = None
     with session_factory() as s:
-        return leaderboard(s, user, load_factor_set(s), period, region_i, metric, now, tz)
+        return leaderboard(s, user, load_factor_set(s), period, region_i, metric, now, tz, gwp=app_gwp())
 
 
 def leaderboard_table(rows: list[LeaderRow]) -> Any:

@@ -9,7 +9,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, html
 
-from callbacks.common import app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
+from callbacks.common import app_gwp, app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
 from core.alerts.notify import reminders_sent
@@ -22,7 +22,7 @@ from core.timeutil import DEFAULT_TZ, add_months
 def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Overview:  # noqa: ANN001
     """Return the overview numbers for `user` (scoped to the factories they may see)."""
     with session_factory() as s:
-        return hq_overview(s, user, load_factor_set(s), now, tz)
+        return hq_overview(s, user, load_factor_set(s), now, tz, gwp=app_gwp())
 
 
 def uptime_table(ov: Overview) -> Any:

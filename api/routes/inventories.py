@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.deps import db, month_of, operation_id, page_info, tz, user
+from api.deps import db, gwp, month_of, operation_id, page_info, tz, user
 from api.problems import COMMON_RESPONSES
 from api.routes.measurements import month_range
 from api.schemas import (
@@ -50,7 +50,7 @@ def list_inventories(query: InventoriesQuery):  # noqa: ANN201
     month = month_of(query.month)
     with db() as s:
         ids = allowed_factory_ids(s, user())
-        inv = cached_monthly_inventory(s, [month], load_factor_set(s), ids, tz=tz()) if ids else []
+        inv = cached_monthly_inventory(s, [month], load_factor_set(s), ids, gwp=gwp(), tz=tz()) if ids else []
         start = (query.page - 1) * query.page_size
         items = [inventory_dict(i) for i in inv[start:start + query.page_size]]
     return {"items": items, "paging": page_info(query.page, query.page_size, len(inv))}
@@ -63,7 +63,7 @@ def factory_inventories(path: FactoryPath, query: MonthRangeQuery):  # noqa: ANN
     months = month_range(query.first, query.last)
     with db() as s:
         visible_factory_id(s, user(), path.factory_id)
-        inv = cached_monthly_inventory(s, months, load_factor_set(s), [path.factory_id], tz=tz())
+        inv = cached_monthly_inventory(s, months, load_factor_set(s), [path.factory_id], gwp=gwp(), tz=tz())
         items = [inventory_dict(i) for i in inv]
     return {"items": items, "paging": page_info(1, max(1, len(items)), len(items))}
 
@@ -74,7 +74,7 @@ def get_leaderboard(query: LeaderboardQuery):  # noqa: ANN201
     """All visible factories ranked (lower is better); factories without data come last."""
     with db() as s:
         rows = leaderboard(s, user(), load_factor_set(s), period=query.period, region=query.region,
-                           metric=query.metric, tz=tz())
+                           metric=query.metric, tz=tz(), gwp=gwp())
         items = [{k: getattr(r, k) for k in ("rank", "factory_id", "code", "name", "region", "total_kg",
                                               "made_tea_kg", "intensity", "target", "target_met", "prior_total_kg",
                                               "change_pct", "months_reported", "months", "months_compared")}
@@ -93,7 +93,7 @@ def _totals(t: Totals) -> dict:
 def success_metrics():  # noqa: ANN201
     """The HQ overview's figures over the factories the token may see (a factory manager: their own)."""
     with db() as s:
-        o = hq_overview(s, user(), load_factor_set(s), tz=tz())
+        o = hq_overview(s, user(), load_factor_set(s), tz=tz(), gwp=gwp())
     return {"today": o.today.isoformat(), "n_factories": o.n_factories, "month_to_date": _totals(o.mtd),
             "year_to_date": _totals(o.ytd), "last_month": f"{o.last_month:%Y-%m}",
             "submitted_on_time_share": o.submitted_on_time_share, "target_met_share": o.target_met_share,

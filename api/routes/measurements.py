@@ -9,7 +9,7 @@ from datetime import timedelta
 import flask
 from flask_openapi3 import APIBlueprint, Tag
 
-from api.deps import db, month_of, operation_id, page_info, tz, user
+from api.deps import db, gwp, month_of, operation_id, page_info, tz, user
 from api.problems import COMMON_RESPONSES, ApiProblem
 from api.schemas import (
     DailyList,
@@ -145,7 +145,7 @@ def monthly_measured(path: FactoryPath, query: MonthRangeQuery):  # noqa: ANN201
         from core.insights.api_queries import visible_factory_id
 
         visible_factory_id(s, user(), path.factory_id)
-        inv = monthly_history(s, user(), path.factory_id, months, load_factor_set(s), tz=tz())
+        inv = monthly_history(s, user(), path.factory_id, months, load_factor_set(s), tz=tz(), gwp=gwp())
         return {"items": [MeasuredMonthOut(
             month=f"{i.month:%Y-%m}", measured_co2_kg=i.measured_co2_kg, coverage=i.coverage,
             measured_co2_full_month_kg=i.measured_co2_full_month_kg, calculated_co2_kg=i.calculated_co2_kg,

@@ -399,10 +399,11 @@ def daily_history(session: Session, user: UserLike | None, factory_id: int, firs
 
 
 def monthly_history(session: Session, user: UserLike | None, factory_id: int, months: Sequence[date],
-                    factors: FactorSet, tz: tzinfo = DEFAULT_TZ, now: datetime | None = None) -> list[MonthlyInventory]:
-    """Return the factory's monthly inventories (the same numbers the reports use)."""
+                    factors: FactorSet, tz: tzinfo = DEFAULT_TZ, now: datetime | None = None,
+                    gwp: str = "AR5") -> list[MonthlyInventory]:
+    """Return the factory's monthly inventories (the same numbers the reports use, same GWP set)."""
     require_factory(user, factory_id)
-    return monthly_inventory(session, months, factors, [factory_id], tz=tz, now=now)
+    return monthly_inventory(session, months, factors, [factory_id], gwp=gwp, tz=tz, now=now)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -464,8 +465,11 @@ def _share(flags: list[bool]) -> float | None:
 
 
 def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now: datetime | None = None,
-                tz: tzinfo = DEFAULT_TZ) -> Overview:
-    """Month-to-date and year-to-date totals, success metrics, trend, regions, map data."""
+                tz: tzinfo = DEFAULT_TZ, gwp: str = "AR5") -> Overview:
+    """Month-to-date and year-to-date totals, success metrics, trend, regions, map data.
+
+    `gwp` is the configured GWP-100 set (CARBONTRACK_GWP_SET), the same the workbooks use.
+    """
     now = now or utcnow()
     ids = allowed_factory_ids(session, user)
     today = local_date(now, tz)
@@ -473,7 +477,7 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
     last_month = add_months(this_month, -1)
     trend_months = [add_months(this_month, -i) for i in range(12, -1, -1)]
     year_months = [m for m in trend_months if m.year == today.year]
-    inv = cached_monthly_inventory(session, trend_months, factors, ids, tz=tz, now=now) if ids else []
+    inv = cached_monthly_inventory(session, trend_months, factors, ids, gwp=gwp, tz=tz, now=now) if ids else []
     by_month: dict[date, list[MonthlyInventory]] = defaultdict(list)
     for i in inv:
         by_month[i.month].append(i)
@@ -609,7 +613,7 @@ class LeaderRow:
 
 def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, period: str = "last_month",
                 region: int | None = None, metric: str = "intensity", now: datetime | None = None,
-                tz: tzinfo = DEFAULT_TZ, include_submitted: bool = False) -> list[LeaderRow]:
+                tz: tzinfo = DEFAULT_TZ, include_submitted: bool = False, gwp: str = "AR5") -> list[LeaderRow]:
     """Return all allowed factories ranked by `metric` (ascending: lower is better); missing data last.
 
     Only approved months count (one unchecked submission must not move a factory from 16th to
@@ -628,7 +632,7 @@ def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, per
     else:
         months = period_months(period, local_date(now, tz))
     prior = [add_months(m, -12) for m in months]
-    inv = cached_monthly_inventory(session, months + prior, factors, ids, tz=tz, now=now)
+    inv = cached_monthly_inventory(session, months + prior, factors, ids, gwp=gwp, tz=tz, now=now)
     cur: dict[int, list[MonthlyInventory]] = defaultdict(list)
     old: dict[int, list[MonthlyInventory]] = defaultdict(list)
     meta: dict[int, MonthlyInventory] = {}

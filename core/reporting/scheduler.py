@@ -248,6 +248,8 @@ def start_scheduler(cfg: Config, session_factory: sessionmaker[Session], clock: 
     for job in JOBS:
         sched.add_job(_safe_tick, cron_trigger(cfg.tz, job.day, job.period), args=(*args, (job,)), id=job.name,
                       name=f"{job.period} workbooks, day {job.day}")
+    # next_run_time is on APScheduler's own clock (the wall clock), not `clock`: "run once now" must
+    # mean now for APScheduler even when tests move the business clock to another date.
     sched.add_job(_safe_tick, IntervalTrigger(seconds=check_every.total_seconds(), timezone=cfg.tz), args=args,
                   id=f"{JOB_NAME}_check", name="catch-up and retry", next_run_time=datetime.now(cfg.tz))
     sched.start()
