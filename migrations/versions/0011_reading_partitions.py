@@ -20,7 +20,7 @@ Self-contained on purpose (no core.models import): a later model refactor must n
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
