@@ -19,7 +19,16 @@ from ingest_helpers import reading, seed_fleet, telemetry
 
 from carbontrack import cli
 from core.measurement.rollups import rebuild_rollups
-from core.models import Device, DeviceDaily, DeviceHourly, Factory, FactoryDaily, FactoryHourly, Reading, Stack
+from core.models import (
+    Device,
+    DeviceDaily,
+    DeviceHourly,
+    Factory,
+    FactoryDaily,
+    FactoryHourly,
+    Reading,
+    Stack,
+)
 from mqtt_listener.status import ListenerStats
 from mqtt_listener.writer import BatchWriter, Message
 
