@@ -54,11 +54,14 @@ def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_
     return summary, table, _listeners(listeners, tz)
 
 
+_LISTENER_COLOURS = {"reporting": "success", "silent": "danger", "stopped": "secondary"}
+
+
 def _listeners(listeners: list[ListenerHealth], tz: Any) -> Any:
     if not listeners:
         return empty_state("No listener has reported yet: is `carbontrack listen` (or `carbontrack run`) running?")
     body = [html.Tr([html.Td(li.instance),
-                     html.Td(dbc.Badge("reporting" if li.fresh else "silent", color="success" if li.fresh else "danger")),
+                     html.Td(dbc.Badge(li.state, color=_LISTENER_COLOURS.get(li.state, "secondary"))),
                      html.Td(fmt_eat(li.updated_at, tz)), html.Td(fmt_eat(li.started_at, tz)),
                      html.Td(", ".join(f"{k}: {v:,}" if isinstance(v, int) else f"{k}: {json.dumps(v)}"
                                        for k, v in sorted(li.counters.items())), className="small")])

@@ -13,6 +13,8 @@ import sys
 from core.config import Config, ConfigError, load_config
 
 log = logging.getLogger("carbontrack")
+# Maintenance commands that serve no web session: no CARBONTRACK_SECRET_KEY needed.
+NO_SECRET_COMMANDS = ("rebuild-rollups", "retention", "partitions")
 
 
 def _init_db(cfg: Config, args: argparse.Namespace) -> int:
@@ -111,6 +113,128 @@ def _create_token(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+# --- Rollup rebuild, retention and partitions (issue 18, part C) ------------------------------
+
+
+def _parse_day(text: str | None):  # noqa: ANN202
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"carbontrack: {text!r} is not a date (YYYY-MM-DD, a local day)") from None
+
+
+def _rebuild_rollups(cfg: Config, args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from core.db import open_database
+    from core.measurement.rollups import rebuild_rollups
+    from core.models import Device, Factory
+
+    day_from, day_to = _parse_day(args.date_from), _parse_day(args.date_to)
+    engine, session_factory = open_database(cfg.database_url)
+    try:
+        with session_factory() as s:
+            factory_ids = None
+            if args.factory:
+                found = dict(s.execute(sa.select(Factory.code, Factory.id).where(Factory.code.in_(args.factory))).all())
+                missing = sorted(set(args.factory) - set(found))
+                if missing:
+                    print(f"carbontrack: no factory {', '.join(missing)}", file=sys.stderr)
+                    return 1
+                factory_ids = set(found.values())
+            if args.device:
+                known = set(s.scalars(sa.select(Device.id).where(Device.id.in_(args.device))))
+                missing = sorted(set(args.device) - known)
+                if missing:
+                    print(f"carbontrack: no device {', '.join(missing)}", file=sys.stderr)
+                    return 1
+            result = rebuild_rollups(s, factory_ids=factory_ids, device_ids=args.device or None,
+                                     day_from=day_from, day_to=day_to, tz=cfg.tz)
+            s.commit()
+    finally:
+        engine.dispose()
+    print(f"rebuilt {result.device_days:,} device-days and {result.factory_days:,} factory-days from "
+          f"{result.readings:,} raw readings ({result.rows_deleted:,} rollup rows replaced by {result.rows_written:,})")
+    if result.kept_before is not None:
+        print(f"days before {result.kept_before} left as they are: raw readings before them were dropped by retention")
+    if result.coverage_fixed:
+        print(f"{result.coverage_fixed:,} readings had a stale covered_s: corrected")
+    return 0
+
+
+def _retention(cfg: Config, args: argparse.Namespace) -> int:
+    from core.db import open_database
+    from core.measurement.retention import RetentionPolicy, apply_retention
+
+    def days(value: int) -> int | None:
+        return None if value < 0 else value
+
+    policy = RetentionPolicy(keep_raw_months=args.keep_raw_months, rejected_days=days(args.rejected_days),
+                             audit_days=days(args.audit_days), listener_stat_days=days(args.listener_days),
+                             ahead_months=args.ahead)
+    engine, session_factory = open_database(cfg.database_url)
+    try:
+        with session_factory() as s:
+            result = apply_retention(s, policy, tz=cfg.tz)
+            s.commit()
+    except ValueError as exc:
+        print(f"carbontrack: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(result.summary())
+    return 0
+
+
+def _partitions(cfg: Config, args: argparse.Namespace) -> int:
+    from core.db import open_database
+    from core.measurement.retention import ensure_partitions, list_partitions, reading_is_partitioned
+
+    engine, session_factory = open_database(cfg.database_url)
+    try:
+        with session_factory() as s:
+            if not reading_is_partitioned(s):
+                print("reading is not partitioned (SQLite, or PostgreSQL before migration 0011): nothing to do")
+                return 0
+            created = ensure_partitions(s, args.ahead, tz=cfg.tz)
+            s.commit()
+            parts = list_partitions(s)
+    finally:
+        engine.dispose()
+    print(f"created: {', '.join(created) or 'none'}; {len(parts)} monthly partitions from "
+          f"{parts[0].lo:%Y-%m-%d %H:%M} to {parts[-1].hi:%Y-%m-%d %H:%M} UTC (+ reading_default)")
+    return 0
+
+
+def _add_retention_commands(sub) -> None:  # noqa: ANN001
+    p = sub.add_parser("rebuild-rollups", help="rebuild hourly and daily rollups from raw readings")
+    p.add_argument("--factory", action="append", metavar="CODE", help="factory code (repeatable)")
+    p.add_argument("--device", action="append", metavar="ID", help="device id (repeatable)")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first local day (default: the oldest)")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last local day, inclusive (default: the newest)")
+    p.set_defaults(func=_rebuild_rollups)
+
+    p = sub.add_parser("retention", help="drop old raw readings (rollups keep every total) and prune logs")
+    p.add_argument("--keep-raw-months", type=int, metavar="N",
+                   help="keep raw readings of the last N local months, the current one included (default: all)")
+    p.add_argument("--rejected-days", type=int, default=90, metavar="D",
+                   help="keep rejected messages D days (default 90; -1 keeps all)")
+    p.add_argument("--audit-days", type=int, default=-1, metavar="D",
+                   help="keep the audit log D days (default -1: keep all)")
+    p.add_argument("--listener-days", type=int, default=7, metavar="D",
+                   help="delete stats of listeners silent for D days (default 7; -1 keeps all)")
+    p.add_argument("--ahead", type=int, default=3, metavar="N", help="reading partitions to keep ready ahead (months)")
+    p.set_defaults(func=_retention)
+
+    p = sub.add_parser("partitions", help="create the monthly reading partitions ahead (PostgreSQL)")
+    p.add_argument("--ahead", type=int, default=3, metavar="N", help="months after the current one (default 3)")
+    p.set_defaults(func=_partitions)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="carbontrack", description="Carbon Track emissions monitoring")
@@ -164,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api-spec", help="write the REST API's OpenAPI document (JSON)")
     p.add_argument("--out", help="file to write (default: standard output)")
     p.set_defaults(func=_api_spec, needs_config=False)
+
+    _add_retention_commands(sub)
     return parser
 
 
@@ -189,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "needs_config", True):  # the spec needs no database or secret
         return args.func(None, args) or 0
     try:
-        cfg = load_config(require_secret=args.command not in ("listen", "simulate"))
+        cfg = load_config(require_secret=args.command not in ("listen", "simulate", *NO_SECRET_COMMANDS))
     except ConfigError as exc:
         print(f"carbontrack: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -159,20 +159,30 @@ class Device(Base):
 
 
 class Reading(Base):
-    """One stack measurement with the mass flow computed from it and the parameters used."""
+    """One stack measurement with the mass flow computed from it and the parameters used.
+
+    On PostgreSQL the table is partitioned by local month on `ts` (migration
+    0011_reading_partitions, core/measurement/retention.py), so its primary key is (id, ts); on
+    SQLite it is a plain table whose key is `id` (the rowid). Either way `id` comes from the
+    database and (device_id, ts) is unique.
+    """
 
     __tablename__ = "reading"
     __table_args__ = (
         sa.UniqueConstraint("device_id", "ts", name="uq_reading_device_ts"),
-        sa.Index("ix_reading_ts", "ts"),
+        # A factory's readings over a time range: the API readings page and the co2_high alert
+        # (they used ix_reading_ts, a scan of every factory's rows in the range, until 0011).
+        sa.Index("ix_reading_factory_ts", "factory_id", "ts"),
         # The end-to-end ack looks for the highest contiguous committed seq of a device.
         sa.Index("ix_reading_device_seq", "device_id", "seq"),
     )
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"))
     factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"))
-    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     seq: Mapped[int | None] = mapped_column(sa.BigInteger)
     co2_ppm: Mapped[float] = mapped_column(sa.Float)
     flue_temp_c: Mapped[float] = mapped_column(sa.Float)
@@ -522,6 +532,16 @@ class RejectedMessage(Base):
     payload_size: Mapped[int] = mapped_column(sa.Integer)
     device_id: Mapped[str | None] = mapped_column(sa.String(40))
     seq: Mapped[int | None] = mapped_column(sa.BigInteger)  # the rejected reading's seq, if one
+
+
+class RetentionHorizon(Base):
+    """How far back a pruned table still holds rows (written by `carbontrack retention`)."""
+
+    __tablename__ = "retention_horizon"
+
+    data: Mapped[str] = mapped_column(sa.String(40), primary_key=True)  # the table: reading, audit_log, …
+    kept_from: Mapped[datetime] = mapped_column(UTCDateTime)  # rows before this instant were dropped
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class ListenerStat(Base):

@@ -332,6 +332,7 @@ class Listener:
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
+        self.stats.incr("stopped")  # the Nodes page shows this row as stopped, not silent
         self._save_stats()
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:

@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from conftest import create_pg_database, drop_pg_database, require_or_skip
 
 from core.db import alembic_config, make_engine, upgrade_to_head
+from core.measurement.retention import alembic_include_name
 from core.models import Base
 
 
@@ -35,7 +36,8 @@ def _diff(url: str) -> list:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False,
+                                                        "include_name": alembic_include_name})
             return compare_metadata(ctx, Base.metadata)
     finally:
         engine.dispose()
@@ -81,4 +83,4 @@ def test_reading_is_unique_per_device_and_timestamp_and_indexed_by_time(empty_ur
         indexes = [tuple(i["column_names"]) for i in insp.get_indexes("reading")]
     engine.dispose()
     assert ("device_id", "ts") in uniques
-    assert ("ts",) in indexes
+    assert ("factory_id", "ts") in indexes  # 0011: ix_reading_ts became (factory_id, ts)

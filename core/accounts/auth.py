@@ -148,6 +148,20 @@ def _wait_text(wait: timedelta) -> str:
     return f"{seconds} seconds" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
 
 
+# What the audit log says for a failed or refused sign-in whose username names no account: what
+# was typed may be a password typed into the wrong field, so it is never stored.
+UNKNOWN_USER = "(unknown user)"
+
+
+def _audit_username(session: Session, username: str, row: User | None = None) -> str | None:
+    """The username to audit for a sign-in attempt: an existing account's name, else UNKNOWN_USER."""
+    if not username:
+        return None
+    if row is None:
+        row = session.scalar(sa.select(User).where(User.username == username))
+    return row.username if row is not None else UNKNOWN_USER
+
+
 def authenticate(
     session: Session,
     username: str,
@@ -164,14 +178,14 @@ def authenticate(
     ip = (ip or "unknown")[:64]
     key = username.lower()
     if throttle.blocked(ip, now):
-        record_audit(session, None, "login_refused", "session", username=username or None,
+        record_audit(session, None, "login_refused", "session", username=_audit_username(session, username),
                      detail=f"too many failed sign-ins from {ip}")
         session.commit()
         return SignInResult(None, "Too many failed sign-ins from this address. Try again in a few minutes.")
     failure = session.get(SignInFailure, (key, ip)) if key else None
     if failure is not None and failure.next_allowed_at is not None and failure.next_allowed_at > now:
         # The same answer for every username typed (existing or not): nothing is revealed.
-        record_audit(session, None, "login_refused", "session", username=username or None,
+        record_audit(session, None, "login_refused", "session", username=_audit_username(session, username),
                      detail=f"waiting after {failure.failures} failures; from {ip}")
         session.commit()
         return SignInResult(None, f"{GENERIC_REFUSAL} After repeated failures, wait "
@@ -195,7 +209,7 @@ def authenticate(
         if row is not None and not ok:
             row.failed_logins = (row.failed_logins or 0) + 1  # shown to admins; never locks the account
         reason = "inactive account" if ok else "wrong username or password"
-        record_audit(session, row, "login_failed", "session", username=username or None,
+        record_audit(session, row, "login_failed", "session", username=_audit_username(session, username, row),
                      detail=f"{reason}; from {ip}")
         session.commit()
         sleep(FAILURE_DELAY_S)

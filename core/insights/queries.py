@@ -737,6 +737,14 @@ class ListenerHealth:
     started_at: datetime
     counters: dict
     fresh: bool
+    # reporting (row updated in the last 2 minutes), silent (stale: gone or stuck, up to a day),
+    # stopped (said so when it stopped, or stale for more than a day; `carbontrack retention`
+    # deletes such rows after a week).
+    state: str = "reporting"
+
+
+# A listener silent for longer than this is shown as stopped, not as a live problem.
+LISTENER_STOPPED_AFTER = timedelta(days=1)
 
 
 def listener_health(session: Session, user: UserLike | None, now: datetime | None = None) -> list[ListenerHealth]:
@@ -750,8 +758,15 @@ def listener_health(session: Session, user: UserLike | None, now: datetime | Non
             counters = json.loads(r.counters or "{}")
         except ValueError:
             counters = {"error": "unreadable counters"}
-        out.append(ListenerHealth(r.instance, r.updated_at, r.started_at, counters,
-                                  now - r.updated_at <= timedelta(minutes=2)))
+        age = now - r.updated_at
+        fresh = age <= timedelta(minutes=2)
+        if isinstance(counters, dict) and counters.get("stopped"):
+            state = "stopped"
+        else:
+            state = "reporting" if fresh else "silent" if age <= LISTENER_STOPPED_AFTER else "stopped"
+        out.append(ListenerHealth(r.instance, r.updated_at, r.started_at, counters, fresh and state != "stopped", state))
+    # Running ones first: a page of stopped processes must not hide the live listener.
+    out.sort(key=lambda li: (li.state == "stopped", li.instance))
     return out
 
 

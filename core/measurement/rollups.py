@@ -4,8 +4,8 @@ Every rollup column is additive, so a batch of newly stored readings is aggregat
 and added to the existing rows with one upsert per table (`x = x + excluded.x`, max for the
 maximum). Only readings that were actually inserted are added (the caller deduplicates first),
 so duplicates never count twice and late readings land in their own hour and local day.
-`recompute_rollups` rebuilds the same rows from the raw readings; the two agree exactly up to
-floating-point summation order (tested).
+`rebuild_rollups` rebuilds the same rows from the raw readings, per (device or factory, local
+day); the two agree exactly up to floating-point summation order (tested).
 
 Column meanings (all tables):
 - n_readings: stored readings, valid or not; n_valid: valid ones;
@@ -22,6 +22,7 @@ configured time zone (CARBONTRACK_TZ).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
@@ -36,6 +37,8 @@ from core.models import (
     FactoryDaily,
     FactoryHourly,
     Reading,
+    RetentionHorizon,
+    UTCDateTime,
 )
 from core.timeutil import DEFAULT_TZ, local_day_bounds_utc
 
@@ -87,7 +90,10 @@ class RollupAccumulator:
         self.device_daily: dict[tuple[str, date], list] = {}
         self.factory_hourly: dict[tuple[int, datetime], list] = {}
         self.factory_daily: dict[tuple[int, date], list] = {}
-        self.device_factory: dict[str, int] = {}
+        # The factory of a device row: that of the first reading added to it (rows are keyed by
+        # device; a device moved between factories within an hour or day keeps the earlier one).
+        self._dh_factory: dict[tuple[str, datetime], int] = {}
+        self._dd_factory: dict[tuple[str, date], int] = {}
         self._day_of_hour: dict[datetime, date] = {}
         # Whole-hour UTC offsets (Africa/Nairobi): every instant of a UTC hour is on one local day.
         self._hour_aligned = all(
@@ -123,7 +129,6 @@ class RollupAccumulator:
         """Add one stored reading (ts naive or aware UTC) covering `covered_s` seconds from ts."""
         ts = _naive_utc(ts)
         hour = ts.replace(minute=0, second=0, microsecond=0)
-        self.device_factory[device_id] = factory_id
         valid = quality == QUALITY_VALID and co2_kg_s is not None
         # Coverage within this reading's hour here; the part past the hour's end (rare) below.
         in_hour = min(covered_s, (hour + _HOUR - ts).total_seconds()) if valid else 0.0
@@ -147,6 +152,8 @@ class RollupAccumulator:
 
     def _targets(self, device_id: str, factory_id: int, ts: datetime, hour: datetime) -> list[tuple[dict, tuple]]:
         day = self._local_day(ts, hour)
+        self._dh_factory.setdefault((device_id, hour), factory_id)
+        self._dd_factory.setdefault((device_id, day), factory_id)
         return [
             (self.device_hourly, (device_id, hour)),
             (self.factory_hourly, (factory_id, hour)),
@@ -157,7 +164,6 @@ class RollupAccumulator:
     def add_coverage(self, device_id: str, factory_id: int, ts: datetime, seconds: float, co2_kg_s: float) -> None:
         """Add `seconds` of coverage from ts (negative: take it back), split at hour boundaries, and its CO2."""
         ts = _naive_utc(ts)
-        self.device_factory[device_id] = factory_id
         sign = 1.0 if seconds >= 0 else -1.0
         left = abs(seconds)
         start = ts
@@ -206,14 +212,14 @@ class RollupAccumulator:
             (
                 DeviceHourly,
                 [
-                    {"device_id": d, "hour": h, "factory_id": self.device_factory[d], **values(a)}
+                    {"device_id": d, "hour": h, "factory_id": self._dh_factory[(d, h)], **values(a)}
                     for (d, h), a in sorted(self.device_hourly.items())
                 ],
             ),
             (
                 DeviceDaily,
                 [
-                    {"device_id": d, "day": day, "factory_id": self.device_factory[d], **values(a)}
+                    {"device_id": d, "day": day, "factory_id": self._dd_factory[(d, day)], **values(a)}
                     for (d, day), a in sorted(self.device_daily.items())
                 ],
             ),
@@ -300,73 +306,114 @@ def upsert_rollup_rows(session: Session, model: type, rows: Sequence[dict]) -> N
         session.execute(stmt, list(rows[i : i + UPSERT_CHUNK]))
 
 
-def recompute_rollups(
-    session: Session,
-    device_ids: Iterable[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    tz: tzinfo = DEFAULT_TZ,
-) -> int:
-    """Rebuild the rollups from raw readings for some devices and a UTC window; return readings read.
+@dataclass
+class RebuildResult:
+    """What a rollup rebuild did."""
 
-    The window is widened to whole local days (and whole hours), and the device set to every
-    device of the factories involved, because factory rows sum all of a factory's devices.
-    Without arguments everything is rebuilt. The caller commits.
+    readings: int = 0  # raw readings inside the rebuilt days
+    device_days: int = 0  # (device, local day) pairs rebuilt
+    factory_days: int = 0  # (factory, local day) pairs rebuilt
+    rows_deleted: int = 0
+    rows_written: int = 0
+    kept_before: date | None = None  # days before this one were left alone (raw horizon)
+    coverage_fixed: int = 0  # readings whose stored covered_s disagreed with the rule (rewritten)
+
+
+def raw_horizon(session: Session) -> datetime | None:
+    """The instant before which raw readings were dropped by retention (naive UTC), or None."""
+    value = session.scalar(sa.select(RetentionHorizon.kept_from).where(RetentionHorizon.data == "reading"))
+    return None if value is None else _naive_utc(value)
+
+
+def first_rebuildable_day(horizon: datetime | None, tz: tzinfo = DEFAULT_TZ) -> date | None:
+    """The first local day whose rollups can be rebuilt from what retention left, or None (all).
+
+    A reading covers up to an hour after its timestamp (MAX_COVERAGE_S), so a dropped reading may
+    hold seconds of the first hour after the horizon: a day is rebuildable only if it starts at
+    least an hour after the horizon.
     """
-    dev_q = sa.select(Device.id, Device.factory_id, Device.sample_interval_s)
-    all_devices = session.execute(dev_q).all()
-    if device_ids is not None:
-        wanted = set(device_ids)
-        factories = {f for d, f, _ in all_devices if d in wanted}
-        devices = [(d, f, i) for d, f, i in all_devices if f in factories]
-    else:
-        devices = list(all_devices)
-        factories = {f for _, f, _ in devices}
-    if not devices:
-        return 0
-    intervals = {d: float(i) for d, _, i in devices}
-    dev_list = sorted(intervals)
-    fac_list = sorted(factories)
+    if horizon is None:
+        return None
+    safe = horizon + timedelta(seconds=MAX_COVERAGE_S)
+    day = safe.replace(tzinfo=UTC).astimezone(tz).date()
+    if _naive_utc(local_day_bounds_utc(day, tz)[0]) < safe:
+        day += timedelta(days=1)
+    return day
 
-    hour_lo = hour_hi = day_lo = day_hi = None  # hour window [lo, hi), day window [lo, hi] (dates)
-    read_lo = read_hi = None
-    if start is not None:
-        start = _naive_utc(start)
-        day_lo = start.replace(tzinfo=UTC).astimezone(tz).date()
-        d_start = _naive_utc(local_day_bounds_utc(day_lo, tz)[0])
-        hour_lo = d_start.replace(minute=0, second=0, microsecond=0)
-        read_lo = min(hour_lo, d_start)
-    if end is not None:
-        end = _naive_utc(end)
-        day_hi = (end - timedelta(microseconds=1)).replace(tzinfo=UTC).astimezone(tz).date()
-        d_end = _naive_utc(local_day_bounds_utc(day_hi, tz)[1])
-        hour_hi = d_end.replace(minute=0, second=0, microsecond=0)
-        if hour_hi < d_end:
-            hour_hi += timedelta(hours=1)
-        read_hi = max(hour_hi, d_end)
 
-    # Delete the rows being rebuilt.
-    for model, key, ids in (
-        (DeviceHourly, "device_id", dev_list),
-        (FactoryHourly, "factory_id", fac_list),
-        (DeviceDaily, "device_id", dev_list),
-        (FactoryDaily, "factory_id", fac_list),
-    ):
-        stmt = sa.delete(model).where(getattr(model, key).in_(ids))
-        if model in (DeviceHourly, FactoryHourly):
-            if hour_lo is not None:
-                stmt = stmt.where(model.hour >= hour_lo)
-            if hour_hi is not None:
-                stmt = stmt.where(model.hour < hour_hi)
+def _day_runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Contiguous runs [first, last] of a set of days."""
+    runs: list[tuple[date, date]] = []
+    for d in sorted(set(days)):
+        if runs and runs[-1][1] + timedelta(days=1) == d:
+            runs[-1] = (runs[-1][0], d)
         else:
-            if day_lo is not None:
-                stmt = stmt.where(model.day >= day_lo)
-            if day_hi is not None:
-                stmt = stmt.where(model.day <= day_hi)
-        session.execute(stmt)
+            runs.append((d, d))
+    return runs
 
-    # Read an hour more on each side: a reading just before the window spills coverage into it,
-    # and the reading just after a reading decides how much that one covers.
+
+def rebuild_rollups(
+    session: Session,
+    *,
+    factory_ids: Iterable[int] | None = None,
+    device_ids: Iterable[str] | None = None,
+    day_from: date | None = None,
+    day_to: date | None = None,
+    tz: tzinfo = DEFAULT_TZ,
+) -> RebuildResult:
+    """Rebuild device and factory rollups of the local days [day_from, day_to] from raw readings.
+
+    Each reading counts under the factory stored on it (the device's assignment at the reading's
+    time) with its own interval (`interval_s`; NULL on rows stored before contract v1.1: the
+    registry's, as ingest used) and the coverage rule of ingest (`reading_coverage_s`, the gap to
+    the device's next reading, split at hours). The unit rebuilt is an (entity, local day): only
+    the days that raw readings contribute to are deleted and recomputed (all their hours), so a
+    day whose readings retention dropped, or rollups loaded without raw data, keep their rows; days
+    before `first_rebuildable_day(raw_horizon)` are never touched.
+
+    Scope: `device_ids` rebuilds those devices' rows and the rows of the factories their readings
+    are stored under; `factory_ids` rebuilds those factories' rows and the rows of the devices
+    with readings stored under them; both: exactly those; neither: everything. The caller commits.
+    """
+    result = RebuildResult()
+    safe_day = first_rebuildable_day(raw_horizon(session), tz)
+    if safe_day is not None and (day_from is None or day_from < safe_day):
+        day_from = safe_day
+        result.kept_before = safe_day
+    if day_from is not None and day_to is not None and day_to < day_from:
+        return result
+    # Whole local days, an hour more on each side: a reading in the hour before spills coverage
+    # into the first day, and the reading after a reading decides how much that one covers.
+    day_lo = _naive_utc(local_day_bounds_utc(day_from, tz)[0]) if day_from is not None else None
+    day_hi = _naive_utc(local_day_bounds_utc(day_to, tz)[1]) if day_to is not None else None
+    read_lo = day_lo - _HOUR if day_lo is not None else None
+    read_hi = day_hi + _HOUR if day_hi is not None else None
+
+    def in_range(q):  # noqa: ANN001, ANN202
+        if read_lo is not None:
+            q = q.where(Reading.ts >= read_lo)
+        if read_hi is not None:
+            q = q.where(Reading.ts < read_hi)
+        return q
+
+    devs = None if device_ids is None else set(device_ids)
+    facs = None if factory_ids is None else set(factory_ids)
+    if devs is not None and facs is None:
+        facs = set(session.scalars(in_range(sa.select(Reading.factory_id).distinct().where(Reading.device_id.in_(sorted(devs))))))
+    if facs is not None and devs is None:
+        devs = set(session.scalars(in_range(sa.select(Reading.device_id).distinct().where(Reading.factory_id.in_(sorted(facs))))))
+    read_devs: set[str] | None = None
+    if devs is not None:
+        # Factory rows need every device that stored readings under them (coverage needs each
+        # such device's whole timeline, whatever factory its neighbouring readings belong to).
+        read_devs = set(devs)
+        if facs:
+            q = in_range(sa.select(Reading.device_id).distinct().where(Reading.factory_id.in_(sorted(facs))))
+            read_devs |= set(session.scalars(q))
+        if not read_devs:
+            return result
+
+    intervals = {d: float(i or 60.0) for d, i in session.execute(sa.select(Device.id, Device.sample_interval_s))}
     q = sa.select(
         Reading.device_id,
         Reading.factory_id,
@@ -377,40 +424,95 @@ def recompute_rollups(
         Reading.flue_temp_c,
         Reading.velocity_m_s,
         Reading.interval_s,
-    ).where(Reading.device_id.in_(dev_list))
-    if read_lo is not None:
-        q = q.where(Reading.ts >= read_lo - _HOUR)
-    if read_hi is not None:
-        q = q.where(Reading.ts < read_hi + _HOUR)
-    q = q.order_by(Reading.device_id, Reading.ts)
-    n = 0
+        Reading.covered_s,
+    )
+    if read_devs is not None:
+        q = q.where(Reading.device_id.in_(sorted(read_devs)))
+    q = in_range(q).order_by(Reading.device_id, Reading.ts)
     acc = RollupAccumulator(tz)
+    fixes: list[dict] = []
     prev = None
+
+    def add(row, gap_s: float | None) -> None:  # noqa: ANN001
+        valid = row.quality == QUALITY_VALID and row.co2_kg_s is not None
+        interval = row.interval_s if row.interval_s is not None else intervals.get(row.device_id, 60.0)
+        cover = reading_coverage_s(valid, interval, gap_s)
+        ts = _naive_utc(row.ts)
+        acc.add(row.device_id, row.factory_id, ts, row.quality, row.co2_kg_s, row.co2_ppm, row.flue_temp_c,
+                row.velocity_m_s, cover)
+        inside = (day_lo is None or ts >= day_lo) and (day_hi is None or ts < day_hi)
+        if inside:
+            result.readings += 1
+            # The last reading read has no next one here: its stored value may know a closer one.
+            if row.covered_s is not None and row.interval_s is not None and gap_s is not None and row.covered_s != cover:
+                fixes.append({"p_id": row.device_id, "p_ts": ts, "p_cov": cover})
+
     for row in session.execute(q.execution_options(yield_per=RECOMPUTE_FETCH)):
         if prev is not None:
-            gap = (_naive_utc(row.ts) - _naive_utc(prev.ts)).total_seconds() if row.device_id == prev.device_id else None
-            n += _add_recomputed(acc, prev, gap, intervals, read_lo, read_hi)
+            same = row.device_id == prev.device_id
+            add(prev, (_naive_utc(row.ts) - _naive_utc(prev.ts)).total_seconds() if same else None)
         prev = row
     if prev is not None:
-        n += _add_recomputed(acc, prev, None, intervals, read_lo, read_hi)
-    acc.keep_only(hour_lo, hour_hi, day_lo, day_hi)
-    acc.upsert(session)
-    return n
+        add(prev, None)
+
+    # Keep the (entity, day) rows in scope and inside the window; their days are what is rebuilt.
+    def keep_day(day: date) -> bool:
+        return (day_from is None or day >= day_from) and (day_to is None or day <= day_to)
+
+    def hour_day(hour: datetime) -> date:
+        return hour.replace(tzinfo=UTC).astimezone(tz).date()
+
+    acc.device_daily = {k: v for k, v in acc.device_daily.items() if (devs is None or k[0] in devs) and keep_day(k[1])}
+    acc.factory_daily = {k: v for k, v in acc.factory_daily.items() if (facs is None or k[0] in facs) and keep_day(k[1])}
+    acc.device_hourly = {k: v for k, v in acc.device_hourly.items() if (k[0], hour_day(k[1])) in acc.device_daily}
+    acc.factory_hourly = {k: v for k, v in acc.factory_hourly.items() if (k[0], hour_day(k[1])) in acc.factory_daily}
+    result.device_days = len(acc.device_daily)
+    result.factory_days = len(acc.factory_daily)
+
+    for (hourly, daily, key), days in (
+        ((DeviceHourly, DeviceDaily, "device_id"), acc.device_daily),
+        ((FactoryHourly, FactoryDaily, "factory_id"), acc.factory_daily),
+    ):
+        by_owner: dict[object, list[date]] = {}
+        for owner, day in days:
+            by_owner.setdefault(owner, []).append(day)
+        for owner, owner_days in sorted(by_owner.items()):
+            for first, last in _day_runs(owner_days):
+                lo = _naive_utc(local_day_bounds_utc(first, tz)[0])
+                hi = _naive_utc(local_day_bounds_utc(last, tz)[1])
+                col = getattr(hourly, key)
+                res = session.execute(sa.delete(hourly).where(col == owner, hourly.hour >= lo, hourly.hour < hi))
+                result.rows_deleted += res.rowcount or 0
+                col = getattr(daily, key)
+                res = session.execute(sa.delete(daily).where(col == owner, daily.day >= first, daily.day <= last))
+                result.rows_deleted += res.rowcount or 0
+    result.rows_written = acc.upsert(session)
+    if fixes:
+        t = Reading.__table__.c
+        session.execute(
+            sa.update(Reading.__table__)
+            .where(t.device_id == sa.bindparam("p_id"), t.ts == sa.bindparam("p_ts", type_=UTCDateTime()))
+            .values(covered_s=sa.bindparam("p_cov", type_=sa.Float)),
+            fixes,
+        )
+        result.coverage_fixed = len(fixes)
+    return result
 
 
-def _add_recomputed(acc: RollupAccumulator, row, gap_s: float | None, intervals: dict[str, float], lo, hi) -> int:  # noqa: ANN001
-    valid = row.quality == QUALITY_VALID and row.co2_kg_s is not None
-    interval = row.interval_s if row.interval_s is not None else intervals[row.device_id]
-    acc.add(
-        row.device_id,
-        row.factory_id,
-        row.ts,
-        row.quality,
-        row.co2_kg_s,
-        row.co2_ppm,
-        row.flue_temp_c,
-        row.velocity_m_s,
-        reading_coverage_s(valid, interval, gap_s),
-    )
-    ts = _naive_utc(row.ts)
-    return int((lo is None or ts >= lo) and (hi is None or ts < hi))
+def recompute_rollups(
+    session: Session,
+    device_ids: Iterable[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tz: tzinfo = DEFAULT_TZ,
+) -> int:
+    """Rebuild the rollups of some devices over the local days a UTC window touches; return readings read.
+
+    `rebuild_rollups` with the window widened to whole local days (kept for callers in UTC). The
+    caller commits.
+    """
+    day_from = _naive_utc(start).replace(tzinfo=UTC).astimezone(tz).date() if start is not None else None
+    day_to = None
+    if end is not None:
+        day_to = (_naive_utc(end) - timedelta(microseconds=1)).replace(tzinfo=UTC).astimezone(tz).date()
+    return rebuild_rollups(session, device_ids=device_ids, day_from=day_from, day_to=day_to, tz=tz).readings
