@@ -353,13 +353,13 @@ def test_finding9_delays_grow_per_failure(web):
         t = t0
         for _ in range(auth.FREE_FAILURES + 3):
             auth.authenticate(s, "hq", "bad-guess-1", "198.51.100.1", now=t, sleep=lambda _x: None)
-            row = s.get(auth.SignInFailure, ("hq", "198.51.100.1"))
+            row = s.get(auth.SignInFailure, (auth.failure_key("hq"), "198.51.100.1"))
             waits.append(None if row.next_allowed_at is None else (row.next_allowed_at - t).total_seconds())
             t = (row.next_allowed_at or t) + timedelta(seconds=1)
         # 15 s after the FREE_FAILURES-th failure, then doubling
         assert waits == [None] * (auth.FREE_FAILURES - 1) + [15.0, 30.0, 60.0, 120.0]
         ok = auth.authenticate(s, "hq", PASSWORDS["hq"], "198.51.100.1", now=t, sleep=lambda _x: None)
-        assert ok.user is not None and s.get(auth.SignInFailure, ("hq", "198.51.100.1")) is None
+        assert ok.user is not None and s.get(auth.SignInFailure, (auth.failure_key("hq"), "198.51.100.1")) is None
 
 
 def test_finding9_proxy_addresses_are_per_client(sqlite_url, tmp_path, monkeypatch):
@@ -444,3 +444,17 @@ def test_finding10_secret_key_minimum_length():
     assert cfg.behind_tls and cfg.proxy_hops == 1
     with pytest.raises(ConfigError, match="^CARBONTRACK_PROXY_HOPS"):
         load_config({**prod, "CARBONTRACK_SECRET_KEY": "k" * 32, "CARBONTRACK_PROXY_HOPS": "many"})
+
+
+def test_a_password_typed_as_username_is_kept_nowhere(web):
+    """Issue 18: failed sign-ins store neither the typed text in the audit log nor in the delay table."""
+    _, Session, _ = web
+    typed = "Tr0ub4dor&3-secret"
+    with Session() as s:
+        for _ in range(auth.FREE_FAILURES + 1):
+            auth.authenticate(s, typed, "x", "198.51.100.9", sleep=lambda _x: None)
+        keys = list(s.scalars(sa.select(auth.SignInFailure.username)))
+        audit = [(a.username or "") + (a.detail or "") for a in s.scalars(sa.select(AuditLog))]
+    assert keys and all(typed.lower() not in k for k in keys)
+    assert auth.failure_key(typed) in keys
+    assert all(typed not in text and typed.lower() not in text for text in audit)

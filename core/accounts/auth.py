@@ -162,6 +162,16 @@ def _audit_username(session: Session, username: str, row: User | None = None) ->
     return row.username if row is not None else UNKNOWN_USER
 
 
+def failure_key(username: str) -> str:
+    """The throttle key of a typed username: its SHA-256, never the text.
+
+    People type passwords into the username field; the delay table must not keep them. The hash of
+    the lower-cased name still ties repeated attempts at one name together ("" for nothing typed).
+    """
+    name = username.strip().lower()
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest() if name else ""
+
+
 def authenticate(
     session: Session,
     username: str,
@@ -176,7 +186,7 @@ def authenticate(
     username = (username if isinstance(username, str) else "").strip()[:80]
     password = password if isinstance(password, str) else ""
     ip = (ip or "unknown")[:64]
-    key = username.lower()
+    key = failure_key(username)
     if throttle.blocked(ip, now):
         record_audit(session, None, "login_refused", "session", username=_audit_username(session, username),
                      detail=f"too many failed sign-ins from {ip}")
