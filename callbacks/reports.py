@@ -7,11 +7,13 @@
   Flask request, so the signed-in user and the database settings travel with the callback
   context through a `dash.hooks.custom_data` hook evaluated at request time; the job checks the
   role again there (server-side), never trusting the page.
-- Downloads check, on the server, that the signed-in user may read that report's factory.
+- Downloads check, on the server, that the signed-in user may read that report's factory, and read
+  the workbook from shared storage (core.storage), so any web host serves what another one wrote.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import date
 from pathlib import Path
@@ -35,6 +37,7 @@ from core.reporting.reports import (
     ReportError,
     check_period,
     generate_reports,
+    read_report_file,
     recent_job_runs,
     report_for_download,
     visible_reports,
@@ -47,6 +50,7 @@ from core.reporting.verification import (
     sign_off,
     verifications_for,
 )
+from core.storage import cached_store
 from core.timeutil import add_months, local_date, month_start, parse_month, utcnow
 
 log = logging.getLogger(__name__)
@@ -317,8 +321,12 @@ def _download(report_id: int) -> flask.Response:
             return flask.Response("you may not download this report", status=403)
         except LookupError as exc:
             return flask.Response(str(exc), status=404)
-        path = Path(rep.path)
-    return flask.send_file(path, mimetype=XLSX_MIME, as_attachment=True, download_name=path.name, max_age=0)
+        name = Path(rep.path).name
+        try:  # shared storage: the workbook may have been written on another host (core.storage)
+            data = read_report_file(cached_store(app_config(), session_factory()), rep)
+        except LookupError:
+            return flask.Response("the report file is not available", status=404)
+    return flask.send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=name, max_age=0)
 
 
 def register_report_routes(server: flask.Flask) -> None:

@@ -25,6 +25,7 @@ the way (a lazy migration); `carbontrack storage-sync` copies a whole data direc
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -37,6 +38,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Config
 from core.models import StoredBlob
 from core.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 STORAGE_AUTO = "auto"
 STORAGE_LOCAL = "local"
@@ -263,7 +266,7 @@ def read_with_fallback(store: BlobStore, key: str, legacy_path: Path | str | Non
     try:
         store.put(key, data)  # the next host finds it in the store
     except Exception:  # serving the file matters more than migrating it now
-        pass
+        log.warning("could not copy %s into %s storage; served from %s", key, store.kind, legacy_path, exc_info=True)
     return data
 
 
@@ -279,3 +282,15 @@ def sync_directory(store: BlobStore, data_dir: Path | str) -> tuple[int, int]:
             store.put(key, local.get(key))
             copied += 1
     return copied, present
+
+
+_STORES: dict[tuple, BlobStore] = {}
+
+
+def cached_store(cfg: Config, session_factory: sessionmaker[Session]) -> BlobStore:
+    """`open_store` once per (configuration, session factory): for request handlers (download routes)."""
+    key = (id(session_factory), cfg.storage, str(cfg.data_dir), cfg.database_url, cfg.s3_endpoint_url)
+    store = _STORES.get(key)
+    if store is None:
+        store = _STORES[key] = open_store(cfg, session_factory)
+    return store
