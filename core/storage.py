@@ -28,7 +28,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -54,11 +54,10 @@ class BlobMissing(LookupError):
 
 def check_key(key: str) -> str:
     """A storage key: a relative POSIX path without `..`, empty or hidden parts; ValueError otherwise."""
-    path = PurePosixPath(key)
-    if not key or path.is_absolute() or "\\" in key or any(p in ("", ".", "..") or p.startswith(".")
-                                                           for p in path.parts) or len(key) > 400:
+    parts = key.split("/") if isinstance(key, str) else [""]
+    if not key or len(key) > 400 or "\\" in key or any(not p or p.startswith(".") for p in parts):
         raise ValueError(f"not a storage key: {key!r}")
-    return str(path)
+    return key
 
 
 class BlobStore(Protocol):
