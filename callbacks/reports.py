@@ -196,8 +196,13 @@ def _request_context(_g) -> dict:  # noqa: ANN001
         cfg = app_config()
     except Exception:  # outside an app context
         return {}
-    info: dict[str, Any] = {"database_url": cfg.database_url, "data_dir": str(cfg.data_dir), "tz": cfg.tz_name,
-                            "gwp_set": cfg.gwp_set}
+    info: dict[str, Any] = {"tz": cfg.tz_name, "gwp_set": cfg.gwp_set}
+    if not cfg.redis_url:
+        # diskcache: the job runs in a child of this process and gets the settings from here. With
+        # Celery the job runs in `carbontrack worker`, which reads its own environment: the database
+        # URL (and its password) never travels through Redis.
+        info.update(database_url=cfg.database_url, data_dir=str(cfg.data_dir), storage=cfg.storage,
+                    s3_endpoint_url=cfg.s3_endpoint_url)
     if user is not None:
         info["user"] = {"id": user.id, "username": user.username, "role": user.role,
                         "factory_id": user.factory_id, "active": bool(user.active)}
@@ -217,8 +222,14 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
     if not can_approve(user):
         return dbc.Alert("Only HQ and administrators may generate reports.", color="danger",
                          id="reports-generate-denied"), 0
-    cfg = Config(database_url=info["database_url"], data_dir=Path(info["data_dir"]), tz_name=info["tz"],
-                 secret_key="unused", gwp_set=info.get("gwp_set", "AR5"))
+    if "database_url" in info:
+        cfg = Config(database_url=info["database_url"], data_dir=Path(info["data_dir"]), tz_name=info["tz"],
+                     secret_key="unused", gwp_set=info.get("gwp_set", "AR5"), storage=info.get("storage", "auto"),
+                     s3_endpoint_url=info.get("s3_endpoint_url"))
+    else:  # a Celery worker (`carbontrack worker`): its own environment names the database and storage
+        from core.config import load_config
+
+        cfg = load_config(require_secret=False)
     try:
         period = check_period(month_text or "", cfg)
     except ReportError as exc:

@@ -55,6 +55,22 @@ def _fleet(cfg: Config, args: argparse.Namespace) -> int:
     return run_fleet_ops_forever(cfg)
 
 
+def _worker(cfg: Config, args: argparse.Namespace) -> int:
+    """The Celery worker that runs the portals' background callbacks (report generation)."""
+    if not cfg.redis_url:
+        print("carbontrack worker: CARBONTRACK_REDIS_URL is not set; without it the web process runs "
+              "background jobs itself (diskcache) and no worker is needed", file=sys.stderr)
+        return 2
+    from app import create_app
+
+    app = create_app(cfg)  # registers every background callback as a Celery task
+    celery_app = app.server.config["CT_CELERY"]
+    argv = ["worker", f"--loglevel={'DEBUG' if args.verbose else 'INFO'}", f"--concurrency={args.concurrency}",
+            "--hostname=carbontrack@%h", "--without-gossip", "--without-mingle"]
+    celery_app.worker_main(argv)
+    return 0
+
+
 def _report(cfg: Config, args: argparse.Namespace) -> int:
     from core.reporting.reports import cli_report
 
@@ -137,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scheduler", help="run the report and alert scheduler")
     p.set_defaults(func=_scheduler)
+
+    p = sub.add_parser("worker", help="run the Celery worker for background callbacks (needs CARBONTRACK_REDIS_URL)")
+    p.add_argument("--concurrency", type=int, default=2, help="jobs at once (default 2)")
+    p.set_defaults(func=_worker)
 
     p = sub.add_parser("fleet", help="run fleet operations: publish node commands, record results, drive OTA")
     p.set_defaults(func=_fleet)
