@@ -15,16 +15,15 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import _port_open, require_or_skip
 from ingest_helpers import free_port, wait_until
 from web_helpers import callback_body
 
-from conftest import _port_open, require_or_skip
 from core.accounts.users import create_user
 from core.db import make_engine, make_session_factory
 from core.models import AuditLog, Report, SignInFailure
