@@ -13,6 +13,7 @@ node's telemetry and status (also through the shared subscription) and writes ac
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -110,6 +111,11 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.chmod(tmp, 0o640)  # Mosquitto warns about (2.1: refuses) world-readable password files
+    if os.geteuid() == 0:  # root: let the broker (which drops to the mosquitto user) read it
+        import grp
+
+        with contextlib.suppress(KeyError):
+            os.chown(tmp, 0, grp.getgrnam("mosquitto").gr_gid)
     os.replace(tmp, path)
 
 
