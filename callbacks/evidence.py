@@ -45,7 +45,7 @@ LIST_MONTHS = 13
 
 def _store() -> BlobStore:
     """The app's shared storage (core.storage): local directory, database or S3."""
-    return cached_store(app_config(), session_factory())
+    return cached_store(app_config(), session_factory(), flask.current_app.extensions)
 
 
 def download_url(evidence_id: int) -> str:

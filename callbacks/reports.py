@@ -334,7 +334,7 @@ def _download(report_id: int) -> flask.Response:
             return flask.Response(str(exc), status=404)
         name = Path(rep.path).name
         try:  # shared storage: the workbook may have been written on another host (core.storage)
-            data = read_report_file(cached_store(app_config(), session_factory()), rep)
+            data = read_report_file(cached_store(app_config(), session_factory(), flask.current_app.extensions), rep)
         except LookupError:
             return flask.Response("the report file is not available", status=404)
     return flask.send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=name, max_age=0)

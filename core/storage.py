@@ -283,13 +283,9 @@ def sync_directory(store: BlobStore, data_dir: Path | str) -> tuple[int, int]:
     return copied, present
 
 
-_STORES: dict[tuple, BlobStore] = {}
-
-
-def cached_store(cfg: Config, session_factory: sessionmaker[Session]) -> BlobStore:
-    """`open_store` once per (configuration, session factory): for request handlers (download routes)."""
-    key = (id(session_factory), cfg.storage, str(cfg.data_dir), cfg.database_url, cfg.s3_endpoint_url)
-    store = _STORES.get(key)
+def cached_store(cfg: Config, session_factory: sessionmaker[Session], cache: dict) -> BlobStore:
+    """`open_store` once per app: `cache` is where to keep it (a Flask app's `extensions`)."""
+    store = cache.get("carbontrack_store")
     if store is None:
-        store = _STORES[key] = open_store(cfg, session_factory)
+        store = cache["carbontrack_store"] = open_store(cfg, session_factory)
     return store

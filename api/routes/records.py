@@ -94,8 +94,9 @@ def download_report(path: IdPath):  # noqa: ANN201
             raise LookupError(f"no report {path.id}") from exc
         name, sha = Path(r.path).name, r.sha256
         # Shared storage (core.storage): any web host serves a workbook another one (or the worker) wrote.
-        data = read_report_file(cached_store(flask.current_app.config["CT_CONFIG"],
-                                             flask.current_app.config["CT_SESSION_FACTORY"]), r)
+        app = flask.current_app
+        data = read_report_file(cached_store(app.config["CT_CONFIG"], app.config["CT_SESSION_FACTORY"],
+                                             app.extensions), r)
     resp = flask.send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
     if sha:
         resp.headers["X-Content-SHA256"] = sha
