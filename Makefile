@@ -1,17 +1,25 @@
 # Carbon Track — the two commands (DESIGN.md "The two commands"). See README.md.
 #   make run   create .venv, install, fill the SQLite demo database if empty, start everything
+#              (make run PORT=8051 HOST=0.0.0.0 to choose where the portals listen)
+#   make demo-reset  delete the SQLite demo database and its files, load the demo again
 #   make test  create .venv, install with test extras, firmware host tests, the pytest suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 FIRMWARE_HOST_TESTS := firmware/test/host
 PYTEST_ARGS ?=
+PORT ?= 8050
+HOST ?= 127.0.0.1
 
-.PHONY: run test test-dates install install-test lint firmware-test bench clean check-python
+.PHONY: run demo-reset test test-dates install install-test lint firmware-test bench clean check-python
 
+# `carbontrack run` binds the web port first (a taken port: one line, exit), then creates or
+# upgrades the database and loads the demo if it is empty, then starts everything.
 run: $(VENV)/.installed
-	$(BIN)/carbontrack init-db --demo
-	$(BIN)/carbontrack run
+	$(BIN)/carbontrack run --host $(HOST) --port $(PORT)
+
+demo-reset: $(VENV)/.installed
+	$(BIN)/carbontrack demo-reset
 
 # pytest exit code 5 means "no tests collected": never a silent success.
 test: $(VENV)/.installed-test firmware-test

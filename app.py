@@ -137,13 +137,36 @@ def _register_callbacks(app: dash.Dash) -> None:
             register(app)
 
 
+def background_manager(config: Config) -> dash.DiskcacheManager | dash.CeleryManager:
+    """Where Dash background callbacks (report generation) run.
+
+    With CARBONTRACK_REDIS_URL: Dash's CeleryManager on Redis (broker and result backend), so the
+    job runs in a `carbontrack worker` process and any web host can answer the page's progress and
+    result polls. Without it (the embedded default): diskcache in the data directory, jobs in a
+    child process of this web process.
+    """
+    if config.redis_url:
+        from celery import Celery
+
+        celery_app = Celery("carbontrack", broker=config.redis_url, backend=config.redis_url)
+        celery_app.conf.update(
+            result_expires=24 * 3600,  # a result nobody polled for is dropped after a day
+            worker_prefetch_multiplier=1,  # a long generation does not hold a queue of others
+            broker_connection_retry_on_startup=True,
+            worker_hijack_root_logger=False,
+        )
+        return dash.CeleryManager(celery_app)
+    cache_dir = config.data_dir / "cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return dash.DiskcacheManager(diskcache.Cache(str(cache_dir)))
+
+
 def create_app(config: Config | None = None, session_factory: sessionmaker[Session] | None = None) -> dash.Dash:
     """Build the Dash app for `config` (default: from the environment) and a session factory."""
     config = config or load_config()
     if session_factory is None:
         _, session_factory = open_database(config.database_url)
-    cache_dir = config.data_dir / "cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    manager = background_manager(config)
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -153,7 +176,7 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         serve_locally=True,
         title="Carbon Track",
         update_title=None,
-        background_callback_manager=dash.DiskcacheManager(diskcache.Cache(str(cache_dir))),
+        background_callback_manager=manager,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     server = app.server
@@ -173,6 +196,7 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         REMEMBER_COOKIE_SECURE=config.behind_tls or not config.embedded,
         CT_CONFIG=config,
         CT_SESSION_FACTORY=session_factory,
+        CT_CELERY=getattr(manager, "handle", None),  # the Celery app (`carbontrack worker`), or None
     )
     if len(server.config["SECRET_KEY"]) < MIN_SECRET_KEY_CHARS:
         log.warning("the secret key has fewer than %d characters: session cookies could be forged",

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import logging
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import dash
@@ -26,13 +26,26 @@ from dash.exceptions import PreventUpdate
 from callbacks.common import app_config, fmt_eat, session_factory, web_user
 from core.access import AccessDenied, allowed_factory_ids
 from core.evidence.declarations import add_declaration, visible_declarations
-from core.evidence.files import Attachment, EvidenceError, add_evidence, evidence_for, evidence_for_download
+from core.evidence.files import (
+    Attachment,
+    EvidenceError,
+    add_evidence,
+    evidence_for,
+    evidence_for_download,
+    read_evidence_file,
+)
+from core.storage import BlobStore, cached_store
 from core.timeutil import add_months, local_date, month_start, parse_month, utcnow
 
 log = logging.getLogger(__name__)
 
 DOWNLOAD_RULE = "/evidence/download/<int:evidence_id>"
 LIST_MONTHS = 13
+
+
+def _store() -> BlobStore:
+    """The app's shared storage (core.storage): local directory, database or S3."""
+    return cached_store(app_config(), session_factory(), flask.current_app.extensions)
 
 
 def download_url(evidence_id: int) -> str:
@@ -68,7 +81,7 @@ def upload_energy_evidence(user, factory_id: int | None, month_text: str | None,
         data = decode_upload(contents)
         with session_factory()() as s:
             row = add_evidence(s, app_config().data_dir, user, Attachment(int(factory_id), month, source),
-                               filename or "", data, description)
+                               filename or "", data, description, store=_store())
             s.commit()
             return dbc.Alert(f"Stored {row.filename} ({row.size_bytes:,} bytes, SHA-256 {row.sha256[:16]}…).",
                              color="success", id="evidence-stored")
@@ -85,7 +98,7 @@ def upload_declaration_evidence(user, declaration_id: int | None, contents: str 
         data = decode_upload(contents)
         with session_factory()() as s:
             row = add_evidence(s, app_config().data_dir, user, Attachment(0, declaration_id=int(declaration_id)),
-                               filename or "", data)
+                               filename or "", data, store=_store())
             s.commit()
             return dbc.Alert(f"Stored {row.filename} for the declaration (SHA-256 {row.sha256[:16]}…).",
                              color="success", id="evidence-stored")
@@ -152,8 +165,12 @@ def _download(evidence_id: int) -> flask.Response:
             return flask.Response("you may not download this file", status=403)
         except LookupError as exc:
             return flask.Response(str(exc), status=404)
-        path, mime, name = Path(row.stored_path), row.content_type, row.filename
-    return flask.send_file(path, mimetype=mime, as_attachment=True, download_name=name, max_age=0)
+        mime, name = row.content_type, row.filename
+        try:  # shared storage: the file may have been uploaded on another web host
+            data = read_evidence_file(_store(), row)
+        except LookupError:
+            return flask.Response("the file is missing from storage", status=404)
+    return flask.send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=name, max_age=0)
 
 
 def register_evidence_routes(server: flask.Flask) -> None:

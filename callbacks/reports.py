@@ -7,11 +7,13 @@
   Flask request, so the signed-in user and the database settings travel with the callback
   context through a `dash.hooks.custom_data` hook evaluated at request time; the job checks the
   role again there (server-side), never trusting the page.
-- Downloads check, on the server, that the signed-in user may read that report's factory.
+- Downloads check, on the server, that the signed-in user may read that report's factory, and read
+  the workbook from shared storage (core.storage), so any web host serves what another one wrote.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import date
 from pathlib import Path
@@ -35,6 +37,7 @@ from core.reporting.reports import (
     ReportError,
     check_period,
     generate_reports,
+    read_report_file,
     recent_job_runs,
     report_for_download,
     visible_reports,
@@ -47,6 +50,7 @@ from core.reporting.verification import (
     sign_off,
     verifications_for,
 )
+from core.storage import cached_store
 from core.timeutil import add_months, local_date, month_start, parse_month, utcnow
 
 log = logging.getLogger(__name__)
@@ -192,8 +196,13 @@ def _request_context(_g) -> dict:  # noqa: ANN001
         cfg = app_config()
     except Exception:  # outside an app context
         return {}
-    info: dict[str, Any] = {"database_url": cfg.database_url, "data_dir": str(cfg.data_dir), "tz": cfg.tz_name,
-                            "gwp_set": cfg.gwp_set}
+    info: dict[str, Any] = {"tz": cfg.tz_name, "gwp_set": cfg.gwp_set}
+    if not cfg.redis_url:
+        # diskcache: the job runs in a child of this process and gets the settings from here. With
+        # Celery the job runs in `carbontrack worker`, which reads its own environment: the database
+        # URL (and its password) never travels through Redis.
+        info.update(database_url=cfg.database_url, data_dir=str(cfg.data_dir), storage=cfg.storage,
+                    s3_endpoint_url=cfg.s3_endpoint_url)
     if user is not None:
         info["user"] = {"id": user.id, "username": user.username, "role": user.role,
                         "factory_id": user.factory_id, "active": bool(user.active)}
@@ -213,8 +222,14 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
     if not can_approve(user):
         return dbc.Alert("Only HQ and administrators may generate reports.", color="danger",
                          id="reports-generate-denied"), 0
-    cfg = Config(database_url=info["database_url"], data_dir=Path(info["data_dir"]), tz_name=info["tz"],
-                 secret_key="unused", gwp_set=info.get("gwp_set", "AR5"))
+    if "database_url" in info:
+        cfg = Config(database_url=info["database_url"], data_dir=Path(info["data_dir"]), tz_name=info["tz"],
+                     secret_key="unused", gwp_set=info.get("gwp_set", "AR5"), storage=info.get("storage", "auto"),
+                     s3_endpoint_url=info.get("s3_endpoint_url"))
+    else:  # a Celery worker (`carbontrack worker`): its own environment names the database and storage
+        from core.config import load_config
+
+        cfg = load_config(require_secret=False)
     try:
         period = check_period(month_text or "", cfg)
     except ReportError as exc:
@@ -317,8 +332,12 @@ def _download(report_id: int) -> flask.Response:
             return flask.Response("you may not download this report", status=403)
         except LookupError as exc:
             return flask.Response(str(exc), status=404)
-        path = Path(rep.path)
-    return flask.send_file(path, mimetype=XLSX_MIME, as_attachment=True, download_name=path.name, max_age=0)
+        name = Path(rep.path).name
+        try:  # shared storage: the workbook may have been written on another host (core.storage)
+            data = read_report_file(cached_store(app_config(), session_factory(), flask.current_app.extensions), rep)
+        except LookupError:
+            return flask.Response("the report file is not available", status=404)
+    return flask.send_file(io.BytesIO(data), mimetype=XLSX_MIME, as_attachment=True, download_name=name, max_age=0)
 
 
 def register_report_routes(server: flask.Flask) -> None:

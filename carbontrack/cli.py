@@ -14,7 +14,8 @@ from core.config import Config, ConfigError, load_config
 
 log = logging.getLogger("carbontrack")
 # Maintenance commands that serve no web session: no CARBONTRACK_SECRET_KEY needed.
-NO_SECRET_COMMANDS = ("rebuild-rollups", "retention", "partitions")
+NO_SECRET_COMMANDS = ("rebuild-rollups", "retention", "partitions", "provision-node", "storage-sync", "demo-reset",
+                      "worker")
 
 
 def _init_db(cfg: Config, args: argparse.Namespace) -> int:
@@ -55,6 +56,114 @@ def _fleet(cfg: Config, args: argparse.Namespace) -> int:
     from mqtt_listener.fleet_ops import run_fleet_ops_forever
 
     return run_fleet_ops_forever(cfg)
+
+
+def _worker(cfg: Config, args: argparse.Namespace) -> int:
+    """The Celery worker that runs the portals' background callbacks (report generation)."""
+    if not cfg.redis_url:
+        print("carbontrack worker: CARBONTRACK_REDIS_URL is not set; without it the web process runs "
+              "background jobs itself (diskcache) and no worker is needed", file=sys.stderr)
+        return 2
+    from app import create_app
+
+    app = create_app(cfg)  # registers every background callback as a Celery task
+    celery_app = app.server.config["CT_CELERY"]
+    argv = ["worker", f"--loglevel={'DEBUG' if args.verbose else 'INFO'}", f"--concurrency={args.concurrency}",
+            "--hostname=carbontrack@%h", "--without-gossip", "--without-mingle"]
+    celery_app.worker_main(argv)
+    return 0
+
+
+def _provision_node(cfg: Config, args: argparse.Namespace) -> int:
+    """Write a node's (or a service's) Mosquitto password and ACL entries; print its settings."""
+    from pathlib import Path
+
+    from carbontrack.provision import NodeTopics, ProvisionError, node_acl, provision, service_acl
+
+    pw_file, acl_file = Path(args.password_file), Path(args.acl_file)
+    if args.service:
+        block, topics, factory = service_acl(args.name, cfg.topic_prefix), None, None
+    else:
+        from core.db import open_database
+        from core.models import Device, Factory
+
+        engine, session_factory = open_database(cfg.database_url)
+        try:
+            with session_factory() as s:
+                device = s.get(Device, args.name)
+                factory = s.get(Factory, device.factory_id).code if device is not None else None
+        finally:
+            engine.dispose()
+        if device is None:
+            print(f"carbontrack provision-node: no device {args.name!r} in the registry (add it on the Admin page "
+                  "first)", file=sys.stderr)
+            return 1
+        topics = NodeTopics(f"{cfg.topic_prefix}/{factory}/{args.name}")
+        block = node_acl(args.name, topics)
+    try:
+        password = provision(args.name, block, pw_file, acl_file)
+    except (ProvisionError, OSError) as exc:
+        print(f"carbontrack provision-node: {exc}", file=sys.stderr)
+        return 2
+    broker = cfg.mqtt_url
+    host = broker.host if broker else "<broker host>"
+    port = broker.port if broker else 8883
+    lines = [f"wrote {args.name} to {pw_file} (hashed) and its ACL to {acl_file}; reload Mosquitto "
+             "(systemctl reload mosquitto) to apply.", ""]
+    if topics is None:
+        lines += [f"service account {args.name}: CARBONTRACK_MQTT_URL=mqtts://{args.name}:{password}@{host}:{port}"]
+    else:
+        lines += [f"Node settings for {args.name} (factory {factory}); the password is shown only now:",
+                  f"  mqtt_host      {host}", f"  mqtt_port      {port}",
+                  f"  mqtt_tls       {'yes' if (broker is None or broker.tls) else 'no'}",
+                  f"  mqtt_username  {args.name}", f"  mqtt_password  {password}",
+                  f"  device_id      {args.name}", f"  topic_prefix   {cfg.topic_prefix}",
+                  f"  factory_code   {factory}",
+                  f"  publishes      {', '.join(topics.publish)}", f"  subscribes     {', '.join(topics.subscribe)}"]
+    print("\n".join(lines))
+    return 0
+
+
+def _demo_reset(cfg: Config, args: argparse.Namespace) -> int:
+    """Delete the embedded SQLite demo database and the data directory's files; load the demo again."""
+    import shutil
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    if not cfg.is_sqlite:
+        print("carbontrack demo-reset: only resets the embedded SQLite demo database; "
+              "CARBONTRACK_DATABASE_URL names another database, which is left alone", file=sys.stderr)
+        return 2
+    db_file = make_url(cfg.database_url).database
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        if db_file:
+            Path(db_file + suffix).unlink(missing_ok=True)
+    for sub in ("reports", "evidence", "cache", "ota"):
+        shutil.rmtree(cfg.data_dir / sub, ignore_errors=True)
+    from carbontrack.bootstrap import init_database
+
+    print("demo reset: " + init_database(cfg, demo=True))
+    return 0
+
+
+def _storage_sync(cfg: Config, args: argparse.Namespace) -> int:
+    """Copy this host's data-directory workbooks and evidence files into the shared storage."""
+    from core.db import open_database
+    from core.storage import LocalStore, open_store, sync_directory
+
+    engine, session_factory = open_database(cfg.database_url)
+    try:
+        store = open_store(cfg, session_factory)
+        if isinstance(store, LocalStore):
+            print("carbontrack storage-sync: the storage is this data directory (CARBONTRACK_STORAGE=local, or "
+                  "SQLite): nothing to copy", file=sys.stderr)
+            return 0
+        copied, present = sync_directory(store, args.data_dir or cfg.data_dir)
+    finally:
+        engine.dispose()
+    print(f"copied {copied} files into {store.kind} storage; {present} were there already")
+    return 0
 
 
 def _report(cfg: Config, args: argparse.Namespace) -> int:
@@ -261,6 +370,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("scheduler", help="run the report and alert scheduler")
     p.set_defaults(func=_scheduler)
+
+    p = sub.add_parser("worker", help="run the Celery worker for background callbacks (needs CARBONTRACK_REDIS_URL)")
+    p.add_argument("--concurrency", type=int, default=2, help="jobs at once (default 2)")
+    p.set_defaults(func=_worker)
+
+    p = sub.add_parser("provision-node", help="per-node MQTT credentials: Mosquitto password + ACL entries")
+    p.add_argument("name", metavar="DEVICE", help="device id (the node's MQTT username), or with --service an account")
+    p.add_argument("--service", action="store_true", help="a server account (listener, fleet-ops) instead of a node")
+    p.add_argument("--password-file", default="/etc/mosquitto/carbontrack.passwd")
+    p.add_argument("--acl-file", default="/etc/mosquitto/carbontrack.acl")
+    p.set_defaults(func=_provision_node)
+
+    p = sub.add_parser("demo-reset", help="delete the embedded SQLite demo database and files; load the demo again")
+    p.set_defaults(func=_demo_reset)
+
+    p = sub.add_parser("storage-sync", help="copy this host's workbooks and evidence files into shared storage")
+    p.add_argument("--data-dir", help="the data directory to copy from (default: CARBONTRACK_DATA_DIR)")
+    p.set_defaults(func=_storage_sync)
 
     p = sub.add_parser("fleet", help="run fleet operations: publish node commands, record results, drive OTA")
     p.set_defaults(func=_fleet)

@@ -3,15 +3,21 @@
 With no CARBONTRACK_MQTT_URL it starts the embedded amqtt broker on a free loopback port; the
 listener and the simulated nodes talk to it over real MQTT, so the demo exercises the same
 ingest path as production. With an external broker the simulated fleet is not started (it would
-publish under the real device ids); `carbontrack simulate` does that on purpose. The web app is served in a background thread; the main thread
+publish under the real device ids); `carbontrack simulate` does that on purpose.
+
+The web port is bound first: if it is taken the command prints one line (which port, what to do)
+and exits with code 3 before anything else starts. The portals are served by waitress (a
+production WSGI server, not werkzeug's development server) in a background thread; the main thread
 waits for Ctrl-C or SIGTERM and then stops everything in reverse order.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 
@@ -20,6 +26,7 @@ from core.config import Config
 from core.db import open_database
 
 log = logging.getLogger("carbontrack.run")
+EXIT_PORT_TAKEN = 3
 
 
 
@@ -70,16 +77,55 @@ def _start_sim_responder(broker_url, prefix: str) -> object | None:  # noqa: ANN
         return None
 
 
-def _start_web(cfg: Config, session_factory, host: str, port: int) -> tuple[object, threading.Thread]:  # noqa: ANN001
-    from werkzeug.serving import make_server
+class PortTaken(OSError):
+    """The web port is in use; the message is the one line to show."""
 
+
+def bind_web_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen on the web port before anything else starts; PortTaken (one line) if it is in use."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no obstacle; a listener is
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            why = "is already in use" if exc.errno == errno.EADDRINUSE else "needs privileges"
+            raise PortTaken(
+                f"carbontrack run: port {port} on {host} {why} (another Carbon Track still running?). "
+                f"Stop that process or pick another port: make run PORT={port + 1} "
+                f"(or carbontrack run --port {port + 1})") from exc
+        raise PortTaken(f"carbontrack run: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    return sock
+
+
+class WebServer:
+    """The portals served by waitress (a production WSGI server) on an already bound socket, in a thread."""
+
+    def __init__(self, wsgi_app, sock: socket.socket, threads: int = 8) -> None:  # noqa: ANN001
+        import waitress
+
+        self.server = waitress.create_server(wsgi_app, sockets=[sock], threads=threads, ident="carbontrack",
+                                             clear_untrusted_proxy_headers=False)
+        self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
+
+    def start(self) -> WebServer:
+        self.thread.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop accepting, finish the requests in progress (waitress closes its task threads)."""
+        self.server.close()
+        self.thread.join(5)
+
+
+def _start_web(cfg: Config, session_factory, sock: socket.socket) -> WebServer:  # noqa: ANN001
     from app import create_app
 
     app = create_app(cfg, session_factory=session_factory)
-    server = make_server(host, port, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="web", daemon=True)
-    thread.start()
-    return server, thread
+    return WebServer(app.server, sock).start()
 
 
 def _print_banner(host: str, port: int, broker: str) -> None:
@@ -105,6 +151,13 @@ def run_all(
     from mqtt_listener.client import PROTOCOL_V311, Listener
     from mqtt_listener.simulator import SimConfig, nodes_from_db, start_simulator
 
+    # The web port first: if it is taken, stop now with one line, before a broker, listener or
+    # scheduler has started (issue 17: no hung terminal without a web page).
+    try:
+        web_sock = bind_web_socket(host, port)
+    except PortTaken as exc:
+        print(exc, file=sys.stderr, flush=True)
+        return EXIT_PORT_TAKEN
     stop = stop_event or threading.Event()
     previous_handlers = {}
     if threading.current_thread() is threading.main_thread():
@@ -114,8 +167,12 @@ def run_all(
     # amqtt logs every connection and state transition at INFO: keep the console readable.
     for noisy in ("amqtt", "transitions", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    _init_db(cfg)
-    engine, session_factory = open_database(cfg.database_url)
+    try:
+        _init_db(cfg)
+        engine, session_factory = open_database(cfg.database_url)
+    except BaseException:
+        web_sock.close()
+        raise
     broker = None
     listener = sim = scheduler = server = alerts = fleet_ops = responder = None
     try:
@@ -149,7 +206,7 @@ def run_all(
         scheduler = _start_scheduler(cfg, session_factory)
         alerts = _start_alerts(cfg, session_factory)
         fleet_ops = _start_fleet_ops(cfg, session_factory, broker_url)
-        server, _ = _start_web(cfg, session_factory, host, port)
+        server = _start_web(cfg, session_factory, web_sock)
         broker_text = f"{broker_url.host}:{broker_url.port}" + (" (embedded amqtt)" if broker else "")
         _print_banner(host, port, broker_text)
         if on_ready is not None:
@@ -160,6 +217,7 @@ def run_all(
     finally:
         if server is not None:
             server.shutdown()
+        web_sock.close()
         for part in (fleet_ops, responder):
             if part is not None:
                 part.stop()

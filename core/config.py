@@ -6,6 +6,7 @@ variable and what is wrong with it (`ConfigError`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -69,6 +70,12 @@ class Config:
     gwp_set: str = "AR5"  # GWP-100 set of the reports: AR4, AR5 or AR6 (core.emissions.GWP_SETS)
     behind_tls: bool = False  # CARBONTRACK_BEHIND_TLS: users reach the app over https (cookies are Secure)
     proxy_hops: int = 0  # CARBONTRACK_PROXY_HOPS: reverse proxies in front whose X-Forwarded-* are trusted
+    # CARBONTRACK_TRUSTED_PROXIES: the addresses/networks those proxies connect from; X-Forwarded-*
+    # from any other peer is ignored (a client reaching a web host directly cannot pick its address).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    storage: str = "auto"  # CARBONTRACK_STORAGE: auto, local, database or s3://bucket/prefix (core.storage)
+    s3_endpoint_url: str | None = None  # CARBONTRACK_S3_ENDPOINT_URL: a non-AWS S3 endpoint (MinIO, Ceph)
+    redis_url: str | None = field(default=None, repr=False)  # CARBONTRACK_REDIS_URL: Celery background callbacks
 
     @property
     def tz(self) -> ZoneInfo:
@@ -152,6 +159,27 @@ def _check_tz(value: str) -> str:
     return value
 
 
+def _check_networks(value: str) -> tuple[str, ...]:
+    nets = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            nets.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as exc:
+            raise ConfigError(f"CARBONTRACK_TRUSTED_PROXIES: not an address or network: {part!r}") from exc
+    return tuple(nets)
+
+
+def _check_storage(value: str) -> str:
+    value = value.strip() or "auto"
+    if value in ("auto", "local", "database"):
+        return value
+    if value.startswith("s3://") and value.removeprefix("s3://").split("/")[0]:
+        return value
+    raise ConfigError(f"CARBONTRACK_STORAGE: auto, local, database or s3://bucket/prefix, got {value!r}")
+
+
 def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = True) -> Config:
     """Read the CARBONTRACK_* variables; raise ConfigError on the first bad one.
 
@@ -216,4 +244,17 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
         embedded=embedded,
         behind_tls=_flag(env, "CARBONTRACK_BEHIND_TLS"),
         proxy_hops=int(hops_text),
+        trusted_proxies=_check_networks(env.get("CARBONTRACK_TRUSTED_PROXIES") or "127.0.0.1,::1"),
+        storage=_check_storage(env.get("CARBONTRACK_STORAGE") or "auto"),
+        s3_endpoint_url=(env.get("CARBONTRACK_S3_ENDPOINT_URL") or "").strip() or None,
+        redis_url=_check_redis_url(env.get("CARBONTRACK_REDIS_URL") or ""),
     )
+
+
+def _check_redis_url(value: str) -> str | None:
+    value = value.strip()
+    if not value:
+        return None
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"CARBONTRACK_REDIS_URL: redis://host:6379/0 or rediss://…, got {redact_url(value)!r}")
+    return value

@@ -500,6 +500,18 @@ class EvidenceFile(Base):
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
 
+class StoredBlob(Base):
+    """A file in shared storage (core.storage.DatabaseStore): a workbook or an evidence file, by key."""
+
+    __tablename__ = "stored_blob"
+
+    key: Mapped[str] = mapped_column(sa.String(400), primary_key=True)  # e.g. reports/2026-10/<file>.xlsx
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
 class JobRun(Base):
     """One run of a scheduled job for one period; the unique key stops two schedulers doing it twice."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -26,7 +27,8 @@ from core.insights.api_queries import visible_factory_id
 from core.insights.queries import audit_entries, node_health
 from core.models import Report
 from core.registry.admin import factor_versions
-from core.reporting.reports import report_for_download, visible_reports
+from core.reporting.reports import read_report_file, report_for_download, visible_reports
+from core.storage import cached_store
 from core.timeutil import parse_month
 
 bp = APIBlueprint("records", __name__, url_prefix="/api/v1", abp_security=[{"bearer": []}], abp_responses=COMMON_RESPONSES,
@@ -90,8 +92,12 @@ def download_report(path: IdPath):  # noqa: ANN201
             r = report_for_download(s, user(), path.id)
         except PermissionError as exc:  # AccessDenied: answer like a missing report
             raise LookupError(f"no report {path.id}") from exc
-        file_path, sha = Path(r.path), r.sha256
-    resp = flask.send_file(file_path, mimetype=XLSX, as_attachment=True, download_name=file_path.name)
+        name, sha = Path(r.path).name, r.sha256
+        # Shared storage (core.storage): any web host serves a workbook another one (or the worker) wrote.
+        app = flask.current_app
+        data = read_report_file(cached_store(app.config["CT_CONFIG"], app.config["CT_SESSION_FACTORY"],
+                                             app.extensions), r)
+    resp = flask.send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
     if sha:
         resp.headers["X-Content-SHA256"] = sha
     return resp

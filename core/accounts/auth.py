@@ -10,7 +10,9 @@
   for anyone else (the admin signing in from their own desk is not slowed by an attacker).
   An address is also refused for IP_WINDOW after MAX_IP_FAILURES failures across usernames.
   The client address is the proxy's X-Forwarded-For only when CARBONTRACK_PROXY_HOPS says
-  there is a proxy (werkzeug ProxyFix); otherwise the socket's.
+  there is a proxy (werkzeug ProxyFix) *and* the request comes from one of
+  CARBONTRACK_TRUSTED_PROXIES (default loopback); otherwise the socket's, so a client that
+  reaches a web host directly cannot choose the address it is throttled and audited under.
 - Every request except the sign-in page and static files needs an active signed-in user:
   Dash's JSON endpoints get 401 JSON, pages are redirected to /login. Callbacks still check
   the factory they touch (core.access); this only keeps strangers out.
@@ -369,12 +371,40 @@ def current_token() -> str | None:
     return getattr(user, "session_token", None) or None
 
 
+class TrustedProxyFix:
+    """werkzeug's ProxyFix applied only to requests whose peer is a trusted proxy address."""
+
+    def __init__(self, app: Callable, hops: int, trusted: tuple[str, ...]) -> None:
+        import ipaddress
+
+        self.plain = app
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops)
+        self.trusted = [ipaddress.ip_network(n, strict=False) for n in trusted]
+
+    def is_trusted(self, peer: str | None) -> bool:
+        """Whether the socket peer `peer` is one of the trusted proxies."""
+        import ipaddress
+
+        try:
+            addr = ipaddress.ip_address((peer or "").split("%")[0])
+        except ValueError:
+            return False
+        return any(addr in net for net in self.trusted)
+
+    def __call__(self, environ: dict, start_response: Callable):  # noqa: ANN204
+        app = self.fixed if self.is_trusted(environ.get("REMOTE_ADDR")) else self.plain
+        return app(environ, start_response)
+
+
 def init_auth(server: flask.Flask, session_factory: sessionmaker[Session],
               script_hashes: Callable[[], list[str]] | None = None, proxy_hops: int = 0) -> LoginManager:
     """Install flask-login, server-side sessions, the sign-in/sign-out routes, the signed-in-only rule and the CSP."""
     if proxy_hops > 0:
-        # Trust exactly this many proxies for the client address and the scheme (https).
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)
+        # Trust exactly this many proxies for the client address and the scheme (https), and only
+        # when the request really comes from one of them (CARBONTRACK_TRUSTED_PROXIES).
+        cfg = server.config.get("CT_CONFIG")
+        trusted = getattr(cfg, "trusted_proxies", ("127.0.0.1/32", "::1/128"))
+        server.wsgi_app = TrustedProxyFix(server.wsgi_app, proxy_hops, trusted)
     server.session_interface = _SessionInterface()
     csp: dict[str, str] = {}  # built on the first response, once every callback (and inline script) exists
     manager = LoginManager()

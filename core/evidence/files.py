@@ -4,7 +4,8 @@ A file is accepted when (1) it is at most MAX_BYTES, (2) its bytes are a PDF, PN
 workbook (.xlsx) — the type is detected from the content, never trusted from the name or the
 browser — and (3) its name's extension matches that type. It is written to
 `<data_dir>/evidence/<factory id>/<sha256>.<ext>` through a temporary name and a rename, so no reader
-sees half a file and the same bytes are stored once. Every upload is audit-logged.
+sees half a file and the same bytes are stored once, and to shared storage under the same relative
+key (core.storage), so every web host can serve it. Every upload is audit-logged.
 
 Who may attach: energy evidence — whoever may enter the factory's data (its manager, an admin);
 declaration evidence — HQ and admins (who keep the register) or the factory's manager.
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from core.access import AccessDenied, UserLike, can_approve, can_enter_data, can_read_factory
 from core.audit import record_audit
 from core.models import ENERGY_SOURCES, EvidenceFile, Factory, SupplierDeclaration
+from core.storage import BlobStore, publish, read_with_fallback
 from core.timeutil import month_start
 
 MAX_BYTES = 10 * 1024 * 1024  # a scanned multi-page invoice is 1-5 MB; larger files are usually photos of many
@@ -127,12 +129,17 @@ def store_bytes(directory: Path, sha: str, ext: str, data: bytes) -> Path:
 
 
 def add_evidence(session: Session, data_dir: Path, user: UserLike | None, attachment: Attachment, filename: str,
-                 data: bytes, description: str | None = None) -> EvidenceFile:
-    """Check, store and record one evidence file, audit-logged (the caller commits)."""
+                 data: bytes, description: str | None = None, store: BlobStore | None = None) -> EvidenceFile:
+    """Check, store and record one evidence file, audit-logged (the caller commits).
+
+    With `store` (core.storage) the file also goes to shared storage, for the other web hosts.
+    """
     att = _authorise(session, user, attachment)
     kind, ext = check_file(filename, data)
     sha = hashlib.sha256(data).hexdigest()
     path = store_bytes(Path(data_dir) / "evidence" / str(att.factory_id), sha, ext, data)
+    if store is not None:
+        publish(store, f"evidence/{att.factory_id}/{path.name}", path)
     desc = (description or "").strip()[:200] or None
     row = EvidenceFile(factory_id=att.factory_id, month=att.month, source=att.source,
                        declaration_id=att.declaration_id, filename=safe_filename(filename), content_type=kind,
@@ -154,9 +161,20 @@ def evidence_for_download(session: Session, user: UserLike | None, evidence_id: 
         raise LookupError("no such file")
     if not can_read_factory(user, row.factory_id):
         raise AccessDenied("you may not download this file")
-    if not Path(row.stored_path).is_file():
-        raise LookupError("the file is missing from the data directory")
     return row
+
+
+def evidence_key(row: EvidenceFile) -> str:
+    """The shared-storage key of an evidence file: `evidence/<factory id>/<sha256>.<ext>`."""
+    return f"evidence/{row.factory_id}/{Path(row.stored_path).name}"
+
+
+def read_evidence_file(store: BlobStore, row: EvidenceFile) -> bytes:
+    """The file's bytes from shared storage, else from its old local path (copied into the store on the way).
+
+    core.storage.BlobMissing (a LookupError) when neither has it.
+    """
+    return read_with_fallback(store, evidence_key(row), row.stored_path)
 
 
 def evidence_for(session: Session, factory_ids: list[int], first: date, last: date) -> list[EvidenceFile]:

@@ -2,7 +2,8 @@
 
 A report is one version of one (kind, scope, month): kind `factory` (scope = factory code) or
 `network` (scope = NETWORK). Each generation claims a new `Report` row (version n+1) before it
-writes, stores the file under `<reports_dir>/<YYYY-MM>/`, and records the path, SHA-256, factor
+writes, stores the file under `<reports_dir>/<YYYY-MM>/` and in shared storage (core.storage, key
+`reports/<YYYY-MM>/<file>`, so every web host can serve it), and records the path, SHA-256, factor
 versions, GWP set and generation time. Older versions and their files are never touched.
 
 The data for all workbooks of a run is gathered once (`core.reporting.month_data.collect_month`), so a
@@ -36,6 +37,7 @@ from core.reporting.network_workbook import build_network_workbook
 from core.reporting.period_data import collect_period
 from core.reporting.period_workbook import build_factory_period_workbook, build_network_period_workbook
 from core.reporting.periods import PERIOD_MONTH, Period, parse_period, period_of
+from core.storage import BlobStore, open_store, publish, read_with_fallback
 from core.timeutil import (
     DEFAULT_TZ,
     add_months,
@@ -278,6 +280,7 @@ def generate_reports(
     factor_versions = json.dumps(dict(sorted(data.factors.versions.items())))
     label = Period(period, month).label
     directory = cfg.reports_dir.resolve() / label
+    store = open_store(cfg, session_factory)
     total = len(ids)
     for done, rid in enumerate(ids, start=1):
         row = rows[rid]
@@ -293,6 +296,7 @@ def generate_reports(
                 wb = (build_factory_workbook(fm, data, row.version, generated_at) if period == PERIOD_MONTH
                       else build_factory_period_workbook(fm, data, row.version, generated_at))
             path = _write_workbook(wb, directory, report_filename(row.scope_key, month, row.version, period))
+            publish(store, f"reports/{label}/{path.name}", path)  # shared storage: every web host serves it
             values = dict(status=STATUS_DONE, path=str(path), sha256=sha256_file(path), factor_versions=factor_versions,
                           gwp_set=gwp, generated_at=generated_at, error=None)
         except Exception as exc:
@@ -338,15 +342,29 @@ def can_read_report(user: UserLike | None, report: Report) -> bool:
 
 
 def report_for_download(session: Session, user: UserLike | None, report_id: int) -> Report:
-    """The report row if `user` may read it and its file exists; AccessDenied or LookupError otherwise."""
+    """The report row if `user` may read it and it is done; AccessDenied or LookupError otherwise.
+
+    The bytes come from `read_report_file` (shared storage, or the old local path).
+    """
     report = session.get(Report, report_id)
     if report is None:
         raise LookupError("no such report")
     if not can_read_report(user, report):
         raise AccessDenied("you may not download this report")
-    if report.status != STATUS_DONE or not report.path or not Path(report.path).is_file():
+    if report.status != STATUS_DONE or not report.path:
         raise LookupError("the report file is not available")
     return report
+
+
+def report_key(report: Report) -> str:
+    """The shared-storage key of a done report's workbook: `reports/<period label>/<file name>`."""
+    return f"reports/{Period(report.period or PERIOD_MONTH, report.month).label}/{Path(report.path or '').name}"
+
+
+def read_report_file(store: BlobStore, report: Report) -> bytes:
+    """The workbook's bytes from shared storage, else from the path it was written to (reports made before
+    shared storage; copied into the store on the way). core.storage.BlobMissing (a LookupError) if neither has it."""
+    return read_with_fallback(store, report_key(report), report.path)
 
 
 def recent_job_runs(session: Session, limit: int = 24) -> list[JobRun]:
