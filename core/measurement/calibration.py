@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from core.access import AccessDenied, UserLike
 from core.audit import record_audit
-from core.measurement.rollups import recompute_rollups
+from core.measurement.rollups import reading_coverage_s, recompute_rollups
 from core.models import (
     CAL_KINDS,
     CAL_SOURCE_NODE,
@@ -184,14 +184,37 @@ def apply_control_state(session: Session, device_id: str, tz: tzinfo = DEFAULT_T
             hi = b if hi is None else max(hi, b)
     if lo is None:
         return 0
+    back_ids = set(session.scalars(sa.select(Reading.id).where(to_valid)))
+    # An out-of-control reading covers nothing (covered_s = 0, as the writer stores invalid ones).
     n = session.execute(sa.update(Reading).where(to_ooc).values(
-        quality=QUALITY_OUT_OF_CONTROL, quality_reason=OUT_OF_CONTROL_REASON).execution_options(
+        quality=QUALITY_OUT_OF_CONTROL, quality_reason=OUT_OF_CONTROL_REASON, covered_s=0.0).execution_options(
         synchronize_session=False)).rowcount
-    n += session.execute(sa.update(Reading).where(to_valid).values(
-        quality=QUALITY_VALID, quality_reason=None).execution_options(synchronize_session=False)).rowcount
+    if back_ids:
+        n += _mark_valid_again(session, device_id, back_ids)
     # The readings' hours and days: coverage and CO2 from the raw readings again.
     recompute_rollups(session, [device_id], as_utc(lo), as_utc(hi) + timedelta(seconds=1), tz)
     return n
+
+
+def _mark_valid_again(session: Session, device_id: str, ids: set[int]) -> int:
+    """Mark readings valid again with the seconds they cover (their interval, capped by the next reading's gap)."""
+    default_s = float(session.scalar(sa.select(Device.sample_interval_s).where(Device.id == device_id)) or 60.0)
+    rows = session.execute(
+        sa.select(Reading.id, Reading.ts, Reading.interval_s).where(Reading.device_id == device_id)
+        .where(Reading.ts >= sa.select(sa.func.min(Reading.ts)).where(Reading.id.in_(ids)).scalar_subquery())
+        .order_by(Reading.ts)
+    ).all()
+    updates = []
+    for i, (rid, ts, interval_s) in enumerate(rows):
+        if rid not in ids:
+            continue
+        gap = (rows[i + 1][1] - ts).total_seconds() if i + 1 < len(rows) else None
+        covered = reading_coverage_s(True, float(interval_s or default_s), gap)
+        updates.append({"rid": rid, "covered": covered})
+    stmt = (sa.update(Reading.__table__).where(Reading.__table__.c.id == sa.bindparam("rid"))
+            .values(quality=QUALITY_VALID, quality_reason=None, covered_s=sa.bindparam("covered")))
+    session.execute(stmt, updates)
+    return len(updates)
 
 
 def mark_rows(rows: Iterable[dict], state: dict[str, list[Interval]]) -> int:
