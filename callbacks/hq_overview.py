@@ -37,7 +37,7 @@ def uptime_table(ov: Overview) -> Any:
         body.append(html.Tr([html.Td(f"{f['name']} ({f['code']})"), html.Td(f"Region {f['region']}"),
                              html.Td(dbc.Badge(fmt_pct(u) if u is not None else "no sensors", color=color))]))
     return html.Div([
-        dbc.Table([html.Thead(html.Tr([html.Th("Factory"), html.Th("Region"), html.Th("Uptime")])),
+        dbc.Table([html.Thead(html.Tr([html.Th("Factory"), html.Th("Region"), html.Th("Data availability")])),
                    html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-uptime-table"),
         html.Div(f"Showing the {min(15, len(rows))} lowest of {len(rows)} factories.", className="small text-muted"),
     ])
@@ -99,7 +99,9 @@ def render_overview(ov: Overview) -> tuple:
         kpi_card("Scope 2, month to date", _t(ov.mtd.scope2_kg, "t CO2e"), "location-based"),
         kpi_card("Biogenic CO2, month to date (memo)", _t(ov.mtd.biogenic_co2_kg, "t CO2"), "outside scopes"),
         kpi_card("Measured stack CO2, month to date", _t(ov.mtd_measured_co2_kg, "t CO2"), "all sensors"),
-        kpi_card("Factories with sensor uptime ≥ 50 %", fmt_pct(ov.uptime_ok_share), "last 30 days",
+        kpi_card("Factories with sensor uptime ≥ 50 %", fmt_pct(ov.uptime_ok_share),
+                 f"data availability (40 CFR 75.32), last 30 days; fleet-wide {fmt_pct(ov.fleet_availability)}"
+                 f" ({ov.fleet_valid_hours:,.0f} of {ov.fleet_assigned_hours:,.0f} node-hours valid)",
                  card_id="hq-overview-uptime-share"),
         submission_card(ov),
         kpi_card(f"Meeting target in {lm}", fmt_pct(ov.target_met_share) if ov.n_with_target_result else "—",

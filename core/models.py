@@ -755,3 +755,68 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_ip: Mapped[str | None] = mapped_column(sa.String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Device lifecycle and calibration (issue 12) -------------------------------------------------
+
+# A reading taken while its analyser was out of control (a failed calibration check, until a
+# check passes: docs/qaqc.md "Calibration"). Stored, excluded from valid coverage and totals like
+# every quality other than QUALITY_VALID. 2 is left for the server's quality checks.
+QUALITY_OUT_OF_CONTROL = 3
+
+CAL_ZERO = "zero"
+CAL_SPAN = "span"
+CAL_KINDS = (CAL_ZERO, CAL_SPAN)
+CAL_SOURCE_PORTAL = "portal"
+CAL_SOURCE_NODE = "node"
+
+
+class DeviceAssignment(Base):
+    """A node on a stack from its commissioning to its retirement (NULL: still assigned).
+
+    Rows are history: moving or replacing a node closes its row and opens a new one, never edits
+    the past. Expected coverage and data availability count a node only while it is assigned.
+    """
+
+    __tablename__ = "device_assignment"
+    __table_args__ = (sa.Index("ix_device_assignment_device_commissioned", "device_id", "commissioned_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"))
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    stack_id: Mapped[int] = mapped_column(sa.ForeignKey("stack.id"))
+    commissioned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    commissioned_by: Mapped[str | None] = mapped_column(sa.String(80))
+    commission_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    retired_by: Mapped[str | None] = mapped_column(sa.String(80))
+    retire_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class CalibrationCheck(Base):
+    """One zero or span check of a node's analyser against a certified reference gas.
+
+    Calibration error = |measured − expected| / span (40 CFR Part 75 Appendix A §3.1); a check
+    fails above the limit in core.measurement.calibration. Rows are never edited.
+    """
+
+    __tablename__ = "calibration_check"
+    __table_args__ = (sa.Index("ix_calibration_check_device_checked", "device_id", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"))
+    analyser: Mapped[str] = mapped_column(sa.String(40), default="co2")
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(sa.String(8))  # zero | span
+    reference_ppm: Mapped[float] = mapped_column(sa.Float)  # the reference gas's certified value
+    certificate: Mapped[str | None] = mapped_column(sa.String(80))  # the reference gas certificate id
+    measured_ppm: Mapped[float] = mapped_column(sa.Float)
+    expected_ppm: Mapped[float] = mapped_column(sa.Float)
+    span_ppm: Mapped[float] = mapped_column(sa.Float)
+    error_pct: Mapped[float] = mapped_column(sa.Float)
+    passed: Mapped[bool] = mapped_column(sa.Boolean)
+    recorded_by: Mapped[str | None] = mapped_column(sa.String(80))
+    source: Mapped[str] = mapped_column(sa.String(16), default=CAL_SOURCE_PORTAL)  # portal | node
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)

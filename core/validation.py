@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 
 from core.timeutil import parse_month
 
@@ -195,3 +195,25 @@ def iso_date(value: object, field: str, first: date | None = None, last: date | 
     if (first is not None and d < first) or (last is not None and d > last):
         return None
     return d
+
+
+def local_datetime(value: object, field: str, tz: tzinfo, *, required: bool = False) -> datetime | None:
+    """Return the aware UTC instant of a local "YYYY-MM-DD HH:MM" (or "YYYY-MM-DDTHH:MM") in `tz`.
+
+    None when empty (unless `required`); seconds are accepted, offsets and other shapes refused.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise FieldError(field, f"{field}: required.")
+        return None
+    if not isinstance(value, str) or len(value) > 25:
+        raise FieldError(field, f"{field}: expected a local date and time such as 2026-11-14 09:30.")
+    try:
+        dt = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise FieldError(field, f"{field}: expected a local date and time such as 2026-11-14 09:30.") from None
+    if dt.tzinfo is not None:
+        raise FieldError(field, f"{field}: give the local time without a UTC offset.")
+    if not YEAR_RANGE[0] <= dt.year <= YEAR_RANGE[1]:
+        raise FieldError(field, f"{field}: the year must lie in {YEAR_RANGE[0]}–{YEAR_RANGE[1]}.")
+    return dt.replace(tzinfo=tz).astimezone(UTC)

@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.emissions import EmissionsError, barometric_pressure_pa
+from core.measurement.calibration import apply_control_state, control_state, mark_rows
 from core.measurement.rollups import RollupAccumulator, dbapi_cursor, reading_coverage_s
 from core.models import QUALITY_VALID, Device, Factory, Reading, RejectedMessage, Stack, UTCDateTime
 from core.timeutil import DEFAULT_TZ
@@ -313,6 +314,8 @@ class BatchWriter:
         self.clock = clock
         self.registry: dict[str, DeviceInfo] = {}
         self._registry_loaded = 0.0
+        self.control: dict[str, list] = {}
+        self._control_loaded = False
         self._dialect: str | None = None
         self._insert_stmt = None
 
@@ -325,7 +328,17 @@ class BatchWriter:
         if age > REGISTRY_MAX_AGE_S or (force and age > REGISTRY_MIN_RELOAD_S):
             self.registry = load_registry(session)
             self._registry_loaded = now
+            # Calibration out-of-control intervals (core.measurement.calibration), cached like the registry.
+            state = control_state(session)
+            changed = [d for d in set(state) | set(self.control) if state.get(d) != self.control.get(d)]
+            self.control = state
             session.rollback()  # end the read transaction
+            if changed and self._control_loaded:
+                # Readings stored with the stale state since the last reload: mark them from the log.
+                for device_id in changed:
+                    apply_control_state(session, device_id, self.tz)
+                session.commit()
+            self._control_loaded = True
 
     # -- public -----------------------------------------------------------------------------
 
@@ -554,6 +567,8 @@ class BatchWriter:
 
         acc = RollupAccumulator(self.tz)
         fresh = rows
+        if rows and self.control:
+            mark_rows(rows, self.control)
         if rows:
             fresh, adjusted = self._assign_coverage(session, dialect, rows)
             for device_id, factory_id, ts, co2_kg_s, old_s, new_s in adjusted:

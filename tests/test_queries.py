@@ -159,8 +159,21 @@ def test_overview_matches_inventory(data):
     assert ov.ytd.scope2_kg == pytest.approx(expected.scope2_kg)
     assert ov.ytd.intensity_kg_per_kg == pytest.approx(expected.intensity_kg_per_kg)
     assert ov.nodes_total == 3 and ov.nodes_online == 2  # CHG last seen 10 min ago
-    assert ov.uptime_ok_share == pytest.approx(2 / 3)  # CHG covers 30 %
-    assert ov.uptime[fx.factory_ids["CHG"]] == pytest.approx(0.3, abs=0.02)
+    # The uptime metric is data availability (issue 12): valid hours (≥ 45 min covered) ÷ hours
+    # assigned over the last 30 local days. The fixture's node has full hours for the last 26 h,
+    # then 22 h a day (7 at CHG); count them here from the fixture's rules, independently.
+    start30 = datetime.combine(local_date(NOW, DEFAULT_TZ) - timedelta(days=29), datetime.min.time(),
+                               DEFAULT_TZ).astimezone(UTC)
+    hours30 = (NOW - start30).total_seconds() / 3600
+    for code, per_day in (("KGW", 22), ("CHG", 7)):
+        valid = 0
+        for h in range(31 * 24):
+            hour = (NOW - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0)
+            if hour >= start30 and (h < 26 or hour.hour < per_day):
+                valid += 1
+        assert ov.uptime[fx.factory_ids[code]] == pytest.approx(valid / hours30)
+    assert ov.uptime_ok_share == pytest.approx(2 / 3)  # CHG's node delivers about 30 %
+    assert ov.fleet_availability is not None and ov.fleet_assigned_hours == pytest.approx(3 * hours30)
     assert ov.mtd.n == 0 and ov.submitted_on_time_share == 1.0
     assert len(ov.trend) == 13 and set(ov.by_region) == {1, 2}
 

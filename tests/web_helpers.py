@@ -102,6 +102,14 @@ def build_small_db(Session: sessionmaker[Session], now: datetime = NOW, months: 
                                    covered_s=3600.0, co2_kg=900.0, sum_co2_kg_s=60 * 0.25))
                 s.add(FactoryHourly(factory_id=f.id, hour=hour, n_readings=60, n_valid=60, covered_s=3600.0,
                                     co2_kg=900.0, sum_co2_kg_s=60 * 0.25))
+            # Older hours (issue 12, data availability): KGW and MTR valid 22 h a day, CHG 7 h; MTR's gap too.
+            for h in range(26, 31 * 24):
+                hour = (now - timedelta(hours=h)).replace(minute=0, second=0, microsecond=0)
+                if code == "MTR" and 10 <= (today - local_date(hour, DEFAULT_TZ)).days < 13:
+                    continue
+                if hour.hour < (7 if code == "CHG" else 22):
+                    s.add(DeviceHourly(device_id=dev.id, factory_id=f.id, hour=hour, n_readings=60, n_valid=60,
+                                       covered_s=3600.0, co2_kg=900.0, sum_co2_kg_s=60 * 0.25))
             if readings:
                 for mnt in range(0, 60):
                     ts = now - timedelta(minutes=mnt, seconds=5)

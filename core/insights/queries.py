@@ -24,10 +24,23 @@ from core.inventory.monthly import (
     MonthlyInventory,
     Totals,
     active_device_counts,
+    coverage_share,
     due_datetime,
     monthly_inventory,
     totals,
 )
+from core.measurement.availability import (
+    Availability,
+    assigned_seconds_by_device,
+    assignments,
+    days_window,
+    device_availability,
+    expected_seconds,
+    expected_seconds_by_day,
+    factory_availability,
+    total_availability,
+)
+from core.measurement.calibration import CalibrationStatus, calibration_status
 from core.models import (
     QUALITY_VALID,
     STATUS_APPROVED,
@@ -35,6 +48,7 @@ from core.models import (
     STATUS_SUBMITTED,
     AuditLog,
     Device,
+    DeviceAssignment,
     DeviceDaily,
     DeviceHourly,
     EnergyEntry,
@@ -139,7 +153,13 @@ def _static_fingerprint(session: Session, fids: Sequence[int], factors: FactorSe
                   Factory.firewood_density_kg_m3).where(Factory.id.in_(fids)).order_by(Factory.id)
     ).all())
     devices = tuple(sorted(active_device_counts(session, fids).items()))
-    return (factories, devices, tuple(sorted(factors.versions.items())), factors.grid_code, gwp, str(tz))
+    # Expected coverage follows the nodes' assignments: any lifecycle change invalidates.
+    lifecycle = tuple(session.execute(
+        sa.select(DeviceAssignment.id, DeviceAssignment.device_id, DeviceAssignment.factory_id,
+                  DeviceAssignment.commissioned_at, DeviceAssignment.retired_at)
+        .where(DeviceAssignment.factory_id.in_(fids)).order_by(DeviceAssignment.id)
+    ).all())
+    return (factories, devices, lifecycle, tuple(sorted(factors.versions.items())), factors.grid_code, gwp, str(tz))
 
 
 def cached_monthly_inventory(
@@ -203,6 +223,11 @@ class NodeStatus:
     buffered: int | None
     coverage_24h: float | None = None
     coverage_30d: float | None = None
+    # Percent monitor data availability over UPTIME_DAYS (core.measurement.availability, 40 CFR 75.32).
+    availability_30d: float | None = None
+    valid_hours_30d: float = 0.0
+    assigned_hours_30d: float = 0.0
+    calibration: CalibrationStatus | None = None
 
 
 @dataclass
@@ -370,7 +395,10 @@ def daily_history(session: Session, user: UserLike | None, factory_id: int, firs
     """Return one point per local day in [first, last]; days without data are gaps (None)."""
     require_factory(user, factory_id)
     now = now or utcnow()
-    n_devices = active_device_counts(session, [factory_id]).get(factory_id, 0)
+    intervals = assignments(session, [factory_id])
+    n_days = (last - first).days + 1
+    expected_by_day = expected_seconds_by_day(intervals, (first + timedelta(days=i) for i in range(max(0, n_days))),
+                                              now, tz)
     rows = {
         r.day: r
         for r in session.execute(
@@ -383,14 +411,10 @@ def daily_history(session: Session, user: UserLike | None, factory_id: int, firs
     today = local_date(now, tz)
     while day <= last:
         r = rows.get(day)
-        if day == today:
-            start, _ = local_day_bounds_utc(day, tz)
-            day_s = max(1.0, (now - start).total_seconds())
-        else:
-            day_s = 86400.0
-        expected = day_s * n_devices
+        # Sensor-seconds expected that day: each node only while it was assigned (issue 12).
+        expected = expected_by_day.get((factory_id, day), 0.0)
         if r is None or not r.n_valid:
-            out.append(DailyPoint(day, None, 0.0 if n_devices and day <= today else None, 0))
+            out.append(DailyPoint(day, None, 0.0 if expected > 0 and day <= today else None, 0))
         else:
             cov = min(1.0, r.covered_s / expected) if expected > 0 else None
             out.append(DailyPoint(day, float(r.co2_kg), cov, int(r.n_valid)))
@@ -423,7 +447,7 @@ class Overview:
     submitted_on_time_share: float | None
     target_met_share: float | None
     n_with_target_result: int
-    uptime: dict[int, float | None]  # factory id -> sensor uptime over UPTIME_DAYS
+    uptime: dict[int, float | None]  # factory id -> data availability (40 CFR 75.32) over UPTIME_DAYS
     uptime_ok_share: float | None
     nodes_online: int
     nodes_total: int
@@ -432,11 +456,17 @@ class Overview:
     factories: list[dict]  # for the map: id, code, name, region, lat, lon, intensity, target_met (approved), status
     ytd_pending: Totals | None = None  # year to date, months submitted and awaiting approval (not in `ytd`)
     n_target_pending: int = 0  # last month: factories with a target result awaiting approval
+    fleet_availability: float | None = None  # all allowed nodes: Σ valid hours ÷ Σ assigned hours, 30 days
+    fleet_valid_hours: float = 0.0
+    fleet_assigned_hours: float = 0.0
 
 
 def sensor_uptime(session: Session, factory_ids: Sequence[int], first: date, last: date, now: datetime,
                   tz: tzinfo = DEFAULT_TZ) -> dict[int, float | None]:
-    """Share of expected sensor-seconds covered by valid data per factory over [first, last] days."""
+    """Share of expected sensor-seconds covered by valid data per factory over [first, last] days.
+
+    Expected seconds count each node only while it was assigned (core.measurement.availability).
+    """
     if not factory_ids:
         return {}
     covered = dict(
@@ -446,13 +476,12 @@ def sensor_uptime(session: Session, factory_ids: Sequence[int], first: date, las
             .group_by(FactoryDaily.factory_id)
         ).all()
     )
-    counts = active_device_counts(session, factory_ids)
     start, _ = local_day_bounds_utc(first, tz)
     _, end = local_day_bounds_utc(last, tz)
-    span_s = max(0.0, (min(end, now) - start).total_seconds())
+    expected_by_factory = expected_seconds(session, factory_ids, start, end, now)
     out: dict[int, float | None] = {}
     for fid in factory_ids:
-        expected = span_s * counts.get(fid, 0)
+        expected = expected_by_factory.get(fid, 0.0)
         out[fid] = None if expected <= 0 else min(1.0, float(covered.get(fid) or 0.0) / expected)
     return out
 
@@ -495,8 +524,13 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
     for m in year_months:
         for i in by_month.get(m, []):
             by_region_lists[i.region].append(i)
-    uptime = sensor_uptime(session, ids, today - timedelta(days=UPTIME_DAYS - 1), today, now, tz)
+    # The "sensor uptime ≥ 50 %" success metric is Part 75 percent monitor data availability
+    # (core.measurement.availability) per factory over the last 30 days, with the fleet's beside it.
+    lo30, hi30 = days_window(today, UPTIME_DAYS, now, tz)
+    avail = factory_availability(session, ids, lo30, hi30, now)
+    uptime = {fid: a.share for fid, a in avail.items()}
     uptime_ok = None if not ids else sum(1 for u in uptime.values() if u is not None and u >= UPTIME_THRESHOLD) / len(ids)
+    fleet = total_availability(avail.values())
     dev_rows = session.execute(
         sa.select(Device.last_seen_at, Device.status, Device.sample_interval_s)
         .where(Device.factory_id.in_(ids), Device.active.is_(True))
@@ -524,6 +558,7 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
         trend=[(m, totals(by_month.get(m, []), APPROVED_ONLY)) for m in trend_months],
         by_region={r: totals(lst, APPROVED_ONLY) for r, lst in sorted(by_region_lists.items())},
         factories=factories, ytd_pending=ytd_pending, n_target_pending=n_target_pending,
+        fleet_availability=fleet.share, fleet_valid_hours=fleet.valid_hours, fleet_assigned_hours=fleet.assigned_hours,
     )
 
 
@@ -695,7 +730,8 @@ def _covered_s_by_device(session: Session, table, since, device_ids: Sequence[st
 
 def node_health(session: Session, user: UserLike | None, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ,
                 factory_id: int | None = None) -> list[NodeStatus]:
-    """Return every allowed node with status, signal, firmware, buffer, and coverage over 24 h and 30 days."""
+    """Return every allowed node with status, signal, firmware, buffer, coverage over 24 h and 30 days,
+    data availability over 30 days and its calibration state."""
     now = now or utcnow()
     ids = allowed_factory_ids(session, user)
     if factory_id is not None:
@@ -717,17 +753,36 @@ def node_health(session: Session, user: UserLike | None, now: datetime | None = 
     first = today - timedelta(days=UPTIME_DAYS - 1)
     cov30 = _covered_s_by_device(session, DeviceDaily, DeviceDaily.day >= first, device_ids)
     start30, _ = local_day_bounds_utc(first, tz)
-    span30 = max(1.0, (now - start30).total_seconds())
-    span24 = max(1.0, (now - since_hour).total_seconds())
+    # Expected seconds: only while each node was assigned (a node commissioned yesterday is not
+    # 3 % covered over 30 days, it is judged on the day it has existed).
+    intervals = assignments(session, device_ids=device_ids)
+    exp24 = assigned_seconds_by_device(intervals, since_hour, now)
+    exp30 = assigned_seconds_by_device(intervals, start30, now)
+    avail30 = device_availability(session, device_ids, start30, now, now)
+    cal = calibration_status(session, device_ids, now)
     out = []
     for d, stack_name, code in rows:
         out.append(NodeStatus(
             d.id, d.factory_id, code, stack_name, d.status,
             is_online(d.last_seen_at, d.status, d.sample_interval_s, now), d.last_seen_at,
             d.rssi_dbm, d.firmware, d.buffered,
-            min(1.0, float(cov24.get(d.id) or 0.0) / span24), min(1.0, float(cov30.get(d.id) or 0.0) / span30),
+            coverage_share(float(cov24.get(d.id) or 0.0), exp24.get(d.id, 0.0)),
+            coverage_share(float(cov30.get(d.id) or 0.0), exp30.get(d.id, 0.0)),
+            avail30[d.id].share, avail30[d.id].valid_hours, avail30[d.id].assigned_hours, cal.get(d.id),
         ))
     return out
+
+
+def factory_availability_30d(session: Session, user: UserLike | None, now: datetime | None = None,
+                             tz: tzinfo = DEFAULT_TZ, factory_id: int | None = None) -> dict[int, Availability]:
+    """Percent monitor data availability per allowed factory over the last UPTIME_DAYS local days."""
+    now = now or utcnow()
+    ids = allowed_factory_ids(session, user)
+    if factory_id is not None:
+        require_factory(user, factory_id)
+        ids = [factory_id] if factory_id in ids else []
+    lo, hi = days_window(local_date(now, tz), UPTIME_DAYS, now, tz)
+    return factory_availability(session, ids, lo, hi, now)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from core.emissions import (
     specific_embedded_emissions,
 )
 from core.inventory.factors import FactorSet
+from core.measurement.availability import assigned_seconds_by_factory, assignments
 from core.models import (
     STATUS_APPROVED,
     STATUS_SUBMITTED,
@@ -248,7 +249,11 @@ def _apply_submission(inv: MonthlyInventory, sub: MonthlySubmission, factors: Fa
 
 
 def active_device_counts(session: Session, factory_ids: Iterable[int]) -> dict[int, int]:
-    """Active sensor nodes per factory (factories without any are absent)."""
+    """Active sensor nodes per factory now (factories without any are absent).
+
+    What a factory has today, for display; expected coverage uses the nodes' assignments over
+    time instead (core.measurement.availability), so a node counts only while it was assigned.
+    """
     return dict(
         session.execute(
             sa.select(Device.factory_id, sa.func.count(Device.id))
@@ -270,7 +275,7 @@ def monthly_inventory(
     """Inventories for every (factory, month) asked for, ordered by factory code then month.
 
     `factory_ids` must already be scoped to what the caller may see (core.access); None means
-    every active factory. Uses four queries whatever the number of factories and months.
+    every active factory. Uses a fixed number of queries whatever the number of factories and months.
     """
     months = sorted({month_start(m) for m in months})
     if not months:
@@ -306,7 +311,15 @@ def monthly_inventory(
         acc[0] += co2_kg or 0.0
         acc[1] += covered_s or 0.0
 
-    device_counts = active_device_counts(session, fids)
+    intervals = assignments(session, fids)
+
+    # Expected sensor-seconds: each node only while it was assigned to one of the factory's stacks.
+    month_expected: dict[tuple[int, date], float] = {}
+    for m in months:
+        start, _ = local_day_bounds_utc(m, tz)
+        end, _ = local_day_bounds_utc(add_months(m, 1), tz)
+        for fid, seconds in assigned_seconds_by_factory(intervals, start, min(end, now)).items():
+            month_expected[(fid, m)] = seconds
 
     result = []
     for f in factories:
@@ -319,10 +332,7 @@ def monthly_inventory(
             if sub is not None:
                 _apply_submission(inv, sub, factors, gwp, f.firewood_density_kg_m3)
             inv.measured_co2_kg, inv.measured_covered_s = measured.get((f.id, m), (0.0, 0.0))
-            start, _ = local_day_bounds_utc(m, tz)
-            end, _ = local_day_bounds_utc(add_months(m, 1), tz)
-            elapsed_s = max(0.0, (min(end, now) - start).total_seconds())
-            inv.expected_s = elapsed_s * device_counts.get(f.id, 0)
+            inv.expected_s = month_expected.get((f.id, m), 0.0)
             result.append(inv)
     return result
 

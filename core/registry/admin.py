@@ -1,10 +1,12 @@
-"""Administration: users, factories, stacks, devices and emission factors, each change audited.
+"""Administration: users, factories, stacks, devices (their lifecycle) and emission factors, each change audited.
 
 Every function checks that the caller is an admin (core.access.is_admin) before it changes
 anything; the caller commits.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, tzinfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,9 +15,20 @@ from core.access import AccessDenied, UserLike, is_admin
 from core.accounts.sessions import end_user_sessions
 from core.accounts.users import MIN_PASSWORD_LENGTH, UserError, create_user, hash_password
 from core.audit import record_audit
+from core.fleet import lifecycle
 from core.inventory.factors import add_factor_version, latest_factors
-from core.models import ROLE_FACTORY_MANAGER, ROLES, Device, EmissionFactor, Factory, Stack, User
-from core.validation import FieldError, int_in, number_in, text, username
+from core.models import (
+    ROLE_FACTORY_MANAGER,
+    ROLES,
+    Device,
+    DeviceAssignment,
+    EmissionFactor,
+    Factory,
+    Stack,
+    User,
+)
+from core.timeutil import DEFAULT_TZ
+from core.validation import FieldError, int_in, local_datetime, number_in, text, username
 
 # Every numeric field an admin can set, with its allowed range (inclusive) and unit. The ranges
 # are the physically possible, with room: a value outside is a typing error, never a real figure.
@@ -45,6 +58,7 @@ FACTOR_TEXT_FIELDS = tuple(FACTOR_TEXT_LIMITS)
 FACTOR_YEAR_RANGE = (1990, 2100)
 FULL_NAME_MAX_CHARS = 120
 STACK_NAME_MAX_CHARS = 60
+LIFECYCLE_REASON_MAX_CHARS = 200  # device_assignment.commission_reason / retire_reason
 
 
 class AdminError(ValueError):
@@ -214,40 +228,139 @@ def update_stack(session: Session, user: UserLike | None, stack_id: int, **value
     return st
 
 
-def add_device(session: Session, user: UserLike | None, device_id: str, stack_id: int, sample_interval_s: float = 60.0) -> Device:
-    """Register a sensor node on a stack."""
-    _require_admin(user)
+def _check_device_id(device_id: object) -> str:
     try:
         device_id = text(device_id, "Device id", 40, required=True)
-        lo, hi = SAMPLE_INTERVAL_RANGE_S
-        sample_interval_s = number_in(sample_interval_s, "Sample interval", lo, hi, "s", required=True)
     except FieldError as exc:
         raise AdminError(exc.message) from exc
     if not device_id.isascii() or any(c in device_id for c in "/+# "):
         raise AdminError("Device id: 1–40 characters (ASCII) without spaces, '/', '+' or '#'.")
-    if session.get(Device, device_id) is not None:
-        raise AdminError(f"device {device_id} exists already")
-    st = session.get(Stack, stack_id)
-    if st is None:
-        raise AdminError("no such stack")
-    d = Device(id=device_id, factory_id=st.factory_id, stack_id=st.id, sample_interval_s=sample_interval_s)
-    session.add(d)
-    record_audit(session, user, "create", "device", entity_id=device_id, factory_id=st.factory_id,
-                 field="stack_id", new_value=str(st.id))
-    return d
+    return device_id
 
 
-def set_device_active(session: Session, user: UserLike | None, device_id: str, active: bool) -> Device:
-    """Activate or retire a node (readings are kept)."""
-    _require_admin(user)
-    d = session.get(Device, device_id)
+def _lifecycle_fields(at: object, reason: object, tz: tzinfo) -> tuple[datetime | None, str | None]:
+    """Validate a lifecycle change's local time (empty: now) and reason."""
+    try:
+        when = local_datetime(at, "Effective time", tz) if not isinstance(at, datetime) else at
+        why = text(reason, "Reason", LIFECYCLE_REASON_MAX_CHARS)
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
+    return when, why
+
+
+def _device(session: Session, device_id: object) -> Device:
+    d = session.get(Device, device_id) if isinstance(device_id, str) else None
     if d is None:
         raise AdminError("no such device")
-    if d.active != active:
-        record_audit(session, user, "update", "device", entity_id=d.id, factory_id=d.factory_id, field="active",
-                     old_value=str(d.active), new_value=str(active))
-        d.active = active
     return d
+
+
+def add_device(session: Session, user: UserLike | None, device_id: str, stack_id: int, sample_interval_s: float = 60.0,
+               commissioned_at: datetime | str | None = None, reason: str | None = None,
+               tz: tzinfo = DEFAULT_TZ) -> Device:
+    """Register a sensor node and commission it on a stack from `commissioned_at` (default now).
+
+    Expected coverage counts the node only from its commissioning, so past figures do not change.
+    """
+    _require_admin(user)
+    device_id = _check_device_id(device_id)
+    try:
+        lo, hi = SAMPLE_INTERVAL_RANGE_S
+        sample_interval_s = number_in(sample_interval_s, "Sample interval", lo, hi, "s", required=True)
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
+    at, why = _lifecycle_fields(commissioned_at, reason, tz)
+    if session.get(Device, device_id) is not None:
+        raise AdminError(f"device {device_id} exists already")
+    st = session.get(Stack, stack_id) if isinstance(stack_id, int) else None
+    if st is None:
+        raise AdminError("no such stack")
+    d = Device(id=device_id, factory_id=st.factory_id, stack_id=st.id, sample_interval_s=sample_interval_s, active=True)
+    session.add(d)
+    try:
+        row = lifecycle.commission(session, d, st, at, user.username, why or "registered", new=True)
+    except lifecycle.LifecycleError as exc:
+        raise AdminError(str(exc)) from exc
+    record_audit(session, user, "create", "device", entity_id=device_id, factory_id=st.factory_id,
+                 field="stack_id", new_value=str(st.id),
+                 detail=f"commissioned {row.commissioned_at:%Y-%m-%d %H:%M} UTC" + (f"; {why}" if why else ""))
+    return d
+
+
+def set_device_active(session: Session, user: UserLike | None, device_id: str, active: bool,
+                      at: datetime | str | None = None, reason: str | None = None, tz: tzinfo = DEFAULT_TZ) -> Device:
+    """Retire a node (close its assignment; readings are kept) or put it back on its stack."""
+    _require_admin(user)
+    d = _device(session, device_id)
+    when, why = _lifecycle_fields(at, reason, tz)
+    if d.active != active:
+        try:
+            if active:
+                st = session.get(Stack, d.stack_id)
+                lifecycle.commission(session, d, st, when, user.username, why or "reactivated")
+            else:
+                lifecycle.retire(session, d, when, user.username, why or "retired")
+        except lifecycle.LifecycleError as exc:
+            raise AdminError(str(exc)) from exc
+        record_audit(session, user, "update", "device", entity_id=d.id, factory_id=d.factory_id, field="active",
+                     old_value=str(not active), new_value=str(active), detail=why)
+    return d
+
+
+def move_device(session: Session, user: UserLike | None, device_id: str, stack_id: int,
+                at: datetime | str | None = None, reason: str | None = None, tz: tzinfo = DEFAULT_TZ) -> Device:
+    """Move a node to another stack (any factory) from `at`: its history on the old stack is kept."""
+    _require_admin(user)
+    d = _device(session, device_id)
+    st = session.get(Stack, stack_id) if isinstance(stack_id, int) else None
+    if st is None:
+        raise AdminError("no such stack")
+    when, why = _lifecycle_fields(at, reason, tz)
+    old_stack, old_factory = d.stack_id, d.factory_id
+    try:
+        lifecycle.move(session, d, st, when, user.username, why)
+    except lifecycle.LifecycleError as exc:
+        raise AdminError(str(exc)) from exc
+    record_audit(session, user, "update", "device", entity_id=d.id, factory_id=st.factory_id, field="stack_id",
+                 old_value=str(old_stack), new_value=str(st.id),
+                 detail=f"moved from factory {old_factory} to {st.factory_id}" + (f"; {why}" if why else ""))
+    return d
+
+
+def replace_device(session: Session, user: UserLike | None, old_device_id: str, new_device_id: str,
+                   sample_interval_s: float | None = None, at: datetime | str | None = None, reason: str | None = None,
+                   tz: tzinfo = DEFAULT_TZ) -> Device:
+    """Replace a node by a new one on the same stack at the same instant (old retired, new commissioned)."""
+    _require_admin(user)
+    old = _device(session, old_device_id)
+    new_id = _check_device_id(new_device_id)
+    if session.get(Device, new_id) is not None:
+        raise AdminError(f"device {new_id} exists already")
+    try:
+        lo, hi = SAMPLE_INTERVAL_RANGE_S
+        interval = number_in(sample_interval_s, "Sample interval", lo, hi, "s") or old.sample_interval_s
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
+    when, why = _lifecycle_fields(at, reason, tz)
+    new = Device(id=new_id, factory_id=old.factory_id, stack_id=old.stack_id, sample_interval_s=interval, active=True)
+    session.add(new)
+    try:
+        row = lifecycle.replace(session, old, new, when, user.username, why)
+    except lifecycle.LifecycleError as exc:
+        raise AdminError(str(exc)) from exc
+    record_audit(session, user, "update", "device", entity_id=old.id, factory_id=old.factory_id, field="active",
+                 old_value="True", new_value="False", detail=f"replaced by {new_id}" + (f"; {why}" if why else ""))
+    record_audit(session, user, "create", "device", entity_id=new_id, factory_id=new.factory_id, field="stack_id",
+                 new_value=str(new.stack_id),
+                 detail=f"replaces {old.id}; commissioned {row.commissioned_at:%Y-%m-%d %H:%M} UTC")
+    return new
+
+
+def device_history(session: Session, user: UserLike | None, device_id: str) -> list[DeviceAssignment]:
+    """A node's assignments, oldest first (HQ, admins and auditors: they see every factory)."""
+    if user is None or not user.active or user.role not in ("hq", "admin", "auditor"):
+        raise AccessDenied("only HQ, admins and auditors read a node's history")
+    return lifecycle.history(session, _device(session, device_id).id)
 
 
 def factor_versions(session: Session, user: UserLike | None) -> list[EmissionFactor]:

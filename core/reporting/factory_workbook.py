@@ -427,6 +427,10 @@ def _communication(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
                                                data.factor_info, data_status(fm), stacks=fm.stacks))
 
 
+AVAILABILITY_NOTE = ("{valid:,.0f} valid node-hours of {assigned:,.1f} assigned; a valid hour has at least 45 "
+                     "minutes of valid readings; nodes count only while assigned to a stack (docs/qaqc.md)")
+
+
 def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     ws = wb.create_sheet(SHEET_QUALITY)
     inv = fm.inv
@@ -444,6 +448,9 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Sensor-hours missing", max(0.0, inv.expected_s - inv.measured_covered_s) / SECONDS_PER_HOUR, "h", FMT_HOURS),
         ("Hours substituted", 0.0, "h", FMT_HOURS, "no substitution; see method"),
         ("Coverage", inv.coverage, None, FMT_PCT),
+        ("Data availability (40 CFR 75.32)", fm.availability.share if fm.availability else None, None, FMT_PCT,
+         AVAILABILITY_NOTE.format(valid=fm.availability.valid_hours if fm.availability else 0.0,
+                                  assigned=fm.availability.assigned_hours if fm.availability else 0.0)),
         ("Readings stored", n_read, None, FMT_INT),
         ("Readings valid", n_valid, None, FMT_INT),
         ("Readings invalid (outside physical ranges, excluded)", n_read - n_valid, None, FMT_INT),

@@ -20,6 +20,12 @@ from sqlalchemy.orm import Session, aliased
 from core.emissions import GWP_SETS, EmissionsError, barometric_pressure_pa
 from core.inventory.factors import FactorSet, load_factor_set
 from core.inventory.monthly import MonthlyInventory, coverage_share, monthly_inventory
+from core.measurement.availability import (
+    Availability,
+    assignments,
+    expected_seconds_by_day,
+    factory_availability,
+)
 from core.models import (
     Device,
     DeviceDaily,
@@ -194,6 +200,8 @@ class FactoryMonth:
     submission: SubmissionInfo | None = None
     declarations: list[Declaration] = field(default_factory=list)
     evidence: list = field(default_factory=list)  # core.reporting.evidence_sheet.EvidenceInfo
+    # Percent monitor data availability of the month (core.measurement.availability, 40 CFR 75.32).
+    availability: Availability | None = None
 
 
 @dataclass
@@ -323,7 +331,14 @@ def collect_month(
     days_in_month = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     day_bounds = [(d, *local_day_bounds_utc(d, tz)) for d in days_in_month]
     month_start_utc, month_end_utc = day_bounds[0][1], day_bounds[-1][2]
-    month_elapsed_s = _elapsed_s(month_start_utc, month_end_utc, now)
+
+    # Expected sensor-seconds per stack and day: each node only while it was assigned (issue 12).
+    intervals = assignments(session, fids)
+    stack_expected: dict[int, float] = defaultdict(float)
+    for a in intervals:
+        stack_expected[a.stack_id] += a.seconds_within(month_start_utc, min(month_end_utc, now))
+    day_expected = expected_seconds_by_day(intervals, days_in_month, now, tz)
+    availability = factory_availability(session, fids, month_start_utc, month_end_utc, now)
 
     decls = load_declarations(session, fids)
     evidence = collect_evidence(session, fids, first, last)
@@ -333,24 +348,23 @@ def collect_month(
         n_dev = active_devices.get(f.id, 0)
         fm = FactoryMonth(f.id, f.code, f.name, f.region, f.county, f.latitude, f.longitude, f.altitude_m,
                           n_dev, inv, submission=subs.get(f.id), declarations=decls.get(f.id, []),
-                          evidence=evidence.get(f.id, []))
+                          evidence=evidence.get(f.id, []), availability=availability.get(f.id))
         for st in stacks_by_factory.get(f.id, []):
             devs = devices_by_stack.get(st.id, [])
             sums = [0.0, 0.0, 0, 0, 0.0, 0.0, 0.0]
             for d in devs:
                 for i, v in enumerate(dev_rows.get(d.id, (0.0, 0.0, 0, 0, 0.0, 0.0, 0.0))):
                     sums[i] += v
-            n_active = sum(1 for d in devs if d.active)
             intervals = {d.sample_interval_s for d in devs}
             fm.stacks.append(StackFigures(
                 st.name, st.diameter_m, tuple(d.id for d in devs),
                 intervals.pop() if len(intervals) == 1 else None,
-                sums[0], sums[1], month_elapsed_s * n_active, int(sums[2]), int(sums[3]),
+                sums[0], sums[1], stack_expected.get(st.id, 0.0), int(sums[2]), int(sums[3]),
                 sums[4], sums[5], sums[6], _pressure(f.altitude_m),
             ))
         rows = day_rows.get(f.id, {})
-        for d, start, end in day_bounds:
+        for d, _, _ in day_bounds:
             co2, covered, n_valid, n_read = rows.get(d, (0.0, 0.0, 0, 0))
-            fm.days.append(DayFigures(d, co2, covered, _elapsed_s(start, end, now) * n_dev, n_valid, n_read))
+            fm.days.append(DayFigures(d, co2, covered, day_expected.get((f.id, d), 0.0), n_valid, n_read))
         out.append(fm)
     return MonthData(month, tz, gwp, factors, info, alternatives, out, now)
