@@ -14,8 +14,8 @@ from test_listener import rollup_snapshot
 
 from core.measurement.rollups import RollupAccumulator, recompute_rollups
 from core.models import DeviceDaily, DeviceHourly, FactoryDaily, Reading
-from mqtt_listener.status import ListenerStats
 from mqtt_listener.qa import QaSettings
+from mqtt_listener.status import ListenerStats
 from mqtt_listener.writer import BatchWriter, Message
 
 PREFIX = "ct/rollups"

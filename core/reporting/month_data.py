@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from core.emissions import GWP_SETS, EmissionsError, barometric_pressure_pa
 from core.inventory.factors import FactorSet, load_factor_set
 from core.inventory.monthly import MonthlyInventory, coverage_share, monthly_inventory
+from core.measurement.substitution import substituted_by_local_day
 from core.models import (
     Device,
     DeviceDaily,
@@ -107,6 +108,8 @@ class DayFigures:
     expected_s: float
     n_valid: int
     n_readings: int
+    substituted_hours: float = 0.0  # labelled substitutes (core.measurement.substitution), never coverage
+    substituted_co2_kg: float = 0.0
 
     @property
     def coverage(self) -> float | None:
@@ -325,6 +328,7 @@ def collect_month(
     month_start_utc, month_end_utc = day_bounds[0][1], day_bounds[-1][2]
     month_elapsed_s = _elapsed_s(month_start_utc, month_end_utc, now)
 
+    substituted = substituted_by_local_day(session, fids, first, last, tz)
     decls = load_declarations(session, fids)
     evidence = collect_evidence(session, fids, first, last)
     out = []
@@ -351,6 +355,8 @@ def collect_month(
         rows = day_rows.get(f.id, {})
         for d, start, end in day_bounds:
             co2, covered, n_valid, n_read = rows.get(d, (0.0, 0.0, 0, 0))
-            fm.days.append(DayFigures(d, co2, covered, _elapsed_s(start, end, now) * n_dev, n_valid, n_read))
+            sub = substituted.get((f.id, d))
+            fm.days.append(DayFigures(d, co2, covered, _elapsed_s(start, end, now) * n_dev, n_valid, n_read,
+                                      sub.hours if sub else 0.0, sub.co2_kg if sub else 0.0))
         out.append(fm)
     return MonthData(month, tz, gwp, factors, info, alternatives, out, now)
