@@ -192,6 +192,18 @@ class MonthlyInventory:
         return (measured - self.calculated_co2_kg) / self.calculated_co2_kg * 100.0
 
     @property
+    def coverage_scaled_reconciliation_pct(self) -> float | None:
+        """(measured / coverage − calculated) / calculated × 100: a plausibility check only.
+
+        For the approval checks, which run before the month is closed and substituted; never a
+        reported figure (reports use measured + substituted, `reconciliation_pct`).
+        """
+        coverage = self.coverage
+        if self.calculated_co2_kg <= 0 or not coverage or self.measured_co2_kg <= 0:
+            return None
+        return (self.measured_co2_kg / coverage - self.calculated_co2_kg) / self.calculated_co2_kg * 100.0
+
+    @property
     def intensity_kg_per_kg(self) -> float | None:
         """kg CO2e (Scope 1 + 2) per kg made tea."""
         if not self.made_tea_kg or self.made_tea_kg <= 0 or not self.has_energy_data:
