@@ -33,12 +33,16 @@ from callbacks.figures import (
 from core.access import AccessDenied
 from core.insights.queries import daily_history, monthly_history
 from core.inventory.factors import load_factor_set
+from core.measurement.substitution import substituted_by_local_day
 from core.models import Factory
 from core.reporting.xlsx import is_formula_like, put
 from core.timeutil import DEFAULT_TZ, iter_months, local_date, month_start, utcnow
 from core.validation import iso_date
 
 MAX_DAYS = 400  # longest range shown at daily resolution
+# Substituted CO2 is always drawn apart from measured CO2, in a colour no measured series uses.
+SUBSTITUTED_COLOR = "#adb5bd"
+SUBSTITUTED_PATTERN = "/"
 DENIED = "You may not see this factory."
 
 
@@ -74,7 +78,8 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
     first, last = parse_range(start, end, local_date(now, tz))
     try:
         with session_factory() as s:
-            days = daily_history(s, user, factory_id, first, last, now, tz)
+            days = daily_history(s, user, factory_id, first, last, now, tz)  # checks the user may see it
+            subst = substituted_by_local_day(s, [factory_id], first, last, tz)
             factors = load_factor_set(s)
             inv = monthly_history(s, user, factory_id, list(iter_months(first, last)), factors, tz, now, gwp=app_gwp())
             factory = s.get(Factory, factory_id)
@@ -96,10 +101,15 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
             "reconciliation_pct": i.reconciliation_pct,
             "made_tea_kg": i.made_tea_kg, "intensity": i.intensity_kg_per_kg, "target_met": i.target_met,
             "coverage": i.coverage, "fossil_share": i.fossil_share,
+            "substituted_co2_kg": i.substituted_co2_kg or None, "substituted_hours": i.substituted_hours,
+            "measured_total_co2_kg": i.measured_co2_full_month_kg,
+            "substitution_methods": i.substitution_method_text if i.substitution_methods else None,
         })
     today = local_date(now, tz)
     partial = month_start(today) if month_start(last) == month_start(today) else None
+    substituted = {day: (t.co2_kg, t.hours) for (_f, day), t in subst.items() if t.hours}
     return {"denied": False, "first": first, "last": last, "days": days, "monthly": monthly, "partial_month": partial,
+            "substituted": substituted,
             "factory_code": factory.code, "factory_name": factory.name, "target": factory.target_kg_co2e_per_kg}
 
 
@@ -127,7 +137,7 @@ def monthly_table(rows: list[dict]) -> Any:
     if not rows:
         return empty_state("No months in this range.")
     head = ("Month", "Status", "Scope 1 (t CO2e)", "Scope 2 (t CO2e)", "Biogenic (t CO2)", "Measured (t CO2)",
-            "Measured vs calculated", "Made tea (t)", "Intensity (kg CO2e/kg)", "Target", "Coverage")
+            "Substituted (t CO2)", "Substituted sensor-hours", "Measured vs calculated", "Made tea (t)", "Intensity (kg CO2e/kg)", "Target", "Coverage")
     body = []
     for r in rows:
         badge = {True: dbc.Badge("met", color="success"), False: dbc.Badge("missed", color="danger")}.get(
@@ -136,12 +146,28 @@ def monthly_table(rows: list[dict]) -> Any:
             html.Td(r["month"].strftime("%b %Y")), html.Td(r["status"]),
             html.Td(fmt_t(r["scope1_kg"])), html.Td(fmt_t(r["scope2_kg"])), html.Td(fmt_t(r["biogenic_co2_kg"])),
             html.Td(fmt_t(r["measured_co2_kg"])),
+            html.Td(fmt_t(r.get("substituted_co2_kg")), className="substituted" if r.get("substituted_hours") else None,
+                    title=r.get("substitution_methods") or None),
+            html.Td(f"{r.get('substituted_hours') or 0:,} h",
+                    className="substituted" if r.get("substituted_hours") else None),
             html.Td("—" if r["reconciliation_pct"] is None else f"{r['reconciliation_pct']:+.0f} %"),
             html.Td(fmt_t(r["made_tea_kg"])), html.Td(fmt_num(r["intensity"], "", 3)), html.Td(badge),
             html.Td(fmt_pct(r["coverage"])),
         ]))
     return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
                      responsive=True, id="factory-history-month-table")
+
+
+def add_substituted_trace(fig: Any, days: list[date], substituted: dict[date, tuple[float, int]]) -> Any:
+    """Stack the days' substituted CO2 on the measured bars, grey and hatched, labelled with its hours."""
+    import plotly.graph_objects as go
+
+    ys = [substituted[d][0] / 1000 if d in substituted else None for d in days]
+    hours = [substituted[d][1] if d in substituted else 0 for d in days]
+    fig.add_trace(go.Bar(x=days, y=ys, name="substituted CO2 (t), hours without valid data",
+                         marker={"color": SUBSTITUTED_COLOR, "pattern": {"shape": SUBSTITUTED_PATTERN}},
+                         customdata=hours, hovertemplate="%{y:,.2f} t substituted (%{customdata} sensor-hours)"))
+    return fig
 
 
 def render_history(data: dict | None) -> tuple:
@@ -158,18 +184,25 @@ def render_history(data: dict | None) -> tuple:
     gaps = sum(1 for d in days if d.co2_kg is None)
     covs = [d.coverage for d in days if d.coverage is not None]
     with_energy = [r for r in monthly if r["scope1_kg"] is not None]
+    subst = data.get("substituted") or {}
     kpis = dbc.Row([
         kpi_card("Measured stack CO2", fmt_t(measured), f"{data['first']:%d %b %Y} – {data['last']:%d %b %Y}",
                  card_id="factory-history-measured"),
+        kpi_card("Substituted stack CO2", fmt_t(sum(v for v, _ in subst.values())) if subst else "—",
+                 f"{sum(h for _, h in subst.values()):,} sensor-hours on {len(subst):,} days",
+                 card_id="factory-history-substituted"),
         kpi_card("Days without data", f"{gaps:,} d", f"of {len(days):,} days"),
         kpi_card("Mean data coverage", fmt_pct(sum(covs) / len(covs) if covs else None), "valid sensor-seconds"),
         kpi_card("Scope 1 + 2 (energy log)", fmt_t(sum(r["scope1_kg"] + r["scope2_kg"] for r in with_energy))
                  if with_energy else "—", f"{len(with_energy)} of {len(monthly)} months reported"),
     ])
     share = {r["month"]: r["fossil_share"] for r in monthly}
+    substituted = data.get("substituted") or {}
     daily = daily_figure([d.day for d in days], [d.co2_kg for d in days], [d.coverage for d in days],
                          [share.get(month_start(d.day)) for d in days]) \
-        if any(d.co2_kg is not None for d in days) else empty_figure("No stack data in this range.")
+        if any(d.co2_kg is not None for d in days) or substituted else empty_figure("No stack data in this range.")
+    if substituted:
+        add_substituted_trace(daily, [d.day for d in days], substituted)
     months = [r["month"] for r in monthly]
     partial = data.get("partial_month")
     month_fig = month_axis(monthly_figure(monthly), months, partial) if monthly else empty_figure(
@@ -184,7 +217,8 @@ def render_history(data: dict | None) -> tuple:
 def export_rows(data: dict) -> tuple[list[str], list[list], list[str], list[list]]:
     """Return (monthly header, monthly rows, daily header, daily rows) of what the page shows."""
     mh = ["factory", "month", "status", "scope1_t_co2e", "scope2_t_co2e", "biogenic_t_co2", "measured_t_co2",
-          "measured_fossil_t_co2", "measured_biogenic_t_co2", "calculated_t_co2", "reconciliation_pct",
+          "measured_fossil_t_co2", "measured_biogenic_t_co2", "substituted_t_co2", "substituted_hours",
+          "calculated_t_co2", "reconciliation_pct",
           "made_tea_kg", "intensity_kg_co2e_per_kg", "target_met", "coverage_pct"]
 
     def t(v):  # noqa: ANN001, ANN202
@@ -192,7 +226,8 @@ def export_rows(data: dict) -> tuple[list[str], list[list], list[str], list[list
 
     mrows = [[data["factory_code"], r["month"].strftime("%Y-%m"), r["status"], t(r["scope1_kg"]), t(r["scope2_kg"]),
               t(r["biogenic_co2_kg"]), t(r["measured_co2_kg"]), t(r["measured_fossil_co2_kg"]),
-              t(r["measured_biogenic_co2_kg"]), t(r["calculated_co2_kg"]),
+              t(r["measured_biogenic_co2_kg"]), t(r.get("substituted_co2_kg")), r.get("substituted_hours") or 0,
+              t(r["calculated_co2_kg"]),
               None if r["reconciliation_pct"] is None else round(r["reconciliation_pct"], 1), r["made_tea_kg"],
               None if r["intensity"] is None else round(r["intensity"], 4), r["target_met"],
               None if r["coverage"] is None else round(r["coverage"] * 100, 1)] for r in data["monthly"]]
@@ -204,9 +239,13 @@ def export_rows(data: dict) -> tuple[list[str], list[list], list[str], list[list
             return None
         return t(d.co2_kg * (sh if fossil else 1.0 - sh))
 
-    dh = ["factory", "day_eat", "measured_t_co2", "measured_fossil_t_co2", "measured_biogenic_t_co2", "coverage_pct"]
+    subst = data.get("substituted") or {}
+    dh = ["factory", "day_eat", "measured_t_co2", "measured_fossil_t_co2", "measured_biogenic_t_co2", "coverage_pct",
+          "substituted_t_co2", "substituted_hours"]
     drows = [[data["factory_code"], d.day.isoformat(), t(d.co2_kg), split(d, True), split(d, False),
-              None if d.coverage is None else round(d.coverage * 100, 1)] for d in data["days"]]
+              None if d.coverage is None else round(d.coverage * 100, 1),
+              t(subst[d.day][0]) if d.day in subst else None, subst[d.day][1] if d.day in subst else 0]
+             for d in data["days"]]
     return mh, mrows, dh, drows
 
 

@@ -172,6 +172,50 @@ def _report(cfg: Config, args: argparse.Namespace) -> int:
     return cli_report(cfg, month=args.month, factory=args.factory, out=args.out, period=args.period)
 
 
+def _substitute(cfg: Config, args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from core.db import open_database
+    from core.measurement.substitution import substitute_period
+    from core.models import Factory
+    from core.timeutil import local_date, local_day_bounds_utc, utcnow
+    from core.validation import iso_date
+
+    first, last = iso_date(args.date_from, "--from"), iso_date(args.date_to, "--to")
+    if first is None or last is None:
+        print("carbontrack: --from and --to are local days, YYYY-MM-DD", file=sys.stderr)
+        return 2
+    if first > last:
+        print("carbontrack: --from is after --to", file=sys.stderr)
+        return 2
+    if last >= local_date(utcnow(), cfg.tz):
+        print("carbontrack: substitution is for a closed period: --to must be before today (local day)",
+              file=sys.stderr)
+        return 2
+    start, _ = local_day_bounds_utc(first, cfg.tz)
+    _, end = local_day_bounds_utc(last, cfg.tz)
+    engine, session_factory = open_database(cfg.database_url)
+    try:
+        with session_factory() as s:
+            factory_ids = None
+            if args.factory:
+                fid = s.scalar(sa.select(Factory.id).where(Factory.code == args.factory))
+                if fid is None:
+                    print(f"carbontrack: no factory {args.factory!r}", file=sys.stderr)
+                    return 1
+                factory_ids = [fid]
+            result = substitute_period(s, start, end, factory_ids)
+            s.commit()
+    finally:
+        engine.dispose()
+    methods = ", ".join(f"{m} {n} h" for m, n in sorted(result.by_method.items())) or "none"
+    print(f"substituted {result.hours} device-hours ({result.co2_kg / 1000:,.3f} t CO2) for {result.devices} "
+          f"devices, {first} to {last} (local days); methods: {methods}; non-operating hours: "
+          f"{result.non_operating_hours}; missing hours without a value to substitute from: "
+          f"{result.unsubstituted_hours}")
+    return 0
+
+
 def _create_user(cfg: Config, args: argparse.Namespace) -> int:
     from carbontrack.bootstrap import create_user_cli
 
@@ -399,6 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--factory", help="factory code; default: every factory and the network workbook")
     p.add_argument("--out", help="directory to copy the workbooks to")
     p.set_defaults(func=_report)
+
+    p = sub.add_parser("substitute", help="compute labelled substitutes for hours without valid sensor data "
+                                          "(40 CFR 75.33 style) for a closed period")
+    p.add_argument("--from", dest="date_from", required=True, help="first local day, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", required=True, help="last local day, YYYY-MM-DD (before today)")
+    p.add_argument("--factory", help="factory code; default: every factory")
+    p.set_defaults(func=_substitute)
 
     p = sub.add_parser("create-user", help="create a user (asks for the password)")
     p.add_argument("username")

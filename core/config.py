@@ -32,6 +32,19 @@ DEFAULT_MAIL_FROM = "Carbon Track <carbontrack@localhost>"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8050"
 MIN_SECRET_KEY_CHARS = 32  # a guessable key lets anyone forge a session cookie
 MAX_PROXY_HOPS = 5
+# Server quality checks of the listener (docs/qaqc.md "Quality flags" gives each reason).
+# Flat line: this many consecutive readings with exactly the same CO2 (or velocity) value. A node
+# publishes interval means of many samples at 0.1 ppm / 0.001 m/s (docs/firmware.md), so a live
+# sensor's noise never repeats a mean five times running; a stuck one repeats it exactly.
+DEFAULT_QA_FLATLINE_SAMPLES = 5
+# Spike: CO2 changing faster than this between consecutive readings (ppm per second). 1,000 ppm/s
+# is 60,000 ppm (6 %vol, ~30 % of wood's CO2max 19.8 %, domain.md §1.5) within a 60 s interval;
+# a boiler trip purges 12 %vol over minutes (~700 ppm/s), an electrical glitch jumps at once.
+DEFAULT_QA_SPIKE_CO2_PPM_PER_S = 1000.0
+# Low velocity: below 3 m/s the pitot's Δp in hot flue gas (~4 Pa at 0.63 kg/m³, C_p 0.84) is
+# within 5 % of the SDP810's ±0.2 Pa zero band (docs/firmware.md), i.e. > 2.5 % velocity error;
+# typical stacks run 5–15 m/s (domain.md §1.5), so a running boiler stays above it.
+DEFAULT_QA_MIN_VELOCITY_M_S = 3.0
 
 
 class ConfigError(ValueError):
@@ -76,6 +89,9 @@ class Config:
     storage: str = "auto"  # CARBONTRACK_STORAGE: auto, local, database or s3://bucket/prefix (core.storage)
     s3_endpoint_url: str | None = None  # CARBONTRACK_S3_ENDPOINT_URL: a non-AWS S3 endpoint (MinIO, Ceph)
     redis_url: str | None = field(default=None, repr=False)  # CARBONTRACK_REDIS_URL: Celery background callbacks
+    qa_flatline_samples: int = DEFAULT_QA_FLATLINE_SAMPLES  # CARBONTRACK_QA_FLATLINE_SAMPLES (0 = off)
+    qa_spike_co2_ppm_per_s: float = DEFAULT_QA_SPIKE_CO2_PPM_PER_S  # CARBONTRACK_QA_SPIKE_CO2_PPM_PER_S (0 = off)
+    qa_min_velocity_m_s: float = DEFAULT_QA_MIN_VELOCITY_M_S  # CARBONTRACK_QA_MIN_VELOCITY_M_S (0 = off)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -180,6 +196,19 @@ def _check_storage(value: str) -> str:
     raise ConfigError(f"CARBONTRACK_STORAGE: auto, local, database or s3://bucket/prefix, got {value!r}")
 
 
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # also rejects NaN
+        raise ConfigError(f"{name}: a number from {low:g} to {high:g}, got {text!r}")
+    return value
+
+
 def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = True) -> Config:
     """Read the CARBONTRACK_* variables; raise ConfigError on the first bad one.
 
@@ -227,7 +256,14 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
     gwp_set = (env.get("CARBONTRACK_GWP_SET") or "AR5").strip().upper()
     if gwp_set not in GWP_SETS:
         raise ConfigError(f"CARBONTRACK_GWP_SET: one of {', '.join(GWP_SETS)}, got {gwp_set!r}")
+    flatline = _number(env, "CARBONTRACK_QA_FLATLINE_SAMPLES", DEFAULT_QA_FLATLINE_SAMPLES, 0, 1000)
+    if flatline != int(flatline) or flatline == 1:
+        raise ConfigError(f"CARBONTRACK_QA_FLATLINE_SAMPLES: a whole number, 0 (off) or at least 2, got {flatline:g}")
     return Config(
+        qa_flatline_samples=int(flatline),
+        qa_spike_co2_ppm_per_s=_number(env, "CARBONTRACK_QA_SPIKE_CO2_PPM_PER_S", DEFAULT_QA_SPIKE_CO2_PPM_PER_S,
+                                       0.0, 1e6),
+        qa_min_velocity_m_s=_number(env, "CARBONTRACK_QA_MIN_VELOCITY_M_S", DEFAULT_QA_MIN_VELOCITY_M_S, 0.0, 40.0),
         smtp_url=smtp_url,
         mail_from=(env.get("CARBONTRACK_MAIL_FROM") or DEFAULT_MAIL_FROM).strip(),
         public_url=public_url,

@@ -27,6 +27,14 @@ ROLES = (ROLE_FACTORY_MANAGER, ROLE_HQ, ROLE_ADMIN, ROLE_AUDITOR)
 # Reading quality flags.
 QUALITY_VALID = 0
 QUALITY_INVALID = 1  # outside physical ranges: stored, excluded from totals
+# Server quality checks (reading.server_flags, bits; docs/qaqc.md "Quality flags"): any bit but 0
+# comes with quality = QUALITY_INVALID. Set by the listener (mqtt_listener/qa.py).
+QA_RANGE = 1  # a value outside its physical range (mqtt_listener.decode.PHYSICAL_RANGES)
+QA_NODE = 2  # the node flagged the reading not valid (contract v1.1 flags)
+QA_FLATLINE = 4  # the same value for N consecutive readings
+QA_SPIKE = 8  # CO2 changed faster than the rate-of-change limit
+QA_LOW_VELOCITY = 16  # velocity below the flow sensor's minimum
+QA_CONVERSION = 32  # the mass flow could not be computed
 
 # Monthly submission workflow.
 STATUS_DRAFT = "draft"
@@ -209,6 +217,8 @@ class Reading(Base):
     node_diameter_m: Mapped[float | None] = mapped_column(sa.Float)
     node_velocity_profile_factor: Mapped[float | None] = mapped_column(sa.Float)
     node_pitot_k: Mapped[float | None] = mapped_column(sa.Float)
+    # Server quality-check bits (QA_* above; NULL on readings stored before issue 12).
+    server_flags: Mapped[int | None] = mapped_column(sa.Integer)
 
 
 class _RollupMixin:
@@ -820,3 +830,34 @@ class CalibrationCheck(Base):
     source: Mapped[str] = mapped_column(sa.String(16), default=CAL_SOURCE_PORTAL)  # portal | node
     note: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+# --- Substitution (issue 12): labelled substitute values for hours without valid data -------------
+
+SUBST_HB_HA = "hb_ha_avg"  # 40 CFR 75.33(b)(1)(i): average of the hour before and the hour after
+SUBST_P90 = "p90_lookback"  # 75.33(b)(1)(ii)(A): 90th percentile of the look-back hours
+SUBST_HB_HA_LONG = "hb_ha_avg_long"  # 75.33(b)(1)(ii)(B): HB/HA average, greater than the percentile
+SUBST_ONE_SIDE = "one_side"  # only the hour before (or after) exists: its value
+SUBST_NON_OPERATING = "non_operating"  # every reading below the flow sensor's minimum: 0 kg, stack not running
+SUBST_METHODS = (SUBST_HB_HA, SUBST_P90, SUBST_HB_HA_LONG, SUBST_ONE_SIDE, SUBST_NON_OPERATING)
+
+
+class SubstituteHour(Base):
+    """A substitute CO2 value for one device-hour without valid data; never counted as coverage.
+
+    Computed by core.measurement.substitution for a closed period (recomputed idempotently);
+    kept apart from the measured rollups so a substituted hour is always labelled as one.
+    """
+
+    __tablename__ = "substitute_hour"
+    __table_args__ = (sa.Index("ix_substitute_hour_factory_hour", "factory_id", "hour"),)
+
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("device.id"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)  # UTC hour start
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"))
+    co2_kg: Mapped[float] = mapped_column(sa.Float)
+    method: Mapped[str] = mapped_column(sa.String(24))  # SUBST_*
+    gap_hours: Mapped[int] = mapped_column(sa.Integer)  # length of the missing-data period it belongs to
+    # The hours the value came from: "HB 2026-10-03T04Z=512.3; HA …" or "p90 of 720 h before …".
+    basis: Mapped[str] = mapped_column(sa.Text)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Config, MqttUrl, parse_mqtt_url
 from mqtt_listener.ack import AckTracker
 from mqtt_listener.decode import MAX_PAYLOAD_BYTES, truncate_raw
+from mqtt_listener.qa import QaSettings
 from mqtt_listener.status import ListenerStats, instance_name, save_stats, sweep_offline
 from mqtt_listener.writer import BatchWriter, Message, StopRequested
 
@@ -267,6 +268,7 @@ class Listener:
                 clock=clock,
                 on_acks=self._publish_acks if ack else None,
                 ack_tracker=tracker,
+                qa=QaSettings.from_config(cfg),
             )
             for _ in range(max(1, writers))
         ]

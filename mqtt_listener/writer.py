@@ -55,6 +55,7 @@ from mqtt_listener.decode import (
     truncate_raw,
     ts_to_utc,
 )
+from mqtt_listener.qa import DeviceWindow, QaSettings, check_rows, window_from_history
 from mqtt_listener.status import STATUS_ONLINE, ListenerStats
 
 log = logging.getLogger("mqtt_listener.writer")
@@ -97,6 +98,7 @@ READING_COLUMNS = (
     "node_diameter_m",
     "node_velocity_profile_factor",
     "node_pitot_k",
+    "server_flags",
 )
 _COLS = ", ".join(READING_COLUMNS)
 # Staging table for COPY: lives as long as the pooled connection, emptied by every commit.
@@ -301,8 +303,12 @@ class BatchWriter:
         clock: Callable[[], float] = time.time,
         on_acks: Callable[[dict[str, tuple[str, int]]], None] | None = None,
         ack_tracker: AckTracker | None = None,
+        qa: QaSettings | None = None,
     ) -> None:
         self.session_factory = session_factory
+        # Server quality checks (mqtt_listener/qa.py) and each device's recent values for them.
+        self.qa = qa or QaSettings()
+        self.windows: dict[str, DeviceWindow] = {}
         # Called after each commit with {device: (factory code, highest contiguous committed seq)}
         # for the devices whose ack moved (the listener publishes them on .../ack); None: no acks.
         self.on_acks = on_acks
@@ -569,7 +575,10 @@ class BatchWriter:
         fresh = rows
         if rows and self.control:
             mark_rows(rows, self.control)
+        moved_windows: dict[str, DeviceWindow] = {}
         if rows:
+            self._seed_windows(session, rows)
+            moved_windows = check_rows(rows, self.windows, self.qa)
             fresh, adjusted = self._assign_coverage(session, dialect, rows)
             for device_id, factory_id, ts, co2_kg_s, old_s, new_s in adjusted:
                 # An earlier reading now has a next one closer than its interval: it covers less.
@@ -591,7 +600,27 @@ class BatchWriter:
         if health:
             self._update_health(session, health)
         session.commit()
+        self.windows.update(moved_windows)  # only now: a retried batch is checked from the same state
         return inserted_rows, rows, in_batch_dups, n_status, rejections
+
+    def _seed_windows(self, session: Session, rows: list[dict]) -> None:
+        """Give each device seen for the first time its quality-check window, from its last stored readings.
+
+        One indexed query per device and process lifetime (ORDER BY ts DESC LIMIT n on the
+        (device_id, ts) unique index), so ingest never runs a query per message.
+        """
+        new = {r["device_id"] for r in rows} - self.windows.keys()
+        if not new:
+            return
+        t = Reading.__table__.c
+        for device_id in sorted(new):
+            history = session.execute(
+                sa.select(t.ts, t.co2_ppm, t.velocity_m_s, t.server_flags)
+                .where(t.device_id == device_id)
+                .order_by(t.ts.desc())
+                .limit(self.qa.seed_readings)
+            ).all()
+            self.windows[device_id] = window_from_history([(_naive(ts), c, v, f) for ts, c, v, f in reversed(history)])
 
     def _send_acks(self, rows: list[dict], inserted_rows: list[dict], rejections: list[tuple[Message, Rejection]]) -> None:
         """After a commit: advance each device's contiguous committed seq and hand the moved ones to on_acks."""

@@ -118,9 +118,15 @@ class Publisher:
         self.client.loop_stop()
 
 
-def make_config(db_url: str, prefix: str, host: str = "127.0.0.1", port: int = 1883) -> Config:
-    """A Config for tests: the given database, broker and topic prefix."""
-    return Config(database_url=db_url, mqtt_url=MqttUrl(host, port), topic_prefix=prefix, secret_key="t", embedded=False)
+def make_config(db_url: str, prefix: str, host: str = "127.0.0.1", port: int = 1883, **settings) -> Config:
+    """A Config for tests: the given database, broker and topic prefix.
+
+    The flat-line check is off unless a test turns it on (`qa_flatline_samples=5`): `reading()`
+    sends the same values every time, which a real sensor never does.
+    """
+    settings.setdefault("qa_flatline_samples", 0)
+    return Config(database_url=db_url, mqtt_url=MqttUrl(host, port), topic_prefix=prefix, secret_key="t", embedded=False,
+                  **settings)
 
 
 def count_readings(Session, device_ids: Iterable[str] | None = None) -> int:  # noqa: N803

@@ -14,6 +14,7 @@ from test_listener import rollup_snapshot
 
 from core.measurement.rollups import RollupAccumulator, recompute_rollups
 from core.models import DeviceDaily, DeviceHourly, FactoryDaily, Reading
+from mqtt_listener.qa import QaSettings
 from mqtt_listener.status import ListenerStats
 from mqtt_listener.writer import BatchWriter, Message
 
@@ -28,7 +29,8 @@ def _msg(node, payload: bytes, kind: str = "telemetry") -> Message:
 
 
 def _writer(Session) -> BatchWriter:  # noqa: N803
-    return BatchWriter(Session, PREFIX, ListenerStats())
+    # Flat-line check off: the test readings repeat the same values (tests/ingest_helpers.make_config).
+    return BatchWriter(Session, PREFIX, ListenerStats(), qa=QaSettings(flatline_samples=0))
 
 
 def test_incremental_equals_recompute_with_duplicates_and_late_data(Session):  # noqa: N803

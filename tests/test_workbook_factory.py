@@ -100,9 +100,12 @@ def test_measured_sheet_splits_by_fuel_mix_and_reconciles(workbook):
     assert ws.cell(total, h["Invalid readings"]).value == 20
     calc = e["fossil_t"] + e["bio_t"]
     assert find_value(ws, "Calculated combustion CO2, fossil + biogenic") == pytest.approx(calc, rel=REL)
+    # No substitution was run for this month: the measured total is the measured CO2 alone (issue 12:
+    # no more scaling by coverage; tests/test_substitution.py checks a month with substitutes).
     assert find_value(ws, "Difference, measured vs calculated") == pytest.approx(
-        (e["measured_t"] / e["coverage"] - calc) / calc * 100, rel=REL)
-    assert find_value(ws, "Measured CO2 scaled to the whole month") == pytest.approx(e["measured_t"] / e["coverage"])
+        (e["measured_t"] - calc) / calc * 100, rel=REL)
+    assert find_value(ws, "Measured CO2 total (measured + substituted)") == pytest.approx(e["measured_t"])
+    assert find_value(ws, "Substituted CO2, hours without valid data") == 0
 
 
 def test_electricity_production_and_communication(workbook):
@@ -146,7 +149,8 @@ def test_data_quality_and_daily_chart(workbook):
     ws = workbook["DataQuality"]
     assert find_value(ws, "Sensor-hours missing") == pytest.approx(31 * 24 - 36)
     assert find_value(ws, "Coverage") == pytest.approx(e["coverage"])
-    assert "not substituted" in find_value(ws, "Substitution method")
+    assert "75.33" in find_value(ws, "Substitution method")  # the rule is named even when nothing was substituted
+    assert find_value(ws, "Hours substituted") == 0
     hr, h = header_map(ws, "Code")
     codes = {ws.cell(r, 1).value: ws.cell(r, h["Version"]).value for r in range(hr + 1, hr + 12)}
     assert codes["diesel"] == 1 and codes["grid_ke_average"] == 1 and "grid_ke_ifi_om" not in codes

@@ -599,7 +599,8 @@ def approval_warnings(session: Session, user: UserLike | None, factory_id: int, 
                 out.append(f"{SOURCE_LABELS[src]} is missing: it was logged in each of the last "
                            f"{MISSING_LOOKBACK} months. Ask the factory whether none was used.")
     inv = monthly_inventory(session, [month], factors, [factory_id], tz=tz, now=now)
-    pct = inv[0].reconciliation_pct if inv else None
+    # Before approval the month is not substituted yet (core.measurement.substitution): a plausibility check.
+    pct = inv[0].coverage_scaled_reconciliation_pct if inv else None
     if pct is not None and abs(pct) > RECONCILE_WARN_PCT:
         out.append(f"Measured stack CO2 (scaled to full data coverage) is {pct:+.0f} % against the combustion "
                    f"CO2 calculated from this fuel log; usually within ±{RECONCILE_WARN_PCT:.0f} %. "

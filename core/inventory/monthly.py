@@ -8,7 +8,9 @@ For one factory and one local month it combines:
   as CO2e; biogenic CO2 as a memo item (GHG Protocol; domain.md §0.2, §2.1);
 - grid electricity at the grid factor in force: Scope 2, location-based by default (domain.md §2.3);
 - the measured stack CO2 from the daily rollups, split into fossil and biogenic by the month's
-  fuel mix on a carbon basis (a stack analyser cannot tell them apart, domain.md §0.2);
+  fuel mix on a carbon basis (a stack analyser cannot tell them apart, domain.md §0.2), plus the
+  labelled substitutes for hours without valid data (core.measurement.substitution, Part 75
+  style): measured total = measured + substituted;
 - production: intensity (kg CO2e per kg made tea) against the factory's target, and the
   CBAM-style specific embedded emissions (domain.md §4).
 """
@@ -35,15 +37,18 @@ from core.emissions import (
 )
 from core.inventory.factors import FactorSet
 from core.measurement.availability import assigned_seconds_by_factory, assignments
+from core.measurement.substitution import METHOD_TEXT
 from core.models import (
     STATUS_APPROVED,
     STATUS_SUBMITTED,
+    SUBST_NON_OPERATING,
     Device,
     Factory,
     FactoryDaily,
     MonthlySubmission,
+    SubstituteHour,
 )
-from core.timeutil import DEFAULT_TZ, add_months, local_day_bounds_utc, month_start, utcnow
+from core.timeutil import DEFAULT_TZ, add_months, local_date, local_day_bounds_utc, month_start, utcnow
 
 # Monthly data for month M is due by this day of month M+1 (local). KTDA's internal deadline is
 # not in the sources; the 10th is a stated assumption, kept in one place so it can be changed.
@@ -95,6 +100,22 @@ class MonthlyInventory:
     measured_co2_kg: float = 0.0
     measured_covered_s: float = 0.0
     expected_s: float = 0.0
+    # Labelled substitutes for sensor-hours without valid data (never coverage): kg, hours, hours per method.
+    substituted_co2_kg: float = 0.0
+    substituted_hours: int = 0
+    substitution_methods: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def measured_total_co2_kg(self) -> float:
+        """Measured + substituted stack CO2 (fossil + biogenic), kg: the month's measurement-based figure."""
+        return self.measured_co2_kg + self.substituted_co2_kg
+
+    @property
+    def substitution_method_text(self) -> str:
+        """The substitution methods used with their hours, or a statement that none was needed."""
+        if not self.substitution_methods:
+            return "none: no sensor-hour was substituted"
+        return "; ".join(f"{m}: {n} h, {METHOD_TEXT.get(m, m)}" for m, n in sorted(self.substitution_methods.items()))
 
     @property
     def has_energy_data(self) -> bool:
@@ -155,23 +176,33 @@ class MonthlyInventory:
 
     @property
     def measured_co2_full_month_kg(self) -> float | None:
-        """Measured CO2 scaled up to the whole month by coverage (comparable with the fuel log)."""
-        coverage = self.coverage
-        if not coverage or self.measured_co2_kg <= 0:
-            return None
-        return self.measured_co2_kg / coverage
+        """Measured + substituted CO2 (the whole month, comparable with the fuel log); None without either.
+
+        Replaces the earlier scaling by coverage, which named no method: missing hours now get
+        labelled Part 75-style substitutes (docs/qaqc.md "Substitution").
+        """
+        total = self.measured_total_co2_kg
+        return total if total > 0 else None
 
     @property
     def reconciliation_pct(self) -> float | None:
-        """(measured, scaled by coverage − calculated) / calculated × 100, when both exist.
-
-        The sensors cover only part of the month; the fuel log covers all of it, so the measured
-        figure is scaled to full coverage before the two are compared.
-        """
+        """(measured + substituted − calculated) / calculated × 100, when both exist."""
         measured = self.measured_co2_full_month_kg
         if self.calculated_co2_kg <= 0 or measured is None:
             return None
         return (measured - self.calculated_co2_kg) / self.calculated_co2_kg * 100.0
+
+    @property
+    def coverage_scaled_reconciliation_pct(self) -> float | None:
+        """(measured / coverage − calculated) / calculated × 100: a plausibility check only.
+
+        For the approval checks, which run before the month is closed and substituted; never a
+        reported figure (reports use measured + substituted, `reconciliation_pct`).
+        """
+        coverage = self.coverage
+        if self.calculated_co2_kg <= 0 or not coverage or self.measured_co2_kg <= 0:
+            return None
+        return (self.measured_co2_kg / coverage - self.calculated_co2_kg) / self.calculated_co2_kg * 100.0
 
     @property
     def intensity_kg_per_kg(self) -> float | None:
@@ -320,6 +351,7 @@ def monthly_inventory(
         end, _ = local_day_bounds_utc(add_months(m, 1), tz)
         for fid, seconds in assigned_seconds_by_factory(intervals, start, min(end, now)).items():
             month_expected[(fid, m)] = seconds
+    substituted = _substituted_by_month(session, fids, first_day, last_day, tz)
 
     result = []
     for f in factories:
@@ -333,8 +365,28 @@ def monthly_inventory(
                 _apply_submission(inv, sub, factors, gwp, f.firewood_density_kg_m3)
             inv.measured_co2_kg, inv.measured_covered_s = measured.get((f.id, m), (0.0, 0.0))
             inv.expected_s = month_expected.get((f.id, m), 0.0)
+            sub_kg, sub_h, methods = substituted.get((f.id, m), (0.0, 0, {}))
+            inv.substituted_co2_kg, inv.substituted_hours, inv.substitution_methods = sub_kg, sub_h, methods
             result.append(inv)
     return result
+
+
+def _substituted_by_month(session: Session, fids: list[int], first_day: date, last_day: date,
+                          tz: tzinfo) -> dict[tuple[int, date], tuple[float, int, dict[str, int]]]:
+    """Per (factory, local month): substituted kg, hours and hours per method (non-operating hours left out)."""
+    lo, _ = local_day_bounds_utc(first_day, tz)
+    _, hi = local_day_bounds_utc(last_day, tz)
+    out: dict[tuple[int, date], list] = {}
+    s = SubstituteHour
+    for fid, hour, co2_kg, method in session.execute(
+        sa.select(s.factory_id, s.hour, s.co2_kg, s.method).where(
+            s.factory_id.in_(fids), s.hour >= lo, s.hour < hi, s.method != SUBST_NON_OPERATING)
+    ):
+        acc = out.setdefault((fid, month_start(local_date(hour, tz))), [0.0, 0, {}])
+        acc[0] += co2_kg
+        acc[1] += 1
+        acc[2][method] = acc[2].get(method, 0) + 1
+    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
 @dataclass(frozen=True)

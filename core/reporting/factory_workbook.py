@@ -78,9 +78,12 @@ ROUNDING_NOTE = (
     "(" + MRR_ROUNDING + ", principle)."
 )
 SUBSTITUTION_NOTE = (
-    "Missing sensor hours are not substituted: Scope 1 and the SEE are calculation-based (fuel log x "
-    "IPCC factors). Measured stack CO2 covers valid monitored hours only; the coverage-scaled figure "
-    "(measured / coverage) is shown for reconciliation and is not used in any total."
+    "Sensor-hours without valid data get a labelled substitute, 40 CFR Part 75 style (75.33(b)(1)): a gap of "
+    "at most 24 h gets the average of the measured hour before and after; a longer gap the greater of that "
+    "average and the 90th percentile of the 720 measured hours before it. Substitutes are stored apart from "
+    "measured values and never count as coverage. Measured total = measured + substituted. Scope 1 and the "
+    "SEE stay calculation-based (fuel log x IPCC factors); the measured total is the cross-check "
+    "(docs/qaqc.md, Substitution)."
 )
 MISSING_NOTE = (
     "MISSING DATA: no monthly energy and production data were entered for this month. Calculation-based "
@@ -338,10 +341,14 @@ def _measured(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Calculated combustion CO2, fossil + biogenic", _t(calc), "t CO2", FMT_T, "from B_SourceStreams"),
         ("Measured CO2, monitored hours", _t(inv.measured_co2_kg), "t CO2", FMT_T),
         ("Sensor coverage", cov, None, FMT_PCT),
-        ("Measured CO2 scaled to the whole month", _t(inv.measured_co2_full_month_kg), "t CO2", FMT_T,
-         "measured / coverage; not used in totals"),
+        ("Substituted CO2, hours without valid data", _t(inv.substituted_co2_kg), "t CO2", FMT_T,
+         "labelled substitutes, not coverage"),
+        ("Sensor-hours substituted", inv.substituted_hours, "h", FMT_HOURS),
+        ("Measured CO2 total (measured + substituted)", _t(inv.measured_co2_full_month_kg), "t CO2", FMT_T,
+         "not used in Scope 1"),
+        ("Substitution method", inv.substitution_method_text),
         ("Difference, measured vs calculated", inv.reconciliation_pct, "%", "0.0",
-         "(coverage-scaled measured - calculated) / calculated, as on the portal"),
+         "(measured + substituted - calculated) / calculated, as on the portal"),
     ])
     note(ws, row, SUBSTITUTION_NOTE)
     size_columns(ws)
@@ -446,7 +453,8 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Sensor-hours expected", inv.expected_s / SECONDS_PER_HOUR, "h", FMT_HOURS),
         ("Sensor-hours with valid data", inv.measured_covered_s / SECONDS_PER_HOUR, "h", FMT_HOURS),
         ("Sensor-hours missing", max(0.0, inv.expected_s - inv.measured_covered_s) / SECONDS_PER_HOUR, "h", FMT_HOURS),
-        ("Hours substituted", 0.0, "h", FMT_HOURS, "no substitution; see method"),
+        ("Hours substituted", float(inv.substituted_hours), "h", FMT_HOURS, "labelled, not coverage"),
+        ("Substituted CO2", _t(inv.substituted_co2_kg), "t CO2", FMT_T),
         ("Coverage", inv.coverage, None, FMT_PCT),
         ("Data availability (40 CFR 75.32)", fm.availability.share if fm.availability else None, None, FMT_PCT,
          AVAILABILITY_NOTE.format(valid=fm.availability.valid_hours if fm.availability else 0.0,
@@ -454,7 +462,7 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Readings stored", n_read, None, FMT_INT),
         ("Readings valid", n_valid, None, FMT_INT),
         ("Readings invalid (outside physical ranges, excluded)", n_read - n_valid, None, FMT_INT),
-        ("Substitution method", SUBSTITUTION_NOTE),
+        ("Substitution method", f"{SUBSTITUTION_NOTE} This month: {inv.substitution_method_text}"),
         ("General data-quality approach", "Fuel log with IPCC 2006 default factors; stack sensors as cross-check"),
     ])
     row += 1
@@ -485,7 +493,8 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
                    freeze=False)
     row = section(ws, row, "Coverage per day")
     rows = [(d.day, d.expected_s / SECONDS_PER_HOUR, d.covered_s / SECONDS_PER_HOUR,
-             d.missing_s / SECONDS_PER_HOUR, 0.0, d.coverage, d.n_valid, d.n_readings - d.n_valid) for d in fm.days]
+             d.missing_s / SECONDS_PER_HOUR, d.substituted_hours, d.coverage, d.n_valid, d.n_readings - d.n_valid)
+            for d in fm.days]
     table(ws, row, ["Day", "Sensor-hours expected", "Valid hours", "Missing hours", "Substituted hours",
                     "Coverage", "Valid readings", "Invalid readings"], rows,
           [FMT_DATE, FMT_HOURS, FMT_HOURS, FMT_HOURS, FMT_HOURS, FMT_PCT, FMT_INT, FMT_INT], freeze=False)

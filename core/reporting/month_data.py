@@ -26,6 +26,7 @@ from core.measurement.availability import (
     expected_seconds_by_day,
     factory_availability,
 )
+from core.measurement.substitution import substituted_by_local_day
 from core.models import (
     Device,
     DeviceDaily,
@@ -113,6 +114,8 @@ class DayFigures:
     expected_s: float
     n_valid: int
     n_readings: int
+    substituted_hours: float = 0.0  # labelled substitutes (core.measurement.substitution), never coverage
+    substituted_co2_kg: float = 0.0
 
     @property
     def coverage(self) -> float | None:
@@ -340,6 +343,7 @@ def collect_month(
     day_expected = expected_seconds_by_day(intervals, days_in_month, now, tz)
     availability = factory_availability(session, fids, month_start_utc, month_end_utc, now)
 
+    substituted = substituted_by_local_day(session, fids, first, last, tz)
     decls = load_declarations(session, fids)
     evidence = collect_evidence(session, fids, first, last)
     out = []
@@ -365,6 +369,8 @@ def collect_month(
         rows = day_rows.get(f.id, {})
         for d, _, _ in day_bounds:
             co2, covered, n_valid, n_read = rows.get(d, (0.0, 0.0, 0, 0))
-            fm.days.append(DayFigures(d, co2, covered, day_expected.get((f.id, d), 0.0), n_valid, n_read))
+            sub = substituted.get((f.id, d))
+            fm.days.append(DayFigures(d, co2, covered, day_expected.get((f.id, d), 0.0), n_valid, n_read,
+                                      sub.hours if sub else 0.0, sub.co2_kg if sub else 0.0))
         out.append(fm)
     return MonthData(month, tz, gwp, factors, info, alternatives, out, now)

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.access import AccessDenied, UserLike, can_read_factory
 from core.config import Config
+from core.measurement.substitution import substitute_period
 from core.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_HQ, Factory, JobRun, Report
 from core.reporting.factory_workbook import build_factory_workbook
 from core.reporting.month_data import collect_month
@@ -265,6 +266,12 @@ def generate_reports(
     need_all = any(rows[i].kind == KIND_NETWORK for i in ids)
     factory_ids = None if need_all else [rows[i].factory_id for i in ids]
     try:
+        with session_factory() as s:
+            # Labelled substitutes for the period's hours without valid data first (idempotent), so the
+            # workbooks state measured + substituted (core.measurement.substitution).
+            start_utc, end_utc = period_bounds_utc(Period(period, month), cfg.tz)
+            substitute_period(s, start_utc, end_utc, factory_ids, now=now)
+            s.commit()
         with session_factory() as s:
             if period == PERIOD_MONTH:
                 data = collect_month(s, month, factory_ids, gwp=gwp, tz=cfg.tz, now=now)

@@ -1,0 +1,229 @@
+"""Labelled substitution (40 CFR 75.33 style) from data that went through the listener into PostgreSQL.
+
+October 2026 (local) of one node at 600 s readings: a sensor stuck for three hours (flagged flat
+line, so three hours without valid data) and a three-day outage. Expected substitutes are
+computed here from the readings themselves (hourly value = mean kg/s × 3,600 s) and the rule as
+docs/qaqc.md states it, then checked in the table, the CLI, the monthly inventory, the history
+callback and the factory workbook read back with openpyxl.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from ingest_helpers import (
+    Publisher,
+    count_readings,
+    make_config,
+    reading,
+    seed_fleet,
+    telemetry,
+    topic,
+    wait_until,
+)
+from reports_helpers import find_value, header_map
+
+from callbacks.factory_history import history_data, render_history
+from carbontrack.cli import main as cli_main
+from core.db import make_engine, make_session_factory, upgrade_to_head
+from core.emissions import barometric_pressure_pa, stack_co2_kg_s
+from core.inventory.factors import load_factor_set, seed_factors
+from core.inventory.monthly import monthly_inventory
+from core.measurement.substitution import substitute_period
+from core.models import QA_FLATLINE, Reading, SubstituteHour
+from core.reporting.factory_workbook import build_factory_workbook
+from core.reporting.month_data import collect_month
+from core.timeutil import DEFAULT_TZ, local_month_bounds_utc, set_clock
+from mqtt_listener import Listener
+
+MONTH = date(2026, 10, 1)
+NOW = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
+BASE = datetime(2026, 10, 1, 0, 0, tzinfo=UTC)  # first reading; the local month began 3 h earlier
+N_HOURS = 741  # to 2026-10-31T21:00Z, the end of the local month
+STUCK = (49, 2)  # from hour 49's third reading the CO2 value is stuck
+SHORT_GAP = range(50, 53)  # hours whose readings are all flagged flat line (the 5th of the run on)
+LONG_GAP = range(100, 172)  # 72 h without any reading
+PER_HOUR = 6  # readings every 600 s
+
+
+def _values(k: int, j: int) -> tuple[float, float]:
+    """CO2 (ppm) and velocity (m/s) of reading j of hour k; every hour a different level."""
+    if (k, j) >= STUCK and k in (49, *SHORT_GAP):
+        return 95_000.0, 8.0
+    return 80_000.0 + 1_000.0 * ((7 * k) % 13) + 10.0 * j, 7.0 + 0.1 * ((5 * k) % 11) + 0.01 * j
+
+
+def _kg_s(co2: float, vel: float) -> float:
+    # seed_fleet: diameter 0.8 m, moisture 0.12, wet basis, profile 1.0, the first factory at 1,800 m.
+    return stack_co2_kg_s(co2, 186.4, vel, 0.8, barometric_pressure_pa(1800.0), 0.12, False, 1.0)
+
+
+def _hour_value(k: int) -> float:
+    """A fully covered hour: Σ co2_kg_s × 600 s over its six valid readings (= mean kg/s × 3,600 s)."""
+    return sum(_kg_s(*_values(k, j)) * 600.0 for j in range(PER_HOUR))
+
+
+def _nearest_rank_p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[math.ceil(0.9 * len(ordered)) - 1]
+
+
+@pytest.fixture(scope="module")
+def october(tmp_path_factory, mosquitto):  # noqa: ANN001, ANN201
+    """A PostgreSQL database with the month ingested through the listener (built once for the module)."""
+    from conftest import _pg_available, create_pg_database, drop_pg_database, require_or_skip
+
+    require_or_skip(_pg_available(), "PostgreSQL")
+
+    url = create_pg_database("ct_subst")
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    Session = make_session_factory(engine)  # noqa: N806
+    node = seed_fleet(Session, n_factories=1)[0]
+    with Session() as s:
+        seed_factors(s)
+        s.commit()
+    prefix = f"cttest/{uuid.uuid4().hex[:8]}"
+    cfg = make_config(url, prefix, *mosquitto, qa_flatline_samples=5)
+    lst = Listener(cfg, Session, client_id=f"subst-{uuid.uuid4().hex[:8]}", protocol="5", clock=lambda: NOW.timestamp())
+    lst.start()
+    pub = Publisher(*mosquitto)
+    readings = []
+    for k in range(N_HOURS):
+        if k in LONG_GAP:
+            continue
+        for j in range(PER_HOUR):
+            co2, vel = _values(k, j)
+            ts = (BASE + timedelta(hours=k, seconds=600 * j)).timestamp()
+            readings.append(reading(ts, seq=len(readings), co2_ppm=co2, vel=vel))
+    try:
+        assert lst.wait_connected(10)
+        for i in range(0, len(readings), 100):
+            pub.publish(topic(prefix, node), telemetry(node.device_id, readings[i:i + 100], interval_s=600))
+        pub.wait_all(60)
+        assert wait_until(lambda: count_readings(Session) == len(readings), 60)
+        assert lst.wait_idle(20)
+    finally:
+        pub.close()
+        lst.stop()
+    yield SimpleNamespace(url=url, Session=Session, node=node, n_readings=len(readings))
+    engine.dispose()
+    drop_pg_database(url)
+
+
+def _expected() -> dict:
+    hb_ha_short = (_hour_value(49) + _hour_value(53)) / 2
+    lookback = [_hour_value(k) for k in range(100) if k not in SHORT_GAP]
+    p90 = _nearest_rank_p90(lookback)
+    avg_long = (_hour_value(99) + _hour_value(172)) / 2
+    long_value = max(p90, avg_long)
+    measured = sum(_hour_value(k) for k in range(N_HOURS) if k not in LONG_GAP and k not in SHORT_GAP)
+    return dict(short=hb_ha_short, long=long_value, long_method="p90_lookback" if p90 >= avg_long else "hb_ha_avg_long",
+                total=3 * hb_ha_short + 72 * long_value, measured=measured, n_lookback=len(lookback))
+
+
+def _month_bounds() -> tuple[datetime, datetime]:
+    return local_month_bounds_utc(MONTH, DEFAULT_TZ)
+
+
+def test_stuck_hours_are_flagged_flat_line(october):
+    with october.Session() as s:
+        rows = s.execute(sa.select(Reading.ts, Reading.server_flags)).all()
+    flagged = sorted(ts for ts, f in rows if f & QA_FLATLINE)
+    # The run starts at 49:2; its 5th reading is 50:0; every reading of hours 50-52 is flagged.
+    assert flagged[0] == BASE + timedelta(hours=50)
+    assert len(flagged) == 3 * PER_HOUR
+    assert flagged[-1] == BASE + timedelta(hours=52, seconds=3000)
+
+
+def test_substitutes_follow_the_part75_rule_and_are_idempotent(october):
+    e = _expected()
+    start, end = _month_bounds()
+    for _ in range(2):  # recomputing gives the same rows, not twice as many
+        with october.Session() as s:
+            result = substitute_period(s, start, end, now=NOW)
+            s.commit()
+        assert result.hours == 75 and result.unsubstituted_hours == 0
+    with october.Session() as s:
+        rows = list(s.scalars(sa.select(SubstituteHour).order_by(SubstituteHour.hour)))
+    assert [r.hour for r in rows] == [BASE + timedelta(hours=k) for k in (*SHORT_GAP, *LONG_GAP)]
+    short, long = rows[:3], rows[3:]
+    assert {(r.method, r.gap_hours) for r in short} == {("hb_ha_avg", 3)}
+    assert all(r.co2_kg == pytest.approx(e["short"], rel=1e-9) for r in short)
+    assert "HB 2026-10-03T01Z" in short[0].basis and "HA 2026-10-03T05Z" in short[0].basis
+    assert {(r.method, r.gap_hours) for r in long} == {(e["long_method"], 72)}
+    assert all(r.co2_kg == pytest.approx(e["long"], rel=1e-9) for r in long)
+    assert f"of {e['n_lookback']} measured hours" in long[0].basis
+
+
+def test_cli_and_monthly_inventory_and_workbook(october, monkeypatch, capsys):
+    e = _expected()
+    monkeypatch.setenv("CARBONTRACK_DATABASE_URL", october.url)
+    monkeypatch.setenv("CARBONTRACK_SECRET_KEY", "s" * 40)
+    previous = set_clock(lambda: NOW)
+    try:
+        assert cli_main(["substitute", "--from", "2026-10-01", "--to", "2026-10-31", "--factory", "TF00"]) == 0
+        assert "substituted 75 device-hours" in capsys.readouterr().out
+        assert cli_main(["substitute", "--from", "2026-10-01", "--to", "2026-11-05"]) == 2  # not closed yet
+        with october.Session() as s:
+            (inv,) = monthly_inventory(s, [MONTH], load_factor_set(s), [october.node.factory_id], now=NOW)
+            data = collect_month(s, MONTH, [october.node.factory_id], now=NOW)
+    finally:
+        set_clock(previous)
+    assert inv.substituted_hours == 75
+    assert inv.substituted_co2_kg == pytest.approx(e["total"], rel=1e-9)
+    assert inv.measured_co2_kg == pytest.approx(e["measured"], rel=1e-9)
+    assert inv.measured_co2_full_month_kg == pytest.approx(e["measured"] + e["total"], rel=1e-9)
+    assert inv.substitution_methods == {"hb_ha_avg": 3, e["long_method"]: 72}
+
+    wb = build_factory_workbook(data.factories[0], data, 1, NOW)
+    buf = io.BytesIO()
+    wb.save(buf)
+    book = openpyxl.load_workbook(io.BytesIO(buf.getvalue()))
+    ws = book["B3_Measured"]
+    assert find_value(ws, "Measured CO2, monitored hours") == pytest.approx(e["measured"] / 1000, rel=1e-9)
+    assert find_value(ws, "Substituted CO2, hours without valid data") == pytest.approx(e["total"] / 1000, rel=1e-9)
+    assert find_value(ws, "Sensor-hours substituted") == 75
+    assert find_value(ws, "Measured CO2 total (measured + substituted)") == pytest.approx(
+        (e["measured"] + e["total"]) / 1000, rel=1e-9)
+    assert "75.33(b)(1)(i)" in find_value(ws, "Substitution method")
+    dq = book["DataQuality"]
+    assert find_value(dq, "Hours substituted") == 75
+    day_hr, dh = header_map(dq, "Day")
+    subst_by_day = {dq.cell(r, 1).value.date(): dq.cell(r, dh["Substituted hours"]).value
+                    for r in range(day_hr + 1, day_hr + 32)}
+    # Local days (UTC+3): hours 50-52 are 05:00-07:59 on 3 Oct; hours 100-171 run 07:00 5 Oct - 06:59 8 Oct.
+    assert subst_by_day[date(2026, 10, 3)] == 3
+    assert subst_by_day[date(2026, 10, 5)] == 17 and subst_by_day[date(2026, 10, 6)] == 24
+    assert subst_by_day[date(2026, 10, 8)] == 7
+    assert sum(v or 0 for v in subst_by_day.values()) == 75
+
+
+def test_history_shows_substituted_days_apart(october):
+    e = _expected()
+    with october.Session() as s:
+        start, end = _month_bounds()
+        substitute_period(s, start, end, now=NOW)
+        s.commit()
+    hq = SimpleNamespace(id=1, role="hq", factory_id=None, active=True)
+    data = history_data(hq, october.node.factory_id, "2026-10-01", "2026-10-31", october.Session, DEFAULT_TZ, NOW)
+    assert data["substituted"][date(2026, 10, 6)] == (pytest.approx(24 * e["long"], rel=1e-9), 24)
+    (month_row,) = data["monthly"]
+    assert month_row["substituted_hours"] == 75
+    assert month_row["substituted_co2_kg"] == pytest.approx(e["total"], rel=1e-9)
+    kpis, daily, *_rest, table = render_history(data)
+    trace = next(t for t in daily.data if t.name.startswith("substituted"))
+    assert trace.marker.color != next(t for t in daily.data if t.name.startswith("measured")).marker.color
+    assert trace.marker.pattern.shape == "/"
+    cells = [c for row in table.children[1].children for c in row.children]
+    assert any(getattr(c, "className", None) == "substituted" for c in cells)
+    other = SimpleNamespace(id=2, role="factory_manager", factory_id=october.node.factory_id + 1, active=True)
+    denied = history_data(other, october.node.factory_id, "2026-10-01", "2026-10-31", october.Session, DEFAULT_TZ, NOW)
+    assert denied == {"denied": True}
