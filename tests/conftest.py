@@ -59,12 +59,48 @@ def _pg_available() -> bool:
         return False
 
 
-def create_pg_database(prefix: str = "ct_test") -> str:
-    """Create an empty PostgreSQL database and return its URL."""
+# Migrated templates, made once per test session (the first test that asks). Running every Alembic
+# migration for each test's fresh database cost about 1 s on PostgreSQL and 0.4 s on SQLite; a
+# copy of a migrated template costs 0.1 s and 1 ms, and is the same database.
+_TEMPLATES: dict[str, str] = {}
+
+
+def _pg_template() -> str:
+    """The name of this session's migrated PostgreSQL template database."""
+    if "pg" not in _TEMPLATES:
+        name = f"ct_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        upgrade_to_head(sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+        _TEMPLATES["pg"] = name
+    return _TEMPLATES["pg"]
+
+
+def migrated_sqlite(path: Path) -> str:
+    """Put a migrated SQLite database at `path` (a copy of this session's template); return its URL."""
+    if "sqlite" not in _TEMPLATES:
+        import tempfile
+
+        template = Path(tempfile.mkdtemp(prefix="ct_tmpl_")) / "template.db"
+        upgrade_to_head(f"sqlite:///{template}")
+        import sqlite3
+
+        with sqlite3.connect(template) as conn:  # fold the WAL into the file: the copy is the whole database
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _TEMPLATES["sqlite"] = str(template)
+    shutil.copyfile(_TEMPLATES["sqlite"], path)
+    return f"sqlite:///{path}"
+
+
+def create_pg_database(prefix: str = "ct_test", migrated: bool = False) -> str:
+    """Create a PostgreSQL database and return its URL: empty, or `migrated` to head (from the template)."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    template = f' TEMPLATE "{_pg_template()}"' if migrated else ""
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{template}'))
     admin.dispose()
     return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
@@ -87,9 +123,8 @@ def pg_available() -> bool:
 def pg_url(pg_available: bool) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database, dropped afterwards."""
     require_or_skip(pg_available, "PostgreSQL")
-    url = create_pg_database()
+    url = create_pg_database(migrated=True)
     try:
-        upgrade_to_head(url)
         yield url
     finally:
         drop_pg_database(url)
@@ -98,9 +133,7 @@ def pg_url(pg_available: bool) -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh, migrated SQLite database file."""
-    url = f"sqlite:///{tmp_path / 'carbontrack.db'}"
-    upgrade_to_head(url)
-    return url
+    return migrated_sqlite(tmp_path / "carbontrack.db")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -171,6 +204,11 @@ def _awkward_moment():  # noqa: ANN202
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _travel is not None:
         _travel.stop()
+    if "pg" in _TEMPLATES:
+        drop_pg_database(sa.engine.make_url(PG_ADMIN_URL).set(database=_TEMPLATES.pop("pg")).render_as_string(
+            hide_password=False))
+    if "sqlite" in _TEMPLATES:
+        shutil.rmtree(Path(_TEMPLATES.pop("sqlite")).parent, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

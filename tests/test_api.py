@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 from api_helpers import bearer, make_tokens
-from conftest import create_pg_database, drop_pg_database, require_or_skip
+from conftest import create_pg_database, drop_pg_database, migrated_sqlite, require_or_skip
 from web_helpers import NOW, build_small_db, login, web_config
 
 import core.accounts.auth as auth
@@ -22,7 +22,7 @@ import core.accounts.tokens as tokens
 from api import spec_json
 from app import create_app
 from core.accounts.tokens import TOKEN_THROTTLE, create_token
-from core.db import make_engine, make_session_factory, upgrade_to_head
+from core.db import make_engine, make_session_factory
 from core.models import ApiToken, AuditLog, EnergyEntry, MonthlySubmission, Report, User
 from core.timeutil import utcnow
 
@@ -34,13 +34,12 @@ MTR_GAP_DAYS = (10, 11, 12)  # web_helpers leaves these days (back from today) w
 def env(request, tmp_path_factory, pg_available):
     tmp = tmp_path_factory.mktemp(f"api_{request.param}")
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp / 'api.db'}"
+        url = migrated_sqlite(tmp / "api.db")
     else:
         require_or_skip(pg_available, "PostgreSQL")
-        url = create_pg_database("ct_api")
+        url = create_pg_database("ct_api", migrated=True)
     engine = None
     try:
-        upgrade_to_head(url)
         engine = make_engine(url)
         Session = make_session_factory(engine)  # noqa: N806
         fx = build_small_db(Session)

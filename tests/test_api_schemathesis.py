@@ -22,7 +22,7 @@ from web_helpers import build_small_db, web_config
 import core.accounts.tokens as tokens
 from api import spec_json
 from app import create_app
-from core.db import make_engine, make_session_factory, upgrade_to_head
+from core.db import make_engine, make_session_factory
 
 ROLES = ("admin", "hq", "auditor", "kagwe")
 
@@ -30,10 +30,9 @@ ROLES = ("admin", "hq", "auditor", "kagwe")
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory):
     require_or_skip(_pg_available(), "PostgreSQL")
-    url = create_pg_database("ct_api_fuzz")
+    url = create_pg_database("ct_api_fuzz", migrated=True)
     engine = None
     try:
-        upgrade_to_head(url)
         engine = make_engine(url)
         Session = make_session_factory(engine)  # noqa: N806
         build_small_db(Session)

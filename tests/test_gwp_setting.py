@@ -16,6 +16,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 from api_helpers import bearer, make_tokens
+from conftest import migrated_sqlite
 from web_helpers import NOW, build_small_db, web_config
 
 from app import create_app
@@ -23,7 +24,7 @@ from callbacks.factory_history import history_data
 from callbacks.hq_leaderboard import leaderboard_rows
 from callbacks.hq_overview import overview_data
 from core.accounts.auth import WebUser
-from core.db import make_engine, make_session_factory, upgrade_to_head
+from core.db import make_engine, make_session_factory
 from core.inventory.factors import load_factor_set
 from core.inventory.monthly import monthly_inventory
 from core.models import User
@@ -35,8 +36,7 @@ MONTH = add_months(month_start(local_date(NOW, DEFAULT_TZ)), -1)  # the fixture'
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gwp")
-    url = f"sqlite:///{tmp / 'gwp.db'}"
-    upgrade_to_head(url)
+    url = migrated_sqlite(tmp / "gwp.db")
     engine = make_engine(url)
     Session = make_session_factory(engine)  # noqa: N806
     fx = build_small_db(Session)

@@ -32,7 +32,7 @@ from reports_helpers import find_value, header_map
 
 from callbacks.factory_history import history_data, render_history
 from carbontrack.cli import main as cli_main
-from core.db import make_engine, make_session_factory, upgrade_to_head
+from core.db import make_engine, make_session_factory
 from core.emissions import barometric_pressure_pa, stack_co2_kg_s
 from core.inventory.factors import load_factor_set, seed_factors
 from core.inventory.monthly import monthly_inventory
@@ -82,8 +82,7 @@ def october(tmp_path_factory, mosquitto):  # noqa: ANN001, ANN201
 
     require_or_skip(_pg_available(), "PostgreSQL")
 
-    url = create_pg_database("ct_subst")
-    upgrade_to_head(url)
+    url = create_pg_database("ct_subst", migrated=True)
     engine = make_engine(url)
     Session = make_session_factory(engine)  # noqa: N806
     node = seed_fleet(Session, n_factories=1)[0]

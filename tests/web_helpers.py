@@ -182,10 +182,11 @@ def count(Session: sessionmaker[Session], model: type) -> int:  # noqa: N803
 
 def make_web_db(path: Path, now: datetime = NOW) -> tuple[sa.Engine, sessionmaker[Session], Fixture, str]:
     """A migrated SQLite file at `path` filled by build_small_db (for module-scoped fixtures)."""
-    from core.db import make_engine, make_session_factory, upgrade_to_head
+    from conftest import migrated_sqlite
 
-    url = f"sqlite:///{path}"
-    upgrade_to_head(url)
+    from core.db import make_engine, make_session_factory
+
+    url = migrated_sqlite(path)
     engine = make_engine(url)
     Session = make_session_factory(engine)  # noqa: N806
     fx = build_small_db(Session, now=now)
