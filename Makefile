@@ -29,7 +29,8 @@ test: $(VENV)/.installed-test firmware-test
 
 # The date-sensitive tests again at awkward dates (issue 16): the first minute of a month in EAT
 # (1 Feb 2027 00:00:30 EAT), 31 December 23:59 EAT, and 29 February (2028). The whole session's
-# clock is moved with time-machine (tests/conftest.py: CARBONTRACK_TEST_NOW, CARBONTRACK_TEST_SUBSET).
+# clock is moved with time-machine (tests/conftest.py: CARBONTRACK_TEST_NOW, CARBONTRACK_TEST_SUBSET);
+# tests marked clock_independent in those modules (sign-in, menus, CSP) run once, in make test.
 AWKWARD_DATES := 2027-01-31T21:00:30+00:00 2026-12-31T20:59:00+00:00 2028-02-29T09:00:00+00:00
 test-dates: $(VENV)/.installed-test
 	@for when in $(AWKWARD_DATES); do \

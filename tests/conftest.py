@@ -228,7 +228,8 @@ def at_fixture_now():
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep only date-sensitive modules under CARBONTRACK_TEST_SUBSET=dates; browser tests skip without Chromium."""
     if os.environ.get("CARBONTRACK_TEST_SUBSET") == "dates":
-        keep = [i for i in items if i.path.name.startswith(DATE_SENSITIVE_MODULES)]
+        keep = [i for i in items if i.path.name.startswith(DATE_SENSITIVE_MODULES)
+                and i.get_closest_marker("clock_independent") is None]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
     if browser_available() or REQUIRE_SERVICES:  # in CI a missing browser makes these tests fail

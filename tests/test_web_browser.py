@@ -107,6 +107,7 @@ def nav_links(dash_duo) -> set[str]:
             dash_duo.driver.find_elements(By.CSS_SELECTOR, ".navbar-nav a.nav-link")}
 
 
+@pytest.mark.clock_independent  # sign-in, menus, user admin, CSP: no date in them
 def test_wsign001_sign_in_wrong_then_right_then_out(dash_duo, site):
     app, _, _ = site
     base = start(dash_duo, app)
@@ -214,6 +215,7 @@ def test_wlead001_sort_and_drill_down(dash_duo, site):
     assert "/factory/history?factory=" in dash_duo.driver.current_url
 
 
+@pytest.mark.clock_independent  # sign-in, menus, user admin, CSP: no date in them
 @pytest.mark.parametrize(("username", "expected"), [
     ("kagwe", {"factory/live", "factory/entry", "factory/history", "reports", "evidence", "alerts"}),
     ("hq", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
@@ -240,6 +242,7 @@ def test_wrole001_each_role_sees_its_pages(dash_duo, site, username, expected):
         dash_duo.wait_for_element("#admin-read-only")
 
 
+@pytest.mark.clock_independent  # sign-in, menus, user admin, CSP: no date in them
 def test_wadmn001_admin_creates_user_auditor_cannot(dash_duo, site):
     app, Session, _ = site
     base = start(dash_duo, app)
@@ -272,6 +275,7 @@ def test_wadmn001_admin_creates_user_auditor_cannot(dash_duo, site):
         assert s.scalar(sa.select(User).where(User.username == "sneaky")) is None
 
 
+@pytest.mark.clock_independent  # sign-in, menus, user admin, CSP: no date in them
 def test_wcsp001_pages_run_under_the_csp_without_violations(dash_duo, site):
     """Issue 16, finding 10: every page works under the strict CSP; the console shows no CSP violation."""
     app, _, _ = site
