@@ -238,3 +238,26 @@ def test_a_taken_port_stops_the_whole_run_at_once_with_one_line(tmp_path):
     assert f"port {port} on 127.0.0.1 is already in use" in lines[0] and f"make run PORT={port + 1}" in lines[0]
     assert not (tmp_path / "ct.db").exists()  # nothing started: not even the database was created
     assert took < 30
+
+
+def test_every_systemd_unit_runs_a_command_the_cli_accepts():
+    """A unit with a mistyped subcommand or flag fails only on the server at 02:30: parse each here."""
+    import shlex
+
+    from carbontrack.cli import build_parser
+
+    units = sorted((REPO / "deploy" / "systemd").glob("*.service"))
+    assert units
+    checked = []
+    for unit in units:
+        text = unit.read_text().replace("\\\n", " ")
+        for line in text.splitlines():
+            if not line.startswith("ExecStart="):
+                continue
+            argv = shlex.split(line.removeprefix("ExecStart="))
+            if argv[0].endswith("/carbontrack"):
+                build_parser().parse_args(argv[1:])  # SystemExit(2) on an unknown command or flag
+                checked.append(unit.name)
+    assert {"carbontrack-retention.service", "carbontrack-scheduler.service"} <= set(checked)
+    for timer in (REPO / "deploy" / "systemd").glob("*.timer"):
+        assert (timer.with_suffix(".service")).exists(), f"{timer.name} has no service to start"
