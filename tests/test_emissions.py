@@ -7,7 +7,6 @@ Each expected number names where it comes from ([R] read in a source, [K] a name
 from __future__ import annotations
 
 import dataclasses
-
 import math
 
 import pytest
