@@ -240,7 +240,10 @@ def stack_params_in_force(session: Session, stacks: Iterable[Stack], factories: 
         f = factories.get(st.factory_id)
         altitude = site.altitude_m if site is not None else (f.altitude_m if f is not None else None)
         src = v if v is not None else st
-        out[st.id] = StackParams(st.id, v.version if v is not None else 0, v.valid_from if v is not None else None,
+        # A report made before the stack's first recorded change keeps naming no version (0).
+        was_unversioned = pinned is not None and pinned.stack_versions.get(st.id) == 0
+        version = 0 if v is None or was_unversioned else v.version
+        out[st.id] = StackParams(st.id, version, v.valid_from if v is not None else None,
                                  src.diameter_m, src.moisture_fraction or 0.0, bool(src.dry_basis),
                                  src.velocity_profile_factor or 1.0, altitude,
                                  site.version if site is not None else 0, _pressure(altitude))

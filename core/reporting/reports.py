@@ -282,6 +282,8 @@ def basis_changes(session: Session, old: Basis, new: Basis) -> list[tuple[str, s
         sa.select(StackVersion).where(StackVersion.stack_id.in_(sids)))} if sids else {}
 
     def stack_text(sid: int, v: int | None) -> str:
+        if v == 0:  # recorded before the first change: the baseline kept at that change
+            v = min((ver for s_id, ver in srows if s_id == sid), default=0)
         r = srows.get((sid, v))
         if r is None:
             return "not recorded" if v is None else f"version {v}"
