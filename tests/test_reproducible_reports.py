@@ -212,3 +212,20 @@ def test_stack_edits_keep_history_and_refuse_future_dates(Session):
         assert versions[1].reason == "traverse" and versions[1].created_by == "root"
         assert st.diameter_m == 1.0 and st.name == "Boiler A"
         assert s.scalars(sa.select(EmissionFactor)).first() is not None
+
+
+def test_cli_restate_flag(sqlite_url, tmp_path, capsys):
+    from core.db import open_database
+    from core.reporting.reports import cli_report
+
+    engine, Session = open_database(sqlite_url)  # noqa: N806
+    seed_known_month(Session)
+    cfg = config_for(sqlite_url, tmp_path)
+    assert cli_report(cfg, month="2026-10", factory="TST") == 0
+    assert cli_report(cfg, month="2026-10", factory="TST", restate=" ") == 2
+    assert "needs a reason" in capsys.readouterr().err
+    assert cli_report(cfg, month="2026-10", factory="TST", restate="grid factor 2025 published") == 0
+    with Session() as s:
+        rb = s.scalars(sa.select(ReportBasis).order_by(ReportBasis.report_id.desc())).first()
+        assert rb.restated and rb.restatement_reason == "grid factor 2025 published" and rb.restated_by == "cli"
+    engine.dispose()

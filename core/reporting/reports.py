@@ -525,10 +525,11 @@ def check_period(period_text: str, cfg: Config, now: datetime | None = None) -> 
 
 
 def cli_report(cfg: Config, month: str | None = None, factory: str | None = None, out: str | None = None,
-               period: str | None = None) -> int:
+               period: str | None = None, restate: str | None = None) -> int:
     """`carbontrack report`: generate one period's workbooks, print progress and paths; return an exit code.
 
     `month` (YYYY-MM) or `period` (YYYY-MM, YYYY-Qn for a CBAM quarter, YYYY for a calendar year).
+    `restate` (a reason) makes the new versions restatements (see `generate_reports`).
     """
     from core.db import open_database
 
@@ -551,7 +552,7 @@ def cli_report(cfg: Config, month: str | None = None, factory: str | None = None
         codes = [factory] if factory else None
         print(f"generating {p.label} workbooks for {factory or 'every factory and the network'} ...", flush=True)
         result = generate_reports(session_factory, cfg, p.start, codes, requested_by="cli", progress=show,
-                                  period=p.kind)
+                                  period=p.kind, restate=restate is not None, restatement_reason=restate)
     except ReportError as exc:
         print(f"carbontrack report: {exc}", file=sys.stderr)
         return 2
