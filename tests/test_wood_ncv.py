@@ -12,8 +12,10 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from flask_login import login_user
 from openpyxl import load_workbook
 from reports_helpers import MONTH, NOW, WOOD_KG, config_for, header_map, seed_known_month
+from test_reports_page import _ids, _web_user, web  # noqa: F401  (the page fixture)
 
 from core.access import AccessDenied
 from core.db import alembic_config, make_engine
@@ -21,7 +23,7 @@ from core.evidence.declarations import add_declaration, add_lab_ncv, withdraw_la
 from core.evidence.files import Attachment, EvidenceError, add_evidence
 from core.inventory.factors import load_factor_set
 from core.inventory.monthly import monthly_inventory
-from core.models import EmissionFactor, Factory, MonthlySubmission
+from core.models import EmissionFactor, Factory, LabNcv, MonthlySubmission
 from core.reporting.reports import generate_reports
 
 # IPCC 2006 Vol 2 Ch 1 Table 1.2, Wood/Wood Waste: NCV 15.6 TJ/Gg (lower 7.9, upper 31.0);
@@ -36,7 +38,7 @@ def _hq():
     return SimpleNamespace(id=None, username="hq-ruth", role="hq", factory_id=None, active=True)
 
 
-def _ids(Session) -> dict[str, int]:  # noqa: N803
+def _codes(Session) -> dict[str, int]:  # noqa: N803
     with Session() as s:
         return {f.code: f.id for f in s.scalars(sa.select(Factory))}
 
@@ -57,7 +59,7 @@ def test_the_default_wood_factor_is_the_ipcc_value_with_its_citation(Session):
 
 def test_a_lab_ncv_of_a_lot_replaces_the_default_in_that_lots_months(Session, db_url, tmp_path):
     seed_known_month(Session)
-    ids, hq = _ids(Session), _hq()
+    ids, hq = _codes(Session), _hq()
     cfg = config_for(db_url, tmp_path)
     with Session() as s:
         lot = add_declaration(s, hq, ids["TST"], "firewood", "Kericho Woodlots", "RED II Art. 29", "KW-7",
@@ -109,7 +111,7 @@ def test_a_lab_ncv_of_a_lot_replaces_the_default_in_that_lots_months(Session, db
 
 def test_an_as_received_lab_value_follows_the_entrys_moisture(Session):
     seed_known_month(Session)
-    ids, hq = _ids(Session), _hq()
+    ids, hq = _codes(Session), _hq()
     with Session() as s:
         lot = add_declaration(s, hq, ids["KGW"], "firewood", "Nandi Wood", "FSC", "N-1", date(2026, 10, 1),
                               date(2026, 10, 31))
@@ -135,7 +137,7 @@ def test_an_as_received_lab_value_follows_the_entrys_moisture(Session):
 ])
 def test_lab_ncv_input_is_checked(Session, kwargs, message):
     seed_known_month(Session)
-    ids, hq = _ids(Session), _hq()
+    ids, hq = _codes(Session), _hq()
     with Session() as s:
         lot = add_declaration(s, hq, ids["TST"], "firewood", "W", "RED II", "R", date(2026, 1, 1), date(2026, 12, 31))
         with pytest.raises(EvidenceError, match=message):
@@ -144,7 +146,7 @@ def test_lab_ncv_input_is_checked(Session, kwargs, message):
 
 def test_only_hq_and_admins_record_lab_values_and_certificates_must_belong_to_the_lot(Session, tmp_path):
     seed_known_month(Session)
-    ids, hq = _ids(Session), _hq()
+    ids, hq = _codes(Session), _hq()
     manager = SimpleNamespace(id=None, username="m", role="factory_manager", factory_id=ids["TST"], active=True)
     with Session() as s:
         lot = add_declaration(s, hq, ids["TST"], "firewood", "W", "RED II", "R", date(2026, 1, 1), date(2026, 12, 31))
@@ -179,3 +181,30 @@ def test_upgrade_keeps_old_wood_versions_reproducible_and_adds_the_ipcc_version(
     assert rows[1][3] is not None and str(rows[1][3]).endswith("-01")  # from the first day of a month
     assert "Table 1.2" in rows[1][4] and f"{IPCC_WOOD_LOW}" in rows[1][4] and f"{IPCC_WOOD_HIGH}" in rows[1][4]
     command.downgrade(cfg, "0004_api_tokens")
+
+
+def test_lab_ncv_through_the_evidence_page(web):  # noqa: F811
+    app, Session, cfg, _ = web  # noqa: N806
+    import pages.evidence as page
+    from callbacks.evidence import record_lab_ncv
+
+    with Session() as s:
+        kgw = s.scalar(sa.select(Factory.id).where(Factory.code == "KGW"))
+    with app.server.test_request_context("/evidence"):
+        hq = _web_user(Session, "hq")
+        with Session() as s:
+            lot = add_declaration(s, hq, kgw, "firewood", "Woodlots", "RED II", "KW-1", date(2026, 1, 1),
+                                  date(2026, 12, 31))
+            s.commit()
+            lot_id = lot.id
+        login_user(hq)
+        assert {"evidence-lab-record", "evidence-lab-ncv", "evidence-lab-basis", "evidence-lab-ncvs"} <= _ids(
+            page.layout())
+        done = record_lab_ncv(hq, lot_id, 18.5, "dry", None, "KEBS", "C-1", None, "2026-10-02")
+        assert done.color == "success"
+        assert record_lab_ncv(hq, lot_id, None, "dry", None, "KEBS", "C-1", None, None).color == "warning"
+        manager = _web_user(Session, "kagwe")
+        assert record_lab_ncv(manager, lot_id, 18.5, "dry", None, "KEBS", "C-1", None, None).color == "danger"
+    with Session() as s:
+        (row,) = s.scalars(sa.select(LabNcv)).all()
+        assert (row.ncv_mj_per_kg, row.basis, row.sampled_on, row.recorded_by) == (18.5, "dry", date(2026, 10, 2), "hq")
