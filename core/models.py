@@ -809,7 +809,7 @@ class LabNcv(Base):
 class ReportBasis(Base):
     """What one report version was computed from, and whether it restates an earlier version.
 
-    JSON maps: factor {code: version}, stack {stack_id: version}, site {factory_id: version}.
+    JSON maps: factor {code: version}, stack {stack_id: version}, site {factory_id: version}; lab NCV ids.
     A regeneration without restatement reuses the earlier version's basis, so its figures repeat.
     """
 
@@ -819,6 +819,7 @@ class ReportBasis(Base):
     factor_versions: Mapped[str] = mapped_column(sa.Text)
     stack_versions: Mapped[str] = mapped_column(sa.Text)
     site_versions: Mapped[str] = mapped_column(sa.Text)
+    lab_ncv_ids: Mapped[str] = mapped_column(sa.Text, default="[]")  # JSON list of LabNcv ids used
     restated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     previous_report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))
     restatement_reason: Mapped[str | None] = mapped_column(sa.Text)

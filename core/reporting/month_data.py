@@ -187,19 +187,19 @@ class Basis:
         """The basis as the JSON columns of `ReportBasis` (keys as strings)."""
         return {
             "factor_versions": json.dumps(dict(sorted(self.factor_versions.items()))),
-            "stack_versions": json.dumps({str(k): v for k, v in sorted(self.stack_versions.items())}
-                                         | {"lab_ncv_ids": list(self.lab_ncv_ids)}),
+            "stack_versions": json.dumps({str(k): v for k, v in sorted(self.stack_versions.items())}),
             "site_versions": json.dumps({str(k): v for k, v in sorted(self.site_versions.items())}),
+            "lab_ncv_ids": json.dumps(sorted(self.lab_ncv_ids)),
         }
 
     @classmethod
-    def from_json(cls, factor_versions: str, stack_versions: str, site_versions: str) -> Basis:
+    def from_json(cls, factor_versions: str, stack_versions: str, site_versions: str,
+                  lab_ncv_ids: str | None = None) -> Basis:
         """Read a basis back from `ReportBasis` columns."""
-        stacks = json.loads(stack_versions or "{}")
-        labs = tuple(stacks.pop("lab_ncv_ids", []) or [])
         return cls({k: int(v) for k, v in json.loads(factor_versions or "{}").items()},
-                   {int(k): int(v) for k, v in stacks.items()},
-                   {int(k): int(v) for k, v in json.loads(site_versions or "{}").items()}, labs)
+                   {int(k): int(v) for k, v in json.loads(stack_versions or "{}").items()},
+                   {int(k): int(v) for k, v in json.loads(site_versions or "{}").items()},
+                   tuple(int(i) for i in json.loads(lab_ncv_ids or "[]")))
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,7 @@ def previous_basis(session: Session, row: Report) -> tuple[Report | None, Basis 
         return None, None
     rb = session.get(ReportBasis, prev.id)
     if rb is not None:
-        return prev, Basis.from_json(rb.factor_versions, rb.stack_versions, rb.site_versions)
+        return prev, Basis.from_json(rb.factor_versions, rb.stack_versions, rb.site_versions, rb.lab_ncv_ids)
     if prev.factor_versions:
         return prev, Basis({k: int(v) for k, v in json.loads(prev.factor_versions).items()}, {}, {})
     return prev, None

@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.Column("factor_versions", sa.Text(), nullable=False),
         sa.Column("stack_versions", sa.Text(), nullable=False),
         sa.Column("site_versions", sa.Text(), nullable=False),
+        sa.Column("lab_ncv_ids", sa.Text(), nullable=False),
         sa.Column("restated", sa.Boolean(), nullable=False),
         sa.Column("previous_report_id", sa.Integer(), nullable=True),
         sa.Column("restatement_reason", sa.Text(), nullable=True),
