@@ -179,9 +179,20 @@ def test_a_factor_effective_from_the_past_changes_figures_only_on_restatement(Se
         rb = s.get(ReportBasis, restated.id)
         assert rb.restated and rb.restated_by == "hq-anna" and json.loads(rb.factor_versions)["diesel"] == 2
         assert s.get(ReportBasis, again["TST"].id).restated is False
-    # After a restatement, a plain regeneration repeats the restated figures.
+    # After a restatement, a plain regeneration repeats the restated figures; a full run keeps each
+    # workbook on its own basis (TST restated, KGW and the network as first made).
     (v4,) = generate_reports(Session, cfg, MONTH, ["TST"], now=NOW).reports
     assert _cells(v4.path) == _cells(restated.path)
+    full = {r.scope_key: r for r in generate_reports(Session, cfg, MONTH, now=NOW).reports}
+    assert _cells(full["TST"].path) == _cells(restated.path)
+    assert _cells(full["KGW"].path) == _cells(v1["KGW"].path)
+    assert _cells(full["NETWORK"].path, net) == _cells(v1["NETWORK"].path, net)
+    # A factory's restatement lists only its own changes (KGW's stack did not change).
+    (kgw,) = generate_reports(Session, cfg, MONTH, ["KGW"], now=NOW, restate=True, restatement_reason="factor").reports
+    dq = load_workbook(kgw.path)["DataQuality"]
+    hr, _ = header_map(dq, "What changed")
+    assert [dq.cell(r, 1).value for r in range(hr + 1, hr + 1 + find_value(dq, "Changes"))] == [
+        "emission factor diesel"]
 
 
 def test_a_month_never_reported_uses_what_is_in_force_for_it(Session, db_url, tmp_path):

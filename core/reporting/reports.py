@@ -254,6 +254,17 @@ def previous_basis(session: Session, row: Report) -> tuple[Report | None, Basis 
     return prev, None
 
 
+def factory_basis(session: Session, data, factory_id: int | None) -> Basis:  # noqa: ANN001 - Month/PeriodData
+    """The part of a run's basis that concerns one factory: its stacks, its site, its lab NCVs."""
+    full: Basis = data.basis
+    stacks = {st.params.stack_id for fm in data.factories if fm.factory_id == factory_id
+              for st in getattr(fm, "stacks", []) if getattr(st, "params", None) is not None}
+    labs = set(session.scalars(sa.select(LabNcv.id).where(LabNcv.id.in_(list(full.lab_ncv_ids)),
+                                                          LabNcv.factory_id == factory_id))) if full.lab_ncv_ids else set()
+    return Basis(dict(full.factor_versions), {k: v for k, v in full.stack_versions.items() if k in stacks},
+                 {k: v for k, v in full.site_versions.items() if k == factory_id}, tuple(sorted(labs)))
+
+
 def _factor_text(row: EmissionFactor | None, code: str, version: int | None) -> str:
     if row is None:
         return "not used" if version is None else f"{code} v{version}"
@@ -373,15 +384,29 @@ def generate_reports(
     with session_factory() as s:
         rows = {r.id: r for r in s.scalars(sa.select(Report).where(Report.id.in_(ids)))}
         previous = {rid: previous_basis(s, rows[rid]) for rid in ids}
-    # Workbooks with the same basis share one data collection (normally all of them: one group).
-    groups: dict[str | None, list[int]] = {}
+    # Workbooks share one data collection per basis. Factory bases name only their own factory's
+    # stacks, site and lab NCVs, so those with the same factor versions merge into one group (normally
+    # one group for every factory); the network's basis covers all factories and gets its own.
+    groups: dict[str, list[int]] = {}
+    pins: dict[str, Basis | None] = {}
     for rid in ids:
         pinned = None if restate else previous[rid][1]
-        key = None if pinned is None else json.dumps(pinned.to_json(), sort_keys=True)
+        if pinned is None:
+            key = "in force"
+        elif rows[rid].kind == KIND_NETWORK:
+            key = "network " + json.dumps(pinned.to_json(), sort_keys=True)
+        else:
+            key = "factories " + json.dumps(dict(sorted(pinned.factor_versions.items())))
+        merged = pins.get(key)
+        if pinned is not None and merged is not None:
+            pinned = Basis(merged.factor_versions, merged.stack_versions | pinned.stack_versions,
+                           merged.site_versions | pinned.site_versions,
+                           tuple(sorted(set(merged.lab_ncv_ids) | set(pinned.lab_ncv_ids))))
+        pins[key] = pinned
         groups.setdefault(key, []).append(rid)
     datasets: dict[int, object] = {}
-    for group in groups.values():
-        pinned = None if restate else previous[group[0]][1]
+    for key, group in groups.items():
+        pinned = pins[key]
         need_all = any(rows[i].kind == KIND_NETWORK for i in group)
         factory_ids = None if need_all else [rows[i].factory_id for i in group]
         try:
@@ -412,10 +437,12 @@ def generate_reports(
         prev_row, prev_basis = previous[rid]
         data.restatement = None
         data.reproduces_version = None
-        basis_row = dict(data.basis.to_json(), restated=False, previous_report_id=prev_row.id if prev_row else None)
+        with session_factory() as s:
+            basis = data.basis if row.kind == KIND_NETWORK else factory_basis(s, data, row.factory_id)
+            changes = (basis_changes(s, prev_basis or Basis({}, {}, {}), basis)
+                       if restate and prev_row is not None else [])
+        basis_row = dict(basis.to_json(), restated=False, previous_report_id=prev_row.id if prev_row else None)
         if restate and prev_row is not None:
-            with session_factory() as s:
-                changes = basis_changes(s, prev_basis or Basis({}, {}, {}), data.basis)
             data.restatement = Restatement(prev_row.version, restatement_reason, requested_by, changes)
             basis_row.update(restated=True, restatement_reason=restatement_reason, restated_by=requested_by,
                              changes=json.dumps(changes))
