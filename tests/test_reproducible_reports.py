@@ -27,7 +27,7 @@ from reports_helpers import (
 
 from core.inventory.factors import add_factor_version, factors_in_force, load_factor_set
 from core.models import EmissionFactor, Factory, ReportBasis, Stack, StackVersion, User
-from core.registry.admin import AdminError, update_stack
+from core.registry.admin import AdminError, set_factory_altitude, update_stack
 from core.reporting.reports import ReportError, generate_reports
 
 # The sheets whose cells are figures (Summary and DataQuality also carry version, time and basis).
@@ -240,3 +240,29 @@ def test_cli_restate_flag(sqlite_url, tmp_path, capsys):
         rb = s.scalars(sa.select(ReportBasis).order_by(ReportBasis.report_id.desc())).first()
         assert rb.restated and rb.restatement_reason == "grid factor 2025 published" and rb.restated_by == "cli"
     engine.dispose()
+
+
+def _pressure_kpa(path: str) -> float:
+    ws = load_workbook(path)["B3_Measured"]
+    r = next(r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "Stack" and
+             ws.cell(r, 9).value == "Barometric pressure used (kPa, ISA)")
+    return ws.cell(r + 1, 9).value
+
+
+def test_an_altitude_change_is_effective_dated(Session, db_url, tmp_path):
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+    admin = _admin(Session)
+    (v1,) = generate_reports(Session, cfg, MONTH, ["TST"], now=NOW).reports
+    with Session() as s:
+        fid = s.scalar(sa.select(Factory.id).where(Factory.code == "TST"))
+        with pytest.raises(AdminError, match="on or before today"):
+            set_factory_altitude(s, admin, fid, 1800, valid_from=date(2099, 1, 1))
+        set_factory_altitude(s, admin, fid, 1800, valid_from=date(2026, 11, 1), reason="survey")
+        s.commit()
+    # ISA: 79.50 kPa at 2,000 m, 81.49 kPa at 1,800 m (domain.md §1.1).
+    assert _pressure_kpa(v1.path) == pytest.approx(79.50, abs=0.01)
+    (v2,) = generate_reports(Session, cfg, MONTH, ["TST"], now=NOW).reports
+    assert _pressure_kpa(v2.path) == pytest.approx(79.50, abs=0.01)
+    (nov,) = generate_reports(Session, cfg, date(2026, 11, 1), ["TST"], now=NOW).reports
+    assert _pressure_kpa(nov.path) == pytest.approx(81.49, abs=0.01)

@@ -22,6 +22,7 @@ from core.models import (
     Device,
     EmissionFactor,
     Factory,
+    FactorySiteVersion,
     Stack,
     StackVersion,
     User,
@@ -270,6 +271,46 @@ def update_stack(session: Session, user: UserLike | None, stack_id: int, valid_f
         for name, new in param_changes.items():
             setattr(st, name, new)
     return st
+
+
+ALTITUDE_RANGE_M = (0.0, 4000.0)  # KTDA factories sit at about 1,200–2,300 m (domain.md §0.3)
+
+
+def set_factory_altitude(session: Session, user: UserLike | None, factory_id: int, altitude_m: float,
+                         valid_from: date | None = None, reason: str | None = None) -> Factory:
+    """Change a factory's altitude (its ISA barometric pressure) from a date (default today; never later).
+
+    Adds an effective-dated site version (the first change also keeps the registered altitude as
+    the baseline), so reports of earlier months keep the pressure they used; audited.
+    """
+    _require_admin(user)
+    f = session.get(Factory, factory_id)
+    if f is None:
+        raise AdminError("no such factory")
+    try:
+        altitude_m = number_in(altitude_m, "Altitude", *ALTITUDE_RANGE_M, "m", required=True)
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
+    today = local_date(utcnow())
+    if valid_from is not None and (not isinstance(valid_from, date) or valid_from > today):
+        raise AdminError("In force from: a date on or before today")
+    if altitude_m == f.altitude_m:
+        return f
+    by = getattr(user, "username", None)
+    versions = list(session.scalars(sa.select(FactorySiteVersion).where(FactorySiteVersion.factory_id == f.id)
+                                    .order_by(FactorySiteVersion.version)))
+    if not versions:
+        versions = [FactorySiteVersion(factory_id=f.id, version=1, valid_from=None, altitude_m=f.altitude_m,
+                                       reason="registered altitude before the first recorded change", created_by=by,
+                                       created_at=utcnow())]
+        session.add(versions[0])
+    session.add(FactorySiteVersion(factory_id=f.id, version=versions[-1].version + 1, valid_from=valid_from or today,
+                                   altitude_m=altitude_m, reason=(reason or "").strip()[:REASON_MAX_CHARS] or None,
+                                   created_by=by, created_at=utcnow()))
+    record_audit(session, user, "update", "factory", entity_id=f.code, factory_id=f.id, field="altitude_m",
+                 old_value=_s(f.altitude_m), new_value=_s(altitude_m), detail=f"in force from {valid_from or today}")
+    f.altitude_m = altitude_m
+    return f
 
 
 def add_device(session: Session, user: UserLike | None, device_id: str, stack_id: int, sample_interval_s: float = 60.0) -> Device:
