@@ -266,3 +266,20 @@ def test_an_altitude_change_is_effective_dated(Session, db_url, tmp_path):
     assert _pressure_kpa(v2.path) == pytest.approx(79.50, abs=0.01)
     (nov,) = generate_reports(Session, cfg, date(2026, 11, 1), ["TST"], now=NOW).reports
     assert _pressure_kpa(nov.path) == pytest.approx(81.49, abs=0.01)
+    # Restating October changes nothing: the new altitude is in force from November.
+    (same,) = generate_reports(Session, cfg, MONTH, ["TST"], now=NOW, restate=True,
+                               restatement_reason="altitude surveyed").reports
+    dq = load_workbook(same.path)["DataQuality"]
+    assert find_value(dq, "Changes") == 0 and _pressure_kpa(same.path) == pytest.approx(79.50, abs=0.01)
+    with Session() as s:
+        set_factory_altitude(s, admin, fid, 1700, valid_from=date(2026, 10, 1), reason="GPS")
+        s.commit()
+    (restated,) = generate_reports(Session, cfg, MONTH, ["TST"], now=NOW, restate=True,
+                                   restatement_reason="altitude surveyed").reports
+    dq = load_workbook(restated.path)["DataQuality"]
+    hr, _ = header_map(dq, "What changed")
+    assert dq.cell(hr + 1, 1).value == "site altitude (barometric pressure)"
+    assert "altitude 2000 m" in dq.cell(hr + 1, 2).value
+    assert "altitude 1700 m" in dq.cell(hr + 1, 3).value and "GPS" in dq.cell(hr + 1, 3).value
+    isa_kpa = 101.325 * (1 - 2.25577e-5 * 1700) ** 5.25588  # domain.md §1.1 barometric formula
+    assert _pressure_kpa(restated.path) == pytest.approx(isa_kpa, rel=1e-9)

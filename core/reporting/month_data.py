@@ -246,7 +246,8 @@ def stack_params_in_force(session: Session, stacks: Iterable[Stack], factories: 
         out[st.id] = StackParams(st.id, version, v.valid_from if v is not None else None,
                                  src.diameter_m, src.moisture_fraction or 0.0, bool(src.dry_basis),
                                  src.velocity_profile_factor or 1.0, altitude,
-                                 site.version if site is not None else 0, _pressure(altitude))
+                                 0 if site is None or (pinned is not None and pinned.site_versions.get(st.factory_id) == 0)
+                                 else site.version, _pressure(altitude))
     return out
 
 

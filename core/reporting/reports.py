@@ -41,6 +41,7 @@ from core.models import (
     ROLE_HQ,
     EmissionFactor,
     Factory,
+    FactorySiteVersion,
     JobRun,
     LabNcv,
     Report,
@@ -306,12 +307,25 @@ def basis_changes(session: Session, old: Basis, new: Basis) -> list[tuple[str, s
 
     for sid in sids:
         a, b = old.stack_versions.get(sid), new.stack_versions.get(sid)
-        if a is not None and a != b:
+        if a is not None and a != b and stack_text(sid, a) != stack_text(sid, b):  # 0 = the baseline
             changes.append((f"stack {sid} parameters", stack_text(sid, a), stack_text(sid, b)))
-    for fid in sorted(set(old.site_versions) | set(new.site_versions)):
+    fids = sorted(set(old.site_versions) | set(new.site_versions))
+    sites = {(r.factory_id, r.version): r for r in session.scalars(
+        sa.select(FactorySiteVersion).where(FactorySiteVersion.factory_id.in_(fids)))} if fids else {}
+
+    def site_text(fid: int, v: int | None) -> str:
+        if v == 0:
+            v = min((ver for f_id, ver in sites if f_id == fid), default=0)
+        r = sites.get((fid, v))
+        if r is None:
+            return "registered altitude" if v == 0 else f"version {v}"
+        start = f"from {r.valid_from:%Y-%m-%d}" if r.valid_from else "from always"
+        return f"v{r.version}: altitude {r.altitude_m:g} m ({start}{'; ' + r.reason if r.reason else ''})"
+
+    for fid in fids:
         a, b = old.site_versions.get(fid), new.site_versions.get(fid)
-        if a is not None and a != b:
-            changes.append((f"factory {fid} altitude (pressure)", f"version {a}", f"version {b}"))
+        if a is not None and a != b and site_text(fid, a) != site_text(fid, b):  # 0 = the baseline
+            changes.append(("site altitude (barometric pressure)", site_text(fid, a), site_text(fid, b)))
     if set(old.lab_ncv_ids) != set(new.lab_ncv_ids):
         ids = sorted(set(old.lab_ncv_ids) | set(new.lab_ncv_ids))
         labs = {r.id: r for r in session.scalars(sa.select(LabNcv).where(LabNcv.id.in_(ids)))}
