@@ -283,3 +283,22 @@ def test_an_altitude_change_is_effective_dated(Session, db_url, tmp_path):
     assert "altitude 1700 m" in dq.cell(hr + 1, 3).value and "GPS" in dq.cell(hr + 1, 3).value
     isa_kpa = 101.325 * (1 - 2.25577e-5 * 1700) ** 5.25588  # domain.md §1.1 barometric formula
     assert _pressure_kpa(restated.path) == pytest.approx(isa_kpa, rel=1e-9)
+
+
+def test_a_quarter_repeats_its_factors_until_restated(Session, db_url, tmp_path):
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+    q4 = date(2026, 10, 1)
+    (v1,) = generate_reports(Session, cfg, q4, ["TST"], now=NOW, period="quarter").reports
+    with Session() as s:
+        add_factor_version(s, "diesel", "t", co2_kg_per_tj=80_000, valid_from=date(2026, 1, 1))
+        s.commit()
+    (v2,) = generate_reports(Session, cfg, q4, ["TST"], now=NOW, period="quarter").reports
+    sheets = ("Months", "GHG_Inventory", "CBAM_Rules")
+    assert _cells(v1.path, sheets) == _cells(v2.path, sheets)
+    (v3,) = generate_reports(Session, cfg, q4, ["TST"], now=NOW, period="quarter", restate=True,
+                             restatement_reason="national factor").reports
+    assert _cells(v3.path, sheets) != _cells(v1.path, sheets)
+    assert json.loads(v3.factor_versions)["diesel"] == 2 and json.loads(v2.factor_versions)["diesel"] == 1
+    factors = load_workbook(v3.path)["Factors"]
+    assert find_value(factors, "Restatement") == "restates version 2"
