@@ -8,7 +8,7 @@ values come from domain.md (IPCC 2006 Tier 1) or from arithmetic in the test, no
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -288,17 +288,31 @@ def test_an_altitude_change_is_effective_dated(Session, db_url, tmp_path):
 def test_a_quarter_repeats_its_factors_until_restated(Session, db_url, tmp_path):
     seed_known_month(Session)
     cfg = config_for(db_url, tmp_path)
-    q4 = date(2026, 10, 1)
-    (v1,) = generate_reports(Session, cfg, q4, ["TST"], now=NOW, period="quarter").reports
+    q4, after = date(2026, 10, 1), datetime(2027, 1, 20, 9, 0, tzinfo=UTC)  # the quarter has ended
+    (v1,) = generate_reports(Session, cfg, q4, ["TST"], now=after, period="quarter").reports
     with Session() as s:
         add_factor_version(s, "diesel", "t", co2_kg_per_tj=80_000, valid_from=date(2026, 1, 1))
         s.commit()
-    (v2,) = generate_reports(Session, cfg, q4, ["TST"], now=NOW, period="quarter").reports
+    (v2,) = generate_reports(Session, cfg, q4, ["TST"], now=after, period="quarter").reports
     sheets = ("Months", "GHG_Inventory", "CBAM_Rules")
     assert _cells(v1.path, sheets) == _cells(v2.path, sheets)
-    (v3,) = generate_reports(Session, cfg, q4, ["TST"], now=NOW, period="quarter", restate=True,
+    (v3,) = generate_reports(Session, cfg, q4, ["TST"], now=after, period="quarter", restate=True,
                              restatement_reason="national factor").reports
     assert _cells(v3.path, sheets) != _cells(v1.path, sheets)
     assert json.loads(v3.factor_versions)["diesel"] == 2 and json.loads(v2.factor_versions)["diesel"] == 1
     factors = load_workbook(v3.path)["Factors"]
     assert find_value(factors, "Restatement") == "restates version 2"
+
+
+def test_a_version_made_while_the_month_ran_is_not_repeated(Session, db_url, tmp_path):
+    seed_known_month(Session)
+    cfg = config_for(db_url, tmp_path)
+    during = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
+    (partial,) = generate_reports(Session, cfg, MONTH, ["TST"], now=during).reports
+    with Session() as s:
+        add_factor_version(s, "diesel", "t", co2_kg_per_tj=80_000, valid_from=date(2026, 10, 1))
+        s.commit()
+    (final,) = generate_reports(Session, cfg, MONTH, ["TST"], now=NOW).reports
+    assert json.loads(partial.factor_versions)["diesel"] == 1
+    assert json.loads(final.factor_versions)["diesel"] == 2
+    assert _diesel_fossil_t(final.path) == pytest.approx(_diesel_t(80_000), rel=1e-9)

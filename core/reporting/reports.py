@@ -233,16 +233,19 @@ def claim_reports(
 RESTATEMENT_REASON_MAX_CHARS = 1000
 
 
-def previous_basis(session: Session, row: Report) -> tuple[Report | None, Basis | None]:
-    """The latest done earlier version of `row`'s workbook and the basis it was computed from.
+def previous_basis(session: Session, row: Report, tz: tzinfo = DEFAULT_TZ) -> tuple[Report | None, Basis | None]:
+    """The latest done earlier version of `row`'s workbook made after its period ended, and its basis.
 
-    A version made before bases were recorded gives its factor versions only (stack and site
-    parameters then follow the versions in force).
+    A version made while the period was running (partial) is not repeated: the first complete
+    version uses what is in force. A version made before bases were recorded gives its factor
+    versions only (stack and site parameters then follow the versions in force).
     """
+    _, period_end = period_bounds_utc(Period(row.period, row.month), tz)
     prev = session.scalars(
         sa.select(Report).where(Report.kind == row.kind, Report.scope_key == row.scope_key,
                                 Report.period == row.period, Report.month == row.month,
-                                Report.version < row.version, Report.status == STATUS_DONE)
+                                Report.version < row.version, Report.status == STATUS_DONE,
+                                Report.generated_at >= period_end)
         .order_by(Report.version.desc()).limit(1)
     ).first()
     if prev is None:
@@ -397,7 +400,7 @@ def generate_reports(
         return result
     with session_factory() as s:
         rows = {r.id: r for r in s.scalars(sa.select(Report).where(Report.id.in_(ids)))}
-        previous = {rid: previous_basis(s, rows[rid]) for rid in ids}
+        previous = {rid: previous_basis(s, rows[rid], cfg.tz) for rid in ids}
     # Workbooks share one data collection per basis. Factory bases name only their own factory's
     # stacks, site and lab NCVs, so those with the same factor versions merge into one group (normally
     # one group for every factory); the network's basis covers all factories and gets its own.
