@@ -3,7 +3,8 @@
 - Upload: a file for a factory-month's energy source, or for a supplier declaration. The browser's
   upload arrives base64-encoded; `core.evidence.files.add_evidence` checks who may attach, the
   size and the type (from the bytes), stores it by SHA-256 and audit-logs it.
-- The supplier register: HQ and admins record a declaration (`core.evidence.declarations`).
+- The supplier register: HQ and admins record a declaration (`core.evidence.declarations`) and a
+  laboratory NCV for a declaration's fuel lot (issue 14).
 - `/evidence/download/<id>` serves a file only to a signed-in user who may see its factory.
 Every rule is checked on the server with the signed-in user, never taken from the page.
 """
@@ -25,7 +26,7 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.common import app_config, fmt_eat, session_factory, web_user
 from core.access import AccessDenied, allowed_factory_ids
-from core.evidence.declarations import add_declaration, visible_declarations
+from core.evidence.declarations import add_declaration, add_lab_ncv, visible_declarations, visible_lab_ncvs
 from core.evidence.files import (
     Attachment,
     EvidenceError,
@@ -126,6 +127,28 @@ def record_declaration(user, factory_id: int | None, source: str | None, supplie
         return _alert(exc)
 
 
+def record_lab_ncv(user, declaration_id: int | None, ncv: float | None, basis: str | None,  # noqa: ANN001
+                   moisture: float | None, lab: str | None, certificate: str | None, file_id: int | None,
+                   sampled_on: str | None) -> dbc.Alert:
+    """Record a laboratory NCV for a fuel lot for the signed-in user (HQ and admins)."""
+    try:
+        if declaration_id is None:
+            raise EvidenceError("give the declaration (lot) id")
+        try:
+            sampled = date.fromisoformat(sampled_on) if sampled_on else None
+        except ValueError as exc:
+            raise EvidenceError("sampled on: a date") from exc
+        with session_factory()() as s:
+            row = add_lab_ncv(s, user, int(declaration_id), ncv, basis or "", lab or "", certificate or "",
+                              moisture_fraction=moisture, evidence_file_id=int(file_id) if file_id else None,
+                              sampled_on=sampled)
+            s.commit()
+            return dbc.Alert(f"Lab NCV {row.ncv_mj_per_kg:g} MJ/kg ({row.basis}) recorded for lot {row.declaration_id}.",
+                             color="success", id="evidence-lab-recorded")
+    except (EvidenceError, AccessDenied) as exc:
+        return _alert(exc)
+
+
 def evidence_list(user, tz) -> html.Div:  # noqa: ANN001
     """The evidence files and declarations of the factories `user` may see (last 13 months)."""
     today = month_start(local_date(utcnow(), tz))
@@ -133,6 +156,7 @@ def evidence_list(user, tz) -> html.Div:  # noqa: ANN001
         ids = allowed_factory_ids(s, user)
         files = evidence_for(s, ids, add_months(today, -LIST_MONTHS), add_months(today, 1))
         decls = visible_declarations(s, user)
+        labs = visible_lab_ncvs(s, user)
     if files:
         rows = [html.Tr([
             html.Td(f"{f.source} {f.month:%Y-%m}" if f.month else f"declaration {f.declaration_id}"),
@@ -150,8 +174,16 @@ def evidence_list(user, tz) -> html.Div:  # noqa: ANN001
     decl_view = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Id", "Fuel", "Supplier", "Scheme", "Reference",
                                                                   "Validity", "Status")])),
                            html.Tbody(decl_rows)], size="sm", responsive=True, id="evidence-declarations")
+    lab_rows = [html.Tr([html.Td(x.declaration_id), html.Td(x.source), html.Td(f"{x.ncv_mj_per_kg:g}"),
+                         html.Td(x.basis + (f" at {x.moisture_fraction:g}" if x.moisture_fraction is not None else "")),
+                         html.Td(x.lab), html.Td(x.certificate_ref), html.Td(x.evidence_file_id or ""),
+                         html.Td("withdrawn" if x.withdrawn_at else "in use")]) for x in labs]
+    lab_view = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Lot", "Fuel", "NCV MJ/kg", "Basis", "Laboratory",
+                                                                 "Certificate", "File", "Status")])),
+                          html.Tbody(lab_rows)], size="sm", responsive=True, id="evidence-lab-ncvs")
     return html.Div([html.H3("Files", className="h6"), files_view,
-                     html.H3("Supplier sustainability declarations", className="h6 mt-3"), decl_view])
+                     html.H3("Supplier sustainability declarations", className="h6 mt-3"), decl_view,
+                     html.H3("Laboratory NCVs of fuel lots", className="h6 mt-3"), lab_view])
 
 
 def _download(evidence_id: int) -> flask.Response:
@@ -227,3 +259,21 @@ def register(app: dash.Dash) -> None:
         if not contents:
             raise PreventUpdate
         return upload_declaration_evidence(web_user(), declaration_id, contents, filename)
+
+    @app.callback(
+        Output("evidence-lab-status", "children"),
+        Input("evidence-lab-record", "n_clicks"),
+        State("evidence-lab-decl-id", "value"),
+        State("evidence-lab-ncv", "value"),
+        State("evidence-lab-basis", "value"),
+        State("evidence-lab-moisture", "value"),
+        State("evidence-lab-name", "value"),
+        State("evidence-lab-cert", "value"),
+        State("evidence-lab-file", "value"),
+        State("evidence-lab-sampled", "date"),
+        prevent_initial_call=True,
+    )
+    def lab_ncv(n_clicks, decl_id, ncv, basis, moisture, lab, cert, file_id, sampled):  # noqa: ANN001, ANN202
+        if not n_clicks:
+            raise PreventUpdate
+        return record_lab_ncv(web_user(), decl_id, ncv, basis, moisture, lab, cert, file_id, sampled)

@@ -169,7 +169,8 @@ def _storage_sync(cfg: Config, args: argparse.Namespace) -> int:
 def _report(cfg: Config, args: argparse.Namespace) -> int:
     from core.reporting.reports import cli_report
 
-    return cli_report(cfg, month=args.month, factory=args.factory, out=args.out, period=args.period)
+    return cli_report(cfg, month=args.month, factory=args.factory, out=args.out, period=args.period,
+                      restate=args.restate)
 
 
 def _substitute(cfg: Config, args: argparse.Namespace) -> int:
@@ -442,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--period", help="YYYY-MM (month), YYYY-Qn (CBAM quarter) or YYYY (calendar year)")
     p.add_argument("--factory", help="factory code; default: every factory and the network workbook")
     p.add_argument("--out", help="directory to copy the workbooks to")
+    p.add_argument("--restate", metavar="REASON",
+                   help="restate: use the factor and parameter versions in force now instead of repeating the "
+                        "earlier version's, and say why (shown in the workbook with what changed)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("substitute", help="compute labelled substitutes for hours without valid sensor data "

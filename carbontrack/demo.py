@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.accounts.users import create_user
 from core.emissions import (
-    WOOD_DRY_NCV_MJ_PER_KG,
     barometric_pressure_pa,
     firewood_ncv_mj_per_kg,
     fuel_emissions,
@@ -318,7 +317,11 @@ class _Generator:
 
         wood_mj = fuel_mj * (1.0 - sum(shares.values()))
         moisture = round(rng.uniform(*FIREWOOD_MOISTURE), 2)
-        wood_kg = wood_mj / firewood_ncv_mj_per_kg(moisture, WOOD_DRY_NCV_MJ_PER_KG)
+        # The NCV the inventory will use: the factor's (IPCC default, issue 14), moisture-corrected only
+        # for a version that carries a dry NCV.
+        wood = fuels["firewood"]
+        wood_kg = wood_mj / (firewood_ncv_mj_per_kg(moisture, wood.dry_ncv_mj_per_kg) if wood.dry_ncv_mj_per_kg
+                             else wood.ncv_mj_per_kg)
         if plan.code in self.firewood_m3:
             add("firewood", round(wood_kg / plan.firewood_density, 1), "m3", moisture, plan.firewood_density)
         else:

@@ -57,6 +57,8 @@ class FuelFactor:
     biomass_fraction: float = 0.0  # share of the CO2 that is biogenic (0 fossil, 1 biomass)
     density_kg_per_l: float | None = None  # liquids; lets a quantity be logged in litres
     version: int = 1
+    # Firewood: dry-basis NCV for a moisture correction; None = `ncv_mj_per_kg` as it is (issue 14).
+    dry_ncv_mj_per_kg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,30 @@ def firewood_ncv_mj_per_kg(moisture_fraction: float, dry_ncv_mj_per_kg: float) -
     return dry_ncv_mj_per_kg * (1.0 - moisture_fraction) - WATER_LATENT_HEAT_MJ_PER_KG * moisture_fraction
 
 
-# Dry-basis NCV of wood, calibrated so that 25 % moisture gives 13.8 MJ/kg (domain.md §2.1,
-# "Firewood at 25 % moisture = 3,293 kcal" = 13.8 MJ/kg): (13.8 + 2.443·0.25) / 0.75 [C].
+# Legacy (before issue 14): dry-basis NCV of wood calibrated so that 25 % moisture gives 13.8 MJ/kg
+# (domain.md §2.1, a low-authority retailer page): (13.8 + 2.443·0.25) / 0.75 [C]. Only the factor
+# versions stored before migration 0012 carry it (`dry_ncv_mj_per_kg`), so their reports repeat;
+# the default is now the IPCC NCV as it is, and a lab NCV per fuel lot replaces it.
 WOOD_DRY_NCV_MJ_PER_KG = (13.8 + WATER_LATENT_HEAT_MJ_PER_KG * 0.25) / 0.75
+
+
+def lab_ncv_as_received(ncv_mj_per_kg: float, basis: str, lab_moisture: float | None,
+                        entry_moisture: float | None) -> float:
+    """The as-received NCV of a fuel lot for an entry, from a lab value (ISO 18125 moisture form).
+
+    `basis` "dry" or "as_received" (at `lab_moisture`). With the entry's own moisture the lab value
+    is taken to dry basis and back to the entry's moisture; without, the lab's as-received value.
+    """
+    if basis == "dry":
+        dry = ncv_mj_per_kg
+        moisture = entry_moisture if entry_moisture is not None else lab_moisture
+        return dry if moisture is None else firewood_ncv_mj_per_kg(moisture, dry)
+    if basis != "as_received":
+        raise EmissionsError(f"unknown NCV basis {basis!r}")
+    if entry_moisture is None or lab_moisture is None:
+        return ncv_mj_per_kg
+    dry = (ncv_mj_per_kg + WATER_LATENT_HEAT_MJ_PER_KG * lab_moisture) / (1.0 - lab_moisture)
+    return firewood_ncv_mj_per_kg(entry_moisture, dry)
 
 
 def _quantity_to_kg(fuel: str, quantity: float, unit: str, factor: FuelFactor, density_kg_m3: float | None) -> float:
@@ -166,12 +189,15 @@ def fuel_emissions(
     *,
     moisture_fraction: float | None = None,
     density_kg_m3: float | None = None,
+    ncv_mj_per_kg: float | None = None,
 ) -> FuelEmissions:
     """Emissions of burning `quantity` `unit` of `fuel` (IPCC 2006 Vol 2 Ch 2 Eq. 2.1, Tier 1).
 
     Energy = mass × NCV; each gas = energy [TJ] × EF [kg/TJ]. Biogenic CO2 is kept apart and not
     in co2e_kg (GHG Protocol: outside the scopes); CH4 and N2O from biomass are (domain.md §2.1).
-    Firewood with a `moisture_fraction` uses an NCV computed from it; in m³ it needs `density_kg_m3`.
+    Firewood in m³ needs `density_kg_m3`. `ncv_mj_per_kg` (a lab NCV of the fuel lot, as received)
+    replaces the factor's NCV; otherwise firewood with a `moisture_fraction` uses an NCV computed
+    from it only when the factor version carries a dry NCV (versions before issue 14).
     """
     if fuel not in factors:
         raise EmissionsError(f"unknown fuel {fuel!r}; known: {', '.join(sorted(factors))}")
@@ -180,14 +206,16 @@ def fuel_emissions(
     if not math.isfinite(quantity) or quantity < 0:
         raise EmissionsError(f"quantity must be a non-negative number, got {quantity}")
     factor = factors[fuel]
+    if ncv_mj_per_kg is not None and not (math.isfinite(ncv_mj_per_kg) and ncv_mj_per_kg > 0):
+        raise EmissionsError(f"NCV must be a positive number, got {ncv_mj_per_kg}")
+    ncv = ncv_mj_per_kg or factor.ncv_mj_per_kg
     if unit in ENERGY_UNITS_MJ:
         energy_mj = quantity * ENERGY_UNITS_MJ[unit]
-        mass_kg = energy_mj / factor.ncv_mj_per_kg
+        mass_kg = energy_mj / ncv
     else:
         mass_kg = _quantity_to_kg(fuel, quantity, unit, factor, density_kg_m3)
-        ncv = factor.ncv_mj_per_kg
-        if moisture_fraction is not None and fuel == "firewood":
-            ncv = firewood_ncv_mj_per_kg(moisture_fraction, WOOD_DRY_NCV_MJ_PER_KG)
+        if ncv_mj_per_kg is None and moisture_fraction is not None and fuel == "firewood" and factor.dry_ncv_mj_per_kg:
+            ncv = firewood_ncv_mj_per_kg(moisture_fraction, factor.dry_ncv_mj_per_kg)
         energy_mj = mass_kg * ncv
     energy_tj = energy_mj / 1e6
     co2_kg = energy_tj * factor.co2_kg_per_tj

@@ -342,6 +342,15 @@ class EmissionFactor(Base):
     is_default: Mapped[bool] = mapped_column(sa.Boolean, default=True)  # grid: the one used unless chosen
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     created_by: Mapped[str | None] = mapped_column(sa.String(80))
+    # Effective dating (issue 18): the version applies to a local month whose first day lies in
+    # [valid_from, valid_to); NULL = open. Among versions in force the latest valid_from wins
+    # (then the highest version), so rows stay unedited (core.inventory.factors.factor_in_force).
+    valid_from: Mapped[date | None] = mapped_column(sa.Date)
+    valid_to: Mapped[date | None] = mapped_column(sa.Date)
+    # Firewood only: dry-basis NCV that turns an entry's moisture into an as-received NCV. NULL =
+    # the NCV above is used as it is (IPCC default); set on the pre-issue-14 rows (retailer-derived).
+    dry_ncv_mj_per_kg: Mapped[float | None] = mapped_column(sa.Float)
+    change_reason: Mapped[str | None] = mapped_column(sa.Text)  # why this version was added
 
 
 class User(Base):
@@ -861,3 +870,96 @@ class SubstituteHour(Base):
     # The hours the value came from: "HB 2026-10-03T04Z=512.3; HA …" or "p90 of 720 h before …".
     basis: Mapped[str] = mapped_column(sa.Text)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+# --- Reproducible reports (issue 18 part D, issue 14 wood NCV) ----------------------------------
+
+
+class StackVersion(Base):
+    """Stack parameters in force from `valid_from` (a local date; NULL = since the stack existed).
+
+    An admin's stack edit adds a row (`core.registry.admin.update_stack`); rows are never edited.
+    The `stack` row keeps the values in force today, which the listener uses.
+    """
+
+    __tablename__ = "stack_version"
+    __table_args__ = (sa.UniqueConstraint("stack_id", "version", name="uq_stack_version_stack_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stack_id: Mapped[int] = mapped_column(sa.ForeignKey("stack.id"), index=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    valid_from: Mapped[date | None] = mapped_column(sa.Date)
+    diameter_m: Mapped[float] = mapped_column(sa.Float)
+    moisture_fraction: Mapped[float] = mapped_column(sa.Float)
+    dry_basis: Mapped[bool] = mapped_column(sa.Boolean)
+    velocity_profile_factor: Mapped[float] = mapped_column(sa.Float)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[str | None] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class FactorySiteVersion(Base):
+    """A factory's altitude (hence its ISA barometric pressure) in force from `valid_from`."""
+
+    __tablename__ = "factory_site_version"
+    __table_args__ = (sa.UniqueConstraint("factory_id", "version", name="uq_factory_site_version_factory_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    valid_from: Mapped[date | None] = mapped_column(sa.Date)
+    altitude_m: Mapped[float] = mapped_column(sa.Float)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[str | None] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+# LabNcv.basis: the moisture basis the laboratory states its NCV on.
+NCV_BASIS_AS_RECEIVED = "as_received"
+NCV_BASIS_DRY = "dry"
+
+
+class LabNcv(Base):
+    """A laboratory's NCV of one fuel lot (a supplier declaration), with its certificate.
+
+    Used for the factory's entries of that fuel in every month the lot's validity overlaps,
+    instead of the factor library's default (issue 14). Never edited: a wrong one is withdrawn.
+    """
+
+    __tablename__ = "lab_ncv"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(sa.ForeignKey("supplier_declaration.id"), index=True)
+    factory_id: Mapped[int] = mapped_column(sa.ForeignKey("factory.id"), index=True)
+    source: Mapped[str] = mapped_column(sa.String(32))
+    ncv_mj_per_kg: Mapped[float] = mapped_column(sa.Float)
+    basis: Mapped[str] = mapped_column(sa.String(16))  # as_received | dry
+    moisture_fraction: Mapped[float | None] = mapped_column(sa.Float)  # wet basis, of the sample
+    lab: Mapped[str] = mapped_column(sa.String(120))
+    certificate_ref: Mapped[str] = mapped_column(sa.String(120))
+    evidence_file_id: Mapped[int | None] = mapped_column(sa.ForeignKey("evidence_file.id"))
+    sampled_on: Mapped[date | None] = mapped_column(sa.Date)
+    recorded_by: Mapped[str | None] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReportBasis(Base):
+    """What one report version was computed from, and whether it restates an earlier version.
+
+    JSON maps: factor {code: version}, stack {stack_id: version}, site {factory_id: version}; lab NCV ids.
+    A regeneration without restatement reuses the earlier version's basis, so its figures repeat.
+    """
+
+    __tablename__ = "report_basis"
+
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), primary_key=True)
+    factor_versions: Mapped[str] = mapped_column(sa.Text)
+    stack_versions: Mapped[str] = mapped_column(sa.Text)
+    site_versions: Mapped[str] = mapped_column(sa.Text)
+    lab_ncv_ids: Mapped[str] = mapped_column(sa.Text, default="[]")  # JSON list of LabNcv ids used
+    restated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    previous_report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))
+    restatement_reason: Mapped[str | None] = mapped_column(sa.Text)
+    restated_by: Mapped[str | None] = mapped_column(sa.String(80))
+    changes: Mapped[str | None] = mapped_column(sa.Text)  # JSON list of {what, old, new}

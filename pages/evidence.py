@@ -57,6 +57,29 @@ def _register_panel(factories: list[dict]) -> dbc.Card:
         dcc.Upload(id="evidence-decl-upload", max_size=MAX_BYTES, className="border rounded p-2 mt-2 text-center",
                    children=html.Div("Drop or choose the declaration document")),
         html.Div(id="evidence-decl-upload-status", className="mt-2"),
+        html.H4("Laboratory NCV of a fuel lot (replaces the IPCC default for the lot's months)",
+                className="h6 mt-3"),
+        dbc.Row([
+            dbc.Col(dbc.Input(id="evidence-lab-decl-id", type="number", placeholder="declaration (lot) id", min=1),
+                    md=2),
+            dbc.Col(dbc.Input(id="evidence-lab-ncv", type="number", placeholder="NCV MJ/kg", min=5, max=60,
+                              step="any"), md=2),
+            dbc.Col(dcc.Dropdown(id="evidence-lab-basis", options=[
+                {"label": "dry basis", "value": "dry"},
+                {"label": "as received (give moisture)", "value": "as_received"}], placeholder="moisture basis"),
+                md=3),
+            dbc.Col(dbc.Input(id="evidence-lab-moisture", type="number", placeholder="moisture (fraction, wet basis)",
+                              min=0, max=0.7, step="any"), md=3),
+        ]),
+        dbc.Row([
+            dbc.Col(dbc.Input(id="evidence-lab-name", placeholder="laboratory", maxLength=120), md=3),
+            dbc.Col(dbc.Input(id="evidence-lab-cert", placeholder="certificate number", maxLength=120), md=3),
+            dbc.Col(dbc.Input(id="evidence-lab-file", type="number", min=1,
+                              placeholder="certificate file id (attached above)"), md=3),
+            dbc.Col(dcc.DatePickerSingle(id="evidence-lab-sampled", placeholder="sampled on"), md="auto"),
+            dbc.Col(dbc.Button("Record lab NCV", id="evidence-lab-record", color="success"), md="auto"),
+        ], className="mt-2"),
+        html.Div(id="evidence-lab-status", className="mt-2"),
     ]), className="mb-3 shadow-sm")
 
 

@@ -6,6 +6,7 @@ Each expected number names where it comes from ([R] read in a source, [K] a name
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -233,16 +234,35 @@ def test_firewood_by_volume_needs_a_density() -> None:
         fuel_emissions("firewood", 1.0, "m3", FUELS)
 
 
-def test_firewood_moisture_sets_the_ncv() -> None:
-    # domain.md §2.1 [R, low authority]: firewood at 25 % moisture = 3,293 kcal/kg = 13.8 MJ/kg.
+def test_firewood_default_ncv_is_the_ipcc_value_whatever_the_moisture() -> None:
+    # IPCC 2006 Vol 2 Ch 1 Table 1.2, Wood/Wood Waste: NCV 15.6 TJ/Gg = 15.6 MJ/kg (issue 14: the
+    # default no longer derives a moisture correction from a retailer page).
+    for moisture in (None, 0.25, 0.45):
+        em = fuel_emissions("firewood", 1.0, "kg", FUELS, moisture_fraction=moisture)
+        assert em.energy_mj == pytest.approx(15.6)
+
+
+def test_firewood_legacy_version_keeps_its_moisture_correction() -> None:
+    # Factor versions stored before issue 14 carry the dry NCV they were computed with, so their
+    # reports repeat: domain.md §2.1 [R, low authority] 3,293 kcal/kg at 25 % moisture = 13.8 MJ/kg.
     kcal_mj = 3293 * 4.1868e-3  # 1 kcal (IT) = 4.1868 kJ
     assert kcal_mj == pytest.approx(13.8, abs=0.02)
-    em = fuel_emissions("firewood", 1.0, "kg", FUELS, moisture_fraction=0.25)
+    dry = (13.8 + 2.443 * 0.25) / 0.75  # ISO 18125 form solved for the dry NCV
+    legacy = {**FUELS, "firewood": dataclasses.replace(FUELS["firewood"], dry_ncv_mj_per_kg=dry)}
+    em = fuel_emissions("firewood", 1.0, "kg", legacy, moisture_fraction=0.25)
     assert em.energy_mj == pytest.approx(13.8, abs=0.001)
     # Wetter wood carries less energy per kg, so less CO2 per kg at a per-TJ factor.
-    wet = fuel_emissions("firewood", 1.0, "kg", FUELS, moisture_fraction=0.45)
+    wet = fuel_emissions("firewood", 1.0, "kg", legacy, moisture_fraction=0.45)
     assert wet.energy_mj < em.energy_mj
     assert firewood_ncv_mj_per_kg(0.0, 19.0) == 19.0
+
+
+def test_a_lab_ncv_replaces_the_default() -> None:
+    em = fuel_emissions("firewood", 1000.0, "kg", FUELS, ncv_mj_per_kg=12.0)
+    assert em.energy_mj == pytest.approx(12_000.0)
+    assert em.biogenic_co2_kg == pytest.approx(12_000.0 / 1e6 * 112_000)  # Table 1.4: 112,000 kg/TJ
+    with pytest.raises(EmissionsError, match="NCV"):
+        fuel_emissions("firewood", 1.0, "kg", FUELS, ncv_mj_per_kg=float("nan"))
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from core.inventory.entry import (
 )
 from core.inventory.factors import load_factor_set
 from core.inventory.monthly import monthly_inventory
-from core.models import AuditLog, MonthlySubmission
+from core.models import AuditLog, Factory, MonthlySubmission
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
 
 THIS_MONTH = month_start(local_date(NOW, DEFAULT_TZ))
@@ -125,7 +125,9 @@ def test_unusual_values_warned_against_history(db):
 def test_preview_equals_inventory(db):
     Session, ids, users, factors = db
     form = typical()
-    p = preview(form, factors, default_density=450.0)
+    with Session() as s:
+        density = s.get(Factory, ids["KGW"]).firewood_density_kg_m3  # the factory's default, as the inventory uses
+    p = preview(form, factors, default_density=density)
     with Session() as s:
         save_entry(s, users["kagwe"], ids["KGW"], form, factors, now=NOW)
         s.commit()

@@ -276,8 +276,8 @@ def test_finding2_admin_forms_show_current_values(web):
         {"id": "admin-factory-pick", "property": "value", "value": fx.factory_ids["MTR"]},
         {"id": "admin-changed", "property": "data", "value": 0}])
     out = resp.get_json()["response"]
-    # build_small_db: MTR target 1.4, density 450
-    assert out["admin-factory-target"]["value"] == 1.4 and out["admin-factory-density"]["value"] == 450.0
+    # build_small_db: MTR target 1.4, density 367 (tests/web_helpers.py)
+    assert out["admin-factory-target"]["value"] == 1.4 and out["admin-factory-density"]["value"] == 367.0
     resp = post_callback(client, app, "admin-stack-diameter", [
         {"id": "admin-stack-pick", "property": "value", "value": 1},
         {"id": "admin-changed", "property": "data", "value": 0}])

@@ -5,7 +5,9 @@ monthly figures from `monthly_inventory`, so a number means the same thing every
 
 For one factory and one local month it combines:
 - the energy log (core.emissions.fuel_emissions per source): Scope 1 = fossil CO2 + CH4 + N2O
-  as CO2e; biogenic CO2 as a memo item (GHG Protocol; domain.md §0.2, §2.1);
+  as CO2e; biogenic CO2 as a memo item (GHG Protocol; domain.md §0.2, §2.1); a fuel whose lot
+  (supplier declaration) overlapping the month has a laboratory NCV uses it instead of the
+  factor's default NCV (`LabNcvUse`; several lots: their mean, all named);
 - grid electricity at the grid factor in force: Scope 2, location-based by default (domain.md §2.3);
 - the measured stack CO2 from the daily rollups, split into fossil and biogenic by the month's
   fuel mix on a carbon basis (a stack analyser cannot tell them apart, domain.md §0.2), plus the
@@ -33,6 +35,7 @@ from core.emissions import (
     electricity_kwh,
     fossil_share,
     fuel_emissions,
+    lab_ncv_as_received,
     specific_embedded_emissions,
 )
 from core.inventory.factors import FactorSet
@@ -45,8 +48,10 @@ from core.models import (
     Device,
     Factory,
     FactoryDaily,
+    LabNcv,
     MonthlySubmission,
     SubstituteHour,
+    SupplierDeclaration,
 )
 from core.timeutil import DEFAULT_TZ, add_months, local_date, local_day_bounds_utc, month_start, utcnow
 
@@ -75,6 +80,60 @@ class SourceLine:
     factor_code: str
     factor_version: int | None
     error: str | None = None  # a line that could not be computed (bad unit etc.)
+    ncv_mj_per_kg: float | None = None  # the as-received NCV used (fuels logged by mass/volume)
+    ncv_origin: str | None = None  # "default" or "lab: <lot>, <lab> <certificate>"
+    lab_ncv_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class LabNcvUse:
+    """A laboratory NCV of a fuel lot as a month's entry uses it (core.models.LabNcv)."""
+
+    id: int
+    declaration_id: int
+    factory_id: int
+    source: str
+    ncv_mj_per_kg: float
+    basis: str
+    moisture_fraction: float | None
+    lab: str
+    certificate_ref: str
+    lot: str  # supplier and declaration reference
+    valid_from: date
+    valid_to: date
+    evidence_file_id: int | None = None
+
+    def overlaps(self, month: date) -> bool:
+        """Whether the lot's validity overlaps the local month."""
+        return self.valid_from < add_months(month, 1) and self.valid_to >= month
+
+
+LabNcvMap = dict[tuple[int, date, str], list[LabNcvUse]]
+
+
+def load_lab_ncvs(session: Session, factory_ids: Iterable[int], months: Iterable[date],
+                  only_ids: Iterable[int] | None = None) -> LabNcvMap:
+    """Lab NCVs per (factory, month, fuel): not withdrawn, or exactly `only_ids` (a report's basis)."""
+    months = sorted({month_start(m) for m in months})
+    fids = list(factory_ids)
+    if not months or not fids:
+        return {}
+    q = (sa.select(LabNcv, SupplierDeclaration)
+         .join(SupplierDeclaration, LabNcv.declaration_id == SupplierDeclaration.id)
+         .where(LabNcv.factory_id.in_(fids)).order_by(LabNcv.id))
+    if only_ids is not None:
+        q = q.where(LabNcv.id.in_(list(only_ids)))
+    else:
+        q = q.where(LabNcv.withdrawn_at.is_(None))
+    out: LabNcvMap = defaultdict(list)
+    for lab, decl in session.execute(q):
+        use = LabNcvUse(lab.id, decl.id, lab.factory_id, lab.source, lab.ncv_mj_per_kg, lab.basis,
+                        lab.moisture_fraction, lab.lab, lab.certificate_ref,
+                        f"{decl.supplier} {decl.reference}", decl.valid_from, decl.valid_to, lab.evidence_file_id)
+        for m in months:
+            if use.overlaps(m):
+                out[(lab.factory_id, m, lab.source)].append(use)
+    return dict(out)
 
 
 @dataclass
@@ -234,8 +293,12 @@ def due_datetime(month: date, tz: tzinfo = DEFAULT_TZ) -> datetime:
     return end
 
 
-def source_line(entry, factors: FactorSet, gwp: str, default_density: float | None) -> SourceLine:  # noqa: ANN001
-    """Compute one energy-log line (an EnergyEntry or anything with its fields); errors become `error`."""
+def source_line(entry, factors: FactorSet, gwp: str, default_density: float | None,  # noqa: ANN001
+                labs: Sequence[LabNcvUse] = ()) -> SourceLine:
+    """Compute one energy-log line (an EnergyEntry or anything with its fields); errors become `error`.
+
+    `labs`: the lab NCVs of the fuel's lots in the month; their mean as-received NCV replaces the default.
+    """
     source, qty, unit = entry.source, entry.quantity, entry.unit
     try:
         if source in ELECTRICITY_SOURCES:
@@ -251,24 +314,35 @@ def source_line(entry, factors: FactorSet, gwp: str, default_density: float | No
                 electricity_emissions_kg(kwh, factors.own_renewable_kg_co2_per_kwh),
                 "own_renewable", factors.versions.get("own_renewable"),
             )
+        moisture = getattr(entry, "moisture_fraction", None)
+        lab_ncv = None
+        if labs:
+            values = [lab_ncv_as_received(u.ncv_mj_per_kg, u.basis, u.moisture_fraction, moisture) for u in labs]
+            lab_ncv = sum(values) / len(values)
         em = fuel_emissions(
             source, qty, unit, factors.fuels, gwp,
-            moisture_fraction=entry.moisture_fraction,
+            moisture_fraction=moisture,
             density_kg_m3=entry.density_kg_m3 or default_density,
+            ncv_mj_per_kg=lab_ncv,
         )
-        return SourceLine(source, qty, unit, em, 0.0, 0.0, source, factors.versions.get(source))
+        ncv_used = em.energy_mj / em.mass_kg if em.mass_kg else lab_ncv
+        origin = ("lab: " + "; ".join(f"lot {u.lot}, {u.lab} certificate {u.certificate_ref}" for u in labs)
+                  if labs else "default")
+        return SourceLine(source, qty, unit, em, 0.0, 0.0, source, factors.versions.get(source),
+                          ncv_mj_per_kg=ncv_used, ncv_origin=origin, lab_ncv_ids=tuple(u.id for u in labs))
     except EmissionsError as exc:
         return SourceLine(source, qty, unit, ZERO_EMISSIONS, 0.0, 0.0, source, None, error=str(exc))
 
 
 def _apply_submission(inv: MonthlyInventory, sub: MonthlySubmission, factors: FactorSet, gwp: str,
-                      default_density: float | None) -> None:
+                      default_density: float | None, lab_ncvs: LabNcvMap | None = None) -> None:
     inv.submission_status = sub.status
     inv.submitted_at = sub.submitted_at
     inv.green_leaf_kg = sub.green_leaf_kg
     inv.made_tea_kg = sub.made_tea_kg
     for entry in sub.entries:
-        line = source_line(entry, factors, gwp, default_density)
+        labs = (lab_ncvs or {}).get((inv.factory_id, inv.month, entry.source), ())
+        line = source_line(entry, factors, gwp, default_density, labs)
         inv.lines.append(line)
         inv.combustion = inv.combustion + line.emissions
         if line.source == "grid_electricity":
@@ -302,11 +376,13 @@ def monthly_inventory(
     gwp: str = "AR5",
     tz: tzinfo = DEFAULT_TZ,
     now: datetime | None = None,
+    lab_ncvs: LabNcvMap | None = None,
 ) -> list[MonthlyInventory]:
     """Inventories for every (factory, month) asked for, ordered by factory code then month.
 
     `factory_ids` must already be scoped to what the caller may see (core.access); None means
     every active factory. Uses a fixed number of queries whatever the number of factories and months.
+    `lab_ncvs` (a report's recorded basis) replaces the lab NCVs that are not withdrawn.
     """
     months = sorted({month_start(m) for m in months})
     if not months:
@@ -352,6 +428,8 @@ def monthly_inventory(
         for fid, seconds in assigned_seconds_by_factory(intervals, start, min(end, now)).items():
             month_expected[(fid, m)] = seconds
     substituted = _substituted_by_month(session, fids, first_day, last_day, tz)
+    if lab_ncvs is None:
+        lab_ncvs = load_lab_ncvs(session, fids, months)
 
     result = []
     for f in factories:
@@ -362,7 +440,7 @@ def monthly_inventory(
             )
             sub = sub_by_key.get((f.id, m))
             if sub is not None:
-                _apply_submission(inv, sub, factors, gwp, f.firewood_density_kg_m3)
+                _apply_submission(inv, sub, factors, gwp, f.firewood_density_kg_m3, lab_ncvs)
             inv.measured_co2_kg, inv.measured_covered_s = measured.get((f.id, m), (0.0, 0.0))
             inv.expected_s = month_expected.get((f.id, m), 0.0)
             sub_kg, sub_h, methods = substituted.get((f.id, m), (0.0, 0, {}))

@@ -6,7 +6,7 @@ anything; the caller commits.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,10 +24,12 @@ from core.models import (
     DeviceAssignment,
     EmissionFactor,
     Factory,
+    FactorySiteVersion,
     Stack,
+    StackVersion,
     User,
 )
-from core.timeutil import DEFAULT_TZ
+from core.timeutil import DEFAULT_TZ, local_date, utcnow
 from core.validation import FieldError, int_in, local_datetime, number_in, text, username
 
 # Every numeric field an admin can set, with its allowed range (inclusive) and unit. The ranges
@@ -196,12 +198,50 @@ def set_factory_target(session: Session, user: UserLike | None, factory_id: int,
     return f
 
 
-def update_stack(session: Session, user: UserLike | None, stack_id: int, **values) -> Stack:
-    """Change a stack's parameters within physical bounds; every change is audited."""
+STACK_PARAMETERS = ("diameter_m", "moisture_fraction", "dry_basis", "velocity_profile_factor")
+REASON_MAX_CHARS = 500
+
+
+def stack_versions(session: Session, stack_id: int) -> list[StackVersion]:
+    """Every parameter version of a stack, oldest first."""
+    return list(session.scalars(sa.select(StackVersion).where(StackVersion.stack_id == stack_id)
+                                .order_by(StackVersion.version)))
+
+
+def _add_stack_version(session: Session, st: Stack, values: dict, valid_from: date | None, reason: str | None,
+                       by: str | None) -> StackVersion:
+    versions = stack_versions(session, st.id)
+    if not versions:  # keep what was in force before the first recorded change
+        base = StackVersion(stack_id=st.id, version=1, valid_from=None, reason="registered values before the first "
+                            "recorded change", created_by=by, created_at=utcnow(),
+                            **{k: getattr(st, k) for k in STACK_PARAMETERS})
+        session.add(base)
+        versions = [base]
+    current = {k: getattr(st, k) for k in STACK_PARAMETERS}
+    row = StackVersion(stack_id=st.id, version=versions[-1].version + 1, valid_from=valid_from, reason=reason,
+                       created_by=by, created_at=utcnow(), **(current | values))
+    session.add(row)
+    return row
+
+
+def update_stack(session: Session, user: UserLike | None, stack_id: int, valid_from: date | None = None,
+                 reason: str | None = None, **values) -> Stack:
+    """Change a stack's parameters within physical bounds; every change is audited.
+
+    A change of diameter, moisture, analyser basis or profile factor adds an effective-dated
+    parameter version (in force from `valid_from`, default today; never a future date, since the
+    listener converts with today's values) so reports of earlier months keep the values they used.
+    """
     _require_admin(user)
     st = session.get(Stack, stack_id)
     if st is None:
         raise AdminError("no such stack")
+    today = local_date(utcnow())
+    if valid_from is not None and (not isinstance(valid_from, date) or valid_from > today):
+        raise AdminError("In force from: a date on or before today")
+    if reason is not None:
+        reason = reason.strip()[:REASON_MAX_CHARS] or None
+    param_changes: dict = {}
     for name, value in values.items():
         if value is None:
             continue
@@ -223,9 +263,57 @@ def update_stack(session: Session, user: UserLike | None, stack_id: int, **value
         old = getattr(st, name)
         if new != old:
             record_audit(session, user, "update", "stack", entity_id=str(st.id), factory_id=st.factory_id,
-                         field=name, old_value=_s(old), new_value=_s(new))
+                         field=name, old_value=_s(old), new_value=_s(new),
+                         detail=f"in force from {valid_from or today}" if name in STACK_PARAMETERS else None)
+            if name in STACK_PARAMETERS:
+                param_changes[name] = new
+            else:
+                setattr(st, name, new)
+    if param_changes:
+        _add_stack_version(session, st, param_changes, valid_from or today, reason, getattr(user, "username", None))
+        for name, new in param_changes.items():
             setattr(st, name, new)
     return st
+
+
+ALTITUDE_RANGE_M = (0.0, 4000.0)  # KTDA factories sit at about 1,200–2,300 m (domain.md §0.3)
+
+
+def set_factory_altitude(session: Session, user: UserLike | None, factory_id: int, altitude_m: float,
+                         valid_from: date | None = None, reason: str | None = None) -> Factory:
+    """Change a factory's altitude (its ISA barometric pressure) from a date (default today; never later).
+
+    Adds an effective-dated site version (the first change also keeps the registered altitude as
+    the baseline), so reports of earlier months keep the pressure they used; audited.
+    """
+    _require_admin(user)
+    f = session.get(Factory, factory_id)
+    if f is None:
+        raise AdminError("no such factory")
+    try:
+        altitude_m = number_in(altitude_m, "Altitude", *ALTITUDE_RANGE_M, "m", required=True)
+    except FieldError as exc:
+        raise AdminError(exc.message) from exc
+    today = local_date(utcnow())
+    if valid_from is not None and (not isinstance(valid_from, date) or valid_from > today):
+        raise AdminError("In force from: a date on or before today")
+    if altitude_m == f.altitude_m:
+        return f
+    by = getattr(user, "username", None)
+    versions = list(session.scalars(sa.select(FactorySiteVersion).where(FactorySiteVersion.factory_id == f.id)
+                                    .order_by(FactorySiteVersion.version)))
+    if not versions:
+        versions = [FactorySiteVersion(factory_id=f.id, version=1, valid_from=None, altitude_m=f.altitude_m,
+                                       reason="registered altitude before the first recorded change", created_by=by,
+                                       created_at=utcnow())]
+        session.add(versions[0])
+    session.add(FactorySiteVersion(factory_id=f.id, version=versions[-1].version + 1, valid_from=valid_from or today,
+                                   altitude_m=altitude_m, reason=(reason or "").strip()[:REASON_MAX_CHARS] or None,
+                                   created_by=by, created_at=utcnow()))
+    record_audit(session, user, "update", "factory", entity_id=f.code, factory_id=f.id, field="altitude_m",
+                 old_value=_s(f.altitude_m), new_value=_s(altitude_m), detail=f"in force from {valid_from or today}")
+    f.altitude_m = altitude_m
+    return f
 
 
 def _check_device_id(device_id: object) -> str:
@@ -387,12 +475,20 @@ def admin_add_factor_version(session: Session, user: UserLike | None, code: str,
                 clean[k] = text(v, k, FACTOR_TEXT_LIMITS[k], required=True)
             elif k == "year":
                 clean[k] = int_in(v, "year", *FACTOR_YEAR_RANGE)
+            elif k in ("valid_from", "valid_to"):
+                if not isinstance(v, date):
+                    raise AdminError(f"{k}: a date")
+                clean[k] = v
+            elif k == "change_reason":
+                clean[k] = text(v, "Reason", REASON_MAX_CHARS, required=True)
             else:
                 raise AdminError(f"not a factor field: {str(k)[:40]}")
         except FieldError as exc:
             raise AdminError(exc.message) from exc
-    if not clean:
+    if not set(clean) - {"valid_from", "valid_to", "change_reason"}:
         raise AdminError("change at least one value for a new version")
+    if clean.get("valid_from") and clean.get("valid_to") and clean["valid_to"] <= clean["valid_from"]:
+        raise AdminError("valid_to must be after valid_from")
     row = add_factor_version(session, code, user.username, **clean)
     session.flush()
     record_audit(session, user, "create", "emission_factor", entity_id=f"{code} v{row.version}",

@@ -21,8 +21,9 @@ PRIMARY_CITATIONS: dict[str, str] = {
     "diesel": IPCC_2006_FUEL + " - Gas/Diesel Oil",
     "furnace_oil": IPCC_2006_FUEL + " - Residual Fuel Oil",
     "lpg": IPCC_2006_FUEL + " - Liquefied Petroleum Gases",
-    "firewood": IPCC_2006_FUEL + " - Wood/Wood Waste (NCV 15.6 TJ/Gg as received); for a logged moisture the "
-                "as-received NCV follows ISO 18125:2017 (NCV_ar = NCV_dry (1 - w) - 2.443 w)",
+    "firewood": IPCC_2006_FUEL + " - Wood/Wood Waste (default NCV 15.6 TJ/Gg, lower 7.9, upper 31.0); a "
+                "laboratory NCV of a fuel lot replaces the default for that lot, converted to the logged moisture "
+                "with ISO 18125:2017 (NCV_ar = NCV_dry (1 - w) - 2.443 w)",
     "briquettes": IPCC_2006_FUEL + " - Other Primary Solid Biomass",
     "charcoal": IPCC_2006_FUEL + " - Charcoal",
     "grid_ke_average": "Ember (2025), Yearly Electricity Data, Kenya 2024: generation-average CO2 intensity "

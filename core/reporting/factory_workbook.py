@@ -90,6 +90,75 @@ MISSING_NOTE = (
     "figures (Scope 1, Scope 2, biogenic CO2, intensity, SEE) are left blank: they are missing, not zero."
 )
 
+REPRODUCIBLE_NOTE = (
+    "Each version of a report records the factor versions, stack and site parameter versions and laboratory "
+    "NCVs it used. A later version of the same period repeats them (same figures) unless it is a restatement, "
+    "which lists below what changed, why and who asked."
+)
+FACTOR_TABLE_HEADERS = ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
+                        "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source",
+                        "Primary citation (document, table, edition)", "In force", "Why this version"]
+FACTOR_TABLE_FORMATS = [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None,
+                        None, None]
+
+
+def factor_table_rows(data) -> list[tuple]:  # noqa: ANN001 - MonthData or PeriodData
+    """One row per factor version used: values, citation, effective dates and the reason for the version."""
+    return [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
+             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary, i.effective,
+             (i.change_reason or "") + (f" (moisture correction with dry NCV {i.dry_ncv_mj_per_kg:.2f} MJ/kg)"
+                                        if i.dry_ncv_mj_per_kg else ""))
+            for i in data.used_factor_info()]
+
+
+def write_basis(ws, row: int, data) -> int:  # noqa: ANN001 - Worksheet; MonthData or PeriodData
+    """The report's basis and, for a restatement, what changed (old against new), why and who; next row."""
+    row = section(ws, row, "Basis of this version: reproducibility and restatement")
+    rest = getattr(data, "restatement", None)
+    again = getattr(data, "reproduces_version", None)
+    if rest is not None:
+        row = key_values(ws, row, [
+            ("Restatement", f"restates version {rest.previous_version}" if rest.previous_version else "restatement"),
+            ("Reason given", rest.reason),
+            ("Restated by", rest.restated_by),
+            ("Changes", len(rest.changes), None, FMT_INT),
+        ])
+        if rest.changes:
+            _, row = table(ws, row, ["What changed", "Previous version used", "This version uses"], rest.changes,
+                           freeze=False)
+        else:
+            row = note(ws, row, "Nothing changed in the factors or parameters in force; figures as before.")
+    elif again is not None:
+        row = key_values(ws, row, [("Basis", f"same factor and parameter versions as version {again} "
+                                             "(regenerated without restatement)")])
+    else:
+        row = key_values(ws, row, [("Basis", "factor and parameter versions in force on the period's first day")])
+    return note(ws, row, REPRODUCIBLE_NOTE)
+
+
+def write_parameters(ws, row: int, fm: FactoryMonth) -> int:  # noqa: ANN001 - Worksheet
+    """Stack and node parameters in force for the month (issue 12 item 6); return the next row."""
+    row = section(ws, row, "Stack and node parameters in force for the month")
+    rows = []
+    for st in fm.stacks:
+        p = st.params
+        if p is None:
+            continue
+        nodes = "; ".join(f"{n.device_id}: firmware {n.firmware or 'unknown'}, interval "
+                          f"{n.sample_interval_s:g} s" + (f" (node reports {n.reported_interval_s:g} s)"
+                                                         if n.reported_interval_s else "")
+                          + ("" if n.active else ", retired") for n in st.nodes) or "none"
+        rows.append((st.name, p.version or None, p.valid_from, p.diameter_m, p.moisture_fraction, p.analyser_basis,
+                     p.velocity_profile_factor, p.altitude_m, None if p.pressure_pa is None else p.pressure_pa / 1000,
+                     nodes))
+    _, row = table(ws, row, ["Stack", "Parameter version", "In force from", "Diameter (m)", "Flue-gas moisture (fraction)",
+                             "Analyser basis", "Velocity profile factor", "Site altitude (m)",
+                             "Barometric pressure used (kPa, ISA)", "Sensor nodes"], rows,
+                   [None, FMT_INT, FMT_DATE, "0.000", "0.000", None, "0.000", FMT_INT, "0.00", None], freeze=False)
+    return note(ws, row, "Version blank: no parameter change recorded (the stack's registered values). Pressure: "
+                         "ISA barometric formula at the site altitude unless the node measures it (per reading).")
+
+
 
 def _t(kg: float | None) -> float | None:
     return None if kg is None else kg / 1000.0
@@ -271,7 +340,7 @@ def _sources(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         "Method", "Source stream", "Activity data", "Unit", "Mass (t)", "NCV as used (MJ/kg)", "Energy (TJ)",
         "CO2 EF (t CO2/TJ)", "Biomass fraction", "Fossil CO2 (t)", "Biogenic CO2 (t)", "CH4 EF (kg/TJ)",
         "CH4 (t)", "N2O EF (kg/TJ)", "N2O (t)", "CO2e Scope 1 (t)", "Factor code", "Factor version",
-        "Factor source and citation", "Remark",
+        "Factor source and citation", "Remark", "NCV from",
     ]
     rows = []
     tot = [0.0] * 7
@@ -285,23 +354,35 @@ def _sources(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
             info.biomass_fraction if info else None, _t(em.fossil_co2_kg), _t(em.biogenic_co2_kg),
             info.ch4_kg_per_tj if info else None, _t(em.ch4_kg), info.n2o_kg_per_tj if info else None,
             _t(em.n2o_kg), _t(em.co2e_kg), line.factor_code, line.factor_version,
-            f"{info.reference}. {info.primary}" if info else "", line.error or "",
+            f"{info.reference}. {info.primary}" if info else "", line.error or "", _ncv_from(line, info),
         ])
         for i, v in enumerate((em.mass_kg, em.energy_mj, em.fossil_co2_kg, em.biogenic_co2_kg, em.ch4_kg,
                                em.n2o_kg, em.co2e_kg)):
             tot[i] += v
     if fm.inv.has_energy_data:
         rows.append(["Total", "all combustion source streams", None, None, _t(tot[0]), None, tot[1] / 1e6, None, None,
-                     _t(tot[2]), _t(tot[3]), None, _t(tot[4]), None, _t(tot[5]), _t(tot[6]), None, None, None, None])
+                     _t(tot[2]), _t(tot[3]), None, _t(tot[4]), None, _t(tot[5]), _t(tot[6]), None, None, None, None,
+                     None])
     else:  # a missing month has no total, not a total of zero
-        rows.append(["Total", "MISSING: no energy data entered (blank, not zero)"] + [None] * 18)
+        rows.append(["Total", "MISSING: no energy data entered (blank, not zero)"] + [None] * 19)
     fmts = [None, None, FMT_KG, None, FMT_T, "0.00", "0.0000", "0.0", "0.00", FMT_T, FMT_T, "0.0", "0.00000", "0.00",
-            "0.00000", FMT_T, None, FMT_INT, None, None]
+            "0.00000", FMT_T, None, FMT_INT, None, None, None]
     _, end = table(ws, row, headers, rows, fmts)
     if not fuel_lines(fm):
         note(ws, end, "No fuel was logged for this month.")
     size_columns(ws)
     wrap_column(ws, 19)
+
+
+def _ncv_from(line: SourceLine, info) -> str:  # noqa: ANN001 - FactorInfo | None
+    """Which NCV a fuel line used: the lot's lab value, or the factor version's default."""
+    if line.ncv_origin and line.ncv_origin.startswith("lab"):
+        return line.ncv_origin
+    if info is None:
+        return ""
+    if line.source == "firewood" and info.dry_ncv_mj_per_kg:
+        return f"default {info.code} v{info.version}, moisture-corrected"
+    return f"default {info.code} v{info.version}"
 
 
 def _measured(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
@@ -350,7 +431,9 @@ def _measured(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Difference, measured vs calculated", inv.reconciliation_pct, "%", "0.0",
          "(measured + substituted - calculated) / calculated, as on the portal"),
     ])
-    note(ws, row, SUBSTITUTION_NOTE)
+    row = note(ws, row, SUBSTITUTION_NOTE)
+    row += 1
+    write_parameters(ws, row, fm)
     size_columns(ws)
 
 
@@ -484,13 +567,9 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
     gwp = data.gwp_values
     _, row = table(ws, row, ["Gas", "GWP-100"], [("CO2", 1.0), ("CH4 (fossil)", gwp["ch4_fossil"]),
                    ("CH4 (biogenic)", gwp["ch4_biogenic"]), ("N2O", gwp["n2o"])], [None, "0.0"], freeze=False)
-    row = section(ws, row, "Emission factors used (versioned; never edited once used)")
-    rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
-    _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
-                   [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None],
-                   freeze=False)
+    row = section(ws, row, "Emission factors used (versioned, effective-dated; never edited once used)")
+    _, row = table(ws, row, FACTOR_TABLE_HEADERS, factor_table_rows(data), FACTOR_TABLE_FORMATS, freeze=False)
+    row = write_basis(ws, row, data) + 1
     row = section(ws, row, "Coverage per day")
     rows = [(d.day, d.expected_s / SECONDS_PER_HOUR, d.covered_s / SECONDS_PER_HOUR,
              d.missing_s / SECONDS_PER_HOUR, d.substituted_hours, d.coverage, d.n_valid, d.n_readings - d.n_valid)

@@ -4,10 +4,15 @@
 portal's) plus one query each for factories, stacks, devices, daily rollups per factory and per
 device, submissions with their users, and the factor rows in force: about a dozen queries whatever
 the number of factories.
+
+Reproducible (issue 18): the factor versions, stack and site parameter versions and lab NCVs a
+month uses are its `Basis`: those in force on the month's first day, or exactly the ones an earlier
+report recorded (`basis=`), so regenerating a month repeats its figures unless it is restated.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,7 +24,13 @@ from sqlalchemy.orm import Session, aliased
 
 from core.emissions import GWP_SETS, EmissionsError, barometric_pressure_pa
 from core.inventory.factors import FactorSet, load_factor_set
-from core.inventory.monthly import MonthlyInventory, coverage_share, monthly_inventory
+from core.inventory.monthly import (
+    LabNcvMap,
+    MonthlyInventory,
+    coverage_share,
+    load_lab_ncvs,
+    monthly_inventory,
+)
 from core.measurement.availability import (
     Availability,
     assignments,
@@ -33,8 +44,11 @@ from core.models import (
     EmissionFactor,
     Factory,
     FactoryDaily,
+    FactorySiteVersion,
+    FirmwareInstall,
     MonthlySubmission,
     Stack,
+    StackVersion,
     SupplierDeclaration,
     User,
 )
@@ -64,6 +78,18 @@ class FactorInfo:
     table_ref: str
     year: int
     citation: str
+    valid_from: date | None = None
+    valid_to: date | None = None
+    change_reason: str | None = None
+    dry_ncv_mj_per_kg: float | None = None
+
+    @property
+    def effective(self) -> str:
+        """The effective dates in words, e.g. "from 2026-07-01" or "always"."""
+        if self.valid_from is None and self.valid_to is None:
+            return "always (no start date)"
+        start = f"from {self.valid_from:%Y-%m-%d}" if self.valid_from else "from the start"
+        return start + (f" to {self.valid_to:%Y-%m-%d} (exclusive)" if self.valid_to else "")
 
     @property
     def reference(self) -> str:
@@ -127,6 +153,126 @@ class DayFigures:
 
 
 @dataclass(frozen=True)
+class StackParams:
+    """A stack's parameters in force for a month, with the version they come from (0 = no version row)."""
+
+    stack_id: int
+    version: int
+    valid_from: date | None
+    diameter_m: float
+    moisture_fraction: float
+    dry_basis: bool
+    velocity_profile_factor: float
+    altitude_m: float | None
+    site_version: int
+    pressure_pa: float | None
+
+    @property
+    def analyser_basis(self) -> str:
+        return "dry (converted to wet with the moisture)" if self.dry_basis else "wet"
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """A sensor node on a stack: firmware in force at the month's end, sampling interval."""
+
+    device_id: str
+    firmware: str | None
+    sample_interval_s: float | None
+    reported_interval_s: float | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a report's figures rest on: factor, stack and site versions and lab NCVs (ids)."""
+
+    factor_versions: dict[str, int]
+    stack_versions: dict[int, int]
+    site_versions: dict[int, int]
+    lab_ncv_ids: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, str]:
+        """The basis as the JSON columns of `ReportBasis` (keys as strings)."""
+        return {
+            "factor_versions": json.dumps(dict(sorted(self.factor_versions.items()))),
+            "stack_versions": json.dumps({str(k): v for k, v in sorted(self.stack_versions.items())}),
+            "site_versions": json.dumps({str(k): v for k, v in sorted(self.site_versions.items())}),
+            "lab_ncv_ids": json.dumps(sorted(self.lab_ncv_ids)),
+        }
+
+    @classmethod
+    def from_json(cls, factor_versions: str, stack_versions: str, site_versions: str,
+                  lab_ncv_ids: str | None = None) -> Basis:
+        """Read a basis back from `ReportBasis` columns."""
+        return cls({k: int(v) for k, v in json.loads(factor_versions or "{}").items()},
+                   {int(k): int(v) for k, v in json.loads(stack_versions or "{}").items()},
+                   {int(k): int(v) for k, v in json.loads(site_versions or "{}").items()},
+                   tuple(int(i) for i in json.loads(lab_ncv_ids or "[]")))
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """Why and how a report version restates an earlier one (shown in the workbook)."""
+
+    previous_version: int | None
+    reason: str
+    restated_by: str
+    changes: list[tuple[str, str, str]]  # (what, old, new)
+
+
+def stack_params_in_force(session: Session, stacks: Iterable[Stack], factories: dict[int, Factory], at: date,
+                          pinned: Basis | None = None) -> dict[int, StackParams]:
+    """Each stack's parameters in force on `at` (or the pinned versions), with its site's pressure."""
+    stacks = list(stacks)
+    sids = [st.id for st in stacks]
+    fids = sorted({st.factory_id for st in stacks})
+    by_stack: dict[int, list[StackVersion]] = defaultdict(list)
+    for v in session.scalars(sa.select(StackVersion).where(StackVersion.stack_id.in_(sids))):
+        by_stack[v.stack_id].append(v)
+    by_site: dict[int, list[FactorySiteVersion]] = defaultdict(list)
+    for v in session.scalars(sa.select(FactorySiteVersion).where(FactorySiteVersion.factory_id.in_(fids))):
+        by_site[v.factory_id].append(v)
+
+    def pick(rows: list, key: int, pins: dict[int, int] | None):  # noqa: ANN202
+        if pins is not None and key in pins:
+            if pins[key] == 0:  # recorded before the first version row: the baseline made at the first edit
+                return min(rows, key=lambda r: r.version, default=None)
+            return next((r for r in rows if r.version == pins[key]), None)
+        live = [r for r in rows if r.valid_from is None or r.valid_from <= at]
+        return max(live, key=lambda r: (r.valid_from or date.min, r.version), default=None)
+
+    out = {}
+    for st in stacks:
+        v = pick(by_stack.get(st.id, []), st.id, pinned.stack_versions if pinned else None)
+        site = pick(by_site.get(st.factory_id, []), st.factory_id, pinned.site_versions if pinned else None)
+        f = factories.get(st.factory_id)
+        altitude = site.altitude_m if site is not None else (f.altitude_m if f is not None else None)
+        src = v if v is not None else st
+        # A report made before the stack's first recorded change keeps naming no version (0).
+        was_unversioned = pinned is not None and pinned.stack_versions.get(st.id) == 0
+        version = 0 if v is None or was_unversioned else v.version
+        out[st.id] = StackParams(st.id, version, v.valid_from if v is not None else None,
+                                 src.diameter_m, src.moisture_fraction or 0.0, bool(src.dry_basis),
+                                 src.velocity_profile_factor or 1.0, altitude,
+                                 0 if site is None or (pinned is not None and pinned.site_versions.get(st.factory_id) == 0)
+                                 else site.version, _pressure(altitude))
+    return out
+
+
+def firmware_at(session: Session, device_ids: Iterable[str], end: datetime) -> dict[str, str]:
+    """The firmware version each node ran at `end` (the last install seen before it)."""
+    out: dict[str, tuple[datetime, str]] = {}
+    for dev, version, since in session.execute(
+        sa.select(FirmwareInstall.device_id, FirmwareInstall.version, FirmwareInstall.since_at)
+        .where(FirmwareInstall.device_id.in_(list(device_ids)), FirmwareInstall.since_at < end)
+    ):
+        if dev not in out or since >= out[dev][0]:
+            out[dev] = (since, version)
+    return {k: v[1] for k, v in out.items()}
+
+
+@dataclass(frozen=True)
 class StackFigures:
     """One stack's month: its devices' valid seconds, readings and measured CO2."""
 
@@ -143,6 +289,8 @@ class StackFigures:
     sum_velocity_m_s: float = 0.0
     sum_flue_temp_c: float = 0.0
     pressure_pa: float | None = None  # ISA pressure at the factory's altitude
+    params: StackParams | None = None  # the parameters in force for the month (issue 12 item 6)
+    nodes: tuple[NodeParams, ...] = ()
 
     @property
     def coverage(self) -> float | None:
@@ -169,6 +317,8 @@ class StackFigures:
             return None
         area_m2 = math.pi * self.diameter_m ** 2 / 4.0
         actual_m3 = self.sum_velocity_m_s / self.n_valid * area_m2 * self.covered_s
+        # Velocity profile factor: single-point to area-average velocity (domain.md §0.6), as in ingest.
+        actual_m3 *= self.params.velocity_profile_factor if self.params is not None else 1.0
         return actual_m3 * (273.15 / (273.15 + temp)) * (self.pressure_pa / 101_325.0)
 
 
@@ -219,6 +369,9 @@ class MonthData:
     grid_alternatives: list[FactorInfo]
     factories: list[FactoryMonth]
     collected_at: datetime
+    basis: Basis | None = None
+    restatement: Restatement | None = None
+    reproduces_version: int | None = None  # the earlier version whose basis this one repeats
 
     @property
     def period_start(self) -> date:
@@ -255,7 +408,8 @@ def _factor_rows(session: Session, factors: FactorSet) -> tuple[dict[str, Factor
     for r in factor_rows:
         fi = FactorInfo(r.code, r.version, r.kind, r.label, r.ncv_mj_per_kg, r.co2_kg_per_tj, r.ch4_kg_per_tj,
                         r.n2o_kg_per_tj, r.biomass_fraction or 0.0, r.density_kg_per_l, r.kg_co2_per_kwh,
-                        r.source, r.table_ref, r.year, r.citation)
+                        r.source, r.table_ref, r.year, r.citation, r.valid_from, r.valid_to, r.change_reason,
+                        r.dry_ncv_mj_per_kg)
         if factors.versions.get(r.code) == r.version:
             info[r.code] = fi
         newest[r.code] = fi  # ordered by version: the last one wins
@@ -277,13 +431,24 @@ def collect_month(
     tz: tzinfo = DEFAULT_TZ,
     now: datetime | None = None,
     factors: FactorSet | None = None,
+    basis: Basis | None = None,
 ) -> MonthData:
-    """Gather one month's workbook inputs for the given factories (None = all) in batched queries."""
+    """Gather one month's workbook inputs for the given factories (None = all) in batched queries.
+
+    Factors, stack and site parameters and lab NCVs are those in force on the month's first day,
+    or exactly those of `basis` (an earlier report's), so a regenerated month repeats its figures.
+    """
     month = month_start(month)
     now = now or utcnow()
-    factors = factors or load_factor_set(session)
+    factors = factors or load_factor_set(session, at=month,
+                                         versions=basis.factor_versions if basis is not None else None)
     ids = None if factory_ids is None else list(factory_ids)
-    invs = monthly_inventory(session, [month], factors, ids, gwp, tz, now)
+    fq = sa.select(Factory.id)
+    if ids is not None:
+        fq = fq.where(Factory.id.in_(ids))
+    labs: LabNcvMap = load_lab_ncvs(session, list(session.scalars(fq)), [month],
+                                    only_ids=basis.lab_ncv_ids if basis is not None else None)
+    invs = monthly_inventory(session, [month], factors, ids, gwp, tz, now, lab_ncvs=labs)
     fids = [inv.factory_id for inv in invs]
     factories = {f.id: f for f in session.scalars(sa.select(Factory).where(Factory.id.in_(fids)))}
 
@@ -346,6 +511,13 @@ def collect_month(
     substituted = substituted_by_local_day(session, fids, first, last, tz)
     decls = load_declarations(session, fids)
     evidence = collect_evidence(session, fids, first, last)
+    all_stacks = [st for sts in stacks_by_factory.values() for st in sts]
+    params = stack_params_in_force(session, all_stacks, factories, month, basis)
+    firmware = firmware_at(session, [d.id for ds in devices_by_stack.values() for d in ds], month_end_utc)
+    used_labs = tuple(sorted({i for inv in invs for line in inv.lines for i in line.lab_ncv_ids}))
+    used_basis = Basis(dict(factors.versions), {sid: p.version for sid, p in params.items()},
+                       {p_fid: p.site_version for p_fid, p in
+                        ((st.factory_id, params[st.id]) for st in all_stacks)}, used_labs)
     out = []
     for inv in invs:
         f = factories[inv.factory_id]
@@ -360,11 +532,14 @@ def collect_month(
                 for i, v in enumerate(dev_rows.get(d.id, (0.0, 0.0, 0, 0, 0.0, 0.0, 0.0))):
                     sums[i] += v
             intervals = {d.sample_interval_s for d in devs}
+            p = params[st.id]
+            nodes = tuple(NodeParams(d.id, firmware.get(d.id, d.firmware), d.sample_interval_s,
+                                     d.reported_interval_s, bool(d.active)) for d in devs)
             fm.stacks.append(StackFigures(
-                st.name, st.diameter_m, tuple(d.id for d in devs),
+                st.name, p.diameter_m, tuple(d.id for d in devs),
                 intervals.pop() if len(intervals) == 1 else None,
                 sums[0], sums[1], stack_expected.get(st.id, 0.0), int(sums[2]), int(sums[3]),
-                sums[4], sums[5], sums[6], _pressure(f.altitude_m),
+                sums[4], sums[5], sums[6], p.pressure_pa, p, nodes,
             ))
         rows = day_rows.get(f.id, {})
         for d, _, _ in day_bounds:
@@ -373,4 +548,4 @@ def collect_month(
             fm.days.append(DayFigures(d, co2, covered, day_expected.get((f.id, d), 0.0), n_valid, n_read,
                                       sub.hours if sub else 0.0, sub.co2_kg if sub else 0.0))
         out.append(fm)
-    return MonthData(month, tz, gwp, factors, info, alternatives, out, now)
+    return MonthData(month, tz, gwp, factors, info, alternatives, out, now, used_basis)

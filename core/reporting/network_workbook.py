@@ -18,15 +18,18 @@ from core.reporting.citations import GWP_CITATIONS
 from core.reporting.factory_workbook import (
     BIOGENIC_NOTE,
     DISCLOSURE,
+    FACTOR_TABLE_FORMATS,
+    FACTOR_TABLE_HEADERS,
     ROUNDING_NOTE,
     data_status,
+    factor_table_rows,
     local_naive,
     target_status,
+    write_basis,
 )
 from core.reporting.month_data import FactoryMonth, MonthData
 from core.reporting.xlsx import (
     FMT_DATE,
-    FMT_FACTOR,
     FMT_INT,
     FMT_PCT,
     FMT_RATIO,
@@ -141,15 +144,12 @@ def write_factors_sheet(wb: Workbook, data: Any, subtitle: str) -> None:
     """Add the Factors sheet: every factor version the report used, with citations, and the GWP set."""
     ws = wb.create_sheet(SHEET_FACTORS)
     row = title(ws, "Factors: emission factors and GWP set used", subtitle)
-    rows = [(i.code, i.version, i.kind, i.label, i.ncv_mj_per_kg, i.co2_kg_per_tj, i.ch4_kg_per_tj, i.n2o_kg_per_tj,
-             i.biomass_fraction, i.kg_co2_per_kwh, i.reference, i.primary) for i in data.used_factor_info()]
-    _, row = table(ws, row, ["Code", "Version", "Kind", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)",
-                             "N2O (kg/TJ)", "Biomass fraction", "kg CO2/kWh", "Source", "Primary citation (document, table, edition)"], rows,
-                   [None, FMT_INT, None, None, "0.0", FMT_INT, "0.0", "0.0", "0.00", FMT_FACTOR, None, None])
+    _, row = table(ws, row, FACTOR_TABLE_HEADERS, factor_table_rows(data), FACTOR_TABLE_FORMATS)
     gwp = data.gwp_values
-    key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),
-                         (f"GWP set {data.gwp}: CH4 biogenic", gwp["ch4_biogenic"]),
-                         (f"GWP set {data.gwp}: N2O", gwp["n2o"])])
+    row = key_values(ws, row, [(f"GWP set {data.gwp}: CH4 fossil", gwp["ch4_fossil"]),
+                               (f"GWP set {data.gwp}: CH4 biogenic", gwp["ch4_biogenic"]),
+                               (f"GWP set {data.gwp}: N2O", gwp["n2o"])])
+    write_basis(ws, row + 1, data)
     size_columns(ws)
     wrap_column(ws, 12)
 

@@ -36,10 +36,17 @@ from sqlalchemy.orm import Session
 
 from core.emissions import GWP_SETS, SOLID_FUELS
 from core.inventory.factors import FactorSet, load_factor_set
-from core.inventory.monthly import ELECTRICITY_SOURCES, MonthlyInventory, monthly_inventory
+from core.inventory.monthly import ELECTRICITY_SOURCES, MonthlyInventory, load_lab_ncvs, monthly_inventory
 from core.models import Factory
 from core.reporting.evidence_sheet import collect_evidence
-from core.reporting.month_data import Declaration, FactorInfo, collect_factor_info, load_declarations
+from core.reporting.month_data import (
+    Basis,
+    Declaration,
+    FactorInfo,
+    Restatement,
+    collect_factor_info,
+    load_declarations,
+)
 from core.reporting.periods import Period
 from core.timeutil import DEFAULT_TZ, add_months, utcnow
 
@@ -174,6 +181,9 @@ class PeriodData:
     factor_info: dict[str, FactorInfo]
     factories: list[FactoryPeriod]
     collected_at: datetime
+    basis: Basis | None = None
+    restatement: Restatement | None = None
+    reproduces_version: int | None = None  # the earlier version whose basis this one repeats
 
     @property
     def gwp_values(self) -> dict[str, float]:
@@ -268,14 +278,23 @@ def collect_period(
     tz: tzinfo = DEFAULT_TZ,
     now: datetime | None = None,
     factors: FactorSet | None = None,
+    basis: Basis | None = None,
 ) -> PeriodData:
-    """Gather a period's figures (and the history the estimates need) for the given factories (None = all)."""
+    """Gather a period's figures (and the history the estimates need) for the given factories (None = all).
+
+    One factor set for the whole period: the versions in force on its first day, or exactly those of
+    `basis` (an earlier report's); lab NCVs likewise (issue 18, reproducible reports).
+    """
     now = now or utcnow()
-    factors = factors or load_factor_set(session)
+    factors = factors or load_factor_set(session, at=period.start,
+                                         versions=basis.factor_versions if basis is not None else None)
     ids = None if factory_ids is None else list(factory_ids)
     first = add_months(period.start, -HISTORY_MONTHS)
     months = [add_months(first, i) for i in range(HISTORY_MONTHS + len(period.months))]
-    invs = monthly_inventory(session, months, factors, ids, gwp, tz, now)
+    fq = sa.select(Factory.id) if ids is None else sa.select(Factory.id).where(Factory.id.in_(ids))
+    labs = load_lab_ncvs(session, list(session.scalars(fq)), months,
+                         only_ids=basis.lab_ncv_ids if basis is not None else None)
+    invs = monthly_inventory(session, months, factors, ids, gwp, tz, now, lab_ncvs=labs)
     fids = sorted({inv.factory_id for inv in invs})
     factories = {f.id: f for f in session.scalars(sa.select(Factory).where(Factory.id.in_(fids)))}
     decls = load_declarations(session, fids)
@@ -298,4 +317,6 @@ def collect_period(
                 continue
             fp.months.append(reported[inv.month] if inv.month in reported else estimate_month(inv, history))
         out.append(fp)
-    return PeriodData(period, tz, gwp, factors, collect_factor_info(session, factors), out, now)
+    used_labs = tuple(sorted({i for inv in invs for line in inv.lines for i in line.lab_ncv_ids}))
+    used = Basis(dict(factors.versions), {}, {}, used_labs)
+    return PeriodData(period, tz, gwp, factors, collect_factor_info(session, factors), out, now, used)

@@ -8,6 +8,12 @@ versions, GWP set and generation time. Older versions and their files are never 
 
 The data for all workbooks of a run is gathered once (`core.reporting.month_data.collect_month`), so a
 whole month (67 factories + network) costs about a dozen queries.
+
+Reproducible (issue 18): each version records its basis (`ReportBasis`: factor, stack and site
+parameter versions, lab NCVs). A new version of a period that already has one reuses the latest
+done version's basis, so its figures repeat whatever factors or stacks changed since; only
+`restate=True` (with a reason; `carbontrack report --restate "reason"`) takes the versions in force
+for the period now, and the workbook lists what changed (old against new), why and who asked.
 """
 
 from __future__ import annotations
@@ -31,9 +37,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.access import AccessDenied, UserLike, can_read_factory
 from core.config import Config
 from core.measurement.substitution import substitute_period
-from core.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_HQ, Factory, JobRun, Report
+from core.models import (
+    ROLE_ADMIN,
+    ROLE_AUDITOR,
+    ROLE_HQ,
+    EmissionFactor,
+    Factory,
+    FactorySiteVersion,
+    JobRun,
+    LabNcv,
+    Report,
+    ReportBasis,
+    StackVersion,
+)
 from core.reporting.factory_workbook import build_factory_workbook
-from core.reporting.month_data import collect_month
+from core.reporting.month_data import Basis, Restatement, collect_month
 from core.reporting.network_workbook import build_network_workbook
 from core.reporting.period_data import collect_period
 from core.reporting.period_workbook import build_factory_period_workbook, build_network_period_workbook
@@ -215,6 +233,117 @@ def claim_reports(
     raise ReportError("could not claim report versions: too many concurrent generations")
 
 
+RESTATEMENT_REASON_MAX_CHARS = 1000
+
+
+def previous_basis(session: Session, row: Report, tz: tzinfo = DEFAULT_TZ) -> tuple[Report | None, Basis | None]:
+    """The latest done earlier version of `row`'s workbook made after its period ended, and its basis.
+
+    A version made while the period was running (partial) is not repeated: the first complete
+    version uses what is in force. A version made before bases were recorded gives its factor
+    versions only (stack and site parameters then follow the versions in force).
+    """
+    _, period_end = period_bounds_utc(Period(row.period, row.month), tz)
+    prev = session.scalars(
+        sa.select(Report).where(Report.kind == row.kind, Report.scope_key == row.scope_key,
+                                Report.period == row.period, Report.month == row.month,
+                                Report.version < row.version, Report.status == STATUS_DONE,
+                                Report.generated_at >= period_end)
+        .order_by(Report.version.desc()).limit(1)
+    ).first()
+    if prev is None:
+        return None, None
+    rb = session.get(ReportBasis, prev.id)
+    if rb is not None:
+        return prev, Basis.from_json(rb.factor_versions, rb.stack_versions, rb.site_versions, rb.lab_ncv_ids)
+    if prev.factor_versions:
+        return prev, Basis({k: int(v) for k, v in json.loads(prev.factor_versions).items()}, {}, {})
+    return prev, None
+
+
+def factory_basis(session: Session, data, factory_id: int | None) -> Basis:  # noqa: ANN001 - Month/PeriodData
+    """The part of a run's basis that concerns one factory: its stacks, its site, its lab NCVs."""
+    full: Basis = data.basis
+    stacks = {st.params.stack_id for fm in data.factories if fm.factory_id == factory_id
+              for st in getattr(fm, "stacks", []) if getattr(st, "params", None) is not None}
+    labs = set(session.scalars(sa.select(LabNcv.id).where(LabNcv.id.in_(list(full.lab_ncv_ids)),
+                                                          LabNcv.factory_id == factory_id))) if full.lab_ncv_ids else set()
+    return Basis(dict(full.factor_versions), {k: v for k, v in full.stack_versions.items() if k in stacks},
+                 {k: v for k, v in full.site_versions.items() if k == factory_id}, tuple(sorted(labs)))
+
+
+def _factor_text(row: EmissionFactor | None, code: str, version: int | None) -> str:
+    if row is None:
+        return "not used" if version is None else f"{code} v{version}"
+    values = [f"{name} {getattr(row, col):g}" for name, col in (
+        ("NCV MJ/kg", "ncv_mj_per_kg"), ("CO2 kg/TJ", "co2_kg_per_tj"), ("CH4 kg/TJ", "ch4_kg_per_tj"),
+        ("N2O kg/TJ", "n2o_kg_per_tj"), ("kg CO2/kWh", "kg_co2_per_kwh")) if getattr(row, col) is not None]
+    start = f"from {row.valid_from:%Y-%m-%d}" if row.valid_from else "from always"
+    why = f"; {row.change_reason}" if row.change_reason else ""
+    return f"{code} v{row.version} ({', '.join(values)}; {start}{why})"
+
+
+def basis_changes(session: Session, old: Basis, new: Basis) -> list[tuple[str, str, str]]:
+    """What differs between two bases, as (what, old, new) lines a person can read."""
+    changes: list[tuple[str, str, str]] = []
+    codes = sorted(set(old.factor_versions) | set(new.factor_versions))
+    wanted = [(c, v) for c in codes for v in (old.factor_versions.get(c), new.factor_versions.get(c)) if v is not None]
+    rows = {(r.code, r.version): r for r in session.scalars(
+        sa.select(EmissionFactor).where(EmissionFactor.code.in_(codes)))} if wanted else {}
+    for c in codes:
+        a, b = old.factor_versions.get(c), new.factor_versions.get(c)
+        if a != b:
+            changes.append((f"emission factor {c}", _factor_text(rows.get((c, a)), c, a),
+                            _factor_text(rows.get((c, b)), c, b)))
+    sids = sorted(set(old.stack_versions) | set(new.stack_versions))
+    srows = {(r.stack_id, r.version): r for r in session.scalars(
+        sa.select(StackVersion).where(StackVersion.stack_id.in_(sids)))} if sids else {}
+
+    def stack_text(sid: int, v: int | None) -> str:
+        if v == 0:  # recorded before the first change: the baseline kept at that change
+            v = min((ver for s_id, ver in srows if s_id == sid), default=0)
+        r = srows.get((sid, v))
+        if r is None:
+            return "not recorded" if v is None else f"version {v}"
+        start = f"from {r.valid_from:%Y-%m-%d}" if r.valid_from else "from always"
+        why = f"; {r.reason}" if r.reason else ""
+        return (f"v{r.version}: diameter {r.diameter_m:g} m, moisture {r.moisture_fraction:g}, "
+                f"{'dry' if r.dry_basis else 'wet'} analyser, profile factor {r.velocity_profile_factor:g} "
+                f"({start}{why})")
+
+    for sid in sids:
+        a, b = old.stack_versions.get(sid), new.stack_versions.get(sid)
+        if a is not None and a != b and stack_text(sid, a) != stack_text(sid, b):  # 0 = the baseline
+            changes.append((f"stack {sid} parameters", stack_text(sid, a), stack_text(sid, b)))
+    fids = sorted(set(old.site_versions) | set(new.site_versions))
+    sites = {(r.factory_id, r.version): r for r in session.scalars(
+        sa.select(FactorySiteVersion).where(FactorySiteVersion.factory_id.in_(fids)))} if fids else {}
+
+    def site_text(fid: int, v: int | None) -> str:
+        if v == 0:
+            v = min((ver for f_id, ver in sites if f_id == fid), default=0)
+        r = sites.get((fid, v))
+        if r is None:
+            return "registered altitude" if v == 0 else f"version {v}"
+        start = f"from {r.valid_from:%Y-%m-%d}" if r.valid_from else "from always"
+        return f"v{r.version}: altitude {r.altitude_m:g} m ({start}{'; ' + r.reason if r.reason else ''})"
+
+    for fid in fids:
+        a, b = old.site_versions.get(fid), new.site_versions.get(fid)
+        if a is not None and a != b and site_text(fid, a) != site_text(fid, b):  # 0 = the baseline
+            changes.append(("site altitude (barometric pressure)", site_text(fid, a), site_text(fid, b)))
+    if set(old.lab_ncv_ids) != set(new.lab_ncv_ids):
+        ids = sorted(set(old.lab_ncv_ids) | set(new.lab_ncv_ids))
+        labs = {r.id: r for r in session.scalars(sa.select(LabNcv).where(LabNcv.id.in_(ids)))}
+
+        def lab_text(lab_ids: tuple[int, ...]) -> str:
+            return "; ".join(f"{labs[i].source} {labs[i].ncv_mj_per_kg:g} MJ/kg ({labs[i].basis}), "
+                             f"{labs[i].lab} {labs[i].certificate_ref}" for i in sorted(lab_ids) if i in labs) or "none"
+
+        changes.append(("laboratory NCVs of fuel lots", lab_text(old.lab_ncv_ids), lab_text(new.lab_ncv_ids)))
+    return changes
+
+
 def _write_workbook(wb, directory: Path, filename: str) -> Path:  # noqa: ANN001
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / filename
@@ -244,12 +373,23 @@ def generate_reports(
     gwp: str | None = None,
     fresh_after: datetime | None = None,
     period: str = PERIOD_MONTH,
+    restate: bool = False,
+    restatement_reason: str | None = None,
 ) -> GenerationResult:
     """Produce the period's workbooks (all factories + network by default) and record each as a Report.
 
     `period` is month (default), quarter or year; `month` is any day in it. A failure of one
-    workbook is recorded on its row (status failed, error) and the others go on.
+    workbook is recorded on its row (status failed, error) and the others go on. A workbook that
+    has an earlier done version repeats that version's basis (factor, stack, site versions, lab
+    NCVs) unless `restate` (which needs `restatement_reason`): then it uses what is in force for
+    the period now and says what changed, why and who asked (`requested_by`).
     """
+    if restate:
+        restatement_reason = (restatement_reason or "").strip()
+        if not restatement_reason:
+            raise ReportError("a restatement needs a reason (what changed and why)")
+        if len(restatement_reason) > RESTATEMENT_REASON_MAX_CHARS:
+            raise ReportError(f"the restatement reason is limited to {RESTATEMENT_REASON_MAX_CHARS} characters")
     month = period_of(period, month).start
     gwp = gwp or cfg.gwp_set  # the configured GWP set (CARBONTRACK_GWP_SET), shown in every workbook
     if network is None:
@@ -263,34 +403,86 @@ def generate_reports(
         return result
     with session_factory() as s:
         rows = {r.id: r for r in s.scalars(sa.select(Report).where(Report.id.in_(ids)))}
-    need_all = any(rows[i].kind == KIND_NETWORK for i in ids)
-    factory_ids = None if need_all else [rows[i].factory_id for i in ids]
+        previous = {rid: previous_basis(s, rows[rid], cfg.tz) for rid in ids}
+    # Labelled substitutes for the period's hours without valid data first (idempotent), so the
+    # workbooks state measured + substituted (core.measurement.substitution).
+    everyone = any(rows[i].kind == KIND_NETWORK for i in ids)
     try:
         with session_factory() as s:
-            # Labelled substitutes for the period's hours without valid data first (idempotent), so the
-            # workbooks state measured + substituted (core.measurement.substitution).
             start_utc, end_utc = period_bounds_utc(Period(period, month), cfg.tz)
-            substitute_period(s, start_utc, end_utc, factory_ids, now=now)
+            substitute_period(s, start_utc, end_utc, None if everyone else [rows[i].factory_id for i in ids], now=now)
             s.commit()
-        with session_factory() as s:
-            if period == PERIOD_MONTH:
-                data = collect_month(s, month, factory_ids, gwp=gwp, tz=cfg.tz, now=now)
-            else:
-                data = collect_period(s, Period(period, month), factory_ids, gwp=gwp, tz=cfg.tz, now=now)
     except Exception as exc:  # the whole run fails: every claimed row says why
-        log.exception("collecting data for %s failed", Period(period, month).label)
-        _mark_failed(session_factory, ids, f"collecting data failed: {type(exc).__name__}: {exc}")
+        log.exception("substituting missing hours for %s failed", Period(period, month).label)
+        _mark_failed(session_factory, ids, f"substituting missing hours failed: {type(exc).__name__}: {exc}")
         with session_factory() as s:
             result.reports = list(s.scalars(sa.select(Report).where(Report.id.in_(ids)).order_by(Report.id)))
         return result
-    by_factory = {fm.factory_id: fm for fm in data.factories}
-    factor_versions = json.dumps(dict(sorted(data.factors.versions.items())))
+    # Workbooks share one data collection per basis. Factory bases name only their own factory's
+    # stacks, site and lab NCVs, so those with the same factor versions merge into one group (normally
+    # one group for every factory); the network's basis covers all factories and gets its own.
+    groups: dict[str, list[int]] = {}
+    pins: dict[str, Basis | None] = {}
+    for rid in ids:
+        pinned = None if restate else previous[rid][1]
+        if pinned is None:
+            key = "in force"
+        elif rows[rid].kind == KIND_NETWORK:
+            key = "network " + json.dumps(pinned.to_json(), sort_keys=True)
+        else:
+            key = "factories " + json.dumps(dict(sorted(pinned.factor_versions.items())))
+        merged = pins.get(key)
+        if pinned is not None and merged is not None:
+            pinned = Basis(merged.factor_versions, merged.stack_versions | pinned.stack_versions,
+                           merged.site_versions | pinned.site_versions,
+                           tuple(sorted(set(merged.lab_ncv_ids) | set(pinned.lab_ncv_ids))))
+        pins[key] = pinned
+        groups.setdefault(key, []).append(rid)
+    datasets: dict[int, object] = {}
+    for key, group in groups.items():
+        pinned = pins[key]
+        need_all = any(rows[i].kind == KIND_NETWORK for i in group)
+        factory_ids = None if need_all else [rows[i].factory_id for i in group]
+        try:
+            with session_factory() as s:
+                if period == PERIOD_MONTH:
+                    data = collect_month(s, month, factory_ids, gwp=gwp, tz=cfg.tz, now=now, basis=pinned)
+                else:
+                    data = collect_period(s, Period(period, month), factory_ids, gwp=gwp, tz=cfg.tz, now=now,
+                                          basis=pinned)
+        except Exception as exc:  # the group's run fails: every claimed row says why
+            log.exception("collecting data for %s failed", Period(period, month).label)
+            _mark_failed(session_factory, group, f"collecting data failed: {type(exc).__name__}: {exc}")
+            continue
+        for rid in group:
+            datasets[rid] = data
     label = Period(period, month).label
     directory = cfg.reports_dir.resolve() / label
     store = open_store(cfg, session_factory)
     total = len(ids)
     for done, rid in enumerate(ids, start=1):
         row = rows[rid]
+        data = datasets.get(rid)
+        if data is None:
+            with session_factory() as s:
+                result.reports.append(s.get(Report, rid))
+            continue
+        by_factory = {fm.factory_id: fm for fm in data.factories}
+        factor_versions = json.dumps(dict(sorted(data.factors.versions.items())))
+        prev_row, prev_basis = previous[rid]
+        data.restatement = None
+        data.reproduces_version = None
+        with session_factory() as s:
+            basis = data.basis if row.kind == KIND_NETWORK else factory_basis(s, data, row.factory_id)
+            changes = (basis_changes(s, prev_basis or Basis({}, {}, {}), basis)
+                       if restate and prev_row is not None else [])
+        basis_row = dict(basis.to_json(), restated=False, previous_report_id=prev_row.id if prev_row else None)
+        if restate and prev_row is not None:
+            data.restatement = Restatement(prev_row.version, restatement_reason, requested_by, changes)
+            basis_row.update(restated=True, restatement_reason=restatement_reason, restated_by=requested_by,
+                             changes=json.dumps(changes))
+        elif prev_row is not None and prev_basis is not None:
+            data.reproduces_version = prev_row.version
         generated_at = now or utcnow()
         try:
             if row.kind == KIND_NETWORK:
@@ -314,6 +506,8 @@ def generate_reports(
             rep = s.get(Report, rid)
             for k, v in values.items():
                 setattr(rep, k, v)
+            if values["status"] == STATUS_DONE:
+                s.merge(ReportBasis(report_id=rid, **basis_row))
             s.commit()
             result.reports.append(rep)
         if progress is not None:
@@ -408,10 +602,11 @@ def check_period(period_text: str, cfg: Config, now: datetime | None = None) -> 
 
 
 def cli_report(cfg: Config, month: str | None = None, factory: str | None = None, out: str | None = None,
-               period: str | None = None) -> int:
+               period: str | None = None, restate: str | None = None) -> int:
     """`carbontrack report`: generate one period's workbooks, print progress and paths; return an exit code.
 
     `month` (YYYY-MM) or `period` (YYYY-MM, YYYY-Qn for a CBAM quarter, YYYY for a calendar year).
+    `restate` (a reason) makes the new versions restatements (see `generate_reports`).
     """
     from core.db import open_database
 
@@ -434,7 +629,7 @@ def cli_report(cfg: Config, month: str | None = None, factory: str | None = None
         codes = [factory] if factory else None
         print(f"generating {p.label} workbooks for {factory or 'every factory and the network'} ...", flush=True)
         result = generate_reports(session_factory, cfg, p.start, codes, requested_by="cli", progress=show,
-                                  period=p.kind)
+                                  period=p.kind, restate=restate is not None, restatement_reason=restate)
     except ReportError as exc:
         print(f"carbontrack report: {exc}", file=sys.stderr)
         return 2
