@@ -1,0 +1,44 @@
+/* Carbon Track data grids (callbacks/grid.py): browser-side callbacks, served from assets/ so the
+   Content-Security-Policy needs no inline script and no eval. */
+(function () {
+  "use strict";
+  var BREAKPOINTS = {2: 768, 3: 576};  // callbacks.grid.PRIORITY_BREAKPOINTS
+  var grids = {};  // grid id -> {field: priority}
+
+  function applyPriorities(gridId) {
+    var prio = grids[gridId];
+    if (!prio || !window.dash_ag_grid) { return; }
+    window.dash_ag_grid.getApiAsync(gridId).then(function (api) {
+      var width = window.innerWidth, show = [], hide = [];
+      Object.keys(prio).forEach(function (field) {
+        var limit = BREAKPOINTS[prio[field]];
+        (limit && width < limit ? hide : show).push(field);
+      });
+      if (show.length) { api.setColumnsVisible(show, true); }
+      if (hide.length) { api.setColumnsVisible(hide, false); }
+    }).catch(function () { /* the grid left the page */ });
+  }
+
+  var timer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { Object.keys(grids).forEach(applyPriorities); }, 150);
+  });
+
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.ctGrid = {
+    quickFilter: function (text, options) {
+      var out = Object.assign({}, options || {});
+      out.quickFilterText = typeof text === "string" ? text : "";
+      return out;
+    },
+    exportCsv: function (nClicks) {
+      return Boolean(nClicks);
+    },
+    priorities: function (prio, gridId) {
+      grids[gridId] = prio || {};
+      applyPriorities(gridId);
+      return window.innerWidth;
+    }
+  };
+})();
