@@ -42,3 +42,24 @@
     }
   };
 })();
+
+/* Cell renderers named in column definitions ("cellRenderer": "CtStatus"): a coloured badge that
+   always carries its text too (colour is never the only sign). */
+(function () {
+  "use strict";
+  var COLOURS = {
+    met: "success", approved: "success", ok: "success", active: "success",
+    missed: "danger", missing: "danger", late: "danger", firing: "danger", revoked: "secondary",
+    submitted: "primary", draft: "warning", "awaiting": "primary", acknowledged: "warning",
+    "not": "light", "no": "secondary", expired: "secondary", resolved: "secondary"
+  };
+  window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
+  window.dashAgGridComponentFunctions.CtStatus = function (props) {
+    var text = props.value === null || props.value === undefined ? "" : String(props.value);
+    if (!text) { return ""; }
+    var first = text.split(/[\s·,;]/)[0].toLowerCase();
+    var colour = COLOURS[first] || "secondary";
+    var cls = "badge text-bg-" + colour + (colour === "light" ? " border" : "");
+    return window.React.createElement("span", {className: cls, title: text}, text);
+  };
+})();

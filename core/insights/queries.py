@@ -59,7 +59,15 @@ from core.models import (
     Reading,
     Stack,
 )
-from core.timeutil import DEFAULT_TZ, add_months, iter_months, local_date, local_day_bounds_utc, month_start, utcnow
+from core.timeutil import (
+    DEFAULT_TZ,
+    add_months,
+    iter_months,
+    local_date,
+    local_day_bounds_utc,
+    month_start,
+    utcnow,
+)
 
 LIVE_WINDOW = timedelta(hours=1)  # raw readings shown at full resolution
 LIVE_HOURS = 24  # hourly rollups shown on the live page
