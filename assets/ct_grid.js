@@ -60,6 +60,13 @@
     var first = text.split(/[\s·,;]/)[0].toLowerCase();
     var colour = COLOURS[first] || "secondary";
     var cls = "badge text-bg-" + colour + (colour === "light" ? " border" : "");
-    return window.React.createElement("span", {className: cls, title: text}, text);
+    var badge = window.React.createElement("span", {className: cls}, text);
+    // A cell may link somewhere (the submission grid: that factory-month's entry page): the row's
+    // `<field>__href`, a path on this site only.
+    var href = props.data && props.colDef ? props.data[props.colDef.field + "__href"] : null;
+    if (typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      return window.React.createElement("a", {href: href, className: "ct-cell-link", title: text + " — open"}, badge);
+    }
+    return badge;
   };
 })();
