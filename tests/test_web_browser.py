@@ -218,11 +218,11 @@ def test_wlead001_sort_and_drill_down(dash_duo, site):
 @pytest.mark.clock_independent  # sign-in, menus, user admin, CSP: no date in them
 @pytest.mark.parametrize(("username", "expected"), [
     ("kagwe", {"factory/live", "factory/entry", "factory/history", "reports", "evidence", "alerts"}),
-    ("hq", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
+    ("hq", {"hq", "hq/leaderboard", "hq/submissions", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
             "evidence", "hq/firmware", "alerts"}),
-    ("auditor", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history",
+    ("auditor", {"hq", "hq/leaderboard", "hq/submissions", "hq/nodes", "factory/live", "factory/entry", "factory/history",
                  "reports", "evidence", "hq/firmware", "alerts", "admin", "audit"}),
-    ("admin", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
+    ("admin", {"hq", "hq/leaderboard", "hq/submissions", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
                "evidence", "hq/firmware", "alerts", "admin", "audit"}),
 ])
 def test_wrole001_each_role_sees_its_pages(dash_duo, site, username, expected):
