@@ -129,5 +129,5 @@ def as_text(value: Any) -> str:
 
 def md_link(text: str, href: str) -> str:
     """A Markdown link for a column with `cellRenderer: "markdown"` (text escaped for Markdown)."""
-    safe = "".join("\\" + ch if ch in "\\[]()*_`<>#!|" else ch for ch in text)
+    safe = "".join("\\" + ch if ch in "\\[]*_`<>#!|" else ch for ch in text)
     return f"[{safe}]({href})"

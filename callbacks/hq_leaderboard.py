@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
@@ -64,6 +64,21 @@ def leaderboard_rows(user, metric: str | None, period: str | None, region, sessi
     with session_factory() as s:
         return leaderboard(s, user, load_factor_set(s), period, region_i, metric, now, tz, gwp=app_gwp(),
                            first=first_m, last=last_m)
+
+
+def url_choices(kwargs: dict, today: date) -> tuple[int | None, str | None, str | None]:
+    """Region and month range from the address (drill-down from the overview): ?region=2, ?month=2026-05,
+    ?from=2026-01&to=2026-06. Junk is ignored."""
+    try:
+        region = int_in(kwargs.get("region"), "Region", 1, MAX_REGION)
+    except FieldError:
+        region = None
+    month = kwargs.get("month")
+    first = month if parse_range_month(month, today) else kwargs.get("from")
+    last = month if parse_range_month(month, today) else kwargs.get("to")
+    first = first if parse_range_month(first, today) else None
+    last = last if parse_range_month(last, today) else None
+    return region, first, last
 
 
 def _round(value: float | None, digits: int) -> float | None:

@@ -8,29 +8,13 @@ import sqlalchemy as sa
 from dash import dcc, html
 
 from callbacks.common import app_tz, not_permitted, page_allowed, page_header, session_factory, web_user
-from callbacks.hq_leaderboard import MAX_REGION
-from callbacks.ranges import month_range_picker, parse_range_month
+from callbacks.hq_leaderboard import url_choices
+from callbacks.ranges import month_range_picker
 from core.insights.queries import METRICS, PERIODS
 from core.models import Factory
 from core.timeutil import local_date, utcnow
-from core.validation import FieldError, int_in
 
 dash.register_page(__name__, path="/hq/leaderboard", title="Leaderboard · Carbon Track", name="Leaderboard")
-
-
-def url_choices(kwargs: dict, today) -> tuple[int | None, str | None, str | None]:  # noqa: ANN001
-    """Region and month range from the address (drill-down from the overview): ?region=2, ?month=2026-05,
-    ?from=2026-01&to=2026-06. Junk is ignored."""
-    try:
-        region = int_in(kwargs.get("region"), "Region", 1, MAX_REGION)
-    except FieldError:
-        region = None
-    month = kwargs.get("month")
-    first = month if parse_range_month(month, today) else kwargs.get("from")
-    last = month if parse_range_month(month, today) else kwargs.get("to")
-    first = first if parse_range_month(first, today) else None
-    last = last if parse_range_month(last, today) else None
-    return region, first, last
 
 
 def layout(**kwargs) -> html.Div:
