@@ -116,7 +116,7 @@ class Poster:
 def measure(app, Session, runs: int) -> dict[str, dict[str, float]]:  # noqa: ANN001, N803
     """Time every dashboard callback (function and HTTP); return {name: stats}."""
     from callbacks.admin import admin_tables
-    from callbacks.audit import audit_view
+    from callbacks.audit import audit_block, audit_view
     from callbacks.factory_entry import load_month, preview_panel
     from callbacks.factory_history import history_data, render_history, to_csv, to_xlsx
     from callbacks.factory_live import render_live, tick_live
@@ -154,7 +154,9 @@ def measure(app, Session, runs: int) -> dict[str, dict[str, float]]:  # noqa: AN
         "leaderboard: change, last 12 months": lambda: leaderboard_table(
             leaderboard_rows(users["hq"], "change", "last_12", None, Session, tz)),
         "node health (all nodes)": lambda: render_nodes(*nodes_data(users["hq"], Session, tz), False, tz),
-        "audit log (200 rows)": lambda: audit_view(users["auditor"], None, None, 200, Session, tz),
+        "audit log (grid + first 200 rows)": lambda: (audit_view(users["auditor"], None, None, 200, Session, tz),
+                                                      audit_block(users["auditor"], None, None,
+                                                                  {"startRow": 0, "endRow": 200}, Session, tz)),
         "admin tables": lambda: admin_tables(users["admin"], Session, tz),
     }
     results: dict[str, dict[str, float]] = {}
@@ -176,7 +178,7 @@ def measure(app, Session, runs: int) -> dict[str, dict[str, float]]:  # noqa: AN
         "leaderboard: change, last 12 months": hq.post("hq-leaderboard-table", {
             "hq-leaderboard-metric": "change", "hq-leaderboard-period": "last_12"}),
         "node health (all nodes)": hq.post("hq-nodes-table", {"hq-nodes-interval": 0, "hq-nodes-problems": []}),
-        "audit log (200 rows)": auditor.post("audit-table", {"audit-limit": 200}),
+        "audit log (200 rows)": auditor.post("audit-grid", {"audit-grid": {"startRow": 0, "endRow": 200}}),
         "admin tables": admin.post("admin-user-table", {"admin-changed": 0}),
     }
     # The routing callback takes pathname and search from the same component id.

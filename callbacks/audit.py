@@ -1,4 +1,5 @@
-"""Audit log callback."""
+"""Audit log callbacks: the filters render an infinite data grid; the grid asks the server for one
+block of rows at a time (the audit log grows without bound), and each block re-checks the user."""
 
 from __future__ import annotations
 
@@ -6,46 +7,102 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, html
+from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.grid import PAGE_SIZE, data_grid, grid_controls
 from core.access import AccessDenied
 from core.insights.queries import audit_entries
 from core.timeutil import DEFAULT_TZ
 from core.validation import FieldError, int_in
 
+GRID_ID = "audit-grid"
+MAX_BLOCK = 500  # rows one request may ask for
+MAX_OFFSET = 10**7
+COLUMNS = [
+    {"field": "at", "headerName": "When (EAT)", "minWidth": 150},
+    {"field": "user", "headerName": "User"},
+    {"field": "action", "headerName": "Action", "priority": 1},
+    {"field": "entity", "headerName": "Entity", "priority": 2},
+    {"field": "field", "headerName": "Field", "priority": 2},
+    {"field": "old", "headerName": "Old value", "priority": 3},
+    {"field": "new", "headerName": "New value", "priority": 3},
+    {"field": "detail", "headerName": "Detail", "priority": 3, "minWidth": 200},
+]
+
+
+def _filters(action: Any, text: Any) -> tuple[str | None, str | None]:
+    action = action if isinstance(action, str) and 0 < len(action) <= 40 else None
+    text = text if isinstance(text, str) and text.strip() else None
+    return action, text
+
 
 def audit_view(user, action: str | None, text: str | None, limit, session_factory, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
-    """Return the audit table for the filters, or a refusal."""
+    """Return the audit grid for the filters (rows come block by block), an empty state, or a refusal.
+
+    `limit` is the rows per block the grid fetches (default PAGE_SIZE).
+    """
     try:
-        n = int_in(limit, "Limit", 1, 5000) or 200
+        block = int_in(limit, "Limit", 1, MAX_BLOCK) or PAGE_SIZE
     except FieldError:
-        n = 200
-    action = action if isinstance(action, str) and len(action) <= 40 else None
-    text = text if isinstance(text, str) else None
+        block = PAGE_SIZE
+    action, text = _filters(action, text)
     try:
         with session_factory() as s:
-            rows = audit_entries(s, user, n, action=action or None, text=text or None)
+            first = audit_entries(s, user, 1, action=action, text=text)
     except AccessDenied as exc:
         return dbc.Alert(f"Not allowed: {exc}.", color="danger")
-    if not rows:
+    if not first:
         return empty_state("No audit entries match.")
-    head = ("When (EAT)", "User", "Action", "Entity", "Field", "Old value", "New value", "Detail")
-    body = [html.Tr([html.Td(fmt_eat(r.at, tz)), html.Td(r.username or "—"), html.Td(r.action),
-                     html.Td(f"{r.entity} {r.entity_id or ''}".strip()), html.Td(r.field or ""),
-                     html.Td(r.old_value or ""), html.Td(r.new_value or ""), html.Td(r.detail or "", className="small")])
-            for r in rows]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
-                     responsive=True, id="audit-grid")
+    return html.Div([
+        data_grid(GRID_ID, COLUMNS, infinite=True, export_name="audit-log",
+                  extra_options={"cacheBlockSize": block}),
+        html.Div("Rows load as you scroll, newest first. The CSV export holds the rows loaded so far.",
+                 className="small text-muted"),
+    ])
+
+
+def audit_block(user, action: Any, text: Any, request: Any, session_factory, tz: Any = DEFAULT_TZ) -> dict:  # noqa: ANN001
+    """Answer the grid's getRowsRequest: rows startRow..endRow of the filtered log, and the total once known."""
+    empty = {"rowData": [], "rowCount": 0}
+    if not isinstance(request, dict):
+        return empty
+    try:
+        start = int_in(request.get("startRow"), "startRow", 0, MAX_OFFSET, required=True)
+        end = int_in(request.get("endRow"), "endRow", 1, MAX_OFFSET + MAX_BLOCK, required=True)
+    except FieldError:
+        return empty
+    n = min(MAX_BLOCK, max(1, end - start))
+    action, text = _filters(action, text)
+    try:
+        with session_factory() as s:
+            rows = audit_entries(s, user, n + 1, action=action, text=text, offset=start)
+    except AccessDenied:
+        return empty
+    data = [{"at": fmt_eat(r.at, tz), "user": r.username or "—", "action": r.action,
+             "entity": f"{r.entity} {r.entity_id or ''}".strip(), "field": r.field or "",
+             "old": r.old_value or "", "new": r.new_value or "", "detail": r.detail or ""} for r in rows[:n]]
+    # One row more than asked for says there are more; otherwise this block ends the log.
+    return {"rowData": data, "rowCount": None if len(rows) > n else start + len(data)}
 
 
 def register(app: dash.Dash) -> None:
-    """Attach the audit page's callback to `app`."""
+    """Attach the audit page's callbacks to `app`."""
 
     @app.callback(
         Output("audit-table", "children"),
-        Input("audit-action", "value"), Input("audit-search", "value"), Input("audit-limit", "value"),
+        Input("audit-action", "value"), Input("audit-search", "value"),
     )
-    def _render(action, text, limit):  # noqa: ANN001, ANN202
-        return audit_view(web_user(), action, text, limit, app_session_factory(), app_tz())
+    def _render(action, text):  # noqa: ANN001, ANN202
+        return audit_view(web_user(), action, text, PAGE_SIZE, app_session_factory(), app_tz())
+
+    @app.callback(
+        Output(GRID_ID, "getRowsResponse"),
+        Input(GRID_ID, "getRowsRequest"), State("audit-action", "value"), State("audit-search", "value"),
+        prevent_initial_call=True,
+    )
+    def _rows(request, action, text):  # noqa: ANN001, ANN202
+        return audit_block(web_user(), action, text, request, app_session_factory(), app_tz())
+
+    grid_controls(app, GRID_ID, search=False)

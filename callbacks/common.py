@@ -29,18 +29,18 @@ NAV_ITEMS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Reports", "/reports"), ("Evidence", "/evidence"), ("Alerts", "/alerts"),
     ),
     ROLE_HQ: (
-        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Nodes", "/hq/nodes"),
+        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Submissions", "/hq/submissions"), ("Nodes", "/hq/nodes"),
         ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
         ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
     ),
     ROLE_ADMIN: (
-        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Nodes", "/hq/nodes"),
+        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Submissions", "/hq/submissions"), ("Nodes", "/hq/nodes"),
         ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
         ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
         ("Admin", "/admin"), ("Audit log", "/audit"),
     ),
     ROLE_AUDITOR: (
-        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Nodes", "/hq/nodes"),
+        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Submissions", "/hq/submissions"), ("Nodes", "/hq/nodes"),
         ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
         ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
         ("Admin (read-only)", "/admin"), ("Audit log", "/audit"),

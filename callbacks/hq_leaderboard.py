@@ -1,67 +1,125 @@
-"""Leaderboard callback: rank on the server, render a table with links to each factory's history."""
+"""Leaderboard callback: rank on the server, render a data grid with links to each factory's history."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import Input, Output, dcc, html
+from dash import Input, Output, html
 
-from callbacks.common import app_gwp, app_tz, empty_state, fmt_num, fmt_t, web_user
+from callbacks.common import TONNE_KG, app_gwp, app_tz, empty_state, web_user
 from callbacks.common import session_factory as app_session_factory
-from core.insights.queries import METRICS, PERIODS, LeaderRow, leaderboard, month_progress
+from callbacks.grid import data_grid, grid_controls, md_link
+from callbacks.ranges import parse_range_month
+from core.insights.queries import (
+    METRICS,
+    PERIODS,
+    LeaderRow,
+    leaderboard,
+    month_progress,
+    month_range,
+    range_label,
+)
 from core.inventory.factors import load_factor_set
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow
 from core.validation import FieldError, int_in
 
 MAX_REGION = 99  # KTDA has 7 regions; a larger number is not a region
+GRID_ID = "hq-leaderboard-grid"
+COLUMNS = [
+    {"field": "factory", "headerName": "Factory", "cellRenderer": "markdown", "minWidth": 150},
+    {"field": "rank", "headerName": "#", "filter": "agNumberColumnFilter", "maxWidth": 80, "minWidth": 60},
+    {"field": "intensity", "headerName": "Intensity (kg CO2e/kg made tea)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn"},
+    {"field": "result", "headerName": "Target result", "cellRenderer": "CtStatus"},
+    {"field": "target", "headerName": "Target (kg CO2e/kg)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "priority": 3},
+    {"field": "emissions_t", "headerName": "Emissions (t CO2e)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "priority": 2},
+    {"field": "change_pct", "headerName": "Change vs last year (%)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "priority": 3},
+    {"field": "months_compared", "headerName": "Months compared", "priority": 3},
+    {"field": "region", "headerName": "Region", "priority": 2},
+    {"field": "approved", "headerName": "Months approved", "priority": 3},
+    {"field": "status", "headerName": "Data status", "priority": 2, "minWidth": 160},
+]
 
 
 def leaderboard_rows(user, metric: str | None, period: str | None, region, session_factory,  # noqa: ANN001
-                     tz: Any = DEFAULT_TZ, now: datetime | None = None) -> list[LeaderRow]:
-    """Ranked rows for the filters (unknown filter values fall back to the defaults)."""
+                     tz: Any = DEFAULT_TZ, now: datetime | None = None, first: Any = None,
+                     last: Any = None) -> list[LeaderRow]:
+    """Ranked rows for the filters (unknown filter values fall back to the defaults).
+
+    `first`/`last` are picked months ("YYYY-MM"); when either is set it replaces the period.
+    """
     metric = metric if isinstance(metric, str) and metric in METRICS else "intensity"
     period = period if isinstance(period, str) and period in PERIODS else "latest"
     try:
         region_i = int_in(region, "Region", 1, MAX_REGION)
     except FieldError:
         region_i = None
+    today = local_date(now or utcnow(), tz)
+    first_m, last_m = parse_range_month(first, today), parse_range_month(last, today)
     with session_factory() as s:
-        return leaderboard(s, user, load_factor_set(s), period, region_i, metric, now, tz, gwp=app_gwp())
+        return leaderboard(s, user, load_factor_set(s), period, region_i, metric, now, tz, gwp=app_gwp(),
+                           first=first_m, last=last_m)
 
 
-def leaderboard_table(rows: list[LeaderRow]) -> Any:
-    """Return the ranking as a table; names link to the factory's history."""
+def url_choices(kwargs: dict, today: date) -> tuple[int | None, str | None, str | None]:
+    """Region and month range from the address (drill-down from the overview): ?region=2, ?month=2026-05,
+    ?from=2026-01&to=2026-06. Junk is ignored."""
+    try:
+        region = int_in(kwargs.get("region"), "Region", 1, MAX_REGION)
+    except FieldError:
+        region = None
+    month = kwargs.get("month")
+    first = month if parse_range_month(month, today) else kwargs.get("from")
+    last = month if parse_range_month(month, today) else kwargs.get("to")
+    first = first if parse_range_month(first, today) else None
+    last = last if parse_range_month(last, today) else None
+    return region, first, last
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def grid_rows(rows: list[LeaderRow]) -> list[dict]:
+    """The ranking as grid rows: numbers stay numbers (they sort), names link to the history."""
+    out = []
+    for r in rows:
+        out.append({
+            "code": r.code, "factory_id": r.factory_id,
+            "factory": md_link(f"{r.name} ({r.code})", f"/factory/history?factory={r.factory_id}"),
+            "rank": r.rank, "region": f"Region {r.region}",
+            "intensity": _round(r.intensity, 3), "target": _round(r.target, 2),
+            "result": {True: "met", False: "missed"}.get(r.target_met, "no data"),
+            "emissions_t": None if r.total_kg is None else round(r.total_kg / TONNE_KG, 1),
+            "change_pct": _round(r.change_pct, 1),
+            "months_compared": r.months_compared if r.change_pct is not None else None,
+            "approved": f"{r.months_reported} of {r.months}",
+            "status": status_note(r),
+        })
+    return out
+
+
+def leaderboard_table(rows: list[LeaderRow], months_label: str = "") -> Any:
+    """Return the ranking as a data grid; names link to the factory's history."""
     if not rows:
         return empty_state("No factories match these filters.")
-    head = ("#", "Factory", "Region", "Intensity (kg CO2e/kg made tea)", "Target", "Emissions (t CO2e)",
-            "Change vs last year", "Months approved", "Status")
-    body = []
-    for r in rows:
-        badge = {True: dbc.Badge("met", color="success"), False: dbc.Badge("missed", color="danger")}.get(
-            r.target_met, dbc.Badge("no data", color="secondary"))
-        change = "—" if r.change_pct is None else f"{r.change_pct:+.1f} % ({r.months_compared} mo)"
-        body.append(html.Tr([
-            html.Td(r.rank),
-            html.Td(dcc.Link(f"{r.name} ({r.code})", href=f"/factory/history?factory={r.factory_id}",
-                             id={"type": "hq-leaderboard-link", "code": r.code})),
-            html.Td(r.region), html.Td(fmt_num(r.intensity, "", 3)),
-            html.Td([fmt_num(r.target, "", 2), " ", badge]), html.Td(fmt_t(r.total_kg)), html.Td(change),
-            html.Td(f"{r.months_reported} of {r.months}"),
-            html.Td(status_note(r), className="small"),
-        ], id={"type": "hq-leaderboard-row", "code": r.code}))
     note = html.Div("Ranked on months HQ has approved; months submitted and awaiting approval, and drafts, "
-                    "are counted in the Status column only.", className="small text-muted",
+                    "are counted in the Data status column only.", className="small text-muted",
                     id="hq-leaderboard-basis")
-    table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], hover=True, size="sm",
-                      striped=True, responsive=True, id="hq-leaderboard-grid")
+    parts = []
+    if months_label:
+        parts.append(html.Div(f"Months: {months_label}.", className="small mb-1", id="hq-leaderboard-months"))
+    parts += [data_grid(GRID_ID, COLUMNS, grid_rows(rows), export_name="leaderboard",
+                        search_label="Search factories"), note]
     if all(r.change_pct is None for r in rows):
-        return html.Div([table, note, html.Div("Change vs last year: no factory has energy data for the same "
-                                                "months a year earlier yet.", className="small text-muted",
-                                                id="hq-leaderboard-change-note")])
-    return html.Div([table, note])
+        parts.append(html.Div("Change vs last year: no factory has energy data for the same months a year "
+                              "earlier yet.", className="small text-muted", id="hq-leaderboard-change-note"))
+    return html.Div(parts)
 
 
 def status_note(r: LeaderRow) -> str:
@@ -83,11 +141,18 @@ def register(app: dash.Dash) -> None:
     @app.callback(
         Output("hq-leaderboard-table", "children"),
         Input("hq-leaderboard-metric", "value"), Input("hq-leaderboard-period", "value"),
-        Input("hq-leaderboard-region", "value"),
+        Input("hq-leaderboard-region", "value"), Input("hq-leaderboard-from", "value"),
+        Input("hq-leaderboard-to", "value"),
     )
-    def _render(metric, period, region):  # noqa: ANN001, ANN202
-        rows = leaderboard_rows(web_user(), metric, period, region, app_session_factory(), app_tz())
-        return html.Div([pending_message(web_user(), app_session_factory(), app_tz()), leaderboard_table(rows)])
+    def _render(metric, period, region, first, last):  # noqa: ANN001, ANN202
+        tz = app_tz()
+        rows = leaderboard_rows(web_user(), metric, period, region, app_session_factory(), tz, first=first, last=last)
+        today = local_date(utcnow(), tz)
+        chosen = month_range(parse_range_month(first, today), parse_range_month(last, today), today)
+        return html.Div([pending_message(web_user(), app_session_factory(), tz),
+                         leaderboard_table(rows, range_label(chosen) if chosen else "")])
+
+    grid_controls(app, GRID_ID)
 
 
 def pending_message(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Any:  # noqa: ANN001

@@ -7,22 +7,29 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, html
+from dash import Input, Output, State, html
 
 from callbacks.common import app_gwp, app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
+from callbacks.ranges import parse_range_month
 from core.alerts.notify import reminders_sent
-from core.insights.queries import UPTIME_THRESHOLD, Overview, hq_overview
+from core.insights.queries import UPTIME_THRESHOLD, Overview, hq_overview, range_label
 from core.inventory.factors import load_factor_set
 from core.inventory.monthly import due_datetime
-from core.timeutil import DEFAULT_TZ, add_months
+from core.timeutil import DEFAULT_TZ, add_months, local_date, utcnow
 
 
-def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Overview:  # noqa: ANN001
-    """Return the overview numbers for `user` (scoped to the factories they may see)."""
+def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | None = None,  # noqa: ANN001
+                  first: Any = None, last: Any = None) -> Overview:
+    """Return the overview numbers for `user` (scoped to the factories they may see).
+
+    `first`/`last` are picked months ("YYYY-MM", junk ignored): the totals, regions and trend cover them.
+    """
+    today = local_date(now or utcnow(), tz)
     with session_factory() as s:
-        return hq_overview(s, user, load_factor_set(s), now, tz, gwp=app_gwp())
+        return hq_overview(s, user, load_factor_set(s), now, tz, gwp=app_gwp(),
+                           first=parse_range_month(first, today), last=parse_range_month(last, today))
 
 
 def uptime_table(ov: Overview) -> Any:
@@ -58,7 +65,7 @@ def reminders_table(rows: list, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
 def ytd_basis(ov: Overview) -> str:
     """What the year-to-date figures count: approved factory-months, and what waits for approval."""
     pending = ov.ytd_pending.n if ov.ytd_pending is not None else 0
-    text = f"{ov.ytd.n} approved factory-months"
+    text = f"{ov.ytd.n} approved factory-months" + (f", {range_label(ov.range_months)}" if ov.range_months else "")
     return text + (f"; {pending} awaiting approval, not included" if pending else "")
 
 
@@ -86,13 +93,14 @@ def render_overview(ov: Overview) -> tuple:
         e = empty_figure("No factories yet: load the demo data or add factories in Admin.")
         return empty_state("No factories yet: load the demo data or add factories in Admin."), e, e, e, None
     lm = ov.last_month.strftime("%b %Y")
+    span = range_label(ov.range_months) if ov.range_months else "year to date"
     kpis = dbc.Row([
-        kpi_card("Scope 1 fossil, year to date", _t(ov.ytd.scope1_kg, "t CO2e"), ytd_basis(ov),
+        kpi_card(f"Scope 1 fossil, {span}", _t(ov.ytd.scope1_kg, "t CO2e"), ytd_basis(ov),
                  card_id="hq-overview-ytd-scope1"),
-        kpi_card("Scope 2, year to date", _t(ov.ytd.scope2_kg, "t CO2e"), "location-based",
+        kpi_card(f"Scope 2, {span}", _t(ov.ytd.scope2_kg, "t CO2e"), "location-based",
                  card_id="hq-overview-ytd-scope2"),
-        kpi_card("Biogenic CO2, year to date (memo)", _t(ov.ytd.biogenic_co2_kg, "t CO2"), "outside scopes"),
-        kpi_card("Network intensity, year to date", fmt_num(ov.ytd.intensity_kg_per_kg, "kg CO2e/kg", 3),
+        kpi_card(f"Biogenic CO2, {span} (memo)", _t(ov.ytd.biogenic_co2_kg, "t CO2"), "outside scopes"),
+        kpi_card(f"Network intensity, {span}", fmt_num(ov.ytd.intensity_kg_per_kg, "kg CO2e/kg", 3),
                  "Σ Scope 1+2 ÷ Σ made tea", card_id="hq-overview-intensity"),
         kpi_card("Scope 1 fossil, month to date", _t(ov.mtd.scope1_kg, "t CO2e"),
                  f"{ov.mtd.n} of {ov.n_factories} factories have entered this month"),
@@ -121,8 +129,43 @@ def render_overview(ov: Overview) -> tuple:
     reg = region_figure(regions, [ov.by_region[r].scope1_kg for r in regions],
                         [ov.by_region[r].scope2_kg for r in regions],
                         [ov.by_region[r].intensity_kg_per_kg for r in regions]) if regions else empty_figure(
-        "No energy data this year yet.")
+        "No energy data in these months yet." if ov.range_months else "No energy data this year yet.")
+    if ov.range_months:
+        trend.update_layout(title={"text": f"Network trend, {span}"})
+        if regions:
+            reg.update_layout(title={"text": f"{span} by region"})
     return kpis, trend, map_figure(ov.factories), reg, uptime_table(ov)
+
+
+def _range_query(first: Any, last: Any, today) -> str:  # noqa: ANN001
+    """'&from=2026-01&to=2026-06' for the picked months that are valid, '' otherwise."""
+    parts = [f"&{key}={value}" for key, value in (("from", first), ("to", last))
+             if parse_range_month(value, today) is not None]
+    return "".join(parts)
+
+
+def region_click_target(click_data: dict | None, first: Any = None, last: Any = None, today=None) -> str | None:  # noqa: ANN001
+    """Return the leaderboard filtered to the region clicked on the region chart (and the picked months)."""
+    try:
+        label = click_data["points"][0]["x"]
+        region = int(str(label).removeprefix("Region").strip())
+    except (TypeError, KeyError, IndexError, ValueError):
+        return None
+    if not 1 <= region <= 99:
+        return None
+    return f"/hq/leaderboard?region={region}" + _range_query(first, last, today or local_date(utcnow()))
+
+
+def trend_click_target(click_data: dict | None, today=None) -> str | None:  # noqa: ANN001
+    """Return the leaderboard for the month clicked on the trend chart."""
+    try:
+        x = str(click_data["points"][0]["x"])
+    except (TypeError, KeyError, IndexError):
+        return None
+    month = x[:7]
+    if parse_range_month(month, today or local_date(utcnow())) is None:
+        return None
+    return f"/hq/leaderboard?month={month}"
 
 
 def map_click_target(click_data: dict | None) -> str | None:
@@ -141,11 +184,12 @@ def register(app: dash.Dash) -> None:
         Output("hq-overview-kpis", "children"), Output("hq-overview-trend", "figure"),
         Output("hq-overview-map", "figure"), Output("hq-overview-regions", "figure"),
         Output("hq-overview-uptime", "children"),
-        Input("hq-overview-interval", "n_intervals"),
+        Input("hq-overview-interval", "n_intervals"), Input("hq-overview-from", "value"),
+        Input("hq-overview-to", "value"),
     )
-    def _render(_n):  # noqa: ANN001, ANN202
+    def _render(_n, first, last):  # noqa: ANN001, ANN202
         user, sf, tz = web_user(), app_session_factory(), app_tz()
-        ov = overview_data(user, sf, tz)
+        ov = overview_data(user, sf, tz, first=first, last=last)
         kpis, trend, fmap, reg, uptime = render_overview(ov)
         if ov.n_factories:
             with sf() as s:
@@ -154,7 +198,14 @@ def register(app: dash.Dash) -> None:
                                reminders_table(sent, tz)])
         return kpis, trend, fmap, reg, uptime
 
-    @app.callback(Output("hq-overview-go", "href"), Input("hq-overview-map", "clickData"), prevent_initial_call=True)
-    def _open_factory(click_data):  # noqa: ANN001, ANN202
-        # The history page checks access itself; this only navigates.
-        return map_click_target(click_data) or dash.no_update
+    @app.callback(Output("hq-overview-go", "href"), Input("hq-overview-map", "clickData"),
+                  Input("hq-overview-regions", "clickData"), Input("hq-overview-trend", "clickData"),
+                  State("hq-overview-from", "value"), State("hq-overview-to", "value"), prevent_initial_call=True)
+    def _drill_down(map_click, region_click, trend_click, first, last):  # noqa: ANN001, ANN202
+        # The target pages check access themselves; this only navigates.
+        today = local_date(utcnow(), app_tz())
+        target = {"hq-overview-map": lambda: map_click_target(map_click),
+                  "hq-overview-regions": lambda: region_click_target(region_click, first, last, today),
+                  "hq-overview-trend": lambda: trend_click_target(trend_click, today)}.get(
+            dash.ctx.triggered_id, lambda: None)()
+        return target or dash.no_update

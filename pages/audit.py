@@ -1,4 +1,4 @@
-"""Audit log: who changed what and when (admins and auditors; read-only)."""
+"""Audit log: who changed what and when (admins and auditors; read-only), paged from the server as you scroll."""
 
 from __future__ import annotations
 
@@ -23,13 +23,12 @@ def layout(**kwargs) -> html.Div:
         [
             page_header("Audit log", "Newest first; times in EAT. Nothing here can be changed."),
             dbc.Row([
-                dbc.Col(dcc.Dropdown(id="audit-action", placeholder="All actions",
-                                     options=[{"label": a, "value": a} for a in ACTIONS]), xs=12, md=3),
-                dbc.Col(dbc.Input(id="audit-search", placeholder="user, entity, field or detail contains…",
-                                  debounce=True), xs=12, md=5),
-                dbc.Col(dcc.Dropdown(id="audit-limit", clearable=False, value=200,
-                                     options=[{"label": f"last {n:,} rows", "value": n} for n in (200, 1000, 5000)]),
-                        xs=12, md=2),
+                dbc.Col([dbc.Label("Action", html_for="audit-action", className="small text-muted mb-0"),
+                         dcc.Dropdown(id="audit-action", placeholder="All actions",
+                                      options=[{"label": a, "value": a} for a in ACTIONS])], xs=12, md=3),
+                dbc.Col([dbc.Label("Search the whole log", html_for="audit-search", className="small text-muted mb-0"),
+                         dbc.Input(id="audit-search", placeholder="user, entity, field or detail contains…",
+                                   debounce=True)], xs=12, md=5),
             ], className="mb-3"),
             dcc.Loading(html.Div(id="audit-table")),
         ],

@@ -32,6 +32,7 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
         [
             page_header("History", "Measured stack CO2 by local day (EAT); monthly inventory as in the reports. "
                                    "Days without data are gaps, not zeros."),
+            html.A("Raw sensor channels (CO2 ppm, flue °C, velocity m/s) →", href="/factory/raw" + (f"?factory={_}" if _ else ""), className="small", id="factory-history-raw-link"),  # noqa: E501
             dbc.Row(
                 [
                     picker,

@@ -7,9 +7,12 @@ import dash_bootstrap_components as dbc
 import sqlalchemy as sa
 from dash import dcc, html
 
-from callbacks.common import not_permitted, page_allowed, page_header, session_factory, web_user
+from callbacks.common import app_tz, not_permitted, page_allowed, page_header, session_factory, web_user
+from callbacks.hq_leaderboard import url_choices
+from callbacks.ranges import month_range_picker
 from core.insights.queries import METRICS, PERIODS
 from core.models import Factory
+from core.timeutil import local_date, utcnow
 
 dash.register_page(__name__, path="/hq/leaderboard", title="Leaderboard · Carbon Track", name="Leaderboard")
 
@@ -21,18 +24,23 @@ def layout(**kwargs) -> html.Div:
         return not_permitted("the leaderboard")
     with session_factory()() as s:
         regions = list(s.scalars(sa.select(Factory.region).distinct().order_by(Factory.region)))
+    today = local_date(utcnow(), app_tz())
+    region, first, last = url_choices(kwargs, today)
     return dbc.Container(
         [
-            page_header("Leaderboard", "Lower is better. Click a factory to open its history."),
+            page_header("Leaderboard", "Lower is better. Click a factory to open its history. "
+                        "Pick From/To months for any range; it replaces the period."),
             dbc.Row([
-                dbc.Col([dbc.Label("Rank by", className="small text-muted mb-0"),
+                dbc.Col([dbc.Label("Rank by", html_for="hq-leaderboard-metric", className="small text-muted mb-0"),
                          dcc.Dropdown(id="hq-leaderboard-metric", clearable=False, value="intensity",
-                                      options=[{"label": v, "value": k} for k, v in METRICS.items()])], xs=12, md=4),
-                dbc.Col([dbc.Label("Period", className="small text-muted mb-0"),
+                                      options=[{"label": v, "value": k} for k, v in METRICS.items()])], xs=12, md=3),
+                dbc.Col([dbc.Label("Period", html_for="hq-leaderboard-period", className="small text-muted mb-0"),
                          dcc.Dropdown(id="hq-leaderboard-period", clearable=False, value="latest",
-                                      options=[{"label": v, "value": k} for k, v in PERIODS.items()])], xs=6, md=3),
-                dbc.Col([dbc.Label("Region", className="small text-muted mb-0"),
+                                      options=[{"label": v, "value": k} for k, v in PERIODS.items()])], xs=6, md=2),
+                *month_range_picker("hq-leaderboard", today, first, last),
+                dbc.Col([dbc.Label("Region", html_for="hq-leaderboard-region", className="small text-muted mb-0"),
                          dcc.Dropdown(id="hq-leaderboard-region", placeholder="All regions",
+                                      value=region if region in regions else None,
                                       options=[{"label": f"Region {r}", "value": r} for r in regions])],
                         xs=6, md=3),
             ], className="mb-3"),

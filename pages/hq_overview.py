@@ -6,7 +6,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.common import app_tz, not_permitted, page_allowed, page_header, web_user
+from callbacks.ranges import month_range_picker
+from core.timeutil import local_date, utcnow
 
 dash.register_page(__name__, path="/hq", title="Overview · Carbon Track", name="Overview")
 
@@ -18,7 +20,11 @@ def layout(**kwargs) -> html.Div:
         return not_permitted("the HQ overview")
     return dbc.Container(
         [
-            page_header("Network overview", "All factories. Months are local months (EAT); tonnes of CO2e."),
+            page_header("Network overview", "All factories. Months are local months (EAT); tonnes of CO2e. "
+                        "Click a region or a month to open its leaderboard."),
+            dbc.Row([*month_range_picker("hq-overview", local_date(utcnow(), app_tz())),
+                     dbc.Col(html.Div("Empty: year to date and the last 13 months.", className="small text-muted"),
+                             xs=12, md=4, className="align-self-end")], className="mb-2"),
             dcc.Interval(id="hq-overview-interval", interval=60_000, n_intervals=0),
             dcc.Location(id="hq-overview-go", refresh="callback-nav"),
             dcc.Loading(html.Div(id="hq-overview-kpis"), type="dot"),

@@ -188,10 +188,11 @@ def test_wlead001_sort_and_drill_down(dash_duo, site):
     click(dash_duo, "#nav-hq-leaderboard")
     dash_duo.wait_for_element("#hq-leaderboard-grid")
 
-    def codes():  # read in one script: the table may be re-rendered between two selenium calls
+    def codes():  # the data grid's rows in the order shown (read through AG Grid's API, in one script)
         return dash_duo.driver.execute_script(
-            "return Array.from(document.querySelectorAll('#hq-leaderboard-grid tbody tr'))"
-            ".map(r => r.cells[1].innerText.split('(').pop().replace(')', ''))")
+            "try { var out = []; dash_ag_grid.getApi('hq-leaderboard-grid')"
+            ".forEachNodeAfterFilterAndSort(function (n) { out.push(n.data.code); }); return out; }"
+            " catch (e) { return null; }")
 
     deadline = time.time() + 10  # the first render may still be filling the table
     while codes() != ["KGW", "MTR", "CHG"] and time.time() < deadline:
@@ -218,11 +219,11 @@ def test_wlead001_sort_and_drill_down(dash_duo, site):
 @pytest.mark.clock_independent  # sign-in, menus, user admin, CSP: no date in them
 @pytest.mark.parametrize(("username", "expected"), [
     ("kagwe", {"factory/live", "factory/entry", "factory/history", "reports", "evidence", "alerts"}),
-    ("hq", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
+    ("hq", {"hq", "hq/leaderboard", "hq/submissions", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
             "evidence", "hq/firmware", "alerts"}),
-    ("auditor", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history",
+    ("auditor", {"hq", "hq/leaderboard", "hq/submissions", "hq/nodes", "factory/live", "factory/entry", "factory/history",
                  "reports", "evidence", "hq/firmware", "alerts", "admin", "audit"}),
-    ("admin", {"hq", "hq/leaderboard", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
+    ("admin", {"hq", "hq/leaderboard", "hq/submissions", "hq/nodes", "factory/live", "factory/entry", "factory/history", "reports",
                "evidence", "hq/firmware", "alerts", "admin", "audit"}),
 ])
 def test_wrole001_each_role_sees_its_pages(dash_duo, site, username, expected):

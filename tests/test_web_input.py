@@ -155,10 +155,14 @@ def admin_post(client, app, button: str, **values):
 def dashboards_render(client, app, fid) -> None:
     """Overview, leaderboard and history answer 200 with figures (not a 500)."""
     for output, inputs in (
-        ("hq-overview-kpis", [{"id": "hq-overview-interval", "property": "n_intervals", "value": 0}]),
+        ("hq-overview-kpis", [{"id": "hq-overview-interval", "property": "n_intervals", "value": 0},
+                              {"id": "hq-overview-from", "property": "value", "value": None},
+                              {"id": "hq-overview-to", "property": "value", "value": None}]),
         ("hq-leaderboard-table", [{"id": "hq-leaderboard-metric", "property": "value", "value": "intensity"},
                                   {"id": "hq-leaderboard-period", "property": "value", "value": "last_12"},
-                                  {"id": "hq-leaderboard-region", "property": "value", "value": None}]),
+                                  {"id": "hq-leaderboard-region", "property": "value", "value": None},
+                                  {"id": "hq-leaderboard-from", "property": "value", "value": None},
+                                  {"id": "hq-leaderboard-to", "property": "value", "value": None}]),
         ("factory-history-kpis", [{"id": "factory-history-factory", "property": "value", "value": fid},
                                   {"id": "factory-history-range", "property": "start_date", "value": "2026-06-01"},
                                   {"id": "factory-history-range", "property": "end_date", "value": "2026-11-28"}]),
@@ -295,10 +299,11 @@ def test_finding3_crafted_types_are_not_500(web):
     cases = [
         ("hq-leaderboard-table", [{"id": "hq-leaderboard-metric", "property": "value", "value": "intensity"},
                                   {"id": "hq-leaderboard-period", "property": "value", "value": "last_12"},
-                                  {"id": "hq-leaderboard-region", "property": "value", "value": 10**30}]),
+                                  {"id": "hq-leaderboard-region", "property": "value", "value": 10**30},
+                                  {"id": "hq-leaderboard-from", "property": "value", "value": ["2026-01"]},
+                                  {"id": "hq-leaderboard-to", "property": "value", "value": 10**30}]),
         ("audit-table", [{"id": "audit-action", "property": "value", "value": None},
-                         {"id": "audit-search", "property": "value", "value": ["a", "b"]},
-                         {"id": "audit-limit", "property": "value", "value": None}]),
+                         {"id": "audit-search", "property": "value", "value": ["a", "b"]}]),
         ("factory-history-kpis", [{"id": "factory-history-factory", "property": "value", "value": fx.factory_ids["KGW"]},
                                   {"id": "factory-history-range", "property": "start_date", "value": None},
                                   {"id": "factory-history-range", "property": "end_date", "value": 20261128}]),

@@ -199,7 +199,7 @@ def make_web_db(path: Path, now: datetime = NOW) -> tuple[sa.Engine, sessionmake
 
 def post_callback(client, app, output_id: str, inputs: list[dict], state: list[dict] | None = None):  # noqa: ANN001, ANN201
     """POST a hand-made /_dash-update-component request for the callback that writes `output_id`."""
-    keys = [k for k in app.callback_map if f"{output_id}." in k]
+    keys = [k for k in app.callback_map if f"{output_id}." in k and "callback" in app.callback_map[k]]  # server-side
     assert len(keys) == 1, f"no unique callback for {output_id}: {keys}"
     key = keys[0]
     body = {"output": key, "outputs": _outputs(key), "inputs": inputs, "state": state or [],

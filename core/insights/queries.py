@@ -59,7 +59,15 @@ from core.models import (
     Reading,
     Stack,
 )
-from core.timeutil import DEFAULT_TZ, add_months, local_date, local_day_bounds_utc, month_start, utcnow
+from core.timeutil import (
+    DEFAULT_TZ,
+    add_months,
+    iter_months,
+    local_date,
+    local_day_bounds_utc,
+    month_start,
+    utcnow,
+)
 
 LIVE_WINDOW = timedelta(hours=1)  # raw readings shown at full resolution
 LIVE_HOURS = 24  # hourly rollups shown on the live page
@@ -431,6 +439,38 @@ def monthly_history(session: Session, user: UserLike | None, factory_id: int, mo
 
 
 # ---------------------------------------------------------------------------------------------
+# Free month ranges (Overview and Leaderboard, issue 17)
+
+MAX_RANGE_MONTHS = 36  # a chosen range is cut to its last 36 months (three years of monthly inventories)
+
+
+def month_range(first: date | None, last: date | None, today: date) -> list[date] | None:
+    """Return the months from `first` to `last` (inclusive), or None when no range is chosen.
+
+    A missing end is filled from the other; the ends are swapped when reversed; months after the
+    current one are dropped; at most MAX_RANGE_MONTHS months, the newest kept. An empty result
+    (a range wholly in the future) is the current month alone.
+    """
+    if first is None and last is None:
+        return None
+    first = month_start(first or last)  # type: ignore[arg-type]
+    last = month_start(last or first)
+    if last < first:
+        first, last = last, first
+    last = min(last, month_start(today))
+    months = list(iter_months(first, last)) if first <= last else [month_start(today)]
+    return months[-MAX_RANGE_MONTHS:]
+
+
+def range_label(months: Sequence[date]) -> str:
+    """'Mar 2026 – Aug 2026', or 'Mar 2026' for one month."""
+    if not months:
+        return ""
+    a, b = months[0], months[-1]
+    return f"{a:%b %Y}" if a == b else f"{a:%b %Y} – {b:%b %Y}"
+
+
+# ---------------------------------------------------------------------------------------------
 # HQ overview
 
 
@@ -459,6 +499,7 @@ class Overview:
     fleet_availability: float | None = None  # all allowed nodes: Σ valid hours ÷ Σ assigned hours, 30 days
     fleet_valid_hours: float = 0.0
     fleet_assigned_hours: float = 0.0
+    range_months: list[date] | None = None  # a chosen month range: `ytd`, `by_region` and `trend` cover it
 
 
 def sensor_uptime(session: Session, factory_ids: Sequence[int], first: date, last: date, now: datetime,
@@ -494,19 +535,27 @@ def _share(flags: list[bool]) -> float | None:
 
 
 def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now: datetime | None = None,
-                tz: tzinfo = DEFAULT_TZ, gwp: str = "AR5") -> Overview:
+                tz: tzinfo = DEFAULT_TZ, gwp: str = "AR5", first: date | None = None,
+                last: date | None = None) -> Overview:
     """Month-to-date and year-to-date totals, success metrics, trend, regions, map data.
 
-    `gwp` is the configured GWP-100 set (CARBONTRACK_GWP_SET), the same the workbooks use.
+    `gwp` is the configured GWP-100 set (CARBONTRACK_GWP_SET), the same the workbooks use. With a
+    month range (`first`, `last`; see `month_range`) the "year to date" totals, the regions and the
+    trend cover those months instead; month to date and last month's figures stay as they are.
     """
     now = now or utcnow()
     ids = allowed_factory_ids(session, user)
     today = local_date(now, tz)
     this_month = month_start(today)
     last_month = add_months(this_month, -1)
-    trend_months = [add_months(this_month, -i) for i in range(12, -1, -1)]
-    year_months = [m for m in trend_months if m.year == today.year]
-    inv = cached_monthly_inventory(session, trend_months, factors, ids, gwp=gwp, tz=tz, now=now) if ids else []
+    chosen = month_range(first, last, today)
+    if chosen is None:
+        trend_months = [add_months(this_month, -i) for i in range(12, -1, -1)]
+        year_months = [m for m in trend_months if m.year == today.year]
+    else:
+        trend_months = year_months = chosen
+    wanted = sorted(set(trend_months) | {this_month, last_month})
+    inv = cached_monthly_inventory(session, wanted, factors, ids, gwp=gwp, tz=tz, now=now) if ids else []
     by_month: dict[date, list[MonthlyInventory]] = defaultdict(list)
     for i in inv:
         by_month[i.month].append(i)
@@ -559,6 +608,7 @@ def hq_overview(session: Session, user: UserLike | None, factors: FactorSet, now
         by_region={r: totals(lst, APPROVED_ONLY) for r, lst in sorted(by_region_lists.items())},
         factories=factories, ytd_pending=ytd_pending, n_target_pending=n_target_pending,
         fleet_availability=fleet.share, fleet_valid_hours=fleet.valid_hours, fleet_assigned_hours=fleet.assigned_hours,
+        range_months=chosen,
     )
 
 
@@ -648,11 +698,13 @@ class LeaderRow:
 
 def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, period: str = "last_month",
                 region: int | None = None, metric: str = "intensity", now: datetime | None = None,
-                tz: tzinfo = DEFAULT_TZ, include_submitted: bool = False, gwp: str = "AR5") -> list[LeaderRow]:
+                tz: tzinfo = DEFAULT_TZ, include_submitted: bool = False, gwp: str = "AR5",
+                first: date | None = None, last: date | None = None) -> list[LeaderRow]:
     """Return all allowed factories ranked by `metric` (ascending: lower is better); missing data last.
 
     Only approved months count (one unchecked submission must not move a factory from 16th to
     67th); `include_submitted` adds months awaiting approval. Each row says how many are pending.
+    A month range (`first`, `last`; see `month_range`) replaces `period`.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; metrics: {', '.join(METRICS)}")
@@ -662,7 +714,10 @@ def leaderboard(session: Session, user: UserLike | None, factors: FactorSet, per
         ids = list(session.scalars(sa.select(Factory.id).where(Factory.id.in_(ids), Factory.region == region)))
     if not ids:
         return []
-    if period == "latest":
+    chosen = month_range(first, last, local_date(now, tz))
+    if chosen is not None:
+        months = chosen
+    elif period == "latest":
         months = [latest_approved_month(session, ids) or add_months(month_start(local_date(now, tz)), -1)]
     else:
         months = period_months(period, local_date(now, tz))
@@ -830,11 +885,16 @@ def listener_health(session: Session, user: UserLike | None, now: datetime | Non
 
 
 def audit_entries(session: Session, user: UserLike | None, limit: int = 500, factory_id: int | None = None,
-                  action: str | None = None, text: str | None = None) -> list[AuditLog]:
-    """Newest audit rows for admins and auditors; others get AccessDenied."""
+                  action: str | None = None, text: str | None = None, offset: int = 0) -> list[AuditLog]:
+    """Newest audit rows for admins and auditors; others get AccessDenied.
+
+    `offset` skips that many of the newest matching rows (the audit grid's server-side paging).
+    """
     if user is None or not user.active or user.role not in ("admin", "auditor"):
         raise AccessDenied("only admins and auditors read the audit log")
     q = sa.select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(max(1, min(limit if isinstance(limit, int) else 500, 5000)))
+    if isinstance(offset, int) and not isinstance(offset, bool) and offset > 0:
+        q = q.offset(min(offset, 10**9))
     if factory_id is not None:
         q = q.where(AuditLog.factory_id == factory_id)
     if isinstance(action, str) and action:

@@ -1,0 +1,72 @@
+/* Carbon Track data grids (callbacks/grid.py): browser-side callbacks, served from assets/ so the
+   Content-Security-Policy needs no inline script and no eval. */
+(function () {
+  "use strict";
+  var BREAKPOINTS = {2: 768, 3: 576};  // callbacks.grid.PRIORITY_BREAKPOINTS
+  var grids = {};  // grid id -> {field: priority}
+
+  function applyPriorities(gridId) {
+    var prio = grids[gridId];
+    if (!prio || !window.dash_ag_grid) { return; }
+    window.dash_ag_grid.getApiAsync(gridId).then(function (api) {
+      var width = window.innerWidth, show = [], hide = [];
+      Object.keys(prio).forEach(function (field) {
+        var limit = BREAKPOINTS[prio[field]];
+        (limit && width < limit ? hide : show).push(field);
+      });
+      if (show.length) { api.setColumnsVisible(show, true); }
+      if (hide.length) { api.setColumnsVisible(hide, false); }
+    }).catch(function () { /* the grid left the page */ });
+  }
+
+  var timer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { Object.keys(grids).forEach(applyPriorities); }, 150);
+  });
+
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.ctGrid = {
+    quickFilter: function (text, options) {
+      var out = Object.assign({}, options || {});
+      out.quickFilterText = typeof text === "string" ? text : "";
+      return out;
+    },
+    exportCsv: function (nClicks) {
+      return Boolean(nClicks);
+    },
+    priorities: function (prio, gridId) {
+      grids[gridId] = prio || {};
+      applyPriorities(gridId);
+      return window.innerWidth;
+    }
+  };
+})();
+
+/* Cell renderers named in column definitions ("cellRenderer": "CtStatus"): a coloured badge that
+   always carries its text too (colour is never the only sign). */
+(function () {
+  "use strict";
+  var COLOURS = {
+    met: "success", approved: "success", ok: "success", active: "success",
+    missed: "danger", missing: "danger", late: "danger", firing: "danger", revoked: "secondary",
+    submitted: "primary", draft: "warning", "awaiting": "primary", acknowledged: "warning",
+    "not": "light", "no": "secondary", expired: "secondary", resolved: "secondary"
+  };
+  window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
+  window.dashAgGridComponentFunctions.CtStatus = function (props) {
+    var text = props.value === null || props.value === undefined ? "" : String(props.value);
+    if (!text) { return ""; }
+    var first = text.split(/[\s·,;]/)[0].toLowerCase();
+    var colour = COLOURS[first] || "secondary";
+    var cls = "badge text-bg-" + colour + (colour === "light" ? " border" : "");
+    var badge = window.React.createElement("span", {className: cls}, text);
+    // A cell may link somewhere (the submission grid: that factory-month's entry page): the row's
+    // `<field>__href`, a path on this site only.
+    var href = props.data && props.colDef ? props.data[props.colDef.field + "__href"] : null;
+    if (typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/") {
+      return window.React.createElement("a", {href: href, className: "ct-cell-link", title: text + " — open"}, badge);
+    }
+    return badge;
+  };
+})();

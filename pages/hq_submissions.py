@@ -1,0 +1,33 @@
+"""HQ submission grid: every factory × month, the month's status, due days and late marks."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from callbacks.common import not_permitted, page_allowed, page_header, web_user
+
+dash.register_page(__name__, path="/hq/submissions", title="Submissions · Carbon Track", name="Submissions")
+
+
+def layout(**kwargs) -> html.Div:
+    """Render the submission grid page (HQ, admin, auditor)."""
+    user = web_user()
+    if not page_allowed(user, "/hq/submissions"):
+        return not_permitted("the submission grid")
+    return dbc.Container(
+        [
+            page_header("Submissions", "Energy data per factory and local month (EAT); due by the 10th of the "
+                        "next month."),
+            dbc.Row([
+                dbc.Col([dbc.Label("Months shown", html_for="hq-submissions-months",
+                                   className="small text-muted mb-0"),
+                         dcc.Dropdown(id="hq-submissions-months", clearable=False, value="12",
+                                      options=[{"label": "last 6 months", "value": "6"},
+                                               {"label": "last 12 months", "value": "12"}])], xs=12, md=3),
+            ], className="mb-3"),
+            dcc.Loading(html.Div(id="hq-submissions-table")),
+        ],
+        fluid=True,
+    )

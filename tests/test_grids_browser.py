@@ -1,0 +1,92 @@
+"""Browser tests (headless Chromium) for issue 17's data grids and the HQ submission grid.
+
+The grid is sorted by a header click and filtered by its labelled quick-search box, its CSV
+export button is there, every script and style comes from this site (AG Grid served from the
+dash-ag-grid package), and a submission cell opens that factory-month's entry page.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from test_web_browser import click, sign_in, site, start, wait_idle  # noqa: F401 - `site` is a fixture
+
+from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow
+
+pytestmark = pytest.mark.browser
+
+
+def grid_codes(dash_duo, grid_id: str) -> list[str] | None:
+    """Row codes in the order the grid shows them, after its sort and filters (None until it is ready)."""
+    return dash_duo.driver.execute_script(
+        "try { var out = []; dash_ag_grid.getApi(arguments[0]).forEachNodeAfterFilterAndSort("
+        "function (n) { out.push(n.data.code); }); return out; } catch (e) { return null; }", grid_id)
+
+
+def until(fn, expected, timeout: float = 10):  # noqa: ANN001, ANN201
+    deadline = time.time() + timeout
+    value = fn()
+    while value != expected and time.time() < deadline:
+        time.sleep(0.1)
+        value = fn()
+    return value
+
+
+def test_wgrid001_sort_search_export_and_nothing_from_outside(dash_duo, site):  # noqa: F811
+    app, _, _ = site
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "hq")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/hq/leaderboard")
+    dash_duo.wait_for_element("#hq-leaderboard-grid .ag-header-cell")
+    assert until(lambda: grid_codes(dash_duo, "hq-leaderboard-grid"), ["KGW", "MTR", "CHG"]) == ["KGW", "MTR", "CHG"]
+    # Sort: a click on the intensity header sorts ascending, a second descending.
+    header = "#hq-leaderboard-grid .ag-header-cell[col-id='intensity'] .ag-header-cell-label"
+    click(dash_duo, header)
+    click(dash_duo, header)
+    assert until(lambda: grid_codes(dash_duo, "hq-leaderboard-grid"), ["CHG", "MTR", "KGW"]) == ["CHG", "MTR", "KGW"]
+    # Quick search: a labelled box filters the rows in the browser.
+    label = dash_duo.find_element("label[for='hq-leaderboard-grid-search']")
+    assert label.text == "Search factories"
+    dash_duo.find_element("#hq-leaderboard-grid-search").send_keys("Chinga")
+    assert until(lambda: grid_codes(dash_duo, "hq-leaderboard-grid"), ["CHG"]) == ["CHG"]
+    assert dash_duo.find_element("#hq-leaderboard-grid-export").text == "Export CSV"
+    # The first column (the factory) is pinned left.
+    assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#hq-leaderboard-grid .ag-pinned-left-header [col-id='factory']")
+    # Everything the page loaded came from this site: no CDN, no fonts or tiles from outside.
+    urls = dash_duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
+    assert any("dash_ag_grid" in u for u in urls), "AG Grid's script is served by the app"
+    outside = [u for u in urls if not u.startswith(base) and not u.startswith("data:")]
+    assert not outside, outside[:5]
+    errors = [e["message"] for e in dash_duo.driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors[:3]
+    # The audit log's grid pages from the server as an auditor scrolls.
+    dash_duo.driver.delete_all_cookies()
+    sign_in(dash_duo, base, "auditor")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/audit")
+    dash_duo.wait_for_element("#audit-grid .ag-row")
+    assert "hq" in dash_duo.find_element("#audit-grid").text or "auditor" in dash_duo.find_element("#audit-grid").text
+
+
+def test_wgrid002_submission_cell_opens_the_entry_month(dash_duo, site):  # noqa: F811
+    app, _, fx = site
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "hq")
+    dash_duo.wait_for_element("#nav-user")
+    click(dash_duo, "#nav-hq-submissions")
+    dash_duo.wait_for_element("#hq-submissions-grid .ag-row")
+    last = add_months(month_start(local_date(utcnow(), DEFAULT_TZ)), -1)  # web_helpers: last month is submitted
+    href = f"/factory/entry?factory={fx.factory_ids['MTR']}&month={last:%Y-%m}"
+    cell = f"#hq-submissions-grid a.ct-cell-link[href='{href}']"
+    dash_duo.wait_for_element(cell)
+    assert dash_duo.find_element(cell).text == "submitted"  # the status in words, not only a colour
+    click(dash_duo, cell)
+    dash_duo.wait_for_element("#factory-entry-month")
+    assert dash_duo.driver.current_url.endswith(href)
+    wait_idle(dash_duo)
+    dash_duo.wait_for_contains_text("#factory-entry-month", last.strftime("%B %Y"))
+    dash_duo.wait_for_contains_text("#factory-entry-factory", "Mataara")
