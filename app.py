@@ -45,6 +45,15 @@ def callback_request_problem(body: Any, callback_map: dict) -> str | None:
     for key in ("inputs", "state", "changedPropIds"):
         if not isinstance(body.get(key, []), list):
             return f"{key} must be a list"
+    # One entry per declared input and state (a list for a wildcard one): Dash indexes them by
+    # position, so a shorter body raised IndexError (a 500) inside the callback's wrapper.
+    spec = callback_map[output]
+    for key in ("inputs", "state"):
+        want, got = len(spec.get(key, [])), body.get(key, [])
+        if len(got) != want:
+            return f"{key}: {want} expected, {len(got)} sent"
+        if not all(isinstance(item, dict | list) for item in got):
+            return f"malformed {key}"
     if output.startswith(".._pages_content."):
         for item in body["inputs"]:
             if not isinstance(item, dict):

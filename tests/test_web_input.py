@@ -392,3 +392,23 @@ def _audit_count(Session) -> int:
 
 def test_nan_in_callbacks_is_not_in_any_response():
     assert math.isnan(float("nan"))  # HOSTILE carries real NaN floats; json.dumps(allow_nan) sends them
+
+
+def test_input002_bodies_with_too_few_or_too_many_arguments_are_refused_not_500(web):
+    """Every callback: a body with one input or state missing (or one extra) is a 400, never a 500."""
+    app, Session, _ = web
+    client = client_as(app, "admin")
+    seen, failures = set(), []
+    for key, body in crafted_requests(app):
+        if key in seen:
+            continue
+        seen.add(key)
+        for name in ("inputs", "state"):
+            for args in (body[name][:-1], [*body[name], {"id": "x", "property": "value", "value": None}]):
+                if args == body[name]:
+                    continue  # nothing to drop
+                resp = client.post("/_dash-update-component", json={**body, name: args})
+                if resp.status_code != 400:
+                    failures.append((key, name, len(args), resp.status_code))
+    assert len(seen) >= 30  # every server-side callback of the app (39 when written)
+    assert not failures, f"{len(failures)} malformed bodies not refused; first: {failures[:3]}"
