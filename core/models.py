@@ -273,6 +273,12 @@ class MonthlySubmission(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    # Optimistic concurrency (issue 18): +1 on every UPDATE of the row, checked in its WHERE; a save
+    # of the month's entries always updates this row too (core.inventory.entry), so the version
+    # names exactly one set of figures. `approved_version` is the version HQ saw and approved.
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
+    approved_version: Mapped[int | None] = mapped_column(sa.Integer)
+    __mapper_args__ = {"version_id_col": version}
 
     entries: Mapped[list[EnergyEntry]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", order_by="EnergyEntry.id"
