@@ -301,3 +301,40 @@ def test_api_if_match_and_version_conflicts_are_409_problems(pg, tmp_path):
     assert client.post(f"{path}/approve", headers={**bearer(toks["hq"]), "If-Match": "nonsense"}).status_code == 400
     ok = client.post(f"{path}/approve", headers={**bearer(toks["hq"]), "If-Match": f'"{v}"'})
     assert ok.status_code == 200 and ok.json["approved_version"] == v and ok.json["version"] == v + 1
+
+
+def test_workbook_names_the_version_hq_approved(sqlite_url, tmp_path):
+    """The factory workbook's DataQuality sheet shows the version approve() recorded."""
+    from openpyxl import load_workbook
+    from reports_helpers import MONTH, config_for, find_value, seed_known_month
+    from reports_helpers import NOW as REPORT_NOW
+
+    from core.accounts.users import create_user
+    from core.models import Factory
+    from core.reporting.reports import generate_reports
+
+    engine = make_engine(sqlite_url)
+    Session = make_session_factory(engine)  # noqa: N806
+    try:
+        seed_known_month(Session)
+        with Session() as s:
+            f = s.scalar(sa.select(Factory).where(Factory.code == "TST"))
+            sub = s.scalar(sa.select(MonthlySubmission).where(MonthlySubmission.factory_id == f.id))
+            sub.status, sub.note = "submitted", "corrected twice"  # one change since the seed: version 2
+            s.commit()
+            hq = create_user(s, "hq2", "a long enough password 1", "hq", None)
+            s.commit()
+            hq_user, fid = WebUser(hq.id, "hq2", "hq", None, True), f.id
+        with Session() as s:
+            seen = get_submission(s, hq_user, fid, MONTH).version
+            assert seen == 2
+            approve(s, hq_user, fid, MONTH, now=REPORT_NOW, expected_version=seen)
+            s.commit()
+        (rep,) = generate_reports(Session, config_for(sqlite_url, tmp_path), MONTH, ["TST"], requested_by="test",
+                                  now=REPORT_NOW).reports
+        assert rep.status == "done", rep.error
+        ws = load_workbook(rep.path)["DataQuality"]
+        assert find_value(ws, "Approved version") == seen
+        assert find_value(ws, "Approved by").startswith("hq2")
+    finally:
+        engine.dispose()
