@@ -180,7 +180,7 @@ def test_save_and_approve_behind_a_barrier_exactly_one_commits(pg):
         v = submitted(Session, users, fid, month)
         barrier, results = threading.Barrier(2), {}
 
-        def go(op):  # noqa: ANN001, ANN202
+        def go(op, barrier=barrier):  # noqa: ANN001, ANN202
             barrier.wait(LOCK_WAIT_S)
             return op()
 
