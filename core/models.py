@@ -299,6 +299,8 @@ class EnergyEntry(Base):
     moisture_fraction: Mapped[float | None] = mapped_column(sa.Float)  # firewood, as received
     density_kg_m3: Mapped[float | None] = mapped_column(sa.Float)  # firewood in m³
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per UPDATE (issue 18)
+    __mapper_args__ = {"version_id_col": version}
 
     submission: Mapped[MonthlySubmission] = relationship(back_populates="entries")
 

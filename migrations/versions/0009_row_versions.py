@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 # Tables whose rows are edited in the portal or the API (see docs/operations.md, "Concurrent edits").
-VERSIONED = ("monthly_submission",)
+VERSIONED = ("monthly_submission", "energy_entry")
 
 
 def upgrade() -> None:
