@@ -10,7 +10,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,7 +53,7 @@ class MqttUrl:
 class Config:
     """Everything the processes read from the environment."""
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # in repr with its password hidden
     mqtt_url: MqttUrl | None = None  # None = start the embedded broker
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     secret_key: str = field(default="", repr=False)
@@ -69,6 +69,11 @@ class Config:
     gwp_set: str = "AR5"  # GWP-100 set of the reports: AR4, AR5 or AR6 (core.emissions.GWP_SETS)
     behind_tls: bool = False  # CARBONTRACK_BEHIND_TLS: users reach the app over https (cookies are Secure)
     proxy_hops: int = 0  # CARBONTRACK_PROXY_HOPS: reverse proxies in front whose X-Forwarded-* are trusted
+
+    def __repr__(self) -> str:
+        """The config as a log line can show it: the database password is hidden (issue 18)."""
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Config(database_url={redact_url(self.database_url)!r}, {shown})"
 
     @property
     def tz(self) -> ZoneInfo:
