@@ -26,7 +26,7 @@ def record_audit(session: Session, user: Any, action: str, entity: str, **fields
     return row
 
 
-class StaleEdit(Exception):
+class StaleEdit(ValueError):
     """The record changed since the page (or API client) read it: reload before saving again.
 
     Optimistic concurrency (issue 18): each editable record carries a version; a save, submit,

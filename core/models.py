@@ -100,6 +100,7 @@ class Factory(Base):
     firewood_density_kg_m3: Mapped[float | None] = mapped_column(sa.Float)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
 
     stacks: Mapped[list[Stack]] = relationship(back_populates="factory", order_by="Stack.id")
     devices: Mapped[list[Device]] = relationship(back_populates="factory", order_by="Device.id")
@@ -118,6 +119,7 @@ class Stack(Base):
     dry_basis: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # analyser reads dry
     velocity_profile_factor: Mapped[float] = mapped_column(sa.Float, default=1.0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
 
     factory: Mapped[Factory] = relationship(back_populates="stacks")
 
@@ -153,6 +155,7 @@ class Device(Base):
     health_counters: Mapped[str | None] = mapped_column(sa.Text)  # JSON {name: count}
     health_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
 
     factory: Mapped[Factory] = relationship(back_populates="devices")
     stack: Mapped[Stack] = relationship()
@@ -346,6 +349,7 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
 
 
 class WebSession(Base):

@@ -338,3 +338,114 @@ def test_workbook_names_the_version_hq_approved(sqlite_url, tmp_path):
         assert find_value(ws, "Approved by").startswith("hq2")
     finally:
         engine.dispose()
+
+
+# --- admin records: factories, stacks, nodes, users, factor versions ------------------------------
+
+
+def test_admin_edit_with_a_stale_version_is_refused_and_versions_count_edits(pg):
+    from core.models import Device, Factory, Stack
+    from core.registry.admin import set_device_active, set_factory_target, update_stack, update_user
+
+    _, Session, ids, users, _ = pg
+    admin = users["admin"]
+    with Session() as s:
+        stack_id = s.scalar(sa.select(Stack.id).where(Stack.factory_id == ids["MTR"]))
+        seen = s.get(Stack, stack_id).version
+    with Session() as s:  # another admin saves first
+        update_stack(s, admin, stack_id, expected_version=seen, diameter_m=0.91)
+        s.commit()
+    with Session() as s, pytest.raises(StaleEdit) as err:
+        update_stack(s, admin, stack_id, expected_version=seen, diameter_m=0.75)
+    assert "changed by admin" in err.value.message and err.value.current_version == seen + 1
+    with Session() as s:  # saving the same values again is not an edit
+        update_stack(s, admin, stack_id, expected_version=seen + 1, diameter_m=0.91)
+        s.commit()
+        assert s.get(Stack, stack_id).version == seen + 1 and s.get(Stack, stack_id).diameter_m == 0.91
+    with Session() as s:
+        f_seen = s.get(Factory, ids["MTR"]).version
+        set_factory_target(s, admin, ids["MTR"], 0.35, expected_version=f_seen)
+        s.commit()
+    with Session() as s, pytest.raises(StaleEdit):
+        set_factory_target(s, admin, ids["MTR"], 0.5, expected_version=f_seen)
+    with Session() as s:
+        d_seen = s.get(Device, "MTR-S1").version
+        set_device_active(s, admin, "MTR-S1", False, expected_version=d_seen)
+        s.commit()
+    with Session() as s, pytest.raises(StaleEdit):
+        set_device_active(s, admin, "MTR-S1", True, expected_version=d_seen)
+    with Session() as s:
+        set_device_active(s, admin, "MTR-S1", True, expected_version=d_seen + 1)
+        s.commit()
+    with Session() as s:
+        u_seen = s.get(User, users["kagwe"].id).version
+        update_user(s, admin, users["kagwe"].id, active=True, expected_version=u_seen)  # no change: no new version
+        s.commit()
+        assert s.get(User, users["kagwe"].id).version == u_seen
+
+
+def test_two_admins_editing_a_stack_at_once_the_second_is_refused(pg):
+    from core.models import Stack
+    from core.registry.admin import update_stack
+
+    engine, Session, ids, users, _ = pg
+    with Session() as s:
+        stack_id = s.scalar(sa.select(Stack.id).where(Stack.factory_id == ids["CHG"]))
+        seen = s.get(Stack, stack_id).version
+    hold, results = Hold(), {}
+
+    def edit(diameter, hold=None):  # noqa: ANN001, ANN202
+        with Session() as s:
+            update_stack(s, users["admin"], stack_id, expected_version=seen, diameter_m=diameter)
+            s.flush()
+            if hold is not None:
+                hold.pause()
+            s.commit()
+            return diameter
+
+    t1 = run_thread(results, "first", edit, 0.66, hold)
+    assert hold.flushed.wait(LOCK_WAIT_S), results
+    t2 = run_thread(results, "second", edit, 0.77)
+    wait_for_lock_waiter(engine)  # SELECT … FOR UPDATE waits for the first admin's transaction
+    hold.release.set()
+    t1.join(LOCK_WAIT_S)
+    t2.join(LOCK_WAIT_S)
+    assert results["first"] == ("ok", 0.66)
+    assert results["second"][0] == "error" and isinstance(results["second"][1], StaleEdit), results["second"]
+    with Session() as s:
+        st = s.get(Stack, stack_id)
+        assert (st.diameter_m, st.version) == (0.66, seen + 1)
+        old_values = list(s.scalars(sa.select(AuditLog.old_value).where(
+            AuditLog.entity == "stack", AuditLog.entity_id == str(stack_id), AuditLog.field == "diameter_m")))
+    assert len(old_values) == 1  # the refused edit left no audit row with a stale old value
+
+
+def test_two_admins_adding_the_same_factor_version_one_is_refused_not_a_500(pg):
+    from core.models import EmissionFactor
+    from core.registry.admin import admin_add_factor_version
+
+    engine, Session, _, users, _ = pg
+    with Session() as s:
+        newest = s.scalar(sa.select(sa.func.max(EmissionFactor.version)).where(EmissionFactor.code == "diesel"))
+    hold, results = Hold(), {}
+
+    def add(ncv, hold=None):  # noqa: ANN001, ANN202
+        with Session() as s:
+            row = admin_add_factor_version(s, users["admin"], "diesel", expected_version=newest, ncv_mj_per_kg=ncv)
+            if hold is not None:
+                hold.pause()
+            s.commit()
+            return row.version
+
+    t1 = run_thread(results, "first", add, 43.0, hold)
+    assert hold.flushed.wait(LOCK_WAIT_S), results
+    t2 = run_thread(results, "second", add, 42.5)
+    wait_for_lock_waiter(engine)  # the second INSERT waits on the first's uncommitted (code, version)
+    hold.release.set()
+    t1.join(LOCK_WAIT_S)
+    t2.join(LOCK_WAIT_S)
+    assert results["first"] == ("ok", newest + 1)
+    assert results["second"][0] == "error" and isinstance(results["second"][1], StaleEdit), results["second"]
+    assert "changed by admin" in results["second"][1].message
+    with Session() as s, pytest.raises(StaleEdit):  # a page that still shows the old newest version
+        admin_add_factor_version(s, users["admin"], "diesel", expected_version=newest, ncv_mj_per_kg=42.0)

@@ -6,13 +6,17 @@ anything; the caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.access import AccessDenied, UserLike, is_admin
 from core.accounts.sessions import end_user_sessions
 from core.accounts.users import MIN_PASSWORD_LENGTH, UserError, create_user, hash_password
-from core.audit import record_audit
+from core.audit import StaleEdit, record_audit, stale_message
 from core.inventory.factors import add_factor_version, latest_factors
 from core.models import ROLE_FACTORY_MANAGER, ROLES, Device, EmissionFactor, Factory, Stack, User
 from core.validation import FieldError, int_in, number_in, text, username
@@ -123,13 +127,41 @@ def admin_end_sessions(session: Session, user: UserLike | None, user_id: int) ->
     return row, ended
 
 
+def _for_edit(session: Session, model: type, key: Any, expected_version: int | None, entity: str,
+              entity_id: Callable[[Any], str], what: str) -> Any:
+    """Read a row for an admin edit: locked until the commit (a concurrent edit waits, then sees
+    this one's result), and refused with StaleEdit when `expected_version` (the version the admin
+    saw) is no longer the stored one. None when there is no such row."""
+    row = session.get(model, key, with_for_update=True, populate_existing=True)
+    if row is not None and expected_version is not None and expected_version != row.version:
+        label = entity_id(row)
+        raise StaleEdit(stale_message(session, f"{what} {label}", entity, label), row.version)
+    return row
+
+
+def _values(row: Any) -> tuple:
+    """The row's column values but its version (to tell whether an edit changed anything)."""
+    return tuple(getattr(row, c.key) for c in row.__table__.columns if c.key != "version")
+
+
+def _bump(row: Any, before: tuple) -> None:
+    """Count one admin edit of `row` when it changed anything."""
+    if _values(row) != before:
+        row.version = (row.version or 0) + 1
+
+
 def update_user(session: Session, user: UserLike | None, user_id: int, role: str | None = None,
-                factory_id: int | None = None, active: bool | None = None) -> User:
-    """Change a user's role, factory or active flag; audit each change."""
+                factory_id: int | None = None, active: bool | None = None,
+                expected_version: int | None = None) -> User:
+    """Change a user's role, factory or active flag; audit each change.
+
+    `expected_version`: the user's version the admin saw; a user changed since is refused (StaleEdit).
+    """
     _require_admin(user)
-    row = session.get(User, user_id)
+    row = _for_edit(session, User, user_id, expected_version, "user", lambda r: r.username, "The user")
     if row is None:
         raise AdminError("no such user")
+    before = _values(row)
     if role is not None:
         if role not in ROLES:
             raise AdminError(f"unknown role {role!r}")
@@ -156,16 +188,18 @@ def update_user(session: Session, user: UserLike | None, user_id: int, role: str
         row.active = active
         if not active:
             end_user_sessions(session, row.id, "account deactivated")
+    _bump(row, before)
     return row
 
 
 def set_factory_target(session: Session, user: UserLike | None, factory_id: int, target: float | None,
-                       firewood_density_kg_m3: float | None = None) -> Factory:
+                       firewood_density_kg_m3: float | None = None, expected_version: int | None = None) -> Factory:
     """Set a factory's intensity target (kg CO2e/kg made tea) and default firewood density."""
     _require_admin(user)
-    f = session.get(Factory, factory_id)
+    f = _for_edit(session, Factory, factory_id, expected_version, "factory", lambda r: r.code, "The factory")
     if f is None:
         raise AdminError("no such factory")
+    before = _values(f)
     try:
         lo, hi, unit = FACTORY_FIELDS["target_kg_co2e_per_kg"]
         target = number_in(target, "Target", lo, hi, unit, lo_open=True)
@@ -179,15 +213,18 @@ def set_factory_target(session: Session, user: UserLike | None, factory_id: int,
             record_audit(session, user, "update", "factory", entity_id=f.code, factory_id=f.id, field=name,
                          old_value=_s(old), new_value=_s(new))
             setattr(f, name, new)
+    _bump(f, before)
     return f
 
 
-def update_stack(session: Session, user: UserLike | None, stack_id: int, **values) -> Stack:
+def update_stack(session: Session, user: UserLike | None, stack_id: int, expected_version: int | None = None,
+                 **values) -> Stack:
     """Change a stack's parameters within physical bounds; every change is audited."""
     _require_admin(user)
-    st = session.get(Stack, stack_id)
+    st = _for_edit(session, Stack, stack_id, expected_version, "stack", lambda r: str(r.id), "The stack")
     if st is None:
         raise AdminError("no such stack")
+    before = _values(st)
     for name, value in values.items():
         if value is None:
             continue
@@ -211,6 +248,7 @@ def update_stack(session: Session, user: UserLike | None, stack_id: int, **value
             record_audit(session, user, "update", "stack", entity_id=str(st.id), factory_id=st.factory_id,
                          field=name, old_value=_s(old), new_value=_s(new))
             setattr(st, name, new)
+    _bump(st, before)
     return st
 
 
@@ -237,16 +275,18 @@ def add_device(session: Session, user: UserLike | None, device_id: str, stack_id
     return d
 
 
-def set_device_active(session: Session, user: UserLike | None, device_id: str, active: bool) -> Device:
+def set_device_active(session: Session, user: UserLike | None, device_id: str, active: bool,
+                      expected_version: int | None = None) -> Device:
     """Activate or retire a node (readings are kept)."""
     _require_admin(user)
-    d = session.get(Device, device_id)
+    d = _for_edit(session, Device, device_id, expected_version, "device", lambda r: r.id, "The node")
     if d is None:
         raise AdminError("no such device")
     if d.active != active:
         record_audit(session, user, "update", "device", entity_id=d.id, factory_id=d.factory_id, field="active",
                      old_value=str(d.active), new_value=str(active))
         d.active = active
+        d.version = (d.version or 0) + 1
     return d
 
 
@@ -257,11 +297,19 @@ def factor_versions(session: Session, user: UserLike | None) -> list[EmissionFac
     return list(session.scalars(sa.select(EmissionFactor).order_by(EmissionFactor.code, EmissionFactor.version)))
 
 
-def admin_add_factor_version(session: Session, user: UserLike | None, code: str, **values) -> EmissionFactor:
-    """Add a new version of a factor with some values changed (never edits an old one)."""
+def admin_add_factor_version(session: Session, user: UserLike | None, code: str, expected_version: int | None = None,
+                             **values) -> EmissionFactor:
+    """Add a new version of a factor with some values changed (never edits an old one).
+
+    `expected_version`: the newest version of `code` the admin saw; one added since (or a
+    concurrent add taking the same number) is refused with StaleEdit, not a database error.
+    """
     _require_admin(user)
     if not isinstance(code, str) or code not in latest_factors(session):
         raise AdminError(f"unknown factor {str(code)[:40]!r}")
+    newest = session.scalar(sa.select(sa.func.max(EmissionFactor.version)).where(EmissionFactor.code == code))
+    if expected_version is not None and expected_version != newest:
+        raise StaleEdit(_factor_stale(session, code), newest)
     clean: dict = {}
     for k, v in values.items():
         if v is None or v == "":
@@ -281,7 +329,17 @@ def admin_add_factor_version(session: Session, user: UserLike | None, code: str,
     if not clean:
         raise AdminError("change at least one value for a new version")
     row = add_factor_version(session, code, user.username, **clean)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another admin added the same version number at the same moment
+        session.rollback()
+        raise StaleEdit(_factor_stale(session, code)) from exc
     record_audit(session, user, "create", "emission_factor", entity_id=f"{code} v{row.version}",
                  detail=", ".join(f"{k}={v}" for k, v in clean.items())[:2000])
     return row
+
+
+def _factor_stale(session: Session, code: str) -> str:
+    """"Factor X was changed by Y at T — reload" from the newest version's audit row."""
+    newest = session.scalar(sa.select(sa.func.max(EmissionFactor.version)).where(EmissionFactor.code == code))
+    return stale_message(session, f"The factor {code}", "emission_factor", f"{code} v{newest}")

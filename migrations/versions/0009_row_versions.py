@@ -4,9 +4,11 @@ Revision ID: 0009_row_versions
 Revises: 0004_api_tokens
 Create Date: 2026-12-06 18:20:00
 
-Each editable record gets an integer version, +1 on every change and checked in the UPDATE's
-WHERE (SQLAlchemy `version_id_col`), so a page or API client that read an older version is
-refused instead of overwriting a change it never saw. Existing rows start at version 1.
+Each editable record gets an integer version, +1 on every change, so a page or API client that
+read an older version is refused instead of overwriting a change it never saw. Monthly
+submissions and their energy entries check it in the UPDATE's WHERE (SQLAlchemy
+`version_id_col`); factories, stacks, devices and users count admin edits only (the listener and
+sign-in update those rows too and must never be refused). Existing rows start at version 1.
 `monthly_submission.approved_version` names the version HQ approved.
 """
 
@@ -19,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 # Tables whose rows are edited in the portal or the API (see docs/operations.md, "Concurrent edits").
-VERSIONED = ("monthly_submission", "energy_entry")
+VERSIONED = ("monthly_submission", "energy_entry", "factory", "stack", "device", "app_user")
 
 
 def upgrade() -> None:
