@@ -449,3 +449,48 @@ def test_two_admins_adding_the_same_factor_version_one_is_refused_not_a_500(pg):
     assert "changed by admin" in results["second"][1].message
     with Session() as s, pytest.raises(StaleEdit):  # a page that still shows the old newest version
         admin_add_factor_version(s, users["admin"], "diesel", expected_version=newest, ncv_mj_per_kg=42.0)
+
+
+# --- in the browser -------------------------------------------------------------------------------
+
+
+def test_wconc001_hq_approving_a_month_changed_since_sees_who_changed_it(dash_duo, sqlite_url, tmp_path,
+                                                                          monkeypatch):
+    """HQ opens a submitted month; the factory re-submits new figures; HQ's Approve is refused."""
+    from test_web_browser import click, sign_in, start
+
+    import core.accounts.auth as auth
+    from app import create_app
+    from core.inventory.entry import EntryForm, SourceInput
+    from core.timeutil import utcnow
+
+    monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
+    auth.IP_THROTTLE.reset()
+    engine = make_engine(sqlite_url)
+    Session = make_session_factory(engine)  # noqa: N806
+    try:
+        now = utcnow()
+        fx = build_small_db(Session, now=now)
+        app = create_app(web_config(sqlite_url, tmp_path), Session)
+        month = add_months(month_start(local_date(now, DEFAULT_TZ)), -1)  # submitted in build_small_db
+        fid = fx.factory_ids["KGW"]
+        base = start(dash_duo, app)
+        sign_in(dash_duo, base, "hq")
+        dash_duo.wait_for_element("#nav-factory-entry", timeout=15)
+        dash_duo.driver.get(f"{base}/factory/entry?factory={fid}&month={month:%Y-%m}")
+        dash_duo.wait_for_contains_text("#factory-entry-status", "submitted", timeout=15)
+        with Session() as s:  # meanwhile the factory corrects its diesel and submits again
+            kagwe_id = s.scalar(sa.select(User.id).where(User.username == "kagwe"))
+            kagwe = WebUser(kagwe_id, "kagwe", "factory_manager", fid, True)
+            sub = get_submission(s, kagwe, fid, month)
+            form = EntryForm(month, {e.source: SourceInput(e.quantity * (3 if e.source == "diesel" else 1), e.unit,
+                                                           e.moisture_fraction, e.density_kg_m3)
+                                     for e in sub.entries}, sub.green_leaf_kg, sub.made_tea_kg, sub.note)
+            save_entry(s, kagwe, fid, form, load_factor_set(s), submit=True, now=now)
+            s.commit()
+        click(dash_duo, "#factory-entry-approve")
+        dash_duo.wait_for_contains_text("#factory-entry-stale", "changed by kagwe", timeout=15)
+        with Session() as s:
+            assert get_submission(s, kagwe, fid, month).status == "submitted"  # nothing approved
+    finally:
+        engine.dispose()
