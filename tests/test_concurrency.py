@@ -494,3 +494,23 @@ def test_wconc001_hq_approving_a_month_changed_since_sees_who_changed_it(dash_du
             assert get_submission(s, kagwe, fid, month).status == "submitted"  # nothing approved
     finally:
         engine.dispose()
+
+
+def test_admin_page_sends_the_version_its_form_loaded(pg):
+    from callbacks.admin import admin_action, current_values
+    from core.models import Factory
+
+    _, Session, ids, users, _ = pg
+    admin = users["admin"]
+    *_, loaded = current_values(admin, "factory", ids["KGW"], Session, with_version=True)
+    with Session() as s:
+        assert loaded == s.get(Factory, ids["KGW"]).version
+    msg = admin_action("factory", admin, {"factory_pick": ids["KGW"], "target": 1.1, "factory_version": loaded},
+                       Session)
+    assert msg.startswith("Saved KGW")
+    with pytest.raises(StaleEdit) as err:  # a second tab still holding the old form
+        admin_action("factory", admin, {"factory_pick": ids["KGW"], "target": 1.2, "factory_version": loaded},
+                     Session)
+    assert "changed by admin" in str(err.value) and isinstance(err.value, ValueError)  # shown, never a 500
+    with Session() as s:
+        assert s.get(Factory, ids["KGW"]).target_kg_co2e_per_kg == 1.1
