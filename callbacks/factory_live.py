@@ -156,6 +156,10 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
     except AccessDenied:
         denied = dbc.Alert(DENIED, color="danger")
         return denied, empty_figure(DENIED), empty_figure(DENIED), None, None, ""
+    if any(p["ts"] <= since for pts in new.values() for p in pts):
+        # Late (buffered) readings belong before points already drawn: appending them would draw
+        # the line back in time, so the hour is redrawn in order.
+        return render_live(user, factory_id, session_factory, now, tz)
     patch = dash.Patch()
 
     last_ts, last_id = since, state["last_id"]

@@ -112,12 +112,12 @@ def test_live_tick_shows_a_late_reading_older_than_the_newest_on_the_chart(tmp_p
             s.add(Reading(device_id="KGW-S1", factory_id=fx.factory_ids["KGW"], ts=late_ts + timedelta(seconds=1),
                           co2_ppm=81_000, flue_temp_c=181, velocity_m_s=8.1, co2_kg_s=0.777, quality=0))
             s.commit()
-        _, patch, *_, new_state, _ = tick_live(kagwe, fx.factory_ids["KGW"], state, Session,
-                                               NOW + timedelta(seconds=5), DEFAULT_TZ)
-        assert isinstance(patch, dash.Patch)
-        ys = [y for op in patch.to_plotly_json()["operations"] if op["operation"] == "Extend"
-              and op["location"][-1] == "y" for y in op["params"]["value"]]
-        assert ys == [0.777]
+        _, hour, *_, new_state, _ = tick_live(kagwe, fx.factory_ids["KGW"], state, Session,
+                                              NOW + timedelta(seconds=5), DEFAULT_TZ)
+        # A late reading is drawn in its place: the hour is redrawn in time order, not appended.
+        assert not isinstance(hour, dash.Patch)
+        trace = hour.data[0]
+        assert 0.777 in trace.y and list(trace.x) == sorted(trace.x)
         assert new_state["last_id"] > state["last_id"]
         _, again, *_ = tick_live(kagwe, fx.factory_ids["KGW"], new_state, Session, NOW + timedelta(seconds=10),
                                  DEFAULT_TZ)
