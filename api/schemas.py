@@ -483,11 +483,16 @@ class EntryIn(BodyModel):
     green_leaf_kg: float | None = Field(None, ge=0, le=1e9, description="Green leaf received, kg")
     made_tea_kg: float | None = Field(None, ge=0, le=1e9, description="Made tea produced, kg")
     note: Text | None = Field(None, max_length=2000, description="A note for HQ")
+    version: int | None = Field(None, ge=0, le=2**31 - 1, description=(
+        "The month's `version` you read (0: nothing was saved yet). A month changed since is refused "
+        "(409) instead of overwritten; the `If-Match` header does the same"))
 
 
 class ReasonIn(BodyModel):
     reason: Text = Field(min_length=5, max_length=1000, description="Why the month goes back to the factory",
                          examples=["Diesel looks like litres typed as m3; please check."])
+    version: int | None = Field(None, ge=0, le=2**31 - 1, description=(
+        "The month's `version` you read: a month changed since is refused (409); `If-Match` does the same"))
 
 
 class SourceOut(BaseModel):
@@ -509,4 +514,8 @@ class EntryOut(BaseModel):
     submitted_at: datetime | None = Field(description="UTC")
     approved_at: datetime | None = Field(description="UTC")
     updated_at: datetime | None = Field(description="UTC")
+    version: int = Field(0, description=(
+        "Changes with every save, submission, approval or return (0: nothing saved). Send it back "
+        "(`version` in the body or `If-Match: \"<version>\"`) so a change made meanwhile is refused, not overwritten"))
+    approved_version: int | None = Field(None, description="The version HQ approved (approved months)")
     warnings: list[str] = Field(default_factory=list, description="Unusual figures worth a second look (saved anyway)")

@@ -125,7 +125,7 @@ def admin_action(action: str, user, values: dict, session_factory) -> str:  # no
             active = {"yes": True, "no": False}.get(values.get("active")) if isinstance(values.get("active"), str) else None
             fid = optional_id(values.get("factory"))
             role = values.get("role") if isinstance(values.get("role"), str) and values.get("role") else None
-            row = update_user(s, user, uid, role, fid, active)
+            row = update_user(s, user, uid, role, fid, active, expected_version=_version(values.get("user_version")))
             if values.get("password"):
                 reset_password(s, user, uid, values["password"])
             s.commit()
@@ -134,14 +134,17 @@ def admin_action(action: str, user, values: dict, session_factory) -> str:  # no
                    + (", new password set (their sessions are ended)." if values.get("password") else "."))
         elif action == "factory":
             f = set_factory_target(s, user, _pick(values, "factory_pick", "a factory"), _num(values.get("target")),
-                                   _num(values.get("density")))
+                                   _num(values.get("density")),
+                                   expected_version=_version(values.get("factory_version")))
             s.commit()
             s.refresh(f)
             msg = (f"Saved {f.code}: target {fmt_num(f.target_kg_co2e_per_kg, 'kg CO2e/kg made tea', 2)}, "
                    f"firewood density {fmt_num(f.firewood_density_kg_m3, 'kg/m³')}.")
         elif action == "stack":
             dry = {"dry": True, "wet": False}.get(values.get("dry")) if isinstance(values.get("dry"), str) else None
-            st = update_stack(s, user, _pick(values, "stack_pick", "a stack"), diameter_m=_num(values.get("diameter")),
+            st = update_stack(s, user, _pick(values, "stack_pick", "a stack"),
+                              expected_version=_version(values.get("stack_version")),
+                              diameter_m=_num(values.get("diameter")),
                               moisture_fraction=_num(values.get("moisture")),
                               velocity_profile_factor=_num(values.get("profile")), dry_basis=dry)
             s.commit()
@@ -180,6 +183,13 @@ def admin_action(action: str, user, values: dict, session_factory) -> str:  # no
         else:
             raise AdminError("unknown action")
     return msg
+
+
+def _version(value: object) -> int | None:
+    """The version the form loaded (a store the browser sends back: anything but a small int is none)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    return None
 
 
 def _shown(value) -> str:  # noqa: ANN001
@@ -226,13 +236,15 @@ def register(app: dash.Dash) -> None:
         State("admin-device-interval", "value"), State("admin-device-pick", "value"),
         State("admin-factor-code", "value"), State("admin-factor-field", "value"),
         State("admin-factor-value", "value"), State("admin-changed", "data"),
+        State("admin-factory-version", "data"), State("admin-stack-version", "data"),
+        State("admin-user-version", "data"),
         prevent_initial_call=True,
     )
     def _act(*args):  # noqa: ANN002, ANN202
         names = ("new_name", "new_full", "new_role", "new_factory", "new_password", "pick", "role", "factory",
                  "active", "password", "factory_pick", "target", "density", "stack_pick", "diameter", "moisture",
                  "profile", "dry", "device_id", "device_stack", "device_interval", "device_pick", "factor_code",
-                 "factor_field", "factor_value", "changed")
+                 "factor_field", "factor_value", "changed", "factory_version", "stack_version", "user_version")
         values = dict(zip(names, args[len(ACTIONS):], strict=True))
         area, action = ACTIONS.get(ctx.triggered_id, (None, None))
         if action is None:
@@ -257,44 +269,52 @@ def register(app: dash.Dash) -> None:
 
     @app.callback(
         Output("admin-factory-target", "value"), Output("admin-factory-density", "value"),
+        Output("admin-factory-version", "data"),
         Input("admin-factory-pick", "value"), Input("admin-changed", "data"),
     )
     def _factory_values(picked, _changed):  # noqa: ANN001, ANN202
-        return current_values(web_user(), "factory", picked, app_session_factory())
+        return current_values(web_user(), "factory", picked, app_session_factory(), with_version=True)
 
     @app.callback(
         Output("admin-stack-diameter", "value"), Output("admin-stack-moisture", "value"),
         Output("admin-stack-profile", "value"), Output("admin-stack-dry", "value"),
+        Output("admin-stack-version", "data"),
         Input("admin-stack-pick", "value"), Input("admin-changed", "data"),
     )
     def _stack_values(picked, _changed):  # noqa: ANN001, ANN202
-        return current_values(web_user(), "stack", picked, app_session_factory())
+        return current_values(web_user(), "stack", picked, app_session_factory(), with_version=True)
 
     @app.callback(
         Output("admin-user-role", "value"), Output("admin-user-factory", "value"),
-        Output("admin-user-active", "value"),
+        Output("admin-user-active", "value"), Output("admin-user-version", "data"),
         Input("admin-user-pick", "value"), Input("admin-changed", "data"),
     )
     def _user_values(picked, _changed):  # noqa: ANN001, ANN202
-        return current_values(web_user(), "user", picked, app_session_factory())
+        return current_values(web_user(), "user", picked, app_session_factory(), with_version=True)
 
 
 CURRENT_FIELDS = {"factory": 2, "stack": 4, "user": 3}
 
 
-def current_values(user, what: str, picked, session_factory) -> tuple:  # noqa: ANN001
-    """Return the stored values of the picked factory, stack or user for the form (admins and auditors)."""
-    empty = (None,) * CURRENT_FIELDS[what]
+def current_values(user, what: str, picked, session_factory, with_version: bool = False) -> tuple:  # noqa: ANN001
+    """Return the stored values of the picked factory, stack or user for the form (admins and auditors).
+
+    `with_version` adds the record's version last: the form sends it back, so a save of a record
+    another admin changed since is refused instead of overwriting it.
+    """
+    empty = (None,) * (CURRENT_FIELDS[what] + with_version)
     pid = optional_id(picked)
     if pid is None or user is None or user.role not in ("admin", "auditor") or not user.active:
         return empty
     with session_factory() as s:
+        row = s.get({"factory": Factory, "stack": Stack, "user": User}[what], pid)
+        if row is None:
+            return empty
         if what == "factory":
-            f = s.get(Factory, pid)
-            return empty if f is None else (f.target_kg_co2e_per_kg, f.firewood_density_kg_m3)
-        if what == "stack":
-            st = s.get(Stack, pid)
-            return empty if st is None else (st.diameter_m, st.moisture_fraction, st.velocity_profile_factor,
-                                             "dry" if st.dry_basis else "wet")
-        u = s.get(User, pid)
-        return empty if u is None else (u.role, u.factory_id, "yes" if u.active else "no")
+            values = (row.target_kg_co2e_per_kg, row.firewood_density_kg_m3)
+        elif what == "stack":
+            values = (row.diameter_m, row.moisture_fraction, row.velocity_profile_factor,
+                      "dry" if row.dry_basis else "wet")
+        else:
+            values = (row.role, row.factory_id, "yes" if row.active else "no")
+        return (*values, row.version) if with_version else values

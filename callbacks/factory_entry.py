@@ -9,10 +9,13 @@ import dash
 import dash_bootstrap_components as dbc
 import sqlalchemy as sa
 from dash import ALL, Input, Output, State, ctx, html
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
 from core.access import AccessDenied, can_approve, can_enter_data, require_factory
+from core.audit import StaleEdit
 from core.inventory.entry import (
     FIRST_MONTH,
     UNITS_BY_SOURCE,
@@ -27,6 +30,7 @@ from core.inventory.entry import (
     preview,
     reopen,
     save_entry,
+    submission_version,
     validate,
 )
 from core.inventory.factors import load_factor_set
@@ -63,7 +67,7 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
     """Return form values and workflow state for one factory-month (empty when the user may not see it)."""
     empty = {"qty": {s: None for s in ENERGY_SOURCES}, "unit": {}, "moisture": None, "density": None,
              "green_leaf": None, "made_tea": None, "note": None, "status": "missing", "denied": False,
-             "can_edit": False, "can_save": False, "can_approve": False, "can_reopen": False}
+             "can_edit": False, "can_save": False, "can_approve": False, "can_reopen": False, "version": None}
     month = _month(month_text)
     if factory_id is None or month is None:
         return empty
@@ -76,6 +80,7 @@ def load_month(user, factory_id: int | None, month_text: str | None, session_fac
     out["unit"] = dict(previous_units(session_factory, factory_id, month))
     status = sub.status if sub else "missing"
     out["status"] = status
+    out["version"] = submission_version(sub)  # what the page saw: save/approve/return send it back
     if sub is not None:
         out["qty"] = {s: None for s in ENERGY_SOURCES}
         for e in sub.entries:
@@ -212,20 +217,30 @@ def invalid_flags(fields: dict, sources: list[str]) -> tuple:
 
 def do_action(action: str, user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
               moisture, density, green_leaf, made_tea, note, reason, session_factory,
-              tz: Any = DEFAULT_TZ, now: datetime | None = None) -> Any:
+              tz: Any = DEFAULT_TZ, now: datetime | None = None, version: int | None = None) -> Any:
     """Save, submit, approve or reopen; return a message for the user."""
     return run_action(action, user, factory_id, month_text, qty, unit, moisture, density, green_leaf, made_tea,
-                      note, reason, session_factory, tz, now)[0]
+                      note, reason, session_factory, tz, now, version)[0]
+
+
+def _version(value: object) -> int | None:
+    """The version the page saw (a store the browser sends back: anything but a small int is no version)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    return None
 
 
 def run_action(action: str, user, factory_id: int | None, month_text: str | None, qty: dict, unit: dict,  # noqa: ANN001
                moisture, density, green_leaf, made_tea, note, reason, session_factory,
-               tz: Any = DEFAULT_TZ, now: datetime | None = None) -> tuple[Any, bool]:
+               tz: Any = DEFAULT_TZ, now: datetime | None = None, version: int | None = None) -> tuple[Any, bool]:
     """Save, submit, approve or reopen exactly the values given (what is on screen).
 
-    Return (message, done). Only when done does the page reload the month from the database: a
-    refused save or submit leaves what the user typed on screen.
+    `version` is the month's version when the page loaded it: a month changed since (by another
+    tab, another person, or the API) is refused with who changed it and when. Return (message,
+    done). Only when done does the page reload the month from the database: a refused save or
+    submit leaves what the user typed on screen.
     """
+    version = _version(version)
     month = _month(month_text, now, tz)
     if factory_id is None or month is None:
         return dbc.Alert("Pick a factory and a month first.", color="warning"), False
@@ -234,21 +249,29 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
             factors = load_factor_set(s)
             if action in ("save", "submit"):
                 form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea, note)
-                _, check = save_entry(s, user, factory_id, form, factors, submit=action == "submit", now=now, tz=tz)
+                _, check = save_entry(s, user, factory_id, form, factors, submit=action == "submit", now=now, tz=tz,
+                                      expected_version=version)
                 text = "Submitted to HQ." if action == "submit" else "Draft saved."
                 if check.warnings:
                     text += " Note the warnings above."
             elif action == "approve":
-                approve(s, user, factory_id, month, now=now)
-                text = "Approved; the month is now locked."
+                sub = approve(s, user, factory_id, month, now=now, expected_version=version, tz=tz)
+                text = f"Approved version {sub.approved_version}; the month is now locked."
             elif action == "reopen":
-                reopen(s, user, factory_id, month, reason or "", now=now)
+                reopen(s, user, factory_id, month, reason or "", now=now, expected_version=version, tz=tz)
                 text = "Reopened as a draft; the reason is in the audit log."
             else:
                 return None, False
             s.commit()
     except AccessDenied as exc:
         return dbc.Alert(f"Not allowed: {exc}.", color="danger", id="factory-entry-denied"), False
+    except StaleEdit as exc:
+        return dbc.Alert(exc.message, color="warning", id="factory-entry-stale"), False
+    except (IntegrityError, StaleDataError):
+        # Backstop: core turns a racing writer into StaleEdit at flush; one that surfaces at commit
+        # is the same conflict, never a 500.
+        return dbc.Alert("This month was changed by someone else at the same moment: reload the page to see the "
+                         "current figures, then try again.", color="warning", id="factory-entry-stale"), False
     except EntryError as exc:
         return dbc.Alert(str(exc), color="danger", id="factory-entry-refused"), False
     return dbc.Alert(text, color="success", id="factory-entry-ok", duration=8000), True
@@ -290,7 +313,7 @@ def register(app: dash.Dash) -> None:
         Output("factory-entry-note", "value"), Output("factory-entry-status", "children"),
         Output("factory-entry-save", "disabled"), Output("factory-entry-submit", "disabled"),
         Output("factory-entry-approve", "style"), Output("factory-entry-reopen-group", "style"),
-        Output("factory-entry-approval", "children"),
+        Output("factory-entry-approval", "children"), Output("factory-entry-version", "data"),
         Input("factory-entry-factory", "value"), Input("factory-entry-month", "value"),
         Input("factory-entry-saved", "data"),
         State(UNIT, "id"),
@@ -303,7 +326,7 @@ def register(app: dash.Dash) -> None:
         hide = {"display": "none"}
         checks = approval_panel(user, fid, month, app_session_factory(), app_tz()) if data["can_approve"] else None
         return (*fields, status_badge(data["status"], data["denied"]), not data["can_save"], not data["can_edit"],
-                None if data["can_approve"] else hide, None if data["can_reopen"] else hide, checks)
+                None if data["can_approve"] else hide, None if data["can_reopen"] else hide, checks, data["version"])
 
     @app.callback(
         Output("factory-entry-preview", "children"), Output("factory-entry-messages", "children"),
@@ -346,11 +369,11 @@ def register(app: dash.Dash) -> None:
         State("factory-entry-moisture", "value"), State("factory-entry-density", "value"),
         State("factory-entry-green-leaf", "value"), State("factory-entry-made-tea", "value"),
         State("factory-entry-note", "value"), State("factory-entry-reopen-reason", "value"),
-        State("factory-entry-saved", "data"),
+        State("factory-entry-saved", "data"), State("factory-entry-version", "data"),
         prevent_initial_call=True,
     )
     def _act(_s, _sub, _a, _r, _c, factory, month, _q, _u, moisture, density, green_leaf, made_tea, note,  # noqa: ANN001, ANN202
-             reason, saved):
+             reason, saved, version):
         action = {"factory-entry-save": "save", "factory-entry-submit-go": "submit", "factory-entry-confirm": "submit",
                   "factory-entry-approve": "approve", "factory-entry-reopen": "reopen"}.get(ctx.triggered_id)
         if action is None:
@@ -360,5 +383,6 @@ def register(app: dash.Dash) -> None:
         if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < 10**9:
             saved = 0
         msg, done = run_action(action, web_user(), parse_factory_id(factory), month, qty, unit, moisture, density,
-                               green_leaf, made_tea, note, reason, app_session_factory(), app_tz())
+                               green_leaf, made_tea, note, reason, app_session_factory(), app_tz(),
+                               version=_version(version))
         return msg, (saved or 0) + 1 if done else dash.no_update

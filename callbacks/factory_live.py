@@ -23,7 +23,7 @@ from callbacks.common import (
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, live_day_figure, live_hour_figure, local_naive
 from core.access import AccessDenied
-from core.insights.queries import NodeStatus, live_readings_since, live_snapshot
+from core.insights.queries import NodeStatus, live_readings_since, live_snapshot, reading_watermark
 from core.timeutil import DEFAULT_TZ, local_day_bounds_utc, utcnow
 
 REFRESH_MS = 5000
@@ -87,6 +87,7 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
         return msg, empty_figure("no factory"), empty_figure("no factory"), None, None, ""
     try:
         with session_factory() as s:
+            last_id = reading_watermark(s)  # before the snapshot: a reading stored in between is read twice, never lost
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ)
     except AccessDenied:
         denied = dbc.Alert(DENIED, color="danger")
@@ -101,7 +102,7 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
             "No readings in the last 24 hours.")
     last_ts = max((p["ts"] for ser in snap.recent.values() for p in ser), default=now - timedelta(hours=1))
     state = {"factory": factory_id, "devices": list(snap.recent), "last_ts": last_ts.isoformat(), "ticks": 0,
-             "has_hour": any(snap.recent.values())}
+             "has_hour": any(snap.recent.values()), "last_id": last_id}
     note = f"{snap.factory_name} ({snap.factory_code}) · updated {fmt_eat(now, tz, with_date=False)}"
     return kpi_row(snap), hour, day, node_table(snap.nodes, tz), state, note
 
@@ -110,7 +111,8 @@ def parse_state(state: Any) -> dict | None:
     """Return the live page's client-side state checked and typed, or None when it is missing or malformed.
 
     The result has "factory" (int), "devices" (list of str), "since" (aware datetime),
-    "last_ts" (str), "ticks" (int) and "has_hour" (bool).
+    "last_ts" (str), "ticks" (int), "has_hour" (bool) and "last_id" (int: the highest reading id
+    already on the chart; a state without it is redrawn).
     """
     if not isinstance(state, dict):
         return None
@@ -122,6 +124,9 @@ def parse_state(state: Any) -> dict | None:
         ticks = 0
     if not isinstance(ticks, int) or isinstance(ticks, bool):
         return None
+    last_id = state.get("last_id")
+    if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 <= last_id < 2**63:
+        return None
     try:
         since = datetime.fromisoformat(last_ts)
     except ValueError:
@@ -129,7 +134,7 @@ def parse_state(state: Any) -> dict | None:
     if since.tzinfo is None:
         return None
     return {"factory": factory, "devices": devices, "since": since, "last_ts": last_ts, "ticks": ticks,
-            "has_hour": bool(state.get("has_hour"))}
+            "has_hour": bool(state.get("has_hour")), "last_id": last_id}
 
 
 def tick_live(user, factory_id: int | None, state: dict | None, session_factory,  # noqa: ANN001
@@ -143,15 +148,21 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
     since = state["since"]
     try:
         with session_factory() as s:
-            new = live_readings_since(s, user, factory_id, since, now)  # clamped to the live window there
+            # New = stored since the last tick (id watermark), whatever its ts: late (buffered)
+            # readings too; clamped to the live window there.
+            new = live_readings_since(s, user, factory_id, since, now, after_id=state["last_id"])
             # Cards and nodes only need the newest reading per device, not the hour again.
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ, with_recent=False)
     except AccessDenied:
         denied = dbc.Alert(DENIED, color="danger")
         return denied, empty_figure(DENIED), empty_figure(DENIED), None, None, ""
+    if any(p["ts"] <= since for pts in new.values() for p in pts):
+        # Late (buffered) readings belong before points already drawn: appending them would draw
+        # the line back in time, so the hour is redrawn in order.
+        return render_live(user, factory_id, session_factory, now, tz)
     patch = dash.Patch()
 
-    last_ts = since
+    last_ts, last_id = since, state["last_id"]
     for i, dev in enumerate(state["devices"]):
         pts = new.get(dev, [])
         if not pts:
@@ -159,9 +170,10 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
         patch["data"][i]["x"].extend([local_naive(p["ts"]) for p in pts])
         patch["data"][i]["y"].extend([p["co2_kg_s"] if p["valid"] else None for p in pts])
         last_ts = max(last_ts, pts[-1]["ts"])
+        last_id = max(last_id, *(p["id"] for p in pts))
     patch["layout"]["xaxis"]["range"] = [local_naive(now - timedelta(hours=1)), local_naive(now)]
     new_state = {k: v for k, v in state.items() if k != "since"}
-    new_state.update(last_ts=last_ts.isoformat(), ticks=state["ticks"] + 1)
+    new_state.update(last_ts=last_ts.isoformat(), ticks=state["ticks"] + 1, last_id=last_id)
     note = f"{snap.factory_name} ({snap.factory_code}) · updated {fmt_eat(now, tz, with_date=False)}"
     return kpi_row(snap), patch, dash.no_update, node_table(snap.nodes, tz), new_state, note
 

@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -67,7 +67,7 @@ class MqttUrl:
 class Config:
     """Everything the processes read from the environment."""
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)  # in repr with its password hidden
     mqtt_url: MqttUrl | None = None  # None = start the embedded broker
     topic_prefix: str = DEFAULT_TOPIC_PREFIX
     secret_key: str = field(default="", repr=False)
@@ -92,6 +92,11 @@ class Config:
     qa_flatline_samples: int = DEFAULT_QA_FLATLINE_SAMPLES  # CARBONTRACK_QA_FLATLINE_SAMPLES (0 = off)
     qa_spike_co2_ppm_per_s: float = DEFAULT_QA_SPIKE_CO2_PPM_PER_S  # CARBONTRACK_QA_SPIKE_CO2_PPM_PER_S (0 = off)
     qa_min_velocity_m_s: float = DEFAULT_QA_MIN_VELOCITY_M_S  # CARBONTRACK_QA_MIN_VELOCITY_M_S (0 = off)
+
+    def __repr__(self) -> str:
+        """The config as a log line can show it: the database password is hidden (issue 18)."""
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Config(database_url={redact_url(self.database_url)!r}, {shown})"
 
     @property
     def tz(self) -> ZoneInfo:

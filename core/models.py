@@ -108,6 +108,7 @@ class Factory(Base):
     firewood_density_kg_m3: Mapped[float | None] = mapped_column(sa.Float)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
 
     stacks: Mapped[list[Stack]] = relationship(back_populates="factory", order_by="Stack.id")
     devices: Mapped[list[Device]] = relationship(back_populates="factory", order_by="Device.id")
@@ -126,6 +127,7 @@ class Stack(Base):
     dry_basis: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # analyser reads dry
     velocity_profile_factor: Mapped[float] = mapped_column(sa.Float, default=1.0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
 
     factory: Mapped[Factory] = relationship(back_populates="stacks")
 
@@ -161,6 +163,7 @@ class Device(Base):
     health_counters: Mapped[str | None] = mapped_column(sa.Text)  # JSON {name: count}
     health_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
 
     factory: Mapped[Factory] = relationship(back_populates="devices")
     stack: Mapped[Stack] = relationship()
@@ -293,6 +296,12 @@ class MonthlySubmission(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("app_user.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    # Optimistic concurrency (issue 18): +1 on every UPDATE of the row, checked in its WHERE; a save
+    # of the month's entries always updates this row too (core.inventory.entry), so the version
+    # names exactly one set of figures. `approved_version` is the version HQ saw and approved.
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
+    approved_version: Mapped[int | None] = mapped_column(sa.Integer)
+    __mapper_args__ = {"version_id_col": version}
 
     entries: Mapped[list[EnergyEntry]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", order_by="EnergyEntry.id"
@@ -313,6 +322,8 @@ class EnergyEntry(Base):
     moisture_fraction: Mapped[float | None] = mapped_column(sa.Float)  # firewood, as received
     density_kg_m3: Mapped[float | None] = mapped_column(sa.Float)  # firewood in m³
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per UPDATE (issue 18)
+    __mapper_args__ = {"version_id_col": version}
 
     submission: Mapped[MonthlySubmission] = relationship(back_populates="entries")
 
@@ -367,6 +378,7 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
 
 
 class WebSession(Base):

@@ -122,20 +122,31 @@ def save_stats(session: Session, instance: str, stats: ListenerStats) -> dict:
 
 
 def sweep_offline(session: Session, now: datetime | None = None) -> list[str]:
-    """Mark online devices with nothing received for their timeout as offline; return their ids."""
+    """Mark online devices with nothing received for their timeout as offline; return their ids.
+
+    The change is stamped with the device's last sign of life (`last_seen_at`), not the sweep's
+    time: the writer applies a status only from a message that arrived at or after
+    `status_changed_at`, so a message received after the node's last one but committed after the
+    sweep (a slow batch, a second writer) still brings the node back online. Stamping the sweep
+    time refused it, and the node showed offline until its next message (issue 18). Each device
+    is changed only if its `last_seen_at` is still the one read (a message committed meanwhile
+    keeps it online).
+    """
     now = now or datetime.now(UTC)
     rows = session.execute(
         sa.select(Device.id, Device.last_seen_at, Device.sample_interval_s).where(Device.status == STATUS_ONLINE)
     ).all()
-    stale = [
-        device_id
-        for device_id, last_seen, interval in rows
-        if last_seen is None or now - last_seen > timedelta(seconds=offline_timeout_s(interval))
-    ]
-    if stale:
-        session.execute(
+    stale = []
+    for device_id, last_seen, interval in rows:
+        if last_seen is not None and now - last_seen <= timedelta(seconds=offline_timeout_s(interval)):
+            continue
+        seen = Device.last_seen_at.is_(None) if last_seen is None else Device.last_seen_at == last_seen
+        changed = session.execute(
             sa.update(Device)
-            .where(Device.id.in_(stale), Device.status == STATUS_ONLINE)
-            .values(status=STATUS_OFFLINE, status_changed_at=now)
-        )
+            .where(Device.id == device_id, Device.status == STATUS_ONLINE, seen)
+            .values(status=STATUS_OFFLINE, status_changed_at=last_seen or now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed:
+            stale.append(device_id)
     return stale

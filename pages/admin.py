@@ -115,6 +115,9 @@ def layout(**kwargs) -> html.Div:
             page_header("Administration", "Every change is written to the audit log."),
             *note,
             dcc.Store(id="admin-changed", data=0),
+            # The picked record's version as loaded into its form: a save refused if it changed since (issue 18).
+            dcc.Store(id="admin-factory-version"), dcc.Store(id="admin-stack-version"),
+            dcc.Store(id="admin-user-version"),
             dbc.Tabs([
                 dbc.Tab(_users_tab(), label="Users", tab_id="users"),
                 dbc.Tab(_factories_tab(), label="Factories", tab_id="factories"),

@@ -126,6 +126,8 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
                      dbc.Col(html.Div(id="factory-entry-status", className="mt-4"), xs=6, md=4)],
                     className="mb-3"),
             dcc.Store(id="factory-entry-saved", data=0),
+            # The month's version as loaded: save/submit/approve/return send it back (issue 18).
+            dcc.Store(id="factory-entry-version", data=None),
             dcc.Store(id="factory-entry-submit-go", data=0),
             dcc.ConfirmDialog(id="factory-entry-confirm"),
             dbc.Row([

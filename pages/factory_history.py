@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import (
+    app_tz,
     factory_picker,
     not_permitted,
     page_allowed,
@@ -16,7 +17,7 @@ from callbacks.common import (
     parse_factory_id,
     web_user,
 )
-from core.timeutil import DEFAULT_TZ, local_date, utcnow
+from core.timeutil import local_date, utcnow
 
 dash.register_page(__name__, path="/factory/history", title="History · Carbon Track", name="History")
 
@@ -27,11 +28,13 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     if not page_allowed(user, "/factory/history"):
         return not_permitted("the history page")
     picker, _ = factory_picker("factory-history", user, parse_factory_id(factory))
-    today = local_date(utcnow(), DEFAULT_TZ)
+    tz = app_tz()  # CARBONTRACK_TZ: the days and months the callbacks and reports use
+    now = utcnow()
+    today = local_date(now, tz)
     return dbc.Container(
         [
-            page_header("History", "Measured stack CO2 by local day (EAT); monthly inventory as in the reports. "
-                                   "Days without data are gaps, not zeros."),
+            page_header("History", f"Measured stack CO2 by local day ({now.astimezone(tz).tzname()}); monthly "
+                                   "inventory as in the reports. Days without data are gaps, not zeros."),
             html.A("Raw sensor channels (CO2 ppm, flue °C, velocity m/s) →", href="/factory/raw" + (f"?factory={_}" if _ else ""), className="small", id="factory-history-raw-link"),  # noqa: E501
             dbc.Row(
                 [

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import (
+    app_tz,
     factory_picker,
     not_permitted,
     page_allowed,
@@ -15,6 +16,7 @@ from callbacks.common import (
     web_user,
 )
 from callbacks.factory_live import REFRESH_MS
+from core.timeutil import utcnow
 
 dash.register_page(__name__, path="/factory/live", title="Live · Carbon Track", name="Live")
 
@@ -27,7 +29,8 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     picker, _ = factory_picker("factory-live", user, parse_factory_id(factory))
     return dbc.Container(
         [
-            page_header("Live", "Stack CO2 as it is measured; refreshes every few seconds. Times in EAT."),
+            page_header("Live", "Stack CO2 as it is measured; refreshes every few seconds. Times in "
+                                f"{utcnow().astimezone(app_tz()).tzname()} (CARBONTRACK_TZ)."),
             dbc.Row([picker, dbc.Col(html.Div(id="factory-live-updated", className="small text-muted mt-4"),
                                      xs=12, md=7, lg=8)], className="mb-3"),
             dcc.Interval(id="factory-live-interval", interval=REFRESH_MS, n_intervals=0),

@@ -245,7 +245,7 @@ def test_catch_up_covers_every_month_since_the_last_done_run(Session, db_url, tm
     scheduler._safe_tick(Session, config_for(db_url, tmp_path), lambda: RUN_AT, (FIRST_RUN,))
     periods = sorted(r.period for r in _job_runs(Session) if r.status == "done")
     assert periods == ["2026-07", "2026-08", "2026-09", "2026-10"]
-    assert months_to_run(Session, FIRST_RUN, RUN_AT, EAT) == [date(2026, 10, 1)]  # nothing more owed
+    assert months_to_run(Session, FIRST_RUN, RUN_AT, EAT) == []  # nothing more owed: a done month is not claimed again
 
 
 # --- quarterly and annual runs (issue 14, deliverable 2) ---------------------------------------

@@ -164,6 +164,7 @@ def _entry_state(fid, month="2026-10", diesel=999.0):
         {"id": "factory-entry-note", "property": "value", "value": None},
         {"id": "factory-entry-reopen-reason", "property": "value", "value": None},
         {"id": "factory-entry-saved", "property": "data", "value": 0},
+        {"id": "factory-entry-version", "property": "data", "value": None},
     ]
 
 

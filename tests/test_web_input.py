@@ -145,6 +145,8 @@ def admin_post(client, app, button: str, **values):
     inputs = [{"id": i["id"], "property": "n_clicks", "value": 1 if i["id"] == button else None} for i in cb["inputs"]]
     state = [{"id": sid, "property": "value", "value": values.get(sid.removeprefix("admin-"))} for sid in ADMIN_STATES]
     state.append({"id": "admin-changed", "property": "data", "value": 0})
+    state += [{"id": f"admin-{what}-version", "property": "data", "value": values.get(f"{what}_version")}
+              for what in ("factory", "stack", "user")]
     body = {"output": key, "outputs": _outputs(key, cb), "inputs": inputs, "state": state,
             "changedPropIds": [f"{button}.n_clicks"]}
     resp = client.post("/_dash-update-component", json=body)
@@ -343,6 +345,7 @@ def _entry_body(app, button, fid, month, note=None, qty=None, units=None):
         {"id": "factory-entry-note", "property": "value", "value": note},
         {"id": "factory-entry-reopen-reason", "property": "value", "value": None},
         {"id": "factory-entry-saved", "property": "data", "value": 0},
+        {"id": "factory-entry-version", "property": "data", "value": None},
     ]
     from web_helpers import _outputs as outs
 

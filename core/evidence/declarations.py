@@ -73,7 +73,8 @@ def withdraw_declaration(session: Session, user: UserLike | None, declaration_id
     """Withdraw a declaration (it stops counting from the next report); audit-logged."""
     if not can_approve(user):
         raise AccessDenied("only HQ and administrators keep the supplier register")
-    row = session.get(SupplierDeclaration, declaration_id)
+    # Locked and read afresh: two people withdrawing at once give one withdrawal and one audit row.
+    row = session.get(SupplierDeclaration, declaration_id, with_for_update=True, populate_existing=True)
     if row is None:
         raise EvidenceError("no such declaration")
     if row.withdrawn_at is None:

@@ -43,6 +43,9 @@ from core.measurement.availability import (
 from core.measurement.calibration import CalibrationStatus, calibration_status
 from core.models import (
     QUALITY_VALID,
+    ROLE_ADMIN,
+    ROLE_AUDITOR,
+    ROLE_HQ,
     STATUS_APPROVED,
     STATUS_DRAFT,
     STATUS_SUBMITTED,
@@ -123,23 +126,33 @@ INVENTORY_CACHE = InventoryCache()
 
 
 def _month_fingerprints(session: Session, months: Sequence[date], fids: Sequence[int]) -> dict[date, tuple]:
-    """Per month: submissions, entries and daily rollups summarised (count, latest change, sums)."""
+    """Per month: submissions, entries and daily rollups summarised (counts, version sums, sums).
+
+    Every committed edit of a month's figures or status raises its submission's version
+    (MonthlySubmission.version, checked and incremented by the database row's UPDATE), so
+    (count, sum of versions) changes on every commit, whatever the clocks of the hosts and in
+    whatever order edits were flushed; Python-side `updated_at` did not (issue 18). Energy
+    entries have their own version (+1 per UPDATE, even one made outside core.inventory.entry);
+    their count, id sum and version sum catch additions, removals and edits.
+    """
     out: dict[date, list] = {m: [None, None, 0, 0.0, 0.0] for m in months}
     if not months:
         return {}
-    for month, n, latest in session.execute(
-        sa.select(MonthlySubmission.month, sa.func.count(MonthlySubmission.id), sa.func.max(MonthlySubmission.updated_at))
+    for month, n, versions, ids in session.execute(
+        sa.select(MonthlySubmission.month, sa.func.count(MonthlySubmission.id), sa.func.sum(MonthlySubmission.version),
+                  sa.func.sum(MonthlySubmission.id))
         .where(MonthlySubmission.month.in_(months), MonthlySubmission.factory_id.in_(fids))
         .group_by(MonthlySubmission.month)
     ):
-        out[month][0] = (n, str(latest))
-    for month, n, latest in session.execute(
-        sa.select(MonthlySubmission.month, sa.func.count(EnergyEntry.id), sa.func.max(EnergyEntry.updated_at))
+        out[month][0] = (n, int(versions or 0), int(ids or 0))
+    for month, n, ids, versions in session.execute(
+        sa.select(MonthlySubmission.month, sa.func.count(EnergyEntry.id), sa.func.sum(EnergyEntry.id),
+                  sa.func.sum(EnergyEntry.version))
         .join(EnergyEntry, EnergyEntry.submission_id == MonthlySubmission.id)
         .where(MonthlySubmission.month.in_(months), MonthlySubmission.factory_id.in_(fids))
         .group_by(MonthlySubmission.month)
     ):
-        out[month][1] = (n, str(latest))
+        out[month][1] = (n, int(ids or 0), int(versions or 0))
     first, last = min(months), add_months(max(months), 1) - timedelta(days=1)
     for day, n, co2, covered in session.execute(
         sa.select(FactoryDaily.day, sa.func.sum(FactoryDaily.n_readings), sa.func.sum(FactoryDaily.co2_kg),
@@ -288,12 +301,15 @@ def _factory_devices(session: Session, factory_id: int) -> list[tuple[Device, st
 
 
 def live_readings_since(session: Session, user: UserLike | None, factory_id: int, since: datetime | None,
-                        now: datetime | None = None) -> dict[str, list[dict]]:
+                        now: datetime | None = None, after_id: int | None = None) -> dict[str, list[dict]]:
     """Readings of the factory's devices stored after `since`, never older than LIVE_WINDOW before `now`.
 
     `since` may come from the browser (the live page's state), so it is clamped here: an early
     value reads at most the live window, not the whole reading table. None means the whole
-    window; a naive value is taken as UTC.
+    window; a naive value is taken as UTC. With `after_id` (the highest reading id the page has),
+    a reading stored since then counts as new even when its `ts` is older than `since`: a node's
+    buffered readings arrive late, and the live tick skipped them (issue 18). Each reading then
+    carries its "id" so the caller can move its watermark.
     """
     require_factory(user, factory_id)
     now = now or utcnow()
@@ -309,15 +325,21 @@ def live_readings_since(session: Session, user: UserLike | None, factory_id: int
     out: dict[str, list[dict]] = {d: [] for d in device_ids}
     if not device_ids:
         return out
+    newer = Reading.ts > since if after_id is None else sa.or_(Reading.ts > since, Reading.id > after_id)
     rows = session.execute(
         sa.select(Reading.device_id, Reading.ts, Reading.co2_kg_s, Reading.co2_ppm, Reading.flue_temp_c,
-                  Reading.velocity_m_s, Reading.quality)
-        .where(Reading.device_id.in_(device_ids), Reading.ts > since)
+                  Reading.velocity_m_s, Reading.quality, Reading.id)
+        .where(Reading.device_id.in_(device_ids), Reading.ts > floor, newer)
         .order_by(Reading.ts)
     )
     for r in rows:
-        out[r.device_id].append(_reading_dict(r))
+        out[r.device_id].append(_reading_dict(r) if after_id is None else dict(_reading_dict(r), id=r.id))
     return out
+
+
+def reading_watermark(session: Session) -> int:
+    """The highest reading id stored now (the live page's starting watermark; one primary-key lookup)."""
+    return int(session.scalar(sa.select(sa.func.max(Reading.id))) or 0)
 
 
 def _latest_reading(session: Session, device_id: str) -> dict | None:
@@ -858,8 +880,12 @@ LISTENER_STOPPED_AFTER = timedelta(days=1)
 
 
 def listener_health(session: Session, user: UserLike | None, now: datetime | None = None) -> list[ListenerHealth]:
-    """Return the listener processes' latest counters (no factory data, so any HQ-side user)."""
-    if user is None or not allowed_factory_ids(session, user):
+    """Return the listener processes' latest counters: HQ, admins and auditors only.
+
+    The counters are network-wide (every factory's messages, rejections, broker state), so a
+    factory manager, who sees one factory, gets none (issue 18: they did, by having a factory).
+    """
+    if user is None or not getattr(user, "active", False) or user.role not in (ROLE_HQ, ROLE_ADMIN, ROLE_AUDITOR):
         return []
     now = now or utcnow()
     out = []

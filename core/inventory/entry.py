@@ -3,6 +3,15 @@
 Every change is written to the audit log field by field (who, when, old value, new value).
 An approved month is locked: only an admin can reopen it, with a reason. Authorization is
 checked here (core.access), not only in the page.
+
+Concurrent edits (issue 18): a month has a version (MonthlySubmission.version, +1 on every
+change of its figures or status). Save, submit, approve and return take the version the page or
+API client saw (`expected_version`; 0 = nothing was saved yet) and refuse a different one with
+core.audit.StaleEdit ("changed by X at T — reload"). Each operation reads the month with SELECT …
+FOR UPDATE and updates it with the version in the UPDATE's WHERE, so under READ COMMITTED a save
+and an approval running together never both commit: the second waits, sees the new version and
+is refused. Two racing first saves: the second INSERT violates the (factory, month) key and is
+refused the same way. On a StaleEdit the session has been rolled back.
 """
 
 from __future__ import annotations
@@ -16,10 +25,13 @@ from datetime import date, datetime, tzinfo
 from types import SimpleNamespace
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
 
 from core.access import AccessDenied, UserLike, can_approve, can_enter_data, is_admin, require_factory
-from core.audit import record_audit
+from core.audit import StaleEdit, record_audit, stale_message
 from core.emissions import ZERO_EMISSIONS, EmissionsError, FuelEmissions, electricity_kwh, fuel_emissions
 from core.inventory.factors import FactorSet
 from core.inventory.monthly import ELECTRICITY_SOURCES, monthly_inventory, source_line
@@ -361,14 +373,53 @@ def preview(form: EntryForm, factors: FactorSet, gwp: str = "AR5", default_densi
     return Preview(combustion, scope2, grid_kwh, own_kwh, tea, errors)
 
 
-def get_submission(session: Session, user: UserLike | None, factory_id: int, month: date) -> MonthlySubmission | None:
-    """Return the factory's submission for `month` (with its entries), if any."""
+def get_submission(session: Session, user: UserLike | None, factory_id: int, month: date,
+                   for_update: bool = False) -> MonthlySubmission | None:
+    """Return the factory's submission for `month` (with its entries), if any.
+
+    `for_update` locks the row until the transaction ends (PostgreSQL; SQLite serialises writers
+    anyway) and reads its latest committed state: a change waits for a concurrent one to finish.
+    """
     require_factory(user, factory_id)
-    return session.scalar(
-        sa.select(MonthlySubmission)
-        .where(MonthlySubmission.factory_id == factory_id, MonthlySubmission.month == month_start(month))
-        .options(selectinload(MonthlySubmission.entries))
-    )
+    query = (sa.select(MonthlySubmission)
+             .where(MonthlySubmission.factory_id == factory_id, MonthlySubmission.month == month_start(month))
+             .options(selectinload(MonthlySubmission.entries)))
+    if for_update:
+        query = query.with_for_update(of=MonthlySubmission).execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def submission_version(sub: MonthlySubmission | None) -> int:
+    """The version a page or API client sees: 0 when nothing is saved for the month yet."""
+    return 0 if sub is None else sub.version
+
+
+def _stale(session: Session, factory_id: int, month: date, tz: tzinfo) -> StaleEdit:
+    """Roll back and return the "changed by X at T — reload" refusal for the month."""
+    session.rollback()
+    entity_id = _entity_id(session, factory_id, month)
+    current = session.scalar(sa.select(MonthlySubmission.version).where(
+        MonthlySubmission.factory_id == factory_id, MonthlySubmission.month == month_start(month)))
+    message = stale_message(session, f"The month {entity_id}", "monthly_submission", entity_id, tz)
+    return StaleEdit(message, current or 0)
+
+
+def _check_version(session: Session, sub: MonthlySubmission | None, expected_version: int | None,
+                   factory_id: int, month: date, tz: tzinfo) -> None:
+    """Refuse when the client saw another version of the month than the one now stored."""
+    if expected_version is None or expected_version == submission_version(sub):
+        return
+    raise _stale(session, factory_id, month, tz)
+
+
+def _flush(session: Session, factory_id: int, month: date, tz: tzinfo) -> None:
+    """Flush; a racing writer that got there first (StaleDataError, duplicate first save) is a StaleEdit."""
+    try:
+        session.flush()
+    except (StaleDataError, IntegrityError) as exc:
+        if isinstance(exc, IntegrityError) and "monthly_submission" not in str(exc.orig).lower():
+            raise  # not the (factory, month) key of a racing first save: a bug, not a conflict
+        raise _stale(session, factory_id, month, tz) from exc
 
 
 def _fmt(value) -> str | None:
@@ -380,11 +431,14 @@ def _fmt(value) -> str | None:
 
 
 def save_entry(session: Session, user: UserLike | None, factory_id: int, form: EntryForm, factors: FactorSet,
-               submit: bool = False, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ) -> tuple[MonthlySubmission, Validation]:
+               submit: bool = False, now: datetime | None = None, tz: tzinfo = DEFAULT_TZ,
+               expected_version: int | None = None) -> tuple[MonthlySubmission, Validation]:
     """Save the month as a draft (or submit it); audit every changed field; the caller commits.
 
-    Raises AccessDenied for a user who may not enter this factory's data, EntryError when the
-    month is locked or the entry has errors.
+    `expected_version` is the version the user saw (0: nothing saved yet; None: no check, the
+    row lock still serialises concurrent saves). Raises AccessDenied for a user who may not
+    enter this factory's data, StaleEdit when the month changed since, EntryError when the month
+    is locked or the entry has errors.
     """
     if not can_enter_data(user, factory_id):
         raise AccessDenied("you may not enter data for this factory")
@@ -397,7 +451,8 @@ def save_entry(session: Session, user: UserLike | None, factory_id: int, form: E
     check = validate(form, factors, medians, factory.firewood_density_kg_m3, local_date(now, tz))
     if not check.ok:
         raise EntryError(" ".join(check.errors))
-    sub = get_submission(session, user, factory_id, month)
+    sub = get_submission(session, user, factory_id, month, for_update=True)
+    _check_version(session, sub, expected_version, factory_id, month, tz)
     if sub is not None and sub.status == STATUS_APPROVED:
         raise EntryError("This month is approved and locked. An admin can reopen it with a reason.")
     if sub is not None and sub.status == STATUS_SUBMITTED and not submit:
@@ -459,7 +514,9 @@ def save_entry(session: Session, user: UserLike | None, factory_id: int, form: E
     if submit:
         sub.submitted_at = now
         sub.submitted_by_id = user.id
-    session.flush()
+    if sub.id is not None:
+        flag_modified(sub, "status")  # the row is updated (version + 1) even when only entries changed
+    _flush(session, factory_id, month, tz)
     return sub, check
 
 
@@ -498,11 +555,17 @@ def entered_by(session: Session, user: UserLike, factory_id: int, month: date) -
     ) > 0
 
 
-def approve(session: Session, user: UserLike | None, factory_id: int, month: date, now: datetime | None = None) -> MonthlySubmission:
-    """Approve a submitted month (HQ or admin); it is then locked. The caller commits."""
+def approve(session: Session, user: UserLike | None, factory_id: int, month: date, now: datetime | None = None,
+            expected_version: int | None = None, tz: tzinfo = DEFAULT_TZ) -> MonthlySubmission:
+    """Approve a submitted month (HQ or admin); it is then locked. The caller commits.
+
+    The approval names the version approved (`approved_version`, and in the audit log): the one
+    HQ saw when `expected_version` is given; a month changed since is refused with StaleEdit.
+    """
     if not can_approve(user):
         raise AccessDenied("only HQ and admins approve monthly data")
-    sub = get_submission(session, user, factory_id, month)
+    sub = get_submission(session, user, factory_id, month, for_update=True)
+    _check_version(session, sub, expected_version, factory_id, month_start(month), tz)
     if sub is None or sub.status != STATUS_SUBMITTED:
         raise EntryError("Only a submitted month can be approved.")
     if entered_by(session, user, factory_id, sub.month) or sub.submitted_by_id == user.id:
@@ -511,12 +574,15 @@ def approve(session: Session, user: UserLike | None, factory_id: int, month: dat
         raise EntryError("You entered or submitted this month's figures: another HQ user or admin must approve "
                          "them (four-eyes check).")
     now = now or utcnow()
+    approved_version = sub.version
     record_audit(session, user, "approve", "monthly_submission", entity_id=_entity_id(session, factory_id, sub.month),
-                 factory_id=factory_id, field="status", old_value=sub.status, new_value=STATUS_APPROVED, at=now)
+                 factory_id=factory_id, field="status", old_value=sub.status, new_value=STATUS_APPROVED, at=now,
+                 detail=f"approved version {approved_version}")
     sub.status = STATUS_APPROVED
     sub.approved_at = now
     sub.approved_by_id = user.id
-    session.flush()
+    sub.approved_version = approved_version
+    _flush(session, factory_id, sub.month, tz)
     return sub
 
 
@@ -527,11 +593,12 @@ def can_reopen(user: UserLike | None, status: str) -> bool:
     return status == STATUS_APPROVED and is_admin(user)
 
 
-def reopen(session: Session, user: UserLike | None, factory_id: int, month: date, reason: str, now: datetime | None = None) -> MonthlySubmission:
+def reopen(session: Session, user: UserLike | None, factory_id: int, month: date, reason: str, now: datetime | None = None,
+           expected_version: int | None = None, tz: tzinfo = DEFAULT_TZ) -> MonthlySubmission:
     """Return a month to the factory as a draft, with a reason. The caller commits.
 
     HQ and admins send a submitted month back for corrections; only an admin reopens an
-    approved (locked) month.
+    approved (locked) month. A month changed since `expected_version` is refused (StaleEdit).
     """
     if not can_reopen(user, STATUS_SUBMITTED):
         raise AccessDenied("only HQ and admins return a month to the factory")
@@ -540,7 +607,8 @@ def reopen(session: Session, user: UserLike | None, factory_id: int, month: date
         raise EntryError(f"The reason has {len(reason):,} characters; at most {NOTE_MAX_CHARS:,}.")
     if len(reason) < 5:
         raise EntryError("Give a reason (at least a few words) for reopening the month.")
-    sub = get_submission(session, user, factory_id, month)
+    sub = get_submission(session, user, factory_id, month, for_update=True)
+    _check_version(session, sub, expected_version, factory_id, month_start(month), tz)
     if sub is None or sub.status not in (STATUS_SUBMITTED, STATUS_APPROVED):
         raise EntryError("Only a submitted or approved month can be reopened.")
     if not can_reopen(user, sub.status):
@@ -552,7 +620,8 @@ def reopen(session: Session, user: UserLike | None, factory_id: int, month: date
     sub.status = STATUS_DRAFT
     sub.approved_at = None
     sub.approved_by_id = None
-    session.flush()
+    sub.approved_version = None
+    _flush(session, factory_id, sub.month, tz)
     return sub
 
 

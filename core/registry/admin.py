@@ -6,15 +6,18 @@ anything; the caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, tzinfo
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.access import AccessDenied, UserLike, is_admin
 from core.accounts.sessions import end_user_sessions
 from core.accounts.users import MIN_PASSWORD_LENGTH, UserError, create_user, hash_password
-from core.audit import record_audit
+from core.audit import StaleEdit, record_audit, stale_message
 from core.fleet import lifecycle
 from core.inventory.factors import add_factor_version, latest_factors
 from core.models import (
@@ -139,13 +142,41 @@ def admin_end_sessions(session: Session, user: UserLike | None, user_id: int) ->
     return row, ended
 
 
+def _for_edit(session: Session, model: type, key: Any, expected_version: int | None, entity: str,
+              entity_id: Callable[[Any], str], what: str) -> Any:
+    """Read a row for an admin edit: locked until the commit (a concurrent edit waits, then sees
+    this one's result), and refused with StaleEdit when `expected_version` (the version the admin
+    saw) is no longer the stored one. None when there is no such row."""
+    row = session.get(model, key, with_for_update=True, populate_existing=True)
+    if row is not None and expected_version is not None and expected_version != row.version:
+        label = entity_id(row)
+        raise StaleEdit(stale_message(session, f"{what} {label}", entity, label), row.version)
+    return row
+
+
+def _values(row: Any) -> tuple:
+    """The row's column values but its version (to tell whether an edit changed anything)."""
+    return tuple(getattr(row, c.key) for c in row.__table__.columns if c.key != "version")
+
+
+def _bump(row: Any, before: tuple) -> None:
+    """Count one admin edit of `row` when it changed anything."""
+    if _values(row) != before:
+        row.version = (row.version or 0) + 1
+
+
 def update_user(session: Session, user: UserLike | None, user_id: int, role: str | None = None,
-                factory_id: int | None = None, active: bool | None = None) -> User:
-    """Change a user's role, factory or active flag; audit each change."""
+                factory_id: int | None = None, active: bool | None = None,
+                expected_version: int | None = None) -> User:
+    """Change a user's role, factory or active flag; audit each change.
+
+    `expected_version`: the user's version the admin saw; a user changed since is refused (StaleEdit).
+    """
     _require_admin(user)
-    row = session.get(User, user_id)
+    row = _for_edit(session, User, user_id, expected_version, "user", lambda r: r.username, "The user")
     if row is None:
         raise AdminError("no such user")
+    before = _values(row)
     if role is not None:
         if role not in ROLES:
             raise AdminError(f"unknown role {role!r}")
@@ -172,16 +203,18 @@ def update_user(session: Session, user: UserLike | None, user_id: int, role: str
         row.active = active
         if not active:
             end_user_sessions(session, row.id, "account deactivated")
+    _bump(row, before)
     return row
 
 
 def set_factory_target(session: Session, user: UserLike | None, factory_id: int, target: float | None,
-                       firewood_density_kg_m3: float | None = None) -> Factory:
+                       firewood_density_kg_m3: float | None = None, expected_version: int | None = None) -> Factory:
     """Set a factory's intensity target (kg CO2e/kg made tea) and default firewood density."""
     _require_admin(user)
-    f = session.get(Factory, factory_id)
+    f = _for_edit(session, Factory, factory_id, expected_version, "factory", lambda r: r.code, "The factory")
     if f is None:
         raise AdminError("no such factory")
+    before = _values(f)
     try:
         lo, hi, unit = FACTORY_FIELDS["target_kg_co2e_per_kg"]
         target = number_in(target, "Target", lo, hi, unit, lo_open=True)
@@ -195,6 +228,7 @@ def set_factory_target(session: Session, user: UserLike | None, factory_id: int,
             record_audit(session, user, "update", "factory", entity_id=f.code, factory_id=f.id, field=name,
                          old_value=_s(old), new_value=_s(new))
             setattr(f, name, new)
+    _bump(f, before)
     return f
 
 
@@ -225,7 +259,7 @@ def _add_stack_version(session: Session, st: Stack, values: dict, valid_from: da
 
 
 def update_stack(session: Session, user: UserLike | None, stack_id: int, valid_from: date | None = None,
-                 reason: str | None = None, **values) -> Stack:
+                 reason: str | None = None, expected_version: int | None = None, **values) -> Stack:
     """Change a stack's parameters within physical bounds; every change is audited.
 
     A change of diameter, moisture, analyser basis or profile factor adds an effective-dated
@@ -233,9 +267,10 @@ def update_stack(session: Session, user: UserLike | None, stack_id: int, valid_f
     listener converts with today's values) so reports of earlier months keep the values they used.
     """
     _require_admin(user)
-    st = session.get(Stack, stack_id)
+    st = _for_edit(session, Stack, stack_id, expected_version, "stack", lambda r: str(r.id), "The stack")
     if st is None:
         raise AdminError("no such stack")
+    before = _values(st)
     today = local_date(utcnow())
     if valid_from is not None and (not isinstance(valid_from, date) or valid_from > today):
         raise AdminError("In force from: a date on or before today")
@@ -273,6 +308,7 @@ def update_stack(session: Session, user: UserLike | None, stack_id: int, valid_f
         _add_stack_version(session, st, param_changes, valid_from or today, reason, getattr(user, "username", None))
         for name, new in param_changes.items():
             setattr(st, name, new)
+    _bump(st, before)
     return st
 
 
@@ -376,10 +412,12 @@ def add_device(session: Session, user: UserLike | None, device_id: str, stack_id
 
 
 def set_device_active(session: Session, user: UserLike | None, device_id: str, active: bool,
-                      at: datetime | str | None = None, reason: str | None = None, tz: tzinfo = DEFAULT_TZ) -> Device:
+                      at: datetime | str | None = None, reason: str | None = None, tz: tzinfo = DEFAULT_TZ,
+                      expected_version: int | None = None) -> Device:
     """Retire a node (close its assignment; readings are kept) or put it back on its stack."""
     _require_admin(user)
     d = _device(session, device_id)
+    d = _for_edit(session, Device, d.id, expected_version, "device", lambda r: r.id, "The node")
     when, why = _lifecycle_fields(at, reason, tz)
     if d.active != active:
         try:
@@ -392,6 +430,7 @@ def set_device_active(session: Session, user: UserLike | None, device_id: str, a
             raise AdminError(str(exc)) from exc
         record_audit(session, user, "update", "device", entity_id=d.id, factory_id=d.factory_id, field="active",
                      old_value=str(not active), new_value=str(active), detail=why)
+        d.version = (d.version or 0) + 1
     return d
 
 
@@ -458,11 +497,19 @@ def factor_versions(session: Session, user: UserLike | None) -> list[EmissionFac
     return list(session.scalars(sa.select(EmissionFactor).order_by(EmissionFactor.code, EmissionFactor.version)))
 
 
-def admin_add_factor_version(session: Session, user: UserLike | None, code: str, **values) -> EmissionFactor:
-    """Add a new version of a factor with some values changed (never edits an old one)."""
+def admin_add_factor_version(session: Session, user: UserLike | None, code: str, expected_version: int | None = None,
+                             **values) -> EmissionFactor:
+    """Add a new version of a factor with some values changed (never edits an old one).
+
+    `expected_version`: the newest version of `code` the admin saw; one added since (or a
+    concurrent add taking the same number) is refused with StaleEdit, not a database error.
+    """
     _require_admin(user)
     if not isinstance(code, str) or code not in latest_factors(session):
         raise AdminError(f"unknown factor {str(code)[:40]!r}")
+    newest = session.scalar(sa.select(sa.func.max(EmissionFactor.version)).where(EmissionFactor.code == code))
+    if expected_version is not None and expected_version != newest:
+        raise StaleEdit(_factor_stale(session, code), newest)
     clean: dict = {}
     for k, v in values.items():
         if v is None or v == "":
@@ -490,7 +537,17 @@ def admin_add_factor_version(session: Session, user: UserLike | None, code: str,
     if clean.get("valid_from") and clean.get("valid_to") and clean["valid_to"] <= clean["valid_from"]:
         raise AdminError("valid_to must be after valid_from")
     row = add_factor_version(session, code, user.username, **clean)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another admin added the same version number at the same moment
+        session.rollback()
+        raise StaleEdit(_factor_stale(session, code)) from exc
     record_audit(session, user, "create", "emission_factor", entity_id=f"{code} v{row.version}",
                  detail=", ".join(f"{k}={v}" for k, v in clean.items())[:2000])
     return row
+
+
+def _factor_stale(session: Session, code: str) -> str:
+    """"Factor X was changed by Y at T — reload" from the newest version's audit row."""
+    newest = session.scalar(sa.select(sa.func.max(EmissionFactor.version)).where(EmissionFactor.code == code))
+    return stale_message(session, f"The factor {code}", "emission_factor", f"{code} v{newest}")

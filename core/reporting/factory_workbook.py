@@ -557,6 +557,7 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Submitted by", sub.submitted_by if sub else None),
         ("Approved at", local_naive(sub.approved_at if sub else None, tz), None, FMT_DATETIME),
         ("Approved by", approval_statement(sub)),
+        ("Approved version", sub.approved_version if sub else None),
         ("Note from the factory", sub.note if sub else None),
     ])
     errors = [f"{line.source}: {line.error}" for line in inv.lines if line.error]

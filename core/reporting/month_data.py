@@ -332,6 +332,7 @@ class SubmissionInfo:
     submitted_by: str | None
     approved_at: datetime | None
     approved_by: str | None
+    approved_version: int | None = None  # the version of the figures HQ approved (issue 18)
 
 
 @dataclass
@@ -485,7 +486,7 @@ def collect_month(
     submitter, approver = aliased(User), aliased(User)
     subs = {
         row[0].factory_id: SubmissionInfo(row[0].status, row[0].note, row[0].submitted_at, row[1],
-                                          row[0].approved_at, row[2])
+                                          row[0].approved_at, row[2], row[0].approved_version)
         for row in session.execute(
             sa.select(MonthlySubmission, submitter.username, approver.username)
             .outerjoin(submitter, MonthlySubmission.submitted_by_id == submitter.id)

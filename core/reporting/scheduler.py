@@ -12,8 +12,14 @@ last quarter's and last year's after the last month's submission deadline.
 - A check every few minutes (and once at start) runs the same job for the month that is due:
   it catches up after downtime and retries a failed run with backoff (MAX_ATTEMPTS in all).
 - Exactly one effective runner: a run first claims a `JobRun` row, unique on (job, period).
-  Inserting it is the lock: an IntegrityError means another process has (or had) it. A failed or
-  stale run is re-taken with a compare-and-set UPDATE, so two schedulers never both take it.
+  Inserting it is the lock, with INSERT … ON CONFLICT DO NOTHING (no IntegrityError, so no
+  PostgreSQL ERROR line, when another process has or had it), and only for a period not yet
+  done: a done period is never claimed again. A failed or stale run is re-taken with a
+  compare-and-set UPDATE, so two schedulers never both take it. The claim's `owner` is its token:
+  the outcome is written only `WHERE owner = <token> AND status = 'running'`, so a run whose
+  claim expired and was re-taken cannot overwrite the new owner's outcome.
+- A claim is a lease of STALE_RUN: a "running" run older than that belongs to a dead process and
+  is retried, or marked failed when that was its last attempt (never "running" forever).
   Inside a run, workbooks that are already done are skipped (`only_missing`), so a retry never
   produces a report twice.
 Failures keep their reason in `JobRun.error` and on each failed `Report` row; HQ sees both on the
@@ -36,6 +42,8 @@ import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -137,23 +145,52 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def _insert_claim(s: Session, job: str, period: str, owner: str, now: datetime) -> bool:
+    """INSERT the claim unless (job, period) exists; True if this process inserted it."""
+    values = {"job": job, "period": period, "status": "running", "owner": owner, "attempts": 1, "started_at": now}
+    dialect = s.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(JobRun).values(**values).on_conflict_do_nothing(index_elements=["job", "period"])
+        return bool(s.execute(stmt).rowcount)
+    try:  # other databases: the unique key still decides, at the cost of an error line
+        with s.begin_nested():
+            s.add(JobRun(**values))
+        return True
+    except IntegrityError:
+        return False
+
+
 def claim_run(session_factory: sessionmaker[Session], period: str, now: datetime, owner: str,
               job: str = JOB_NAME) -> JobRun | None:
-    """Take the (job, period) run for this process, or return None if another has or had it."""
+    """Take the (job, period) run for this process, or return None if another has or had it (or it is done)."""
     with session_factory() as s:
-        s.add(JobRun(job=job, period=period, status="running", owner=owner, attempts=1, started_at=now))
-        try:
-            s.commit()
-            return s.scalars(sa.select(JobRun).where(JobRun.job == job, JobRun.period == period)).one()
-        except IntegrityError:
-            s.rollback()
         run = s.scalars(sa.select(JobRun).where(JobRun.job == job, JobRun.period == period)).one_or_none()
         if run is None:
+            inserted = _insert_claim(s, job, period, owner, now)
+            s.commit()
+            run = s.scalars(sa.select(JobRun).where(JobRun.job == job, JobRun.period == period)).one_or_none()
+            if inserted:
+                return run
+            if run is None:
+                return None
+        if run.status == "done":
             return None
         retry = (run.status == "failed" and run.attempts < MAX_ATTEMPTS
                  and (run.finished_at or run.started_at) + retry_after(run.attempts) <= now)
-        stale = run.status == "running" and run.started_at < now - STALE_RUN and run.attempts < MAX_ATTEMPTS
-        if not (retry or stale):
+        expired = run.status == "running" and run.started_at < now - STALE_RUN
+        if expired and run.attempts >= MAX_ATTEMPTS:
+            # The process running the last attempt died: record it as failed for HQ, once.
+            s.execute(
+                sa.update(JobRun)
+                .where(JobRun.id == run.id, JobRun.status == "running", JobRun.owner == run.owner)
+                .values(status="failed", finished_at=now,
+                        error=f"attempt {run.attempts} of {MAX_ATTEMPTS} stopped without an outcome "
+                              f"(its process ended; lease of {STALE_RUN} expired); no retries left")
+                .execution_options(synchronize_session=False))
+            s.commit()
+            return None
+        if not (retry or expired):
             return None
         taken = s.execute(
             sa.update(JobRun)
@@ -193,9 +230,17 @@ def run_monthly_job(session_factory: sessionmaker[Session], cfg: Config, now: da
         error = f"{type(exc).__name__}: {exc}"
         detail = ""
     with session_factory() as s:
-        s.execute(sa.update(JobRun).where(JobRun.id == run.id).values(
-            status="failed" if error else "done", error=error[:4000] if error else None, finished_at=utcnow()))
+        # Only the claim's owner records the outcome: if our lease expired and another process
+        # re-took the run, its outcome stands.
+        recorded = s.execute(sa.update(JobRun).where(
+            JobRun.id == run.id, JobRun.owner == run.owner, JobRun.status == "running").values(
+            status="failed" if error else "done", error=error[:4000] if error else None, finished_at=utcnow())
+            .execution_options(synchronize_session=False)).rowcount
         s.commit()
+    if not recorded:
+        log.warning("scheduler: %s attempt %d finished after its claim was taken over; outcome not recorded",
+                    period, run.attempts)
+        return RunOutcome("skipped", period, run.attempts, "claim taken over by another process")
     if error:
         retry = "will retry" if run.attempts < MAX_ATTEMPTS else "no retries left"
         log.error("scheduler: %s attempt %d failed (%s): %s", period, run.attempts, retry, error)
@@ -215,16 +260,18 @@ def months_to_run(session_factory: sessionmaker[Session], job: MonthlyJob, now: 
         last = s.scalar(sa.select(sa.func.max(JobRun.period)).where(JobRun.job == job.name, JobRun.status == "done"))
     if last is None:
         return [due.start]
+    # A done period is never asked for again (it was, every CHECK_EVERY, and each claim failed
+    # with an IntegrityError: ~576 PostgreSQL ERROR lines a day).
     if job.period == PERIOD_MONTH:
         first = add_months(date(int(last[:4]), int(last[5:7]), 1), 1)
-        months = list(iter_months(first, due.start)) if first <= due.start else [due.start]
+        months = list(iter_months(first, due.start)) if first <= due.start else []
         return months[-min(job.max_catch_up, MAX_CATCH_UP_MONTHS):]
     periods = []
     p = parse_period(last).next()
     while p <= due:
         periods.append(p.start)
         p = p.next()
-    return (periods or [due.start])[-job.max_catch_up:]
+    return periods[-job.max_catch_up:]
 
 
 def _safe_tick(session_factory: sessionmaker[Session], cfg: Config, clock: Clock,

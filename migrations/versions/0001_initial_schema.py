@@ -3,12 +3,14 @@
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-28 12:32:39.669764
+
+Self-contained: the tables are written out here, never taken from core.models, so a later model
+refactor cannot change or break what a fresh install creates (issue 18). Time columns are plain
+DateTime holding naive UTC (core.models.UTCDateTime is only the Python-side conversion).
 """
 
 import sqlalchemy as sa
 from alembic import op
-
-import core.models
 
 revision = '0001'
 down_revision = None
@@ -36,7 +38,7 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('citation', sa.Text(), nullable=False),
     sa.Column('is_default', sa.Boolean(), nullable=False),
-    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=80), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_emission_factor')),
     sa.UniqueConstraint('code', 'version', name='uq_emission_factor_code_version')
@@ -56,7 +58,7 @@ def upgrade() -> None:
     sa.Column('target_kg_co2e_per_kg', sa.Float(), nullable=True),
     sa.Column('firewood_density_kg_m3', sa.Float(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_factory')),
     sa.UniqueConstraint('code', name=op.f('uq_factory_code'))
     )
@@ -68,21 +70,21 @@ def upgrade() -> None:
     sa.Column('owner', sa.String(length=120), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('started_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('finished_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_job_run')),
     sa.UniqueConstraint('job', 'period', name='uq_job_run_job_period')
     )
     op.create_table('listener_stat',
     sa.Column('instance', sa.String(length=120), nullable=False),
-    sa.Column('updated_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('started_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
     sa.Column('counters', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('instance', name=op.f('pk_listener_stat'))
     )
     op.create_table('rejected_message',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('received_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
     sa.Column('topic', sa.String(length=300), nullable=False),
     sa.Column('reason', sa.String(length=40), nullable=False),
     sa.Column('detail', sa.Text(), nullable=True),
@@ -104,9 +106,9 @@ def upgrade() -> None:
     sa.Column('factory_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', core.models.UTCDateTime(), nullable=True),
-    sa.Column('last_login_at', core.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('locked_until', sa.DateTime(), nullable=True),
+    sa.Column('last_login_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_app_user_factory_id_factory')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_app_user')),
     sa.UniqueConstraint('username', name=op.f('uq_app_user_username'))
@@ -126,8 +128,8 @@ def upgrade() -> None:
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('requested_by', sa.String(length=80), nullable=True),
-    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('generated_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('generated_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_report_factory_id_factory')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report')),
     sa.UniqueConstraint('kind', 'scope_key', 'month', 'version', name='uq_report_kind_scope_month_version')
@@ -156,7 +158,7 @@ def upgrade() -> None:
 
     op.create_table('rollup_factory_hourly',
     sa.Column('factory_id', sa.Integer(), nullable=False),
-    sa.Column('hour', core.models.UTCDateTime(), nullable=False),
+    sa.Column('hour', sa.DateTime(), nullable=False),
     sa.Column('n_readings', sa.Integer(), nullable=False),
     sa.Column('n_valid', sa.Integer(), nullable=False),
     sa.Column('covered_s', sa.Float(), nullable=False),
@@ -180,7 +182,7 @@ def upgrade() -> None:
     sa.Column('moisture_fraction', sa.Float(), nullable=False),
     sa.Column('dry_basis', sa.Boolean(), nullable=False),
     sa.Column('velocity_profile_factor', sa.Float(), nullable=False),
-    sa.Column('updated_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_stack_factory_id_factory')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stack'))
     )
@@ -189,7 +191,7 @@ def upgrade() -> None:
 
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('username', sa.String(length=80), nullable=True),
     sa.Column('action', sa.String(length=40), nullable=False),
@@ -215,9 +217,9 @@ def upgrade() -> None:
     sa.Column('sample_interval_s', sa.Float(), nullable=False),
     sa.Column('firmware', sa.String(length=40), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('status_changed_at', core.models.UTCDateTime(), nullable=True),
-    sa.Column('last_seen_at', core.models.UTCDateTime(), nullable=True),
-    sa.Column('last_reading_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('status_changed_at', sa.DateTime(), nullable=True),
+    sa.Column('last_seen_at', sa.DateTime(), nullable=True),
+    sa.Column('last_reading_at', sa.DateTime(), nullable=True),
     sa.Column('rssi_dbm', sa.Integer(), nullable=True),
     sa.Column('uptime_s', sa.BigInteger(), nullable=True),
     sa.Column('buffered', sa.Integer(), nullable=True),
@@ -239,11 +241,11 @@ def upgrade() -> None:
     sa.Column('made_tea_kg', sa.Float(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.Column('submitted_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(), nullable=True),
     sa.Column('submitted_by_id', sa.Integer(), nullable=True),
-    sa.Column('approved_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('approved_at', sa.DateTime(), nullable=True),
     sa.Column('approved_by_id', sa.Integer(), nullable=True),
-    sa.Column('updated_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['approved_by_id'], ['app_user.id'], name=op.f('fk_monthly_submission_approved_by_id_app_user')),
     sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_monthly_submission_factory_id_factory')),
     sa.ForeignKeyConstraint(['submitted_by_id'], ['app_user.id'], name=op.f('fk_monthly_submission_submitted_by_id_app_user')),
@@ -262,7 +264,7 @@ def upgrade() -> None:
     sa.Column('unit', sa.String(length=16), nullable=False),
     sa.Column('moisture_fraction', sa.Float(), nullable=True),
     sa.Column('density_kg_m3', sa.Float(), nullable=True),
-    sa.Column('updated_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['submission_id'], ['monthly_submission.id'], name=op.f('fk_energy_entry_submission_id_monthly_submission'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_energy_entry')),
     sa.UniqueConstraint('submission_id', 'source', name='uq_energy_entry_submission_source')
@@ -271,7 +273,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('device_id', sa.String(length=40), nullable=False),
     sa.Column('factory_id', sa.Integer(), nullable=False),
-    sa.Column('ts', core.models.UTCDateTime(), nullable=False),
+    sa.Column('ts', sa.DateTime(), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=True),
     sa.Column('co2_ppm', sa.Float(), nullable=False),
     sa.Column('flue_temp_c', sa.Float(), nullable=False),
@@ -285,7 +287,7 @@ def upgrade() -> None:
     sa.Column('moisture_fraction', sa.Float(), nullable=True),
     sa.Column('dry_basis', sa.Boolean(), nullable=True),
     sa.Column('velocity_profile_factor', sa.Float(), nullable=True),
-    sa.Column('received_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['device_id'], ['device.id'], name=op.f('fk_reading_device_id_device')),
     sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_reading_factory_id_factory')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reading')),
@@ -316,7 +318,7 @@ def upgrade() -> None:
 
     op.create_table('rollup_device_hourly',
     sa.Column('device_id', sa.String(length=40), nullable=False),
-    sa.Column('hour', core.models.UTCDateTime(), nullable=False),
+    sa.Column('hour', sa.DateTime(), nullable=False),
     sa.Column('factory_id', sa.Integer(), nullable=False),
     sa.Column('n_readings', sa.Integer(), nullable=False),
     sa.Column('n_valid', sa.Integer(), nullable=False),

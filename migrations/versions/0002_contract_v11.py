@@ -7,8 +7,6 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-import core.models
-
 revision = "0002_contract_v11"
 down_revision = "0001"
 branch_labels = None
@@ -31,7 +29,7 @@ DEVICE_COLUMNS = (
     ("min_free_heap", sa.Integer()),
     ("safe_mode", sa.Boolean()),
     ("health_counters", sa.Text()),
-    ("health_at", core.models.UTCDateTime()),
+    ("health_at", sa.DateTime()),
 )
 
 

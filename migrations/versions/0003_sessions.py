@@ -8,8 +8,6 @@ Create Date: 2026-12-01 21:55:00
 import sqlalchemy as sa
 from alembic import op
 
-import core.models
-
 revision = "0003_sessions"
 down_revision = "0005_reporting_evidence"
 branch_labels = None
@@ -21,9 +19,9 @@ def upgrade() -> None:
         "web_session",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", core.models.UTCDateTime(), nullable=False),
-        sa.Column("last_seen_at", core.models.UTCDateTime(), nullable=False),
-        sa.Column("ended_at", core.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
+        sa.Column("ended_at", sa.DateTime(), nullable=True),
         sa.Column("ended_reason", sa.String(length=40), nullable=True),
         sa.Column("ip", sa.String(length=64), nullable=True),
         sa.Column("user_agent", sa.String(length=200), nullable=True),
@@ -36,8 +34,8 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=80), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("last_failure_at", core.models.UTCDateTime(), nullable=False),
-        sa.Column("next_allowed_at", core.models.UTCDateTime(), nullable=True),
+        sa.Column("last_failure_at", sa.DateTime(), nullable=False),
+        sa.Column("next_allowed_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("username", "ip", name=op.f("pk_sign_in_failure")),
     )
 

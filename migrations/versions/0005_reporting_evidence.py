@@ -8,8 +8,6 @@ Create Date: 2026-12-01 22:00:00
 import sqlalchemy as sa
 from alembic import op
 
-import core.models
-
 revision = '0005_reporting_evidence'
 down_revision = "0006_fleet_alerts"
 branch_labels = None
@@ -32,8 +30,8 @@ def upgrade() -> None:
     sa.Column('valid_from', sa.Date(), nullable=False),
     sa.Column('valid_to', sa.Date(), nullable=False),
     sa.Column('recorded_by', sa.String(length=80), nullable=True),
-    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('withdrawn_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('withdrawn_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_supplier_declaration_factory_id_factory')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_supplier_declaration'))
     )
@@ -49,7 +47,7 @@ def upgrade() -> None:
     sa.Column('verifier_username', sa.String(length=80), nullable=False),
     sa.Column('opinion', sa.String(length=40), nullable=False),
     sa.Column('statement', sa.Text(), nullable=False),
-    sa.Column('verified_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('verified_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['report_id'], ['report.id'], name=op.f('fk_report_verification_report_id_report')),
     sa.ForeignKeyConstraint(['verifier_id'], ['app_user.id'], name=op.f('fk_report_verification_verifier_id_app_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_verification'))
@@ -71,7 +69,7 @@ def upgrade() -> None:
     sa.Column('stored_path', sa.String(length=400), nullable=False),
     sa.Column('description', sa.String(length=200), nullable=True),
     sa.Column('uploaded_by', sa.String(length=80), nullable=True),
-    sa.Column('uploaded_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('uploaded_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['declaration_id'], ['supplier_declaration.id'],
                             name=op.f('fk_evidence_file_declaration_id_supplier_declaration')),
     sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_evidence_file_factory_id_factory')),

@@ -8,8 +8,6 @@ Create Date: 2026-12-01 21:44:39.948556
 import sqlalchemy as sa
 from alembic import op
 
-import core.models
-
 revision = '0006_fleet_alerts'
 down_revision = "0002_contract_v11"
 branch_labels = None
@@ -26,7 +24,7 @@ def upgrade() -> None:
     sa.Column('path', sa.String(length=400), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('uploaded_by', sa.String(length=80), nullable=True),
-    sa.Column('uploaded_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('uploaded_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_firmware_image')),
     sa.UniqueConstraint('version', name=op.f('uq_firmware_image_version'))
     )
@@ -40,12 +38,12 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('detail', sa.Text(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('fired_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('last_true_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('clear_since', core.models.UTCDateTime(), nullable=True),
-    sa.Column('acknowledged_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('fired_at', sa.DateTime(), nullable=False),
+    sa.Column('last_true_at', sa.DateTime(), nullable=False),
+    sa.Column('clear_since', sa.DateTime(), nullable=True),
+    sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
     sa.Column('acknowledged_by', sa.String(length=80), nullable=True),
-    sa.Column('resolved_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('resolved_at', sa.DateTime(), nullable=True),
     sa.Column('resolved_by', sa.String(length=80), nullable=True),
     sa.ForeignKeyConstraint(['factory_id'], ['factory.id'], name=op.f('fk_alert_factory_id_factory')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert'))
@@ -72,8 +70,8 @@ def upgrade() -> None:
     sa.Column('target_value', sa.String(length=40), nullable=True),
     sa.Column('canary_pct', sa.Float(), nullable=True),
     sa.Column('created_by', sa.String(length=80), nullable=True),
-    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['image_id'], ['firmware_image.id'], name=op.f('fk_ota_campaign_image_id_firmware_image')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ota_campaign')),
     sa.UniqueConstraint('token', name=op.f('uq_ota_campaign_token'))
@@ -86,8 +84,8 @@ def upgrade() -> None:
     sa.Column('occasion', sa.String(length=40), nullable=False),
     sa.Column('address', sa.String(length=200), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], name=op.f('fk_alert_notification_alert_id_alert')),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_alert_notification_user_id_app_user')),
@@ -118,10 +116,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('requested_by_id', sa.Integer(), nullable=True),
     sa.Column('requested_by', sa.String(length=80), nullable=True),
-    sa.Column('created_at', core.models.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', core.models.UTCDateTime(), nullable=True),
-    sa.Column('expires_at', core.models.UTCDateTime(), nullable=True),
-    sa.Column('result_at', core.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.Column('expires_at', sa.DateTime(), nullable=True),
+    sa.Column('result_at', sa.DateTime(), nullable=True),
     sa.Column('result_ok', sa.Boolean(), nullable=True),
     sa.Column('result_detail', sa.Text(), nullable=True),
     sa.Column('campaign_id', sa.Integer(), nullable=True),
@@ -141,7 +139,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('device_id', sa.String(length=40), nullable=False),
     sa.Column('version', sa.String(length=40), nullable=False),
-    sa.Column('since_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('since_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['device_id'], ['device.id'], name=op.f('fk_firmware_install_device_id_device')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_firmware_install'))
     )
@@ -156,7 +154,7 @@ def upgrade() -> None:
     sa.Column('from_version', sa.String(length=40), nullable=True),
     sa.Column('command_id', sa.String(length=40), nullable=True),
     sa.Column('detail', sa.Text(), nullable=True),
-    sa.Column('updated_at', core.models.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['campaign_id'], ['ota_campaign.id'], name=op.f('fk_ota_target_campaign_id_ota_campaign')),
     sa.ForeignKeyConstraint(['device_id'], ['device.id'], name=op.f('fk_ota_target_device_id_device')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ota_target')),
