@@ -1,0 +1,123 @@
+"""Issue 12 screens: node page calibration form, log, badges, assignments and availability; the nodes
+table's availability and calibration columns; admin lifecycle forms; the history page's availability.
+
+Callback functions called as plain functions on a small SQLite database (web_helpers), with time
+pinned to web_helpers.NOW. Expected numbers are computed here, not taken from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from web_helpers import NOW, make_web_db
+
+from callbacks.node_quality import node_quality, render_quality, save_calibration
+from core.accounts.auth import WebUser
+from core.models import AuditLog, CalibrationCheck, DeviceHourly
+from core.timeutil import DEFAULT_TZ
+
+
+@pytest.fixture
+def db(tmp_path):
+    engine, Session, fx, _ = make_web_db(tmp_path / "screens.db")
+    ids = fx.factory_ids
+    users = {
+        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
+        "mataara": WebUser(5, "mataara", "factory_manager", ids["MTR"], True),
+        "hq": WebUser(2, "hq", "hq", None, True),
+        "auditor": WebUser(3, "auditor", "auditor", None, True),
+        "admin": WebUser(1, "admin", "admin", None, True),
+    }
+    with time_machine.travel(NOW, tick=False):
+        yield Session, ids, fx, users
+    engine.dispose()
+
+
+def dump(component) -> str:
+    return json.dumps(component, cls=__import__("plotly").utils.PlotlyJSONEncoder)
+
+
+def _form(**kw) -> dict:
+    base = {"kind": "span", "checked-at": "2026-11-27 10:00", "reference": 80000, "certificate": "CERT-1",
+            "measured": 80000, "span": 100000, "note": None}
+    base.update(kw)
+    return base
+
+
+def test_calibration_form_records_and_shows_pass_and_fail(db):
+    Session, ids, fx, users = db
+    dev = fx.device_ids["KGW"]
+    # Error 2,400 ppm of a 100,000 ppm span = 2.4 % ≤ 2.5 %: passes (40 CFR 75 App. A §3.1).
+    errors, msg, ok = save_calibration(users["hq"], dev, _form(measured=82400), Session, DEFAULT_TZ)
+    assert ok and errors == {} and "passed" in msg and "2.40 %" in msg
+    # 2,600 ppm = 2.6 %: fails, and the node is out of control from its last passed check.
+    errors, msg, ok = save_calibration(users["admin"], dev, _form(**{"checked-at": "2026-11-28 08:00",
+                                                                     "measured": 77400}), Session, DEFAULT_TZ)
+    assert ok and "FAILED" in msg and "2.60 %" in msg
+    q = node_quality(users["kagwe"], dev, Session, DEFAULT_TZ, NOW)  # a manager reads their own node
+    top, table, assignments = render_quality(q, DEFAULT_TZ)
+    shown = dump(top)
+    assert "Out of control" in shown and "Calibration current" in shown  # a pass 1 day ago: not overdue
+    cal = dump(table)
+    assert cal.count("FAIL") == 1 and cal.count('"pass"') == 1 and "2.60 %" in cal and "CERT-1" in cal
+    assert cal.index("2.60 %") < cal.index("2.40 %")  # newest first
+    with Session() as s:
+        rows = s.scalars(sa.select(CalibrationCheck).order_by(CalibrationCheck.checked_at)).all()
+        assert [(r.passed, r.recorded_by, r.source) for r in rows] == [(True, "hq", "portal"),
+                                                                       (False, "admin", "portal")]
+        assert s.scalar(sa.select(sa.func.count()).select_from(AuditLog)
+                        .where(AuditLog.entity == "calibration_check")) == 2
+
+
+@pytest.mark.parametrize(("field", "value", "where"), [
+    ("reference", "abc", "reference"), ("span", 0, "span"), ("measured", 10**30, "measured"),
+    ("kind", "drift", "kind"), ("checked-at", "2099-01-01 00:00", "checked-at"), ("checked-at", "yesterday",
+                                                                                    "checked-at"),
+    ("certificate", "x" * 200, "certificate"), ("measured", None, "measured"), ("reference", [1, 2], "reference"),
+])
+def test_calibration_form_errors_next_to_the_field_nothing_stored(db, field, value, where):
+    Session, ids, fx, users = db
+    errors, msg, ok = save_calibration(users["hq"], fx.device_ids["KGW"], _form(**{field: value}), Session,
+                                       DEFAULT_TZ)
+    assert not ok and list(errors) == [where] and "Not recorded" in msg
+    with Session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(CalibrationCheck)) == 0
+
+
+@pytest.mark.parametrize("who", ["kagwe", "auditor"])
+def test_calibration_form_refused_for_managers_and_auditors(db, who):
+    Session, ids, fx, users = db
+    errors, msg, ok = save_calibration(users[who], fx.device_ids["KGW"], _form(), Session, DEFAULT_TZ)
+    assert not ok and "Only HQ and administrators" in msg
+    with Session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(CalibrationCheck)) == 0
+
+
+def test_node_quality_denied_for_another_factory(db):
+    Session, ids, fx, users = db
+    assert node_quality(users["mataara"], fx.device_ids["KGW"], Session, DEFAULT_TZ, NOW) == "You may not see this node."
+    errors, msg, ok = save_calibration(users["mataara"], fx.device_ids["KGW"], _form(), Session, DEFAULT_TZ)
+    assert not ok
+
+
+def test_node_availability_30_days_and_no_check_badges(db):
+    Session, ids, fx, users = db
+    dev = fx.device_ids["MTR"]
+    q = node_quality(users["hq"], dev, Session, DEFAULT_TZ, NOW)
+    # Independent count: the device has no assignment rows, so it counts for the whole 30-day window
+    # (30 local days ending today, cut at NOW); valid hours are rollup hours with ≥ 2,700 s covered.
+    lo = datetime(2026, 10, 30, 0, 0, tzinfo=DEFAULT_TZ).astimezone(UTC)
+    with Session() as s:
+        valid = s.scalar(sa.select(sa.func.count()).select_from(DeviceHourly).where(
+            DeviceHourly.device_id == dev, DeviceHourly.hour >= lo, DeviceHourly.hour < NOW,
+            DeviceHourly.covered_s >= 2700))
+    assigned_h = (NOW - lo).total_seconds() / 3600
+    assert q.availability.assigned_hours == pytest.approx(assigned_h)
+    assert q.availability.valid_hours == valid
+    top, table, assignments = render_quality(q, DEFAULT_TZ)
+    assert f"{valid / assigned_h * 100:.1f} %" in dump(top)
+    assert "No calibration check recorded" in dump(top) and "Calibration overdue" in dump(top)
