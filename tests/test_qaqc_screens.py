@@ -15,15 +15,17 @@ import sqlalchemy as sa
 import time_machine
 from web_helpers import NOW, make_web_db
 
+from callbacks.hq_nodes import nodes_data, render_nodes
 from callbacks.node_quality import node_quality, render_quality, save_calibration
 from core.accounts.auth import WebUser
 from core.models import AuditLog, CalibrationCheck, DeviceHourly
 from core.timeutil import DEFAULT_TZ
 
 
-@pytest.fixture
-def db(tmp_path):
-    engine, Session, fx, _ = make_web_db(tmp_path / "screens.db")
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    # One database for the module (1-3 s to build): only the first test writes checks, on CHG's node.
+    engine, Session, fx, _ = make_web_db(tmp_path_factory.mktemp("screens") / "screens.db")
     ids = fx.factory_ids
     users = {
         "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
@@ -50,7 +52,7 @@ def _form(**kw) -> dict:
 
 def test_calibration_form_records_and_shows_pass_and_fail(db):
     Session, ids, fx, users = db
-    dev = fx.device_ids["KGW"]
+    dev = fx.device_ids["CHG"]
     # Error 2,400 ppm of a 100,000 ppm span = 2.4 % ≤ 2.5 %: passes (40 CFR 75 App. A §3.1).
     errors, msg, ok = save_calibration(users["hq"], dev, _form(measured=82400), Session, DEFAULT_TZ)
     assert ok and errors == {} and "passed" in msg and "2.40 %" in msg
@@ -58,7 +60,7 @@ def test_calibration_form_records_and_shows_pass_and_fail(db):
     errors, msg, ok = save_calibration(users["admin"], dev, _form(**{"checked-at": "2026-11-28 08:00",
                                                                      "measured": 77400}), Session, DEFAULT_TZ)
     assert ok and "FAILED" in msg and "2.60 %" in msg
-    q = node_quality(users["kagwe"], dev, Session, DEFAULT_TZ, NOW)  # a manager reads their own node
+    q = node_quality(users["auditor"], dev, Session, DEFAULT_TZ, NOW)
     top, table, assignments = render_quality(q, DEFAULT_TZ)
     shown = dump(top)
     assert "Out of control" in shown and "Calibration current" in shown  # a pass 1 day ago: not overdue
@@ -85,7 +87,8 @@ def test_calibration_form_errors_next_to_the_field_nothing_stored(db, field, val
                                        DEFAULT_TZ)
     assert not ok and list(errors) == [where] and "Not recorded" in msg
     with Session() as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(CalibrationCheck)) == 0
+        assert s.scalar(sa.select(sa.func.count()).select_from(CalibrationCheck)
+                        .where(CalibrationCheck.device_id == fx.device_ids["KGW"])) == 0
 
 
 @pytest.mark.parametrize("who", ["kagwe", "auditor"])
@@ -94,7 +97,8 @@ def test_calibration_form_refused_for_managers_and_auditors(db, who):
     errors, msg, ok = save_calibration(users[who], fx.device_ids["KGW"], _form(), Session, DEFAULT_TZ)
     assert not ok and "Only HQ and administrators" in msg
     with Session() as s:
-        assert s.scalar(sa.select(sa.func.count()).select_from(CalibrationCheck)) == 0
+        assert s.scalar(sa.select(sa.func.count()).select_from(CalibrationCheck)
+                        .where(CalibrationCheck.device_id == fx.device_ids["KGW"])) == 0
 
 
 def test_node_quality_denied_for_another_factory(db):
@@ -121,3 +125,21 @@ def test_node_availability_30_days_and_no_check_badges(db):
     top, table, assignments = render_quality(q, DEFAULT_TZ)
     assert f"{valid / assigned_h * 100:.1f} %" in dump(top)
     assert "No calibration check recorded" in dump(top) and "Calibration overdue" in dump(top)
+
+
+def test_nodes_table_availability_and_calibration_columns(db):
+    Session, ids, fx, users = db
+    nodes, listeners = nodes_data(users["hq"], Session, DEFAULT_TZ, NOW)
+    summary, table, _ = render_nodes(nodes, listeners, False, DEFAULT_TZ)
+    shown = dump(table)
+    assert "Data availability 30 d" in shown and "Calibration" in shown
+    by_id = {n.device_id: n for n in nodes}
+    for dev in fx.device_ids.values():
+        n = by_id[dev]
+        assert f"{n.valid_hours_30d:,.0f} of {n.assigned_hours_30d:,.0f} h" in shown
+    # CHG's node failed its newest check (first test) -> "out of control" in words; the others never checked.
+    with Session() as s:
+        failed = s.scalars(sa.select(CalibrationCheck.device_id).where(CalibrationCheck.passed.is_(False))).all()
+    assert shown.count("out of control") == len(set(failed))
+    assert shown.count("overdue: never checked") == len(fx.device_ids) - len(set(failed))
+    assert f"{len(set(failed))} out of control" in dump(summary)
