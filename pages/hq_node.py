@@ -8,8 +8,8 @@ from dash import dcc, html
 
 from callbacks.common import not_permitted, page_header, web_user
 from core.access import is_admin
-from core.measurement.calibration import CAL_ERROR_LIMIT_PCT, CAN_RECORD
 from core.fleet.commands import COMMAND_KINDS, KIND_LABELS
+from core.measurement.calibration import CAL_ERROR_LIMIT_PCT, CAN_RECORD
 
 dash.register_page(__name__, path="/hq/node", title="Node · Carbon Track", name="Node")
 

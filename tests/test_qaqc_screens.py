@@ -8,17 +8,20 @@ pinned to web_helpers.NOW. Expected numbers are computed here, not taken from th
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 from web_helpers import NOW, make_web_db
 
+from callbacks.admin_nodes import field_for, lifecycle_change, register_node
 from callbacks.hq_nodes import nodes_data, render_nodes
 from callbacks.node_quality import node_quality, render_quality, save_calibration
+from core.access import AccessDenied
 from core.accounts.auth import WebUser
-from core.models import AuditLog, CalibrationCheck, DeviceHourly
+from core.models import AuditLog, CalibrationCheck, Device, DeviceAssignment, DeviceHourly, Stack
+from core.registry.admin import AdminError
 from core.timeutil import DEFAULT_TZ
 
 
@@ -143,3 +146,92 @@ def test_nodes_table_availability_and_calibration_columns(db):
     assert shown.count("out of control") == len(set(failed))
     assert shown.count("overdue: never checked") == len(fx.device_ids) - len(set(failed))
     assert f"{len(set(failed))} out of control" in dump(summary)
+
+
+def _stack_of(Session, fid):  # noqa: N803
+    with Session() as s:
+        return s.scalar(sa.select(Stack.id).where(Stack.factory_id == fid))
+
+
+def test_admin_registers_moves_replaces_and_retires_with_times_and_reasons(db):
+    Session, ids, fx, users = db
+    kgw, mtr = _stack_of(Session, ids["KGW"]), _stack_of(Session, ids["MTR"])
+    msg = register_node(users["admin"], {"device-id": "KGW-S5", "device-stack": kgw, "device-interval": 30,
+                                         "device-commissioned": "2026-11-20 08:00", "device-reason": "second boiler"},
+                        Session, DEFAULT_TZ)
+    assert "Registered node KGW-S5" in msg and "2026-11-20 08:00 EAT" in msg
+    msg = lifecycle_change(users["admin"], {"device-pick": "KGW-S5", "lifecycle-action": "move",
+                                            "lifecycle-stack": mtr, "lifecycle-at": "2026-11-22 08:00",
+                                            "lifecycle-reason": "moved to Mataara"}, Session, DEFAULT_TZ)
+    assert "moved to MTR" in msg and "2026-11-22 08:00 EAT" in msg
+    msg = lifecycle_change(users["admin"], {"device-pick": "KGW-S5", "lifecycle-action": "replace",
+                                            "lifecycle-new-id": "MTR-S6", "lifecycle-at": "2026-11-25 08:00",
+                                            "lifecycle-reason": "NDIR failed"}, Session, DEFAULT_TZ)
+    assert "replaced by MTR-S6" in msg
+    msg = lifecycle_change(users["admin"], {"device-pick": "MTR-S6", "lifecycle-action": "retire",
+                                            "lifecycle-at": "2026-11-27 08:00", "lifecycle-reason": "season over"},
+                           Session, DEFAULT_TZ)
+    assert "retired" in msg and "2026-11-27 08:00 EAT" in msg
+    eat = DEFAULT_TZ
+    with Session() as s:
+        rows = s.execute(sa.select(DeviceAssignment.device_id, DeviceAssignment.stack_id,
+                                   DeviceAssignment.commissioned_at, DeviceAssignment.retired_at,
+                                   DeviceAssignment.commission_reason, DeviceAssignment.retire_reason)
+                         .where(DeviceAssignment.device_id.in_(["KGW-S5", "MTR-S6"]))
+                         .order_by(DeviceAssignment.commissioned_at)).all()
+        audits = s.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
+            AuditLog.entity == "device", AuditLog.entity_id.in_(["KGW-S5", "MTR-S6"])))
+    t = [datetime(2026, 11, d, 8, 0, tzinfo=eat).astimezone(UTC) for d in (20, 22, 25, 27)]
+    got = [(d, st, c.replace(tzinfo=UTC) if c.tzinfo is None else c, r if r is None or r.tzinfo else r.replace(tzinfo=UTC),
+            cr, rr) for d, st, c, r, cr, rr in rows]
+    assert got == [("KGW-S5", kgw, t[0], t[1], "second boiler", "moved to Mataara"),
+                   ("KGW-S5", mtr, t[1], t[2], "moved to Mataara", "NDIR failed"),
+                   ("MTR-S6", mtr, t[2], t[3], "NDIR failed", "season over")]
+    assert audits == 5  # create, move, retire (replaced), create (replacement), retire
+    # The node page shows the history, newest first, with who and why.
+    q = node_quality(users["hq"], "KGW-S5", Session, DEFAULT_TZ, NOW)
+    hist = dump(render_quality(q, DEFAULT_TZ)[2])
+    assert hist.index("NDIR failed") < hist.index("second boiler") and "admin" in hist
+
+
+@pytest.mark.parametrize(("form", "values", "field"), [
+    ("register", {"device-id": "bad/id"}, "device-id"),
+    ("register", {"device-id": "KGW-S1"}, "device-id"),  # exists already
+    ("register", {"device-id": "KGW-S8", "device-interval": 0}, "device-interval"),
+    ("register", {"device-id": "KGW-S8", "device-commissioned": "2099-01-01 00:00"}, "device-commissioned"),
+    ("register", {"device-id": "KGW-S8", "device-commissioned": "next week"}, "device-commissioned"),
+    ("register", {"device-id": "KGW-S8", "device-reason": "x" * 300}, "device-reason"),
+    ("register", {"device-id": "KGW-S8", "device-stack": None}, "device-stack"),
+    ("lifecycle", {"device-pick": None, "lifecycle-action": "retire"}, "device-pick"),
+    ("lifecycle", {"device-pick": "KGW-S1", "lifecycle-action": "explode"}, "lifecycle-action"),
+    ("lifecycle", {"device-pick": "KGW-S1", "lifecycle-action": "move"}, "lifecycle-stack"),
+    ("lifecycle", {"device-pick": "KGW-S1", "lifecycle-action": "replace", "lifecycle-new-id": "MTR-S1"},
+     "lifecycle-new-id"),
+    ("lifecycle", {"device-pick": "KGW-S1", "lifecycle-action": "retire", "lifecycle-at": "2099-01-01 00:00"},
+     "lifecycle-at"),
+])
+def test_admin_node_forms_refuse_next_to_the_field(db, form, values, field):
+    Session, ids, fx, users = db
+    if form == "register" and "device-stack" not in values:
+        values = {**values, "device-stack": _stack_of(Session, ids["KGW"])}
+    fn = register_node if form == "register" else lifecycle_change
+    with Session() as s:
+        before = s.execute(sa.select(Device.id, Device.active, Device.stack_id).order_by(Device.id)).all()
+        n_assign = s.scalar(sa.select(sa.func.count()).select_from(DeviceAssignment))
+    with pytest.raises(AdminError) as exc:
+        fn(users["admin"], values, Session, DEFAULT_TZ)
+    assert field_for(form, str(exc.value)) == field
+    with Session() as s:
+        assert s.execute(sa.select(Device.id, Device.active, Device.stack_id).order_by(Device.id)).all() == before
+        assert s.scalar(sa.select(sa.func.count()).select_from(DeviceAssignment)) == n_assign
+
+
+@pytest.mark.parametrize("who", ["hq", "auditor", "kagwe"])
+def test_admin_node_forms_are_admin_only(db, who):
+    Session, ids, fx, users = db
+    with pytest.raises(AccessDenied):
+        register_node(users[who], {"device-id": "KGW-S9", "device-stack": _stack_of(Session, ids["KGW"])}, Session)
+    with pytest.raises(AccessDenied):
+        lifecycle_change(users[who], {"device-pick": "KGW-S1", "lifecycle-action": "retire"}, Session)
+    with Session() as s:
+        assert s.get(Device, "KGW-S9") is None and s.get(Device, "KGW-S1").active
