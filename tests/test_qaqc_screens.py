@@ -16,6 +16,7 @@ import time_machine
 from web_helpers import NOW, make_web_db
 
 from callbacks.admin_nodes import field_for, lifecycle_change, register_node
+from callbacks.factory_history import history_data, render_history
 from callbacks.hq_nodes import nodes_data, render_nodes
 from callbacks.node_quality import node_quality, render_quality, save_calibration
 from core.access import AccessDenied
@@ -235,3 +236,22 @@ def test_admin_node_forms_are_admin_only(db, who):
         lifecycle_change(users[who], {"device-pick": "KGW-S1", "lifecycle-action": "retire"}, Session)
     with Session() as s:
         assert s.get(Device, "KGW-S9") is None and s.get(Device, "KGW-S1").active
+
+
+def test_history_shows_the_ranges_data_availability_beside_coverage(db):
+    Session, ids, fx, users = db
+    fid = ids["MTR"]
+    data = history_data(users["hq"], fid, "2026-11-01", "2026-11-28", Session, DEFAULT_TZ, NOW)
+    # Independent: MTR's node has no assignment rows (counts for all time): assigned hours = the range up to NOW.
+    lo = datetime(2026, 11, 1, tzinfo=DEFAULT_TZ).astimezone(UTC)
+    with Session() as s:
+        valid = s.scalar(sa.select(sa.func.count()).select_from(DeviceHourly).where(
+            DeviceHourly.factory_id == fid, DeviceHourly.hour >= lo, DeviceHourly.hour < NOW,
+            DeviceHourly.covered_s >= 2700))
+    assigned = (NOW - lo).total_seconds() / 3600
+    a = data["availability"]
+    assert 0 < valid < assigned
+    assert (a.valid_hours, a.assigned_hours) == (valid, pytest.approx(assigned))
+    kpis = dump(render_history(data)[0])
+    assert "Data availability (40 CFR 75.32)" in kpis and f"{valid / assigned * 100:.1f} %" in kpis
+    assert f"{valid:,} valid of {assigned:,.0f} assigned node-hours" in kpis
