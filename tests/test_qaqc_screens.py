@@ -8,7 +8,7 @@ pinned to web_helpers.NOW. Expected numbers are computed here, not taken from th
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +21,15 @@ from callbacks.hq_nodes import nodes_data, render_nodes
 from callbacks.node_quality import node_quality, render_quality, save_calibration
 from core.access import AccessDenied
 from core.accounts.auth import WebUser
-from core.models import AuditLog, CalibrationCheck, Device, DeviceAssignment, DeviceHourly, Stack
+from core.models import (
+    AuditLog,
+    CalibrationCheck,
+    Device,
+    DeviceAssignment,
+    DeviceHourly,
+    FactoryAlertSetting,
+    Stack,
+)
 from core.registry.admin import AdminError
 from core.timeutil import DEFAULT_TZ
 
@@ -240,9 +248,9 @@ def test_admin_node_forms_are_admin_only(db, who):
 
 def test_history_shows_the_ranges_data_availability_beside_coverage(db):
     Session, ids, fx, users = db
-    fid = ids["MTR"]
+    fid = ids["CHG"]  # never moved or replaced in this module (the admin test moves nodes onto KGW and MTR)
     data = history_data(users["hq"], fid, "2026-11-01", "2026-11-28", Session, DEFAULT_TZ, NOW)
-    # Independent: MTR's node has no assignment rows (counts for all time): assigned hours = the range up to NOW.
+    # Independent: CHG's node has no assignment rows (counts for all time): assigned hours = the range up to NOW.
     lo = datetime(2026, 11, 1, tzinfo=DEFAULT_TZ).astimezone(UTC)
     with Session() as s:
         valid = s.scalar(sa.select(sa.func.count()).select_from(DeviceHourly).where(
@@ -255,3 +263,34 @@ def test_history_shows_the_ranges_data_availability_beside_coverage(db):
     kpis = dump(render_history(data)[0])
     assert "Data availability (40 CFR 75.32)" in kpis and f"{valid / assigned * 100:.1f} %" in kpis
     assert f"{valid:,} valid of {assigned:,.0f} assigned node-hours" in kpis
+
+
+def test_availability_alert_counts_a_new_node_only_since_its_commissioning(Session):  # noqa: N803
+    from ingest_helpers import seed_fleet
+
+    from core.accounts.users import create_user
+    from core.alerts.rules import data_availability
+    from core.registry.admin import add_device
+
+    (node,) = seed_fleet(Session, n_factories=1, prefix="AV")
+    now = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    hour = now.replace(minute=0)
+    with Session() as s, time_machine.travel(now, tick=False):
+        admin = create_user(s, "av-admin", "av-admin-pass-1", "admin")
+        s.flush()
+        stack_id = s.get(Device, node.device_id).stack_id
+        add_device(s, admin, "AV-S2", stack_id, 60.0, commissioned_at=hour - timedelta(hours=2))
+        for d, hours in ((node.device_id, 24), ("AV-S2", 2)):
+            s.get(Device, d).last_seen_at = now - timedelta(seconds=30)
+            for h in range(1, hours + 1):
+                s.add(DeviceHourly(device_id=d, factory_id=node.factory_id, hour=hour - timedelta(hours=h),
+                                   covered_s=3600.0, n_readings=60, n_valid=60))
+        s.commit()
+        # Counting both nodes for 24 h would give 26 of 48 h (54 %, an alert); assigned: 26 of 26 h.
+        assert data_availability(s, now, DEFAULT_TZ) == []
+        # The new node silent: 24 of 26 h = 92 %, below a factory threshold of 95 %.
+        s.query(DeviceHourly).filter(DeviceHourly.device_id == "AV-S2").delete()
+        s.add(FactoryAlertSetting(factory_id=node.factory_id, availability_min=0.95))
+        s.commit()
+        (cond,) = data_availability(s, now, DEFAULT_TZ)
+    assert cond.rule == "data_availability" and "92%" in cond.title and "24 valid of 26 node-hours" in cond.detail
