@@ -340,6 +340,15 @@ class Listener:
         self.stats.incr("stopped")  # the Nodes page shows this row as stopped, not silent
         self._save_stats()
 
+    def reload_registry(self) -> None:
+        """Have every writer reload the device registry and calibration state with its next batch.
+
+        The writers reload on their own every REGISTRY_MAX_AGE_S (and at once for an unknown device,
+        at most every REGISTRY_MIN_RELOAD_S); this is for a caller that just changed the registry.
+        """
+        for w in self._writers:
+            w.invalidate_registry()
+
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
         """Block until connected and subscribed (or the timeout); return whether it happened."""
         return self._connected.wait(timeout_s)
@@ -540,8 +549,7 @@ class Listener:
         if self._cal.handle(cal):
             # A stored check changes the node's control state: every writer reloads it with its next batch
             # (and re-marks from the log whatever it stored in between).
-            for w in self._writers:
-                w.invalidate_registry()
+            self.reload_registry()
 
     def _publish_acks(self, acks: dict[str, tuple[str, int]]) -> None:
         """Tell each node its highest contiguous committed seq (contract v1.1; retained, QoS 1)."""
