@@ -400,10 +400,13 @@ class Listener:
         log.info("connected to %s:%d; subscribing", self.broker.host, self.broker.port)
 
     def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties=None) -> None:  # noqa: ANN001
-        failed = [rc for rc in reason_codes if rc.is_failure]
-        if failed:
-            log.error("broker refused a subscription: %s", failed)
+        refused = [t for t, rc in zip(self.topics, reason_codes, strict=False) if rc.is_failure]
+        if any(not t.endswith(f"/{CAL_KIND}") for t in refused):
+            log.error("broker refused a subscription: %s", ", ".join(refused))
             return
+        if refused:  # the optional calibration topic only (an ACL from before it existed): ingest goes on
+            log.warning("broker refused %s: nodes' automatic calibration checks are not received; allow the "
+                        "listener to read <prefix>/+/+/cal (docs/payload.md)", ", ".join(refused))
         self._connected.set()  # subscribed: from now on nothing published is missed
         log.info("subscribed to %s", ", ".join(self.topics))
 
