@@ -291,3 +291,33 @@ def test_factory_workbook(month):
     n_ooc, n_idle = len(OOC) * PER_HOUR, len(IDLE) * PER_HOUR
     assert find_value(dq, "Readings stored") == N_HOURS * PER_HOUR
     assert find_value(dq, "Readings valid") == N_HOURS * PER_HOUR - n_ooc - n_idle  # out of control excluded
+
+
+GOOD_CAL = {"kind": "zero", "reference_ppm": 0.0, "measured_ppm": 1_200.0, "span_ppm": 100_000.0,
+            "ts": NOW.timestamp() - 60}
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"kind": "drift"}, "bad_cal"), ({"kind": 3}, "wrong_type"), ({"span_ppm": 0}, "bad_cal"),
+    ({"measured_ppm": 400_000}, "bad_cal"), ({"reference_ppm": -1}, "bad_cal"), ({"measured_ppm": True}, "wrong_type"),
+    ({"measured_ppm": "80000"}, "wrong_type"), ({"span_ppm": 10**400}, "non_finite"), ({"ts": None}, "missing_field"),
+    ({"ts": NOW.timestamp() + 3600}, "ts_future"), ({"ts": 0}, "ts_too_old"), ({"certificate": "a\x00b"}, "bad_string"),
+    ({"certificate": "x" * 81}, "bad_string"), ({"certificate": ["x"]}, "wrong_type"),
+])
+def test_cal_payloads_are_validated_like_telemetry(change, reason):
+    from mqtt_listener.cal import decode_cal
+
+    doc = {**GOOD_CAL, **change}
+    payload = json.dumps({k: v for k, v in doc.items() if v is not None}).encode()
+    got, rej = decode_cal(payload, NOW.timestamp())
+    assert got is None and rej.reason == reason
+
+
+def test_cal_payload_good_and_not_an_object():
+    from mqtt_listener.cal import decode_cal
+
+    got, rej = decode_cal(json.dumps(GOOD_CAL).encode(), NOW.timestamp())
+    assert rej is None and (got.kind, got.measured_ppm, got.certificate) == ("zero", 1_200.0, None)
+    assert got.checked_at == NOW - timedelta(seconds=60)
+    for bad, reason in ((b"[1, 2]", "wrong_type"), (b"\xff", "malformed_json"), (b"x" * 3000, "oversized")):
+        assert decode_cal(bad, NOW.timestamp())[1].reason == reason
