@@ -43,7 +43,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from core.models import QA_LOW_VELOCITY, QUALITY_VALID, Device, DeviceAssignment, DeviceHourly, Reading
+from core.models import READING_OTHER_INVALID, Device, DeviceAssignment, DeviceHourly, Reading
 from core.timeutil import DEFAULT_TZ, local_day_bounds_utc
 
 SECONDS_PER_HOUR = 3600.0
@@ -199,10 +199,11 @@ def non_operating_hours(session: Session, lo: datetime, hi: datetime, *, device_
     last = max(max(hs) for hs in cand.values()) + timedelta(hours=1)
     t = Reading.__table__.c
     other: dict[str, set[datetime]] = defaultdict(set)
+    # The condition as literal SQL, exactly the partial index's (ix_reading_other_invalid), so both
+    # PostgreSQL and SQLite read only that small index.
     for d, ts in session.execute(
         sa.select(t.device_id, t.ts).where(
-            t.device_id.in_(sorted({d for d, _ in cand})), t.ts >= first, t.ts < last, t.quality != QUALITY_VALID,
-            sa.or_(t.server_flags.is_(None), t.server_flags != QA_LOW_VELOCITY))
+            t.device_id.in_(sorted({d for d, _ in cand})), t.ts >= first, t.ts < last, sa.text(READING_OTHER_INVALID))
     ):
         other[d].add(hour_floor(_utc(ts)))
     out = {k: hs - other.get(k[0], set()) for k, hs in cand.items()}
