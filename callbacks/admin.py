@@ -1,4 +1,7 @@
-"""Admin callbacks: tables for admins and auditors; every write goes through core.registry.admin (admins only)."""
+"""Admin callbacks: tables for admins and auditors; every write goes through core.registry.admin (admins only).
+
+Node registration and lifecycle (move, replace, retire) are in callbacks/admin_nodes.py.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +18,12 @@ from core.access import AccessDenied
 from core.models import Device, Factory, Stack, User
 from core.registry.admin import (
     AdminError,
-    add_device,
     admin_add_factor_version,
     admin_create_user,
     admin_end_sessions,
     factor_versions,
     list_users,
     reset_password,
-    set_device_active,
     set_factory_target,
     update_stack,
     update_user,
@@ -35,8 +36,6 @@ ACTIONS = {
     "admin-user-save": ("user", "update_user"),
     "admin-factory-save": ("factory", "factory"),
     "admin-stack-save": ("stack", "stack"),
-    "admin-device-add": ("stack", "add_device"),
-    "admin-device-toggle": ("stack", "toggle_device"),
     "admin-factor-add": ("factor", "factor"),
     "admin-user-signout": ("user", "sign_out_everywhere"),
 }
@@ -152,22 +151,6 @@ def admin_action(action: str, user, values: dict, session_factory) -> str:  # no
             msg = (f"Saved stack #{st.id}: diameter {st.diameter_m:g} m, flue moisture {st.moisture_fraction:g}, "
                    f"profile factor {st.velocity_profile_factor:g}, {'dry' if st.dry_basis else 'wet'} basis; "
                    f"new readings use these parameters.")
-        elif action == "add_device":
-            interval = values.get("device_interval")
-            d = add_device(s, user, values.get("device_id"), _pick(values, "device_stack", "the node's stack"),
-                           60.0 if interval in (None, "") else _num(interval))
-            s.commit()
-            msg = f"Registered node {d.id} (sample interval {d.sample_interval_s:g} s)."
-        elif action == "toggle_device":
-            picked = values.get("device_pick")
-            if not picked or not isinstance(picked, str) or len(picked) > 40:
-                raise AdminError("pick a node")
-            d = s.get(Device, picked)
-            if d is None:
-                raise AdminError("no such node")
-            d = set_device_active(s, user, d.id, not d.active)
-            s.commit()
-            msg = f"Node {d.id} is now {'active' if d.active else 'retired'}."
         elif action == "factor":
             code, field_name = values.get("factor_code"), values.get("factor_field")
             if not isinstance(code, str) or not isinstance(field_name, str) or not code or not field_name:
@@ -232,8 +215,6 @@ def register(app: dash.Dash) -> None:
         State("admin-factory-density", "value"), State("admin-stack-pick", "value"),
         State("admin-stack-diameter", "value"), State("admin-stack-moisture", "value"),
         State("admin-stack-profile", "value"), State("admin-stack-dry", "value"),
-        State("admin-device-id", "value"), State("admin-device-stack", "value"),
-        State("admin-device-interval", "value"), State("admin-device-pick", "value"),
         State("admin-factor-code", "value"), State("admin-factor-field", "value"),
         State("admin-factor-value", "value"), State("admin-changed", "data"),
         State("admin-factory-version", "data"), State("admin-stack-version", "data"),
@@ -243,8 +224,8 @@ def register(app: dash.Dash) -> None:
     def _act(*args):  # noqa: ANN002, ANN202
         names = ("new_name", "new_full", "new_role", "new_factory", "new_password", "pick", "role", "factory",
                  "active", "password", "factory_pick", "target", "density", "stack_pick", "diameter", "moisture",
-                 "profile", "dry", "device_id", "device_stack", "device_interval", "device_pick", "factor_code",
-                 "factor_field", "factor_value", "changed", "factory_version", "stack_version", "user_version")
+                 "profile", "dry", "factor_code", "factor_field", "factor_value", "changed", "factory_version",
+                 "stack_version", "user_version")
         values = dict(zip(names, args[len(ACTIONS):], strict=True))
         area, action = ACTIONS.get(ctx.triggered_id, (None, None))
         if action is None:

@@ -33,10 +33,11 @@ from callbacks.figures import (
 from core.access import AccessDenied
 from core.insights.queries import daily_history, monthly_history
 from core.inventory.factors import load_factor_set
+from core.measurement.availability import Availability, factory_availability
 from core.measurement.substitution import substituted_by_local_day
 from core.models import Factory
 from core.reporting.xlsx import is_formula_like, put
-from core.timeutil import DEFAULT_TZ, iter_months, local_date, month_start, utcnow
+from core.timeutil import DEFAULT_TZ, iter_months, local_date, local_day_bounds_utc, month_start, utcnow
 from core.validation import iso_date
 
 MAX_DAYS = 400  # longest range shown at daily resolution
@@ -80,6 +81,7 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
         with session_factory() as s:
             days = daily_history(s, user, factory_id, first, last, now, tz)  # checks the user may see it
             subst = substituted_by_local_day(s, [factory_id], first, last, tz)
+            availability = range_availability(s, factory_id, first, last, tz, now)
             factors = load_factor_set(s)
             inv = monthly_history(s, user, factory_id, list(iter_months(first, last)), factors, tz, now, gwp=app_gwp())
             factory = s.get(Factory, factory_id)
@@ -109,8 +111,25 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
     partial = month_start(today) if month_start(last) == month_start(today) else None
     substituted = {day: (t.co2_kg, t.hours) for (_f, day), t in subst.items() if t.hours}
     return {"denied": False, "first": first, "last": last, "days": days, "monthly": monthly, "partial_month": partial,
-            "substituted": substituted,
+            "substituted": substituted, "availability": availability,
             "factory_code": factory.code, "factory_name": factory.name, "target": factory.target_kg_co2e_per_kg}
+
+
+def range_availability(session: Any, factory_id: int, first: date, last: date, tz: Any,
+                       now: datetime) -> Availability:
+    """Percent monitor data availability (40 CFR 75.32, core.measurement.availability) over the local days."""
+    lo, _ = local_day_bounds_utc(first, tz)
+    _, hi = local_day_bounds_utc(last, tz)
+    return factory_availability(session, [factory_id], lo, hi, now)[factory_id]
+
+
+def availability_card(a: Availability | None) -> Any:
+    """The range's data availability with its node-hours, beside coverage."""
+    if a is None:
+        return kpi_card("Data availability (40 CFR 75.32)", "—")
+    return kpi_card("Data availability (40 CFR 75.32)", fmt_pct(a.share, 1),
+                    f"{a.valid_hours:,.0f} valid of {a.assigned_hours:,.0f} assigned node-hours",
+                    card_id="factory-history-availability")
 
 
 def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any:
@@ -193,6 +212,7 @@ def render_history(data: dict | None) -> tuple:
                  card_id="factory-history-substituted"),
         kpi_card("Days without data", f"{gaps:,} d", f"of {len(days):,} days"),
         kpi_card("Mean data coverage", fmt_pct(sum(covs) / len(covs) if covs else None), "valid sensor-seconds"),
+        availability_card(data.get("availability")),
         kpi_card("Scope 1 + 2 (energy log)", fmt_t(sum(r["scope1_kg"] + r["scope2_kg"] for r in with_energy))
                  if with_energy else "—", f"{len(with_energy)} of {len(monthly)} months reported"),
     ])

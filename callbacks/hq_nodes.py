@@ -38,20 +38,54 @@ def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_
     low = sum(1 for n in nodes if (n.coverage_24h or 0) < 0.5)
     summary = dbc.Row([kpi_card("Nodes online", f"{online:,} of {len(nodes):,}", card_id="hq-nodes-online"),
                        kpi_card("Coverage below 50 % (24 h)", f"{low:,} nodes"),
-                       kpi_card("Readings buffered on nodes", fmt_num(sum(n.buffered or 0 for n in nodes)))])
+                       kpi_card("Readings buffered on nodes", fmt_num(sum(n.buffered or 0 for n in nodes))),
+                       calibration_kpi(nodes)])
     shown = [n for n in nodes if not only_problems or not n.online or (n.coverage_24h or 0) < 0.5]
     head = ("Node", "Factory", "Stack", "Status", "MQTT (last will)", "Last seen (EAT)", "Signal", "Firmware",
-            "Buffered", "Coverage 24 h", "Coverage 30 d")
+            "Buffered", "Coverage 24 h", "Coverage 30 d", "Data availability 30 d", "Calibration")
     body = [html.Tr([
         html.Td(n.device_id), html.Td(n.factory_code), html.Td(n.stack_name),
         html.Td(dbc.Badge("online" if n.online else "offline", color="success" if n.online else "danger")),
         html.Td(n.status or "unknown", className="small text-muted"),
         html.Td(fmt_eat(n.last_seen_at, tz)), html.Td(fmt_num(n.rssi_dbm, "dBm")), html.Td(n.firmware or "—"),
         html.Td(fmt_num(n.buffered)), html.Td(_cov_badge(n.coverage_24h)), html.Td(_cov_badge(n.coverage_30d)),
+        html.Td(availability_cell(n)), html.Td(calibration_cell(n)),
     ]) for n in shown]
     table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
                       responsive=True, id="hq-nodes-grid")
     return summary, table, _listeners(listeners, tz)
+
+
+def availability_cell(n: NodeStatus) -> Any:
+    """Percent monitor data availability (40 CFR 75.32) over 30 days with its hours, so the share is checkable."""
+    if n.availability_30d is None:
+        return "—"
+    return html.Span([_cov_badge(n.availability_30d),
+                      html.Span(f" {n.valid_hours_30d:,.0f} of {n.assigned_hours_30d:,.0f} h", className="small")])
+
+
+def calibration_cell(n: NodeStatus) -> Any:
+    """The node's calibration state in words (never colour alone): out of control, overdue, or in control."""
+    cal = n.calibration
+    if cal is None or cal.last_check_at is None:
+        return dbc.Badge("overdue: never checked", color="warning")
+    parts = []
+    if cal.out_of_control:
+        parts.append(dbc.Badge("out of control", color="danger", className="me-1"))
+    if cal.overdue:
+        parts.append(dbc.Badge("overdue", color="warning", className="me-1"))
+    if not parts:
+        parts.append(dbc.Badge("in control", color="success", className="me-1"))
+    last = f"last check {cal.last_error_pct:.1f} % of span" if cal.last_error_pct is not None else ""
+    return html.Span([*parts, html.Span(last, className="small text-muted")])
+
+
+def calibration_kpi(nodes: list[NodeStatus]) -> Any:
+    """How many nodes are out of control or overdue for a calibration check."""
+    ooc = sum(1 for n in nodes if n.calibration is not None and n.calibration.out_of_control)
+    overdue = sum(1 for n in nodes if n.calibration is None or n.calibration.overdue)
+    return kpi_card("Calibration", f"{ooc:,} out of control", f"{overdue:,} overdue for a check",
+                    card_id="hq-nodes-calibration")
 
 
 _LISTENER_COLOURS = {"reporting": "success", "silent": "danger", "stopped": "secondary"}

@@ -61,7 +61,7 @@ class NodeTopics:
 
     @property
     def publish(self) -> list[str]:
-        return [f"{self.base}/telemetry", f"{self.base}/status", f"{self.base}/cmd/result"]
+        return [f"{self.base}/telemetry", f"{self.base}/status", f"{self.base}/cal", f"{self.base}/cmd/result"]
 
     @property
     def subscribe(self) -> list[str]:
@@ -82,9 +82,11 @@ def service_acl(username: str, prefix: str) -> str:
         f"user {username}",
         f"topic read {prefix}/+/+/telemetry",
         f"topic read {prefix}/+/+/status",
+        f"topic read {prefix}/+/+/cal",
         f"topic read {prefix}/+/+/cmd/result",
         f"topic read $share/carbontrack/{prefix}/+/+/telemetry",  # the listeners' shared subscription
         f"topic read $share/carbontrack/{prefix}/+/+/status",
+        f"topic read $share/carbontrack/{prefix}/+/+/cal",
         f"topic readwrite {prefix}/+/+/ack",
         f"topic write {prefix}/+/+/cmd",
     ])

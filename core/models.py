@@ -169,6 +169,10 @@ class Device(Base):
     stack: Mapped[Stack] = relationship()
 
 
+# SQL condition of a reading invalid for a reason other than (only) the low-velocity check (QA_LOW_VELOCITY = 16).
+READING_OTHER_INVALID = "quality <> 0 AND (server_flags IS NULL OR server_flags <> 16)"
+
+
 class Reading(Base):
     """One stack measurement with the mass flow computed from it and the parameters used.
 
@@ -186,6 +190,10 @@ class Reading(Base):
         sa.Index("ix_reading_factory_ts", "factory_id", "ts"),
         # The end-to-end ack looks for the highest contiguous committed seq of a device.
         sa.Index("ix_reading_device_seq", "device_id", "seq"),
+        # Readings invalid for a reason other than low velocity (rare): they rule an hour out of the
+        # non-operating hours that data availability leaves out of its denominator (migration 0013).
+        sa.Index("ix_reading_other_invalid", "device_id", "ts", postgresql_where=sa.text(READING_OTHER_INVALID),
+                 sqlite_where=sa.text(READING_OTHER_INVALID)),
     )
 
     id: Mapped[int] = mapped_column(

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Config, MqttUrl, parse_mqtt_url
 from mqtt_listener.ack import AckTracker
+from mqtt_listener.cal import CAL_KIND, CalHandler
 from mqtt_listener.decode import MAX_PAYLOAD_BYTES, truncate_raw
 from mqtt_listener.qa import QaSettings
 from mqtt_listener.status import ListenerStats, instance_name, save_stats, sweep_offline
@@ -272,6 +273,8 @@ class Listener:
             )
             for _ in range(max(1, writers))
         ]
+        # Automatic calibration checks from the nodes (…/cal, mqtt_listener/cal.py): rare, stored apart.
+        self._cal = CalHandler(session_factory, cfg.topic_prefix, self.stats, tz=cfg.tz, clock=clock)
         self._threads: list[threading.Thread] = []
         self._client: mqtt.Client | None = None
         self.last_error: BaseException | None = None
@@ -282,7 +285,7 @@ class Listener:
     def topics(self) -> list[str]:
         """The subscription filters (shared when enabled and on MQTT 5)."""
         prefix = self.cfg.topic_prefix
-        filters = [f"{prefix}/+/+/telemetry", f"{prefix}/+/+/status"]
+        filters = [f"{prefix}/+/+/telemetry", f"{prefix}/+/+/status", f"{prefix}/+/+/{CAL_KIND}"]
         if self.shared and self.protocol == PROTOCOL_V5:
             filters = [f"$share/{SHARED_GROUP}/{f}" for f in filters]
         return filters
@@ -337,6 +340,15 @@ class Listener:
         self.stats.incr("stopped")  # the Nodes page shows this row as stopped, not silent
         self._save_stats()
 
+    def reload_registry(self) -> None:
+        """Have every writer reload the device registry and calibration state with its next batch.
+
+        The writers reload on their own every REGISTRY_MAX_AGE_S (and at once for an unknown device,
+        at most every REGISTRY_MIN_RELOAD_S); this is for a caller that just changed the registry.
+        """
+        for w in self._writers:
+            w.invalidate_registry()
+
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
         """Block until connected and subscribed (or the timeout); return whether it happened."""
         return self._connected.wait(timeout_s)
@@ -388,10 +400,13 @@ class Listener:
         log.info("connected to %s:%d; subscribing", self.broker.host, self.broker.port)
 
     def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties=None) -> None:  # noqa: ANN001
-        failed = [rc for rc in reason_codes if rc.is_failure]
-        if failed:
-            log.error("broker refused a subscription: %s", failed)
+        refused = [t for t, rc in zip(self.topics, reason_codes, strict=False) if rc.is_failure]
+        if any(not t.endswith(f"/{CAL_KIND}") for t in refused):
+            log.error("broker refused a subscription: %s", ", ".join(refused))
             return
+        if refused:  # the optional calibration topic only (an ACL from before it existed): ingest goes on
+            log.warning("broker refused %s: nodes' automatic calibration checks are not received; allow the "
+                        "listener to read <prefix>/+/+/cal (docs/payload.md)", ", ".join(refused))
         self._connected.set()  # subscribed: from now on nothing published is missed
         log.info("subscribed to %s", ", ".join(self.topics))
 
@@ -490,7 +505,7 @@ class Listener:
             if batch:
                 self.stats.queue_depth = self._queue_depth()
                 try:
-                    writer.write(batch)
+                    self._write(writer, batch)
                 except StopRequested:
                     return
                 except Exception as exc:  # a bug: the batch is not stored; have the broker resend it
@@ -523,6 +538,21 @@ class Listener:
                 next_stats = now + STATS_INTERVAL_S
                 self._save_stats()
                 writer.save_acked_now()
+
+    def _write(self, writer: BatchWriter, batch: list[Message]) -> None:
+        """Store a batch: telemetry and status through the writer, calibration checks through the cal handler."""
+        suffix = f"/{CAL_KIND}"
+        cal = [m for m in batch if m.topic.endswith(suffix)]
+        if not cal:
+            writer.write(batch)
+            return
+        rest = [m for m in batch if not m.topic.endswith(suffix)]
+        if rest:
+            writer.write(rest)
+        if self._cal.handle(cal):
+            # A stored check changes the node's control state: every writer reloads it with its next batch
+            # (and re-marks from the log whatever it stored in between).
+            self.reload_registry()
 
     def _publish_acks(self, acks: dict[str, tuple[str, int]]) -> None:
         """Tell each node its highest contiguous committed seq (contract v1.1; retained, QoS 1)."""

@@ -346,6 +346,10 @@ class BatchWriter:
                 session.commit()
             self._control_loaded = True
 
+    def invalidate_registry(self) -> None:
+        """Reload the registry and calibration control state with the next batch (a check was just stored)."""
+        self._registry_loaded = float("-inf")
+
     # -- public -----------------------------------------------------------------------------
 
     def write(self, batch: Sequence[Message]) -> None:

@@ -6,6 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from callbacks.admin_nodes import LIFECYCLE_ACTIONS
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
 from core.models import ROLES
 from core.registry.admin import FACTOR_NUMERIC_FIELDS, FACTOR_TEXT_FIELDS
@@ -73,19 +74,53 @@ def _stacks_tab() -> html.Div:
                                                                                 {"label": "dry", "value": "dry"}]), 2),
         ]),
         dbc.Button("Save stack", id="admin-stack-save", color="primary", className="mb-2"),
-        html.H3("Register a sensor node", className="h6 mt-3"),
-        dbc.Row([
-            _field("Device id (e.g. KGW-S2)", dbc.Input(id="admin-device-id")),
-            _field("Stack", dcc.Dropdown(id="admin-device-stack"), 4),
-            _field("Sample interval (s)", dbc.Input(id="admin-device-interval", type="number", value=60, min=1), 2),
-        ]),
-        dbc.Button("Add node", id="admin-device-add", color="success", className="mb-2 me-2"),
-        html.Span("or retire/activate:", className="small text-muted me-2"),
-        dcc.Dropdown(id="admin-device-pick", placeholder="node", style={"minWidth": "200px", "display": "inline-block"}),
-        dbc.Button("Toggle active", id="admin-device-toggle", color="warning", className="mb-2 ms-2"),
         html.Div(id="admin-stack-result"),
+        *_nodes_section(),
         dcc.Loading(html.Div(id="admin-stack-table")),
     ])
+
+
+def _node_field(key: str, label: str, component, width: int = 3) -> dbc.Col:  # noqa: ANN001
+    """A node form field with the line where the server's refusal of it appears."""
+    return dbc.Col([dbc.Label(label, html_for=f"admin-{key}", className="small text-muted mb-0"), component,
+                    html.Div(id=f"admin-{key}-error", className="small text-danger", role="alert")],
+                   xs=12, md=width, className="mb-2")
+
+
+def _nodes_section() -> list:
+    """Register a node with its commissioning time; move, replace, retire or reactivate one (callbacks/admin_nodes.py)."""
+    return [
+        html.H3("Register a sensor node", className="h6 mt-3"),
+        html.Div("The node counts for expected coverage and data availability from its commissioning time, so "
+                 "registering it never changes past figures.", className="small text-muted mb-1"),
+        dbc.Row([
+            _node_field("device-id", "Device id (e.g. KGW-S2)", dbc.Input(id="admin-device-id")),
+            _node_field("device-stack", "Stack", dcc.Dropdown(id="admin-device-stack"), 3),
+            _node_field("device-interval", "Sample interval (s)",
+                        dbc.Input(id="admin-device-interval", type="number", value=60, min=1), 2),
+            _node_field("device-commissioned", "Commissioned (EAT, YYYY-MM-DD HH:MM; empty = now)",
+                        dbc.Input(id="admin-device-commissioned", placeholder="2026-11-14 09:30"), 2),
+            _node_field("device-reason", "Reason", dbc.Input(id="admin-device-reason", maxLength=200), 2),
+        ]),
+        dbc.Button("Register node", id="admin-device-add", color="success", className="mb-2"),
+        html.H3("Move, replace or retire a node", className="h6 mt-3"),
+        html.Div("History is kept: the old assignment is closed and a new one opened at the effective time.",
+                 className="small text-muted mb-1"),
+        dbc.Row([
+            _node_field("device-pick", "Node", dcc.Dropdown(id="admin-device-pick"), 2),
+            _node_field("lifecycle-action", "Change", dcc.Dropdown(id="admin-lifecycle-action", options=[
+                {"label": v, "value": k} for k, v in LIFECYCLE_ACTIONS.items()]), 2),
+            _node_field("lifecycle-stack", "New stack (move)", dcc.Dropdown(id="admin-lifecycle-stack"), 2),
+            _node_field("lifecycle-new-id", "New node id (replace)", dbc.Input(id="admin-lifecycle-new-id"), 2),
+            _node_field("lifecycle-interval", "New node's sample interval (s; empty = the old one's)",
+                        dbc.Input(id="admin-lifecycle-interval", type="number", min=1), 2),
+            _node_field("lifecycle-at", "Effective (EAT, YYYY-MM-DD HH:MM; empty = now)",
+                        dbc.Input(id="admin-lifecycle-at", placeholder="2026-11-14 09:30"), 2),
+            _node_field("lifecycle-reason", "Reason", dbc.Input(id="admin-lifecycle-reason", maxLength=200), 4),
+        ]),
+        dbc.Button("Apply", id="admin-lifecycle-apply", color="warning", className="mb-2"),
+        html.Div(id="admin-node-result"),
+    ]
 
 
 def _factors_tab() -> html.Div:

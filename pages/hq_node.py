@@ -9,6 +9,7 @@ from dash import dcc, html
 from callbacks.common import not_permitted, page_header, web_user
 from core.access import is_admin
 from core.fleet.commands import COMMAND_KINDS, KIND_LABELS
+from core.measurement.calibration import CAL_ERROR_LIMIT_PCT, CAN_RECORD
 
 dash.register_page(__name__, path="/hq/node", title="Node · Carbon Track", name="Node")
 
@@ -47,6 +48,48 @@ def layout(device: str | None = None, **kwargs) -> html.Div:
                                for k, (label, hint, unit) in ARG_HELP.items()), className="small text-muted mt-1"),
             html.Div(id="hq-node-feedback", className="mt-2"),
         ]), className="mb-3 shadow-sm"))
+    children += quality_section(user)
     children += [html.H3("Commands", className="h6 mt-3"), html.Div(id="hq-node-commands"),
                  html.H3("Firmware history", className="h6 mt-3"), html.Div(id="hq-node-firmware")]
     return dbc.Container(children, fluid=True)
+
+
+def _cal_field(key: str, label: str, component, width: int = 3) -> dbc.Col:  # noqa: ANN001
+    """A calibration form field with its label and the place its server-side error appears."""
+    return dbc.Col([dbc.Label(label, html_for=f"hq-node-cal-{key}", className="small text-muted mb-0"), component,
+                    html.Div(id=f"hq-node-cal-{key}-error", className="small text-danger", role="alert")],
+                   xs=12, md=width, className="mb-2")
+
+
+def calibration_form() -> dbc.Card:
+    """Record a zero or span check (HQ and admins; the callback checks the role again)."""
+    return dbc.Card(dbc.CardBody([
+        html.H3("Record a calibration check", className="h6"),
+        html.Div(f"Calibration error = |measured − reference| ÷ span; a check fails above {CAL_ERROR_LIMIT_PCT} % "
+                 "of span (40 CFR Part 75 App. A §3.1). A failed check puts the node's readings since its last "
+                 "passed check of that kind out of control until a check passes.", className="small text-muted mb-2"),
+        dbc.Row([
+            _cal_field("kind", "Kind", dbc.Select(id="hq-node-cal-kind", value="span", options=[
+                {"label": "span", "value": "span"}, {"label": "zero", "value": "zero"}]), 2),
+            _cal_field("checked-at", "Checked at (EAT, YYYY-MM-DD HH:MM; empty = now)",
+                       dbc.Input(id="hq-node-cal-checked-at", placeholder="2026-11-14 09:30"), 3),
+            _cal_field("reference", "Reference gas (ppm)", dbc.Input(id="hq-node-cal-reference", type="number"), 2),
+            _cal_field("certificate", "Gas certificate", dbc.Input(id="hq-node-cal-certificate", maxLength=80), 2),
+            _cal_field("measured", "Measured (ppm)", dbc.Input(id="hq-node-cal-measured", type="number"), 2),
+            _cal_field("span", "Span (ppm)", dbc.Input(id="hq-node-cal-span", type="number"), 2),
+            _cal_field("note", "Note", dbc.Input(id="hq-node-cal-note", maxLength=300), 5),
+        ], className="g-2"),
+        dbc.Button("Record check", id="hq-node-cal-save", color="primary"),
+        html.Div(id="hq-node-cal-feedback", className="mt-2"),
+    ]), className="mb-3 shadow-sm")
+
+
+def quality_section(user) -> list:  # noqa: ANN001
+    """Calibration status, availability, the calibration log (and its form) and the assignment history."""
+    out = [dcc.Store(id="hq-node-cal-saved", data=0),
+           html.H3("Measured-data quality", className="h6 mt-3"), html.Div(id="hq-node-quality")]
+    if user.role in CAN_RECORD:  # the callback checks again: hiding the form is not the protection
+        out.append(calibration_form())
+    out += [html.H3("Calibration checks", className="h6 mt-3"), html.Div(id="hq-node-cal-history"),
+            html.H3("Assignment history", className="h6 mt-3"), html.Div(id="hq-node-assignments")]
+    return out

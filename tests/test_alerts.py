@@ -313,12 +313,13 @@ def test_co2_availability_calibration_and_approval_rules(Session):  # noqa: N803
                           velocity_m_s=1, co2_kg_s=0.35, quality=0))
             s.add(Reading(device_id=n1.device_id, factory_id=n1.factory_id, ts=ts, co2_ppm=1, flue_temp_c=1,
                           velocity_m_s=1, co2_kg_s=0.25 if i == 7 else 0.35, quality=0))
-        # Coverage of the last 24 h: n0 60 % (below the default 80 %), n1 60 % (above its own 50 %).
+        # Data availability of the last 24 h (40 CFR 75.32, valid hours ÷ assigned hours): 16 fully covered
+        # hours of 24 = 67 % for both: n0 below the default 80 %, n1 above its own 50 %.
         hour = now.replace(minute=0, second=0, microsecond=0)
-        for h in range(1, 25):
+        for h in range(1, 17):
             for n in nodes:
                 s.add(DeviceHourly(device_id=n.device_id, factory_id=n.factory_id, hour=hour - timedelta(hours=h),
-                                   covered_s=0.6 * 3600))
+                                   covered_s=3600.0, n_readings=60, n_valid=60))
         s.add(DeviceCommand(id="c-cal1", device_id=n1.device_id, factory_id=n1.factory_id, kind="calibrate_zero",
                             payload="{}", status="failed", result_at=now - timedelta(hours=2),
                             result_detail="drift 4 %"))

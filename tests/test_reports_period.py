@@ -85,9 +85,10 @@ def year_seeded(Session):  # noqa: N803
 def _expected_year() -> dict[str, float]:
     e = expected_figures()
     calc_co2_t = e["fossil_t"] + e["bio_t"]  # combustion CO2 of one reported month
-    # March: measured CO2 scaled to the month by coverage (1 day of 31, one sensor), converted with the
-    # factory's own reported months (Scope 1 and biogenic CO2 per t of combustion CO2).
-    full_t = MARCH_CO2_KG / 1000 / (MARCH_COVERED_S / (31 * 86_400))
+    # March: measured + substituted CO2 (no node, so nothing substituted: the 200 t measured; never
+    # scaled by coverage), converted with the factory's own reported months (Scope 1 and biogenic CO2
+    # per t of combustion CO2).
+    full_t = MARCH_CO2_KG / 1000
     march_s1 = max(full_t * e["scope1_t"] / calc_co2_t, e["scope1_t"])
     march_bio = full_t * e["bio_t"] / calc_co2_t
     n_rep = 9
@@ -152,6 +153,8 @@ def test_annual_report_sums_emissions_over_production_and_labels_estimates(year_
     assert months.cell(march, mh["Scope 1 (t CO2e)"]).value == pytest.approx(x["march_s1"], rel=REL)
     assert months.cell(march, mh["Made tea (t)"]).value is None  # not estimated, and not 0
     assert "measured stack CO2" in months.cell(march, mh["Method"]).value
+    assert "= measured 200.0 t in valid sensor-hours + substituted 0.0 t in 0 sensor-hours" in months.cell(
+        march, mh["Method"]).value  # measured + substituted, labelled, never scaled by coverage
     june = by_month[MISSING_HISTORY]
     assert months.cell(june, mh["Scope 1 (t CO2e)"]).value == pytest.approx(e["scope1_t"], rel=REL)
     assert "highest month" in months.cell(june, mh["Method"]).value

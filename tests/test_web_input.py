@@ -133,8 +133,7 @@ ADMIN_STATES = ("admin-user-new-name", "admin-user-new-full", "admin-user-new-ro
                 "admin-user-new-password", "admin-user-pick", "admin-user-role", "admin-user-factory",
                 "admin-user-active", "admin-user-password", "admin-factory-pick", "admin-factory-target",
                 "admin-factory-density", "admin-stack-pick", "admin-stack-diameter", "admin-stack-moisture",
-                "admin-stack-profile", "admin-stack-dry", "admin-device-id", "admin-device-stack",
-                "admin-device-interval", "admin-device-pick", "admin-factor-code", "admin-factor-field",
+                "admin-stack-profile", "admin-stack-dry", "admin-factor-code", "admin-factor-field",
                 "admin-factor-value")
 
 
@@ -147,6 +146,21 @@ def admin_post(client, app, button: str, **values):
     state.append({"id": "admin-changed", "property": "data", "value": 0})
     state += [{"id": f"admin-{what}-version", "property": "data", "value": values.get(f"{what}_version")}
               for what in ("factory", "stack", "user")]
+    body = {"output": key, "outputs": _outputs(key, cb), "inputs": inputs, "state": state,
+            "changedPropIds": [f"{button}.n_clicks"]}
+    resp = client.post("/_dash-update-component", json=body)
+    assert resp.status_code == 200, resp.status_code
+    return json.dumps(resp.get_json(), ensure_ascii=False)
+
+
+def node_post(client, app, button: str, **values):
+    """Press a node button of the admin page (callbacks/admin_nodes.py) with the given form values."""
+    key = next(k for k in app.callback_map if "admin-node-result." in k)
+    cb = app.callback_map[key]
+    inputs = [{"id": i["id"], "property": "n_clicks", "value": 1 if i["id"] == button else None} for i in cb["inputs"]]
+    state = [{"id": st["id"], "property": st["property"],
+              "value": 0 if st["id"] == "admin-changed" else values.get(st["id"].removeprefix("admin-"))}
+             for st in cb["state"]]
     body = {"output": key, "outputs": _outputs(key, cb), "inputs": inputs, "state": state,
             "changedPropIds": [f"{button}.n_clicks"]}
     resp = client.post("/_dash-update-component", json=body)
@@ -254,7 +268,7 @@ def test_finding2_sample_interval_zero_refused_not_60(web):
     client = client_as(app, "admin")
     with Session() as s:
         stack_id = s.scalar(sa.select(Stack.id).where(Stack.factory_id == fx.factory_ids["KGW"]))
-    shown = admin_post(client, app, "admin-device-add", **{"device-id": "KGW-S7", "device-stack": stack_id,
+    shown = node_post(client, app, "admin-device-add", **{"device-id": "KGW-S7", "device-stack": stack_id,
                                                            "device-interval": 0})
     assert "Sample interval: must be from 1 to 3,600 s" in shown and "Registered" not in shown
     with Session() as s:

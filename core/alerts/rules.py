@@ -6,7 +6,8 @@ Rules read what ingest and the portals already store; none of them keeps state o
 - `node_offline`: the listener's offline rule (core.fleet.health), held for OFFLINE_ALERT_AFTER
   past the point the node went offline, so a reboot or a Wi-Fi blip does not page anybody;
   it resolves once the node has been back for the rule's RESOLVE_AFTER (hysteresis).
-- `data_availability`: valid coverage of the last 24 whole hours below the factory's threshold.
+- `data_availability`: data availability (core.measurement.availability: valid node-hours ÷ assigned
+  operating node-hours) of the last 24 whole hours below the factory's threshold.
 - `calibration_failed` / `calibration_overdue`: the node's latest calibration check failed, or
   its last passed one is older than CALIBRATION_DUE.
 - `co2_high`: every valid reading of a node over the last N minutes above the factory's CO2
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from core.fleet.health import STATUS_OFFLINE, offline_timeout_s
 from core.inventory.monthly import due_datetime
+from core.measurement.availability import factory_availability
 from core.models import (
     CMD_FAILED,
     CMD_OK,
@@ -35,7 +37,6 @@ from core.models import (
     STATUS_SUBMITTED,
     Device,
     DeviceCommand,
-    DeviceHourly,
     Factory,
     FactoryAlertSetting,
     MonthlySubmission,
@@ -44,7 +45,7 @@ from core.models import (
 from core.timeutil import add_months, local_date, month_start
 
 OFFLINE_ALERT_AFTER = timedelta(minutes=10)
-AVAILABILITY_MIN = 0.8  # share of the last 24 h with valid data, unless the factory sets its own
+AVAILABILITY_MIN = 0.8  # availability of the last 24 h (valid ÷ assigned node-hours), unless the factory sets its own
 AVAILABILITY_WINDOW = timedelta(hours=24)
 CALIBRATION_DUE = timedelta(days=90)  # a quarterly check (docs/firmware.md, "Calibration")
 CO2_WINDOW_MINUTES = 15
@@ -104,27 +105,33 @@ def _settings(session: Session) -> dict[int, FactoryAlertSetting]:
 
 
 def data_availability(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
-    """Factories whose valid coverage over the last 24 whole hours is below their threshold."""
+    """Factories whose data availability over the last 24 whole hours is below their threshold.
+
+    Availability as core.measurement.availability defines it (40 CFR 75.32): valid node-hours ÷
+    the hours the nodes were assigned (and the stack operating), so a node commissioned or retired
+    within the window counts only for its part of it. Factories none of whose nodes has ever been
+    heard from are not installed yet and are left out, as node_offline leaves them out.
+    """
     end = now.replace(minute=0, second=0, microsecond=0)
     start = end - AVAILABILITY_WINDOW
     settings = _settings(session)
-    devices = dict(session.execute(
-        sa.select(Device.factory_id, sa.func.count()).where(Device.active.is_(True), Device.last_seen_at.is_not(None),
-                                                            Device.last_seen_at < start + AVAILABILITY_WINDOW)
-        .group_by(Device.factory_id)).all())
-    covered = dict(session.execute(
-        sa.select(DeviceHourly.factory_id, sa.func.sum(DeviceHourly.covered_s))
-        .where(DeviceHourly.hour >= start, DeviceHourly.hour < end).group_by(DeviceHourly.factory_id)).all())
+    heard = list(session.scalars(
+        sa.select(Device.factory_id).where(Device.active.is_(True), Device.last_seen_at.is_not(None)).distinct()))
+    avail = factory_availability(session, heard, start, end)
     out = []
-    for f in session.scalars(sa.select(Factory).where(Factory.id.in_(list(devices)))):
-        expected_s = devices[f.id] * AVAILABILITY_WINDOW.total_seconds()
-        share = min(1.0, float(covered.get(f.id) or 0.0) / expected_s)
+    for f in session.scalars(sa.select(Factory).where(Factory.id.in_(heard)).order_by(Factory.id)):
+        a = avail.get(f.id)
+        share = a.share if a is not None else None
+        if share is None:
+            continue  # no node assigned in the window
         threshold = (settings[f.id].availability_min if f.id in settings and settings[f.id].availability_min
                      is not None else AVAILABILITY_MIN)
         if share < threshold:
             out.append(Condition("data_availability", f"data_availability:{f.id}",
                                  f"Data availability at {_factory_label(f)} is {share:.0%} (below {threshold:.0%})",
-                                 f"Valid sensor coverage of the 24 hours to {end:%Y-%m-%d %H:00} UTC.", f.id))
+                                 f"{a.valid_hours:,.0f} valid of {a.assigned_hours:,.0f} node-hours in the 24 hours to "
+                                 f"{end:%Y-%m-%d %H:00} UTC (40 CFR 75.32; an hour is valid with ≥ 45 min of valid "
+                                 "data).", f.id))
     return out
 
 

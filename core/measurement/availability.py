@@ -12,11 +12,16 @@ Two figures rest on the device lifecycle (`device_assignment`, written by core.f
 
 - **Percent monitor data availability** (40 CFR 75.32: hours of quality-assured monitor data ÷
   unit operating hours × 100). Carbon Track's definition, per node and summed per factory:
-  valid hours ÷ assigned hours over the period, where
+  valid hours ÷ assigned operating hours over the period, where
     * an *assigned hour* is an hour the node was assigned to a stack (assigned seconds / 3,600).
       Part 75 divides by the hours the unit operated; boiler operating hours are not recorded
       here, so an hour with the boiler off and the node silent counts as unavailable
       (conservative: availability is never overstated);
+    * but an hour the node *positively measured the stack not running* — it has readings and
+      every one of them failed only the low-velocity check (QA_LOW_VELOCITY: the flow is below the
+      anemometer's minimum), the same rule that gives such an hour a `non_operating` 0 kg row in
+      core.measurement.substitution — is not an operating hour, and is left out of the
+      denominator (`non_operating_hours`, reported beside it);
     * a *valid hour* is a device-hour whose valid readings cover at least VALID_HOUR_MIN_S. Part
       75 (§75.10(d)(1)) asks for one valid data point in each 15-minute quadrant of the hour; the
       rollups keep covered seconds per hour, not quadrants, so 45 covered minutes (three
@@ -38,7 +43,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from core.models import Device, DeviceAssignment, DeviceHourly
+from core.models import READING_OTHER_INVALID, Device, DeviceAssignment, DeviceHourly, Reading
 from core.timeutil import DEFAULT_TZ, local_day_bounds_utc
 
 SECONDS_PER_HOUR = 3600.0
@@ -137,17 +142,19 @@ class Availability:
     """Percent monitor data availability as Carbon Track defines it (module doc; 40 CFR 75.32)."""
 
     valid_hours: float
-    assigned_hours: float
+    assigned_hours: float  # assigned operating hours: the denominator (non-operating hours left out)
+    non_operating_hours: float = 0.0  # assigned hours the node measured the stack not running
 
     @property
     def share(self) -> float | None:
-        """Valid hours ÷ assigned hours (0..1); None when the node or factory was never assigned."""
+        """Valid hours ÷ assigned operating hours (0..1); None when the node or factory was never assigned."""
         if self.assigned_hours <= 0:
             return None
         return min(1.0, self.valid_hours / self.assigned_hours)
 
     def __add__(self, other: Availability) -> Availability:
-        return Availability(self.valid_hours + other.valid_hours, self.assigned_hours + other.assigned_hours)
+        return Availability(self.valid_hours + other.valid_hours, self.assigned_hours + other.assigned_hours,
+                            self.non_operating_hours + other.non_operating_hours)
 
 
 NO_AVAILABILITY = Availability(0.0, 0.0)
@@ -168,6 +175,60 @@ def _valid_hours(session: Session, lo: datetime, hi: datetime, *, device_ids: Se
     return {(d, f): int(n) for d, f, n in session.execute(q)}
 
 
+def non_operating_hours(session: Session, lo: datetime, hi: datetime, *, device_ids: Sequence[str] | None = None,
+                        factory_ids: Sequence[int] | None = None) -> dict[tuple[str, int], set[datetime]]:
+    """Hours in [lo, hi) per (device, factory) whose every reading failed only the low-velocity check.
+
+    Candidates come from the hourly rollups (readings, none valid); the raw readings are read only
+    for the invalid ones that are not purely low-velocity, which rule a candidate out (the same
+    rule as core.measurement.substitution's `non_operating` hours).
+    """
+    q = (sa.select(DeviceHourly.device_id, DeviceHourly.factory_id, DeviceHourly.hour)
+         .where(DeviceHourly.hour >= lo, DeviceHourly.hour < hi, DeviceHourly.n_readings > 0,
+                DeviceHourly.n_valid == 0))
+    if device_ids is not None:
+        q = q.where(DeviceHourly.device_id.in_(list(device_ids)))
+    if factory_ids is not None:
+        q = q.where(DeviceHourly.factory_id.in_(list(factory_ids)))
+    cand: dict[tuple[str, int], set[datetime]] = defaultdict(set)
+    for d, f, h in session.execute(q):
+        cand[(d, f)].add(_utc(h))
+    if not cand:
+        return {}
+    first = min(min(hs) for hs in cand.values())
+    last = max(max(hs) for hs in cand.values()) + timedelta(hours=1)
+    t = Reading.__table__.c
+    other: dict[str, set[datetime]] = defaultdict(set)
+    # The condition as literal SQL, exactly the partial index's (ix_reading_other_invalid), so both
+    # PostgreSQL and SQLite read only that small index.
+    for d, ts in session.execute(
+        sa.select(t.device_id, t.ts).where(
+            t.device_id.in_(sorted({d for d, _ in cand})), t.ts >= first, t.ts < last, sa.text(READING_OTHER_INVALID))
+    ):
+        other[d].add(hour_floor(_utc(ts)))
+    out = {k: hs - other.get(k[0], set()) for k, hs in cand.items()}
+    return {k: hs for k, hs in out.items() if hs}
+
+
+def _idle_seconds(idle: dict[tuple[str, int], set[datetime]], intervals: Sequence[Assignment],
+                  by: str) -> dict:
+    """Assigned seconds of the non-operating hours, per device (`by`="device") or per factory."""
+    out: dict = defaultdict(float)
+    per_device: dict[str, list[Assignment]] = defaultdict(list)
+    for a in intervals:
+        per_device[a.device_id].append(a)
+    one_hour = timedelta(hours=1)
+    for (d, f), hours in idle.items():
+        for h in hours:
+            for a in per_device.get(d, []):
+                if by == "factory" and a.factory_id != f:
+                    continue
+                sec = a.seconds_within(h, h + one_hour)
+                if sec:
+                    out[d if by == "device" else f] += sec
+    return dict(out)
+
+
 def device_availability(session: Session, device_ids: Sequence[str], lo: datetime, hi: datetime,
                         now: datetime | None = None) -> dict[str, Availability]:
     """Availability per device over [lo, min(hi, now))."""
@@ -175,11 +236,14 @@ def device_availability(session: Session, device_ids: Sequence[str], lo: datetim
         hi = min(hi, now)
     if not device_ids or hi <= lo:
         return {d: NO_AVAILABILITY for d in device_ids}
-    assigned = assigned_seconds_by_device(assignments(session, device_ids=device_ids), lo, hi)
+    intervals = assignments(session, device_ids=device_ids)
+    assigned = assigned_seconds_by_device(intervals, lo, hi)
+    idle = _idle_seconds(non_operating_hours(session, lo, hi, device_ids=device_ids), intervals, "device")
     valid: dict[str, int] = defaultdict(int)
     for (d, _), n in _valid_hours(session, lo, hi, device_ids=device_ids).items():
         valid[d] += n
-    return {d: Availability(float(valid.get(d, 0)), assigned.get(d, 0.0) / SECONDS_PER_HOUR) for d in device_ids}
+    return {d: Availability(float(valid.get(d, 0)), (assigned.get(d, 0.0) - idle.get(d, 0.0)) / SECONDS_PER_HOUR,
+                            idle.get(d, 0.0) / SECONDS_PER_HOUR) for d in device_ids}
 
 
 def factory_availability(session: Session, factory_ids: Sequence[int], lo: datetime, hi: datetime,
@@ -189,11 +253,14 @@ def factory_availability(session: Session, factory_ids: Sequence[int], lo: datet
         hi = min(hi, now)
     if not factory_ids or hi <= lo:
         return {f: NO_AVAILABILITY for f in factory_ids}
-    assigned = assigned_seconds_by_factory(assignments(session, factory_ids), lo, hi)
+    intervals = assignments(session, factory_ids)
+    assigned = assigned_seconds_by_factory(intervals, lo, hi)
+    idle = _idle_seconds(non_operating_hours(session, lo, hi, factory_ids=factory_ids), intervals, "factory")
     valid: dict[int, int] = defaultdict(int)
     for (_, f), n in _valid_hours(session, lo, hi, factory_ids=factory_ids).items():
         valid[f] += n
-    return {f: Availability(float(valid.get(f, 0)), assigned.get(f, 0.0) / SECONDS_PER_HOUR) for f in factory_ids}
+    return {f: Availability(float(valid.get(f, 0)), (assigned.get(f, 0.0) - idle.get(f, 0.0)) / SECONDS_PER_HOUR,
+                            idle.get(f, 0.0) / SECONDS_PER_HOUR) for f in factory_ids}
 
 
 def total_availability(values: Iterable[Availability]) -> Availability:

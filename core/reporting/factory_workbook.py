@@ -517,8 +517,9 @@ def _communication(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
                                                data.factor_info, data_status(fm), stacks=fm.stacks))
 
 
-AVAILABILITY_NOTE = ("{valid:,.0f} valid node-hours of {assigned:,.1f} assigned; a valid hour has at least 45 "
-                     "minutes of valid readings; nodes count only while assigned to a stack (docs/qaqc.md)")
+AVAILABILITY_NOTE = ("{valid:,.0f} valid node-hours of {assigned:,.1f} assigned operating hours ({idle:,.0f} h the "
+                     "node measured the stack not running left out); a valid hour has at least 45 minutes of valid "
+                     "readings; nodes count only while assigned to a stack (docs/qaqc.md)")
 
 
 def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
@@ -541,7 +542,8 @@ def _quality(wb: Workbook, fm: FactoryMonth, data: MonthData) -> None:
         ("Coverage", inv.coverage, None, FMT_PCT),
         ("Data availability (40 CFR 75.32)", fm.availability.share if fm.availability else None, None, FMT_PCT,
          AVAILABILITY_NOTE.format(valid=fm.availability.valid_hours if fm.availability else 0.0,
-                                  assigned=fm.availability.assigned_hours if fm.availability else 0.0)),
+                                  assigned=fm.availability.assigned_hours if fm.availability else 0.0,
+                                  idle=fm.availability.non_operating_hours if fm.availability else 0.0)),
         ("Readings stored", n_read, None, FMT_INT),
         ("Readings valid", n_valid, None, FMT_INT),
         ("Readings invalid (outside physical ranges, excluded)", n_read - n_valid, None, FMT_INT),

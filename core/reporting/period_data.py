@@ -5,8 +5,9 @@ the function behind the monthly workbooks and the portal. A month inside the per
 reported (missing or still a draft) is **estimated conservatively**, labelled as an estimate and
 never counted as zero:
 
-- from the factory's measured stack data: the month's measured CO2 scaled to the whole month by
-  sensor coverage, converted with the factory's own history (Scope 1 and biogenic CO2 per tonne of
+- from the factory's measured stack data: the month's measured + substituted CO2 (the labelled
+  Part 75-style substitutes of core.measurement.substitution, as in the monthly figures; no
+  scaling by coverage), converted with the factory's own history (Scope 1 and biogenic CO2 per tonne of
   combustion CO2 in its reported months of the 12 months before the period and the period itself);
   without such history, all measured CO2 counts as fossil Scope 1 (the highest it can be);
 - from the factory's history: the highest monthly Scope 1, Scope 2 and biogenic CO2 among those
@@ -238,19 +239,19 @@ def estimate_month(inv: MonthlyInventory, history: list[MonthFigures]) -> MonthF
     base = dict(measured_co2_kg=inv.measured_co2_kg, measured_covered_s=inv.measured_covered_s,
                 expected_s=inv.expected_s, inv=inv)
     candidates: list[tuple[float, float, float, str]] = []  # (scope1, biogenic, cbam direct, method)
-    coverage = inv.coverage
-    if inv.measured_co2_kg > 0 and coverage:
-        full = inv.measured_co2_kg / coverage
+    full = inv.measured_co2_full_month_kg  # measured + substituted, as the monthly figures (None: neither)
+    if full:
+        parts = (f"measured stack CO2 {full / 1000:,.1f} t = measured {inv.measured_co2_kg / 1000:,.1f} t in valid "
+                 f"sensor-hours + substituted {inv.substituted_co2_kg / 1000:,.1f} t in {inv.substituted_hours:,} "
+                 f"sensor-hours ({inv.substitution_method_text})")
         calc = _sum(h.fossil_co2_kg for h in history) + _sum(h.biogenic_co2_kg for h in history)
         if calc > 0:
             s1_per_co2 = _sum(h.scope1_kg for h in history) / calc
             bio_per_co2 = _sum(h.biogenic_co2_kg for h in history) / calc
-            how = (f"measured stack CO2 {full / 1000:,.1f} t (monitored {coverage:.1%} of the month, scaled to the "
-                   f"whole month) x the factory's Scope 1 per t of combustion CO2 in {len(history)} reported months")
+            how = f"{parts} x the factory's Scope 1 per t of combustion CO2 in {len(history)} reported months"
             candidates.append((full * s1_per_co2, full * bio_per_co2, full, how))
         else:
-            how = (f"measured stack CO2 {full / 1000:,.1f} t (monitored {coverage:.1%} of the month, scaled to the "
-                   "whole month), all counted as fossil (no reported month to split it)")
+            how = f"{parts}, all counted as fossil (no reported month to split it)"
             candidates.append((full, 0.0, full, how))
     if history:
         how = f"the highest month among {len(history)} reported months of the last {HISTORY_MONTHS + 1}"
