@@ -65,6 +65,7 @@ class Visit:
     width: int
     seconds: float
     problems: list[str] = field(default_factory=list)
+    axe_seconds: float = 0.0
 
 
 def wait_idle(driver: WebDriver, timeout: float = 20.0) -> float:
@@ -121,7 +122,8 @@ def check_page(driver: WebDriver, path: str, width: int, seconds: float, server_
     for err in server_errors:
         visit.problems.append(f"server error: {err}")
     server_errors.clear()
-    if driver.find_elements("css selector", ".dash-fe-error__title, #_dash-global-error-container .dash-error-card"):
+    # A script, not find_elements: dash_duo's driver waits implicitly for elements that are absent.
+    if driver.execute_script("return !!document.querySelector('.dash-fe-error__title, .dash-error-card')"):
         visit.problems.append("dash error popup")
     for graph in driver.execute_script(EMPTY_CHARTS_JS):
         visit.problems.append(f"empty chart: {graph}")
@@ -129,7 +131,10 @@ def check_page(driver: WebDriver, path: str, width: int, seconds: float, server_
     if sideways:
         visit.problems.append(f"horizontal scrolling: {sideways}")
     if run_axe:
-        for v in axe_violations(driver):
+        t0 = time.perf_counter()
+        violations = axe_violations(driver)
+        visit.axe_seconds = time.perf_counter() - t0
+        for v in violations:
             visit.problems.append(f"axe {v['id']} ({v['impact']}): {v['help']} — {v['nodes']}")
     return visit
 

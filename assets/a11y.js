@@ -1,0 +1,42 @@
+/* Carbon Track: accessibility repairs to components whose DOM Dash builds (WCAG 2.2 AA).
+ *
+ * - Dash 4's dropdown sends keyboard focus through a hidden <input aria-hidden="true" tabindex="0">
+ *   to its real <button tabindex="-1">: a focusable element hidden from screen readers. The button
+ *   takes the tab stop instead.
+ * - Dash 4's date picker puts aria-expanded on a plain <div> (not allowed there by ARIA).
+ * - dcc.Upload's file <input> has no name; it takes the upload area's text.
+ * - A table that scrolls sideways must be reachable by keyboard: it becomes a focusable region.
+ * Runs on every DOM change (batched by MutationObserver); each fix is idempotent.
+ */
+(function () {
+  "use strict";
+  function repair() {
+    document.querySelectorAll(".dash-dropdown-focus-target").forEach(function (t) {
+      if (t.tabIndex !== -1) { t.tabIndex = -1; }
+      var b = t.nextElementSibling;
+      if (b && b.tagName === "BUTTON" && !b.disabled && b.tabIndex !== 0) { b.tabIndex = 0; }
+    });
+    document.querySelectorAll("div[aria-expanded][aria-haspopup='dialog']:not([role])").forEach(function (d) {
+      d.removeAttribute("aria-expanded");
+    });
+    document.querySelectorAll("input[type='file']:not([aria-label])").forEach(function (i) {
+      var area = i.parentElement;
+      var text = area && area.textContent ? area.textContent.trim() : "";
+      i.setAttribute("aria-label", text || "Choose a file");
+    });
+    document.querySelectorAll(".table-responsive:not([tabindex])").forEach(function (r) {
+      r.setAttribute("tabindex", "0");
+      r.setAttribute("role", "region");
+      var cap = r.closest("[id]");
+      r.setAttribute("aria-label", "Table" + (cap && cap.id ? " " + cap.id.replace(/-/g, " ") : "") + " (scrolls sideways)");
+    });
+  }
+  var queued = false;
+  function schedule() {
+    if (!queued) { queued = true; window.requestAnimationFrame(function () { queued = false; repair(); }); }
+  }
+  new MutationObserver(schedule).observe(document.documentElement, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["tabindex", "aria-expanded", "disabled"],
+  });
+  document.addEventListener("DOMContentLoaded", repair);
+})();
