@@ -6,6 +6,9 @@
  * - Dash 4's date picker puts aria-expanded on a plain <div> (not allowed there by ARIA).
  * - dcc.Upload's file <input> has no name; it takes the upload area's text.
  * - A table that scrolls sideways must be reachable by keyboard: it becomes a focusable region.
+ * - A dropdown's button is named by its <label for=…> and its value (Dash names it by the value
+ *   only, so an empty dropdown had no name at all).
+ * - Tabs whose aria-controls points at a pane that is not rendered lose that reference.
  * Runs on every DOM change (batched by MutationObserver); each fix is idempotent.
  */
 (function () {
@@ -24,6 +27,19 @@
       var text = area && area.textContent ? area.textContent.trim() : "";
       i.setAttribute("aria-label", text || "Choose a file");
     });
+    document.querySelectorAll("button.dash-dropdown[id]").forEach(function (b) {
+      var label = document.querySelector('label[for="' + window.CSS.escape(b.id) + '"]');
+      var by = b.getAttribute("aria-labelledby") || "";
+      if (label) {
+        if (!label.id) { label.id = b.id + "-label"; }
+        if (by.split(" ").indexOf(label.id) < 0) { b.setAttribute("aria-labelledby", (label.id + " " + by).trim()); }
+      } else if (!b.textContent.trim() && !b.getAttribute("aria-label")) {
+        b.setAttribute("aria-label", b.id.replace(/[-_]/g, " "));
+      }
+    });
+    document.querySelectorAll("[role='tab'][aria-controls]").forEach(function (t) {
+      if (!document.getElementById(t.getAttribute("aria-controls"))) { t.removeAttribute("aria-controls"); }
+    });
     document.querySelectorAll(".table-responsive:not([tabindex])").forEach(function (r) {
       r.setAttribute("tabindex", "0");
       r.setAttribute("role", "region");
@@ -36,7 +52,7 @@
     if (!queued) { queued = true; window.requestAnimationFrame(function () { queued = false; repair(); }); }
   }
   new MutationObserver(schedule).observe(document.documentElement, {
-    subtree: true, childList: true, attributes: true, attributeFilter: ["tabindex", "aria-expanded", "disabled"],
+    subtree: true, childList: true, attributes: true, attributeFilter: ["tabindex", "aria-expanded", "disabled", "aria-labelledby", "aria-controls"],
   });
   document.addEventListener("DOMContentLoaded", repair);
 })();

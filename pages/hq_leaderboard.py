@@ -25,13 +25,13 @@ def layout(**kwargs) -> html.Div:
         [
             page_header("Leaderboard", "Lower is better. Click a factory to open its history."),
             dbc.Row([
-                dbc.Col([dbc.Label("Rank by", className="small text-muted mb-0"),
+                dbc.Col([dbc.Label("Rank by", html_for="hq-leaderboard-metric", className="small text-muted mb-0"),
                          dcc.Dropdown(id="hq-leaderboard-metric", clearable=False, value="intensity",
                                       options=[{"label": v, "value": k} for k, v in METRICS.items()])], xs=12, md=4),
-                dbc.Col([dbc.Label("Period", className="small text-muted mb-0"),
+                dbc.Col([dbc.Label("Period", html_for="hq-leaderboard-period", className="small text-muted mb-0"),
                          dcc.Dropdown(id="hq-leaderboard-period", clearable=False, value="latest",
                                       options=[{"label": v, "value": k} for k, v in PERIODS.items()])], xs=6, md=3),
-                dbc.Col([dbc.Label("Region", className="small text-muted mb-0"),
+                dbc.Col([dbc.Label("Region", html_for="hq-leaderboard-region", className="small text-muted mb-0"),
                          dcc.Dropdown(id="hq-leaderboard-region", placeholder="All regions",
                                       options=[{"label": f"Region {r}", "value": r} for r in regions])],
                         xs=6, md=3),

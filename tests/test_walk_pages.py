@@ -78,7 +78,5 @@ def test_walk001_every_page_every_width_clean(dash_duo, walk_site, username):
         for i, path in enumerate(role_pages(ROLES[username])):
             seconds = go(driver, base, path, in_app=i > 0)
             visits.append(check_page(driver, path, width, seconds, server_errors))
-    for v in visits:
-        print(f"{v.path} @ {v.width}: {v.seconds:.2f} s, axe {v.axe_seconds:.2f} s")
     problems = [f"{v.path} @ {v.width}px: {p}" for v in visits for p in v.problems]
     assert not problems, "\n".join(problems)
