@@ -42,8 +42,8 @@ LIGHT_TEMPLATE = go.layout.Template(layout={
 # Plotly draws its toolbar (modebar, ~25 px) at the figure's top right; a title in the same row ran
 # into it on a phone. The title sits in its own row below the toolbar: TITLE_PAD_PX down from the
 # top, and the plot starts TOP_MARGIN_PX down.
-TITLE_PAD_PX = 28
-TOP_MARGIN_PX = 62
+TITLE_PAD_PX = 36
+TOP_MARGIN_PX = 70
 
 
 def _base_layout(fig: go.Figure, title: str = "", y_title: str = "", height: int = 340) -> go.Figure:
