@@ -6,10 +6,11 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, html
+from dash import Input, Output
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.html_table import Cell, html_table
 from core.access import AccessDenied
 from core.insights.queries import audit_entries
 from core.timeutil import DEFAULT_TZ
@@ -32,12 +33,10 @@ def audit_view(user, action: str | None, text: str | None, limit, session_factor
     if not rows:
         return empty_state("No audit entries match.")
     head = ("When (EAT)", "User", "Action", "Entity", "Field", "Old value", "New value", "Detail")
-    body = [html.Tr([html.Td(fmt_eat(r.at, tz)), html.Td(r.username or "—"), html.Td(r.action),
-                     html.Td(f"{r.entity} {r.entity_id or ''}".strip()), html.Td(r.field or ""),
-                     html.Td(r.old_value or ""), html.Td(r.new_value or ""), html.Td(r.detail or "", className="small")])
-            for r in rows]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
-                     responsive=True, id="audit-grid")
+    # One component for the whole table (callbacks/html_table.py): 200 rows of Dash cells took 4–5 s to draw.
+    body = [[fmt_eat(r.at, tz), r.username or "—", r.action, f"{r.entity} {r.entity_id or ''}".strip(),
+             r.field or "", r.old_value or "", r.new_value or "", Cell((r.detail or "",), "small")] for r in rows]
+    return html_table(head, body, "audit-grid", label="Audit log")
 
 
 def register(app: dash.Dash) -> None:
