@@ -212,3 +212,16 @@ def test_hq_generates_a_quarter_and_a_year_from_the_page(web):
 
 
 NETWORK_SCOPE_VALUE = "NETWORK"
+
+
+def test_report_worker_starts_warm(web):
+    """The background job runs in a process forked from the web process (Dash's DiskcacheManager,
+    multiprocess on Linux): once the app is built, the reporting code and openpyxl are already
+    imported there, so a job's process starts with them instead of importing them first."""
+    import sys
+
+    import multiprocess
+
+    assert multiprocess.get_start_method() == "fork"
+    for module in ("core.reporting.reports", "core.reporting.factory_workbook", "openpyxl"):
+        assert module in sys.modules, module
