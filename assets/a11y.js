@@ -13,6 +13,7 @@
  */
 (function () {
   "use strict";
+  var labelCount = 0;
   function repair() {
     document.querySelectorAll(".dash-dropdown-focus-target").forEach(function (t) {
       if (t.tabIndex !== -1) { t.tabIndex = -1; }
@@ -31,7 +32,8 @@
       var label = document.querySelector('label[for="' + window.CSS.escape(b.id) + '"]');
       var by = b.getAttribute("aria-labelledby") || "";
       if (label) {
-        if (!label.id) { label.id = b.id + "-label"; }
+        // A fresh id, not derived from the field's: selectors on the field's id must not find its label.
+        if (!label.id) { labelCount += 1; label.id = "ct-label-" + labelCount; }
         if (by.split(" ").indexOf(label.id) < 0) { b.setAttribute("aria-labelledby", (label.id + " " + by).trim()); }
       } else if (!b.textContent.trim() && !b.getAttribute("aria-label")) {
         b.setAttribute("aria-label", b.id.replace(/[-_]/g, " "));

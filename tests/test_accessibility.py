@@ -6,6 +6,8 @@ titles clear of Plotly's toolbar on a phone."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from browser_walk import go, wait_idle
 from selenium.webdriver.common.keys import Keys
@@ -94,7 +96,22 @@ def test_a11y002_nav_labels_focus_and_chart_titles(dash_duo, site):  # noqa: F81
           return l ? l.textContent : null; });""")
     assert len(qty_labels) == len(ENERGY_SOURCES) and all(qty_labels), qty_labels
 
-    # 4. On a phone, chart titles do not run into Plotly's toolbar.
+    # 4. An entry error shows right under its field, not only in the list below the preview.
+    diesel = driver.find_element("css selector", '[id*="\\"source\\":\\"diesel\\""][id*="factory-entry-qty"]')
+    diesel.send_keys("12abc", Keys.TAB)
+    placed = None
+    for _ in range(100):
+        placed = driver.execute_script("""
+            const input = arguments[0], fb = input.parentElement.querySelector('.invalid-feedback');
+            if (!fb || !fb.innerText.trim() || getComputedStyle(fb).display === 'none') return null;
+            return [fb.innerText, fb.getBoundingClientRect().top - input.getBoundingClientRect().bottom];""", diesel)
+        if placed:
+            break
+        time.sleep(0.1)
+    assert placed is not None, "no error under the diesel field"
+    assert 0 <= placed[1] <= 20 and "number" in placed[0].lower(), placed
+
+    # 5. On a phone, chart titles do not run into Plotly's toolbar.
     driver.set_window_size(390, 900)
     for path in ("/hq", "/factory/history"):
         go(driver, base, path)
