@@ -6,6 +6,7 @@ import functools
 import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -260,10 +261,12 @@ def map_result(factory: dict) -> str:
 
 
 def _map_hover(f: dict, label: str) -> str:
-    county = f"{f['county']} County, " if f.get("county") else ""
+    # Names are typed by people: escaped, so plotly's hover markup (<b>, <br>) is only ours.
+    name, code = escape(str(f["name"])), escape(str(f["code"]))
+    county = f"{escape(str(f['county']))} County, " if f.get("county") else ""
     intensity = "—" if f.get("intensity") is None else f"{f['intensity']:.2f}"
     target = "" if f.get("target") is None else f" (target {f['target']:.2f})"
-    return (f"<b>{f['name']} ({f['code']})</b><br>{county}region {f['region']}<br>last month: {label}<br>"
+    return (f"<b>{name} ({code})</b><br>{county}region {f['region']}<br>last month: {label}<br>"
             f"intensity {intensity} kg CO2e/kg{target}<br><i>click to open its history</i>")
 
 

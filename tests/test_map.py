@@ -85,6 +85,8 @@ def test_map002_factories_by_result_with_colour_and_symbol_and_click_ids():
     for _, _, colour, _ in MAP_RESULTS:
         assert contrast(colour) >= 3.0, colour  # WCAG 1.4.11 against the white land
     assert "Nyeri County" in by_key["met"].text[0] and "target 1.50" in by_key["met"].text[0]
+    sneaky = map_figure([_factory(9, name="<img src=x onerror=alert(1)>")])
+    assert "<img" not in next(t for t in sneaky.data if t.meta == "none").text[0]
     counties = next(t for t in fig.data if t.name == "counties")
     assert list(counties.x).count(None) + 1 >= 47
     assert all(t.hoverinfo == "skip" for t in fig.data if not t.meta)  # only factories answer the pointer
