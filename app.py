@@ -188,6 +188,8 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         background_callback_manager=manager,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    # The page's language, for screen readers and hyphenation (WCAG 3.1.1); Dash's template has none.
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     server = app.server
     if not config.secret_key:
         # load_config always sets one; a hand-made Config without it still gets signed sessions.

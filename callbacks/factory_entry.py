@@ -209,6 +209,12 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
     return table, msgs or None, check.fields
 
 
+def field_messages(fields: dict, sources: list[str]) -> tuple:
+    """Return each field's own error text (quantities by source, then moisture, density, leaf, tea), shown under it."""
+    return ([fields.get(s) for s in sources], fields.get("moisture"), fields.get("density"), fields.get("green_leaf_kg"),
+            fields.get("made_tea_kg"))
+
+
 def invalid_flags(fields: dict, sources: list[str]) -> tuple:
     """Return the `invalid` flag of each quantity field and of moisture, density, leaf and tea."""
     return ([s in fields for s in sources], "moisture" in fields, "density" in fields, "green_leaf_kg" in fields,
@@ -290,6 +296,7 @@ def submit_question(month_text: str | None, tz: Any = DEFAULT_TZ, now: datetime 
 
 
 QTY = {"type": "factory-entry-qty", "source": ALL}
+QTY_ERROR = {"type": "factory-entry-qty-error", "source": ALL}
 UNIT = {"type": "factory-entry-unit", "source": ALL}
 
 
@@ -332,6 +339,10 @@ def register(app: dash.Dash) -> None:
         Output("factory-entry-preview", "children"), Output("factory-entry-messages", "children"),
         Output(QTY, "invalid"), Output("factory-entry-moisture", "invalid"), Output("factory-entry-density", "invalid"),
         Output("factory-entry-green-leaf", "invalid"), Output("factory-entry-made-tea", "invalid"),
+        # Each error also under its own field (issue 17: on a phone the list sat below the preview).
+        Output(QTY_ERROR, "children"), Output("factory-entry-moisture-error", "children"),
+        Output("factory-entry-density-error", "children"), Output("factory-entry-green-leaf-error", "children"),
+        Output("factory-entry-made-tea-error", "children"),
         Input(QTY, "value"), Input(UNIT, "value"),
         Input("factory-entry-moisture", "value"), Input("factory-entry-density", "value"),
         Input("factory-entry-green-leaf", "value"), Input("factory-entry-made-tea", "value"),
@@ -343,7 +354,7 @@ def register(app: dash.Dash) -> None:
         table, msgs, fields = preview_panel(web_user(), parse_factory_id(factory), month, qty, unit, moisture,
                                             density, green_leaf, made_tea, app_session_factory(), app_tz())
         sources = [item["id"]["source"] for item in ctx.outputs_list[2]]
-        return (table, msgs, *invalid_flags(fields, sources))
+        return (table, msgs, *invalid_flags(fields, sources), *field_messages(fields, sources))
 
     @app.callback(
         Output("factory-entry-confirm", "displayed"), Output("factory-entry-confirm", "message"),

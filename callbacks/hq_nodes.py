@@ -12,6 +12,7 @@ from dash import Input, Output, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.html_table import Badge, Cell, html_table
 from core.insights.queries import ListenerHealth, NodeStatus, listener_health, node_health
 from core.timeutil import DEFAULT_TZ
 
@@ -26,7 +27,7 @@ def nodes_data(user, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001
 def _cov_badge(v: float | None) -> Any:
     if v is None:
         return "—"
-    return dbc.Badge(fmt_pct(v), color="success" if v >= 0.9 else ("warning" if v >= 0.5 else "danger"))
+    return Badge(fmt_pct(v), "success" if v >= 0.9 else ("warning" if v >= 0.5 else "danger"))
 
 
 def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_problems: bool, tz: Any) -> tuple:
@@ -43,16 +44,15 @@ def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_
     shown = [n for n in nodes if not only_problems or not n.online or (n.coverage_24h or 0) < 0.5]
     head = ("Node", "Factory", "Stack", "Status", "MQTT (last will)", "Last seen (EAT)", "Signal", "Firmware",
             "Buffered", "Coverage 24 h", "Coverage 30 d", "Data availability 30 d", "Calibration")
-    body = [html.Tr([
-        html.Td(n.device_id), html.Td(n.factory_code), html.Td(n.stack_name),
-        html.Td(dbc.Badge("online" if n.online else "offline", color="success" if n.online else "danger")),
-        html.Td(n.status or "unknown", className="small text-muted"),
-        html.Td(fmt_eat(n.last_seen_at, tz)), html.Td(fmt_num(n.rssi_dbm, "dBm")), html.Td(n.firmware or "—"),
-        html.Td(fmt_num(n.buffered)), html.Td(_cov_badge(n.coverage_24h)), html.Td(_cov_badge(n.coverage_30d)),
-        html.Td(availability_cell(n)), html.Td(calibration_cell(n)),
-    ]) for n in shown]
-    table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
-                      responsive=True, id="hq-nodes-grid")
+    # One component for the whole table (callbacks/html_table.py): 77 rows of cells as Dash
+    # components took 3–4 s to draw.
+    rows = [[n.device_id, n.factory_code, n.stack_name,
+             Badge("online" if n.online else "offline", "success" if n.online else "danger"),
+             Cell((n.status or "unknown",), "small text-muted"),
+             fmt_eat(n.last_seen_at, tz), fmt_num(n.rssi_dbm, "dBm"), n.firmware or "—",
+             fmt_num(n.buffered), _cov_badge(n.coverage_24h), _cov_badge(n.coverage_30d),
+             availability_cell(n), calibration_cell(n)] for n in shown]
+    table = html_table(head, rows, "hq-nodes-grid", label="Sensor nodes")
     return summary, table, _listeners(listeners, tz)
 
 
@@ -60,24 +60,23 @@ def availability_cell(n: NodeStatus) -> Any:
     """Percent monitor data availability (40 CFR 75.32) over 30 days with its hours, so the share is checkable."""
     if n.availability_30d is None:
         return "—"
-    return html.Span([_cov_badge(n.availability_30d),
-                      html.Span(f" {n.valid_hours_30d:,.0f} of {n.assigned_hours_30d:,.0f} h", className="small")])
+    return Cell((_cov_badge(n.availability_30d), f" {n.valid_hours_30d:,.0f} of {n.assigned_hours_30d:,.0f} h"))
 
 
 def calibration_cell(n: NodeStatus) -> Any:
     """The node's calibration state in words (never colour alone): out of control, overdue, or in control."""
     cal = n.calibration
     if cal is None or cal.last_check_at is None:
-        return dbc.Badge("overdue: never checked", color="warning")
-    parts = []
+        return Badge("overdue: never checked", "warning")
+    parts: list = []
     if cal.out_of_control:
-        parts.append(dbc.Badge("out of control", color="danger", className="me-1"))
+        parts += [Badge("out of control", "danger"), " "]
     if cal.overdue:
-        parts.append(dbc.Badge("overdue", color="warning", className="me-1"))
+        parts += [Badge("overdue", "warning"), " "]
     if not parts:
-        parts.append(dbc.Badge("in control", color="success", className="me-1"))
+        parts += [Badge("in control", "success"), " "]
     last = f"last check {cal.last_error_pct:.1f} % of span" if cal.last_error_pct is not None else ""
-    return html.Span([*parts, html.Span(last, className="small text-muted")])
+    return Cell((*parts, last), "small")
 
 
 def calibration_kpi(nodes: list[NodeStatus]) -> Any:

@@ -217,6 +217,8 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
     from core.config import Config
     from core.db import open_database
 
+    if set_progress is not None:  # at once: the bar says the job has started (issue 17: it sat empty for 65 s)
+        set_progress((0, "starting…"))
     user_info = info.get("user")
     user = SimpleNamespace(**user_info) if user_info else None
     if not can_approve(user):
@@ -240,12 +242,12 @@ def generate_month(info: dict, month_text: str | None, scope: str | None, set_pr
 
     def progress(done: int, total: int, label: str) -> None:
         if set_progress is not None:
-            set_progress((round(100 * done / total), f"{done}/{total}"))
+            set_progress((round(100 * done / total), f"{done} of {total} workbooks"))
 
     engine, sf = open_database(cfg.database_url)
     try:
         if set_progress is not None:
-            set_progress((0, "collecting data"))
+            set_progress((0, "collecting the month's data…"))
         result = generate_reports(sf, cfg, month, codes, network=network, requested_by=user.username,
                                   progress=progress, period=period.kind)
         from core.audit import record_audit

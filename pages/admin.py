@@ -15,7 +15,9 @@ dash.register_page(__name__, path="/admin", title="Admin · Carbon Track", name=
 
 
 def _field(label: str, component, width: int = 3) -> dbc.Col:  # noqa: ANN001
-    return dbc.Col([dbc.Label(label, className="small text-muted mb-0"), component], xs=12, md=width, className="mb-2")
+    # The label names its field (for= the field's id): screen readers read it, a click focuses the field.
+    return dbc.Col([dbc.Label(label, html_for=getattr(component, "id", None), className="small text-muted mb-0"),
+                    component], xs=12, md=width, className="mb-2")
 
 
 def _users_tab() -> html.Div:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -40,15 +42,30 @@ def _number_input(id_, placeholder: str | None = None) -> dbc.Input:  # noqa: AN
                      debounce=False)
 
 
+def dom_id(component_id: dict) -> str:
+    """The id a pattern-matching component gets in the page (Dash: JSON with sorted keys), for <label for>."""
+    return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+
+
+def _checked_input(id_: str, placeholder: str | None = None) -> list:
+    """A number field with its own error line under it (shown while the field is marked invalid)."""
+    return [_number_input(id_, placeholder), dbc.FormFeedback(id=f"{id_}-error", type="invalid")]
+
+
 def _source_row(src: str) -> dbc.Row:
     units = UNITS_BY_SOURCE[src]
+    qty_id = {"type": "factory-entry-qty", "source": src}
+    unit_id = {"type": "factory-entry-unit", "source": src}
     return dbc.Row(
         [
-            dbc.Col(dbc.Label(SOURCE_LABELS[src], html_for={"type": "factory-entry-qty", "source": src}), xs=12, sm=4),
-            dbc.Col(_number_input({"type": "factory-entry-qty", "source": src}, "not used"), xs=7, sm=5),
-            dbc.Col(dcc.Dropdown(id={"type": "factory-entry-unit", "source": src},
+            dbc.Col(dbc.Label(SOURCE_LABELS[src], html_for=dom_id(qty_id)), xs=12, sm=4),
+            dbc.Col([_number_input(qty_id, "not used"),
+                     dbc.FormFeedback(id={"type": "factory-entry-qty-error", "source": src}, type="invalid")],
+                    xs=7, sm=5),
+            dbc.Col([dbc.Label(f"{SOURCE_LABELS[src]}: unit", html_for=dom_id(unit_id), className="visually-hidden"),
+                     dcc.Dropdown(id=unit_id,
                                  options=[{"label": u.replace("m3", "m³"), "value": u} for u in units],
-                                 value=units[0], clearable=False), xs=5, sm=3),
+                                 value=units[0], clearable=False)], xs=5, sm=3),
         ],
         className="mb-2 align-items-center",
     )
@@ -85,21 +102,21 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
                                    + [dbc.Row([
                                        dbc.Col(dbc.Label("Firewood moisture (%, as received)",
                                                          html_for="factory-entry-moisture"), xs=12, sm=4),
-                                       dbc.Col(_number_input("factory-entry-moisture", "e.g. 30"), xs=12, sm=8)],
+                                       dbc.Col(_checked_input("factory-entry-moisture", "e.g. 30"), xs=12, sm=8)],
                                        className="mb-2"),
                                       dbc.Row([
                                        dbc.Col(dbc.Label("Firewood stacked density (kg/m³)",
                                                          html_for="factory-entry-density"), xs=12, sm=4),
-                                       dbc.Col(_number_input("factory-entry-density", "factory default"),
+                                       dbc.Col(_checked_input("factory-entry-density", "factory default"),
                                                xs=12, sm=8)], className="mb-2")]),
                       className="shadow-sm mb-3")
     production = dbc.Card(dbc.CardBody([
         html.H3("Production", className="h6"),
         dbc.Row([dbc.Col(dbc.Label("Green leaf (kg)", html_for="factory-entry-green-leaf"), xs=12, sm=4),
-                 dbc.Col(_number_input("factory-entry-green-leaf"), xs=12, sm=8)],
+                 dbc.Col(_checked_input("factory-entry-green-leaf"), xs=12, sm=8)],
                 className="mb-2"),
         dbc.Row([dbc.Col(dbc.Label("Made tea (kg)", html_for="factory-entry-made-tea"), xs=12, sm=4),
-                 dbc.Col(_number_input("factory-entry-made-tea"), xs=12, sm=8)],
+                 dbc.Col(_checked_input("factory-entry-made-tea"), xs=12, sm=8)],
                 className="mb-2"),
         dbc.Row([dbc.Col(dbc.Label("Note", html_for="factory-entry-note"), xs=12, sm=4),
                  dbc.Col(dbc.Textarea(id="factory-entry-note", maxLength=1000, debounce=False), xs=12, sm=8)]),
@@ -109,7 +126,9 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
         dbc.Button("Save draft", id="factory-entry-save", color="secondary", className="me-2 mb-2"),
         dbc.Button("Submit to HQ", id="factory-entry-submit", color="success", className="me-2 mb-2"),
         dbc.Button("Approve", id="factory-entry-approve", color="primary", className="me-2 mb-2"),
-        dbc.InputGroup([dbc.Input(id="factory-entry-reopen-reason", placeholder="reason for reopening"),
+        dbc.InputGroup([dbc.Label("Reason for reopening", html_for="factory-entry-reopen-reason",
+                                  className="visually-hidden"),
+                        dbc.Input(id="factory-entry-reopen-reason", placeholder="reason for reopening"),
                         dbc.Button("Reopen", id="factory-entry-reopen", color="warning")],
                        className="mb-2", id="factory-entry-reopen-group"),
     ])

@@ -37,8 +37,10 @@ def _generate_panel(user) -> dbc.Card:  # noqa: ANN001
             dbc.Col(dbc.Button("Generate", id="reports-generate", color="success", className="mt-4 w-100"),
                     xs=12, md=3),
         ]),
-        dbc.Progress(id="reports-progress", value=0, label="", striped=True, animated=True, className="mt-3",
-                     style={"visibility": "hidden"}),
+        # Shown from the click on: "starting" until the job's first report (a min-width in
+        # carbontrack.css keeps the label readable at 0 %); role=status announces it to screen readers.
+        dbc.Progress(id="reports-progress", value=0, label="starting…", striped=True, animated=True,
+                     className="mt-3 ct-progress", style={"visibility": "hidden"}),
         html.Div(id="reports-generate-status", className="mt-2"),
         html.Div("Regenerating a month adds a new version; earlier versions and their files are kept.",
                  className="small text-muted"),
