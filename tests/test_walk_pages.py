@@ -25,8 +25,11 @@ ROLES = {"kagwe": "factory_manager", "hq": "hq", "admin": "admin", "auditor": "a
 
 
 def role_pages(role: str) -> list[str]:
-    """Every page a role can open: its menu, its account page, and (HQ roles) one node's page."""
+    """Every page a role can open: its menu, its account page, the raw channels (linked from History,
+    not in the menu) and (HQ roles) one node's page."""
     pages = [path for _, path in NAV_ITEMS[role]] + ["/account/api-tokens"]
+    if "/factory/history" in pages:
+        pages.append("/factory/raw")
     if role != "factory_manager":
         pages.append("/hq/node?device=KGW-S1")
     return pages
