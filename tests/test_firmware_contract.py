@@ -107,7 +107,10 @@ def running_pipeline(registry, mosquitto, topic_prefix, **listener_kwargs):
     """The real listener on the test broker, writing to PostgreSQL, plus a QoS 1 publisher."""
     pg_url, session_factory = registry
     listener = Listener(
-        make_config(pg_url, topic_prefix, *mosquitto),
+        # The contract's edge values (0 ppm at 0 m/s, then 300,000 ppm a minute later) are legal
+        # payloads that the server's plausibility checks rightly flag; those checks have their own
+        # tests (test_quality_flags.py). Here the contract is checked: every value stored exactly.
+        make_config(pg_url, topic_prefix, *mosquitto, qa_spike_co2_ppm_per_s=0, qa_min_velocity_m_s=0),
         session_factory,
         client_id=f"fwtest-{uuid.uuid4().hex[:8]}",
         **listener_kwargs,

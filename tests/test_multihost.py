@@ -24,6 +24,7 @@ from conftest import _port_open, require_or_skip
 from ingest_helpers import free_port, wait_until
 from web_helpers import callback_body
 
+from core.accounts.auth import failure_key
 from core.accounts.users import create_user
 from core.db import make_engine, make_session_factory
 from core.models import AuditLog, Report, SignInFailure
@@ -190,7 +191,7 @@ def test_throttle_and_audit_see_the_client_address_only_through_a_trusted_proxy(
         failures = {(f.username, f.ip): f.failures for f in s.scalars(sa.select(SignInFailure))}
         details = [d for (d,) in s.execute(sa.select(AuditLog.detail).where(AuditLog.entity == "session")
                                            .order_by(AuditLog.id))]
-    assert failures == {("hq", CLIENT): 3, ("hq", "127.0.0.1"): 1}
+    assert failures == {(failure_key("hq"), CLIENT): 3, (failure_key("hq"), "127.0.0.1"): 1}
     assert details[:3] == [f"wrong username or password; from {CLIENT}"] * 3
     assert details[3] == f"waiting after 3 failures; from {CLIENT}"
     assert details[4] == "from 198.51.100.9"
