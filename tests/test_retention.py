@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from conftest import create_pg_database, drop_pg_database
-from ingest_helpers import reading, seed_fleet, telemetry
+from ingest_helpers import Node, reading, seed_fleet, telemetry
 
 from core.accounts.auth import UNKNOWN_USER, IpThrottle, authenticate
 from core.db import alembic_config, make_engine, make_session_factory, upgrade_to_head
@@ -115,7 +115,19 @@ def test_migration_converts_an_existing_database_and_back(pg_available):
         command.upgrade(cfg, "0004_api_tokens")
         engine = make_engine(url)
         Session = make_session_factory(engine)  # noqa: N806
-        node = seed_fleet(Session, n_factories=1, devices_per_factory=1, prefix="MG")[0]  # tables as at 0004
+        # The registry as the 0004 schema has it: the ORM models carry columns of later migrations.
+        with engine.begin() as c:
+            now0 = datetime(2025, 1, 1)
+            fid = c.execute(sa.text(
+                "INSERT INTO factory (code, name, region, county, latitude, longitude, altitude_m, active, created_at) "
+                "VALUES ('MG00', 'Test factory 0', 1, 'Nyeri', -0.4, 36.9, 1800, true, :t) RETURNING id"),
+                {"t": now0}).scalar_one()
+            sid = c.execute(sa.text(
+                "INSERT INTO stack (factory_id, name, diameter_m, moisture_fraction, dry_basis, velocity_profile_factor, "
+                "updated_at) VALUES (:f, 'Boiler 1', 0.8, 0.12, false, 1.0, :t) RETURNING id"), {"f": fid, "t": now0}).scalar_one()
+            c.execute(sa.text("INSERT INTO device (id, factory_id, stack_id, sample_interval_s, status, active) "
+                              "VALUES ('MG00-S1', :f, :s, 60, 'unknown', true)"), {"f": fid, "s": sid})
+        node = Node("MG00", "MG00-S1", fid)
         with engine.begin() as c:
             for i in range(50):
                 c.execute(sa.text("INSERT INTO reading (device_id, factory_id, ts, co2_ppm, flue_temp_c, velocity_m_s, "
