@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
 from api import create_api, mount_api
-from core.accounts.auth import init_auth
+from callbacks.i18n import LANGUAGES, current_language, init_i18n, switch_form, tr_message
+from callbacks.i18n import gettext as _
+from core.accounts.auth import PageLanguage, init_auth
 from core.config import MIN_SECRET_KEY_CHARS, Config, load_config
 from core.db import open_database
 
@@ -87,18 +89,20 @@ def navbar() -> dbc.Navbar:
     if user is None:
         return dbc.Navbar(dbc.Container(dbc.NavbarBrand("Carbon Track", href="/login")), color="success", dark=True)
     links = [
-        dbc.NavItem(dbc.NavLink(label, href=path, active="partial" if path != "/hq" else "exact",
+        dbc.NavItem(dbc.NavLink(_(label), href=path, active="partial" if path != "/hq" else "exact",
                                 id=f"nav-{path.strip('/').replace('/', '-')}"))
         for label, path in NAV_ITEMS.get(user.role, ())
     ]
     # The user's own page (personal API tokens) hangs off their name, for every role.
-    who = html.A(f"{user.username} · {user.role.replace('_', ' ')}", href="/account/api-tokens",
-                 className="navbar-text small me-3 text-light", id="nav-user", title="Your account: API tokens")
+    who = html.A(f"{user.username} · {_(user.role.replace('_', ' '))}", href="/account/api-tokens",
+                 className="navbar-text small me-3 text-light", id="nav-user", title=_("Your account: API tokens"))
     from core.alerts.state import badge_count
 
     with flask.current_app.config["CT_SESSION_FACTORY"]() as s:
         firing = badge_count(s, user)
-    badge = dbc.Badge(f"{firing} alert{'s' if firing != 1 else ''}", color="danger" if firing else "secondary",
+    from callbacks.i18n import ngettext
+
+    badge = dbc.Badge(ngettext("{n} alert", "{n} alerts", firing), color="danger" if firing else "secondary",
                       href="/alerts", id="nav-alert-badge", className="me-2 text-decoration-none")
     return dbc.Navbar(
         dbc.Container(
@@ -107,7 +111,7 @@ def navbar() -> dbc.Navbar:
                 dbc.NavbarToggler(id="nav-toggler"),
                 dbc.Collapse(
                     [dbc.Nav(links, navbar=True, className="me-auto"), badge, who,
-                     sign_out_form()],
+                     language_switch(), sign_out_form()],
                     id="nav-collapse", navbar=True,
                 ),
             ],
@@ -117,12 +121,25 @@ def navbar() -> dbc.Navbar:
     )
 
 
+def language_switch() -> html.Form:
+    """Return the navbar's language switch: a POST (CSRF token) to /language, stored on the user."""
+    token = flask.session.get("csrf") or ""
+    here = current_language()
+    return html.Form([
+        dcc.Input(type="hidden", name="csrf", value=token, id="nav-language-csrf"),
+        *[html.Button(name, type="submit", name="language", value=code, lang=code, id=f"nav-lang-{code}",
+                      className="btn btn-link btn-sm text-light me-2" + (" fw-bold" if code == here else ""),
+                      disabled=code == here, **{"aria-pressed": "true" if code == here else "false"})
+          for code, name in LANGUAGES.items()],
+    ], action="/language", method="POST", className="d-inline mb-0", id="nav-language")
+
+
 def sign_out_form() -> html.Form:
     """Return the navbar's sign-out button: a POST with the CSRF token (a GET never signs out)."""
     token = flask.session.get("csrf") or ""
     return html.Form([
         dcc.Input(type="hidden", name="csrf", value=token, id="nav-logout-csrf"),
-        html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm", id="nav-logout"),
+        html.Button(_("Sign out"), type="submit", className="btn btn-outline-light btn-sm", id="nav-logout"),
     ], action="/logout", method="POST", className="d-inline mb-0")
 
 
@@ -189,7 +206,14 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     # The page's language, for screen readers and hyphenation (WCAG 3.1.1); Dash's template has none.
+    # It follows the request's language (callbacks.i18n): the switch reloads the page.
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
+    plain_index = app.interpolate_index
+
+    def interpolate_index(**kwargs: Any) -> str:
+        return plain_index(**kwargs).replace('<html lang="en">', f'<html lang="{current_language()}">', 1)
+
+    app.interpolate_index = interpolate_index
     server = app.server
     if not config.secret_key:
         # load_config always sets one; a hand-made Config without it still gets signed sessions.
@@ -216,7 +240,9 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
     # sign-in rule: it authenticates bearer tokens only, never the portal's cookie. Mounted before
     # init_auth so that the proxy fix (client address, https) wraps the API too.
     mount_api(server, create_api(config, session_factory))
-    init_auth(server, session_factory, app.csp_hashes, config.proxy_hops)
+    init_auth(server, session_factory, app.csp_hashes, config.proxy_hops,
+              PageLanguage(translate=tr_message, language=current_language, switch_html=switch_form))
+    init_i18n(server)
 
     @server.before_request
     def _check_callback_request():  # noqa: ANN202
