@@ -83,7 +83,7 @@ def _freeze_startup_objects() -> None:
 
 def navbar() -> dbc.Navbar:
     """Return the top bar: the signed-in role's pages only, and sign-out."""
-    from callbacks.common import HOME_BY_ROLE, NAV_ITEMS, web_user
+    from callbacks.common import HOME_BY_ROLE, NAV_ITEMS, ROLE_LABELS, web_user
 
     user = web_user()
     if user is None:
@@ -94,7 +94,7 @@ def navbar() -> dbc.Navbar:
         for label, path in NAV_ITEMS.get(user.role, ())
     ]
     # The user's own page (personal API tokens) hangs off their name, for every role.
-    who = html.A(f"{user.username} · {_(user.role.replace('_', ' '))}", href="/account/api-tokens",
+    who = html.A(f"{user.username} · {_(ROLE_LABELS.get(user.role, user.role))}", href="/account/api-tokens",
                  className="navbar-text small me-3 text-light", id="nav-user", title=_("Your account: API tokens"))
     from core.alerts.state import badge_count
 

@@ -109,6 +109,11 @@ def gettext(msgid: str, /, **values: object) -> str:
 _ = gettext
 
 
+def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention
+    """Mark `msgid` for the catalog without translating it (module constants, translated when shown)."""
+    return msgid
+
+
 def ngettext(singular: str, plural: str, n: int, /, **values: object) -> str:
     """Return the singular or plural form for `n` (English and Swahili both: one, other), `{n}` filled."""
     return gettext(singular if n == 1 else plural, n=n, **values)
