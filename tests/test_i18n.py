@@ -172,3 +172,49 @@ def test_numbers_and_months_for_the_locale():
     # Outside a request (plain-function tests): English.
     assert i18n.gettext("Sign out") == "Sign out"
     assert NOW.year == 2026
+
+
+@pytest.mark.browser
+@pytest.mark.clock_independent
+def test_browser_switches_to_swahili_and_back(dash_duo, tmp_path, sqlite_url, monkeypatch):
+    import socket
+
+    from selenium.webdriver.common.by import By
+    from web_helpers import build_small_db
+
+    from core.db import make_engine, make_session_factory
+    from core.timeutil import utcnow
+
+    monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
+    auth.IP_THROTTLE.reset()
+    engine = make_engine(sqlite_url)
+    Session = make_session_factory(engine)  # noqa: N806
+    build_small_db(Session, now=utcnow())
+    app = create_app(web_config(sqlite_url, tmp_path), Session)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dash_duo.server.port = port
+    dash_duo.start_server(app, navigate=False, port=port)
+    base = dash_duo.server.url.rstrip("/")
+    driver = dash_duo.driver
+
+    driver.get(base + "/login")
+    dash_duo.wait_for_element("#lang-sw").click()  # the switch on the sign-in page (a cookie)
+    dash_duo.wait_for_contains_text("#login-submit", "Ingia")
+    dash_duo.find_element("#login-username").send_keys("kagwe")
+    dash_duo.find_element("#login-password").send_keys(PASSWORDS["kagwe"])
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_contains_text("#nav-factory-live", "Moja kwa moja")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "sw"
+    dash_duo.wait_for_contains_text("#nav-logout", "Toka")
+
+    dash_duo.wait_for_element("#nav-lang-en").click()  # back to English: stored on the user
+    dash_duo.wait_for_contains_text("#nav-factory-live", "Live")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    dash_duo.wait_for_element("#nav-lang-sw").click()
+    dash_duo.wait_for_contains_text("#nav-factory-history", "Historia")
+    dash_duo.wait_for_contains_text(".h4", "Moja kwa moja")  # the page header too
+    with Session() as s:
+        assert s.scalar(sa.select(User.language).where(User.username == "kagwe")) == "sw"
+    engine.dispose()
