@@ -191,7 +191,7 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
     """Build the Dash app for `config` (default: from the environment) and a session factory."""
     config = config or load_config()
     if session_factory is None:
-        _, session_factory = open_database(config.database_url)
+        _engine, session_factory = open_database(config.database_url)
     manager = background_manager(config)
     app = dash.Dash(
         __name__,

@@ -119,8 +119,8 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
 def range_availability(session: Any, factory_id: int, first: date, last: date, tz: Any,
                        now: datetime) -> Availability:
     """Percent monitor data availability (40 CFR 75.32, core.measurement.availability) over the local days."""
-    lo, _ = local_day_bounds_utc(first, tz)
-    _, hi = local_day_bounds_utc(last, tz)
+    lo, _lo_end = local_day_bounds_utc(first, tz)
+    _hi_start, hi = local_day_bounds_utc(last, tz)
     return factory_availability(session, [factory_id], lo, hi, now)[factory_id]
 
 

@@ -141,7 +141,7 @@ def register(app: dash.Dash) -> None:
         trigger = ctx.triggered_id
         if not trigger or not any(clicks or []):
             return dash.no_update
-        campaign_id, _, action = str(trigger.get("index", "")).partition(":")
+        campaign_id, _sep, action = str(trigger.get("index", "")).partition(":")
         try:
             with app_session_factory()() as s:
                 c = ota.set_campaign_status(s, web_user(), int(campaign_id), action)
