@@ -14,8 +14,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import format_month, tr_message
 from callbacks.i18n import gettext as _
-from callbacks.i18n import tr_message
 from core.access import AccessDenied, can_approve, can_enter_data, require_factory
 from core.audit import StaleEdit
 from core.inventory.entry import (
@@ -48,7 +48,7 @@ def month_options(now: datetime | None = None, tz: Any = DEFAULT_TZ) -> list[dic
     """Return the current month and the twelve before it, newest first."""
     this = month_start(local_date(now or utcnow(), tz))
     months = [add_months(this, -i) for i in range(N_MONTHS)]
-    return [{"label": m.strftime("%B %Y"), "value": m.strftime("%Y-%m")} for m in months]
+    return [{"label": format_month(m), "value": m.strftime("%Y-%m")} for m in months]
 
 
 def _month(value: str | None, now: datetime | None = None, tz: Any = DEFAULT_TZ) -> date | None:

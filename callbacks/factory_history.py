@@ -30,6 +30,7 @@ from callbacks.figures import (
     monthly_figure,
     reconciliation_figure,
 )
+from callbacks.i18n import format_month
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.insights.queries import daily_history, monthly_history
@@ -143,7 +144,7 @@ def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any
     if not months:
         return fig
     # The month still running is labelled so its lower total does not read as a fall.
-    label = {m: m.strftime("%b %Y") + (" (to date)" if m == partial else "") for m in months}
+    label = {m: format_month(m, abbreviated=True) + (" (to date)" if m == partial else "") for m in months}
     for trace in fig.data:
         if trace.x is not None:
             trace.x = [label.get(x, x) for x in trace.x]
@@ -163,7 +164,7 @@ def monthly_table(rows: list[dict]) -> Any:
         badge = {True: dbc.Badge("met", color="success"), False: dbc.Badge("missed", color="danger")}.get(
             r["target_met"], "—")
         body.append(html.Tr([
-            html.Td(r["month"].strftime("%b %Y")), html.Td(r["status"]),
+            html.Td(format_month(r["month"], abbreviated=True)), html.Td(r["status"]),
             html.Td(fmt_t(r["scope1_kg"])), html.Td(fmt_t(r["scope2_kg"])), html.Td(fmt_t(r["biogenic_co2_kg"])),
             html.Td(fmt_t(r["measured_co2_kg"])),
             html.Td(fmt_t(r.get("substituted_co2_kg")), className="substituted" if r.get("substituted_hours") else None,

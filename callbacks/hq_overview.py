@@ -12,6 +12,7 @@ from dash import Input, Output, State, html
 from callbacks.common import app_gwp, app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
+from callbacks.i18n import format_month
 from callbacks.i18n import gettext as _
 from callbacks.ranges import parse_range_month
 from core.alerts.notify import reminders_sent
@@ -78,7 +79,7 @@ def _t(kg: float | None, unit: str) -> str:
 def submission_card(ov: Overview, tz: Any = DEFAULT_TZ) -> Any:
     """Last month's submissions: until the due day, plainly what is pending; after it, the on-time share."""
     due_day = (due_datetime(ov.last_month, tz) - timedelta(seconds=1)).astimezone(tz).date()
-    lm = ov.last_month.strftime("%b %Y")
+    lm = format_month(ov.last_month, abbreviated=True)
     submitted = sum(1 for f in ov.factories if f.get("status") in ("submitted", "approved"))
     approved = sum(1 for f in ov.factories if f.get("status") == "approved")
     if ov.today <= due_day:
@@ -93,7 +94,7 @@ def render_overview(ov: Overview) -> tuple:
     if ov.n_factories == 0:
         e = empty_figure(_("No factories yet: load the demo data or add factories in Admin."))
         return empty_state(_("No factories yet: load the demo data or add factories in Admin.")), e, e, e, None
-    lm = ov.last_month.strftime("%b %Y")
+    lm = format_month(ov.last_month, abbreviated=True)
     span = range_label(ov.range_months) if ov.range_months else "year to date"
     kpis = dbc.Row([
         kpi_card(f"Scope 1 fossil, {span}", _t(ov.ytd.scope1_kg, "t CO2e"), ytd_basis(ov),

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOG_DIR = ROOT / "translations"
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = {"en": "English", "sw": "Kiswahili"}  # code -> the language's own name
-LOCALES = {"en": "en_KE", "sw": "sw_KE"}  # Babel locales for numbers and dates
+LOCALES = {"en": "en", "sw": "sw_KE"}  # Babel locales (en, not en_KE: en_KE abbreviates September "Sept")
 COOKIE = "ct_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -160,12 +160,16 @@ def format_number(value: float, digits: int = 0) -> str:
 
 
 def format_month(month: date, abbreviated: bool = False) -> str:
-    """A month as "May 2026" / "Mei 2026" (abbreviated: "May 2026" / "Mei 2026", CLDR's short names)."""
+    """A month as "May 2026" / "Mei 2026" (abbreviated: "Aug 2026" / "Ago 2026", CLDR's short names)."""
+    if current_language() == DEFAULT_LANGUAGE:  # exactly as before (strftime, C locale)
+        return month.strftime("%b %Y" if abbreviated else "%B %Y")
     return format_date(month, "MMM y" if abbreviated else "MMMM y", locale=locale())
 
 
 def format_day(day: date) -> str:
     """A date as "1 February 2026" / "1 Februari 2026"."""
+    if current_language() == DEFAULT_LANGUAGE:
+        return f"{day.day} {day:%B %Y}"
     return format_date(day, "d MMMM y", locale=locale())
 
 
