@@ -110,9 +110,9 @@ def navbar() -> dbc.Navbar:
                 dbc.NavbarBrand("Carbon Track", href=HOME_BY_ROLE.get(user.role, "/")),
                 dbc.NavbarToggler(id="nav-toggler"),
                 dbc.Collapse(
-                    [dbc.Nav(links, navbar=True, className="me-auto"), badge, who,
+                    [dbc.Nav(links, navbar=True, className="me-auto flex-wrap"), badge, who,
                      language_switch(), sign_out_form()],
-                    id="nav-collapse", navbar=True,
+                    id="nav-collapse", navbar=True, className="flex-wrap",
                 ),
             ],
             fluid=True,
@@ -122,15 +122,14 @@ def navbar() -> dbc.Navbar:
 
 
 def language_switch() -> html.Form:
-    """Return the navbar's language switch: a POST (CSRF token) to /language, stored on the user."""
+    """Return the navbar's language switch: one button naming the other language, a POST (CSRF token) to /language."""
     token = flask.session.get("csrf") or ""
     here = current_language()
     return html.Form([
         dcc.Input(type="hidden", name="csrf", value=token, id="nav-language-csrf"),
         *[html.Button(name, type="submit", name="language", value=code, lang=code, id=f"nav-lang-{code}",
-                      className="btn btn-link btn-sm text-light me-2" + (" fw-bold" if code == here else ""),
-                      disabled=code == here, **{"aria-pressed": "true" if code == here else "false"})
-          for code, name in LANGUAGES.items()],
+                      className="btn btn-link btn-sm text-light me-2 px-1")
+          for code, name in LANGUAGES.items() if code != here],
     ], action="/language", method="POST", className="d-inline mb-0", id="nav-language")
 
 
