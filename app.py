@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import callbacks
 from api import create_api, mount_api
-from core.accounts.auth import init_auth
+from callbacks.i18n import LANGUAGES, current_language, init_i18n, switch_form, tr_message
+from callbacks.i18n import gettext as _
+from core.accounts.auth import PageLanguage, init_auth
 from core.config import MIN_SECRET_KEY_CHARS, Config, load_config
 from core.db import open_database
 
@@ -81,24 +83,26 @@ def _freeze_startup_objects() -> None:
 
 def navbar() -> dbc.Navbar:
     """Return the top bar: the signed-in role's pages only, and sign-out."""
-    from callbacks.common import HOME_BY_ROLE, NAV_ITEMS, web_user
+    from callbacks.common import HOME_BY_ROLE, NAV_ITEMS, ROLE_LABELS, web_user
 
     user = web_user()
     if user is None:
         return dbc.Navbar(dbc.Container(dbc.NavbarBrand("Carbon Track", href="/login")), color="success", dark=True)
     links = [
-        dbc.NavItem(dbc.NavLink(label, href=path, active="partial" if path != "/hq" else "exact",
+        dbc.NavItem(dbc.NavLink(_(label), href=path, active="partial" if path != "/hq" else "exact",
                                 id=f"nav-{path.strip('/').replace('/', '-')}"))
         for label, path in NAV_ITEMS.get(user.role, ())
     ]
     # The user's own page (personal API tokens) hangs off their name, for every role.
-    who = html.A(f"{user.username} · {user.role.replace('_', ' ')}", href="/account/api-tokens",
-                 className="navbar-text small me-3 text-light", id="nav-user", title="Your account: API tokens")
+    who = html.A(f"{user.username} · {_(ROLE_LABELS.get(user.role, user.role))}", href="/account/api-tokens",
+                 className="navbar-text small me-3 text-light", id="nav-user", title=_("Your account: API tokens"))
     from core.alerts.state import badge_count
 
     with flask.current_app.config["CT_SESSION_FACTORY"]() as s:
         firing = badge_count(s, user)
-    badge = dbc.Badge(f"{firing} alert{'s' if firing != 1 else ''}", color="danger" if firing else "secondary",
+    from callbacks.i18n import ngettext
+
+    badge = dbc.Badge(ngettext("{n} alert", "{n} alerts", firing), color="danger" if firing else "secondary",
                       href="/alerts", id="nav-alert-badge", className="me-2 text-decoration-none")
     return dbc.Navbar(
         dbc.Container(
@@ -106,9 +110,9 @@ def navbar() -> dbc.Navbar:
                 dbc.NavbarBrand("Carbon Track", href=HOME_BY_ROLE.get(user.role, "/")),
                 dbc.NavbarToggler(id="nav-toggler"),
                 dbc.Collapse(
-                    [dbc.Nav(links, navbar=True, className="me-auto"), badge, who,
-                     sign_out_form()],
-                    id="nav-collapse", navbar=True,
+                    [dbc.Nav(links, navbar=True, className="me-auto flex-wrap"), badge, who,
+                     language_switch(), sign_out_form()],
+                    id="nav-collapse", navbar=True, className="flex-wrap",
                 ),
             ],
             fluid=True,
@@ -117,12 +121,24 @@ def navbar() -> dbc.Navbar:
     )
 
 
+def language_switch() -> html.Form:
+    """Return the navbar's language switch: one button naming the other language, a POST (CSRF token) to /language."""
+    token = flask.session.get("csrf") or ""
+    here = current_language()
+    return html.Form([
+        dcc.Input(type="hidden", name="csrf", value=token, id="nav-language-csrf"),
+        *[html.Button(name, type="submit", name="language", value=code, lang=code, id=f"nav-lang-{code}",
+                      className="btn btn-link btn-sm text-light me-2 px-1")
+          for code, name in LANGUAGES.items() if code != here],
+    ], action="/language", method="POST", className="d-inline mb-0", id="nav-language")
+
+
 def sign_out_form() -> html.Form:
     """Return the navbar's sign-out button: a POST with the CSRF token (a GET never signs out)."""
     token = flask.session.get("csrf") or ""
     return html.Form([
         dcc.Input(type="hidden", name="csrf", value=token, id="nav-logout-csrf"),
-        html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm", id="nav-logout"),
+        html.Button(_("Sign out"), type="submit", className="btn btn-outline-light btn-sm", id="nav-logout"),
     ], action="/logout", method="POST", className="d-inline mb-0")
 
 
@@ -174,7 +190,7 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
     """Build the Dash app for `config` (default: from the environment) and a session factory."""
     config = config or load_config()
     if session_factory is None:
-        _, session_factory = open_database(config.database_url)
+        _engine, session_factory = open_database(config.database_url)
     manager = background_manager(config)
     app = dash.Dash(
         __name__,
@@ -189,7 +205,14 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     # The page's language, for screen readers and hyphenation (WCAG 3.1.1); Dash's template has none.
+    # It follows the request's language (callbacks.i18n): the switch reloads the page.
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
+    plain_index = app.interpolate_index
+
+    def interpolate_index(**kwargs: Any) -> str:
+        return plain_index(**kwargs).replace('<html lang="en">', f'<html lang="{current_language()}">', 1)
+
+    app.interpolate_index = interpolate_index
     server = app.server
     if not config.secret_key:
         # load_config always sets one; a hand-made Config without it still gets signed sessions.
@@ -216,7 +239,9 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
     # sign-in rule: it authenticates bearer tokens only, never the portal's cookie. Mounted before
     # init_auth so that the proxy fix (client address, https) wraps the API too.
     mount_api(server, create_api(config, session_factory))
-    init_auth(server, session_factory, app.csp_hashes, config.proxy_hops)
+    init_auth(server, session_factory, app.csp_hashes, config.proxy_hops,
+              PageLanguage(translate=tr_message, language=current_language, switch_html=switch_form))
+    init_i18n(server)
 
     @server.before_request
     def _check_callback_request():  # noqa: ANN202

@@ -15,6 +15,7 @@ from dash import Input, Output, State, ctx
 from callbacks.common import app_tz, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.html_table import html_table
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.models import Device, Factory, Stack, User
 from core.registry.admin import (
@@ -195,7 +196,7 @@ def register(app: dash.Dash) -> None:
     def _tables(_changed):  # noqa: ANN001, ANN202
         data = admin_tables(web_user(), app_session_factory(), app_tz())
         if data is None:
-            denied = dbc.Alert("Not allowed.", color="danger")
+            denied = dbc.Alert(_("Not allowed."), color="danger")
             return denied, denied, denied, denied, [], [], [], [], [], [], [], []
         return (data["users"], data["factories"], data["stacks"], data["factors"], data["factory_options"],
                 data["factory_options"], data["user_options"], data["factory_options"], data["stack_options"],

@@ -16,6 +16,7 @@ from dash import Input, Output, State, ctx
 
 from callbacks.common import app_tz, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied, is_admin
 from core.fleet.lifecycle import history, open_assignment
 from core.models import Factory, Stack
@@ -153,7 +154,7 @@ def register(app: dash.Dash) -> None:
             where = field_for(form, str(exc))
             if where is not None:
                 errors[where] = str(exc)
-                msg = dbc.Alert("Not changed: correct the field marked below.", color="danger", id="admin-node-error")
+                msg = dbc.Alert(_("Not changed: correct the field marked below."), color="danger", id="admin-node-error")
             else:
                 msg = dbc.Alert(str(exc), color="danger", id="admin-node-error")
         reg = [errors.get(f) for f in REGISTER_FIELDS]

@@ -11,6 +11,7 @@ from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import gettext as _
 from core.accounts.tokens import TokenError, create_token, list_tokens, revoke_token
 from core.models import User
 from core.timeutil import DEFAULT_TZ, utcnow
@@ -19,11 +20,11 @@ from core.timeutil import DEFAULT_TZ, utcnow
 def create_view(user, name: str | None, expires: Any, session_factory) -> tuple[Any, int]:  # noqa: ANN001
     """Create a token for the signed-in user; return the one-time display and a refresh stamp."""
     if user is None:
-        return dbc.Alert("Sign in first.", color="danger"), dash.no_update
+        return dbc.Alert(_("Sign in first."), color="danger"), dash.no_update
     try:
         days = int(expires) if expires not in (None, "", 0, "0") else None
     except (TypeError, ValueError):
-        return dbc.Alert("Choose an expiry.", color="danger"), dash.no_update
+        return dbc.Alert(_("Choose an expiry."), color="danger"), dash.no_update
     with session_factory() as s:
         row = s.scalar(sa.select(User).where(User.id == user.id))
         try:
@@ -41,7 +42,7 @@ def create_view(user, name: str | None, expires: Any, session_factory) -> tuple[
 def table_view(user, revoke_id: int | None, session_factory, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
     """Revoke `revoke_id` if given (own tokens only), then return the user's token table."""
     if user is None:
-        return dbc.Alert("Sign in first.", color="danger")
+        return dbc.Alert(_("Sign in first."), color="danger")
     message = None
     with session_factory() as s:
         if revoke_id is not None:
@@ -52,7 +53,7 @@ def table_view(user, revoke_id: int | None, session_factory, tz: Any = DEFAULT_T
                 message = dbc.Alert(f"Not revoked: {exc}.", color="danger", id="api-tokens-error")
         rows = list_tokens(s, user)
     if not rows:
-        return [message, empty_state("No API tokens yet.")]
+        return [message, empty_state(_("No API tokens yet."))]
     now = utcnow()
     body = []
     for t in rows:
@@ -62,7 +63,7 @@ def table_view(user, revoke_id: int | None, session_factory, tz: Any = DEFAULT_T
             state = "expired"
         else:
             state = "active"
-        action = (dbc.Button("Revoke", id={"type": "api-tokens-revoke", "id": t.id}, size="sm", color="outline-danger")
+        action = (dbc.Button(_("Revoke"), id={"type": "api-tokens-revoke", "id": t.id}, size="sm", color="outline-danger")
                   if state == "active" else "")
         body.append(html.Tr([html.Td(html.Code(f"{t.prefix}…")), html.Td(t.name), html.Td(fmt_eat(t.created_at, tz)),
                              html.Td(fmt_eat(t.expires_at, tz) if t.expires_at else "never"),

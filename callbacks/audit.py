@@ -12,6 +12,7 @@ from dash import Input, Output, State, html
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.grid import PAGE_SIZE, data_grid, grid_controls
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.insights.queries import audit_entries
 from core.timeutil import DEFAULT_TZ
@@ -21,14 +22,14 @@ GRID_ID = "audit-grid"
 MAX_BLOCK = 500  # rows one request may ask for
 MAX_OFFSET = 10**7
 COLUMNS = [
-    {"field": "at", "headerName": "When (EAT)", "minWidth": 150},
-    {"field": "user", "headerName": "User"},
-    {"field": "action", "headerName": "Action", "priority": 1},
-    {"field": "entity", "headerName": "Entity", "priority": 2},
-    {"field": "field", "headerName": "Field", "priority": 2},
-    {"field": "old", "headerName": "Old value", "priority": 3},
-    {"field": "new", "headerName": "New value", "priority": 3},
-    {"field": "detail", "headerName": "Detail", "priority": 3, "minWidth": 200},
+    {"field": "at", "headerName": _("When (EAT)"), "minWidth": 150},
+    {"field": "user", "headerName": _("User")},
+    {"field": "action", "headerName": _("Action"), "priority": 1},
+    {"field": "entity", "headerName": _("Entity"), "priority": 2},
+    {"field": "field", "headerName": _("Field"), "priority": 2},
+    {"field": "old", "headerName": _("Old value"), "priority": 3},
+    {"field": "new", "headerName": _("New value"), "priority": 3},
+    {"field": "detail", "headerName": _("Detail"), "priority": 3, "minWidth": 200},
 ]
 
 
@@ -54,11 +55,11 @@ def audit_view(user, action: str | None, text: str | None, limit, session_factor
     except AccessDenied as exc:
         return dbc.Alert(f"Not allowed: {exc}.", color="danger")
     if not first:
-        return empty_state("No audit entries match.")
+        return empty_state(_("No audit entries match."))
     return html.Div([
         data_grid(GRID_ID, COLUMNS, infinite=True, export_name="audit-log",
                   extra_options={"cacheBlockSize": block}),
-        html.Div("Rows load as you scroll, newest first. The CSV export holds the rows loaded so far.",
+        html.Div(_("Rows load as you scroll, newest first. The CSV export holds the rows loaded so far."),
                  className="small text-muted"),
     ])
 

@@ -17,6 +17,8 @@ from dash import html
 from flask_login import current_user
 from sqlalchemy.orm import Session, sessionmaker
 
+from callbacks.i18n import N_, format_number
+from callbacks.i18n import gettext as _
 from core.access import allowed_factory_ids
 from core.config import Config
 from core.models import ROLE_ADMIN, ROLE_AUDITOR, ROLE_FACTORY_MANAGER, ROLE_HQ, Factory
@@ -25,27 +27,30 @@ from core.validation import optional_id
 # Navigation per role: (label, path). Reports belongs to every role (its page is elsewhere).
 NAV_ITEMS: dict[str, tuple[tuple[str, str], ...]] = {
     ROLE_FACTORY_MANAGER: (
-        ("Live", "/factory/live"), ("Energy entry", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"), ("Evidence", "/evidence"), ("Alerts", "/alerts"),
+        (N_("Live"), "/factory/live"), (N_("Energy entry"), "/factory/entry"), (N_("History"), "/factory/history"),
+        (N_("Reports"), "/reports"), (N_("Evidence"), "/evidence"), (N_("Alerts"), "/alerts"),
     ),
     ROLE_HQ: (
-        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Submissions", "/hq/submissions"), ("Nodes", "/hq/nodes"),
-        ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
+        (N_("Overview"), "/hq"), (N_("Leaderboard"), "/hq/leaderboard"), (N_("Submissions"), "/hq/submissions"), (N_("Nodes"), "/hq/nodes"),
+        (N_("Live"), "/factory/live"), (N_("Entries"), "/factory/entry"), (N_("History"), "/factory/history"),
+        (N_("Reports"), "/reports"), (N_("Evidence"), "/evidence"), (N_("Firmware"), "/hq/firmware"), (N_("Alerts"), "/alerts"),
     ),
     ROLE_ADMIN: (
-        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Submissions", "/hq/submissions"), ("Nodes", "/hq/nodes"),
-        ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
-        ("Admin", "/admin"), ("Audit log", "/audit"),
+        (N_("Overview"), "/hq"), (N_("Leaderboard"), "/hq/leaderboard"), (N_("Submissions"), "/hq/submissions"), (N_("Nodes"), "/hq/nodes"),
+        (N_("Live"), "/factory/live"), (N_("Entries"), "/factory/entry"), (N_("History"), "/factory/history"),
+        (N_("Reports"), "/reports"), (N_("Evidence"), "/evidence"), (N_("Firmware"), "/hq/firmware"), (N_("Alerts"), "/alerts"),
+        (N_("Admin"), "/admin"), (N_("Audit log"), "/audit"),
     ),
     ROLE_AUDITOR: (
-        ("Overview", "/hq"), ("Leaderboard", "/hq/leaderboard"), ("Submissions", "/hq/submissions"), ("Nodes", "/hq/nodes"),
-        ("Live", "/factory/live"), ("Entries", "/factory/entry"), ("History", "/factory/history"),
-        ("Reports", "/reports"), ("Evidence", "/evidence"), ("Firmware", "/hq/firmware"), ("Alerts", "/alerts"),
-        ("Admin (read-only)", "/admin"), ("Audit log", "/audit"),
+        (N_("Overview"), "/hq"), (N_("Leaderboard"), "/hq/leaderboard"), (N_("Submissions"), "/hq/submissions"), (N_("Nodes"), "/hq/nodes"),
+        (N_("Live"), "/factory/live"), (N_("Entries"), "/factory/entry"), (N_("History"), "/factory/history"),
+        (N_("Reports"), "/reports"), (N_("Evidence"), "/evidence"), (N_("Firmware"), "/hq/firmware"), (N_("Alerts"), "/alerts"),
+        (N_("Admin (read-only)"), "/admin"), (N_("Audit log"), "/audit"),
     ),
 }
+# Role names as the navbar shows them (translated when shown).
+ROLE_LABELS = {ROLE_FACTORY_MANAGER: N_("factory manager"), ROLE_HQ: N_("hq"), ROLE_ADMIN: N_("admin"),
+               ROLE_AUDITOR: N_("auditor")}
 HOME_BY_ROLE = {ROLE_FACTORY_MANAGER: "/factory/live", ROLE_HQ: "/hq", ROLE_ADMIN: "/hq", ROLE_AUDITOR: "/hq"}
 TONNE_KG = 1000.0
 
@@ -95,7 +100,7 @@ def page_allowed(user, path: str) -> bool:  # noqa: ANN001
 
 def not_permitted(what: str = "this page") -> html.Div:
     """Return what a user sees on a page their role does not have."""
-    return dbc.Container(dbc.Alert(f"Your role does not have access to {what}.", color="warning",
+    return dbc.Container(dbc.Alert(_("Your role does not have access to {what}.", what=what), color="warning",
                                    className="mt-4", id="not-permitted"))
 
 
@@ -121,7 +126,7 @@ def factory_picker(page: str, user, selected: int | None = None) -> tuple[dbc.Co
 
     col = dbc.Col(
         [
-            dbc.Label("Factory", html_for=f"{page}-factory", className="small text-muted mb-0"),
+            dbc.Label(_("Factory"), html_for=f"{page}-factory", className="small text-muted mb-0"),
             dcc.Dropdown(id=f"{page}-factory", options=options, value=selected, clearable=False,
                          disabled=user.role == ROLE_FACTORY_MANAGER),
         ],
@@ -139,7 +144,7 @@ def fmt_num(value: float | None, unit: str = "", digits: int = 0) -> str:
     """A number with thousands separators and its unit; an em dash when missing."""
     if value is None:
         return "—"
-    text = f"{value:,.{digits}f}"
+    text = format_number(value, digits)  # the locale's separators (sw_KE and en_KE: "1,234.5")
     return f"{text} {unit}".strip()
 
 
@@ -150,13 +155,13 @@ def fmt_t(kg: float | None, digits: int = 1) -> str:
 
 def fmt_pct(share: float | None, digits: int = 0) -> str:
     """A 0..1 share as a percentage."""
-    return "—" if share is None else f"{share * 100:.{digits}f} %"
+    return "—" if share is None else f"{format_number(share * 100, digits)} %"
 
 
 def fmt_eat(dt: datetime | None, tz: ZoneInfo | None = None, with_date: bool = True) -> str:
     """A UTC instant in local time, labelled EAT."""
     if dt is None:
-        return "never"
+        return _("never")
     local = dt.astimezone(tz or ZoneInfo("Africa/Nairobi"))
     return local.strftime("%Y-%m-%d %H:%M EAT" if with_date else "%H:%M:%S EAT")
 

@@ -14,6 +14,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import format_month, tr_message
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied, can_approve, can_enter_data, require_factory
 from core.audit import StaleEdit
 from core.inventory.entry import (
@@ -46,7 +48,7 @@ def month_options(now: datetime | None = None, tz: Any = DEFAULT_TZ) -> list[dic
     """Return the current month and the twelve before it, newest first."""
     this = month_start(local_date(now or utcnow(), tz))
     months = [add_months(this, -i) for i in range(N_MONTHS)]
-    return [{"label": m.strftime("%B %Y"), "value": m.strftime("%Y-%m")} for m in months]
+    return [{"label": format_month(m), "value": m.strftime("%Y-%m")} for m in months]
 
 
 def _month(value: str | None, now: datetime | None = None, tz: Any = DEFAULT_TZ) -> date | None:
@@ -148,16 +150,16 @@ def approval_panel(user, factory_id: int | None, month_text: str | None, session
     except AccessDenied:
         return None
     if not warnings:
-        return dbc.Alert("Nothing unusual against this factory's history.", color="light", className="border",
+        return dbc.Alert(_("Nothing unusual against this factory's history."), color="light", className="border",
                          id="factory-entry-approval-checks")
-    return dbc.Alert([html.Strong("Check before approving:"), *[html.Div(w) for w in warnings]],
+    return dbc.Alert([html.Strong(_("Check before approving:")), *[html.Div(tr_message(w)) for w in warnings]],
                      color="warning", id="factory-entry-approval-checks")
 
 
 def status_badge(status: str, denied: bool = False) -> Any:
     """Return the month's workflow status."""
     if denied:
-        return dbc.Alert("You may not see this factory.", color="danger", className="py-1 mb-0")
+        return dbc.Alert(_("You may not see this factory."), color="danger", className="py-1 mb-0")
     label = {"missing": "nothing entered yet", "approved": "approved · locked"}.get(status, status)
     return dbc.Badge(label, color=STATUS_COLORS.get(status, "secondary"), id="factory-entry-status-badge",
                      className="fs-6", text_color="dark" if status == "missing" else None)
@@ -168,7 +170,7 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
     """Return (preview, messages) for what is typed: the implied emissions and the validation results."""
     month = _month(month_text, None, tz)
     if factory_id is None or month is None:
-        return html.Div("Pick a factory and a month."), None, {}
+        return html.Div(_("Pick a factory and a month.")), None, {}
     form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea)
     try:
         with session_factory() as s:
@@ -182,7 +184,7 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
             sub = get_submission(s, user, factory_id, month)
             kept = blank_over_stored(form, sub, {e.source: e for e in sub.entries} if sub else {})
     except AccessDenied:
-        return dbc.Alert("You may not see this factory.", color="danger"), None, {}
+        return dbc.Alert(_("You may not see this factory."), color="danger"), None, {}
     check = validate(form, factors, medians, density_default, local_date(utcnow(), tz))
     check.errors.extend(kept)
     p = preview(form, factors, default_density=density_default, refused=check.fields)
@@ -200,12 +202,12 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
                                   for k, v in rows]), size="sm", id="factory-entry-preview-table")
     msgs = []
     if check.errors:
-        msgs.append(dbc.Alert([*[html.Div(e) for e in check.errors],
-                               html.Div("Lines with errors (marked red) are left out of the figures above; nothing "
-                                        "is saved until they are corrected.", className="small mt-1")],
+        msgs.append(dbc.Alert([*[html.Div(tr_message(e)) for e in check.errors],
+                               html.Div(_("Lines with errors (marked red) are left out of the figures above; nothing "
+                                        "is saved until they are corrected."), className="small mt-1")],
                               color="danger", id="factory-entry-errors"))
     if check.warnings:
-        msgs.append(dbc.Alert([html.Div(w) for w in check.warnings], color="warning", id="factory-entry-warnings"))
+        msgs.append(dbc.Alert([html.Div(tr_message(w)) for w in check.warnings], color="warning", id="factory-entry-warnings"))
     return table, msgs or None, check.fields
 
 
@@ -249,13 +251,13 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
     version = _version(version)
     month = _month(month_text, now, tz)
     if factory_id is None or month is None:
-        return dbc.Alert("Pick a factory and a month first.", color="warning"), False
+        return dbc.Alert(_("Pick a factory and a month first."), color="warning"), False
     try:
         with session_factory() as s:
             factors = load_factor_set(s)
             if action in ("save", "submit"):
                 form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea, note)
-                _, check = save_entry(s, user, factory_id, form, factors, submit=action == "submit", now=now, tz=tz,
+                _entry, check = save_entry(s, user, factory_id, form, factors, submit=action == "submit", now=now, tz=tz,
                                       expected_version=version)
                 text = "Submitted to HQ." if action == "submit" else "Draft saved."
                 if check.warnings:
@@ -272,12 +274,12 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
     except AccessDenied as exc:
         return dbc.Alert(f"Not allowed: {exc}.", color="danger", id="factory-entry-denied"), False
     except StaleEdit as exc:
-        return dbc.Alert(exc.message, color="warning", id="factory-entry-stale"), False
+        return dbc.Alert(tr_message(exc.message), color="warning", id="factory-entry-stale"), False
     except (IntegrityError, StaleDataError):
         # Backstop: core turns a racing writer into StaleEdit at flush; one that surfaces at commit
         # is the same conflict, never a 500.
-        return dbc.Alert("This month was changed by someone else at the same moment: reload the page to see the "
-                         "current figures, then try again.", color="warning", id="factory-entry-stale"), False
+        return dbc.Alert(_("This month was changed by someone else at the same moment: reload the page to see the "
+                         "current figures, then try again."), color="warning", id="factory-entry-stale"), False
     except EntryError as exc:
         return dbc.Alert(str(exc), color="danger", id="factory-entry-refused"), False
     return dbc.Alert(text, color="success", id="factory-entry-ok", duration=8000), True

@@ -30,6 +30,8 @@ from callbacks.figures import (
     monthly_figure,
     reconciliation_figure,
 )
+from callbacks.i18n import format_month
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.insights.queries import daily_history, monthly_history
 from core.inventory.factors import load_factor_set
@@ -118,16 +120,16 @@ def history_data(user, factory_id: int | None, start: str | None, end: str | Non
 def range_availability(session: Any, factory_id: int, first: date, last: date, tz: Any,
                        now: datetime) -> Availability:
     """Percent monitor data availability (40 CFR 75.32, core.measurement.availability) over the local days."""
-    lo, _ = local_day_bounds_utc(first, tz)
-    _, hi = local_day_bounds_utc(last, tz)
+    lo, _lo_end = local_day_bounds_utc(first, tz)
+    _hi_start, hi = local_day_bounds_utc(last, tz)
     return factory_availability(session, [factory_id], lo, hi, now)[factory_id]
 
 
 def availability_card(a: Availability | None) -> Any:
     """The range's data availability with its node-hours, beside coverage."""
     if a is None:
-        return kpi_card("Data availability (40 CFR 75.32)", "—")
-    return kpi_card("Data availability (40 CFR 75.32)", fmt_pct(a.share, 1),
+        return kpi_card(_("Data availability (40 CFR 75.32)"), "—")
+    return kpi_card(_("Data availability (40 CFR 75.32)"), fmt_pct(a.share, 1),
                     f"{a.valid_hours:,.0f} valid of {a.assigned_hours:,.0f} assigned node-hours",
                     card_id="factory-history-availability")
 
@@ -142,7 +144,7 @@ def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any
     if not months:
         return fig
     # The month still running is labelled so its lower total does not read as a fall.
-    label = {m: m.strftime("%b %Y") + (" (to date)" if m == partial else "") for m in months}
+    label = {m: format_month(m, abbreviated=True) + (" (to date)" if m == partial else "") for m in months}
     for trace in fig.data:
         if trace.x is not None:
             trace.x = [label.get(x, x) for x in trace.x]
@@ -154,7 +156,7 @@ def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any
 def monthly_table(rows: list[dict]) -> Any:
     """Return the monthly numbers as a table (units in the headers)."""
     if not rows:
-        return empty_state("No months in this range.")
+        return empty_state(_("No months in this range."))
     head = ("Month", "Status", "Scope 1 (t CO2e)", "Scope 2 (t CO2e)", "Biogenic (t CO2)", "Measured (t CO2)",
             "Substituted (t CO2)", "Substituted sensor-hours", "Measured vs calculated", "Made tea (t)", "Intensity (kg CO2e/kg)", "Target", "Coverage")
     body = []
@@ -162,7 +164,7 @@ def monthly_table(rows: list[dict]) -> Any:
         badge = {True: dbc.Badge("met", color="success"), False: dbc.Badge("missed", color="danger")}.get(
             r["target_met"], "—")
         body.append(html.Tr([
-            html.Td(r["month"].strftime("%b %Y")), html.Td(r["status"]),
+            html.Td(format_month(r["month"], abbreviated=True)), html.Td(r["status"]),
             html.Td(fmt_t(r["scope1_kg"])), html.Td(fmt_t(r["scope2_kg"])), html.Td(fmt_t(r["biogenic_co2_kg"])),
             html.Td(fmt_t(r["measured_co2_kg"])),
             html.Td(fmt_t(r.get("substituted_co2_kg")), className="substituted" if r.get("substituted_hours") else None,
@@ -192,8 +194,8 @@ def add_substituted_trace(fig: Any, days: list[date], substituted: dict[date, tu
 def render_history(data: dict | None) -> tuple:
     """Return (kpis, daily fig, monthly fig, intensity fig, reconciliation fig, table) for `data`."""
     if data is None:
-        e = empty_figure("Pick a factory.")
-        return empty_state("Pick a factory."), e, e, e, e, None
+        e = empty_figure(_("Pick a factory."))
+        return empty_state(_("Pick a factory.")), e, e, e, e, None
     if data["denied"]:
         e = empty_figure(DENIED)
         return dbc.Alert(DENIED, color="danger"), e, e, e, e, None
@@ -205,32 +207,32 @@ def render_history(data: dict | None) -> tuple:
     with_energy = [r for r in monthly if r["scope1_kg"] is not None]
     subst = data.get("substituted") or {}
     kpis = dbc.Row([
-        kpi_card("Measured stack CO2", fmt_t(measured), f"{data['first']:%d %b %Y} – {data['last']:%d %b %Y}",
+        kpi_card(_("Measured stack CO2"), fmt_t(measured), f"{data['first']:%d %b %Y} – {data['last']:%d %b %Y}",
                  card_id="factory-history-measured"),
-        kpi_card("Substituted stack CO2", fmt_t(sum(v for v, _ in subst.values())) if subst else "—",
+        kpi_card(_("Substituted stack CO2"), fmt_t(sum(v for v, _ in subst.values())) if subst else "—",
                  f"{sum(h for _, h in subst.values()):,} sensor-hours on {len(subst):,} days",
                  card_id="factory-history-substituted"),
-        kpi_card("Days without data", f"{gaps:,} d", f"of {len(days):,} days"),
-        kpi_card("Mean data coverage", fmt_pct(sum(covs) / len(covs) if covs else None), "valid sensor-seconds"),
+        kpi_card(_("Days without data"), f"{gaps:,} d", f"of {len(days):,} days"),
+        kpi_card(_("Mean data coverage"), fmt_pct(sum(covs) / len(covs) if covs else None), _("valid sensor-seconds")),
         availability_card(data.get("availability")),
-        kpi_card("Scope 1 + 2 (energy log)", fmt_t(sum(r["scope1_kg"] + r["scope2_kg"] for r in with_energy))
+        kpi_card(_("Scope 1 + 2 (energy log)"), fmt_t(sum(r["scope1_kg"] + r["scope2_kg"] for r in with_energy))
                  if with_energy else "—", f"{len(with_energy)} of {len(monthly)} months reported"),
     ])
     share = {r["month"]: r["fossil_share"] for r in monthly}
     substituted = data.get("substituted") or {}
     daily = daily_figure([d.day for d in days], [d.co2_kg for d in days], [d.coverage for d in days],
                          [share.get(month_start(d.day)) for d in days]) \
-        if any(d.co2_kg is not None for d in days) or substituted else empty_figure("No stack data in this range.")
+        if any(d.co2_kg is not None for d in days) or substituted else empty_figure(_("No stack data in this range."))
     if substituted:
         add_substituted_trace(daily, [d.day for d in days], substituted)
     months = [r["month"] for r in monthly]
     partial = data.get("partial_month")
     month_fig = month_axis(monthly_figure(monthly), months, partial) if monthly else empty_figure(
-        "No months in this range.")
+        _("No months in this range."))
     inten = month_axis(intensity_figure(monthly, data["target"]), months, partial) if any(
-        r["intensity"] for r in monthly) else empty_figure("No intensity: the months have no energy log or no made tea.")
+        r["intensity"] for r in monthly) else empty_figure(_("No intensity: the months have no energy log or no made tea."))
     recon = month_axis(reconciliation_figure(monthly), months, partial) if monthly else empty_figure(
-        "No months in this range.")
+        _("No months in this range."))
     return kpis, daily, month_fig, inten, recon, monthly_table(monthly)
 
 

@@ -22,6 +22,7 @@ from callbacks.common import (
 )
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, live_day_figure, live_hour_figure, local_naive
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.insights.queries import NodeStatus, live_readings_since, live_snapshot, reading_watermark
 from core.timeutil import DEFAULT_TZ, local_day_bounds_utc, utcnow
@@ -34,7 +35,7 @@ DENIED = "You may not see this factory."
 def node_table(nodes: list[NodeStatus], tz: Any) -> dbc.Table | dbc.Alert:
     """Return node status table (online, last seen EAT, signal, firmware, buffered)."""
     if not nodes:
-        return empty_state("No sensor nodes are registered for this factory yet.")
+        return empty_state(_("No sensor nodes are registered for this factory yet."))
     head = html.Thead(html.Tr([html.Th(h) for h in ("Node", "Stack", "Status", "Last seen (EAT)", "Signal (dBm)",
                                                    "Firmware", "Buffered (readings)")]))
     rows = [
@@ -57,7 +58,7 @@ def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
     for n in snap.nodes:
         r = snap.latest.get(n.device_id)
         if r is None:
-            cards.append(kpi_card(f"{n.stack_name} ({n.device_id})", "no data", "no reading stored yet"))
+            cards.append(kpi_card(f"{n.stack_name} ({n.device_id})", _("no data"), _("no reading stored yet")))
             continue
         if r["valid"] and r["co2_kg_s"] is not None:
             total_kg_s += r["co2_kg_s"]
@@ -68,11 +69,11 @@ def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
         cards.append(kpi_card(f"{n.stack_name} ({n.device_id})", value, sub))
     today_cov = None
     if snap.nodes:
-        start, _ = local_day_bounds_utc(snap.today)
+        start, _end = local_day_bounds_utc(snap.today)
         elapsed = max(1.0, (snap.now - start).total_seconds())
         today_cov = min(1.0, snap.today_covered_s / (elapsed * len(snap.nodes)))
-    cards.insert(0, kpi_card("Factory CO2 now", fmt_num(total_kg_s if any_valid else None, "kg/s", 3),
-                             "sum of stacks, latest valid readings", card_id="factory-live-now"))
+    cards.insert(0, kpi_card(_("Factory CO2 now"), fmt_num(total_kg_s if any_valid else None, "kg/s", 3),
+                             _("sum of stacks, latest valid readings"), card_id="factory-live-now"))
     cards.insert(1, kpi_card(f"Today so far ({snap.today:%d %b})", fmt_t(snap.today_co2_kg, 2),
                              f"measured stack CO2; data coverage {fmt_pct(today_cov)}", card_id="factory-live-today"))
     return dbc.Row(cards)
@@ -83,8 +84,8 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
     """Return everything on the page for one factory: kpis, hour figure, day figure, nodes, state, note."""
     now = now or utcnow()
     if factory_id is None:
-        msg = empty_state("Pick a factory to see its stacks.")
-        return msg, empty_figure("no factory"), empty_figure("no factory"), None, None, ""
+        msg = empty_state(_("Pick a factory to see its stacks."))
+        return msg, empty_figure(_("no factory")), empty_figure(_("no factory")), None, None, ""
     try:
         with session_factory() as s:
             last_id = reading_watermark(s)  # before the snapshot: a reading stored in between is read twice, never lost
@@ -93,13 +94,13 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
         denied = dbc.Alert(DENIED, color="danger")
         return denied, empty_figure(DENIED), empty_figure(DENIED), None, None, ""
     if not snap.nodes:
-        hour = empty_figure("No sensor nodes registered for this factory.")
+        hour = empty_figure(_("No sensor nodes registered for this factory."))
         day = hour
     else:
         hour = live_hour_figure(snap.recent, now) if any(snap.recent.values()) else empty_figure(
-            "No readings in the last hour: the nodes may be offline (see below).")
+            _("No readings in the last hour: the nodes may be offline (see below)."))
         day = live_day_figure(snap.hourly) if any(snap.hourly.values()) else empty_figure(
-            "No readings in the last 24 hours.")
+            _("No readings in the last 24 hours."))
     last_ts = max((p["ts"] for ser in snap.recent.values() for p in ser), default=now - timedelta(hours=1))
     state = {"factory": factory_id, "devices": list(snap.recent), "last_ts": last_ts.isoformat(), "ticks": 0,
              "has_hour": any(snap.recent.values()), "last_id": last_id}

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from callbacks.i18n import gettext as _
+
 EAT = ZoneInfo("Africa/Nairobi")
 COLORS = ("#198754", "#0d6efd", "#fd7e14", "#6f42c1", "#d63384", "#20c997", "#6c757d")
 # The offline base map (Kenya, neighbours, lakes, 47 counties): assets/map/kenya.json, built by
@@ -77,8 +79,8 @@ def live_hour_figure(series: dict[str, list[dict]], now: datetime, window_s: int
             hovertemplate="%{y:.3f} kg/s",
         ))
     start = local_naive(now) - timedelta(seconds=window_s)
-    fig.update_xaxes(range=[start, local_naive(now)], title="time (EAT)")
-    return _base_layout(fig, "Last hour, every reading", "CO2 mass flow (kg/s)")
+    fig.update_xaxes(range=[start, local_naive(now)], title=_("time (EAT)"))
+    return _base_layout(fig, _("Last hour, every reading"), _("CO2 mass flow (kg/s)"))
 
 
 def live_day_figure(hourly: dict[str, list[dict]]) -> go.Figure:
@@ -97,8 +99,8 @@ def live_day_figure(hourly: dict[str, list[dict]]) -> go.Figure:
             prev = p["hour"]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=dev, connectgaps=False,
                                  line={"color": COLORS[i % len(COLORS)]}, hovertemplate="%{y:.3f} kg/s"))
-    fig.update_xaxes(title="hour (EAT)")
-    return _base_layout(fig, "Last 24 hours, hourly mean", "CO2 mass flow (kg/s)")
+    fig.update_xaxes(title=_("hour (EAT)"))
+    return _base_layout(fig, _("Last 24 hours, hourly mean"), _("CO2 mass flow (kg/s)"))
 
 
 def daily_figure(days: Sequence[date], co2_kg: Sequence[float | None], coverage: Sequence[float | None],
@@ -123,10 +125,10 @@ def daily_figure(days: Sequence[date], co2_kg: Sequence[float | None], coverage:
     fig.add_trace(go.Scatter(x=days, y=[None if c is None else c * 100 for c in coverage],
                              name="data coverage (%)", yaxis="y2", mode="lines+markers", connectgaps=False,
                              line={"color": COLORS[6], "dash": "dot"}, hovertemplate="%{y:.0f} %"))
-    fig.update_layout(barmode="stack", yaxis2={"title": "coverage (%)", "overlaying": "y", "side": "right",
+    fig.update_layout(barmode="stack", yaxis2={"title": _("coverage (%)"), "overlaying": "y", "side": "right",
                                                "range": [0, 105], "dtick": 25, "showgrid": False})
-    fig.update_xaxes(title="local day (EAT)")
-    return _base_layout(fig, "Daily measured stack CO2 (split by the month's fuel mix)", "CO2 (t)")
+    fig.update_xaxes(title=_("local day (EAT)"))
+    return _base_layout(fig, _("Daily measured stack CO2 (split by the month's fuel mix)"), _("CO2 (t)"))
 
 
 def monthly_figure(rows: Sequence[dict]) -> go.Figure:
@@ -152,11 +154,11 @@ def monthly_figure(rows: Sequence[dict]) -> go.Figure:
     fig.add_trace(go.Scatter(x=months, y=col("measured_biogenic_co2_kg"), name="measured biogenic CO2 (t, right axis)",
                              mode="lines+markers", connectgaps=False, line={"color": COLORS[5], "dash": "dot"},
                              yaxis="y2"))
-    fig.update_layout(barmode="group", yaxis2={"title": "biogenic CO2 (t)", "overlaying": "y", "side": "right",
+    fig.update_layout(barmode="group", yaxis2={"title": _("biogenic CO2 (t)"), "overlaying": "y", "side": "right",
                                                "rangemode": "tozero", "showgrid": False})
     fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(title="month", tickformat="%b %Y")
-    fig = _base_layout(fig, "Monthly emissions: energy log vs stack", "fossil CO2 / CO2e (t)")
+    fig = _base_layout(fig, _("Monthly emissions: energy log vs stack"), _("fossil CO2 / CO2e (t)"))
     fig.update_layout(margin={"l": 50, "r": 60, "t": TOP_MARGIN_PX, "b": 40})
     return fig
 
@@ -171,7 +173,7 @@ def intensity_figure(rows: Sequence[dict], target: float | None) -> go.Figure:
         fig.add_hline(y=target, line_dash="dash", line_color="#dc3545", annotation_text=f"target {target:.2f}")
     fig.update_yaxes(rangemode="tozero")  # from 0: a small change must not look like a large one
     fig.update_xaxes(title="month", tickformat="%b %Y")
-    return _base_layout(fig, "Intensity against target", "kg CO2e per kg made tea", height=280)
+    return _base_layout(fig, _("Intensity against target"), _("kg CO2e per kg made tea"), height=280)
 
 
 def reconciliation_figure(rows: Sequence[dict]) -> go.Figure:
@@ -184,7 +186,7 @@ def reconciliation_figure(rows: Sequence[dict]) -> go.Figure:
                                       for r in rows], name="measured at stack (t)", marker_color=COLORS[0]))
     fig.update_layout(barmode="group")
     fig.update_xaxes(title="month", tickformat="%b %Y")
-    return _base_layout(fig, "Measured vs calculated combustion CO2", "CO2 (t)", height=280)
+    return _base_layout(fig, _("Measured vs calculated combustion CO2"), _("CO2 (t)"), height=280)
 
 
 def trend_figure(months: Sequence[date], scope1_kg: Sequence[float | None], scope2_kg: Sequence[float | None],
@@ -201,11 +203,11 @@ def trend_figure(months: Sequence[date], scope1_kg: Sequence[float | None], scop
                              mode="lines+markers", line={"color": COLORS[0]}, connectgaps=False, yaxis="y2"))
     fig.add_trace(go.Scatter(x=list(months), y=t([v or None for v in measured_kg]),
                              name="measured stack CO2 (t)", mode="lines", line={"color": COLORS[6], "dash": "dot"}))
-    fig.update_layout(barmode="stack", yaxis2={"title": "biogenic CO2 (t)", "overlaying": "y", "side": "right",
+    fig.update_layout(barmode="stack", yaxis2={"title": _("biogenic CO2 (t)"), "overlaying": "y", "side": "right",
                                                "rangemode": "tozero", "showgrid": False})
     fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(tickformat="%b %Y")
-    fig = _base_layout(fig, "Network trend, last 13 months", "fossil CO2 / CO2e (t)")
+    fig = _base_layout(fig, _("Network trend, last 13 months"), _("fossil CO2 / CO2e (t)"))
     fig.update_layout(margin={"l": 50, "r": 60, "t": TOP_MARGIN_PX, "b": 40})
     return fig
 
@@ -221,7 +223,7 @@ def region_figure(regions: Sequence[int], scope1_kg: Sequence[float], scope2_kg:
     fig.add_trace(go.Bar(x=labels, y=[v / 1000 for v in scope2_kg], name="Scope 2 (t CO2e)",
                          marker_color=COLORS[1]))
     fig.update_layout(barmode="stack")
-    return _base_layout(fig, "Year to date by region", "t CO2e", height=300)
+    return _base_layout(fig, _("Year to date by region"), _("t CO2e"), height=300)
 
 
 @functools.cache
@@ -309,7 +311,7 @@ def map_figure(factories: Sequence[dict]) -> go.Figure:
                      tickvals=lon_ticks, ticktext=[_deg(v, "E", "W") for v in lon_ticks])
     fig.update_yaxes(range=list(MAP_LAT_RANGE), showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1,
                      constrain="domain", tickvals=lat_ticks, ticktext=[_deg(v, "N", "S") for v in lat_ticks])
-    fig = _base_layout(fig, "Factories by last month's target result", height=470)
+    fig = _base_layout(fig, _("Factories by last month's target result"), height=470)
     fig.add_annotation(text=MAP_ATTRIBUTION, showarrow=False, x=1, y=0, xref="paper", yref="paper",
                        xanchor="right", yanchor="bottom", font={"size": 9, "color": "#495057"},
                        bgcolor="rgba(255,255,255,0.7)")

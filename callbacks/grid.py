@@ -23,6 +23,8 @@ import dash
 import dash_ag_grid as dag
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
+from callbacks.i18n import gettext as _
+
 PRIORITY_BREAKPOINTS = {2: 768, 3: 576}  # hide a column of this priority below this viewport width (px)
 PAGE_SIZE = 100  # client-side pagination; infinite grids fetch this many rows per block
 _registered: set[tuple[int, str]] = set()
@@ -92,9 +94,9 @@ def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None,
         ], className="d-flex align-items-center me-auto"))
     else:
         toolbar.append(html.Div(className="me-auto"))
-    toolbar.append(html.Button("Export CSV", id=f"{grid_id}-export", n_clicks=0, type="button",
+    toolbar.append(html.Button(_("Export CSV"), id=f"{grid_id}-export", n_clicks=0, type="button",
                                className="btn btn-outline-secondary btn-sm",
-                               title="Download the rows shown as CSV (all columns)"))
+                               title=_("Download the rows shown as CSV (all columns)")))
     return html.Div([
         html.Div(toolbar, className="d-flex flex-wrap gap-2 align-items-center mb-2"),
         dcc.Store(id=f"{grid_id}-priorities", data=priorities),

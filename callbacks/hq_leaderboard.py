@@ -11,6 +11,7 @@ from dash import Input, Output, html
 from callbacks.common import TONNE_KG, app_gwp, app_tz, empty_state, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.grid import data_grid, grid_controls, md_link
+from callbacks.i18n import gettext as _
 from callbacks.ranges import parse_range_month
 from core.insights.queries import (
     METRICS,
@@ -28,21 +29,21 @@ from core.validation import FieldError, int_in
 MAX_REGION = 99  # KTDA has 7 regions; a larger number is not a region
 GRID_ID = "hq-leaderboard-grid"
 COLUMNS = [
-    {"field": "factory", "headerName": "Factory", "cellRenderer": "markdown", "minWidth": 150},
+    {"field": "factory", "headerName": _("Factory"), "cellRenderer": "markdown", "minWidth": 150},
     {"field": "rank", "headerName": "#", "filter": "agNumberColumnFilter", "maxWidth": 80, "minWidth": 60},
-    {"field": "intensity", "headerName": "Intensity (kg CO2e/kg made tea)", "filter": "agNumberColumnFilter",
+    {"field": "intensity", "headerName": _("Intensity (kg CO2e/kg made tea)"), "filter": "agNumberColumnFilter",
      "type": "numericColumn"},
-    {"field": "result", "headerName": "Target result", "cellRenderer": "CtStatus"},
-    {"field": "target", "headerName": "Target (kg CO2e/kg)", "filter": "agNumberColumnFilter",
+    {"field": "result", "headerName": _("Target result"), "cellRenderer": "CtStatus"},
+    {"field": "target", "headerName": _("Target (kg CO2e/kg)"), "filter": "agNumberColumnFilter",
      "type": "numericColumn", "priority": 3},
-    {"field": "emissions_t", "headerName": "Emissions (t CO2e)", "filter": "agNumberColumnFilter",
+    {"field": "emissions_t", "headerName": _("Emissions (t CO2e)"), "filter": "agNumberColumnFilter",
      "type": "numericColumn", "priority": 2},
-    {"field": "change_pct", "headerName": "Change vs last year (%)", "filter": "agNumberColumnFilter",
+    {"field": "change_pct", "headerName": _("Change vs last year (%)"), "filter": "agNumberColumnFilter",
      "type": "numericColumn", "priority": 3},
-    {"field": "months_compared", "headerName": "Months compared", "priority": 3},
-    {"field": "region", "headerName": "Region", "priority": 2},
-    {"field": "approved", "headerName": "Months approved", "priority": 3},
-    {"field": "status", "headerName": "Data status", "priority": 2, "minWidth": 160},
+    {"field": "months_compared", "headerName": _("Months compared"), "priority": 3},
+    {"field": "region", "headerName": _("Region"), "priority": 2},
+    {"field": "approved", "headerName": _("Months approved"), "priority": 3},
+    {"field": "status", "headerName": _("Data status"), "priority": 2, "minWidth": 160},
 ]
 
 
@@ -107,9 +108,9 @@ def grid_rows(rows: list[LeaderRow]) -> list[dict]:
 def leaderboard_table(rows: list[LeaderRow], months_label: str = "") -> Any:
     """Return the ranking as a data grid; names link to the factory's history."""
     if not rows:
-        return empty_state("No factories match these filters.")
-    note = html.Div("Ranked on months HQ has approved; months submitted and awaiting approval, and drafts, "
-                    "are counted in the Data status column only.", className="small text-muted",
+        return empty_state(_("No factories match these filters."))
+    note = html.Div(_("Ranked on months HQ has approved; months submitted and awaiting approval, and drafts, "
+                    "are counted in the Data status column only."), className="small text-muted",
                     id="hq-leaderboard-basis")
     parts = []
     if months_label:
@@ -117,8 +118,8 @@ def leaderboard_table(rows: list[LeaderRow], months_label: str = "") -> Any:
     parts += [data_grid(GRID_ID, COLUMNS, grid_rows(rows), export_name="leaderboard",
                         search_label="Search factories"), note]
     if all(r.change_pct is None for r in rows):
-        parts.append(html.Div("Change vs last year: no factory has energy data for the same months a year "
-                              "earlier yet.", className="small text-muted", id="hq-leaderboard-change-note"))
+        parts.append(html.Div(_("Change vs last year: no factory has energy data for the same months a year "
+                              "earlier yet."), className="small text-muted", id="hq-leaderboard-change-note"))
     return html.Div(parts)
 
 

@@ -10,6 +10,7 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied, require_factory
 from core.fleet.commands import CommandError, CommandView, device_commands, send_command
 from core.fleet.health import offline_timeout_s
@@ -28,7 +29,7 @@ def node_info(user: Any, device_id: str | None, tz: Any) -> Any:
     with app_session_factory()() as s:
         device = s.get(Device, str(device_id or ""))
         if device is None:
-            return empty_state("No such node. Open a node from the Nodes page.", "hq-node-missing")
+            return empty_state(_("No such node. Open a node from the Nodes page."), "hq-node-missing")
         try:
             require_factory(user, device.factory_id)
         except AccessDenied:
@@ -48,7 +49,7 @@ def node_info(user: Any, device_id: str | None, tz: Any) -> Any:
 def render_commands(views: list[CommandView], tz: Any) -> Any:
     """The command table, newest first."""
     if not views:
-        return empty_state("No commands sent to this node yet.", "hq-node-no-commands")
+        return empty_state(_("No commands sent to this node yet."), "hq-node-no-commands")
     head = ("Sent (EAT)", "Command", "Arguments", "By", "State", "Answer", "Answered (EAT)")
     body = [html.Tr([html.Td(fmt_eat(v.sent_at or v.created_at, tz)), html.Td(v.label), html.Td(v.args),
                      html.Td(v.requested_by or "—"),
@@ -76,7 +77,7 @@ def register(app: dash.Dash) -> None:
             return info, None, None
         fw = (html.Ul([html.Li(f"{version} since {fmt_eat(since, tz)}") for version, since in history],
                       id="hq-node-firmware-list")
-              if history else empty_state("No firmware version recorded yet."))
+              if history else empty_state(_("No firmware version recorded yet.")))
         return info, render_commands(views, tz), fw
 
     @app.callback(Output("hq-node-feedback", "children"),
@@ -91,7 +92,7 @@ def register(app: dash.Dash) -> None:
             with app_session_factory()() as s:
                 row = send_command(s, user, device_id, kind, params)
         except AccessDenied:
-            return dbc.Alert("Only administrators may send commands to nodes.", color="danger", id="hq-node-refused")
+            return dbc.Alert(_("Only administrators may send commands to nodes."), color="danger", id="hq-node-refused")
         except CommandError as exc:
             return dbc.Alert(str(exc), color="warning", id="hq-node-invalid")
         return dbc.Alert(f"Command {row.id} queued; its answer appears below.", color="success", id="hq-node-queued")

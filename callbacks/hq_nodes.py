@@ -13,6 +13,7 @@ from dash import Input, Output, html
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.html_table import Badge, Cell, html_table
+from callbacks.i18n import gettext as _
 from core.insights.queries import ListenerHealth, NodeStatus, listener_health, node_health
 from core.timeutil import DEFAULT_TZ
 
@@ -33,13 +34,13 @@ def _cov_badge(v: float | None) -> Any:
 def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_problems: bool, tz: Any) -> tuple:
     """Return (summary, table, listeners) for the page."""
     if not nodes:
-        empty = empty_state("No sensor nodes are registered yet (Admin → Devices).")
+        empty = empty_state(_("No sensor nodes are registered yet (Admin → Devices)."))
         return None, empty, _listeners(listeners, tz)
     online = sum(n.online for n in nodes)
     low = sum(1 for n in nodes if (n.coverage_24h or 0) < 0.5)
-    summary = dbc.Row([kpi_card("Nodes online", f"{online:,} of {len(nodes):,}", card_id="hq-nodes-online"),
-                       kpi_card("Coverage below 50 % (24 h)", f"{low:,} nodes"),
-                       kpi_card("Readings buffered on nodes", fmt_num(sum(n.buffered or 0 for n in nodes))),
+    summary = dbc.Row([kpi_card(_("Nodes online"), f"{online:,} of {len(nodes):,}", card_id="hq-nodes-online"),
+                       kpi_card(_("Coverage below 50 % (24 h)"), f"{low:,} nodes"),
+                       kpi_card(_("Readings buffered on nodes"), fmt_num(sum(n.buffered or 0 for n in nodes))),
                        calibration_kpi(nodes)])
     shown = [n for n in nodes if not only_problems or not n.online or (n.coverage_24h or 0) < 0.5]
     head = ("Node", "Factory", "Stack", "Status", "MQTT (last will)", "Last seen (EAT)", "Signal", "Firmware",
@@ -52,7 +53,7 @@ def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_
              fmt_eat(n.last_seen_at, tz), fmt_num(n.rssi_dbm, "dBm"), n.firmware or "—",
              fmt_num(n.buffered), _cov_badge(n.coverage_24h), _cov_badge(n.coverage_30d),
              availability_cell(n), calibration_cell(n)] for n in shown]
-    table = html_table(head, rows, "hq-nodes-grid", label="Sensor nodes")
+    table = html_table(head, rows, "hq-nodes-grid", label=_("Sensor nodes"))
     return summary, table, _listeners(listeners, tz)
 
 
@@ -67,14 +68,14 @@ def calibration_cell(n: NodeStatus) -> Any:
     """The node's calibration state in words (never colour alone): out of control, overdue, or in control."""
     cal = n.calibration
     if cal is None or cal.last_check_at is None:
-        return Badge("overdue: never checked", "warning")
+        return Badge(_("overdue: never checked"), "warning")
     parts: list = []
     if cal.out_of_control:
-        parts += [Badge("out of control", "danger"), " "]
+        parts += [Badge(_("out of control"), "danger"), " "]
     if cal.overdue:
         parts += [Badge("overdue", "warning"), " "]
     if not parts:
-        parts += [Badge("in control", "success"), " "]
+        parts += [Badge(_("in control"), "success"), " "]
     last = f"last check {cal.last_error_pct:.1f} % of span" if cal.last_error_pct is not None else ""
     return Cell((*parts, last), "small")
 
@@ -83,7 +84,7 @@ def calibration_kpi(nodes: list[NodeStatus]) -> Any:
     """How many nodes are out of control or overdue for a calibration check."""
     ooc = sum(1 for n in nodes if n.calibration is not None and n.calibration.out_of_control)
     overdue = sum(1 for n in nodes if n.calibration is None or n.calibration.overdue)
-    return kpi_card("Calibration", f"{ooc:,} out of control", f"{overdue:,} overdue for a check",
+    return kpi_card(_("Calibration"), f"{ooc:,} out of control", f"{overdue:,} overdue for a check",
                     card_id="hq-nodes-calibration")
 
 
@@ -92,7 +93,7 @@ _LISTENER_COLOURS = {"reporting": "success", "silent": "danger", "stopped": "sec
 
 def _listeners(listeners: list[ListenerHealth], tz: Any) -> Any:
     if not listeners:
-        return empty_state("No listener has reported yet: is `carbontrack listen` (or `carbontrack run`) running?")
+        return empty_state(_("No listener has reported yet: is `carbontrack listen` (or `carbontrack run`) running?"))
     body = [html.Tr([html.Td(li.instance),
                      html.Td(dbc.Badge(li.state, color=_LISTENER_COLOURS.get(li.state, "secondary"))),
                      html.Td(fmt_eat(li.updated_at, tz)), html.Td(fmt_eat(li.started_at, tz)),

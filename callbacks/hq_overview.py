@@ -12,6 +12,8 @@ from dash import Input, Output, State, html
 from callbacks.common import app_gwp, app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
+from callbacks.i18n import format_month
+from callbacks.i18n import gettext as _
 from callbacks.ranges import parse_range_month
 from core.alerts.notify import reminders_sent
 from core.insights.queries import UPTIME_THRESHOLD, Overview, hq_overview, range_label
@@ -35,7 +37,7 @@ def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | N
 def uptime_table(ov: Overview) -> Any:
     """Return factories sorted by uptime, worst first (the ones to visit)."""
     if not ov.factories:
-        return empty_state("No factories yet.")
+        return empty_state(_("No factories yet."))
     rows = sorted(ov.factories, key=lambda f: (f["uptime"] is not None, f["uptime"] or 0.0))
     body = []
     for f in rows[:15]:
@@ -44,7 +46,7 @@ def uptime_table(ov: Overview) -> Any:
         body.append(html.Tr([html.Td(f"{f['name']} ({f['code']})"), html.Td(f"Region {f['region']}"),
                              html.Td(dbc.Badge(fmt_pct(u) if u is not None else "no sensors", color=color))]))
     return html.Div([
-        dbc.Table([html.Thead(html.Tr([html.Th("Factory"), html.Th("Region"), html.Th("Data availability")])),
+        dbc.Table([html.Thead(html.Tr([html.Th(_("Factory")), html.Th(_("Region")), html.Th(_("Data availability"))])),
                    html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-uptime-table"),
         html.Div(f"Showing the {min(15, len(rows))} lowest of {len(rows)} factories.", className="small text-muted"),
     ])
@@ -53,7 +55,7 @@ def uptime_table(ov: Overview) -> Any:
 def reminders_table(rows: list, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
     """Who was reminded to submit energy data, by which channel and when (newest first, at most 15)."""
     if not rows:
-        return html.Div("No energy-data reminders sent for these months.", className="small text-muted",
+        return html.Div(_("No energy-data reminders sent for these months."), className="small text-muted",
                         id="hq-overview-reminders")
     body = [html.Tr([html.Td(f"{r.factory_name} ({r.factory_code})"), html.Td(f"{r.month:%b %Y}"),
                      html.Td(r.username), html.Td(r.channel), html.Td(f"{r.sent_at.astimezone(tz):%d %b %H:%M}")])
@@ -77,37 +79,37 @@ def _t(kg: float | None, unit: str) -> str:
 def submission_card(ov: Overview, tz: Any = DEFAULT_TZ) -> Any:
     """Last month's submissions: until the due day, plainly what is pending; after it, the on-time share."""
     due_day = (due_datetime(ov.last_month, tz) - timedelta(seconds=1)).astimezone(tz).date()
-    lm = ov.last_month.strftime("%b %Y")
+    lm = format_month(ov.last_month, abbreviated=True)
     submitted = sum(1 for f in ov.factories if f.get("status") in ("submitted", "approved"))
     approved = sum(1 for f in ov.factories if f.get("status") == "approved")
     if ov.today <= due_day:
         return kpi_card(f"{lm} data", f"{submitted} of {ov.n_factories} submitted",
                         f"{approved} approved; due {due_day.day} {due_day:%b}", card_id="hq-overview-on-time")
     return kpi_card(f"Submitted {lm} on schedule", fmt_pct(ov.submitted_on_time_share),
-                    "energy data by the due day", card_id="hq-overview-on-time")
+                    _("energy data by the due day"), card_id="hq-overview-on-time")
 
 
 def render_overview(ov: Overview) -> tuple:
     """Return (kpis, trend, map, regions, uptime table) for the overview."""
     if ov.n_factories == 0:
-        e = empty_figure("No factories yet: load the demo data or add factories in Admin.")
-        return empty_state("No factories yet: load the demo data or add factories in Admin."), e, e, e, None
-    lm = ov.last_month.strftime("%b %Y")
+        e = empty_figure(_("No factories yet: load the demo data or add factories in Admin."))
+        return empty_state(_("No factories yet: load the demo data or add factories in Admin.")), e, e, e, None
+    lm = format_month(ov.last_month, abbreviated=True)
     span = range_label(ov.range_months) if ov.range_months else "year to date"
     kpis = dbc.Row([
         kpi_card(f"Scope 1 fossil, {span}", _t(ov.ytd.scope1_kg, "t CO2e"), ytd_basis(ov),
                  card_id="hq-overview-ytd-scope1"),
         kpi_card(f"Scope 2, {span}", _t(ov.ytd.scope2_kg, "t CO2e"), "location-based",
                  card_id="hq-overview-ytd-scope2"),
-        kpi_card(f"Biogenic CO2, {span} (memo)", _t(ov.ytd.biogenic_co2_kg, "t CO2"), "outside scopes"),
+        kpi_card(f"Biogenic CO2, {span} (memo)", _t(ov.ytd.biogenic_co2_kg, "t CO2"), _("outside scopes")),
         kpi_card(f"Network intensity, {span}", fmt_num(ov.ytd.intensity_kg_per_kg, "kg CO2e/kg", 3),
-                 "Σ Scope 1+2 ÷ Σ made tea", card_id="hq-overview-intensity"),
-        kpi_card("Scope 1 fossil, month to date", _t(ov.mtd.scope1_kg, "t CO2e"),
+                 _("Σ Scope 1+2 ÷ Σ made tea"), card_id="hq-overview-intensity"),
+        kpi_card(_("Scope 1 fossil, month to date"), _t(ov.mtd.scope1_kg, "t CO2e"),
                  f"{ov.mtd.n} of {ov.n_factories} factories have entered this month"),
-        kpi_card("Scope 2, month to date", _t(ov.mtd.scope2_kg, "t CO2e"), "location-based"),
-        kpi_card("Biogenic CO2, month to date (memo)", _t(ov.mtd.biogenic_co2_kg, "t CO2"), "outside scopes"),
-        kpi_card("Measured stack CO2, month to date", _t(ov.mtd_measured_co2_kg, "t CO2"), "all sensors"),
-        kpi_card("Factories with sensor uptime ≥ 50 %", fmt_pct(ov.uptime_ok_share),
+        kpi_card(_("Scope 2, month to date"), _t(ov.mtd.scope2_kg, "t CO2e"), "location-based"),
+        kpi_card(_("Biogenic CO2, month to date (memo)"), _t(ov.mtd.biogenic_co2_kg, "t CO2"), _("outside scopes")),
+        kpi_card(_("Measured stack CO2, month to date"), _t(ov.mtd_measured_co2_kg, "t CO2"), _("all sensors")),
+        kpi_card(_("Factories with sensor uptime ≥ 50 %"), fmt_pct(ov.uptime_ok_share),
                  f"data availability (40 CFR 75.32), last 30 days; fleet-wide {fmt_pct(ov.fleet_availability)}"
                  f" ({ov.fleet_valid_hours:,.0f} of {ov.fleet_assigned_hours:,.0f} node-hours valid)",
                  card_id="hq-overview-uptime-share"),
@@ -117,7 +119,7 @@ def render_overview(ov: Overview) -> tuple:
                   if ov.n_with_target_result else "no approved month yet")
                  + (f"; {ov.n_target_pending} awaiting approval" if ov.n_target_pending else ""),
                  card_id="hq-overview-target"),
-        kpi_card("Nodes online", f"{ov.nodes_online:,} of {ov.nodes_total:,}", "heard from within 3 sample intervals (≥ 5 min)",
+        kpi_card(_("Nodes online"), f"{ov.nodes_online:,} of {ov.nodes_total:,}", _("heard from within 3 sample intervals (≥ 5 min)"),
                  card_id="hq-overview-nodes"),
     ])
     months = [m for m, _ in ov.trend]
@@ -194,7 +196,7 @@ def register(app: dash.Dash) -> None:
         if ov.n_factories:
             with sf() as s:
                 sent = reminders_sent(s, user, [ov.last_month, add_months(ov.last_month, 1)])
-            uptime = html.Div([uptime, html.H3("Energy-data reminders sent", className="h6 mt-3"),
+            uptime = html.Div([uptime, html.H3(_("Energy-data reminders sent"), className="h6 mt-3"),
                                reminders_table(sent, tz)])
         return kpis, trend, fmap, reg, uptime
 

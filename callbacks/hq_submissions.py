@@ -12,6 +12,7 @@ from dash import Input, Output, html
 from callbacks.common import app_tz, empty_state, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.grid import data_grid, grid_controls, md_link
+from callbacks.i18n import gettext as _
 from core.insights.submissions import CELL_STATUSES, FactoryRow, submission_grid
 from core.inventory.monthly import due_datetime
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow
@@ -38,9 +39,9 @@ def grid_months(n_months: Any, now: datetime | None = None, tz: Any = DEFAULT_TZ
 
 def columns(months: list, tz: Any = DEFAULT_TZ) -> list[dict]:
     """Factory (pinned), region, then one column per month, newest first, headed with its due day."""
-    cols = [{"field": "factory", "headerName": "Factory", "cellRenderer": "markdown", "minWidth": 150},
-            {"field": "region", "headerName": "Region", "priority": 3, "maxWidth": 110},
-            {"field": "late", "headerName": "Late or overdue", "priority": 2, "filter": "agNumberColumnFilter",
+    cols = [{"field": "factory", "headerName": _("Factory"), "cellRenderer": "markdown", "minWidth": 150},
+            {"field": "region", "headerName": _("Region"), "priority": 3, "maxWidth": 110},
+            {"field": "late", "headerName": _("Late or overdue"), "priority": 2, "filter": "agNumberColumnFilter",
              "maxWidth": 130}]
     for n, m in enumerate(reversed(months)):
         cols.append({"field": _field(m), "headerName": f"{m:%b %Y} · due {_due_day(m, tz)}", "cellRenderer": "CtStatus",
@@ -88,15 +89,15 @@ def submissions_view(user, n_months: Any, session_factory, tz: Any = DEFAULT_TZ,
     with session_factory() as s:
         rows = submission_grid(s, user, months, now, tz)
     if not rows:
-        return empty_state("No factories to show.")
+        return empty_state(_("No factories to show."))
     return html.Div([
         html.Div(month_summary(rows, months), className="small mb-2", id="hq-submissions-summary"),
         data_grid(GRID_ID, columns(months, tz), grid_rows(rows, months), export_name="submissions",
                   search_label="Search factories"),
-        html.Div("Each cell says the month's status in words: approved, submitted (awaiting approval), draft, "
+        html.Div(_("Each cell says the month's status in words: approved, submitted (awaiting approval), draft, "
                  "missing (due day passed, nothing entered) or not yet due; “late” means submitted after the due "
                  "day, “overdue” not submitted although it has passed. Click a status to open that month's "
-                 "energy entry.", className="small text-muted", id="hq-submissions-legend"),
+                 "energy entry."), className="small text-muted", id="hq-submissions-legend"),
     ])
 
 

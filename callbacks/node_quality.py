@@ -19,6 +19,7 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied, can_read_factory, require_factory
 from core.fleet.lifecycle import history
 from core.insights.queries import UPTIME_DAYS
@@ -107,19 +108,19 @@ def node_quality(user: Any, device_id: object, session_factory: Any, tz: Any = D
 def status_badges(status: CalibrationStatus | None) -> list:
     """Calibration badges in words: out of control / in control, overdue / current."""
     if status is None or status.last_check_at is None:
-        return [dbc.Badge("No calibration check recorded", color="warning", className="me-2",
+        return [dbc.Badge(_("No calibration check recorded"), color="warning", className="me-2",
                           id="hq-node-badge-nocheck"),
-                dbc.Badge("Calibration overdue", color="warning", className="me-2", id="hq-node-badge-overdue")]
+                dbc.Badge(_("Calibration overdue"), color="warning", className="me-2", id="hq-node-badge-overdue")]
     out = []
     if status.out_of_control:
-        out.append(dbc.Badge("Out of control: readings excluded until a check passes", color="danger",
+        out.append(dbc.Badge(_("Out of control: readings excluded until a check passes"), color="danger",
                              className="me-2", id="hq-node-badge-ooc"))
     else:
-        out.append(dbc.Badge("In control", color="success", className="me-2", id="hq-node-badge-incontrol"))
+        out.append(dbc.Badge(_("In control"), color="success", className="me-2", id="hq-node-badge-incontrol"))
     if status.overdue:
-        out.append(dbc.Badge("Calibration overdue", color="warning", className="me-2", id="hq-node-badge-overdue"))
+        out.append(dbc.Badge(_("Calibration overdue"), color="warning", className="me-2", id="hq-node-badge-overdue"))
     else:
-        out.append(dbc.Badge("Calibration current", color="success", className="me-2", id="hq-node-badge-current"))
+        out.append(dbc.Badge(_("Calibration current"), color="success", className="me-2", id="hq-node-badge-current"))
     return out
 
 
@@ -148,7 +149,7 @@ def render_quality(q: NodeQuality | str, tz: Any) -> tuple:
 def calibration_table(checks: list[CalibrationCheck], tz: Any) -> Any:
     """The node's checks, newest first, with the result in words."""
     if not checks:
-        return empty_state("No calibration check recorded for this node.", "hq-node-no-checks")
+        return empty_state(_("No calibration check recorded for this node."), "hq-node-no-checks")
     head = ("Checked (EAT)", "Kind", "Reference (ppm)", "Certificate", "Measured (ppm)", "Span (ppm)",
             f"Error (% of span; limit {CAL_ERROR_LIMIT_PCT} %)", "Result", "By", "Source", "Note")
     body = [html.Tr([
@@ -165,8 +166,8 @@ def calibration_table(checks: list[CalibrationCheck], tz: Any) -> Any:
 def assignment_table(rows: list[AssignmentRow], hidden: int, tz: Any) -> Any:
     """Where the node was assigned, newest first (commissioned/retired, stack, who and why)."""
     if not rows:
-        return empty_state("No assignment recorded: the node counts while it is active (registered before "
-                           "lifecycles were kept).", "hq-node-no-assignments")
+        return empty_state(_("No assignment recorded: the node counts while it is active (registered before "
+                           "lifecycles were kept)."), "hq-node-no-assignments")
     head = ("Factory", "Stack", "Commissioned (EAT)", "By", "Why", "Retired (EAT)", "By", "Why")
     body = [html.Tr([
         html.Td(r.factory), html.Td(r.stack), html.Td(fmt_eat(r.commissioned_at, tz)),

@@ -15,6 +15,7 @@ from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_config, app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied, is_admin
 from core.fleet import ota
 from core.models import FirmwareImage
@@ -45,7 +46,7 @@ def _serve_image(session_factory, data_dir: Path) -> Any:  # noqa: ANN001
 def render_campaigns(views: list[ota.CampaignView], admin: bool, tz: Any) -> Any:
     """One card per campaign: counts per state, per-node table, and pause/resume/abort for admins."""
     if not views:
-        return empty_state("No update campaigns yet.", "ota-no-campaigns")
+        return empty_state(_("No update campaigns yet."), "ota-no-campaigns")
     cards = []
     for v in views:
         buttons = []
@@ -85,7 +86,7 @@ def register(app: dash.Dash) -> None:
                 views = ota.campaigns(s, user)
                 inventory = ota.firmware_inventory(s, user)
         except AccessDenied:
-            return dbc.Alert("Your role does not have access to firmware updates.", color="warning"), None
+            return dbc.Alert(_("Your role does not have access to firmware updates."), color="warning"), None
         rows = [html.Tr([html.Td(r.device_id), html.Td(r.factory_code), html.Td(r.version or "—"),
                          html.Td(fmt_eat(r.since_at, tz) if r.since_at else "—")]) for r in inventory]
         table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Node", "Factory", "Firmware", "Since (EAT)")])),
@@ -109,12 +110,12 @@ def register(app: dash.Dash) -> None:
         try:
             data = base64.b64decode(str(contents or "").split(",", 1)[-1], validate=True) if contents else b""
         except (binascii.Error, ValueError):
-            return dbc.Alert("The file could not be read.", color="warning", id="ota-upload-invalid")
+            return dbc.Alert(_("The file could not be read."), color="warning", id="ota-upload-invalid")
         try:
             with app_session_factory()() as s:
                 image = ota.store_image(s, web_user(), app_config().data_dir, str(version or ""), data, str(sha or ""))
         except AccessDenied:
-            return dbc.Alert("Only administrators may upload firmware.", color="danger", id="ota-refused")
+            return dbc.Alert(_("Only administrators may upload firmware."), color="danger", id="ota-refused")
         except ota.OtaError as exc:
             return dbc.Alert(str(exc), color="warning", id="ota-upload-invalid")
         return dbc.Alert(f"Firmware {image.version} stored ({image.size_bytes:,} bytes, SHA-256 checked).",
@@ -129,7 +130,7 @@ def register(app: dash.Dash) -> None:
                 c = ota.create_campaign(s, web_user(), optional_id(image_id) or 0, str(kind or ""), value,
                                         None if canary in (None, "") else canary)
         except AccessDenied:
-            return dbc.Alert("Only administrators may start updates.", color="danger", id="ota-refused")
+            return dbc.Alert(_("Only administrators may start updates."), color="danger", id="ota-refused")
         except (ota.OtaError, ValueError, TypeError) as exc:
             return dbc.Alert(str(exc), color="warning", id="ota-start-invalid")
         return dbc.Alert(f"Campaign #{c.id} started.", color="success", id="ota-start-ok")
@@ -140,12 +141,12 @@ def register(app: dash.Dash) -> None:
         trigger = ctx.triggered_id
         if not trigger or not any(clicks or []):
             return dash.no_update
-        campaign_id, _, action = str(trigger.get("index", "")).partition(":")
+        campaign_id, _sep, action = str(trigger.get("index", "")).partition(":")
         try:
             with app_session_factory()() as s:
                 c = ota.set_campaign_status(s, web_user(), int(campaign_id), action)
         except AccessDenied:
-            return dbc.Alert("Only administrators may change campaigns.", color="danger", id="ota-refused")
+            return dbc.Alert(_("Only administrators may change campaigns."), color="danger", id="ota-refused")
         except (ota.OtaError, ValueError) as exc:
             return dbc.Alert(str(exc), color="warning", id="ota-action-invalid")
         return html.Div(f"Campaign #{c.id} is {c.status}.", className="small text-muted", id="ota-action-ok")

@@ -11,6 +11,7 @@ from datetime import date
 import dash_bootstrap_components as dbc
 from dash import dcc
 
+from callbacks.i18n import format_month
 from core.insights.queries import MAX_RANGE_MONTHS
 from core.timeutil import add_months, month_start
 from core.validation import FieldError, month_in
@@ -28,7 +29,7 @@ def range_month_options(today: date) -> list[dict]:
     out = []
     m = hi
     while m >= lo:
-        out.append({"label": f"{m:%b %Y}", "value": f"{m:%Y-%m}"})
+        out.append({"label": format_month(m, abbreviated=True), "value": f"{m:%Y-%m}"})
         m = add_months(m, -1)
     return out
 

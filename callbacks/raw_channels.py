@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from callbacks.common import app_tz, empty_state, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import COLORS, LIGHT_TEMPLATE, empty_figure, local_naive
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.insights.channels import CHANNELS, Series, raw_channels
 from core.timeutil import DEFAULT_TZ, local_date, local_day_bounds_utc, utcnow
@@ -69,19 +70,19 @@ def channels_view(user, factory: Any, start: Any, end: Any, session_factory, tz:
     """Return (figure, note) for the picks; another factory than the user's gets a refusal and nothing else."""
     fid = parse_factory_id(factory)
     if fid is None:
-        return empty_figure("Pick a factory."), empty_state("Pick a factory.")
+        return empty_figure(_("Pick a factory.")), empty_state(_("Pick a factory."))
     first, last = day_range(start, end, tz, now)
-    lo, _ = local_day_bounds_utc(first, tz)
-    _, hi = local_day_bounds_utc(last, tz)
+    lo, _lo_end = local_day_bounds_utc(first, tz)
+    _hi_start, hi = local_day_bounds_utc(last, tz)
     try:
         with session_factory() as s:
             series = raw_channels(s, user, fid, lo, hi)
     except AccessDenied:
-        return empty_figure("You may not see this factory."), empty_state("You may not see this factory.",
+        return empty_figure(_("You may not see this factory.")), empty_state(_("You may not see this factory."),
                                                                          "raw-channels-denied")
     if not series:
         return (empty_figure(f"No readings from {first:%d %b %Y} to {last:%d %b %Y}."),
-                empty_state("No readings in these days."))
+                empty_state(_("No readings in these days.")))
     notes = [html.Li(f"{s.device_id}: {s.n_readings:,} readings, drawn as {MODE_TEXT[s.mode]}"
                      f" ({len(s.ts):,} points); {s.n_flagged:,} flagged and excluded from totals")
              for s in series]

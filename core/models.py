@@ -387,6 +387,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")  # +1 per admin edit (issue 18)
+    # The portal's language ("en", "sw"), chosen with the navbar's switch; None = browser's choice.
+    language: Mapped[str | None] = mapped_column(sa.String(8))
 
 
 class WebSession(Base):

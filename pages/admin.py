@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from callbacks.admin_nodes import LIFECYCLE_ACTIONS
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.i18n import gettext as _
 from core.models import ROLES
 from core.registry.admin import FACTOR_NUMERIC_FIELDS, FACTOR_TEXT_FIELDS
 
@@ -23,7 +24,7 @@ def _field(label: str, component, width: int = 3) -> dbc.Col:  # noqa: ANN001
 def _users_tab() -> html.Div:
     role_opts = [{"label": r.replace("_", " "), "value": r} for r in ROLES]
     return html.Div([
-        html.H3("Create a user", className="h6 mt-3"),
+        html.H3(_("Create a user"), className="h6 mt-3"),
         dbc.Row([
             _field("Username", dbc.Input(id="admin-user-new-name")),
             _field("Full name", dbc.Input(id="admin-user-new-full")),
@@ -31,8 +32,8 @@ def _users_tab() -> html.Div:
             _field("Factory (managers)", dcc.Dropdown(id="admin-user-new-factory"), 2),
             _field("Password (8+ characters)", dbc.Input(id="admin-user-new-password", type="password"), 2),
         ]),
-        dbc.Button("Create user", id="admin-user-create", color="success", className="mb-3"),
-        html.H3("Change a user", className="h6"),
+        dbc.Button(_("Create user"), id="admin-user-create", color="success", className="mb-3"),
+        html.H3(_("Change a user"), className="h6"),
         dbc.Row([
             _field("User", dcc.Dropdown(id="admin-user-pick")),
             _field("Role", dcc.Dropdown(id="admin-user-role", options=role_opts), 2),
@@ -42,9 +43,9 @@ def _users_tab() -> html.Div:
                    2),
             _field("New password", dbc.Input(id="admin-user-password", type="password"), 3),
         ]),
-        dbc.Button("Save changes", id="admin-user-save", color="primary", className="mb-2 me-2"),
-        dbc.Button("Sign out everywhere", id="admin-user-signout", color="warning", className="mb-2",
-                   title="End every session of the picked user now"),
+        dbc.Button(_("Save changes"), id="admin-user-save", color="primary", className="mb-2 me-2"),
+        dbc.Button(_("Sign out everywhere"), id="admin-user-signout", color="warning", className="mb-2",
+                   title=_("End every session of the picked user now")),
         html.Div(id="admin-user-result"),
         dcc.Loading(html.Div(id="admin-user-table")),
     ])
@@ -58,7 +59,7 @@ def _factories_tab() -> html.Div:
             _field("Default firewood density (kg/m³)", dbc.Input(id="admin-factory-density", type="number", min=150,
                                                                  max=1000)),
         ], className="mt-3"),
-        dbc.Button("Save factory", id="admin-factory-save", color="primary", className="mb-2"),
+        dbc.Button(_("Save factory"), id="admin-factory-save", color="primary", className="mb-2"),
         html.Div(id="admin-factory-result"),
         dcc.Loading(html.Div(id="admin-factory-table")),
     ])
@@ -66,7 +67,7 @@ def _factories_tab() -> html.Div:
 
 def _stacks_tab() -> html.Div:
     return html.Div([
-        html.H3("Stack parameters (changes are audited)", className="h6 mt-3"),
+        html.H3(_("Stack parameters (changes are audited)"), className="h6 mt-3"),
         dbc.Row([
             _field("Stack", dcc.Dropdown(id="admin-stack-pick"), 4),
             _field("Diameter (m)", dbc.Input(id="admin-stack-diameter", type="number", min=0.05, max=10), 2),
@@ -75,7 +76,7 @@ def _stacks_tab() -> html.Div:
             _field("Analyser basis", dcc.Dropdown(id="admin-stack-dry", options=[{"label": "wet", "value": "wet"},
                                                                                 {"label": "dry", "value": "dry"}]), 2),
         ]),
-        dbc.Button("Save stack", id="admin-stack-save", color="primary", className="mb-2"),
+        dbc.Button(_("Save stack"), id="admin-stack-save", color="primary", className="mb-2"),
         html.Div(id="admin-stack-result"),
         *_nodes_section(),
         dcc.Loading(html.Div(id="admin-stack-table")),
@@ -92,9 +93,9 @@ def _node_field(key: str, label: str, component, width: int = 3) -> dbc.Col:  # 
 def _nodes_section() -> list:
     """Register a node with its commissioning time; move, replace, retire or reactivate one (callbacks/admin_nodes.py)."""
     return [
-        html.H3("Register a sensor node", className="h6 mt-3"),
-        html.Div("The node counts for expected coverage and data availability from its commissioning time, so "
-                 "registering it never changes past figures.", className="small text-muted mb-1"),
+        html.H3(_("Register a sensor node"), className="h6 mt-3"),
+        html.Div(_("The node counts for expected coverage and data availability from its commissioning time, so "
+                 "registering it never changes past figures."), className="small text-muted mb-1"),
         dbc.Row([
             _node_field("device-id", "Device id (e.g. KGW-S2)", dbc.Input(id="admin-device-id")),
             _node_field("device-stack", "Stack", dcc.Dropdown(id="admin-device-stack"), 3),
@@ -104,9 +105,9 @@ def _nodes_section() -> list:
                         dbc.Input(id="admin-device-commissioned", placeholder="2026-11-14 09:30"), 2),
             _node_field("device-reason", "Reason", dbc.Input(id="admin-device-reason", maxLength=200), 2),
         ]),
-        dbc.Button("Register node", id="admin-device-add", color="success", className="mb-2"),
-        html.H3("Move, replace or retire a node", className="h6 mt-3"),
-        html.Div("History is kept: the old assignment is closed and a new one opened at the effective time.",
+        dbc.Button(_("Register node"), id="admin-device-add", color="success", className="mb-2"),
+        html.H3(_("Move, replace or retire a node"), className="h6 mt-3"),
+        html.Div(_("History is kept: the old assignment is closed and a new one opened at the effective time."),
                  className="small text-muted mb-1"),
         dbc.Row([
             _node_field("device-pick", "Node", dcc.Dropdown(id="admin-device-pick"), 2),
@@ -120,7 +121,7 @@ def _nodes_section() -> list:
                         dbc.Input(id="admin-lifecycle-at", placeholder="2026-11-14 09:30"), 2),
             _node_field("lifecycle-reason", "Reason", dbc.Input(id="admin-lifecycle-reason", maxLength=200), 4),
         ]),
-        dbc.Button("Apply", id="admin-lifecycle-apply", color="warning", className="mb-2"),
+        dbc.Button(_("Apply"), id="admin-lifecycle-apply", color="warning", className="mb-2"),
         html.Div(id="admin-node-result"),
     ]
 
@@ -128,13 +129,13 @@ def _nodes_section() -> list:
 def _factors_tab() -> html.Div:
     fields = [{"label": f, "value": f} for f in FACTOR_NUMERIC_FIELDS + FACTOR_TEXT_FIELDS + ("year",)]
     return html.Div([
-        html.H3("Add a version (earlier versions are never changed)", className="h6 mt-3"),
+        html.H3(_("Add a version (earlier versions are never changed)"), className="h6 mt-3"),
         dbc.Row([
             _field("Factor", dcc.Dropdown(id="admin-factor-code"), 3),
             _field("Field", dcc.Dropdown(id="admin-factor-field", options=fields), 3),
             _field("New value", dbc.Input(id="admin-factor-value"), 3),
         ]),
-        dbc.Button("Add version", id="admin-factor-add", color="success", className="mb-2"),
+        dbc.Button(_("Add version"), id="admin-factor-add", color="success", className="mb-2"),
         html.Div(id="admin-factor-result"),
         dcc.Loading(html.Div(id="admin-factor-table")),
     ])
@@ -145,21 +146,21 @@ def layout(**kwargs) -> html.Div:
     user = web_user()
     if not page_allowed(user, "/admin"):
         return not_permitted("administration")
-    note = [] if user.role == "admin" else [dbc.Alert("Read-only: your role cannot change anything here.",
+    note = [] if user.role == "admin" else [dbc.Alert(_("Read-only: your role cannot change anything here."),
                                                       color="info", id="admin-read-only")]
     return dbc.Container(
         [
-            page_header("Administration", "Every change is written to the audit log."),
+            page_header(_("Administration"), _("Every change is written to the audit log.")),
             *note,
             dcc.Store(id="admin-changed", data=0),
             # The picked record's version as loaded into its form: a save refused if it changed since (issue 18).
             dcc.Store(id="admin-factory-version"), dcc.Store(id="admin-stack-version"),
             dcc.Store(id="admin-user-version"),
             dbc.Tabs([
-                dbc.Tab(_users_tab(), label="Users", tab_id="users"),
-                dbc.Tab(_factories_tab(), label="Factories", tab_id="factories"),
-                dbc.Tab(_stacks_tab(), label="Stacks and devices", tab_id="stacks"),
-                dbc.Tab(_factors_tab(), label="Emission factors", tab_id="factors"),
+                dbc.Tab(_users_tab(), label=_("Users"), tab_id="users"),
+                dbc.Tab(_factories_tab(), label=_("Factories"), tab_id="factories"),
+                dbc.Tab(_stacks_tab(), label=_("Stacks and devices"), tab_id="stacks"),
+                dbc.Tab(_factors_tab(), label=_("Emission factors"), tab_id="factors"),
             ], id="admin-tabs", active_tab="users"),
         ],
         fluid=True,

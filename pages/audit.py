@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.i18n import gettext as _
 
 dash.register_page(__name__, path="/audit", title="Audit log · Carbon Track", name="Audit log")
 
@@ -18,15 +19,15 @@ def layout(**kwargs) -> html.Div:
     """Render the audit log page."""
     user = web_user()
     if not page_allowed(user, "/audit"):
-        return not_permitted("the audit log")
+        return not_permitted(_("the audit log"))
     return dbc.Container(
         [
-            page_header("Audit log", "Newest first; times in EAT. Nothing here can be changed."),
+            page_header(_("Audit log"), _("Newest first; times in EAT. Nothing here can be changed.")),
             dbc.Row([
-                dbc.Col([dbc.Label("Action", html_for="audit-action", className="small text-muted mb-0"),
+                dbc.Col([dbc.Label(_("Action"), html_for="audit-action", className="small text-muted mb-0"),
                          dcc.Dropdown(id="audit-action", placeholder="All actions",
                                       options=[{"label": a, "value": a} for a in ACTIONS])], xs=12, md=3),
-                dbc.Col([dbc.Label("Search the whole log", html_for="audit-search", className="small text-muted mb-0"),
+                dbc.Col([dbc.Label(_("Search the whole log"), html_for="audit-search", className="small text-muted mb-0"),
                          dbc.Input(id="audit-search", placeholder="user, entity, field or detail contains…",
                                    debounce=True)], xs=12, md=5),
             ], className="mb-3"),

@@ -18,6 +18,7 @@ from callbacks.common import (
     web_user,
 )
 from callbacks.factory_entry import month_options
+from callbacks.i18n import gettext as _
 from core.access import can_approve
 from core.inventory.entry import SOURCE_LABELS, UNITS_BY_SOURCE, pending_approvals
 from core.models import ENERGY_SOURCES
@@ -78,7 +79,7 @@ def _pending(user) -> html.Div | None:  # noqa: ANN001
     with session_factory()() as s:
         rows = [(sub.factory_id, sub.month, name) for sub, name in pending_approvals(s, user)]
     if not rows:
-        return dbc.Alert("No submitted months are waiting for approval.", color="light", className="border",
+        return dbc.Alert(_("No submitted months are waiting for approval."), color="light", className="border",
                          id="factory-entry-pending")
     links = [dcc.Link(f"{name} · {m:%b %Y}", href=f"/factory/entry?factory={fid}&month={m:%Y-%m}",
                       className="me-3 d-inline-block") for fid, m, name in rows[:12]]
@@ -91,55 +92,55 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
     """Entry page; `?factory=<id>&month=YYYY-MM` preselect."""
     user = web_user()
     if not page_allowed(user, "/factory/entry"):
-        return not_permitted("energy entry")
-    picker, _ = factory_picker("factory-entry", user, parse_factory_id(factory))
+        return not_permitted(_("energy entry"))
+    picker, _selected = factory_picker("factory-entry", user, parse_factory_id(factory))
     options = month_options()
     values = [o["value"] for o in options]
     chosen = month if month in values else values[1]
-    energy = dbc.Card(dbc.CardBody([html.H3("Energy used in the month", className="h6"),
+    energy = dbc.Card(dbc.CardBody([html.H3(_("Energy used in the month"), className="h6"),
                                     html.P(HELP, className="small text-muted", id="factory-entry-help")]
                                    + [_source_row(s) for s in ENERGY_SOURCES]
                                    + [dbc.Row([
-                                       dbc.Col(dbc.Label("Firewood moisture (%, as received)",
+                                       dbc.Col(dbc.Label(_("Firewood moisture (%, as received)"),
                                                          html_for="factory-entry-moisture"), xs=12, sm=4),
                                        dbc.Col(_checked_input("factory-entry-moisture", "e.g. 30"), xs=12, sm=8)],
                                        className="mb-2"),
                                       dbc.Row([
-                                       dbc.Col(dbc.Label("Firewood stacked density (kg/m³)",
+                                       dbc.Col(dbc.Label(_("Firewood stacked density (kg/m³)"),
                                                          html_for="factory-entry-density"), xs=12, sm=4),
                                        dbc.Col(_checked_input("factory-entry-density", "factory default"),
                                                xs=12, sm=8)], className="mb-2")]),
                       className="shadow-sm mb-3")
     production = dbc.Card(dbc.CardBody([
-        html.H3("Production", className="h6"),
-        dbc.Row([dbc.Col(dbc.Label("Green leaf (kg)", html_for="factory-entry-green-leaf"), xs=12, sm=4),
+        html.H3(_("Production"), className="h6"),
+        dbc.Row([dbc.Col(dbc.Label(_("Green leaf (kg)"), html_for="factory-entry-green-leaf"), xs=12, sm=4),
                  dbc.Col(_checked_input("factory-entry-green-leaf"), xs=12, sm=8)],
                 className="mb-2"),
-        dbc.Row([dbc.Col(dbc.Label("Made tea (kg)", html_for="factory-entry-made-tea"), xs=12, sm=4),
+        dbc.Row([dbc.Col(dbc.Label(_("Made tea (kg)"), html_for="factory-entry-made-tea"), xs=12, sm=4),
                  dbc.Col(_checked_input("factory-entry-made-tea"), xs=12, sm=8)],
                 className="mb-2"),
-        dbc.Row([dbc.Col(dbc.Label("Note", html_for="factory-entry-note"), xs=12, sm=4),
+        dbc.Row([dbc.Col(dbc.Label(_("Note"), html_for="factory-entry-note"), xs=12, sm=4),
                  dbc.Col(dbc.Textarea(id="factory-entry-note", maxLength=1000, debounce=False), xs=12, sm=8)]),
     ]), className="shadow-sm mb-3")
     buttons = html.Div([
         html.Div(id="factory-entry-approval"),
-        dbc.Button("Save draft", id="factory-entry-save", color="secondary", className="me-2 mb-2"),
-        dbc.Button("Submit to HQ", id="factory-entry-submit", color="success", className="me-2 mb-2"),
-        dbc.Button("Approve", id="factory-entry-approve", color="primary", className="me-2 mb-2"),
-        dbc.InputGroup([dbc.Label("Reason for reopening", html_for="factory-entry-reopen-reason",
+        dbc.Button(_("Save draft"), id="factory-entry-save", color="secondary", className="me-2 mb-2"),
+        dbc.Button(_("Submit to HQ"), id="factory-entry-submit", color="success", className="me-2 mb-2"),
+        dbc.Button(_("Approve"), id="factory-entry-approve", color="primary", className="me-2 mb-2"),
+        dbc.InputGroup([dbc.Label(_("Reason for reopening"), html_for="factory-entry-reopen-reason",
                                   className="visually-hidden"),
                         dbc.Input(id="factory-entry-reopen-reason", placeholder="reason for reopening"),
-                        dbc.Button("Reopen", id="factory-entry-reopen", color="warning")],
+                        dbc.Button(_("Reopen"), id="factory-entry-reopen", color="warning")],
                        className="mb-2", id="factory-entry-reopen-group"),
     ])
     return dbc.Container(
         [
-            page_header("Energy and production entry",
-                        "One form per month. Save a draft any time; submit when complete; HQ approves. "
-                        "A submitted month is corrected by submitting it again."),
+            page_header(_("Energy and production entry"),
+                        _("One form per month. Save a draft any time; submit when complete; HQ approves. "
+                        "A submitted month is corrected by submitting it again.")),
             _pending(user),
             dbc.Row([picker,
-                     dbc.Col([dbc.Label("Month", html_for="factory-entry-month", className="small text-muted mb-0"),
+                     dbc.Col([dbc.Label(_("Month"), html_for="factory-entry-month", className="small text-muted mb-0"),
                               dcc.Dropdown(id="factory-entry-month", options=options, value=chosen,
                                            clearable=False)], xs=6, md=3),
                      dbc.Col(html.Div(id="factory-entry-status", className="mt-4"), xs=6, md=4)],
@@ -152,7 +153,7 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
             dbc.Row([
                 dbc.Col([energy, production], xs=12, lg=7),
                 dbc.Col([
-                    dbc.Card(dbc.CardBody([html.H3("What this entry implies", className="h6"),
+                    dbc.Card(dbc.CardBody([html.H3(_("What this entry implies"), className="h6"),
                                            dcc.Loading(html.Div(id="factory-entry-preview"))]),
                              className="shadow-sm mb-3"),
                     html.Div(id="factory-entry-messages"),

@@ -17,6 +17,7 @@ from callbacks.common import (
     parse_factory_id,
     web_user,
 )
+from callbacks.i18n import gettext as _
 from core.timeutil import local_date, utcnow
 
 dash.register_page(__name__, path="/factory/history", title="History · Carbon Track", name="History")
@@ -26,28 +27,28 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     """Render the history page; `?factory=<id>` preselects a factory (the leaderboard links here)."""
     user = web_user()
     if not page_allowed(user, "/factory/history"):
-        return not_permitted("the history page")
-    picker, _ = factory_picker("factory-history", user, parse_factory_id(factory))
+        return not_permitted(_("the history page"))
+    picker, _selected = factory_picker("factory-history", user, parse_factory_id(factory))
     tz = app_tz()  # CARBONTRACK_TZ: the days and months the callbacks and reports use
     now = utcnow()
     today = local_date(now, tz)
     return dbc.Container(
         [
-            page_header("History", f"Measured stack CO2 by local day ({now.astimezone(tz).tzname()}); monthly "
+            page_header(_("History"), f"Measured stack CO2 by local day ({now.astimezone(tz).tzname()}); monthly "
                                    "inventory as in the reports. Days without data are gaps, not zeros."),
-            html.A("Raw sensor channels (CO2 ppm, flue °C, velocity m/s) →", href="/factory/raw" + (f"?factory={_}" if _ else ""), className="small", id="factory-history-raw-link"),  # noqa: E501
+            html.A(_("Raw sensor channels (CO2 ppm, flue °C, velocity m/s) →"), href="/factory/raw" + (f"?factory={_}" if _ else ""), className="small", id="factory-history-raw-link"),  # noqa: E501
             dbc.Row(
                 [
                     picker,
-                    dbc.Col([dbc.Label("Dates (local days)", className="small text-muted mb-0"),
+                    dbc.Col([dbc.Label(_("Dates (local days)"), className="small text-muted mb-0"),
                              html.Div(dcc.DatePickerRange(id="factory-history-range",
                                                           start_date=(today - timedelta(days=89)).isoformat(),
                                                           end_date=today.isoformat(), max_date_allowed=today,
                                                           display_format="YYYY-MM-DD", minimum_nights=0))],
                             xs=12, md=4),
-                    dbc.Col([dbc.Button("CSV", id="factory-history-csv", color="secondary", outline=True,
+                    dbc.Col([dbc.Button(_("CSV"), id="factory-history-csv", color="secondary", outline=True,
                                         className="me-2 mt-4"),
-                             dbc.Button("Excel", id="factory-history-xlsx", color="secondary", outline=True,
+                             dbc.Button(_("Excel"), id="factory-history-xlsx", color="secondary", outline=True,
                                         className="mt-4"),
                              dcc.Download(id="factory-history-download")], xs=12, md=3),
                 ],
@@ -64,7 +65,7 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
                 dbc.Col(dcc.Graph(id="factory-history-intensity", config={"displaylogo": False}), xs=12, lg=6),
                 dbc.Col(dcc.Graph(id="factory-history-reconciliation", config={"displaylogo": False}), xs=12, lg=6),
             ]),
-            html.H3("Months", className="h6 mt-3"),
+            html.H3(_("Months"), className="h6 mt-3"),
             dcc.Loading(html.Div(id="factory-history-table")),
         ],
         fluid=True,

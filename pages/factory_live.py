@@ -16,6 +16,7 @@ from callbacks.common import (
     web_user,
 )
 from callbacks.factory_live import REFRESH_MS
+from callbacks.i18n import gettext as _
 from core.timeutil import utcnow
 
 dash.register_page(__name__, path="/factory/live", title="Live · Carbon Track", name="Live")
@@ -25,11 +26,11 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     """Render the live page; `?factory=<id>` preselects a factory for roles that may pick one."""
     user = web_user()
     if not page_allowed(user, "/factory/live"):
-        return not_permitted("the live page")
-    picker, _ = factory_picker("factory-live", user, parse_factory_id(factory))
+        return not_permitted(_("the live page"))
+    picker, _selected = factory_picker("factory-live", user, parse_factory_id(factory))
     return dbc.Container(
         [
-            page_header("Live", "Stack CO2 as it is measured; refreshes every few seconds. Times in "
+            page_header(_("Live"), "Stack CO2 as it is measured; refreshes every few seconds. Times in "
                                 f"{utcnow().astimezone(app_tz()).tzname()} (CARBONTRACK_TZ)."),
             dbc.Row([picker, dbc.Col(html.Div(id="factory-live-updated", className="small text-muted mt-4"),
                                      xs=12, md=7, lg=8)], className="mb-3"),
@@ -45,7 +46,7 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
                                         delay_show=1000), xs=12, lg=6),
                 ]
             ),
-            html.H3("Nodes", className="h6 mt-3"),
+            html.H3(_("Nodes"), className="h6 mt-3"),
             html.Div(id="factory-live-nodes"),
         ],
         fluid=True,

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_header, web_user
+from callbacks.i18n import gettext as _
 from core.access import is_admin
 from core.fleet.commands import COMMAND_KINDS, KIND_LABELS
 from core.measurement.calibration import CAL_ERROR_LIMIT_PCT, CAN_RECORD
@@ -25,32 +26,32 @@ def layout(device: str | None = None, **kwargs) -> html.Div:
     """Render the node page (HQ, admin, auditor; a factory manager for their own factory's nodes)."""
     user = web_user()
     if user is None:
-        return not_permitted("this node")
+        return not_permitted(_("this node"))
     children = [
-        page_header(f"Node {device or ''}".strip(), "Times in EAT. Commands are sent by administrators only; a node "
-                    "answers within a minute or the command shows 'timeout'."),
+        page_header(f"Node {device or ''}".strip(), _("Times in EAT. Commands are sent by administrators only; a node "
+                    "answers within a minute or the command shows 'timeout'.")),
         dcc.Store(id="hq-node-device", data=device),
         dcc.Interval(id="hq-node-interval", interval=2_000, n_intervals=0),
         html.Div(id="hq-node-info"),
     ]
     if is_admin(user):  # the callback checks again: hiding the form is not the protection
         children.append(dbc.Card(dbc.CardBody([
-            html.H3("Send a command", className="h6"),
+            html.H3(_("Send a command"), className="h6"),
             dbc.Row([
                 dbc.Col(dcc.Dropdown(id="hq-node-cmd", clearable=False, value="status",
                                      options=[{"label": KIND_LABELS[k], "value": k} for k in COMMAND_KINDS]),
                         xs=12, md=4),
                 dbc.Col(dbc.Input(id="hq-node-arg", type="number", placeholder="value (if the command takes one)"),
                         xs=12, md=3),
-                dbc.Col(dbc.Button("Send", id="hq-node-send", color="primary"), xs=12, md=2),
+                dbc.Col(dbc.Button(_("Send"), id="hq-node-send", color="primary"), xs=12, md=2),
             ], className="g-2"),
             html.Div(", ".join(f"{KIND_LABELS[k]}: {label} in {unit} ({hint})"
                                for k, (label, hint, unit) in ARG_HELP.items()), className="small text-muted mt-1"),
             html.Div(id="hq-node-feedback", className="mt-2"),
         ]), className="mb-3 shadow-sm"))
     children += quality_section(user)
-    children += [html.H3("Commands", className="h6 mt-3"), html.Div(id="hq-node-commands"),
-                 html.H3("Firmware history", className="h6 mt-3"), html.Div(id="hq-node-firmware")]
+    children += [html.H3(_("Commands"), className="h6 mt-3"), html.Div(id="hq-node-commands"),
+                 html.H3(_("Firmware history"), className="h6 mt-3"), html.Div(id="hq-node-firmware")]
     return dbc.Container(children, fluid=True)
 
 
@@ -64,7 +65,7 @@ def _cal_field(key: str, label: str, component, width: int = 3) -> dbc.Col:  # n
 def calibration_form() -> dbc.Card:
     """Record a zero or span check (HQ and admins; the callback checks the role again)."""
     return dbc.Card(dbc.CardBody([
-        html.H3("Record a calibration check", className="h6"),
+        html.H3(_("Record a calibration check"), className="h6"),
         html.Div(f"Calibration error = |measured − reference| ÷ span; a check fails above {CAL_ERROR_LIMIT_PCT} % "
                  "of span (40 CFR Part 75 App. A §3.1). A failed check puts the node's readings since its last "
                  "passed check of that kind out of control until a check passes.", className="small text-muted mb-2"),
@@ -79,7 +80,7 @@ def calibration_form() -> dbc.Card:
             _cal_field("span", "Span (ppm)", dbc.Input(id="hq-node-cal-span", type="number"), 2),
             _cal_field("note", "Note", dbc.Input(id="hq-node-cal-note", maxLength=300), 5),
         ], className="g-2"),
-        dbc.Button("Record check", id="hq-node-cal-save", color="primary"),
+        dbc.Button(_("Record check"), id="hq-node-cal-save", color="primary"),
         html.Div(id="hq-node-cal-feedback", className="mt-2"),
     ]), className="mb-3 shadow-sm")
 
@@ -90,6 +91,6 @@ def quality_section(user) -> list:  # noqa: ANN001
            html.H3("Measured-data quality", className="h6 mt-3"), html.Div(id="hq-node-quality")]
     if user.role in CAN_RECORD:  # the callback checks again: hiding the form is not the protection
         out.append(calibration_form())
-    out += [html.H3("Calibration checks", className="h6 mt-3"), html.Div(id="hq-node-cal-history"),
-            html.H3("Assignment history", className="h6 mt-3"), html.Div(id="hq-node-assignments")]
+    out += [html.H3(_("Calibration checks"), className="h6 mt-3"), html.Div(id="hq-node-cal-history"),
+            html.H3(_("Assignment history"), className="h6 mt-3"), html.Div(id="hq-node-assignments")]
     return out

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.i18n import gettext as _
 
 dash.register_page(__name__, path="/hq/nodes", title="Nodes · Carbon Track", name="Nodes")
 
@@ -15,18 +16,18 @@ def layout(**kwargs) -> html.Div:
     """Render the node health page (HQ, admin, auditor)."""
     user = web_user()
     if not page_allowed(user, "/hq/nodes"):
-        return not_permitted("node health")
+        return not_permitted(_("node health"))
     return dbc.Container(
         [
-            page_header("Node health", "Every sensor node. Times in EAT; online = heard from within 3 sample "
-                        "intervals (at least 5 minutes), and no 'offline' last will since."),
+            page_header(_("Node health"), _("Every sensor node. Times in EAT; online = heard from within 3 sample "
+                        "intervals (at least 5 minutes), and no 'offline' last will since.")),
             dcc.Interval(id="hq-nodes-interval", interval=30_000, n_intervals=0),
             dbc.Row([dbc.Col(dbc.Checklist(id="hq-nodes-problems", options=[
-                {"label": "Only nodes offline or below 50 % coverage (24 h)", "value": "problems"}], value=[],
+                {"label": _("Only nodes offline or below 50 % coverage (24 h)"), "value": "problems"}], value=[],
                 switch=True), xs=12)], className="mb-2"),
             dcc.Loading(html.Div(id="hq-nodes-summary")),
             dcc.Loading(html.Div(id="hq-nodes-table")),
-            html.H3("Listeners", className="h6 mt-4"),
+            html.H3(_("Listeners"), className="h6 mt-4"),
             html.Div(id="hq-nodes-listeners"),
         ],
         fluid=True,

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import app_tz, not_permitted, page_allowed, page_header, web_user
+from callbacks.i18n import gettext as _
 from callbacks.ranges import month_range_picker
 from core.timeutil import local_date, utcnow
 
@@ -17,13 +18,13 @@ def layout(**kwargs) -> html.Div:
     """Render the overview page (HQ, admin, auditor)."""
     user = web_user()
     if not page_allowed(user, "/hq"):
-        return not_permitted("the HQ overview")
+        return not_permitted(_("the HQ overview"))
     return dbc.Container(
         [
-            page_header("Network overview", "All factories. Months are local months (EAT); tonnes of CO2e. "
-                        "Click a region or a month to open its leaderboard."),
+            page_header(_("Network overview"), _("All factories. Months are local months (EAT); tonnes of CO2e. "
+                        "Click a region or a month to open its leaderboard.")),
             dbc.Row([*month_range_picker("hq-overview", local_date(utcnow(), app_tz())),
-                     dbc.Col(html.Div("Empty: year to date and the last 13 months.", className="small text-muted"),
+                     dbc.Col(html.Div(_("Empty: year to date and the last 13 months."), className="small text-muted"),
                              xs=12, md=4, className="align-self-end")], className="mb-2"),
             dcc.Interval(id="hq-overview-interval", interval=60_000, n_intervals=0),
             dcc.Location(id="hq-overview-go", refresh="callback-nav"),
@@ -34,7 +35,7 @@ def layout(**kwargs) -> html.Div:
             ]),
             dbc.Row([
                 dbc.Col(dcc.Graph(id="hq-overview-regions", config={"displaylogo": False}), xs=12, lg=6),
-                dbc.Col([html.H3("Sensor uptime, last 30 days", className="h6 mt-2"),
+                dbc.Col([html.H3(_("Sensor uptime, last 30 days"), className="h6 mt-2"),
                          html.Div(id="hq-overview-uptime")], xs=12, lg=6),
             ]),
         ],

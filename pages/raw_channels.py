@@ -17,6 +17,7 @@ from callbacks.common import (
     parse_factory_id,
     web_user,
 )
+from callbacks.i18n import gettext as _
 from callbacks.raw_channels import DEFAULT_DAYS
 from core.timeutil import local_date, utcnow
 
@@ -27,18 +28,18 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     """Render the raw channels page; the same roles as History; `?factory=<id>` preselects."""
     user = web_user()
     if not page_allowed(user, "/factory/history"):
-        return not_permitted("the raw channels")
+        return not_permitted(_("the raw channels"))
     picker, selected = factory_picker("raw-channels", user, parse_factory_id(factory))
     today = local_date(utcnow(), app_tz())
     return dbc.Container(
         [
-            page_header("Raw channels", "What each node measured: CO2 (ppm), flue gas temperature (°C) and "
-                        "velocity (m/s). Long ranges are reduced on the server to at most 2,000 points per line."),
-            html.A("← History", href="/factory/history" + (f"?factory={selected}" if selected else ""),
+            page_header(_("Raw channels"), _("What each node measured: CO2 (ppm), flue gas temperature (°C) and "
+                        "velocity (m/s). Long ranges are reduced on the server to at most 2,000 points per line.")),
+            html.A(_("← History"), href="/factory/history" + (f"?factory={selected}" if selected else ""),
                    className="small", id="raw-channels-back"),
             dbc.Row([
                 picker,
-                dbc.Col([dbc.Label("Dates (local days)", html_for="raw-channels-range",
+                dbc.Col([dbc.Label(_("Dates (local days)"), html_for="raw-channels-range",
                                    className="small text-muted mb-0"),
                          html.Div(dcc.DatePickerRange(id="raw-channels-range",
                                                       start_date=(today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),

@@ -54,7 +54,7 @@ IP_WINDOW = timedelta(minutes=15)
 FAILURE_DELAY_S = 0.5  # every failed attempt costs the guesser this long; tests patch it
 
 # Paths anyone may fetch: the sign-in page (matched exactly) and static files (no data in them).
-PUBLIC_PATHS = frozenset({"/login"})
+PUBLIC_PATHS = frozenset({"/login", "/language"})  # /language: the switch on the sign-in page
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon")
 # Dash's JSON endpoints: an anonymous caller gets 401 JSON rather than a redirect.
 API_PREFIXES = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies", "/_reload-hash")
@@ -74,6 +74,7 @@ class WebUser(UserMixin):
     full_name: str | None = None
     password_tag: str = ""  # changes when the password does: sessions from before a reset end
     session_token: str = ""  # the server-side session (core.accounts.sessions) this request belongs to
+    language: str | None = None  # the chosen portal language (app_user.language), None = not chosen
 
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive users
@@ -87,7 +88,7 @@ class WebUser(UserMixin):
     def from_row(cls, row: User, session_token: str = "") -> WebUser:
         """Snapshot a User row."""
         return cls(row.id, row.username, row.role, row.factory_id, bool(row.active), row.full_name,
-                   password_tag(row.password_hash), session_token)
+                   password_tag(row.password_hash), session_token, row.language)
 
 
 def password_tag(password_hash: str) -> str:
@@ -260,7 +261,7 @@ def load_web_user(session: Session, user_id: str) -> WebUser | None:
     return user
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Return `target` if it is a path on this site, else "/".
 
     Refused: any control character, space, DEL or backslash (browsers drop tabs and newlines and
@@ -287,34 +288,59 @@ def _csrf_token() -> str:
 
 
 LOGIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · Carbon Track</title>
+<title>{t_title} · Carbon Track</title>
 <link rel="stylesheet" href="/assets/00-bootstrap.min.css">
 <link rel="stylesheet" href="/assets/carbontrack.css">
 </head><body class="bg-light">
 <main class="container" style="max-width: 420px; margin-top: 10vh">
+  {switch}
   <h1 class="h3 mb-1">Carbon Track</h1>
-  <p class="text-muted mb-4">Emissions monitoring for KTDA tea factories</p>
+  <p class="text-muted mb-4">{t_tagline}</p>
   {message}
   <form method="post" action="/login" id="login-form" class="card card-body shadow-sm">
     <input type="hidden" name="csrf" value="{csrf}">
     <input type="hidden" name="next" value="{next}">
-    <label class="form-label" for="login-username">Username</label>
+    <label class="form-label" for="login-username">{t_username}</label>
     <input class="form-control mb-3" id="login-username" name="username" autocomplete="username"
            value="{username}" required autofocus>
-    <label class="form-label" for="login-password">Password</label>
+    <label class="form-label" for="login-password">{t_password}</label>
     <input class="form-control mb-3" id="login-password" name="password" type="password"
            autocomplete="current-password" required>
-    <button class="btn btn-success w-100" id="login-submit" type="submit">Sign in</button>
+    <button class="btn btn-success w-100" id="login-submit" type="submit">{t_title}</button>
   </form>
 </main></body></html>"""
 
 
+@dataclass(frozen=True)
+class PageLanguage:
+    """How the sign-in and sign-out pages speak the visitor's language.
+
+    Given by the web layer (init_auth's `page_language`): core holds no catalog. `translate`
+    takes the English text (also a filled-in message such as "wait 15 seconds"), `language`
+    gives the `<html lang>` code, `switch_html(csrf, next)` the language switch's HTML.
+    """
+
+    translate: Callable[[str], str] = str
+    language: Callable[[], str] = lambda: "en"
+    switch_html: Callable[[str, str], str] = lambda csrf, next_path: ""
+
+
+def _page_language() -> PageLanguage:
+    return flask.current_app.config.get("CT_PAGE_LANGUAGE") or PageLanguage()
+
+
 def _login_page(message: str = "", username: str = "", next_path: str = "/", status: int = 200) -> flask.Response:
-    alert = f'<div class="alert alert-danger" id="login-error">{html.escape(message)}</div>' if message else ""
+    lang = _page_language()
+    t = lang.translate
+    alert = f'<div class="alert alert-danger" id="login-error">{html.escape(t(message))}</div>' if message else ""
+    csrf = _csrf_token()
     body = LOGIN_PAGE.format(
-        message=alert, csrf=html.escape(_csrf_token()), next=html.escape(next_path), username=html.escape(username)
+        message=alert, csrf=html.escape(csrf), next=html.escape(next_path), username=html.escape(username),
+        lang=html.escape(lang.language()), switch=lang.switch_html(csrf, "/login?" + urlencode({"next": next_path})),
+        t_title=html.escape(t("Sign in")), t_tagline=html.escape(t("Emissions monitoring for KTDA tea factories")),
+        t_username=html.escape(t("Username")), t_password=html.escape(t("Password")),
     )
     resp = flask.make_response(body, status)
     resp.headers["Cache-Control"] = "no-store"
@@ -322,16 +348,16 @@ def _login_page(message: str = "", username: str = "", next_path: str = "/", sta
 
 
 LOGOUT_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign out · Carbon Track</title>
+<title>{t_title} · Carbon Track</title>
 <link rel="stylesheet" href="/assets/00-bootstrap.min.css">
 </head><body class="bg-light">
 <main class="container" style="max-width: 420px; margin-top: 10vh">
   <form method="post" action="/logout" id="logout-form" class="card card-body shadow-sm">
     <input type="hidden" name="csrf" value="{csrf}">
-    <p>Sign out of Carbon Track on this browser?</p>
-    <button class="btn btn-success w-100" id="logout-submit" type="submit">Sign out</button>
+    <p>{t_question}</p>
+    <button class="btn btn-success w-100" id="logout-submit" type="submit">{t_title}</button>
   </form>
 </main></body></html>"""
 
@@ -397,8 +423,10 @@ class TrustedProxyFix:
 
 
 def init_auth(server: flask.Flask, session_factory: sessionmaker[Session],
-              script_hashes: Callable[[], list[str]] | None = None, proxy_hops: int = 0) -> LoginManager:
+              script_hashes: Callable[[], list[str]] | None = None, proxy_hops: int = 0,
+              page_language: PageLanguage | None = None) -> LoginManager:
     """Install flask-login, server-side sessions, the sign-in/sign-out routes, the signed-in-only rule and the CSP."""
+    server.config["CT_PAGE_LANGUAGE"] = page_language or PageLanguage()
     if proxy_hops > 0:
         # Trust exactly this many proxies for the client address and the scheme (https), and only
         # when the request really comes from one of them (CARBONTRACK_TRUSTED_PROXIES).
@@ -444,9 +472,9 @@ def init_auth(server: flask.Flask, session_factory: sessionmaker[Session],
         if flask.request.method == "GET":
             if current_user.is_authenticated:
                 return flask.redirect("/")
-            return _login_page(next_path=_safe_next(flask.request.args.get("next")))
+            return _login_page(next_path=safe_next(flask.request.args.get("next")))
         form = flask.request.form
-        next_path = _safe_next(form.get("next"))
+        next_path = safe_next(form.get("next"))
         sent = form.get("csrf", "")
         expected = flask.session.get("csrf", "")
         if not expected or not secrets.compare_digest(sent, expected):
@@ -468,7 +496,11 @@ def init_auth(server: flask.Flask, session_factory: sessionmaker[Session],
     @server.route("/logout", methods=["GET", "POST"])
     def logout():  # noqa: ANN202
         if flask.request.method == "GET":  # a link or a prefetch never signs anyone out
-            resp = flask.make_response(LOGOUT_PAGE.format(csrf=html.escape(_csrf_token())))
+            lang = _page_language()
+            resp = flask.make_response(LOGOUT_PAGE.format(
+                csrf=html.escape(_csrf_token()), lang=html.escape(lang.language()),
+                t_title=html.escape(lang.translate("Sign out")),
+                t_question=html.escape(lang.translate("Sign out of Carbon Track on this browser?"))))
             resp.headers["Cache-Control"] = "no-store"
             return resp
         sent = flask.request.form.get("csrf", "")

@@ -60,3 +60,16 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+LANGUAGE_CODES = ("en", "sw")  # the portal's languages (English is the source, Swahili the translation)
+
+
+def set_language(session: Session, user_id: int, language: str | None) -> None:
+    """Store the portal language a user chose (None: follow the browser again).
+
+    A preference, not an admin edit: the row's version (issue 18) is left as it is.
+    """
+    if language is not None and language not in LANGUAGE_CODES:
+        raise UserError(f"unknown language {language!r}; languages: {', '.join(LANGUAGE_CODES)}")
+    session.execute(sa.update(User).where(User.id == user_id).values(language=language))
