@@ -332,3 +332,17 @@ def test_reports_grid_names_status_and_links(db):
     shown = dump(reports_table(reports, DEFAULT_TZ, {}, {kgw: "Kagwe"}, statuses))
     assert "reports-table" in shown and "reports-table-search" in shown and "reports-table-export" in shown
     assert '"pagination": true' in shown  # 137+ rows a month: paged
+
+
+def test_history_months_grid_keeps_numbers(db):
+    from callbacks.factory_history import history_data, month_grid_rows, monthly_table
+
+    Session, fx, users = db
+    data = history_data(users["hq"], fx.factory_ids["KGW"], "2026-08-01", "2026-10-31", Session, DEFAULT_TZ, NOW)
+    rows = month_grid_rows(data["monthly"])
+    assert [r["month"] for r in rows] == ["2026-08", "2026-09", "2026-10"]  # ISO months sort as text
+    assert [r["status"] for r in rows] == ["approved", "submitted", "submitted"]
+    assert all(r["made_tea_t"] == 220.0 for r in rows)  # web_helpers: 220,000 kg a month for KGW
+    assert all(isinstance(r["scope1_t"], float) for r in rows)
+    shown = dump(monthly_table(data["monthly"]))
+    assert "factory-history-month-table" in shown and "factory-history-month-table-export" in shown
