@@ -52,7 +52,8 @@
     missed: "danger", missing: "danger", late: "danger", firing: "danger", revoked: "secondary",
     submitted: "primary", draft: "warning", "awaiting": "primary", acknowledged: "warning",
     "not": "light", "no": "secondary", expired: "secondary", resolved: "secondary",
-    done: "success", failed: "danger", running: "info", pending: "secondary"
+    done: "success", failed: "danger", running: "info", pending: "secondary", valid: "success",
+    withdrawn: "secondary", "in": "success"
   };
   window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
   window.dashAgGridComponentFunctions.CtStatus = function (props) {

@@ -346,3 +346,17 @@ def test_history_months_grid_keeps_numbers(db):
     assert all(isinstance(r["scope1_t"], float) for r in rows)
     shown = dump(monthly_table(data["monthly"]))
     assert "factory-history-month-table" in shown and "factory-history-month-table-export" in shown
+
+
+def test_evidence_file_rows_link_to_the_download_route():
+    from types import SimpleNamespace
+
+    from callbacks.evidence import file_rows
+
+    f = SimpleNamespace(id=7, source="diesel", month=date(2026, 10, 1), declaration_id=None, filename="inv.pdf",
+                        content_type="application/pdf", size_bytes=1234, sha256="c" * 64, uploaded_by="kagwe",
+                        uploaded_at=NOW)
+    (row,) = file_rows([f], DEFAULT_TZ)
+    assert (row["for"], row["file"], row["file__href"], row["file__id"]) == (
+        "diesel 2026-10", "inv.pdf", "/evidence/download/7", "evidence-download-7")
+    assert row["bytes"] == 1234 and row["sha256"] == "c" * 16

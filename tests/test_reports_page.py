@@ -59,7 +59,9 @@ def _ids(component) -> set[str]:
                 if key.endswith("__id"):
                     found.add(value)
                     href = row[key[:-4] + "__href"]
-                    assert href == f"/reports/download/{value.rsplit('-', 1)[1]}", (value, href)
+                    # reports-download-7 -> /reports/download/7 (evidence-download-7 -> /evidence/download/7)
+                    route = value.rsplit("-", 2)[0]
+                    assert href == f"/{route}/download/{value.rsplit('-', 1)[1]}", (value, href)
         children = getattr(c, "children", None)
         if children is not None:
             walk(children)
