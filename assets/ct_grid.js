@@ -51,7 +51,9 @@
     met: "success", approved: "success", ok: "success", active: "success",
     missed: "danger", missing: "danger", late: "danger", firing: "danger", revoked: "secondary",
     submitted: "primary", draft: "warning", "awaiting": "primary", acknowledged: "warning",
-    "not": "light", "no": "secondary", expired: "secondary", resolved: "secondary"
+    "not": "light", "no": "secondary", expired: "secondary", resolved: "secondary",
+    done: "success", failed: "danger", running: "info", pending: "secondary", valid: "success",
+    withdrawn: "secondary", "in": "success"
   };
   window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
   window.dashAgGridComponentFunctions.CtStatus = function (props) {
@@ -68,5 +70,40 @@
       return window.React.createElement("a", {href: href, className: "ct-cell-link", title: text + " — open"}, badge);
     }
     return badge;
+  };
+})();
+
+/* Link and button cells. `CtLink`: the cell's text as a link to the row's `<field>__href` (a path on
+   this site only), with the row's `<field>__id` as the element id (tests and the download routes'
+   callers find it) and `cellRendererParams.className` as its class. `CtButton`: a button labelled
+   with the cell's text (none when the cell is empty); a click sets the grid's `cellRendererData`
+   to the row's `<field>__arg`, and the page's server callback acts on it after checking the user. */
+(function () {
+  "use strict";
+  var h = function () { return window.React.createElement.apply(window.React, arguments); };
+  function localPath(href) {
+    return typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/" && href.indexOf("\\") < 0;
+  }
+  window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
+  window.dashAgGridComponentFunctions.CtLink = function (props) {
+    var text = props.value === null || props.value === undefined ? "" : String(props.value);
+    var field = props.colDef ? props.colDef.field : "";
+    var href = props.data ? props.data[field + "__href"] : null;
+    if (!text || !localPath(href)) { return text; }
+    var attrs = {href: href, className: props.className || ""};
+    var id = props.data[field + "__id"];
+    if (typeof id === "string" && id) { attrs.id = id; }
+    return h("a", attrs, text);
+  };
+  window.dashAgGridComponentFunctions.CtButton = function (props) {
+    var text = props.value === null || props.value === undefined ? "" : String(props.value);
+    if (!text) { return ""; }
+    var field = props.colDef ? props.colDef.field : "";
+    var arg = props.data ? props.data[field + "__arg"] : null;
+    var attrs = {type: "button", className: props.className || "btn btn-sm btn-outline-secondary py-0",
+                 onClick: function () { props.setData(arg); }};
+    var id = props.data ? props.data[field + "__id"] : null;
+    if (typeof id === "string" && id) { attrs.id = id; }
+    return h("button", attrs, text);
   };
 })();

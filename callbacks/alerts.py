@@ -6,10 +6,11 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, html
+from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.grid import data_grid, grid_controls
 from core.access import AccessDenied
 from core.alerts.notify import reminders_sent, save_contact
 from core.alerts.state import AlertView, acknowledge, badge_count, list_alerts
@@ -17,10 +18,31 @@ from core.alerts.state import AlertView, acknowledge, badge_count, list_alerts
 STATE_COLORS = {"firing": "danger", "acknowledged": "warning", "resolved": "success"}
 
 
-def render_alerts(views: list[AlertView], can_ack: bool, tz: Any) -> Any:
-    """The alert table; an Acknowledge button on firing alerts for roles that may."""
-    if not views:
-        return empty_state("No alerts. All quiet.", "alerts-none")
+GRID_ID = "alerts-table"
+COLUMNS = [
+    {"field": "alert", "headerName": "Alert", "minWidth": 180, "tooltipField": "detail", "wrapText": True,
+     "autoHeight": True},
+    {"field": "state", "headerName": "State", "cellRenderer": "CtStatus", "minWidth": 110, "maxWidth": 150},
+    {"field": "action", "headerName": "Action", "cellRenderer": "CtButton", "sortable": False, "filter": False,
+     "minWidth": 130, "maxWidth": 150},
+    {"field": "since", "headerName": "Since (EAT)", "minWidth": 150, "priority": 2},
+    {"field": "who", "headerName": "Who and when", "minWidth": 200, "priority": 3, "wrapText": True, "autoHeight": True},
+    {"field": "detail", "headerName": "Detail", "minWidth": 200, "priority": 3},
+]
+
+
+REMINDER_GRID_ID = "alerts-reminder-table"
+REMINDER_COLUMNS = [
+    {"field": "factory", "headerName": "Factory", "minWidth": 150},
+    {"field": "month", "headerName": "Month", "maxWidth": 120},
+    {"field": "when", "headerName": "When (EAT)", "minWidth": 150, "priority": 2},
+    {"field": "user", "headerName": "Reminded", "priority": 3},
+    {"field": "channel", "headerName": "How", "priority": 3},
+]
+
+
+def alert_rows(views: list[AlertView], can_ack: bool, tz: Any) -> list[dict]:
+    """Alerts as grid rows; an Acknowledge button (CtButton) on firing alerts for roles that may."""
     rows = []
     for v in views:
         who = []
@@ -28,18 +50,38 @@ def render_alerts(views: list[AlertView], can_ack: bool, tz: Any) -> Any:
             who.append(f"acknowledged by {v.acknowledged_by} {fmt_eat(v.acknowledged_at, tz)}")
         if v.resolved_at:
             who.append(f"resolved by {v.resolved_by} {fmt_eat(v.resolved_at, tz)}")
-        button = (dbc.Button("Acknowledge", size="sm", id={"type": "alerts-ack", "index": v.id})
-                  if can_ack and v.state == "firing" else None)
-        rows.append(html.Tr([html.Td(fmt_eat(v.fired_at, tz)), html.Td(dbc.Badge(v.state, color=STATE_COLORS[v.state])),
-                             html.Td([html.Div(v.title), html.Div(v.detail or "", className="small text-muted")]),
-                             html.Td("; ".join(who) or "—", className="small"), html.Td(button)]))
-    head = ("Since (EAT)", "State", "Alert", "Who and when", "")
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], size="sm",
-                     responsive=True, id="alerts-table")
+        row = {"id": v.id, "since": fmt_eat(v.fired_at, tz), "state": v.state, "alert": v.title,
+               "detail": v.detail or "", "who": "; ".join(who) or "—", "action": ""}
+        if can_ack and v.state == "firing":
+            row.update(action="Acknowledge", action__arg=v.id, action__id=f"alerts-ack-{v.id}")
+        rows.append(row)
+    return rows
+
+
+def render_alerts(views: list[AlertView], can_ack: bool, tz: Any) -> Any:
+    """The alerts as a data grid; a click on Acknowledge sends the alert's id to the server (checked there)."""
+    if not views:
+        return empty_state("No alerts. All quiet.", "alerts-none")
+    return data_grid(GRID_ID, COLUMNS, alert_rows(views, can_ack, tz), export_name="alerts", search_label="Search alerts")
+
+
+def acknowledge_view(user, renderer_data: Any, session_factory) -> Any:  # noqa: ANN001
+    """Acknowledge the alert a grid button named (`cellRendererData`), if `user` may (core.alerts checks)."""
+    alert_id = renderer_data.get("value") if isinstance(renderer_data, dict) else None
+    if isinstance(alert_id, bool) or not isinstance(alert_id, int):
+        return dash.no_update
+    try:
+        with session_factory() as s:
+            a = acknowledge(s, user, alert_id)
+    except (AccessDenied, TypeError, ValueError):
+        return dbc.Alert("You cannot acknowledge this alert.", color="warning", id="alerts-ack-refused")
+    return html.Div(f"Acknowledged: {a.title}", className="small text-muted", id="alerts-ack-ok")
 
 
 def register(app: dash.Dash) -> None:
     """Attach the alerts page's callbacks to `app`."""
+    grid_controls(app, GRID_ID)
+    grid_controls(app, REMINDER_GRID_ID)
 
     @app.callback(Output("alerts-list", "children"), Output("alerts-badge-line", "children"),
                   Output("alerts-reminders", "children"),
@@ -55,27 +97,18 @@ def register(app: dash.Dash) -> None:
             reminded = reminders_sent(s, user)[:200]
         badge = html.Span(["Firing ", dbc.Badge(f"{firing:,}", color="danger" if firing else "secondary",
                                                 id="alerts-badge")])
-        rem = (dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Factory", "Month", "Reminded", "How", "When (EAT)")])),
-                          html.Tbody([html.Tr([html.Td(f"{r.factory_name} ({r.factory_code})"),
-                                               html.Td(f"{r.month:%B %Y}"), html.Td(r.username), html.Td(r.channel),
-                                               html.Td(fmt_eat(r.sent_at, tz))]) for r in reminded])],
-                         size="sm", id="alerts-reminder-table")
+        rem = (data_grid(REMINDER_GRID_ID, REMINDER_COLUMNS, [
+            {"factory": f"{r.factory_name} ({r.factory_code})", "month": f"{r.month:%Y-%m}", "user": r.username,
+             "channel": r.channel, "when": fmt_eat(r.sent_at, tz)} for r in reminded],
+            export_name="reminders", search_label="Search reminders")
                if reminded else empty_state("No reminders sent yet."))
         can_ack = user is not None and user.role in ("factory_manager", "hq", "admin")
         return render_alerts(views, can_ack, tz), badge, rem
 
-    @app.callback(Output("alerts-ack-feedback", "children"), Input({"type": "alerts-ack", "index": ALL}, "n_clicks"),
+    @app.callback(Output("alerts-ack-feedback", "children"), Input(GRID_ID, "cellRendererData"),
                   prevent_initial_call=True)
-    def _ack(clicks):  # noqa: ANN001, ANN202
-        trigger = ctx.triggered_id
-        if not trigger or not any(clicks or []):
-            return dash.no_update
-        try:
-            with app_session_factory()() as s:
-                a = acknowledge(s, web_user(), int(trigger.get("index")))
-        except (AccessDenied, TypeError, ValueError):
-            return dbc.Alert("You cannot acknowledge this alert.", color="warning", id="alerts-ack-refused")
-        return html.Div(f"Acknowledged: {a.title}", className="small text-muted", id="alerts-ack-ok")
+    def _ack(data):  # noqa: ANN001, ANN202
+        return acknowledge_view(web_user(), data, app_session_factory())
 
     @app.callback(Output("alerts-save-feedback", "children"), Input("alerts-save", "n_clicks"),
                   State("alerts-email", "value"), State("alerts-phone", "value"), State("alerts-optout", "value"),

@@ -25,6 +25,7 @@ from dash import Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from callbacks.common import app_config, fmt_eat, session_factory, web_user
+from callbacks.grid import data_grid, grid_controls
 from core.access import AccessDenied, allowed_factory_ids
 from core.evidence.declarations import add_declaration, add_lab_ncv, visible_declarations, visible_lab_ncvs
 from core.evidence.files import (
@@ -42,6 +43,35 @@ log = logging.getLogger(__name__)
 
 DOWNLOAD_RULE = "/evidence/download/<int:evidence_id>"
 LIST_MONTHS = 13
+FILES_GRID_ID, DECL_GRID_ID, LAB_GRID_ID = "evidence-table", "evidence-declarations", "evidence-lab-ncvs"
+FILE_COLUMNS = [
+    {"field": "for", "headerName": "For", "minWidth": 140},
+    {"field": "file", "headerName": "File", "cellRenderer": "CtLink", "minWidth": 150, "tooltipField": "file"},
+    {"field": "at", "headerName": "Uploaded (EAT)", "minWidth": 150, "priority": 2},
+    {"field": "by", "headerName": "By", "priority": 2},
+    {"field": "type", "headerName": "Type", "priority": 3},
+    {"field": "bytes", "headerName": "Bytes", "filter": "agNumberColumnFilter", "type": "numericColumn", "priority": 3},
+    {"field": "sha256", "headerName": "SHA-256", "tooltipField": "sha256_full", "priority": 3},
+]
+DECL_COLUMNS = [
+    {"field": "reference", "headerName": "Reference", "minWidth": 130},
+    {"field": "supplier", "headerName": "Supplier"},
+    {"field": "status", "headerName": "Status", "cellRenderer": "CtStatus", "priority": 2},
+    {"field": "id", "headerName": "Id", "filter": "agNumberColumnFilter", "maxWidth": 90, "priority": 2},
+    {"field": "source", "headerName": "Fuel", "priority": 3},
+    {"field": "scheme", "headerName": "Scheme", "priority": 3},
+    {"field": "validity", "headerName": "Validity", "minWidth": 180, "priority": 3},
+]
+LAB_COLUMNS = [
+    {"field": "lot", "headerName": "Lot", "filter": "agNumberColumnFilter", "maxWidth": 100},
+    {"field": "ncv", "headerName": "NCV (MJ/kg)", "filter": "agNumberColumnFilter", "type": "numericColumn"},
+    {"field": "basis", "headerName": "Basis", "priority": 2},
+    {"field": "status", "headerName": "Status", "cellRenderer": "CtStatus", "priority": 2},
+    {"field": "source", "headerName": "Fuel", "priority": 3},
+    {"field": "lab", "headerName": "Laboratory", "priority": 3},
+    {"field": "certificate", "headerName": "Certificate", "priority": 3},
+    {"field": "file", "headerName": "File id", "priority": 3},
+]
 
 
 def _store() -> BlobStore:
@@ -157,33 +187,31 @@ def evidence_list(user, tz) -> html.Div:  # noqa: ANN001
         files = evidence_for(s, ids, add_months(today, -LIST_MONTHS), add_months(today, 1))
         decls = visible_declarations(s, user)
         labs = visible_lab_ncvs(s, user)
-    if files:
-        rows = [html.Tr([
-            html.Td(f"{f.source} {f.month:%Y-%m}" if f.month else f"declaration {f.declaration_id}"),
-            html.Td(html.A(f.filename, href=download_url(f.id), id=f"evidence-download-{f.id}", target="_blank")),
-            html.Td(f.content_type), html.Td(f"{f.size_bytes:,}"), html.Td(html.Code(f.sha256[:16]), title=f.sha256),
-            html.Td(f.uploaded_by or ""), html.Td(fmt_eat(f.uploaded_at, tz)),
-        ]) for f in files]
-        head = html.Thead(html.Tr([html.Th(h) for h in ("For", "File", "Type", "Bytes", "SHA-256", "By", "At")]))
-        files_view: Any = dbc.Table([head, html.Tbody(rows)], size="sm", responsive=True, id="evidence-table")
-    else:
-        files_view = html.Div("No evidence files yet.", className="text-muted small", id="evidence-empty")
-    decl_rows = [html.Tr([html.Td(d.id), html.Td(d.source), html.Td(d.supplier), html.Td(d.scheme),
-                          html.Td(d.reference), html.Td(f"{d.valid_from} to {d.valid_to}"),
-                          html.Td("withdrawn" if d.withdrawn_at else "valid")]) for d in decls]
-    decl_view = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Id", "Fuel", "Supplier", "Scheme", "Reference",
-                                                                  "Validity", "Status")])),
-                           html.Tbody(decl_rows)], size="sm", responsive=True, id="evidence-declarations")
-    lab_rows = [html.Tr([html.Td(x.declaration_id), html.Td(x.source), html.Td(f"{x.ncv_mj_per_kg:g}"),
-                         html.Td(x.basis + (f" at {x.moisture_fraction:g}" if x.moisture_fraction is not None else "")),
-                         html.Td(x.lab), html.Td(x.certificate_ref), html.Td(x.evidence_file_id or ""),
-                         html.Td("withdrawn" if x.withdrawn_at else "in use")]) for x in labs]
-    lab_view = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Lot", "Fuel", "NCV MJ/kg", "Basis", "Laboratory",
-                                                                 "Certificate", "File", "Status")])),
-                          html.Tbody(lab_rows)], size="sm", responsive=True, id="evidence-lab-ncvs")
+    files_view: Any = (data_grid(FILES_GRID_ID, FILE_COLUMNS, file_rows(files, tz), export_name="evidence-files",
+                                 search_label="Search files") if files else
+                       html.Div("No evidence files yet.", className="text-muted small", id="evidence-empty"))
+    decl_rows = [{"id": d.id, "source": d.source, "supplier": d.supplier, "scheme": d.scheme, "reference": d.reference,
+                  "validity": f"{d.valid_from} to {d.valid_to}", "status": "withdrawn" if d.withdrawn_at else "valid"}
+                 for d in decls]
+    lab_rows = [{"lot": x.declaration_id, "source": x.source, "ncv": x.ncv_mj_per_kg,
+                 "basis": x.basis + (f" at {x.moisture_fraction:g}" if x.moisture_fraction is not None else ""),
+                 "lab": x.lab, "certificate": x.certificate_ref, "file": x.evidence_file_id,
+                 "status": "withdrawn" if x.withdrawn_at else "in use"} for x in labs]
     return html.Div([html.H3("Files", className="h6"), files_view,
-                     html.H3("Supplier sustainability declarations", className="h6 mt-3"), decl_view,
-                     html.H3("Laboratory NCVs of fuel lots", className="h6 mt-3"), lab_view])
+                     html.H3("Supplier sustainability declarations", className="h6 mt-3"),
+                     data_grid(DECL_GRID_ID, DECL_COLUMNS, decl_rows, export_name="declarations",
+                               search_label="Search declarations"),
+                     html.H3("Laboratory NCVs of fuel lots", className="h6 mt-3"),
+                     data_grid(LAB_GRID_ID, LAB_COLUMNS, lab_rows, export_name="lab-ncvs",
+                               search_label="Search lab NCVs")])
+
+
+def file_rows(files: list, tz) -> list[dict]:  # noqa: ANN001
+    """Evidence files as grid rows; the file name links to the download route (which checks the user)."""
+    return [{"id": f.id, "for": f"{f.source} {f.month:%Y-%m}" if f.month else f"declaration {f.declaration_id}",
+             "file": f.filename, "file__href": download_url(f.id), "file__id": f"evidence-download-{f.id}",
+             "type": f.content_type, "bytes": f.size_bytes, "sha256": f.sha256[:16], "sha256_full": f.sha256,
+             "by": f.uploaded_by or "", "at": fmt_eat(f.uploaded_at, tz)} for f in files]
 
 
 def _download(evidence_id: int) -> flask.Response:
@@ -215,6 +243,8 @@ def register_evidence_routes(server: flask.Flask) -> None:
 def register(app: dash.Dash) -> None:
     """Attach the Evidence page's callbacks and the download route to `app`."""
     register_evidence_routes(app.server)
+    for grid_id in (FILES_GRID_ID, DECL_GRID_ID, LAB_GRID_ID):
+        grid_controls(app, grid_id)
 
     @app.callback(
         Output("evidence-upload-status", "children"),

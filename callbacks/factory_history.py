@@ -9,13 +9,13 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc
 
 from callbacks.common import (
+    TONNE_KG,
     app_gwp,
     app_tz,
     empty_state,
-    fmt_num,
     fmt_pct,
     fmt_t,
     kpi_card,
@@ -30,6 +30,7 @@ from callbacks.figures import (
     monthly_figure,
     reconciliation_figure,
 )
+from callbacks.grid import data_grid, grid_controls
 from callbacks.i18n import format_month
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
@@ -153,30 +154,61 @@ def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any
     return fig
 
 
+MONTH_GRID_ID = "factory-history-month-table"
+MONTH_COLUMNS = [
+    {"field": "month", "headerName": "Month", "minWidth": 100, "maxWidth": 130},
+    {"field": "status", "headerName": "Status", "cellRenderer": "CtStatus", "minWidth": 100},
+    {"field": "scope1_t", "headerName": "Scope 1 (t CO2e)", "filter": "agNumberColumnFilter", "type": "numericColumn"},
+    {"field": "intensity", "headerName": "Intensity (kg CO2e/kg)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "priority": 2},
+    {"field": "target", "headerName": "Target", "cellRenderer": "CtStatus", "priority": 2},
+    {"field": "scope2_t", "headerName": "Scope 2 (t CO2e)", "filter": "agNumberColumnFilter", "type": "numericColumn",
+     "priority": 2},
+    {"field": "made_tea_t", "headerName": "Made tea (t)", "filter": "agNumberColumnFilter", "type": "numericColumn",
+     "priority": 3},
+    {"field": "biogenic_t", "headerName": "Biogenic (t CO2)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "priority": 3},
+    {"field": "measured_t", "headerName": "Measured (t CO2)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "priority": 3},
+    {"field": "substituted_t", "headerName": "Substituted (t CO2)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "tooltipField": "substitution_methods", "priority": 3},
+    {"field": "substituted_h", "headerName": "Substituted sensor-hours", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "priority": 3},
+    {"field": "reconciliation_pct", "headerName": "Measured vs calculated (%)", "filter": "agNumberColumnFilter",
+     "type": "numericColumn", "priority": 3},
+    {"field": "coverage_pct", "headerName": "Coverage (%)", "filter": "agNumberColumnFilter", "type": "numericColumn",
+     "priority": 3},
+]
+
+
+def _t(kg: float | None) -> float | None:
+    return None if kg is None else round(kg / TONNE_KG, 1)
+
+
+def month_grid_rows(rows: list[dict]) -> list[dict]:
+    """The monthly numbers as grid rows: numbers stay numbers (they sort and filter), units in the headers."""
+    out = []
+    for r in rows:
+        out.append({
+            "month": r["month"].strftime("%Y-%m"), "status": r["status"],
+            "scope1_t": _t(r["scope1_kg"]), "scope2_t": _t(r["scope2_kg"]), "biogenic_t": _t(r["biogenic_co2_kg"]),
+            "measured_t": _t(r["measured_co2_kg"]), "substituted_t": _t(r.get("substituted_co2_kg")),
+            "substituted_h": r.get("substituted_hours") or 0, "substitution_methods": r.get("substitution_methods") or "",
+            "reconciliation_pct": None if r["reconciliation_pct"] is None else round(r["reconciliation_pct"]),
+            "made_tea_t": _t(r["made_tea_kg"]),
+            "intensity": None if r["intensity"] is None else round(r["intensity"], 3),
+            "target": {True: "met", False: "missed"}.get(r["target_met"], "—"),
+            "coverage_pct": None if r["coverage"] is None else round(r["coverage"] * 100),
+        })
+    return out
+
+
 def monthly_table(rows: list[dict]) -> Any:
-    """Return the monthly numbers as a table (units in the headers)."""
+    """Return the monthly numbers as a data grid (units in the headers; on a phone the key columns only)."""
     if not rows:
         return empty_state(_("No months in this range."))
-    head = ("Month", "Status", "Scope 1 (t CO2e)", "Scope 2 (t CO2e)", "Biogenic (t CO2)", "Measured (t CO2)",
-            "Substituted (t CO2)", "Substituted sensor-hours", "Measured vs calculated", "Made tea (t)", "Intensity (kg CO2e/kg)", "Target", "Coverage")
-    body = []
-    for r in rows:
-        badge = {True: dbc.Badge("met", color="success"), False: dbc.Badge("missed", color="danger")}.get(
-            r["target_met"], "—")
-        body.append(html.Tr([
-            html.Td(format_month(r["month"], abbreviated=True)), html.Td(r["status"]),
-            html.Td(fmt_t(r["scope1_kg"])), html.Td(fmt_t(r["scope2_kg"])), html.Td(fmt_t(r["biogenic_co2_kg"])),
-            html.Td(fmt_t(r["measured_co2_kg"])),
-            html.Td(fmt_t(r.get("substituted_co2_kg")), className="substituted" if r.get("substituted_hours") else None,
-                    title=r.get("substitution_methods") or None),
-            html.Td(f"{r.get('substituted_hours') or 0:,} h",
-                    className="substituted" if r.get("substituted_hours") else None),
-            html.Td("—" if r["reconciliation_pct"] is None else f"{r['reconciliation_pct']:+.0f} %"),
-            html.Td(fmt_t(r["made_tea_kg"])), html.Td(fmt_num(r["intensity"], "", 3)), html.Td(badge),
-            html.Td(fmt_pct(r["coverage"])),
-        ]))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
-                     responsive=True, id="factory-history-month-table")
+    return data_grid(MONTH_GRID_ID, MONTH_COLUMNS, month_grid_rows(rows), export_name="months",
+                     search_label="Search months")
 
 
 def add_substituted_trace(fig: Any, days: list[date], substituted: dict[date, tuple[float, int]]) -> Any:
@@ -308,6 +340,7 @@ def to_xlsx(data: dict) -> bytes:
 
 def register(app: dash.Dash) -> None:
     """Attach the history page's callbacks to `app`."""
+    grid_controls(app, MONTH_GRID_ID)
 
     @app.callback(
         Output("factory-history-kpis", "children"), Output("factory-history-daily", "figure"),

@@ -23,12 +23,14 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import flask
+import sqlalchemy as sa
 from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from callbacks.common import app_config, app_tz, fmt_eat, session_factory, web_user
+from callbacks.grid import data_grid, grid_controls
 from core.access import AccessDenied, can_approve
-from core.models import ROLE_FACTORY_MANAGER
+from core.models import ROLE_FACTORY_MANAGER, Factory
 from core.reporting.periods import PERIOD_YEAR, Period, quarter_of
 from core.reporting.reports import (
     NETWORK_SCOPE,
@@ -95,10 +97,6 @@ def scope_options(session, user) -> list[dict]:  # noqa: ANN001
 
     opts = [{"label": "Every factory and the network", "value": SCOPE_ALL},
             {"label": "Network workbook only", "value": NETWORK_SCOPE}]
-    import sqlalchemy as sa
-
-    from core.models import Factory
-
     ids = {o["value"] for o in factory_options(session, user)}
     for fid, code, name in session.execute(sa.select(Factory.id, Factory.code, Factory.name).order_by(Factory.name)):
         if fid in ids:
@@ -106,48 +104,97 @@ def scope_options(session, user) -> list[dict]:  # noqa: ANN001
     return opts
 
 
-def _status_badge(status: str) -> dbc.Badge:
-    color = {"done": "success", "failed": "danger", "running": "info", "pending": "secondary"}.get(status, "secondary")
-    return dbc.Badge(status, color=color)
-
-
-def _verification_cell(verifs: list, tz) -> Any:  # noqa: ANN001
+def _verification_text(verifs: list, tz) -> str:  # noqa: ANN001
     if not verifs:
         return "—"
     v = verifs[-1]
-    return html.Span(f"{v.opinion} — {v.verifier_username}, {fmt_eat(v.verified_at, tz)}",
-                     title=v.statement, className="small text-success")
+    return f"{v.opinion} — {v.verifier_username}, {fmt_eat(v.verified_at, tz)}"
 
 
-def reports_table(reports: list, tz, verifications: dict | None = None) -> html.Div:  # noqa: ANN001
-    """The list of report versions with download links and sign-offs; failures show their reason."""
-    verifications = verifications or {}
+GRID_ID = "reports-table"
+COLUMNS = [
+    {"field": "factory", "headerName": "Workbook", "minWidth": 170, "tooltipField": "factory"},
+    {"field": "period", "headerName": "Period", "minWidth": 100},
+    {"field": "download", "headerName": "File", "cellRenderer": "CtLink", "sortable": False, "filter": False,
+     "cellRendererParams": {"className": "btn btn-sm btn-outline-success py-0"}, "minWidth": 110, "maxWidth": 130},
+    {"field": "data_status", "headerName": "Month's data", "cellRenderer": "CtStatus", "minWidth": 120,
+     "priority": 2, "headerTooltip": "The factory's data for the period: approved, submitted, draft or missing"},
+    {"field": "version", "headerName": "Version", "filter": "agNumberColumnFilter", "maxWidth": 110, "priority": 3},
+    {"field": "status", "headerName": "Workbook status", "cellRenderer": "CtStatus", "priority": 2},
+    {"field": "generated", "headerName": "Generated (EAT)", "minWidth": 150, "priority": 3},
+    {"field": "requested_by", "headerName": "Requested by", "priority": 3},
+    {"field": "sha256", "headerName": "SHA-256", "tooltipField": "sha256_full", "priority": 3},
+    {"field": "verification", "headerName": "Verification", "minWidth": 180, "priority": 3,
+     "tooltipField": "verification"},
+]
+
+
+def data_statuses(session, reports: list) -> dict[int, str]:  # noqa: ANN001
+    """The data status of each factory report's period: approved / submitted / draft / missing.
+
+    A quarter or year whose months differ reads e.g. "submitted · 2 approved, 1 submitted" (the least
+    advanced month first, so it sorts and colours by what still needs doing). The network workbook
+    has no one status ("").
+    """
+    from core.models import MonthlySubmission
+
+    wanted = {r.id: (r.factory_id, Period(r.period or "month", r.month).months) for r in reports
+              if r.factory_id is not None}
+    if not wanted:
+        return {}
+    factory_ids = {f for f, _ in wanted.values()}
+    months = {m for _, ms in wanted.values() for m in ms}
+    found = {(f, m): st for f, m, st in session.execute(
+        sa.select(MonthlySubmission.factory_id, MonthlySubmission.month, MonthlySubmission.status)
+        .where(MonthlySubmission.factory_id.in_(factory_ids), MonthlySubmission.month.in_(months)))}
+    order = ("missing", "draft", "submitted", "approved")
+    out: dict[int, str] = {}
+    for rid, (fid, ms) in wanted.items():
+        statuses = [found.get((fid, m)) or "missing" for m in ms]
+        counts = {s: statuses.count(s) for s in order if s in statuses}
+        worst = next(iter(counts))
+        out[rid] = worst if len(counts) == 1 else f"{worst} · " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    return out
+
+
+def grid_rows(reports: list, tz, verifications: dict | None = None, names: dict | None = None,  # noqa: ANN001
+              statuses: dict | None = None) -> list[dict]:
+    """The report versions as grid rows: the workbook's factory name, the period's data status, the
+    download link (finished workbooks only; the route checks the user again) or why there is none."""
+    verifications, names, statuses = verifications or {}, names or {}, statuses or {}
+    rows = []
+    for r in reports:
+        row = {
+            "id": r.id, "code": r.scope_key,
+            "factory": "Network" if r.scope_key == NETWORK_SCOPE else f"{names.get(r.factory_id, r.scope_key)} "
+                                                                        f"({r.scope_key})",
+            "period": Period(r.period or "month", r.month).label, "version": r.version, "status": r.status,
+            "data_status": statuses.get(r.id, ""),
+            "generated": fmt_eat(r.generated_at, tz) if r.generated_at else "—",
+            "requested_by": r.requested_by or "", "sha256": r.sha256[:12] if r.sha256 else "—",
+            "sha256_full": r.sha256 or "", "verification": _verification_text(verifications.get(r.id, []), tz),
+        }
+        if r.status == STATUS_DONE:
+            row.update(download="Download", download__href=download_url(r.id), download__id=f"reports-download-{r.id}")
+        else:
+            row["download"] = (r.error or "failed") if r.status == STATUS_FAILED else "in progress"
+        rows.append(row)
+    return rows
+
+
+def reports_table(reports: list, tz, verifications: dict | None = None, names: dict | None = None,  # noqa: ANN001
+                  statuses: dict | None = None) -> Any:
+    """The list of report versions as a data grid: download links, data status, sign-offs; failures show their reason."""
     if not reports:
         return dbc.Alert("No reports yet. The scheduler writes last month's workbooks on the 1st at 02:00.",
                          color="light", className="border text-muted", id="reports-empty")
-    rows = []
-    for r in reports:
-        if r.status == STATUS_DONE:
-            action = html.A("Download", href=download_url(r.id), id=f"reports-download-{r.id}",
-                            className="btn btn-sm btn-outline-success", target="_blank")
-        elif r.status == STATUS_FAILED:
-            action = html.Span(r.error or "failed", className="text-danger small")
-        else:
-            action = html.Span("in progress", className="text-muted small")
-        rows.append(html.Tr([
-            html.Td(Period(r.period or "month", r.month).label),
-            html.Td("Network" if r.scope_key == NETWORK_SCOPE else r.scope_key),
-            html.Td(f"v{r.version}"),
-            html.Td(_status_badge(r.status)),
-            html.Td(fmt_eat(r.generated_at, tz) if r.generated_at else "—"),
-            html.Td(r.requested_by or ""),
-            html.Td(html.Code(r.sha256[:12]) if r.sha256 else "—", title=r.sha256 or ""),
-            html.Td(_verification_cell(verifications.get(r.id, []), tz), id=f"reports-verification-{r.id}"),
-            html.Td(action),
-        ]))
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Period", "Scope", "Version", "Status", "Generated",
-                                                    "Requested by", "SHA-256", "Verification", "")]))
-    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True, id="reports-table")
+    return data_grid(GRID_ID, COLUMNS, grid_rows(reports, tz, verifications, names, statuses), export_name="reports",
+                     search_label="Search workbooks")
+
+
+def _status_badge(status: str) -> dbc.Badge:
+    color = {"done": "success", "failed": "danger", "running": "info", "pending": "secondary"}.get(status, "secondary")
+    return dbc.Badge(status, color=color)
 
 
 def runs_table(runs: list, tz) -> html.Div:  # noqa: ANN001
@@ -182,7 +229,10 @@ def render_lists(user, month_text: str | None = None) -> tuple[Any, Any]:  # noq
     with session_factory()() as s:
         reports = visible_reports(s, user, month)
         runs = recent_job_runs(s) if user is not None and user.role != ROLE_FACTORY_MANAGER else None
-        table = reports_table(reports, tz, verifications_for(s, [r.id for r in reports]))
+        names = dict(s.execute(sa.select(Factory.id, Factory.name).where(
+            Factory.id.in_({r.factory_id for r in reports if r.factory_id is not None}))).all())
+        table = reports_table(reports, tz, verifications_for(s, [r.id for r in reports]), names,
+                              data_statuses(s, reports))
         run_view = runs_table(runs, tz) if runs is not None else None
     return table, run_view
 
@@ -352,6 +402,7 @@ def register_report_routes(server: flask.Flask) -> None:
 def register(app: dash.Dash) -> None:
     """Attach the Reports page's callbacks and the download route to `app`."""
     register_report_routes(app.server)
+    grid_controls(app, GRID_ID)
 
     @app.callback(
         Output("reports-verify-status", "children"),

@@ -298,3 +298,65 @@ def test_day_range_rules():
     first, last = day_range("2001-01-01", "2026-11-28", DEFAULT_TZ, NOW)
     assert (last - first).days == 365
     assert day_range("2030-01-01", [1], DEFAULT_TZ, NOW) == (TODAY - timedelta(days=1), TODAY)
+
+
+# --- reports grid (H17d) -----------------------------------------------------------------------
+
+def test_reports_grid_names_status_and_links(db):
+    from types import SimpleNamespace
+
+    from callbacks.reports import data_statuses, grid_rows, reports_table
+
+    Session, fx, _ = db
+    kgw = fx.factory_ids["KGW"]
+
+    def rep(rid, scope, period, month, status="done", factory_id=kgw, error=None):  # noqa: ANN001, ANN202
+        return SimpleNamespace(id=rid, scope_key=scope, factory_id=factory_id, period=period, month=month,
+                               version=1, status=status, generated_at=NOW if status == "done" else None,
+                               requested_by="scheduler", sha256="ab" * 32 if status == "done" else None, error=error)
+
+    reports = [rep(1, "KGW", "month", date(2026, 8, 1)), rep(2, "KGW", "month", date(2026, 10, 1)),
+               rep(3, "KGW", "month", date(2026, 11, 1), status="failed", error="no data"),
+               rep(4, "KGW", "quarter", date(2026, 10, 1)), rep(5, "NETWORK", "month", date(2026, 10, 1), factory_id=None),
+               rep(6, "KGW", "quarter", date(2026, 7, 1))]
+    with Session() as s:
+        statuses = data_statuses(s, reports)
+    # web_helpers: months more than two back approved, the last two submitted, the current one not started.
+    assert statuses == {1: "approved", 2: "submitted", 3: "missing", 4: "missing · 2 missing, 1 submitted",
+                        6: "submitted · 1 submitted, 2 approved"}
+    rows = {r["id"]: r for r in grid_rows(reports, DEFAULT_TZ, {}, {kgw: "Kagwe"}, statuses)}
+    assert rows[1]["factory"] == "Kagwe (KGW)" and rows[5]["factory"] == "Network" and rows[5]["data_status"] == ""
+    assert rows[1]["download__href"] == "/reports/download/1" and rows[1]["download__id"] == "reports-download-1"
+    assert rows[3]["download"] == "no data" and "download__href" not in rows[3]  # a failure says why, no link
+    assert rows[4]["period"] == "2026-Q4"
+    shown = dump(reports_table(reports, DEFAULT_TZ, {}, {kgw: "Kagwe"}, statuses))
+    assert "reports-table" in shown and "reports-table-search" in shown and "reports-table-export" in shown
+    assert '"pagination": true' in shown  # 137+ rows a month: paged
+
+
+def test_history_months_grid_keeps_numbers(db):
+    from callbacks.factory_history import history_data, month_grid_rows, monthly_table
+
+    Session, fx, users = db
+    data = history_data(users["hq"], fx.factory_ids["KGW"], "2026-08-01", "2026-10-31", Session, DEFAULT_TZ, NOW)
+    rows = month_grid_rows(data["monthly"])
+    assert [r["month"] for r in rows] == ["2026-08", "2026-09", "2026-10"]  # ISO months sort as text
+    assert [r["status"] for r in rows] == ["approved", "submitted", "submitted"]
+    assert all(r["made_tea_t"] == 220.0 for r in rows)  # web_helpers: 220,000 kg a month for KGW
+    assert all(isinstance(r["scope1_t"], float) for r in rows)
+    shown = dump(monthly_table(data["monthly"]))
+    assert "factory-history-month-table" in shown and "factory-history-month-table-export" in shown
+
+
+def test_evidence_file_rows_link_to_the_download_route():
+    from types import SimpleNamespace
+
+    from callbacks.evidence import file_rows
+
+    f = SimpleNamespace(id=7, source="diesel", month=date(2026, 10, 1), declaration_id=None, filename="inv.pdf",
+                        content_type="application/pdf", size_bytes=1234, sha256="c" * 64, uploaded_by="kagwe",
+                        uploaded_at=NOW)
+    (row,) = file_rows([f], DEFAULT_TZ)
+    assert (row["for"], row["file"], row["file__href"], row["file__id"]) == (
+        "diesel 2026-10", "inv.pdf", "/evidence/download/7", "evidence-download-7")
+    assert row["bytes"] == 1234 and row["sha256"] == "c" * 16

@@ -90,3 +90,69 @@ def test_wgrid002_submission_cell_opens_the_entry_month(dash_duo, site):  # noqa
     wait_idle(dash_duo)
     dash_duo.wait_for_contains_text("#factory-entry-month", last.strftime("%B %Y"))
     dash_duo.wait_for_contains_text("#factory-entry-factory", "Mataara")
+
+
+def _add_reports(Session, fx, months: int) -> int:  # noqa: ANN001, N803
+    """`months` months of finished workbooks for the three factories and the network (rows only: the
+    download route itself is tested in test_reports_page.py)."""
+    from core.models import Report
+
+    this = month_start(local_date(utcnow(), DEFAULT_TZ))
+    n = 0
+    with Session() as s:
+        for i in range(1, months + 1):
+            m = add_months(this, -i)
+            for code in ("KGW", "MTR", "CHG", "NETWORK"):
+                s.add(Report(kind="network" if code == "NETWORK" else "factory", scope_key=code, period="month",
+                             factory_id=fx.factory_ids.get(code), month=m, version=1, status="done",
+                             path=f"x/{code}-{m}.xlsx", sha256=f"{n:064x}", requested_by="scheduler",
+                             generated_at=utcnow()))
+                n += 1
+        s.commit()
+    return n
+
+
+def test_wgrid003_reports_grid_pages_sorts_searches_exports(dash_duo, site):  # noqa: F811
+    app, Session, fx = site
+    total = _add_reports(Session, fx, 35)  # 140 rows, as many as the 137 seen: more than one page of 100
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "hq")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/reports")
+    dash_duo.wait_for_element("#reports-table .ag-row")
+    api = "dash_ag_grid.getApi('reports-table')"
+    assert until(lambda: dash_duo.driver.execute_script(
+        f"try {{ return {api}.getDisplayedRowCount(); }} catch (e) {{ return null; }}"), total) == total
+    assert dash_duo.driver.execute_script(f"return {api}.paginationGetTotalPages();") == 2
+    # Names beside the codes, and the download link of a visible row (the route checks the user).
+    text = dash_duo.find_element("#reports-table").text
+    assert "Kagwe (KGW)" in text or "Mataara (MTR)" in text or "Chinga (CHG)" in text
+    links = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#reports-table a[id^='reports-download-']")
+    assert links and all(a.get_attribute("href").startswith(base + "/reports/download/") for a in links)
+    # Sort by the workbook name: Chinga first, the network last.
+    header = "#reports-table .ag-header-cell[col-id='factory'] .ag-header-cell-label"
+    click(dash_duo, header)
+    codes = until(lambda: (grid_codes(dash_duo, "reports-table") or [None])[0], "CHG")
+    assert codes == "CHG" and grid_codes(dash_duo, "reports-table")[-1] == "NETWORK"
+    # Quick search with its label.
+    assert dash_duo.find_element("label[for='reports-table-search']").text == "Search workbooks"
+    dash_duo.find_element("#reports-table-search").send_keys("Mataara")
+    assert until(lambda: set(grid_codes(dash_duo, "reports-table") or []), {"MTR"}) == {"MTR"}
+    assert len(grid_codes(dash_duo, "reports-table")) == 35
+    # CSV: the button is there, and AG Grid's export holds the rows shown with the names.
+    assert dash_duo.find_element("#reports-table-export").text == "Export CSV"
+    csv = dash_duo.driver.execute_script(f"return {api}.getDataAsCsv({{allColumns: true}});")
+    assert csv.count("Mataara (MTR)") == 35 and "Kagwe" not in csv
+    urls = dash_duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })")
+    outside = [u for u in urls if not u.startswith(base) and not u.startswith("data:")]
+    assert not outside, outside[:5]
+    errors = [e["message"] for e in dash_duo.driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors[:3]
+    # A factory manager's grid holds their own factory's workbooks only (chosen on the server).
+    dash_duo.driver.delete_all_cookies()
+    sign_in(dash_duo, base, "kagwe")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/reports")
+    dash_duo.wait_for_element("#reports-table .ag-row")
+    assert until(lambda: set(grid_codes(dash_duo, "reports-table") or []), {"KGW"}) == {"KGW"}

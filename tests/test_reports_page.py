@@ -53,6 +53,15 @@ def _ids(component) -> set[str]:
         cid = getattr(c, "id", None)
         if isinstance(cid, str):
             found.add(cid)
+        # A data grid's link cells (callbacks.grid, CtLink): the row's id and link for the cell.
+        for row in getattr(c, "rowData", None) or []:
+            for key, value in row.items():
+                if key.endswith("__id"):
+                    found.add(value)
+                    href = row[key[:-4] + "__href"]
+                    # reports-download-7 -> /reports/download/7 (evidence-download-7 -> /evidence/download/7)
+                    route = value.rsplit("-", 2)[0]
+                    assert href == f"/{route}/download/{value.rsplit('-', 1)[1]}", (value, href)
         children = getattr(c, "children", None)
         if children is not None:
             walk(children)

@@ -175,9 +175,11 @@ def test_wentr001_submit_entry_and_see_it_in_history(dash_duo, site):
                                                           MonthlySubmission.month == month))
         assert sub.status == "submitted" and {e.source: e.quantity for e in sub.entries}["diesel"] == 1800
     click(dash_duo, "#nav-factory-history")
-    dash_duo.wait_for_element("#factory-history-month-table")
-    row = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#factory-history-month-table tbody tr")[-1]
-    assert month.strftime("%b %Y") in row.text and "submitted" in row.text
+    dash_duo.wait_for_element("#factory-history-month-table .ag-row")
+    rows = dash_duo.driver.execute_script(  # the months data grid's rows, read through AG Grid's API
+        "var out = []; dash_ag_grid.getApi('factory-history-month-table').forEachNodeAfterFilterAndSort("
+        "function (n) { out.push([n.data.month, n.data.status]); }); return out;")
+    assert rows[-1] == [month.strftime("%Y-%m"), "submitted"]
 
 
 def test_wlead001_sort_and_drill_down(dash_duo, site):
