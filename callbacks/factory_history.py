@@ -170,10 +170,12 @@ MONTH_COLUMNS = [
      "type": "numericColumn", "priority": 3},
     {"field": "measured_t", "headerName": "Measured (t CO2)", "filter": "agNumberColumnFilter",
      "type": "numericColumn", "priority": 3},
+    # Substituted figures are always set apart (issue 12): their own columns, shaded like the hatched
+    # bars (a static class: AG Grid's class rules compile expressions, which the CSP forbids).
     {"field": "substituted_t", "headerName": "Substituted (t CO2)", "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "tooltipField": "substitution_methods", "priority": 3},
+     "type": "numericColumn", "tooltipField": "substitution_methods", "priority": 3, "cellClass": "substituted"},
     {"field": "substituted_h", "headerName": "Substituted sensor-hours", "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 3},
+     "type": "numericColumn", "priority": 3, "cellClass": "substituted"},
     {"field": "reconciliation_pct", "headerName": "Measured vs calculated (%)", "filter": "agNumberColumnFilter",
      "type": "numericColumn", "priority": 3},
     {"field": "coverage_pct", "headerName": "Coverage (%)", "filter": "agNumberColumnFilter", "type": "numericColumn",

@@ -221,8 +221,24 @@ def test_history_shows_substituted_days_apart(october):
     trace = next(t for t in daily.data if t.name.startswith("substituted"))
     assert trace.marker.color != next(t for t in daily.data if t.name.startswith("measured")).marker.color
     assert trace.marker.pattern.shape == "/"
-    cells = [c for row in table.children[1].children for c in row.children]
-    assert any(getattr(c, "className", None) == "substituted" for c in cells)
+    # The months grid: substituted tonnes and hours in their own columns, shaded apart.
+    grid = _find(table, "factory-history-month-table")
+    shaded = {c["field"] for c in grid.columnDefs if c.get("cellClass") == "substituted"}
+    assert shaded == {"substituted_t", "substituted_h"}
+    (row,) = grid.rowData
+    assert row["substituted_h"] == 75 and row["substituted_t"] == pytest.approx(e["total"] / 1000, abs=0.05)
     other = SimpleNamespace(id=2, role="factory_manager", factory_id=october.node.factory_id + 1, active=True)
     denied = history_data(other, october.node.factory_id, "2026-10-01", "2026-10-31", october.Session, DEFAULT_TZ, NOW)
     assert denied == {"denied": True}
+
+
+def _find(component, component_id: str):  # noqa: ANN001, ANN202
+    """The component with `component_id` inside a Dash layout tree."""
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children] if children is not None else []:
+        found = _find(child, component_id)
+        if found is not None:
+            return found
+    return None
