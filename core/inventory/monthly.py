@@ -40,20 +40,18 @@ from core.emissions import (
 )
 from core.inventory.factors import FactorSet
 from core.measurement.availability import assigned_seconds_by_factory, assignments
-from core.measurement.substitution import METHOD_TEXT
+from core.measurement.substitution import METHOD_TEXT, substituted_by_local_day
 from core.models import (
     STATUS_APPROVED,
     STATUS_SUBMITTED,
-    SUBST_NON_OPERATING,
     Device,
     Factory,
     FactoryDaily,
     LabNcv,
     MonthlySubmission,
-    SubstituteHour,
     SupplierDeclaration,
 )
-from core.timeutil import DEFAULT_TZ, add_months, local_date, local_day_bounds_utc, month_start, utcnow
+from core.timeutil import DEFAULT_TZ, add_months, local_day_bounds_utc, month_start, utcnow
 
 # Monthly data for month M is due by this day of month M+1 (local). KTDA's internal deadline is
 # not in the sources; the 10th is a stated assumption, kept in one place so it can be changed.
@@ -427,7 +425,7 @@ def monthly_inventory(
         end, _ = local_day_bounds_utc(add_months(m, 1), tz)
         for fid, seconds in assigned_seconds_by_factory(intervals, start, min(end, now)).items():
             month_expected[(fid, m)] = seconds
-    substituted = _substituted_by_month(session, fids, first_day, last_day, tz)
+    substituted = substituted_by_local_day(session, fids, first_day, last_day, tz, by_month=True)
     if lab_ncvs is None:
         lab_ncvs = load_lab_ncvs(session, fids, months)
 
@@ -443,28 +441,11 @@ def monthly_inventory(
                 _apply_submission(inv, sub, factors, gwp, f.firewood_density_kg_m3, lab_ncvs)
             inv.measured_co2_kg, inv.measured_covered_s = measured.get((f.id, m), (0.0, 0.0))
             inv.expected_s = month_expected.get((f.id, m), 0.0)
-            sub_kg, sub_h, methods = substituted.get((f.id, m), (0.0, 0, {}))
-            inv.substituted_co2_kg, inv.substituted_hours, inv.substitution_methods = sub_kg, sub_h, methods
+            sub = substituted.get((f.id, m))
+            if sub is not None:
+                inv.substituted_co2_kg, inv.substituted_hours, inv.substitution_methods = sub.co2_kg, sub.hours, sub.methods
             result.append(inv)
     return result
-
-
-def _substituted_by_month(session: Session, fids: list[int], first_day: date, last_day: date,
-                          tz: tzinfo) -> dict[tuple[int, date], tuple[float, int, dict[str, int]]]:
-    """Per (factory, local month): substituted kg, hours and hours per method (non-operating hours left out)."""
-    lo, _ = local_day_bounds_utc(first_day, tz)
-    _, hi = local_day_bounds_utc(last_day, tz)
-    out: dict[tuple[int, date], list] = {}
-    s = SubstituteHour
-    for fid, hour, co2_kg, method in session.execute(
-        sa.select(s.factory_id, s.hour, s.co2_kg, s.method).where(
-            s.factory_id.in_(fids), s.hour >= lo, s.hour < hi, s.method != SUBST_NON_OPERATING)
-    ):
-        acc = out.setdefault((fid, month_start(local_date(hour, tz))), [0.0, 0, {}])
-        acc[0] += co2_kg
-        acc[1] += 1
-        acc[2][method] = acc[2].get(method, 0) + 1
-    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
 @dataclass(frozen=True)

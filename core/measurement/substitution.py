@@ -316,9 +316,12 @@ class SubstitutedTotals:
 
 
 def substituted_by_local_day(session: Session, factory_ids: Iterable[int], first: date, last: date,
-                             tz: tzinfo = DEFAULT_TZ) -> dict[tuple[int, date], SubstitutedTotals]:
-    """Substitutes per (factory, local day) for the local days [first, last]; callers scope the factories."""
-    from core.timeutil import local_day_bounds_utc
+                             tz: tzinfo = DEFAULT_TZ, by_month: bool = False) -> dict[tuple[int, date], SubstitutedTotals]:
+    """Substitutes per (factory, local day) for the local days [first, last]; callers scope the factories.
+
+    `by_month` sums them per (factory, local month) instead (keyed by the month's first day).
+    """
+    from core.timeutil import local_day_bounds_utc, month_start
 
     lo, _ = local_day_bounds_utc(first, tz)
     _, hi = local_day_bounds_utc(last, tz)
@@ -328,5 +331,6 @@ def substituted_by_local_day(session: Session, factory_ids: Iterable[int], first
         sa.select(s.factory_id, s.hour, s.co2_kg, s.method)
         .where(s.factory_id.in_(list(factory_ids)), s.hour >= _naive(lo), s.hour < _naive(hi))
     ):
-        out[(fid, local_date(hour, tz))].add(co2_kg, method)
+        day = local_date(hour, tz)
+        out[(fid, month_start(day) if by_month else day)].add(co2_kg, method)
     return dict(out)
