@@ -242,3 +242,24 @@ def _find(component, component_id: str):  # noqa: ANN001, ANN202
         if found is not None:
             return found
     return None
+
+
+def test_cached_inventory_follows_new_substitutes(october):
+    """A closed month cached before its missing hours were substituted is recomputed after (portal cache)."""
+    from core.insights.queries import InventoryCache, cached_monthly_inventory
+
+    e = _expected()
+    cache = InventoryCache()
+    start, end = _month_bounds()
+    fid = october.node.factory_id
+    with october.Session() as s:
+        s.execute(sa.delete(SubstituteHour))
+        s.commit()
+        factors = load_factor_set(s)
+        (before,) = cached_monthly_inventory(s, [MONTH], factors, [fid], now=NOW, cache=cache)
+        substitute_period(s, start, end, now=NOW)
+        s.commit()
+        (after,) = cached_monthly_inventory(s, [MONTH], factors, [fid], now=NOW, cache=cache)
+    assert before.substituted_hours == 0
+    assert after.substituted_hours == 75
+    assert after.substituted_co2_kg == pytest.approx(e["total"], rel=1e-9)

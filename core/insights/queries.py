@@ -57,10 +57,12 @@ from core.models import (
     EnergyEntry,
     Factory,
     FactoryDaily,
+    LabNcv,
     ListenerStat,
     MonthlySubmission,
     Reading,
     Stack,
+    SubstituteHour,
 )
 from core.timeutil import (
     DEFAULT_TZ,
@@ -180,7 +182,17 @@ def _static_fingerprint(session: Session, fids: Sequence[int], factors: FactorSe
                   DeviceAssignment.commissioned_at, DeviceAssignment.retired_at)
         .where(DeviceAssignment.factory_id.in_(fids)).order_by(DeviceAssignment.id)
     ).all())
-    return (factories, devices, lifecycle, tuple(sorted(factors.versions.items())), factors.grid_code, gwp, str(tz))
+    # A closed month also changes when its missing hours are substituted (report generation) or a
+    # lab NCV is recorded or withdrawn: both feed monthly_inventory.
+    substitutes = tuple(session.execute(
+        sa.select(sa.func.count(), sa.func.sum(SubstituteHour.co2_kg), sa.func.max(SubstituteHour.computed_at))
+        .where(SubstituteHour.factory_id.in_(fids))
+    ).one())
+    lab_ncvs = tuple(session.execute(
+        sa.select(LabNcv.id, LabNcv.withdrawn_at).where(LabNcv.factory_id.in_(fids)).order_by(LabNcv.id)
+    ).all())
+    return (factories, devices, lifecycle, substitutes, lab_ncvs, tuple(sorted(factors.versions.items())),
+            factors.grid_code, gwp, str(tz))
 
 
 def cached_monthly_inventory(
