@@ -31,7 +31,7 @@ from core.inventory.monthly import (
 )
 from core.measurement.availability import (
     Availability,
-    assigned_seconds_by_device,
+    assigned_seconds,
     assignments,
     days_window,
     device_availability,
@@ -845,8 +845,8 @@ def node_health(session: Session, user: UserLike | None, now: datetime | None = 
     # Expected seconds: only while each node was assigned (a node commissioned yesterday is not
     # 3 % covered over 30 days, it is judged on the day it has existed).
     intervals = assignments(session, device_ids=device_ids)
-    exp24 = assigned_seconds_by_device(intervals, since_hour, now)
-    exp30 = assigned_seconds_by_device(intervals, start30, now)
+    exp24 = assigned_seconds(intervals, since_hour, now, by="device")
+    exp30 = assigned_seconds(intervals, start30, now, by="device")
     avail30 = device_availability(session, device_ids, start30, now, now)
     cal = calibration_status(session, device_ids, now)
     out = []

@@ -39,7 +39,7 @@ from core.emissions import (
     specific_embedded_emissions,
 )
 from core.inventory.factors import FactorSet
-from core.measurement.availability import assigned_seconds_by_factory, assignments
+from core.measurement.availability import assigned_seconds, assignments
 from core.measurement.substitution import METHOD_TEXT, substituted_by_local_day
 from core.models import (
     STATUS_APPROVED,
@@ -423,7 +423,7 @@ def monthly_inventory(
     for m in months:
         start, _ = local_day_bounds_utc(m, tz)
         end, _ = local_day_bounds_utc(add_months(m, 1), tz)
-        for fid, seconds in assigned_seconds_by_factory(intervals, start, min(end, now)).items():
+        for fid, seconds in assigned_seconds(intervals, start, min(end, now)).items():
             month_expected[(fid, m)] = seconds
     substituted = substituted_by_local_day(session, fids, first_day, last_day, tz, by_month=True)
     if lab_ncvs is None:

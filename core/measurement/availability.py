@@ -97,19 +97,13 @@ def assignments(session: Session, factory_ids: Iterable[int] | None = None,
     return out
 
 
-def assigned_seconds_by_factory(intervals: Iterable[Assignment], lo: datetime, hi: datetime) -> dict[int, float]:
-    """Expected sensor-seconds per factory over [lo, hi)."""
-    out: dict[int, float] = defaultdict(float)
+def assigned_seconds(intervals: Iterable[Assignment], lo: datetime, hi: datetime,
+                     by: str = "factory") -> dict:
+    """Expected sensor-seconds over [lo, hi) per factory, or per device (`by="device"`: a device
+    moved between factories counts both parts)."""
+    out: dict = defaultdict(float)
     for a in intervals:
-        out[a.factory_id] += a.seconds_within(lo, hi)
-    return dict(out)
-
-
-def assigned_seconds_by_device(intervals: Iterable[Assignment], lo: datetime, hi: datetime) -> dict[str, float]:
-    """Expected sensor-seconds per device over [lo, hi) (a device moved between factories: both parts)."""
-    out: dict[str, float] = defaultdict(float)
-    for a in intervals:
-        out[a.device_id] += a.seconds_within(lo, hi)
+        out[a.factory_id if by == "factory" else a.device_id] += a.seconds_within(lo, hi)
     return dict(out)
 
 
@@ -120,7 +114,7 @@ def expected_seconds(session: Session, factory_ids: Sequence[int], lo: datetime,
         hi = min(hi, now)
     if not factory_ids or hi <= lo:
         return {}
-    return assigned_seconds_by_factory(assignments(session, factory_ids), lo, hi)
+    return assigned_seconds(assignments(session, factory_ids), lo, hi)
 
 
 def expected_seconds_by_day(intervals: Sequence[Assignment], days: Iterable[date], now: datetime,
@@ -132,7 +126,7 @@ def expected_seconds_by_day(intervals: Sequence[Assignment], days: Iterable[date
         hi = min(hi, now)
         if hi <= lo:
             continue
-        for fid, s in assigned_seconds_by_factory(intervals, lo, hi).items():
+        for fid, s in assigned_seconds(intervals, lo, hi).items():
             out[(fid, day)] = s
     return out
 
@@ -237,7 +231,7 @@ def device_availability(session: Session, device_ids: Sequence[str], lo: datetim
     if not device_ids or hi <= lo:
         return {d: NO_AVAILABILITY for d in device_ids}
     intervals = assignments(session, device_ids=device_ids)
-    assigned = assigned_seconds_by_device(intervals, lo, hi)
+    assigned = assigned_seconds(intervals, lo, hi, by="device")
     idle = _idle_seconds(non_operating_hours(session, lo, hi, device_ids=device_ids), intervals, "device")
     valid: dict[str, int] = defaultdict(int)
     for (d, _), n in _valid_hours(session, lo, hi, device_ids=device_ids).items():
@@ -254,7 +248,7 @@ def factory_availability(session: Session, factory_ids: Sequence[int], lo: datet
     if not factory_ids or hi <= lo:
         return {f: NO_AVAILABILITY for f in factory_ids}
     intervals = assignments(session, factory_ids)
-    assigned = assigned_seconds_by_factory(intervals, lo, hi)
+    assigned = assigned_seconds(intervals, lo, hi)
     idle = _idle_seconds(non_operating_hours(session, lo, hi, factory_ids=factory_ids), intervals, "factory")
     valid: dict[int, int] = defaultdict(int)
     for (_, f), n in _valid_hours(session, lo, hi, factory_ids=factory_ids).items():
