@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 import time_machine
-from ingest_helpers import reading, telemetry
+from ingest_helpers import NO_FLATLINE, reading, telemetry
 
 from core.accounts.users import create_user
 from core.db import make_engine, make_session_factory
@@ -24,16 +24,12 @@ from core.measurement.availability import device_availability, factory_availabil
 from core.models import Device, DeviceAssignment, Factory, Stack
 from core.registry.admin import AdminError, add_device, move_device, replace_device, set_device_active
 from core.timeutil import DEFAULT_TZ
-from mqtt_listener.qa import QaSettings
 from mqtt_listener.status import ListenerStats
 from mqtt_listener.writer import BatchWriter, Message
 
 PREFIX = "ct/lifecycle"
 EAT = DEFAULT_TZ
 INTERVAL_S = 600.0  # the nodes' sample interval here: few readings, whole coverage
-
-# ingest_helpers.reading() repeats the same values, which the flat-line check rightly flags.
-NO_FLATLINE = QaSettings(flatline_samples=0)
 
 
 def _local(y: int, m: int, d: int, h: int = 0) -> datetime:

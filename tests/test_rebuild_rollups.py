@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from ingest_helpers import reading, seed_fleet, telemetry
+from ingest_helpers import NO_FLATLINE, reading, seed_fleet, telemetry
 
 from carbontrack import cli
 from core.measurement.rollups import rebuild_rollups
@@ -29,7 +29,6 @@ from core.models import (
     Reading,
     Stack,
 )
-from mqtt_listener.qa import QaSettings
 from mqtt_listener.status import ListenerStats
 from mqtt_listener.writer import BatchWriter, Message
 
@@ -39,9 +38,6 @@ NOW = time.time()
 T1 = math.floor(NOW / 86400) * 86400 - 3 * 86400 + 19 * 3600
 T2 = T1 + 86400  # after the move, a day later
 EAT = timedelta(hours=3)  # Africa/Nairobi: UTC+3 all year (reference/domain.md, DESIGN.md "Time")
-
-# ingest_helpers.reading() repeats the same values, which the flat-line check rightly flags.
-NO_FLATLINE = QaSettings(flatline_samples=0)
 
 
 def _msg(code: str, device_id: str, payload: bytes) -> Message:

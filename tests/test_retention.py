@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from conftest import create_pg_database, drop_pg_database
-from ingest_helpers import Node, reading, seed_fleet, telemetry
+from ingest_helpers import NO_FLATLINE, Node, reading, seed_fleet, telemetry
 
 from core.accounts.auth import UNKNOWN_USER, IpThrottle, authenticate
 from core.db import alembic_config, make_engine, make_session_factory, upgrade_to_head
@@ -25,14 +25,10 @@ from core.measurement.retention import (
 from core.measurement.rollups import rebuild_rollups
 from core.models import AuditLog, FactoryDaily, ListenerStat, Reading, RejectedMessage, RetentionHorizon, User
 from core.timeutil import add_months, local_date, local_month_bounds_utc
-from mqtt_listener.qa import QaSettings
 from mqtt_listener.status import ListenerStats
 from mqtt_listener.writer import BatchWriter, Message
 
 PREFIX = "ct/retention"
-
-# ingest_helpers.reading() repeats the same values, which the flat-line check rightly flags.
-NO_FLATLINE = QaSettings(flatline_samples=0)
 
 
 def _totals(Session) -> tuple:  # noqa: N803
