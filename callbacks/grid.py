@@ -47,7 +47,7 @@ def columns_and_priorities(columns: list[dict]) -> tuple[list[dict], dict[str, i
 
 
 def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None, *, export_name: str = "table",
-              infinite: bool = False, search_label: str = "Quick search", height: str | None = None,
+              infinite: bool = False, search_label: str | None = None, height: str | None = None,
               search: bool = True, extra_options: dict | None = None) -> html.Div:
     """Return the grid and its toolbar (quick search with a label, CSV export).
 
@@ -69,6 +69,9 @@ def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None,
         options.update({"pagination": True, "paginationPageSize": PAGE_SIZE,
                         "paginationPageSizeSelector": [25, 100, 500]})
     options.update(extra_options or {})
+    locale_text = grid_locale_text()
+    if locale_text:
+        options["localeText"] = locale_text
     n = len(rows or [])
     grid_kwargs: dict[str, Any] = {
         "id": grid_id,
@@ -88,8 +91,8 @@ def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None,
     toolbar = []
     if search and not infinite:
         toolbar.append(html.Div([
-            html.Label(search_label, htmlFor=f"{grid_id}-search", className="small text-muted mb-0 me-2"),
-            dcc.Input(id=f"{grid_id}-search", type="search", debounce=False, placeholder="type to filter rows…",
+            html.Label(search_label or _("Quick search"), htmlFor=f"{grid_id}-search", className="small text-muted mb-0 me-2"),
+            dcc.Input(id=f"{grid_id}-search", type="search", debounce=False, placeholder=_("type to filter rows…"),
                       className="form-control form-control-sm", style={"maxWidth": "18rem"}),
         ], className="d-flex align-items-center me-auto"))
     else:
@@ -103,6 +106,36 @@ def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None,
         dcc.Store(id=f"{grid_id}-layout"),
         dag.AgGrid(**grid_kwargs),
     ], className="ct-grid-wrap")
+
+
+# AG Grid's own words (pagination, filter menus, column menu, empty grid) in Swahili: AG Grid's
+# localeText keys (ag-grid-community's AG_GRID_LOCALE_EN). English needs none: it is AG Grid's default.
+_GRID_LOCALE_SW = {
+    "page": "Ukurasa", "of": "kati ya", "to": "hadi", "more": "zaidi", "next": "Inayofuata",
+    "last": "Mwisho", "first": "Mwanzo", "previous": "Iliyotangulia", "pageSizeSelectorLabel": "Safu kwa ukurasa:",
+    "firstPage": "Ukurasa wa kwanza", "lastPage": "Ukurasa wa mwisho", "nextPage": "Ukurasa unaofuata",
+    "previousPage": "Ukurasa uliotangulia", "loadingOoo": "Inapakia…", "noRowsToShow": "Hakuna safu za kuonyesha",
+    "filterOoo": "Chuja…", "searchOoo": "Tafuta…", "equals": "Sawa na", "notEqual": "Si sawa na",
+    "blank": "Tupu", "notBlank": "Si tupu", "empty": "Chagua moja", "lessThan": "Chini ya",
+    "greaterThan": "Zaidi ya", "lessThanOrEqual": "Chini ya au sawa na",
+    "greaterThanOrEqual": "Zaidi ya au sawa na", "inRange": "Kati ya", "inRangeStart": "Kutoka",
+    "inRangeEnd": "Hadi", "contains": "Ina", "notContains": "Haina", "startsWith": "Inaanza na",
+    "endsWith": "Inaishia na", "before": "Kabla ya", "after": "Baada ya", "andCondition": "NA",
+    "orCondition": "AU", "applyFilter": "Tumia", "resetFilter": "Weka upya", "clearFilter": "Futa",
+    "cancelFilter": "Ghairi", "dateFormatOoo": "yyyy-mm-dd", "selectAll": "(Chagua zote)",
+    "pinColumn": "Bandika safu wima", "pinLeft": "Bandika kushoto", "pinRight": "Bandika kulia",
+    "noPin": "Usibandike", "autosizeThisColumn": "Panua safu wima hii", "autosizeAllColumns": "Panua safu wima zote",
+    "resetColumns": "Rudisha safu wima", "sortAscending": "Panga kwa kupanda", "sortDescending": "Panga kwa kushuka",
+    "sortUnSort": "Ondoa mpangilio", "columnFilter": "Chujio la safu wima", "ariaFilterInput": "Chujio",
+    "ariaSearch": "Tafuta", "ariaRowSelect": "Chagua safu", "ariaPageSizeSelectorLabel": "Safu kwa ukurasa",
+}
+
+
+def grid_locale_text() -> dict[str, str]:
+    """AG Grid's own words for this request's language ({} in English: AG Grid's defaults)."""
+    from callbacks.i18n import current_language
+
+    return dict(_GRID_LOCALE_SW) if current_language() == "sw" else {}
 
 
 def grid_controls(app: dash.Dash, grid_id: str, search: bool = True) -> None:
