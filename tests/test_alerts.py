@@ -451,3 +451,39 @@ def test_calibration_alerts_follow_the_calibration_log(Session):  # noqa: N803
         ev = state.evaluate(s, now + timedelta(minutes=1))
     assert sorted((a.rule, a.device_id) for a in ev.resolved) == sorted(
         [("calibration_overdue", late.device_id), ("calibration_failed", failing.device_id)])
+
+
+def test_node_offline_waits_for_the_timeout_after_the_sweep_and_not_after_a_last_will(Session):  # noqa: N803
+    """The sweep stamps its "offline" with the node's last sign of life; the alert still waits for the
+    health rule's timeout (3 intervals, at least 5 min: offline_timeout_s) plus OFFLINE_ALERT_AFTER
+    (10 min). A last will received later counts from when it came."""
+    from core.alerts.rules import OFFLINE_ALERT_AFTER
+    from core.fleet.health import offline_timeout_s
+    from mqtt_listener.status import sweep_offline
+
+    swept, willed = seed_fleet(Session, n_factories=2, prefix="OW")
+    last = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    with Session() as s:
+        for n in (swept, willed):
+            d = s.get(Device, n.device_id)
+            d.status, d.last_seen_at, d.sample_interval_s = "online", last, 60.0
+        s.commit()
+        timeout = timedelta(seconds=offline_timeout_s(60.0))
+        assert timeout == timedelta(minutes=5)  # 3 × 60 s is below the 5-minute floor
+        # The broker publishes the second node's will 2 minutes after its last message (keep-alive lost),
+        # before the 5-minute silence rule; the sweep then marks the first one.
+        will_at = last + timedelta(minutes=2)
+        d = s.get(Device, willed.device_id)
+        d.status, d.status_changed_at = "offline", will_at
+        s.commit()
+        assert sweep_offline(s, last + timeout + timedelta(seconds=1)) == [swept.device_id]
+        s.commit()
+
+        def offline_ids(at: datetime) -> list[str]:
+            return sorted(a.device_id for a in state.evaluate(s, at).fired if a.rule == "node_offline")
+
+        # 10 min after the last reading neither has been offline for 10 minutes yet.
+        assert offline_ids(last + OFFLINE_ALERT_AFTER) == []
+        assert offline_ids(will_at + OFFLINE_ALERT_AFTER) == [willed.device_id]  # 12 min after the last message
+        assert offline_ids(last + timeout + OFFLINE_ALERT_AFTER - timedelta(seconds=1)) == []  # nothing new
+        assert offline_ids(last + timeout + OFFLINE_ALERT_AFTER) == [swept.device_id]  # 15 min: the swept one

@@ -91,7 +91,12 @@ def node_offline(session: Session, now: datetime, tz: tzinfo) -> list[Condition]
                                 .where(Device.active.is_(True), Device.last_seen_at.is_not(None))):
         silent_from = d.last_seen_at + timedelta(seconds=offline_timeout_s(d.sample_interval_s))
         offline_since = silent_from if silent_from <= now else None
-        if d.status == STATUS_OFFLINE and d.status_changed_at is not None:  # it said so (last will)
+        # It said so (its last will, received after its last sign of life). The listener's sweep
+        # stamps its own "offline" with the last sign of life instead (mqtt_listener.status), which
+        # is not when the node went silent: for that one the timeout above holds.
+        will = (d.status == STATUS_OFFLINE and d.status_changed_at is not None
+                and d.status_changed_at > d.last_seen_at)
+        if will:
             offline_since = min(offline_since or d.status_changed_at, d.status_changed_at)
         if offline_since is None or now - offline_since < OFFLINE_ALERT_AFTER:
             continue
