@@ -59,7 +59,10 @@
   window.dashAgGridComponentFunctions.CtStatus = function (props) {
     var text = props.value === null || props.value === undefined ? "" : String(props.value);
     if (!text) { return ""; }
-    var first = text.split(/[\s·,;]/)[0].toLowerCase();
+    // The colour comes from the English status word: the row's `<field>__status` when the shown text
+    // is translated (Swahili), else the text's own first word.
+    var key = props.data && props.colDef ? props.data[props.colDef.field + "__status"] : null;
+    var first = (typeof key === "string" && key ? key : text).split(/[\s·,;]/)[0].toLowerCase();
     var colour = COLOURS[first] || "secondary";
     var cls = "badge text-bg-" + colour + (colour === "light" ? " border" : "");
     var badge = window.React.createElement("span", {className: cls}, text);
