@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 DOWNLOAD_RULE = "/evidence/download/<int:evidence_id>"
 LIST_MONTHS = 13
 BASIS_WORDS = {"dry": N_("dry"), "as_received": N_("as_received")}  # a lab NCV's moisture basis, as stored
+# With the sample's moisture: one sentence per basis (a bare "{basis} at {moisture}" entry would match any "a at b").
+BASIS_AT = {"dry": N_("dry at {moisture}"), "as_received": N_("as_received at {moisture}")}
 FILES_GRID_ID, DECL_GRID_ID, LAB_GRID_ID = "evidence-table", "evidence-declarations", "evidence-lab-ncvs"
 FILE_COLUMNS = [
     {"field": "for", "headerName": N_("For"), "minWidth": 140},
@@ -90,6 +92,15 @@ def source_label(source: str | None) -> str:
     if current_language() == "en":
         return source
     return tr_message(SOURCE_LABELS.get(source, source))
+
+
+def lab_basis(basis: str, moisture: float | None) -> str:
+    """A lab NCV's moisture basis, with the sample's moisture when given ("as_received at 0.3")."""
+    if moisture is None:
+        return _(BASIS_WORDS.get(basis, basis))
+    if basis not in BASIS_AT:
+        return f"{basis} {moisture:g}"
+    return _(BASIS_AT[basis], moisture=format(moisture, "g"))
 
 
 def status_cell(status: str) -> dict:
@@ -219,13 +230,12 @@ def evidence_list(user, tz) -> html.Div:  # noqa: ANN001
                        html.Div(_("No evidence files yet."), className="text-muted small", id="evidence-empty"))
     decl_rows = [{"id": d.id, "source": source_label(d.source), "supplier": d.supplier, "scheme": d.scheme,
                   "reference": d.reference,
-                  "validity": _("{start} to {end}", start=str(d.valid_from), end=str(d.valid_to)),
+                  # Two ISO dates around one word (a bare "{start} to {end}" entry would match any "a to b").
+                  "validity": f"{d.valid_from} {_('to')} {d.valid_to}",
                   **status_cell(N_("withdrawn") if d.withdrawn_at else N_("valid"))}
                  for d in decls]
     lab_rows = [{"lot": x.declaration_id, "source": source_label(x.source), "ncv": x.ncv_mj_per_kg,
-                 "basis": (_(BASIS_WORDS.get(x.basis, x.basis)) if x.moisture_fraction is None else
-                           _("{basis} at {moisture}", basis=_(BASIS_WORDS.get(x.basis, x.basis)),
-                             moisture=f"{x.moisture_fraction:g}")),
+                 "basis": lab_basis(x.basis, x.moisture_fraction),
                  "lab": x.lab, "certificate": x.certificate_ref, "file": x.evidence_file_id,
                  **status_cell(N_("withdrawn") if x.withdrawn_at else N_("in use"))} for x in labs]
     return html.Div([html.H3(_("Files"), className="h6"), files_view,

@@ -98,7 +98,7 @@ def month_summary(rows: list[FactoryRow], months: list) -> str:
     late = sum(1 for r in rows if r.cells[m].late)
     if late:
         return _("{month}: {parts}; {n} late or overdue.", month=format_month(m), parts=parts, n=late)
-    return _("{month}: {parts}.", month=format_month(m), parts=parts)
+    return f"{format_month(m)}: {parts}."  # no words of its own (a "{month}: {parts}." entry would match any "a: b.")
 
 
 def submissions_view(user, n_months: Any, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001

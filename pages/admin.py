@@ -12,7 +12,8 @@ from callbacks.i18n import gettext as _
 from core.models import ROLES
 from core.registry.admin import FACTOR_NUMERIC_FIELDS, FACTOR_TEXT_FIELDS
 
-dash.register_page(__name__, path="/admin", title="Admin · Carbon Track", name="Admin")
+# The tab's title in the reader's language (Dash calls it per request).
+dash.register_page(__name__, path="/admin", title=lambda: _("Admin") + " · Carbon Track", name="Admin")
 
 
 def _field(label: str, component, width: int = 3) -> dbc.Col:  # noqa: ANN001

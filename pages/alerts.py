@@ -10,7 +10,8 @@ from callbacks.common import not_permitted, page_header, web_user
 from callbacks.i18n import gettext as _
 from core.models import UserContact
 
-dash.register_page(__name__, path="/alerts", title="Alerts · Carbon Track", name="Alerts")
+# The tab's title in the reader's language (Dash calls it per request).
+dash.register_page(__name__, path="/alerts", title=lambda: _("Alerts") + " · Carbon Track", name="Alerts")
 
 
 def layout(**kwargs) -> html.Div:

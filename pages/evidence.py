@@ -16,7 +16,8 @@ from core.evidence.files import MAX_BYTES
 from core.models import ENERGY_SOURCES, ROLE_ADMIN, ROLE_FACTORY_MANAGER
 from core.timeutil import add_months, local_date, month_start, utcnow
 
-dash.register_page(__name__, path="/evidence", title="Evidence · Carbon Track", name="Evidence")
+# The tab's title in the reader's language (Dash calls it per request).
+dash.register_page(__name__, path="/evidence", title=lambda: _("Evidence") + " · Carbon Track", name="Evidence")
 
 
 def _upload_panel(user, factories: list[dict]) -> dbc.Card:  # noqa: ANN001

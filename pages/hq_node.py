@@ -13,7 +13,8 @@ from core.access import is_admin
 from core.fleet.commands import COMMAND_KINDS, KIND_LABELS
 from core.measurement.calibration import CAL_ERROR_LIMIT_PCT, CAN_RECORD
 
-dash.register_page(__name__, path="/hq/node", title="Node · Carbon Track", name="Node")
+# The tab's title in the reader's language (Dash calls it per request).
+dash.register_page(__name__, path="/hq/node", title=lambda: _("Node") + " · Carbon Track", name="Node")
 
 # Which argument each command takes: (label, placeholder, unit).
 ARG_HELP = {

@@ -9,7 +9,8 @@ from dash import dcc, html
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
 from callbacks.i18n import gettext as _
 
-dash.register_page(__name__, path="/hq/submissions", title="Submissions · Carbon Track", name="Submissions")
+# The tab's title in the reader's language (Dash calls it per request).
+dash.register_page(__name__, path="/hq/submissions", title=lambda: _("Submissions") + " · Carbon Track", name="Submissions")
 
 
 def layout(**kwargs) -> html.Div:

@@ -10,7 +10,8 @@ from callbacks.common import not_permitted, page_header, web_user
 from callbacks.i18n import gettext as _
 from core.access import is_admin
 
-dash.register_page(__name__, path="/hq/firmware", title="Firmware · Carbon Track", name="Firmware")
+# The tab's title in the reader's language (Dash calls it per request).
+dash.register_page(__name__, path="/hq/firmware", title=lambda: _("Firmware") + " · Carbon Track", name="Firmware")
 
 
 def layout(**kwargs) -> html.Div:

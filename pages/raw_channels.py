@@ -21,7 +21,8 @@ from callbacks.i18n import gettext as _
 from callbacks.raw_channels import DEFAULT_DAYS
 from core.timeutil import local_date, utcnow
 
-dash.register_page(__name__, path="/factory/raw", title="Raw channels · Carbon Track", name="Raw channels")
+# The tab's title in the reader's language (Dash calls it per request).
+dash.register_page(__name__, path="/factory/raw", title=lambda: _("Raw channels") + " · Carbon Track", name="Raw channels")
 
 
 def layout(factory: str | None = None, **kwargs) -> html.Div:
