@@ -80,7 +80,7 @@ def alert_rows(views: list[AlertView], can_ack: bool, tz: Any) -> list[dict]:
         if v.resolved_at:
             who.append(_("resolved by {user} {when}", user=v.resolved_by, when=fmt_eat(v.resolved_at, tz)))
         row = {"id": v.id, "since": fmt_eat(v.fired_at, tz), "state": _(STATE_WORDS.get(v.state, v.state)),
-               "state__status": v.state, "alert": alert_text(v.title), "detail": alert_text(v.detail),
+               "state__tone": v.state, "alert": alert_text(v.title), "detail": alert_text(v.detail),
                "who": "; ".join(who) or "—", "action": ""}
         if can_ack and v.state == "firing":
             row.update(action=_("Acknowledge"), action__arg=v.id, action__id=f"alerts-ack-{v.id}")

@@ -103,9 +103,9 @@ def lab_basis(basis: str, moisture: float | None) -> str:
     return _(BASIS_AT[basis], moisture=format(moisture, "g"))
 
 
-def status_cell(status: str) -> dict:
-    """A register row's status in words (the grid colours it by the English word in `status__status`)."""
-    return {"status": _(status), "status__status": status}
+def status_words(status: str) -> dict:
+    """A register row's status in words; the grid colours it by the English word (`status__tone`, CtStatus)."""
+    return {"status": _(status), "status__tone": status.split()[0]}
 
 
 def _store() -> BlobStore:
@@ -232,12 +232,12 @@ def evidence_list(user, tz) -> html.Div:  # noqa: ANN001
                   "reference": d.reference,
                   # Two ISO dates around one word (a bare "{start} to {end}" entry would match any "a to b").
                   "validity": f"{d.valid_from} {_('to')} {d.valid_to}",
-                  **status_cell(N_("withdrawn") if d.withdrawn_at else N_("valid"))}
+                  **status_words(N_("withdrawn") if d.withdrawn_at else N_("valid"))}
                  for d in decls]
     lab_rows = [{"lot": x.declaration_id, "source": source_label(x.source), "ncv": x.ncv_mj_per_kg,
                  "basis": lab_basis(x.basis, x.moisture_fraction),
                  "lab": x.lab, "certificate": x.certificate_ref, "file": x.evidence_file_id,
-                 **status_cell(N_("withdrawn") if x.withdrawn_at else N_("in use"))} for x in labs]
+                 **status_words(N_("withdrawn") if x.withdrawn_at else N_("in use"))} for x in labs]
     return html.Div([html.H3(_("Files"), className="h6"), files_view,
                      html.H3(_("Supplier sustainability declarations"), className="h6 mt-3"),
                      data_grid(DECL_GRID_ID, translated(DECL_COLUMNS), decl_rows, export_name="declarations",

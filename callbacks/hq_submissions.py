@@ -72,7 +72,7 @@ def grid_rows(rows: list[FactoryRow], months: list) -> list[dict]:
         for m in months:
             cell = r.cells[m]
             d[_field(m)] = cell_text(cell)
-            d[_field(m) + "__status"] = cell.status
+            d[_field(m) + "__tone"] = cell.status.split()[0]  # CtStatus colours by the English word
             d[_field(m) + "__href"] = f"/factory/entry?factory={r.factory_id}&month={m:%Y-%m}"
         out.append(d)
     return out

@@ -7,11 +7,11 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_header, web_user
+from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 from core.models import UserContact
 
-# The tab's title in the reader's language (Dash calls it per request).
-dash.register_page(__name__, path="/alerts", title=lambda: _("Alerts") + " · Carbon Track", name="Alerts")
+dash.register_page(__name__, path="/alerts", title=page_title(N_("Alerts")), name="Alerts")
 
 
 def layout(**kwargs) -> html.Div:

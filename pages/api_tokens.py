@@ -7,8 +7,9 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import page_header, web_user
+from callbacks.i18n import N_, page_title
 
-dash.register_page(__name__, path="/account/api-tokens", title="API tokens · Carbon Track", name="API tokens")
+dash.register_page(__name__, path="/account/api-tokens", title=page_title(N_("API tokens")), name="API tokens")
 
 EXPIRY_DAYS = ((30, "30 days"), (90, "90 days"), (365, "1 year"), (0, "never"))
 

@@ -7,10 +7,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 
-# The tab's title in the reader's language (Dash calls it per request).
-dash.register_page(__name__, path="/hq/submissions", title=lambda: _("Submissions") + " · Carbon Track", name="Submissions")
+dash.register_page(__name__, path="/hq/submissions", title=page_title(N_("Submissions")), name="Submissions")
 
 
 def layout(**kwargs) -> html.Div:
