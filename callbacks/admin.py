@@ -15,7 +15,7 @@ from dash import Input, Output, State, ctx
 from callbacks.common import ROLE_LABELS, app_tz, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.html_table import html_table
-from callbacks.i18n import N_, ngettext, tr_message
+from callbacks.i18n import N_, current_language, ngettext, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.models import Device, Factory, Stack, User
@@ -55,6 +55,11 @@ def _role(role: str) -> str:
     return _(ROLE_LABELS.get(role, role.replace("_", " ")))
 
 
+def _role_cell(role: str) -> str:
+    """A role in the users table: as stored in English (as before), in words in Swahili."""
+    return role if current_language() == "en" else _role(role)
+
+
 def _device_label(device: Device) -> str:
     """A node's id, marked when it is retired."""
     return device.id if device.active else _("{id} (retired)", id=device.id)
@@ -79,7 +84,7 @@ def admin_tables(user, session_factory, tz: Any = DEFAULT_TZ) -> dict | None:  #
     return {
         "users": _table((N_("Username"), N_("Name"), N_("Role"), N_("Factory"), N_("Active"), N_("Last sign-in (EAT)"),
                          N_("Locked until")),
-                        [[u.username, u.full_name or "", u.role, code_by_id.get(u.factory_id, ""),
+                        [[u.username, u.full_name or "", _role_cell(u.role), code_by_id.get(u.factory_id, ""),
                           _("yes") if u.active else _("no"), fmt_eat(u.last_login_at, tz),
                           fmt_eat(u.locked_until, tz) if u.locked_until else ""] for u in users], "admin-user-grid", N_("Users")),
         "factories": _table((N_("Code"), N_("Name"), N_("Region"), N_("County"), N_("Target (kg CO2e/kg)"),

@@ -161,9 +161,9 @@ def test_admin_page_tables_and_messages_in_swahili(web):
     tables = text_of(post_callback(admin, app, "admin-user-table", [
         {"id": "admin-changed", "property": "data", "value": 0}]))
     both_ways(tables, ["Jina la mtumiaji", "Kuingia kwa mwisho (EAT)", "ndiyo", "Kaunti", "Msongamano wa kuni (kg/m³)",
-                       "Unyevu wa moshi", "Sehemu ya biomasi", "Iliongezwa (EAT)"],
+                       "Unyevu wa moshi", "Sehemu ya biomasi", "Iliongezwa (EAT)", "<td>meneja wa kiwanda</td>"],
               ["<th>Username</th>", "Last sign-in", "<td>yes</td>", "<th>County</th>", "Flue moisture",
-               "Biomass share", "Added (EAT)"])
+               "Biomass share", "Added (EAT)", "<td>factory_manager</td>"])
     # A refusal from core (no username), and a node form error placed at its field.
     keys = [k for k in app.callback_map if "admin-user-result." in k]
     cb = app.callback_map[keys[0]]
@@ -259,7 +259,8 @@ def test_firmware_page_in_swahili(web):
 def test_raw_channels_in_swahili(web):
     app, _, fx = web
     kagwe = client_as(app, "kagwe")
-    both_ways(page(kagwe, app, "/factory/raw"), ["Vipimo ghafi", "Tarehe (siku za hapa)"], ["Raw channels", "Dates"])
+    both_ways(page(kagwe, app, "/factory/raw"), ["Vipimo ghafi", "Tarehe (siku za hapa)", "Tarehe ya kuanza",
+                                                 "Tarehe ya mwisho"], ["Raw channels", "Dates"])
     day = NOW.date().isoformat()
     body = text_of(post_callback(kagwe, app, "raw-channels-graph", [
         {"id": "raw-channels-factory", "property": "value", "value": fx.factory_ids["KGW"]},
