@@ -12,9 +12,10 @@ import dash_bootstrap_components as dbc
 import sqlalchemy as sa
 from dash import Input, Output, State, ctx
 
-from callbacks.common import app_tz, fmt_eat, fmt_num, web_user
+from callbacks.common import ROLE_LABELS, app_tz, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.html_table import html_table
+from callbacks.i18n import N_, current_language, ngettext, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.models import Device, Factory, Stack, User
@@ -43,10 +44,25 @@ ACTIONS = {
 }
 
 
-def _table(head: tuple[str, ...], rows: list[list], table_id: str) -> Any:
+def _table(head: tuple[str, ...], rows: list[list], table_id: str, label: str) -> Any:
     # One component per table (callbacks/html_table.py): the four tables' cells as Dash components
     # (67 factories, 77 stacks, ...) took the Admin page 6 s to draw.
-    return html_table(head, rows, table_id)
+    return html_table([_(h) for h in head], rows, table_id, label=_(label))
+
+
+def _role(role: str) -> str:
+    """A role in words ("factory manager")."""
+    return _(ROLE_LABELS.get(role, role.replace("_", " ")))
+
+
+def _role_cell(role: str) -> str:
+    """A role in the users table: as stored in English (as before), in words in Swahili."""
+    return role if current_language() == "en" else _role(role)
+
+
+def _device_label(device: Device) -> str:
+    """A node's id, marked when it is retired."""
+    return device.id if device.active else _("{id} (retired)", id=device.id)
 
 
 def admin_tables(user, session_factory, tz: Any = DEFAULT_TZ) -> dict | None:  # noqa: ANN001
@@ -66,29 +82,35 @@ def admin_tables(user, session_factory, tz: Any = DEFAULT_TZ) -> dict | None:  #
     fopts = [{"label": f"{f.name} ({f.code})", "value": f.id} for f in factories]
     sopts = [{"label": f"{code} · {st.name} (#{st.id})", "value": st.id} for st, code in stacks]
     return {
-        "users": _table(("Username", "Name", "Role", "Factory", "Active", "Last sign-in (EAT)", "Locked until"),
-                        [[u.username, u.full_name or "", u.role, code_by_id.get(u.factory_id, ""),
-                          "yes" if u.active else "no", fmt_eat(u.last_login_at, tz),
-                          fmt_eat(u.locked_until, tz) if u.locked_until else ""] for u in users], "admin-user-grid"),
-        "factories": _table(("Code", "Name", "Region", "County", "Target (kg CO2e/kg)", "Firewood density (kg/m³)"),
+        "users": _table((N_("Username"), N_("Name"), N_("Role"), N_("Factory"), N_("Active"), N_("Last sign-in (EAT)"),
+                         N_("Locked until")),
+                        [[u.username, u.full_name or "", _role_cell(u.role), code_by_id.get(u.factory_id, ""),
+                          _("yes") if u.active else _("no"), fmt_eat(u.last_login_at, tz),
+                          fmt_eat(u.locked_until, tz) if u.locked_until else ""] for u in users], "admin-user-grid", N_("Users")),
+        "factories": _table((N_("Code"), N_("Name"), N_("Region"), N_("County"), N_("Target (kg CO2e/kg)"),
+                             N_("Firewood density (kg/m³)")),
                             [[f.code, f.name, f.region, f.county, fmt_num(f.target_kg_co2e_per_kg, "", 2),
-                              fmt_num(f.firewood_density_kg_m3)] for f in factories], "admin-factory-grid"),
-        "stacks": _table(("Factory", "Stack", "Diameter (m)", "Flue moisture", "Profile factor", "Basis", "Nodes"),
+                              fmt_num(f.firewood_density_kg_m3)] for f in factories], "admin-factory-grid",
+                            N_("Factories")),
+        "stacks": _table((N_("Factory"), N_("Stack"), N_("Diameter (m)"), N_("Flue moisture"), N_("Profile factor"),
+                          N_("Basis"), N_("Nodes")),
                          [[code, f"{st.name} (#{st.id})", fmt_num(st.diameter_m, "m", 2),
                            fmt_num(st.moisture_fraction, "", 2), fmt_num(st.velocity_profile_factor, "", 2),
-                           "dry" if st.dry_basis else "wet",
-                           ", ".join(d.id + ("" if d.active else " (retired)") for d in devices if d.stack_id == st.id)]
-                          for st, code in stacks], "admin-stack-grid"),
-        "factors": _table(("Code", "Version", "Label", "NCV (MJ/kg)", "CO2 (kg/TJ)", "CH4 (kg/TJ)", "N2O (kg/TJ)",
-                           "Biomass share", "Grid (kg CO2/kWh)", "Source", "Year", "Added (EAT)", "By"),
+                           _("dry") if st.dry_basis else _("wet"),
+                           ", ".join(_device_label(d) for d in devices if d.stack_id == st.id)]
+                          for st, code in stacks], "admin-stack-grid", N_("Stacks")),
+        "factors": _table((N_("Code"), N_("Version"), N_("Label"), N_("NCV (MJ/kg)"), N_("CO2 (kg/TJ)"),
+                           N_("CH4 (kg/TJ)"), N_("N2O (kg/TJ)"), N_("Biomass share"), N_("Grid (kg CO2/kWh)"),
+                           N_("Source"), N_("Year"), N_("Added (EAT)"), N_("By")),
                           [[f.code, f.version, f.label, fmt_num(f.ncv_mj_per_kg, "", 2), fmt_num(f.co2_kg_per_tj),
                             fmt_num(f.ch4_kg_per_tj, "", 1), fmt_num(f.n2o_kg_per_tj, "", 2),
                             fmt_num(f.biomass_fraction, "", 2), fmt_num(f.kg_co2_per_kwh, "", 4), f.source, f.year,
-                            fmt_eat(f.created_at, tz), f.created_by or ""] for f in factors], "admin-factor-grid"),
+                            fmt_eat(f.created_at, tz), f.created_by or ""] for f in factors], "admin-factor-grid",
+                          N_("Emission factors")),
         "factory_options": fopts,
-        "user_options": [{"label": f"{u.username} ({u.role})", "value": u.id} for u in users],
+        "user_options": [{"label": f"{u.username} ({u.role})", "value": u.id} for u in users],  # role as stored
         "stack_options": sopts,
-        "device_options": [{"label": d.id + ("" if d.active else " (retired)"), "value": d.id} for d in devices],
+        "device_options": [{"label": _device_label(d), "value": d.id} for d in devices],
         "factor_options": sorted({f.code for f in factors}),
     }
 
@@ -97,7 +119,7 @@ def _pick(values: dict, key: str, what: str) -> int:
     """Return the id picked in a dropdown; a crafted or missing value is refused, never converted."""
     picked = optional_id(values.get(key))
     if picked is None:
-        raise AdminError(f"pick {what}")
+        raise AdminError(f"pick {what}")  # English: tr_message shows it translated
     return picked
 
 
@@ -115,14 +137,14 @@ def admin_action(action: str, user, values: dict, session_factory) -> str:  # no
         if action == "create_user":
             factory_code = None
             if values.get("new_factory") is not None:
-                f = s.get(Factory, _pick(values, "new_factory", "a factory"))
+                f = s.get(Factory, _pick(values, "new_factory", N_("a factory")))
                 factory_code = f.code if f else None
             row = admin_create_user(s, user, values.get("new_name"), values.get("new_password"),
                                     values.get("new_role") or "", factory_code, values.get("new_full"))
             s.commit()
-            msg = f"Created {row.username} ({row.role.replace('_', ' ')})."
+            msg = _("Created {user} ({role}).", user=row.username, role=_role(row.role))
         elif action == "update_user":
-            uid = _pick(values, "pick", "a user")
+            uid = _pick(values, "pick", N_("a user"))
             active = {"yes": True, "no": False}.get(values.get("active")) if isinstance(values.get("active"), str) else None
             fid = optional_id(values.get("factory"))
             role = values.get("role") if isinstance(values.get("role"), str) and values.get("role") else None
@@ -130,43 +152,47 @@ def admin_action(action: str, user, values: dict, session_factory) -> str:  # no
             if values.get("password"):
                 reset_password(s, user, uid, values["password"])
             s.commit()
-            msg = (f"Saved {row.username}: {row.role.replace('_', ' ')}, "
-                   f"{'active' if row.active else 'deactivated'}"
-                   + (", new password set (their sessions are ended)." if values.get("password") else "."))
+            state = _("active") if row.active else _("deactivated")
+            msg = (_("Saved {user}: {role}, {state}, new password set (their sessions are ended).", user=row.username,
+                     role=_role(row.role), state=state) if values.get("password") else
+                   _("Saved {user}: {role}, {state}.", user=row.username, role=_role(row.role), state=state))
         elif action == "factory":
-            f = set_factory_target(s, user, _pick(values, "factory_pick", "a factory"), _num(values.get("target")),
+            f = set_factory_target(s, user, _pick(values, "factory_pick", N_("a factory")), _num(values.get("target")),
                                    _num(values.get("density")),
                                    expected_version=_version(values.get("factory_version")))
             s.commit()
             s.refresh(f)
-            msg = (f"Saved {f.code}: target {fmt_num(f.target_kg_co2e_per_kg, 'kg CO2e/kg made tea', 2)}, "
-                   f"firewood density {fmt_num(f.firewood_density_kg_m3, 'kg/m³')}.")
+            msg = _("Saved {code}: target {target} kg CO2e/kg made tea, firewood density {density} kg/m³.",
+                    code=f.code, target=fmt_num(f.target_kg_co2e_per_kg, "", 2), density=fmt_num(f.firewood_density_kg_m3))
         elif action == "stack":
             dry = {"dry": True, "wet": False}.get(values.get("dry")) if isinstance(values.get("dry"), str) else None
-            st = update_stack(s, user, _pick(values, "stack_pick", "a stack"),
+            st = update_stack(s, user, _pick(values, "stack_pick", N_("a stack")),
                               expected_version=_version(values.get("stack_version")),
                               diameter_m=_num(values.get("diameter")),
                               moisture_fraction=_num(values.get("moisture")),
                               velocity_profile_factor=_num(values.get("profile")), dry_basis=dry)
             s.commit()
             s.refresh(st)
-            msg = (f"Saved stack #{st.id}: diameter {st.diameter_m:g} m, flue moisture {st.moisture_fraction:g}, "
-                   f"profile factor {st.velocity_profile_factor:g}, {'dry' if st.dry_basis else 'wet'} basis; "
-                   f"new readings use these parameters.")
+            msg = _("Saved stack #{id}: diameter {diameter} m, flue moisture {moisture}, profile factor {profile}, "
+                    "{basis} basis; new readings use these parameters.", id=st.id, diameter=_g(st.diameter_m),
+                    moisture=_g(st.moisture_fraction), profile=_g(st.velocity_profile_factor),
+                    basis=_("dry") if st.dry_basis else _("wet"))
         elif action == "factor":
             code, field_name = values.get("factor_code"), values.get("factor_field")
             if not isinstance(code, str) or not isinstance(field_name, str) or not code or not field_name:
-                raise AdminError("pick a factor and a field")
+                raise AdminError(N_("pick a factor and a field"))
             row = admin_add_factor_version(s, user, code, **{field_name: values.get("factor_value")})
             s.commit()
             shown = getattr(row, field_name)
-            msg = f"Added {row.code} version {row.version}: {field_name} = {_shown(shown)}."
+            msg = _("Added {code} version {version}: {field} = {value}.", code=row.code, version=row.version,
+                    field=field_name, value=_shown(shown))
         elif action == "sign_out_everywhere":
-            row, n = admin_end_sessions(s, user, _pick(values, "pick", "a user"))
+            row, n = admin_end_sessions(s, user, _pick(values, "pick", N_("a user")))
             s.commit()
-            msg = f"Signed {row.username} out everywhere ({n} session{'s' if n != 1 else ''} ended)."
+            msg = ngettext("Signed {user} out everywhere ({n} session ended).",
+                           "Signed {user} out everywhere ({n} sessions ended).", n, user=row.username)
         else:
-            raise AdminError("unknown action")
+            raise AdminError(N_("unknown action"))
     return msg
 
 
@@ -179,6 +205,11 @@ def _version(value: object) -> int | None:
 
 def _shown(value) -> str:  # noqa: ANN001
     return f"{value:,.10g}" if isinstance(value, float) else str(value)
+
+
+def _g(value: float) -> str:
+    """A stack parameter as typed ("0.08", "1.2")."""
+    return f"{value:g}"
 
 
 def register(app: dash.Dash) -> None:
@@ -239,10 +270,11 @@ def register(app: dash.Dash) -> None:
             changed = (before if isinstance(before, int) and not isinstance(before, bool) and 0 <= before < 10**9
                        else 0) + 1
         except AccessDenied as exc:
-            msg = dbc.Alert(f"Not allowed: {exc}.", color="danger", id=f"admin-{area}-denied")
+            msg = dbc.Alert(_("Not allowed: {reason}.", reason=tr_message(str(exc))), color="danger",
+                            id=f"admin-{area}-denied")
             changed = dash.no_update
         except (AdminError, ValueError) as exc:
-            msg = dbc.Alert(str(exc), color="danger", id=f"admin-{area}-error")
+            msg = dbc.Alert(tr_message(str(exc)), color="danger", id=f"admin-{area}-error")
             changed = dash.no_update
         out = {"user": dash.no_update, "factory": dash.no_update, "stack": dash.no_update, "factor": dash.no_update}
         out[area] = msg

@@ -16,6 +16,7 @@ from dash import Input, Output, State, ctx
 
 from callbacks.common import app_tz, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import N_, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, is_admin
 from core.fleet.lifecycle import history, open_assignment
@@ -28,8 +29,8 @@ from core.validation import FieldError, optional_id, parse_number
 REGISTER_FIELDS = ("device-id", "device-stack", "device-interval", "device-commissioned", "device-reason")
 LIFECYCLE_FIELDS = ("device-pick", "lifecycle-action", "lifecycle-stack", "lifecycle-new-id",
                     "lifecycle-interval", "lifecycle-at", "lifecycle-reason")
-LIFECYCLE_ACTIONS = {"move": "Move to another stack", "replace": "Replace by a new node", "retire": "Retire",
-                     "reactivate": "Put back on its stack"}
+LIFECYCLE_ACTIONS = {"move": N_("Move to another stack"), "replace": N_("Replace by a new node"), "retire": N_("Retire"),
+                     "reactivate": N_("Put back on its stack")}
 
 
 # Where a refusal belongs: (words in core.registry.admin's / core.fleet.lifecycle's message, field), first match.
@@ -63,7 +64,7 @@ def _num(v: object) -> float | None:
 
 def _text_id(v: object, what: str) -> str:
     if not isinstance(v, str) or not v or len(v) > 40:
-        raise AdminError(f"pick {what}")
+        raise AdminError(f"pick {what}")  # English: tr_message shows it translated
     return v
 
 
@@ -73,52 +74,54 @@ def register_node(user: Any, values: dict, session_factory: Any, tz: Any = DEFAU
         raise AccessDenied("only admins register nodes")
     stack_id = optional_id(values.get("device-stack"))
     if stack_id is None:
-        raise AdminError("Stack: pick the node's stack.")
+        raise AdminError(N_("Stack: pick the node's stack."))
     interval = values.get("device-interval")
     with session_factory() as s:
         d = add_device(s, user, values.get("device-id"), stack_id, 60.0 if interval in (None, "") else _num(interval),
                        commissioned_at=values.get("device-commissioned"), reason=values.get("device-reason"), tz=tz)
         s.commit()
         row = open_assignment(s, d.id)
-        return (f"Registered node {d.id} (sample interval {d.sample_interval_s:g} s), commissioned "
-                f"{fmt_eat(row.commissioned_at, tz)}: it counts for coverage and availability from then on.")
+        return _("Registered node {id} (sample interval {interval} s), commissioned {when}: it counts for coverage "
+                 "and availability from then on.", id=d.id, interval=format(d.sample_interval_s, "g"),
+                 when=fmt_eat(row.commissioned_at, tz))
 
 
 def lifecycle_change(user: Any, values: dict, session_factory: Any, tz: Any = DEFAULT_TZ) -> str:
     """Move, replace, retire or reactivate the picked node at the given time; raises AdminError or AccessDenied."""
     if not is_admin(user):
         raise AccessDenied("only admins change a node's assignment")
-    device_id = _text_id(values.get("device-pick"), "a node")
+    device_id = _text_id(values.get("device-pick"), N_("a node"))
     action = values.get("lifecycle-action")
     if not isinstance(action, str) or action not in LIFECYCLE_ACTIONS:
-        raise AdminError("pick an action")
+        raise AdminError(N_("pick an action"))
     at, reason = values.get("lifecycle-at"), values.get("lifecycle-reason")
     with session_factory() as s:
         if action == "move":
             stack_id = optional_id(values.get("lifecycle-stack"))
             if stack_id is None:
-                raise AdminError("pick the new stack")
+                raise AdminError(N_("pick the new stack"))
             d = move_device(s, user, device_id, stack_id, at, reason, tz)
             s.commit()
             st = s.get(Stack, d.stack_id)
             f = s.get(Factory, d.factory_id)
-            done = f"moved to {f.code} · {st.name} (#{st.id})"
+            done = _("moved to {factory} · {stack} (#{id})", factory=f.code, stack=st.name, id=st.id)
         elif action == "replace":
             new_id = values.get("lifecycle-new-id")
             interval = values.get("lifecycle-interval")
             d = replace_device(s, user, device_id, new_id, None if interval in (None, "") else _num(interval), at,
                                reason, tz)
             s.commit()
-            done = f"replaced by {d.id}, which is commissioned on the same stack"
+            done = _("replaced by {id}, which is commissioned on the same stack", id=d.id)
         else:
             d = set_device_active(s, user, device_id, action == "reactivate", at, reason, tz)
             s.commit()
-            done = "back on its stack" if action == "reactivate" else "retired (its readings are kept)"
+            done = _("back on its stack") if action == "reactivate" else _("retired (its readings are kept)")
         rows = history(s, d.id)
         last = rows[-1] if rows else None
     when = None if last is None else (last.commissioned_at if last.retired_at is None else last.retired_at)
-    when_text = "" if when is None else f" from {fmt_eat(when, tz)}"
-    return f"Node {device_id}: {done}{when_text}."
+    if when is None:
+        return _("Node {id}: {done}.", id=device_id, done=done)
+    return _("Node {id}: {done} from {when}.", id=device_id, done=done, when=fmt_eat(when, tz))
 
 
 def register(app: dash.Dash) -> None:
@@ -149,14 +152,15 @@ def register(app: dash.Dash) -> None:
             changed = (before if isinstance(before, int) and not isinstance(before, bool) and 0 <= before < 10**9
                        else 0) + 1
         except AccessDenied as exc:
-            msg = dbc.Alert(f"Not allowed: {exc}.", color="danger", id="admin-node-denied")
+            msg = dbc.Alert(_("Not allowed: {reason}.", reason=tr_message(str(exc))), color="danger",
+                            id="admin-node-denied")
         except (AdminError, ValueError) as exc:
-            where = field_for(form, str(exc))
+            where = field_for(form, str(exc))  # by the English wording
             if where is not None:
-                errors[where] = str(exc)
+                errors[where] = tr_message(str(exc))
                 msg = dbc.Alert(_("Not changed: correct the field marked below."), color="danger", id="admin-node-error")
             else:
-                msg = dbc.Alert(str(exc), color="danger", id="admin-node-error")
+                msg = dbc.Alert(tr_message(str(exc)), color="danger", id="admin-node-error")
         reg = [errors.get(f) for f in REGISTER_FIELDS]
         life = [errors.get(f) for f in LIFECYCLE_FIELDS]
         return msg, changed, *reg, *life

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
+from babel.dates import get_month_names
 from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.grid import data_grid, grid_controls
+from callbacks.i18n import N_, current_language, format_number, locale, tr_message
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.alerts.notify import reminders_sent, save_contact
 from core.alerts.state import AlertView, acknowledge, badge_count, list_alerts
@@ -20,25 +24,50 @@ STATE_COLORS = {"firing": "danger", "acknowledged": "warning", "resolved": "succ
 
 GRID_ID = "alerts-table"
 COLUMNS = [
-    {"field": "alert", "headerName": "Alert", "minWidth": 180, "tooltipField": "detail", "wrapText": True,
+    {"field": "alert", "headerName": N_("Alert"), "minWidth": 180, "tooltipField": "detail", "wrapText": True,
      "autoHeight": True},
-    {"field": "state", "headerName": "State", "cellRenderer": "CtStatus", "minWidth": 110, "maxWidth": 150},
-    {"field": "action", "headerName": "Action", "cellRenderer": "CtButton", "sortable": False, "filter": False,
+    {"field": "state", "headerName": N_("State"), "cellRenderer": "CtStatus", "minWidth": 110, "maxWidth": 150},
+    {"field": "action", "headerName": N_("Action"), "cellRenderer": "CtButton", "sortable": False, "filter": False,
      "minWidth": 130, "maxWidth": 150},
-    {"field": "since", "headerName": "Since (EAT)", "minWidth": 150, "priority": 2},
-    {"field": "who", "headerName": "Who and when", "minWidth": 200, "priority": 3, "wrapText": True, "autoHeight": True},
-    {"field": "detail", "headerName": "Detail", "minWidth": 200, "priority": 3},
+    {"field": "since", "headerName": N_("Since (EAT)"), "minWidth": 150, "priority": 2},
+    {"field": "who", "headerName": N_("Who and when"), "minWidth": 200, "priority": 3, "wrapText": True, "autoHeight": True},
+    {"field": "detail", "headerName": N_("Detail"), "minWidth": 200, "priority": 3},
 ]
 
 
 REMINDER_GRID_ID = "alerts-reminder-table"
 REMINDER_COLUMNS = [
-    {"field": "factory", "headerName": "Factory", "minWidth": 150},
-    {"field": "month", "headerName": "Month", "maxWidth": 120},
-    {"field": "when", "headerName": "When (EAT)", "minWidth": 150, "priority": 2},
-    {"field": "user", "headerName": "Reminded", "priority": 3},
-    {"field": "channel", "headerName": "How", "priority": 3},
+    {"field": "factory", "headerName": N_("Factory"), "minWidth": 150},
+    {"field": "month", "headerName": N_("Month"), "maxWidth": 120},
+    {"field": "when", "headerName": N_("When (EAT)"), "minWidth": 150, "priority": 2},
+    {"field": "user", "headerName": N_("Reminded"), "priority": 3},
+    {"field": "channel", "headerName": N_("How"), "priority": 3},
 ]
+
+
+STATE_WORDS = {"firing": N_("firing"), "acknowledged": N_("acknowledged"), "resolved": N_("resolved")}
+CHANNEL_WORDS = {"email": N_("email"), "sms": N_("sms")}  # how a reminder went, as stored
+_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+              "November", "December")
+_EN_MONTH = re.compile(r"\b(" + "|".join(_EN_MONTHS) + r")\b")
+
+
+def translated(columns: list[dict]) -> list[dict]:
+    """The column definitions with their headers in this request's language (the lists are built at import)."""
+    return [{**c, "headerName": _(c["headerName"])} for c in columns]
+
+
+def alert_text(text: str | None) -> str:
+    """An alert's stored English title or detail (core.alerts.rules) in this request's language.
+
+    The catalog holds each rule's sentence with {placeholders}; the month names the rules write
+    ("November 2026", "10 December") are given in the language's own names.
+    """
+    if not text or current_language() == "en":
+        return text or ""
+    out = tr_message(text)
+    names = get_month_names("wide", locale=locale())
+    return _EN_MONTH.sub(lambda m: names[_EN_MONTHS.index(m.group(1)) + 1], out)
 
 
 def alert_rows(views: list[AlertView], can_ack: bool, tz: Any) -> list[dict]:
@@ -47,13 +76,14 @@ def alert_rows(views: list[AlertView], can_ack: bool, tz: Any) -> list[dict]:
     for v in views:
         who = []
         if v.acknowledged_by:
-            who.append(f"acknowledged by {v.acknowledged_by} {fmt_eat(v.acknowledged_at, tz)}")
+            who.append(_("acknowledged by {user} {when}", user=v.acknowledged_by, when=fmt_eat(v.acknowledged_at, tz)))
         if v.resolved_at:
-            who.append(f"resolved by {v.resolved_by} {fmt_eat(v.resolved_at, tz)}")
-        row = {"id": v.id, "since": fmt_eat(v.fired_at, tz), "state": v.state, "alert": v.title,
-               "detail": v.detail or "", "who": "; ".join(who) or "—", "action": ""}
+            who.append(_("resolved by {user} {when}", user=v.resolved_by, when=fmt_eat(v.resolved_at, tz)))
+        row = {"id": v.id, "since": fmt_eat(v.fired_at, tz), "state": _(STATE_WORDS.get(v.state, v.state)),
+               "state__tone": v.state, "alert": alert_text(v.title), "detail": alert_text(v.detail),
+               "who": "; ".join(who) or "—", "action": ""}
         if can_ack and v.state == "firing":
-            row.update(action="Acknowledge", action__arg=v.id, action__id=f"alerts-ack-{v.id}")
+            row.update(action=_("Acknowledge"), action__arg=v.id, action__id=f"alerts-ack-{v.id}")
         rows.append(row)
     return rows
 
@@ -61,8 +91,9 @@ def alert_rows(views: list[AlertView], can_ack: bool, tz: Any) -> list[dict]:
 def render_alerts(views: list[AlertView], can_ack: bool, tz: Any) -> Any:
     """The alerts as a data grid; a click on Acknowledge sends the alert's id to the server (checked there)."""
     if not views:
-        return empty_state("No alerts. All quiet.", "alerts-none")
-    return data_grid(GRID_ID, COLUMNS, alert_rows(views, can_ack, tz), export_name="alerts", search_label="Search alerts")
+        return empty_state(_("No alerts. All quiet."), "alerts-none")
+    return data_grid(GRID_ID, translated(COLUMNS), alert_rows(views, can_ack, tz), export_name="alerts",
+                     search_label=_("Search alerts"))
 
 
 def acknowledge_view(user, renderer_data: Any, session_factory) -> Any:  # noqa: ANN001
@@ -74,8 +105,8 @@ def acknowledge_view(user, renderer_data: Any, session_factory) -> Any:  # noqa:
         with session_factory() as s:
             a = acknowledge(s, user, alert_id)
     except (AccessDenied, TypeError, ValueError):
-        return dbc.Alert("You cannot acknowledge this alert.", color="warning", id="alerts-ack-refused")
-    return html.Div(f"Acknowledged: {a.title}", className="small text-muted", id="alerts-ack-ok")
+        return dbc.Alert(_("You cannot acknowledge this alert."), color="warning", id="alerts-ack-refused")
+    return html.Div(_("Acknowledged: {title}", title=alert_text(a.title)), className="small text-muted", id="alerts-ack-ok")
 
 
 def register(app: dash.Dash) -> None:
@@ -95,13 +126,13 @@ def register(app: dash.Dash) -> None:
             views = list_alerts(s, user, include_resolved=show_resolved)
             firing = badge_count(s, user)
             reminded = reminders_sent(s, user)[:200]
-        badge = html.Span(["Firing ", dbc.Badge(f"{firing:,}", color="danger" if firing else "secondary",
+        badge = html.Span([_("Firing") + " ", dbc.Badge(format_number(firing), color="danger" if firing else "secondary",
                                                 id="alerts-badge")])
-        rem = (data_grid(REMINDER_GRID_ID, REMINDER_COLUMNS, [
+        rem = (data_grid(REMINDER_GRID_ID, translated(REMINDER_COLUMNS), [
             {"factory": f"{r.factory_name} ({r.factory_code})", "month": f"{r.month:%Y-%m}", "user": r.username,
-             "channel": r.channel, "when": fmt_eat(r.sent_at, tz)} for r in reminded],
-            export_name="reminders", search_label="Search reminders")
-               if reminded else empty_state("No reminders sent yet."))
+             "channel": _(CHANNEL_WORDS.get(r.channel, r.channel)), "when": fmt_eat(r.sent_at, tz)} for r in reminded],
+            export_name="reminders", search_label=_("Search reminders"))
+               if reminded else empty_state(_("No reminders sent yet.")))
         can_ack = user is not None and user.role in ("factory_manager", "hq", "admin")
         return render_alerts(views, can_ack, tz), badge, rem
 
@@ -120,7 +151,7 @@ def register(app: dash.Dash) -> None:
                 save_contact(s, web_user(), None if email is None else str(email), None if phone is None else str(phone),
                              "email" in optout, "sms" in optout, quiet_from, quiet_to)
         except PermissionError:
-            return dbc.Alert("Sign in first.", color="danger")
+            return dbc.Alert(_("Sign in first."), color="danger")
         except ValueError as exc:
-            return dbc.Alert(str(exc), color="warning", id="alerts-save-invalid")
-        return dbc.Alert("Saved.", color="success", id="alerts-save-ok")
+            return dbc.Alert(tr_message(str(exc)), color="warning", id="alerts-save-invalid")
+        return dbc.Alert(_("Saved."), color="success", id="alerts-save-ok")

@@ -26,6 +26,8 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.common import app_config, fmt_eat, session_factory, web_user
 from callbacks.grid import data_grid, grid_controls
+from callbacks.i18n import N_, current_language, format_number, tr_message
+from callbacks.i18n import gettext as _
 from core.access import AccessDenied, allowed_factory_ids
 from core.evidence.declarations import add_declaration, add_lab_ncv, visible_declarations, visible_lab_ncvs
 from core.evidence.files import (
@@ -36,6 +38,7 @@ from core.evidence.files import (
     evidence_for_download,
     read_evidence_file,
 )
+from core.inventory.entry import SOURCE_LABELS
 from core.storage import BlobStore, cached_store
 from core.timeutil import add_months, local_date, month_start, parse_month, utcnow
 
@@ -43,35 +46,66 @@ log = logging.getLogger(__name__)
 
 DOWNLOAD_RULE = "/evidence/download/<int:evidence_id>"
 LIST_MONTHS = 13
+BASIS_WORDS = {"dry": N_("dry"), "as_received": N_("as_received")}  # a lab NCV's moisture basis, as stored
+# With the sample's moisture: one sentence per basis (a bare "{basis} at {moisture}" entry would match any "a at b").
+BASIS_AT = {"dry": N_("dry at {moisture}"), "as_received": N_("as_received at {moisture}")}
 FILES_GRID_ID, DECL_GRID_ID, LAB_GRID_ID = "evidence-table", "evidence-declarations", "evidence-lab-ncvs"
 FILE_COLUMNS = [
-    {"field": "for", "headerName": "For", "minWidth": 140},
-    {"field": "file", "headerName": "File", "cellRenderer": "CtLink", "minWidth": 150, "tooltipField": "file"},
-    {"field": "at", "headerName": "Uploaded (EAT)", "minWidth": 150, "priority": 2},
-    {"field": "by", "headerName": "By", "priority": 2},
-    {"field": "type", "headerName": "Type", "priority": 3},
-    {"field": "bytes", "headerName": "Bytes", "filter": "agNumberColumnFilter", "type": "numericColumn", "priority": 3},
-    {"field": "sha256", "headerName": "SHA-256", "tooltipField": "sha256_full", "priority": 3},
+    {"field": "for", "headerName": N_("For"), "minWidth": 140},
+    {"field": "file", "headerName": N_("File"), "cellRenderer": "CtLink", "minWidth": 150, "tooltipField": "file"},
+    {"field": "at", "headerName": N_("Uploaded (EAT)"), "minWidth": 150, "priority": 2},
+    {"field": "by", "headerName": N_("By"), "priority": 2},
+    {"field": "type", "headerName": N_("Type"), "priority": 3},
+    {"field": "bytes", "headerName": N_("Bytes"), "filter": "agNumberColumnFilter", "type": "numericColumn", "priority": 3},
+    {"field": "sha256", "headerName": N_("SHA-256"), "tooltipField": "sha256_full", "priority": 3},
 ]
 DECL_COLUMNS = [
-    {"field": "reference", "headerName": "Reference", "minWidth": 130},
-    {"field": "supplier", "headerName": "Supplier"},
-    {"field": "status", "headerName": "Status", "cellRenderer": "CtStatus", "priority": 2},
-    {"field": "id", "headerName": "Id", "filter": "agNumberColumnFilter", "maxWidth": 90, "priority": 2},
-    {"field": "source", "headerName": "Fuel", "priority": 3},
-    {"field": "scheme", "headerName": "Scheme", "priority": 3},
-    {"field": "validity", "headerName": "Validity", "minWidth": 180, "priority": 3},
+    {"field": "reference", "headerName": N_("Reference"), "minWidth": 130},
+    {"field": "supplier", "headerName": N_("Supplier")},
+    {"field": "status", "headerName": N_("Status"), "cellRenderer": "CtStatus", "priority": 2},
+    {"field": "id", "headerName": N_("Id"), "filter": "agNumberColumnFilter", "maxWidth": 90, "priority": 2},
+    {"field": "source", "headerName": N_("Fuel"), "priority": 3},
+    {"field": "scheme", "headerName": N_("Scheme"), "priority": 3},
+    {"field": "validity", "headerName": N_("Validity"), "minWidth": 180, "priority": 3},
 ]
 LAB_COLUMNS = [
-    {"field": "lot", "headerName": "Lot", "filter": "agNumberColumnFilter", "maxWidth": 100},
-    {"field": "ncv", "headerName": "NCV (MJ/kg)", "filter": "agNumberColumnFilter", "type": "numericColumn"},
-    {"field": "basis", "headerName": "Basis", "priority": 2},
-    {"field": "status", "headerName": "Status", "cellRenderer": "CtStatus", "priority": 2},
-    {"field": "source", "headerName": "Fuel", "priority": 3},
-    {"field": "lab", "headerName": "Laboratory", "priority": 3},
-    {"field": "certificate", "headerName": "Certificate", "priority": 3},
-    {"field": "file", "headerName": "File id", "priority": 3},
+    {"field": "lot", "headerName": N_("Lot"), "filter": "agNumberColumnFilter", "maxWidth": 100},
+    {"field": "ncv", "headerName": N_("NCV (MJ/kg)"), "filter": "agNumberColumnFilter", "type": "numericColumn"},
+    {"field": "basis", "headerName": N_("Basis"), "priority": 2},
+    {"field": "status", "headerName": N_("Status"), "cellRenderer": "CtStatus", "priority": 2},
+    {"field": "source", "headerName": N_("Fuel"), "priority": 3},
+    {"field": "lab", "headerName": N_("Laboratory"), "priority": 3},
+    {"field": "certificate", "headerName": N_("Certificate"), "priority": 3},
+    {"field": "file", "headerName": N_("File id"), "priority": 3},
 ]
+
+
+def translated(columns: list[dict]) -> list[dict]:
+    """The column definitions with their headers in this request's language (the lists are built at import)."""
+    return [{**c, "headerName": _(c["headerName"])} for c in columns]
+
+
+def source_label(source: str | None) -> str:
+    """An energy source as the page names it: the code in English (as before), its label in Swahili."""
+    if not source:
+        return ""
+    if current_language() == "en":
+        return source
+    return tr_message(SOURCE_LABELS.get(source, source))
+
+
+def lab_basis(basis: str, moisture: float | None) -> str:
+    """A lab NCV's moisture basis, with the sample's moisture when given ("as_received at 0.3")."""
+    if moisture is None:
+        return _(BASIS_WORDS.get(basis, basis))
+    if basis not in BASIS_AT:
+        return f"{basis} {moisture:g}"
+    return _(BASIS_AT[basis], moisture=format(moisture, "g"))
+
+
+def status_words(status: str) -> dict:
+    """A register row's status in words; the grid colours it by the English word (`status__tone`, CtStatus)."""
+    return {"status": _(status), "status__tone": status.split()[0]}
 
 
 def _store() -> BlobStore:
@@ -87,16 +121,16 @@ def download_url(evidence_id: int) -> str:
 def decode_upload(contents: str | None) -> bytes:
     """The bytes of a dcc.Upload value (`data:<type>;base64,<data>`); EvidenceError if it is not one."""
     if not contents or "," not in contents:
-        raise EvidenceError("choose a file to upload")
+        raise EvidenceError(N_("choose a file to upload"))
     try:
         return base64.b64decode(contents.split(",", 1)[1], validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise EvidenceError("the upload could not be read; try again") from exc
+        raise EvidenceError(N_("the upload could not be read; try again")) from exc
 
 
 def _alert(exc: Exception) -> dbc.Alert:
     color = "danger" if isinstance(exc, AccessDenied) else "warning"
-    return dbc.Alert(str(exc), color=color, id="evidence-error")
+    return dbc.Alert(tr_message(str(exc)), color=color, id="evidence-error")
 
 
 def upload_energy_evidence(user, factory_id: int | None, month_text: str | None, source: str | None,  # noqa: ANN001
@@ -104,7 +138,7 @@ def upload_energy_evidence(user, factory_id: int | None, month_text: str | None,
     """Attach an uploaded file to a factory-month's energy source for the signed-in user."""
     try:
         if factory_id is None:
-            raise EvidenceError("choose a factory")
+            raise EvidenceError(N_("choose a factory"))
         try:
             month = parse_month(month_text or "")
         except ValueError as exc:
@@ -114,7 +148,8 @@ def upload_energy_evidence(user, factory_id: int | None, month_text: str | None,
             row = add_evidence(s, app_config().data_dir, user, Attachment(int(factory_id), month, source),
                                filename or "", data, description, store=_store())
             s.commit()
-            return dbc.Alert(f"Stored {row.filename} ({row.size_bytes:,} bytes, SHA-256 {row.sha256[:16]}…).",
+            return dbc.Alert(_("Stored {name} ({size} bytes, SHA-256 {sha}…).", name=row.filename,
+                               size=format_number(row.size_bytes), sha=row.sha256[:16]),
                              color="success", id="evidence-stored")
     except (EvidenceError, AccessDenied) as exc:
         return _alert(exc)
@@ -125,13 +160,14 @@ def upload_declaration_evidence(user, declaration_id: int | None, contents: str 
     """Attach an uploaded certificate or declaration document to a register entry."""
     try:
         if declaration_id is None:
-            raise EvidenceError("choose a declaration")
+            raise EvidenceError(N_("choose a declaration"))
         data = decode_upload(contents)
         with session_factory()() as s:
             row = add_evidence(s, app_config().data_dir, user, Attachment(0, declaration_id=int(declaration_id)),
                                filename or "", data, store=_store())
             s.commit()
-            return dbc.Alert(f"Stored {row.filename} for the declaration (SHA-256 {row.sha256[:16]}…).",
+            return dbc.Alert(_("Stored {name} for the declaration (SHA-256 {sha}…).", name=row.filename,
+                               sha=row.sha256[:16]),
                              color="success", id="evidence-stored")
     except (EvidenceError, AccessDenied) as exc:
         return _alert(exc)
@@ -143,16 +179,17 @@ def record_declaration(user, factory_id: int | None, source: str | None, supplie
     """Add a supplier declaration to the register for the signed-in user (HQ and admins)."""
     try:
         if factory_id is None:
-            raise EvidenceError("choose a factory")
+            raise EvidenceError(N_("choose a factory"))
         try:
             start, end = date.fromisoformat(valid_from or ""), date.fromisoformat(valid_to or "")
         except ValueError as exc:
-            raise EvidenceError("give 'valid from' and 'valid to' as dates") from exc
+            raise EvidenceError(N_("give 'valid from' and 'valid to' as dates")) from exc
         with session_factory()() as s:
             row = add_declaration(s, user, int(factory_id), source or "", supplier or "", scheme or "",
                                   reference or "", start, end)
             s.commit()
-            return dbc.Alert(f"Declaration {row.reference} recorded.", color="success", id="evidence-declared")
+            return dbc.Alert(_("Declaration {reference} recorded.", reference=row.reference), color="success",
+                             id="evidence-declared")
     except (EvidenceError, AccessDenied) as exc:
         return _alert(exc)
 
@@ -163,17 +200,18 @@ def record_lab_ncv(user, declaration_id: int | None, ncv: float | None, basis: s
     """Record a laboratory NCV for a fuel lot for the signed-in user (HQ and admins)."""
     try:
         if declaration_id is None:
-            raise EvidenceError("give the declaration (lot) id")
+            raise EvidenceError(N_("give the declaration (lot) id"))
         try:
             sampled = date.fromisoformat(sampled_on) if sampled_on else None
         except ValueError as exc:
-            raise EvidenceError("sampled on: a date") from exc
+            raise EvidenceError(N_("sampled on: a date")) from exc
         with session_factory()() as s:
             row = add_lab_ncv(s, user, int(declaration_id), ncv, basis or "", lab or "", certificate or "",
                               moisture_fraction=moisture, evidence_file_id=int(file_id) if file_id else None,
                               sampled_on=sampled)
             s.commit()
-            return dbc.Alert(f"Lab NCV {row.ncv_mj_per_kg:g} MJ/kg ({row.basis}) recorded for lot {row.declaration_id}.",
+            return dbc.Alert(_("Lab NCV {ncv} MJ/kg ({basis}) recorded for lot {lot}.", ncv=format(row.ncv_mj_per_kg, "g"),
+                               basis=_(BASIS_WORDS.get(row.basis, row.basis)), lot=row.declaration_id),
                              color="success", id="evidence-lab-recorded")
     except (EvidenceError, AccessDenied) as exc:
         return _alert(exc)
@@ -187,28 +225,32 @@ def evidence_list(user, tz) -> html.Div:  # noqa: ANN001
         files = evidence_for(s, ids, add_months(today, -LIST_MONTHS), add_months(today, 1))
         decls = visible_declarations(s, user)
         labs = visible_lab_ncvs(s, user)
-    files_view: Any = (data_grid(FILES_GRID_ID, FILE_COLUMNS, file_rows(files, tz), export_name="evidence-files",
-                                 search_label="Search files") if files else
-                       html.Div("No evidence files yet.", className="text-muted small", id="evidence-empty"))
-    decl_rows = [{"id": d.id, "source": d.source, "supplier": d.supplier, "scheme": d.scheme, "reference": d.reference,
-                  "validity": f"{d.valid_from} to {d.valid_to}", "status": "withdrawn" if d.withdrawn_at else "valid"}
+    files_view: Any = (data_grid(FILES_GRID_ID, translated(FILE_COLUMNS), file_rows(files, tz),
+                                 export_name="evidence-files", search_label=_("Search files")) if files else
+                       html.Div(_("No evidence files yet."), className="text-muted small", id="evidence-empty"))
+    decl_rows = [{"id": d.id, "source": source_label(d.source), "supplier": d.supplier, "scheme": d.scheme,
+                  "reference": d.reference,
+                  # Two ISO dates around one word (a bare "{start} to {end}" entry would match any "a to b").
+                  "validity": f"{d.valid_from} {_('to')} {d.valid_to}",
+                  **status_words(N_("withdrawn") if d.withdrawn_at else N_("valid"))}
                  for d in decls]
-    lab_rows = [{"lot": x.declaration_id, "source": x.source, "ncv": x.ncv_mj_per_kg,
-                 "basis": x.basis + (f" at {x.moisture_fraction:g}" if x.moisture_fraction is not None else ""),
+    lab_rows = [{"lot": x.declaration_id, "source": source_label(x.source), "ncv": x.ncv_mj_per_kg,
+                 "basis": lab_basis(x.basis, x.moisture_fraction),
                  "lab": x.lab, "certificate": x.certificate_ref, "file": x.evidence_file_id,
-                 "status": "withdrawn" if x.withdrawn_at else "in use"} for x in labs]
-    return html.Div([html.H3("Files", className="h6"), files_view,
-                     html.H3("Supplier sustainability declarations", className="h6 mt-3"),
-                     data_grid(DECL_GRID_ID, DECL_COLUMNS, decl_rows, export_name="declarations",
-                               search_label="Search declarations"),
-                     html.H3("Laboratory NCVs of fuel lots", className="h6 mt-3"),
-                     data_grid(LAB_GRID_ID, LAB_COLUMNS, lab_rows, export_name="lab-ncvs",
-                               search_label="Search lab NCVs")])
+                 **status_words(N_("withdrawn") if x.withdrawn_at else N_("in use"))} for x in labs]
+    return html.Div([html.H3(_("Files"), className="h6"), files_view,
+                     html.H3(_("Supplier sustainability declarations"), className="h6 mt-3"),
+                     data_grid(DECL_GRID_ID, translated(DECL_COLUMNS), decl_rows, export_name="declarations",
+                               search_label=_("Search declarations")),
+                     html.H3(_("Laboratory NCVs of fuel lots"), className="h6 mt-3"),
+                     data_grid(LAB_GRID_ID, translated(LAB_COLUMNS), lab_rows, export_name="lab-ncvs",
+                               search_label=_("Search lab NCVs"))])
 
 
 def file_rows(files: list, tz) -> list[dict]:  # noqa: ANN001
     """Evidence files as grid rows; the file name links to the download route (which checks the user)."""
-    return [{"id": f.id, "for": f"{f.source} {f.month:%Y-%m}" if f.month else f"declaration {f.declaration_id}",
+    return [{"id": f.id, "for": (f"{source_label(f.source)} {f.month:%Y-%m}" if f.month else
+                                 _("declaration {id}", id=f.declaration_id)),
              "file": f.filename, "file__href": download_url(f.id), "file__id": f"evidence-download-{f.id}",
              "type": f.content_type, "bytes": f.size_bytes, "sha256": f.sha256[:16], "sha256_full": f.sha256,
              "by": f.uploaded_by or "", "at": fmt_eat(f.uploaded_at, tz)} for f in files]

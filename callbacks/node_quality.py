@@ -19,6 +19,7 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import N_, format_number, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, can_read_factory, require_factory
 from core.fleet.lifecycle import history
@@ -37,15 +38,18 @@ from core.timeutil import DEFAULT_TZ, local_date, utcnow
 
 # Form fields: (component id suffix, the field name core.measurement.calibration reports errors under).
 CAL_FIELDS = {
-    "kind": "Kind",
-    "checked-at": "Checked at",
-    "reference": "Reference gas",
-    "certificate": "Certificate",
-    "measured": "Measured",
-    "span": "Span",
-    "note": "Note",
+    "kind": N_("Kind"),
+    "checked-at": N_("Checked at"),
+    "reference": N_("Reference gas"),
+    "certificate": N_("Certificate"),
+    "measured": N_("Measured"),
+    "span": N_("Span"),
+    "note": N_("Note"),
 }
-DENIED = "You may not see this node."
+DENIED = N_("You may not see this node.")
+NO_NODE = N_("No such node. Open a node from the Nodes page.")
+CHECK_KINDS = {"span": N_("span"), "zero": N_("zero")}  # a calibration check's kind, as stored
+CHECK_SOURCES = {"portal": N_("portal"), "node": N_("node")}  # who recorded it (core.measurement.calibration)
 
 
 @dataclass
@@ -79,11 +83,11 @@ def node_quality(user: Any, device_id: object, session_factory: Any, tz: Any = D
     """The node's quality facts, or a sentence saying why there are none (no such node, not allowed)."""
     now = now or utcnow()
     if not isinstance(device_id, str) or not device_id or len(device_id) > 40:
-        return "No such node. Open a node from the Nodes page."
+        return NO_NODE
     with session_factory() as s:
         device = s.get(Device, device_id)
         if device is None:
-            return "No such node. Open a node from the Nodes page."
+            return NO_NODE
         try:
             require_factory(user, device.factory_id)
         except AccessDenied:
@@ -127,15 +131,16 @@ def status_badges(status: CalibrationStatus | None) -> list:
 def render_quality(q: NodeQuality | str, tz: Any) -> tuple:
     """(badges and availability, calibration table, assignment table) for the page."""
     if isinstance(q, str):
-        alert = dbc.Alert(q, color="warning", id="hq-node-quality-denied")
+        alert = dbc.Alert(_(q), color="warning", id="hq-node-quality-denied")
         return alert, None, None
     st = q.status
     a = q.availability
     facts = [
-        ("Data availability (30 d, 40 CFR 75.32)", fmt_pct(a.share, 1), "hq-node-availability"),
-        ("Valid / assigned hours (30 d)", f"{a.valid_hours:,.0f} h of {a.assigned_hours:,.1f} h", "hq-node-hours"),
-        ("Last calibration check", fmt_eat(st.last_check_at, tz) if st else "never", None),
-        ("Last passed check", fmt_eat(st.last_passed_at, tz) if st else "never", None),
+        (_("Data availability (30 d, 40 CFR 75.32)"), fmt_pct(a.share, 1), "hq-node-availability"),
+        (_("Valid / assigned hours (30 d)"), _("{valid} h of {assigned} h", valid=format_number(a.valid_hours),
+                                               assigned=format_number(a.assigned_hours, 1)), "hq-node-hours"),
+        (_("Last calibration check"), fmt_eat(st.last_check_at, tz) if st else _("never"), None),
+        (_("Last passed check"), fmt_eat(st.last_passed_at, tz) if st else _("never"), None),
     ]
     top = html.Div([
         html.Div(status_badges(st), className="mb-2"),
@@ -150,14 +155,15 @@ def calibration_table(checks: list[CalibrationCheck], tz: Any) -> Any:
     """The node's checks, newest first, with the result in words."""
     if not checks:
         return empty_state(_("No calibration check recorded for this node."), "hq-node-no-checks")
-    head = ("Checked (EAT)", "Kind", "Reference (ppm)", "Certificate", "Measured (ppm)", "Span (ppm)",
-            f"Error (% of span; limit {CAL_ERROR_LIMIT_PCT} %)", "Result", "By", "Source", "Note")
+    head = (_("Checked (EAT)"), _("Kind"), _("Reference (ppm)"), _("Certificate"), _("Measured (ppm)"), _("Span (ppm)"),
+            _("Error (% of span; limit {limit} %)", limit=CAL_ERROR_LIMIT_PCT), _("Result"), _("By"), _("Source"),
+            _("Note"))
     body = [html.Tr([
-        html.Td(fmt_eat(c.checked_at, tz)), html.Td(c.kind), html.Td(fmt_num(c.reference_ppm, "", 1)),
+        html.Td(fmt_eat(c.checked_at, tz)), html.Td(_(CHECK_KINDS.get(c.kind, c.kind))), html.Td(fmt_num(c.reference_ppm, "", 1)),
         html.Td(c.certificate or "—"), html.Td(fmt_num(c.measured_ppm, "", 1)), html.Td(fmt_num(c.span_ppm)),
-        html.Td(f"{c.error_pct:.2f} %"),
-        html.Td(dbc.Badge("pass" if c.passed else "FAIL", color="success" if c.passed else "danger")),
-        html.Td(c.recorded_by or "—"), html.Td(c.source), html.Td(c.note or "", className="small"),
+        html.Td(f"{format_number(c.error_pct, 2)} %"),
+        html.Td(dbc.Badge(_("pass") if c.passed else _("FAIL"), color="success" if c.passed else "danger")),
+        html.Td(c.recorded_by or "—"), html.Td(_(CHECK_SOURCES.get(c.source, c.source))), html.Td(c.note or "", className="small"),
     ]) for c in checks]
     return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
                      responsive=True, id="hq-node-cal-table")
@@ -168,15 +174,15 @@ def assignment_table(rows: list[AssignmentRow], hidden: int, tz: Any) -> Any:
     if not rows:
         return empty_state(_("No assignment recorded: the node counts while it is active (registered before "
                            "lifecycles were kept)."), "hq-node-no-assignments")
-    head = ("Factory", "Stack", "Commissioned (EAT)", "By", "Why", "Retired (EAT)", "By", "Why")
+    head = (_("Factory"), _("Stack"), _("Commissioned (EAT)"), _("By"), _("Why"), _("Retired (EAT)"), _("By"), _("Why"))
     body = [html.Tr([
         html.Td(r.factory), html.Td(r.stack), html.Td(fmt_eat(r.commissioned_at, tz)),
         html.Td(r.commissioned_by or "—"), html.Td(r.commission_reason or "", className="small"),
-        html.Td("assigned now" if r.retired_at is None else fmt_eat(r.retired_at, tz)),
+        html.Td(_("assigned now") if r.retired_at is None else fmt_eat(r.retired_at, tz)),
         html.Td(r.retired_by or ("" if r.retired_at is None else "—")),
         html.Td(r.retire_reason or "", className="small"),
     ]) for r in rows]
-    note = [html.Div(f"{hidden} earlier assignment(s) at factories you may not see are not shown.",
+    note = [html.Div(_("{n} earlier assignment(s) at factories you may not see are not shown.", n=hidden),
                      className="small text-muted")] if hidden else []
     return html.Div([dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm",
                                striped=True, responsive=True, id="hq-node-assignment-table"), *note])
@@ -186,28 +192,31 @@ def save_calibration(user: Any, device_id: object, values: dict, session_factory
                      tz: Any = DEFAULT_TZ) -> tuple[dict[str, str], str, bool]:
     """Record one check from the form: (field errors by form field, message, saved)."""
     if not isinstance(device_id, str) or not device_id or len(device_id) > 40:
-        return {}, "No such node.", False
+        return {}, _("No such node."), False
     try:
         with session_factory() as s:
             device = s.get(Device, device_id)
             if device is None:
-                return {}, "No such node.", False
+                return {}, _("No such node."), False
             require_factory(user, device.factory_id)
             row = record_check(s, user, device.id, values.get("kind"), values.get("reference"),
                                values.get("measured"), values.get("span"), certificate=values.get("certificate"),
                                checked_at=values.get("checked-at"), note=values.get("note"), tz=tz)
             s.commit()
-            msg = (f"Recorded a {row.kind} check at {fmt_eat(row.checked_at, tz)}: error {row.error_pct:.2f} % of span, "
-                   + ("passed." if row.passed else f"FAILED (limit {CAL_ERROR_LIMIT_PCT} %): the node's readings since "
-                      "its last passed check are out of control until a check passes."))
+            values = {"kind": _(CHECK_KINDS.get(row.kind, row.kind)), "when": fmt_eat(row.checked_at, tz),
+                      "error": format_number(row.error_pct, 2)}
+            msg = (_("Recorded a {kind} check at {when}: error {error} % of span, passed.", **values) if row.passed else
+                   _("Recorded a {kind} check at {when}: error {error} % of span, FAILED (limit {limit} %): the node's "
+                     "readings since its last passed check are out of control until a check passes.",
+                     limit=CAL_ERROR_LIMIT_PCT, **values))
             return {}, msg, True
     except AccessDenied:
-        return {}, "Only HQ and administrators record calibration checks.", False
+        return {}, _("Only HQ and administrators record calibration checks."), False
     except CalibrationError as exc:
         form_field = next((k for k, v in CAL_FIELDS.items() if v == exc.field), None)
         if form_field is None:
-            return {}, exc.message, False
-        return {form_field: exc.message}, "Not recorded: correct the field marked below.", False
+            return {}, tr_message(exc.message), False
+        return {form_field: tr_message(exc.message)}, _("Not recorded: correct the field marked below."), False
 
 
 def register(app: dash.Dash) -> None:
@@ -234,7 +243,8 @@ def register(app: dash.Dash) -> None:
         if ok:
             saved = (before if isinstance(before, int) and not isinstance(before, bool) and 0 <= before < 10**9
                      else 0) + 1
-            feedback = dbc.Alert(msg, color="success" if "passed" in msg else "warning", id="hq-node-cal-ok")
+            passed = "FAIL" not in msg and _("FAILED") not in msg
+            feedback = dbc.Alert(msg, color="success" if passed else "warning", id="hq-node-cal-ok")
         else:
             saved = dash.no_update
             feedback = dbc.Alert(msg, color="danger", id="hq-node-cal-error")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,21 @@ from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_config, app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.i18n import N_, format_number, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, is_admin
 from core.fleet import ota
 from core.models import FirmwareImage
 from core.validation import optional_id
 
+# A node's update state and a campaign's status as core.fleet.ota names them, in words.
+STATE_WORDS = {"pending": N_("pending"), "offered": N_("offered"), "downloading": N_("downloading"),
+               "trial_boot": N_("trial boot"), "confirmed": N_("confirmed"), "rolled_back": N_("rolled back"),
+               "failed": N_("failed"), "aborted": N_("aborted")}
+CAMPAIGN_WORDS = {"running": N_("running"), "paused": N_("paused"), "aborted": N_("aborted"), "done": N_("done")}
+ACTION_WORDS = {"pause": N_("Pause"), "resume": N_("Resume"), "abort": N_("Abort")}
+TARGET_WORDS = {"device": N_("device"), "factory": N_("factory"), "region": N_("region"), "all": N_("all")}
+_TARGET = re.compile(r"^(?P<kind>\w+)(?P<value>.*?)(?:, canary (?P<pct>\S+) %)?$")
 STATE_COLORS = {"pending": "secondary", "offered": "info", "downloading": "info", "trial_boot": "primary",
                 "confirmed": "success", "rolled_back": "warning", "failed": "danger", "aborted": "dark"}
 
@@ -43,6 +53,20 @@ def _serve_image(session_factory, data_dir: Path) -> Any:  # noqa: ANN001
     return _hook
 
 
+def state_text(state: str) -> str:
+    """A node's update state in words ("rolled back")."""
+    return _(STATE_WORDS[state]) if state in STATE_WORDS else state.replace("_", " ")
+
+
+def target_text(target: str) -> str:
+    """A campaign's target as core.fleet.ota writes it ("factory KGW, canary 10 %"), in this request's language."""
+    m = _TARGET.match(target)
+    if m is None or m.group("kind") not in TARGET_WORDS:
+        return target
+    text = _(TARGET_WORDS[m.group("kind")]) + m.group("value")
+    return _("{target}, canary {pct} %", target=text, pct=m.group("pct")) if m.group("pct") else text
+
+
 def render_campaigns(views: list[ota.CampaignView], admin: bool, tz: Any) -> Any:
     """One card per campaign: counts per state, per-node table, and pause/resume/abort for admins."""
     if not views:
@@ -53,18 +77,21 @@ def render_campaigns(views: list[ota.CampaignView], admin: bool, tz: Any) -> Any
         if admin:
             for action, allowed in (("pause", ("running",)), ("resume", ("paused",)), ("abort", ("running", "paused"))):
                 if v.status in allowed:
-                    buttons.append(dbc.Button(action.capitalize(), size="sm", className="me-1",
+                    buttons.append(dbc.Button(_(ACTION_WORDS[action]), size="sm", className="me-1",
                                               color="danger" if action == "abort" else "secondary",
                                               id={"type": "ota-action", "index": f"{v.id}:{action}"}))
-        counts = " · ".join(f"{state.replace('_', ' ')}: {n}" for state, n in v.counts.items())
-        rows = [html.Tr([html.Td(d), html.Td(dbc.Badge(state.replace("_", " "), color=STATE_COLORS.get(state))),
+        counts = " · ".join(f"{state_text(state)}: {format_number(n)}" for state, n in v.counts.items())
+        rows = [html.Tr([html.Td(d), html.Td(dbc.Badge(state_text(state), color=STATE_COLORS.get(state))),
                          html.Td(detail or "—", className="small"), html.Td(fmt_eat(at, tz))])
                 for d, state, detail, at in v.targets]
         cards.append(dbc.Card(dbc.CardBody([
-            html.Div([html.Strong(f"#{v.id} firmware {v.version}"), f" → {v.target} · {v.status} · by "
-                      f"{v.created_by or '—'} {fmt_eat(v.created_at, tz)}"]),
+            html.Div([html.Strong(_("#{id} firmware {version}", id=v.id, version=v.version)),
+                      " → " + _("{target} · {status} · by {user} {when}", target=target_text(v.target),
+                                status=_(CAMPAIGN_WORDS.get(v.status, v.status)), user=v.created_by or "—",
+                                when=fmt_eat(v.created_at, tz))]),
             html.Div(counts, className="small text-muted", id=f"ota-counts-{v.id}"), html.Div(buttons, className="my-1"),
-            dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Node", "State", "Detail", "Since (EAT)")])),
+            dbc.Table([html.Thead(html.Tr([html.Th(_(h)) for h in (N_("Node"), N_("State"), N_("Detail"),
+                                                                    N_("Since (EAT)"))])),
                        html.Tbody(rows)], size="sm", className="mb-0")]), className="mb-2"))
     return html.Div(cards, id="ota-campaign-list")
 
@@ -89,7 +116,8 @@ def register(app: dash.Dash) -> None:
             return dbc.Alert(_("Your role does not have access to firmware updates."), color="warning"), None
         rows = [html.Tr([html.Td(r.device_id), html.Td(r.factory_code), html.Td(r.version or "—"),
                          html.Td(fmt_eat(r.since_at, tz) if r.since_at else "—")]) for r in inventory]
-        table = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Node", "Factory", "Firmware", "Since (EAT)")])),
+        table = dbc.Table([html.Thead(html.Tr([html.Th(_(h)) for h in (N_("Node"), N_("Factory"), N_("Firmware"),
+                                                                        N_("Since (EAT)"))])),
                            html.Tbody(rows)], size="sm", striped=True, id="ota-inventory-table")
         return render_campaigns(views, is_admin(user), tz), table
 
@@ -99,7 +127,7 @@ def register(app: dash.Dash) -> None:
         if not is_admin(web_user()):
             return []
         with app_session_factory()() as s:
-            return [{"label": f"{v} ({n:,} bytes)", "value": i} for i, v, n in s.execute(
+            return [{"label": _("{version} ({n} bytes)", version=v, n=format_number(n)), "value": i} for i, v, n in s.execute(
                 sa.select(FirmwareImage.id, FirmwareImage.version, FirmwareImage.size_bytes)
                 .order_by(FirmwareImage.id.desc()))]
 
@@ -117,8 +145,9 @@ def register(app: dash.Dash) -> None:
         except AccessDenied:
             return dbc.Alert(_("Only administrators may upload firmware."), color="danger", id="ota-refused")
         except ota.OtaError as exc:
-            return dbc.Alert(str(exc), color="warning", id="ota-upload-invalid")
-        return dbc.Alert(f"Firmware {image.version} stored ({image.size_bytes:,} bytes, SHA-256 checked).",
+            return dbc.Alert(tr_message(str(exc)), color="warning", id="ota-upload-invalid")
+        return dbc.Alert(_("Firmware {version} stored ({n} bytes, SHA-256 checked).", version=image.version,
+                           n=format_number(image.size_bytes)),
                          color="success", id="ota-upload-ok")
 
     @app.callback(Output("ota-start-feedback", "children"), Input("ota-start", "n_clicks"),
@@ -132,8 +161,8 @@ def register(app: dash.Dash) -> None:
         except AccessDenied:
             return dbc.Alert(_("Only administrators may start updates."), color="danger", id="ota-refused")
         except (ota.OtaError, ValueError, TypeError) as exc:
-            return dbc.Alert(str(exc), color="warning", id="ota-start-invalid")
-        return dbc.Alert(f"Campaign #{c.id} started.", color="success", id="ota-start-ok")
+            return dbc.Alert(tr_message(str(exc)), color="warning", id="ota-start-invalid")
+        return dbc.Alert(_("Campaign #{id} started.", id=c.id), color="success", id="ota-start-ok")
 
     @app.callback(Output("ota-action-feedback", "children"), Input({"type": "ota-action", "index": ALL}, "n_clicks"),
                   prevent_initial_call=True)
@@ -148,5 +177,6 @@ def register(app: dash.Dash) -> None:
         except AccessDenied:
             return dbc.Alert(_("Only administrators may change campaigns."), color="danger", id="ota-refused")
         except (ota.OtaError, ValueError) as exc:
-            return dbc.Alert(str(exc), color="warning", id="ota-action-invalid")
-        return html.Div(f"Campaign #{c.id} is {c.status}.", className="small text-muted", id="ota-action-ok")
+            return dbc.Alert(tr_message(str(exc)), color="warning", id="ota-action-invalid")
+        return html.Div(_("Campaign #{id} is {status}.", id=c.id, status=_(CAMPAIGN_WORDS.get(c.status, c.status))),
+                        className="small text-muted", id="ota-action-ok")

@@ -11,7 +11,8 @@ from datetime import date
 import dash_bootstrap_components as dbc
 from dash import dcc
 
-from callbacks.i18n import format_month
+from callbacks.i18n import N_, format_month
+from callbacks.i18n import gettext as _
 from core.insights.queries import MAX_RANGE_MONTHS
 from core.timeutil import add_months, month_start
 from core.validation import FieldError, month_in
@@ -50,9 +51,9 @@ def month_range_picker(prefix: str, today: date, first: str | None = None, last:
     options = range_month_options(today)
     values = {o["value"] for o in options}
     cols = []
-    for key, label, value in (("from", "From month", first), ("to", "To month", last)):
+    for key, label, value in (("from", N_("From month"), first), ("to", N_("To month"), last)):
         cols.append(dbc.Col([
-            dbc.Label(label, html_for=f"{prefix}-{key}", className="small text-muted mb-0"),
+            dbc.Label(_(label), html_for=f"{prefix}-{key}", className="small text-muted mb-0"),
             dcc.Dropdown(id=f"{prefix}-{key}", options=options, value=value if value in values else None,
                          placeholder="—", clearable=True),
         ], xs=6, md=2))

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from callbacks.common import app_tz, empty_state, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import COLORS, LIGHT_TEMPLATE, empty_figure, local_naive
+from callbacks.i18n import N_, current_language, format_day, format_number
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.insights.channels import CHANNELS, Series, raw_channels
@@ -23,10 +24,10 @@ from core.validation import iso_date
 MAX_DAYS = 366  # a range longer than a year is cut to its last year
 DEFAULT_DAYS = 2
 FIRST_DAY = date(2000, 1, 1)
-LABELS = {"co2_ppm": "CO2 (ppm)", "flue_temp_c": "flue gas (°C)", "velocity_m_s": "velocity (m/s)"}
+LABELS = {"co2_ppm": N_("CO2 (ppm)"), "flue_temp_c": N_("flue gas (°C)"), "velocity_m_s": N_("velocity (m/s)")}
 FLAGGED = "#dc3545"
-MODE_TEXT = {"raw": "every reading", "minmax": "min and max per time bucket", "hourly": "hourly means",
-             "daily": "daily means"}
+MODE_TEXT = {"raw": N_("every reading"), "minmax": N_("min and max per time bucket"), "hourly": N_("hourly means"),
+             "daily": N_("daily means")}
 
 
 def day_range(start: Any, end: Any, tz: Any = DEFAULT_TZ, now: datetime | None = None) -> tuple[date, date]:
@@ -42,11 +43,13 @@ def day_range(start: Any, end: Any, tz: Any = DEFAULT_TZ, now: datetime | None =
 def channels_figure(series: list[Series], tz: Any = DEFAULT_TZ) -> go.Figure:
     """Three stacked charts sharing the time axis; one colour per node; flagged readings as red crosses."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=[LABELS[c] for c in CHANNELS])
+                        subplot_titles=[_(LABELS[c]) for c in CHANNELS])
     for n, s in enumerate(series):
         colour = COLORS[n % len(COLORS)]
         xs = [local_naive(t) for t in s.ts]
         fx = [local_naive(t) for t in s.flagged_ts]
+        flagged_name = _("{node} flagged (excluded)", node=s.device_id)
+        flagged_hover = _("{node} flagged:", node=s.device_id) + " %{y:,.1f}<extra></extra>"
         for row, c in enumerate(CHANNELS, 1):
             fig.add_trace(go.Scattergl(x=xs, y=s.values[c], mode="lines", name=f"{s.device_id}",
                                        legendgroup=s.device_id, showlegend=row == 1, line={"color": colour,
@@ -55,14 +58,19 @@ def channels_figure(series: list[Series], tz: Any = DEFAULT_TZ) -> go.Figure:
                           row=row, col=1)
             if fx:
                 fig.add_trace(go.Scattergl(
-                    x=fx, y=s.flagged_values[c], mode="markers", name=f"{s.device_id} flagged (excluded)",
+                    x=fx, y=s.flagged_values[c], mode="markers", name=flagged_name,
                     legendgroup=f"{s.device_id}-flagged", showlegend=row == 1,
                     marker={"color": FLAGGED, "symbol": "x", "size": 7},
-                    hovertemplate=f"{s.device_id} flagged: %{{y:,.1f}}<extra></extra>"), row=row, col=1)
+                    hovertemplate=flagged_hover), row=row, col=1)
     fig.update_layout(template=LIGHT_TEMPLATE, height=640, margin={"l": 55, "r": 10, "t": 30, "b": 40},
                       legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0}, hovermode="x unified")
-    fig.update_xaxes(title_text="local time (EAT)", row=3, col=1)
+    fig.update_xaxes(title_text=_("local time (EAT)"), row=3, col=1)
     return fig
+
+
+def _day(day: date) -> str:
+    """A day as "05 Nov 2026" (English, as before) or "5 Novemba 2026" (the locale's month names)."""
+    return f"{day:%d %b %Y}" if current_language() == "en" else format_day(day)
 
 
 def channels_view(user, factory: Any, start: Any, end: Any, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001
@@ -81,14 +89,15 @@ def channels_view(user, factory: Any, start: Any, end: Any, session_factory, tz:
         return empty_figure(_("You may not see this factory.")), empty_state(_("You may not see this factory."),
                                                                          "raw-channels-denied")
     if not series:
-        return (empty_figure(f"No readings from {first:%d %b %Y} to {last:%d %b %Y}."),
+        return (empty_figure(_("No readings from {first} to {last}.", first=_day(first), last=_day(last))),
                 empty_state(_("No readings in these days.")))
-    notes = [html.Li(f"{s.device_id}: {s.n_readings:,} readings, drawn as {MODE_TEXT[s.mode]}"
-                     f" ({len(s.ts):,} points); {s.n_flagged:,} flagged and excluded from totals")
+    notes = [html.Li(_("{node}: {n} readings, drawn as {mode} ({points} points); {flagged} flagged and excluded from "
+                       "totals", node=s.device_id, n=format_number(s.n_readings), mode=_(MODE_TEXT[s.mode]),
+                       points=format_number(len(s.ts)), flagged=format_number(s.n_flagged)))
              for s in series]
-    note = html.Div([html.Div(f"{first:%d %b %Y} – {last:%d %b %Y} (local days, EAT). Red crosses: readings "
-                              "flagged invalid (out of range or by the node's or the server's checks); in "
-                              "hourly or daily means, the hours or days that held them.", className="small"),
+    note = html.Div([html.Div(_("{first} – {last} (local days, EAT). Red crosses: readings flagged invalid (out of "
+                                "range or by the node's or the server's checks); in hourly or daily means, the hours "
+                                "or days that held them.", first=_day(first), last=_day(last)), className="small"),
                      html.Ul(notes, className="small text-muted mb-0")], id="raw-channels-summary")
     return channels_figure(series, tz), note
 

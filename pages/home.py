@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import HOME_BY_ROLE, NAV_ITEMS, web_user
+from callbacks.i18n import gettext as _
 
 dash.register_page(__name__, path="/", title="Carbon Track", name="Home")
 
@@ -16,7 +17,7 @@ def layout(**kwargs) -> html.Div:
     user = web_user()
     if user is None:
         return html.Div()
-    items = [dbc.ListGroupItem(dcc.Link(label, href=path)) for label, path in NAV_ITEMS.get(user.role, ())]
+    items = [dbc.ListGroupItem(dcc.Link(_(label), href=path)) for label, path in NAV_ITEMS.get(user.role, ())]
     return dbc.Container([html.H2("Carbon Track", className="h4 mt-3"),
-                          html.P(f"Start at {HOME_BY_ROLE.get(user.role, '/')}.", className="text-muted"),
+                          html.P(_("Start at {path}.", path=HOME_BY_ROLE.get(user.role, "/")), className="text-muted"),
                           dbc.ListGroup(items, id="home-links")], fluid=True)

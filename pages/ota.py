@@ -27,8 +27,8 @@ def layout(**kwargs) -> html.Div:
         children.append(dbc.Card(dbc.CardBody([
             html.H3(_("Upload an image"), className="h6"),
             dbc.Row([
-                dbc.Col(dbc.Input(id="ota-version", placeholder="version, e.g. 1.2.0"), xs=12, md=2),
-                dbc.Col(dbc.Input(id="ota-sha256", placeholder="SHA-256 (sha256sum firmware.bin)"), xs=12, md=5),
+                dbc.Col(dbc.Input(id="ota-version", placeholder=_("version, e.g. 1.2.0")), xs=12, md=2),
+                dbc.Col(dbc.Input(id="ota-sha256", placeholder=_("SHA-256 (sha256sum firmware.bin)")), xs=12, md=5),
                 dbc.Col(dcc.Upload(id="ota-file", children=html.Div(_("Drop firmware.bin or click")), max_size=2_000_000,
                                    className="border rounded p-2 text-center small"), xs=12, md=3),
                 dbc.Col(dbc.Button(_("Upload"), id="ota-upload", color="primary"), xs=12, md=2),
@@ -36,12 +36,12 @@ def layout(**kwargs) -> html.Div:
             html.Div(id="ota-upload-feedback", className="mt-2"),
             html.H3(_("Start a campaign"), className="h6 mt-3"),
             dbc.Row([
-                dbc.Col(dcc.Dropdown(id="ota-image", placeholder="image"), xs=12, md=2),
+                dbc.Col(dcc.Dropdown(id="ota-image", placeholder=_("image")), xs=12, md=2),
                 dbc.Col(dcc.Dropdown(id="ota-target-kind", clearable=False, value="device", options=[
                     {"label": _("one node"), "value": "device"}, {"label": _("a factory"), "value": "factory"},
                     {"label": _("a region"), "value": "region"}, {"label": _("all nodes"), "value": "all"}]), xs=12, md=2),
-                dbc.Col(dbc.Input(id="ota-target-value", placeholder="node id, factory code or region"), xs=12, md=3),
-                dbc.Col(dbc.Input(id="ota-canary", type="number", placeholder="canary % (optional)"), xs=12, md=2),
+                dbc.Col(dbc.Input(id="ota-target-value", placeholder=_("node id, factory code or region")), xs=12, md=3),
+                dbc.Col(dbc.Input(id="ota-canary", type="number", placeholder=_("canary % (optional)")), xs=12, md=2),
                 dbc.Col(dbc.Button(_("Start"), id="ota-start", color="warning"), xs=12, md=2),
             ], className="g-2"),
             html.Div(id="ota-start-feedback", className="mt-2"),
