@@ -44,7 +44,8 @@
 })();
 
 /* Cell renderers named in column definitions ("cellRenderer": "CtStatus"): a coloured badge that
-   always carries its text too (colour is never the only sign). */
+   always carries its text too (colour is never the only sign). A translated status names its colour
+   by the English word in the row's `<field>__tone`. */
 (function () {
   "use strict";
   var COLOURS = {
@@ -59,7 +60,10 @@
   window.dashAgGridComponentFunctions.CtStatus = function (props) {
     var text = props.value === null || props.value === undefined ? "" : String(props.value);
     if (!text) { return ""; }
-    var first = text.split(/[\s·,;]/)[0].toLowerCase();
+    // The colour comes from the English status word: the row's `<field>__tone` when the text shown
+    // is translated (Swahili), else the text's first word.
+    var tone = props.data && props.colDef ? props.data[props.colDef.field + "__tone"] : null;
+    var first = (typeof tone === "string" && tone ? tone : text).split(/[\s·,;]/)[0].toLowerCase();
     var colour = COLOURS[first] || "secondary";
     var cls = "badge text-bg-" + colour + (colour === "light" ? " border" : "");
     var badge = window.React.createElement("span", {className: cls}, text);
