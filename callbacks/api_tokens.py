@@ -85,7 +85,7 @@ def token_rows(tokens: list, tz: Any, now: Any = None) -> list[dict]:
         row = {"id": t.id, "token": f"{t.prefix}…", "name": t.name, "state": state, "state__tone": tone,
                "created": fmt_eat(t.created_at, tz),
                "expires": fmt_eat(t.expires_at, tz) if t.expires_at else _("never"),
-               "last_used": _("{when} from {ip}", when=fmt_eat(t.last_used_at, tz), ip=t.last_used_ip or "?")
+               "last_used": _("{when} from IP {ip}", when=fmt_eat(t.last_used_at, tz), ip=t.last_used_ip or "?")
                if t.last_used_at else _("never"), "action": ""}
         if tone == "active":
             row.update(action=_("Revoke"), action__arg=t.id, action__id=f"api-tokens-revoke-{t.id}")

@@ -162,6 +162,10 @@ STATUS_WORDS = {STATUS_DONE: N_("done"), STATUS_FAILED: N_("failed"), STATUS_RUN
                 STATUS_PENDING: N_("pending")}
 DATA_STATUS_WORDS = {"missing": N_("missing"), "draft": N_("draft"), "submitted": N_("submitted"),
                      "approved": N_("approved")}
+# "2 approved" inside a quarter's or year's status: one message per word (a bare "{n} {status}"
+# would match any two words when core messages are translated by pattern).
+DATA_STATUS_COUNTS = {"missing": N_("{n} missing"), "draft": N_("{n} draft"), "submitted": N_("{n} submitted"),
+                      "approved": N_("{n} approved")}
 PERIOD_KIND_WORDS = {PERIOD_MONTH: N_("Months"), PERIOD_QUARTER: N_("CBAM quarters"), PERIOD_YEAR: N_("Years")}
 
 
@@ -225,7 +229,7 @@ def data_status_text(english: str) -> str:
     parts = []
     for part in rest.split(", "):
         n, _space, word = part.partition(" ")
-        parts.append(_("{n} {status}", n=n, status=_(DATA_STATUS_WORDS.get(word, word))))
+        parts.append(_(DATA_STATUS_COUNTS[word], n=n) if word in DATA_STATUS_COUNTS else part)
     return f"{text} · " + ", ".join(parts)
 
 
@@ -469,7 +473,8 @@ def _generate(info: dict, month_text: str | None, scope: str | None, set_progres
         return dbc.Alert(tr_message(str(exc)), color="warning"), 0
     except Exception as exc:
         log.exception("on-demand report generation failed")
-        return dbc.Alert(_("Generation failed: {error}", error=f"{type(exc).__name__}: {exc}"), color="danger",
+        error = f"{type(exc).__name__}: {exc}"
+        return dbc.Alert(_("Generation failed: {error}", error=error), color="danger",
                          id="reports-generate-failed"), 0
     finally:
         engine.dispose()
