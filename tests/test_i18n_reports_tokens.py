@@ -129,7 +129,7 @@ def test_report_messages_and_the_background_job_in_swahili(web):
         login_user(_user(Session, "admin"))
         english = _request_context(None)
     message, _n = generate_month(english, "2026-10", "KGW")
-    assert "1 workbook for October 2026 written." == str(message.children)
+    assert str(message.children) == "1 workbook for October 2026 written."
 
 
 def test_api_tokens_page_in_swahili(web):
