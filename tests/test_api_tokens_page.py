@@ -176,3 +176,31 @@ def test_tokens_page_callbacks_refuse_anonymous_callers(web):
     client = app.server.test_client()
     assert _create(client, app).status_code == 401
     assert _revoke(client, app, 1).status_code == 401
+
+
+@pytest.mark.browser
+def test_tokens001_create_and_revoke_in_the_grid(dash_duo, web):
+    """Create a token in the browser, see it in the grid, revoke it with the grid's button: it stops working."""
+    from test_web_browser import click, sign_in, start
+
+    app, Session = web
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "admin")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/account/api-tokens")
+    dash_duo.wait_for_element("#api-tokens-name").send_keys("browser test")
+    click(dash_duo, "#api-tokens-create")
+    token = dash_duo.wait_for_element("#api-tokens-value", timeout=15).text
+    assert token.startswith("ct_")
+    with Session() as s:
+        row = s.scalars(sa.select(ApiToken).where(ApiToken.name == "browser test")).one()
+    dash_duo.wait_for_element(f"#api-tokens-revoke-{row.id}", timeout=15)
+    assert "browser test" in dash_duo.find_element("#api-tokens-grid").text
+    assert app.server.test_client().get("/api/v1/me", headers=bearer(token)).status_code == 200
+    click(dash_duo, f"#api-tokens-revoke-{row.id}")
+    dash_duo.wait_for_element("#api-tokens-revoked", timeout=15)
+    dash_duo.wait_for_contains_text("#api-tokens-grid", "revoked", timeout=15)
+    assert not dash_duo.driver.find_elements("css selector", f"#api-tokens-revoke-{row.id}")
+    assert app.server.test_client().get("/api/v1/me", headers=bearer(token)).status_code == 401
+    errors = [e["message"] for e in dash_duo.driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors[:3]
