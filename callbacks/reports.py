@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -281,11 +282,12 @@ def report_filters(scope: Any = None, period: Any = None, year: Any = None, stat
     out: dict[str, Any] = {}
     if isinstance(scope, str) and scope != FILTER_ALL and 0 < len(scope) <= 20:
         out["scope_key"] = scope
-    if period in PERIOD_KIND_WORDS:
+    if isinstance(period, str) and period in PERIOD_KIND_WORDS:
         out["period"] = period
-    if isinstance(year, (int, str)) and not isinstance(year, bool) and str(year).isdigit() and 2000 <= int(year) <= 2100:
+    if isinstance(year, (int, str)) and not isinstance(year, bool) and re.fullmatch(r"[0-9]{4}", str(year)) \
+            and 2000 <= int(year) <= 2100:
         out["year"] = int(year)
-    if status in STATUS_WORDS:
+    if isinstance(status, str) and status in STATUS_WORDS:
         out["status"] = status
     return out
 

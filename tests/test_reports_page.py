@@ -232,7 +232,12 @@ def test_reports_grid_filters_narrow_the_rows(web):
     both = _all_rows(hq, app, scope="NETWORK", year="2026", period="month")
     assert sorted(r["period"] for r in both) == [f"2026-{m:02d}" for m in range(1, 11)]
     # A value the page never offers is "all", not an error.
-    assert len(_all_rows(hq, app, status="exploded")) == len(_all_rows(hq, app))
+    everything = len(_all_rows(hq, app))
+    for junk in ("exploded", ["failed"], {"a": 1}, "²⁰²⁵", 1999, True, None):
+        assert len(_all_rows(hq, app, period=junk, year=junk, status=junk)) == everything, junk
+        if not isinstance(junk, str):
+            assert len(_all_rows(hq, app, scope=junk)) == everything, junk
+    assert _block(hq, app, 0, 100, scope="NOPE") == {"rowData": [], "rowCount": 0}  # no such workbook
 
 
 def test_reports_grid_never_gives_a_manager_another_factorys_rows(web):
