@@ -106,7 +106,7 @@ def test_report_messages_and_the_background_job_in_swahili(web):
         login_user(_user(Session, "hq"))
         info = _request_context(None)
         assert data_status_text("submitted · 2 approved, 1 submitted") == \
-            "imewasilishwa · imeidhinishwa: 2, imewasilishwa: 1"
+            "imewasilishwa · 2 zimeidhinishwa, 1 zimewasilishwa"
     assert info["language"] == "sw"
     steps = []
     message, made = generate_month(info, "2026-Q4", "KGW", steps.append)  # no request in the job: `info` says
@@ -143,7 +143,7 @@ def test_api_tokens_page_in_swahili(web):
     table = post_callback(client, app, "api-tokens-table", [
         {"id": "api-tokens-refresh", "property": "data", "value": 1},
         {"id": "api-tokens-feedback", "property": "children", "value": None}]).get_data(as_text=True)
-    _both_ways(table, ["Tokeni", "Ilitumika mwisho (EAT)", "inatumika", "Batilisha", "Tafuta tokeni", "haijawahi"],
+    _both_ways(table, ["Tokeni", "Ilitumika mwisho (EAT)", '"state":"hai"', "Batilisha", "Tafuta tokeni", "haijawahi"],
                ['"action":"Revoke"', '"state":"active"', "Last used", "Search tokens", '"last_used":"never"'])
     with Session() as s:
         other = s.scalar(sa.select(User.id).where(User.username == "mataara"))
