@@ -45,9 +45,21 @@
     document.querySelectorAll(".table-responsive:not([tabindex])").forEach(function (r) {
       r.setAttribute("tabindex", "0");
       r.setAttribute("role", "region");
-      var cap = r.closest("[id]");
-      r.setAttribute("aria-label", "Table" + (cap && cap.id ? " " + cap.id.replace(/-/g, " ") : "") + " (scrolls sideways)");
+      // Named by the table's own label or caption, else the nearest heading before it, in the page's language.
+      var t = r.querySelector("table");
+      var name = (t && (t.getAttribute("aria-label") || (t.caption && t.caption.innerText))) || headingBefore(r);
+      var sw = document.documentElement.lang === "sw";
+      r.setAttribute("aria-label", (sw ? "Jedwali" : "Table") + (name ? ": " + name.trim() : "") +
+                     (sw ? " (husogezwa kando)" : " (scrolls sideways)"));
     });
+  }
+  function headingBefore(el) {
+    for (var up = el, depth = 0; up && depth < 4; up = up.parentElement, depth++) {
+      for (var sib = up.previousElementSibling; sib; sib = sib.previousElementSibling) {
+        if (/^H[1-6]$/.test(sib.tagName)) { return sib.innerText; }
+      }
+    }
+    return "";
   }
   var queued = false;
   function schedule() {

@@ -44,8 +44,7 @@
 })();
 
 /* Cell renderers named in column definitions ("cellRenderer": "CtStatus"): a coloured badge that
-   always carries its text too (colour is never the only sign). A translated status names its colour
-   by the English word in the row's `<field>__tone`. */
+   always carries its text too (colour is never the only sign). */
 (function () {
   "use strict";
   var COLOURS = {
@@ -60,10 +59,10 @@
   window.dashAgGridComponentFunctions.CtStatus = function (props) {
     var text = props.value === null || props.value === undefined ? "" : String(props.value);
     if (!text) { return ""; }
-    // The colour comes from the English status word: the row's `<field>__tone` when the text shown
-    // is translated (Swahili), else the text's first word.
+    // The colour comes from the row's `<field>__tone` (the English status key, when the text is
+    // translated), else from the text's first word.
     var tone = props.data && props.colDef ? props.data[props.colDef.field + "__tone"] : null;
-    var first = (typeof tone === "string" && tone ? tone : text).split(/[\s·,;]/)[0].toLowerCase();
+    var first = (typeof tone === "string" && tone ? tone : text.split(/[\s·,;]/)[0]).toLowerCase();
     var colour = COLOURS[first] || "secondary";
     var cls = "badge text-bg-" + colour + (colour === "light" ? " border" : "");
     var badge = window.React.createElement("span", {className: cls}, text);
@@ -71,7 +70,7 @@
     // `<field>__href`, a path on this site only.
     var href = props.data && props.colDef ? props.data[props.colDef.field + "__href"] : null;
     if (typeof href === "string" && href.charAt(0) === "/" && href.charAt(1) !== "/") {
-      return window.React.createElement("a", {href: href, className: "ct-cell-link", title: text + " — open"}, badge);
+      return window.React.createElement("a", {href: href, className: "ct-cell-link", title: text}, badge);
     }
     return badge;
   };

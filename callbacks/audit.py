@@ -13,6 +13,7 @@ from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.grid import PAGE_SIZE, data_grid, grid_controls
 from callbacks.i18n import gettext as _
+from callbacks.i18n import tr_message
 from core.access import AccessDenied
 from core.insights.queries import audit_entries
 from core.timeutil import DEFAULT_TZ
@@ -21,16 +22,20 @@ from core.validation import FieldError, int_in
 GRID_ID = "audit-grid"
 MAX_BLOCK = 500  # rows one request may ask for
 MAX_OFFSET = 10**7
-COLUMNS = [
-    {"field": "at", "headerName": _("When (EAT)"), "minWidth": 150},
-    {"field": "user", "headerName": _("User")},
-    {"field": "action", "headerName": _("Action"), "priority": 1},
-    {"field": "entity", "headerName": _("Entity"), "priority": 2},
-    {"field": "field", "headerName": _("Field"), "priority": 2},
-    {"field": "old", "headerName": _("Old value"), "priority": 3},
-    {"field": "new", "headerName": _("New value"), "priority": 3},
-    {"field": "detail", "headerName": _("Detail"), "priority": 3, "minWidth": 200},
-]
+
+
+def columns() -> list[dict]:
+    """The grid's columns, headers in the page's language."""
+    return [
+        {"field": "at", "headerName": _("When (EAT)"), "minWidth": 150},
+        {"field": "user", "headerName": _("User"), "cellClass": "notranslate"},
+        {"field": "action", "headerName": _("Action"), "cellClass": "notranslate", "priority": 1},
+        {"field": "entity", "headerName": _("Entity"), "cellClass": "notranslate", "priority": 2},
+        {"field": "field", "headerName": _("Field"), "cellClass": "notranslate", "priority": 2},
+        {"field": "old", "headerName": _("Old value"), "cellClass": "notranslate", "priority": 3},
+        {"field": "new", "headerName": _("New value"), "cellClass": "notranslate", "priority": 3},
+        {"field": "detail", "headerName": _("Detail"), "cellClass": "notranslate", "priority": 3, "minWidth": 200},
+    ]
 
 
 def _filters(action: Any, text: Any) -> tuple[str | None, str | None]:
@@ -53,11 +58,11 @@ def audit_view(user, action: str | None, text: str | None, limit, session_factor
         with session_factory() as s:
             first = audit_entries(s, user, 1, action=action, text=text)
     except AccessDenied as exc:
-        return dbc.Alert(f"Not allowed: {exc}.", color="danger")
+        return dbc.Alert(_("Not allowed: {reason}.", reason=tr_message(str(exc))), color="danger")
     if not first:
         return empty_state(_("No audit entries match."))
     return html.Div([
-        data_grid(GRID_ID, COLUMNS, infinite=True, export_name="audit-log",
+        data_grid(GRID_ID, columns(), infinite=True, export_name="audit-log",
                   extra_options={"cacheBlockSize": block}),
         html.Div(_("Rows load as you scroll, newest first. The CSV export holds the rows loaded so far."),
                  className="small text-muted"),

@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from callbacks.common import app_tz, fmt_num, parse_factory_id, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.i18n import format_month, tr_message
+from callbacks.i18n import format_day, format_month, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, can_approve, can_enter_data, require_factory
 from core.audit import StaleEdit
@@ -160,7 +160,7 @@ def status_badge(status: str, denied: bool = False) -> Any:
     """Return the month's workflow status."""
     if denied:
         return dbc.Alert(_("You may not see this factory."), color="danger", className="py-1 mb-0")
-    label = {"missing": "nothing entered yet", "approved": "approved · locked"}.get(status, status)
+    label = {"missing": _("nothing entered yet"), "approved": _("approved · locked")}.get(status) or _(status)
     return dbc.Badge(label, color=STATUS_COLORS.get(status, "secondary"), id="factory-entry-status-badge",
                      className="fs-6", text_color="dark" if status == "missing" else None)
 
@@ -189,14 +189,14 @@ def preview_panel(user, factory_id: int | None, month_text: str | None, qty: dic
     check.errors.extend(kept)
     p = preview(form, factors, default_density=density_default, refused=check.fields)
     rows = [
-        ("Fossil CO2", fmt_num(p.combustion.fossil_co2_kg / 1000, "t", 2)),
-        ("CH4 + N2O as CO2e", fmt_num(p.ch4_n2o_co2e_kg / 1000, "t CO2e", 2)),
-        ("Scope 1 (fossil CO2 + CH4 + N2O)", fmt_num(p.combustion.co2e_kg / 1000, "t CO2e", 2)),
-        ("Biogenic CO2 (memo, outside scopes)", fmt_num(p.combustion.biogenic_co2_kg / 1000, "t", 2)),
-        ("Grid electricity", fmt_num(p.grid_kwh, "kWh")),
-        ("Scope 2 (location-based)", fmt_num(p.scope2_kg / 1000, "t CO2e", 2)),
-        ("Own hydro / solar", fmt_num(p.own_kwh, "kWh")),
-        ("Intensity (Scope 1 + 2)", fmt_num(p.intensity_kg_per_kg, "kg CO2e/kg made tea", 3)),
+        (_("Fossil CO2"), fmt_num(p.combustion.fossil_co2_kg / 1000, "t", 2)),
+        (_("CH4 + N2O as CO2e"), fmt_num(p.ch4_n2o_co2e_kg / 1000, "t CO2e", 2)),
+        (_("Scope 1 (fossil CO2 + CH4 + N2O)"), fmt_num(p.combustion.co2e_kg / 1000, "t CO2e", 2)),
+        (_("Biogenic CO2 (memo, outside scopes)"), fmt_num(p.combustion.biogenic_co2_kg / 1000, "t", 2)),
+        (_("Grid electricity"), fmt_num(p.grid_kwh, "kWh")),
+        (_("Scope 2 (location-based)"), fmt_num(p.scope2_kg / 1000, "t CO2e", 2)),
+        (_("Own hydro / solar"), fmt_num(p.own_kwh, "kWh")),
+        (_("Intensity (Scope 1 + 2)"), fmt_num(p.intensity_kg_per_kg, _("kg CO2e/kg made tea"), 3)),
     ]
     table = dbc.Table(html.Tbody([html.Tr([html.Td(k), html.Td(v, className="text-end fw-semibold")])
                                   for k, v in rows]), size="sm", id="factory-entry-preview-table")
@@ -259,20 +259,21 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
                 form = parse_form(month, qty, unit, moisture, density, green_leaf, made_tea, note)
                 _entry, check = save_entry(s, user, factory_id, form, factors, submit=action == "submit", now=now, tz=tz,
                                       expected_version=version)
-                text = "Submitted to HQ." if action == "submit" else "Draft saved."
+                text = _("Submitted to HQ.") if action == "submit" else _("Draft saved.")
                 if check.warnings:
-                    text += " Note the warnings above."
+                    text += " " + _("Note the warnings above.")
             elif action == "approve":
                 sub = approve(s, user, factory_id, month, now=now, expected_version=version, tz=tz)
-                text = f"Approved version {sub.approved_version}; the month is now locked."
+                text = _("Approved version {n}; the month is now locked.", n=sub.approved_version)
             elif action == "reopen":
                 reopen(s, user, factory_id, month, reason or "", now=now, expected_version=version, tz=tz)
-                text = "Reopened as a draft; the reason is in the audit log."
+                text = _("Reopened as a draft; the reason is in the audit log.")
             else:
                 return None, False
             s.commit()
     except AccessDenied as exc:
-        return dbc.Alert(f"Not allowed: {exc}.", color="danger", id="factory-entry-denied"), False
+        return dbc.Alert(_("Not allowed: {reason}.", reason=tr_message(str(exc))), color="danger",
+                         id="factory-entry-denied"), False
     except StaleEdit as exc:
         return dbc.Alert(tr_message(exc.message), color="warning", id="factory-entry-stale"), False
     except (IntegrityError, StaleDataError):
@@ -281,7 +282,7 @@ def run_action(action: str, user, factory_id: int | None, month_text: str | None
         return dbc.Alert(_("This month was changed by someone else at the same moment: reload the page to see the "
                          "current figures, then try again."), color="warning", id="factory-entry-stale"), False
     except EntryError as exc:
-        return dbc.Alert(str(exc), color="danger", id="factory-entry-refused"), False
+        return dbc.Alert(tr_message(str(exc)), color="danger", id="factory-entry-refused"), False
     return dbc.Alert(text, color="success", id="factory-entry-ok", duration=8000), True
 
 
@@ -293,8 +294,8 @@ def submit_question(month_text: str | None, tz: Any = DEFAULT_TZ, now: datetime 
     if month is None or month != this:
         return None
     last_day = add_months(this, 1) - timedelta(days=1)
-    return (f"{month:%B %Y} is still in progress (until {last_day.day} {last_day:%B}). Figures submitted now "
-            f"cover only part of the month. Submit it to HQ anyway?")
+    return _("{month} is still in progress (until {day}). Figures submitted now cover only part of the month. "
+             "Submit it to HQ anyway?", month=format_month(month), day=format_day(last_day).rsplit(" ", 1)[0])
 
 
 QTY = {"type": "factory-entry-qty", "source": ALL}

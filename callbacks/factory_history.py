@@ -30,8 +30,8 @@ from callbacks.figures import (
     monthly_figure,
     reconciliation_figure,
 )
-from callbacks.grid import data_grid, grid_controls
-from callbacks.i18n import format_month
+from callbacks.grid import data_grid, grid_controls, status_cell
+from callbacks.i18n import N_, format_day, format_month, format_number
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.insights.queries import daily_history, monthly_history
@@ -47,7 +47,7 @@ MAX_DAYS = 400  # longest range shown at daily resolution
 # Substituted CO2 is always drawn apart from measured CO2, in a colour no measured series uses.
 SUBSTITUTED_COLOR = "#adb5bd"
 SUBSTITUTED_PATTERN = "/"
-DENIED = "You may not see this factory."
+DENIED = N_("You may not see this factory.")
 
 
 def safe_cell(value: Any) -> Any:
@@ -131,7 +131,8 @@ def availability_card(a: Availability | None) -> Any:
     if a is None:
         return kpi_card(_("Data availability (40 CFR 75.32)"), "—")
     return kpi_card(_("Data availability (40 CFR 75.32)"), fmt_pct(a.share, 1),
-                    f"{a.valid_hours:,.0f} valid of {a.assigned_hours:,.0f} assigned node-hours",
+                    _("{valid} valid of {assigned} assigned node-hours", valid=format_number(a.valid_hours),
+                      assigned=format_number(a.assigned_hours)),
                     card_id="factory-history-availability")
 
 
@@ -145,7 +146,7 @@ def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any
     if not months:
         return fig
     # The month still running is labelled so its lower total does not read as a fall.
-    label = {m: format_month(m, abbreviated=True) + (" (to date)" if m == partial else "") for m in months}
+    label = {m: format_month(m, abbreviated=True) + (_(" (to date)") if m == partial else "") for m in months}
     for trace in fig.data:
         if trace.x is not None:
             trace.x = [label.get(x, x) for x in trace.x]
@@ -155,32 +156,36 @@ def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any
 
 
 MONTH_GRID_ID = "factory-history-month-table"
-MONTH_COLUMNS = [
-    {"field": "month", "headerName": "Month", "minWidth": 100, "maxWidth": 130},
-    {"field": "status", "headerName": "Status", "cellRenderer": "CtStatus", "minWidth": 100},
-    {"field": "scope1_t", "headerName": "Scope 1 (t CO2e)", "filter": "agNumberColumnFilter", "type": "numericColumn"},
-    {"field": "intensity", "headerName": "Intensity (kg CO2e/kg)", "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 2},
-    {"field": "target", "headerName": "Target", "cellRenderer": "CtStatus", "priority": 2},
-    {"field": "scope2_t", "headerName": "Scope 2 (t CO2e)", "filter": "agNumberColumnFilter", "type": "numericColumn",
-     "priority": 2},
-    {"field": "made_tea_t", "headerName": "Made tea (t)", "filter": "agNumberColumnFilter", "type": "numericColumn",
-     "priority": 3},
-    {"field": "biogenic_t", "headerName": "Biogenic (t CO2)", "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 3},
-    {"field": "measured_t", "headerName": "Measured (t CO2)", "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 3},
-    # Substituted figures are always set apart (issue 12): their own columns, shaded like the hatched
-    # bars (a static class: AG Grid's class rules compile expressions, which the CSP forbids).
-    {"field": "substituted_t", "headerName": "Substituted (t CO2)", "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "tooltipField": "substitution_methods", "priority": 3, "cellClass": "substituted"},
-    {"field": "substituted_h", "headerName": "Substituted sensor-hours", "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 3, "cellClass": "substituted"},
-    {"field": "reconciliation_pct", "headerName": "Measured vs calculated (%)", "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 3},
-    {"field": "coverage_pct", "headerName": "Coverage (%)", "filter": "agNumberColumnFilter", "type": "numericColumn",
-     "priority": 3},
-]
+
+
+def month_columns() -> list[dict]:
+    """The month grid's columns, headers in the page's language."""
+    return [
+        {"field": "month", "headerName": _("Month"), "minWidth": 100, "maxWidth": 130},
+        {"field": "status", "headerName": _("Status"), "cellRenderer": "CtStatus", "minWidth": 100},
+        {"field": "scope1_t", "headerName": _("Scope 1 (t CO2e)"), "filter": "agNumberColumnFilter", "type": "numericColumn"},
+        {"field": "intensity", "headerName": _("Intensity (kg CO2e/kg)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "priority": 2},
+        {"field": "target", "headerName": _("Target"), "cellRenderer": "CtStatus", "priority": 2},
+        {"field": "scope2_t", "headerName": _("Scope 2 (t CO2e)"), "filter": "agNumberColumnFilter", "type": "numericColumn",
+         "priority": 2},
+        {"field": "made_tea_t", "headerName": _("Made tea (t)"), "filter": "agNumberColumnFilter", "type": "numericColumn",
+         "priority": 3},
+        {"field": "biogenic_t", "headerName": _("Biogenic (t CO2)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "priority": 3},
+        {"field": "measured_t", "headerName": _("Measured (t CO2)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "priority": 3},
+        # Substituted figures are always set apart (issue 12): their own columns, shaded like the hatched
+        # bars (a static class: AG Grid's class rules compile expressions, which the CSP forbids).
+        {"field": "substituted_t", "headerName": _("Substituted (t CO2)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "tooltipField": "substitution_methods", "priority": 3, "cellClass": "substituted"},
+        {"field": "substituted_h", "headerName": _("Substituted sensor-hours"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "priority": 3, "cellClass": "substituted"},
+        {"field": "reconciliation_pct", "headerName": _("Measured vs calculated (%)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "priority": 3},
+        {"field": "coverage_pct", "headerName": _("Coverage (%)"), "filter": "agNumberColumnFilter", "type": "numericColumn",
+         "priority": 3},
+    ]
 
 
 def _t(kg: float | None) -> float | None:
@@ -192,16 +197,17 @@ def month_grid_rows(rows: list[dict]) -> list[dict]:
     out = []
     for r in rows:
         out.append({
-            "month": r["month"].strftime("%Y-%m"), "status": r["status"],
+            "month": r["month"].strftime("%Y-%m"),
             "scope1_t": _t(r["scope1_kg"]), "scope2_t": _t(r["scope2_kg"]), "biogenic_t": _t(r["biogenic_co2_kg"]),
             "measured_t": _t(r["measured_co2_kg"]), "substituted_t": _t(r.get("substituted_co2_kg")),
             "substituted_h": r.get("substituted_hours") or 0, "substitution_methods": r.get("substitution_methods") or "",
             "reconciliation_pct": None if r["reconciliation_pct"] is None else round(r["reconciliation_pct"]),
             "made_tea_t": _t(r["made_tea_kg"]),
             "intensity": None if r["intensity"] is None else round(r["intensity"], 3),
-            "target": {True: "met", False: "missed"}.get(r["target_met"], "—"),
             "coverage_pct": None if r["coverage"] is None else round(r["coverage"] * 100),
         })
+        status_cell(out[-1], "status", r["status"])
+        status_cell(out[-1], "target", {True: "met", False: "missed"}.get(r["target_met"]))
     return out
 
 
@@ -209,8 +215,8 @@ def monthly_table(rows: list[dict]) -> Any:
     """Return the monthly numbers as a data grid (units in the headers; on a phone the key columns only)."""
     if not rows:
         return empty_state(_("No months in this range."))
-    return data_grid(MONTH_GRID_ID, MONTH_COLUMNS, month_grid_rows(rows), export_name="months",
-                     search_label="Search months")
+    return data_grid(MONTH_GRID_ID, month_columns(), month_grid_rows(rows), export_name="months",
+                     search_label=_("Search months"))
 
 
 def add_substituted_trace(fig: Any, days: list[date], substituted: dict[date, tuple[float, int]]) -> Any:
@@ -219,9 +225,9 @@ def add_substituted_trace(fig: Any, days: list[date], substituted: dict[date, tu
 
     ys = [substituted[d][0] / 1000 if d in substituted else None for d in days]
     hours = [substituted[d][1] if d in substituted else 0 for d in days]
-    fig.add_trace(go.Bar(x=days, y=ys, name="substituted CO2 (t), hours without valid data",
+    fig.add_trace(go.Bar(x=days, y=ys, name=_("substituted CO2 (t), hours without valid data"),
                          marker={"color": SUBSTITUTED_COLOR, "pattern": {"shape": SUBSTITUTED_PATTERN}},
-                         customdata=hours, hovertemplate="%{y:,.2f} t substituted (%{customdata} sensor-hours)"))
+                         customdata=hours, hovertemplate=_("%{y:,.2f} t substituted (%{customdata} sensor-hours)")))
     return fig
 
 
@@ -231,8 +237,8 @@ def render_history(data: dict | None) -> tuple:
         e = empty_figure(_("Pick a factory."))
         return empty_state(_("Pick a factory.")), e, e, e, e, None
     if data["denied"]:
-        e = empty_figure(DENIED)
-        return dbc.Alert(DENIED, color="danger"), e, e, e, e, None
+        e = empty_figure(_(DENIED))
+        return dbc.Alert(_(DENIED), color="danger"), e, e, e, e, None
     days = data["days"]
     monthly = data["monthly"]
     measured = sum(d.co2_kg for d in days if d.co2_kg is not None)
@@ -241,16 +247,17 @@ def render_history(data: dict | None) -> tuple:
     with_energy = [r for r in monthly if r["scope1_kg"] is not None]
     subst = data.get("substituted") or {}
     kpis = dbc.Row([
-        kpi_card(_("Measured stack CO2"), fmt_t(measured), f"{data['first']:%d %b %Y} – {data['last']:%d %b %Y}",
+        kpi_card(_("Measured stack CO2"), fmt_t(measured), f"{format_day(data['first'])} – {format_day(data['last'])}",
                  card_id="factory-history-measured"),
-        kpi_card(_("Substituted stack CO2"), fmt_t(sum(v for v, _ in subst.values())) if subst else "—",
-                 f"{sum(h for _, h in subst.values()):,} sensor-hours on {len(subst):,} days",
+        kpi_card(_("Substituted stack CO2"), fmt_t(sum(v for v, _h in subst.values())) if subst else "—",
+                 _("{hours} sensor-hours on {days} days", hours=format_number(sum(h for _h, h in subst.values())),
+                   days=format_number(len(subst))),
                  card_id="factory-history-substituted"),
-        kpi_card(_("Days without data"), f"{gaps:,} d", f"of {len(days):,} days"),
+        kpi_card(_("Days without data"), f"{format_number(gaps)} d", _("of {n} days", n=format_number(len(days)))),
         kpi_card(_("Mean data coverage"), fmt_pct(sum(covs) / len(covs) if covs else None), _("valid sensor-seconds")),
         availability_card(data.get("availability")),
         kpi_card(_("Scope 1 + 2 (energy log)"), fmt_t(sum(r["scope1_kg"] + r["scope2_kg"] for r in with_energy))
-                 if with_energy else "—", f"{len(with_energy)} of {len(monthly)} months reported"),
+                 if with_energy else "—", _("{n} of {total} months reported", n=len(with_energy), total=len(monthly))),
     ])
     share = {r["month"]: r["fossil_share"] for r in monthly}
     substituted = data.get("substituted") or {}

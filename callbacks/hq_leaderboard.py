@@ -10,7 +10,8 @@ from dash import Input, Output, html
 
 from callbacks.common import TONNE_KG, app_gwp, app_tz, empty_state, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.grid import data_grid, grid_controls, md_link
+from callbacks.grid import data_grid, grid_controls, md_link, status_cell
+from callbacks.i18n import format_day_month, format_month, format_month_range
 from callbacks.i18n import gettext as _
 from callbacks.ranges import parse_range_month
 from core.insights.queries import (
@@ -20,7 +21,6 @@ from core.insights.queries import (
     leaderboard,
     month_progress,
     month_range,
-    range_label,
 )
 from core.inventory.factors import load_factor_set
 from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcnow
@@ -28,23 +28,27 @@ from core.validation import FieldError, int_in
 
 MAX_REGION = 99  # KTDA has 7 regions; a larger number is not a region
 GRID_ID = "hq-leaderboard-grid"
-COLUMNS = [
-    {"field": "factory", "headerName": _("Factory"), "cellRenderer": "markdown", "minWidth": 150},
-    {"field": "rank", "headerName": "#", "filter": "agNumberColumnFilter", "maxWidth": 80, "minWidth": 60},
-    {"field": "intensity", "headerName": _("Intensity (kg CO2e/kg made tea)"), "filter": "agNumberColumnFilter",
-     "type": "numericColumn"},
-    {"field": "result", "headerName": _("Target result"), "cellRenderer": "CtStatus"},
-    {"field": "target", "headerName": _("Target (kg CO2e/kg)"), "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 3},
-    {"field": "emissions_t", "headerName": _("Emissions (t CO2e)"), "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 2},
-    {"field": "change_pct", "headerName": _("Change vs last year (%)"), "filter": "agNumberColumnFilter",
-     "type": "numericColumn", "priority": 3},
-    {"field": "months_compared", "headerName": _("Months compared"), "priority": 3},
-    {"field": "region", "headerName": _("Region"), "priority": 2},
-    {"field": "approved", "headerName": _("Months approved"), "priority": 3},
-    {"field": "status", "headerName": _("Data status"), "priority": 2, "minWidth": 160},
-]
+
+
+def columns() -> list[dict]:
+    """The grid's columns, headers in the page's language."""
+    return [
+        {"field": "factory", "headerName": _("Factory"), "cellRenderer": "markdown", "minWidth": 150},
+        {"field": "rank", "headerName": "#", "filter": "agNumberColumnFilter", "maxWidth": 80, "minWidth": 60},
+        {"field": "intensity", "headerName": _("Intensity (kg CO2e/kg made tea)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn"},
+        {"field": "result", "headerName": _("Target result"), "cellRenderer": "CtStatus"},
+        {"field": "target", "headerName": _("Target (kg CO2e/kg)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "priority": 3},
+        {"field": "emissions_t", "headerName": _("Emissions (t CO2e)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "priority": 2},
+        {"field": "change_pct", "headerName": _("Change vs last year (%)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "priority": 3},
+        {"field": "months_compared", "headerName": _("Months compared"), "priority": 3},
+        {"field": "region", "headerName": _("Region"), "priority": 2},
+        {"field": "approved", "headerName": _("Months approved"), "priority": 3},
+        {"field": "status", "headerName": _("Data status"), "priority": 2, "minWidth": 160},
+    ]
 
 
 def leaderboard_rows(user, metric: str | None, period: str | None, region, session_factory,  # noqa: ANN001
@@ -93,15 +97,15 @@ def grid_rows(rows: list[LeaderRow]) -> list[dict]:
         out.append({
             "code": r.code, "factory_id": r.factory_id,
             "factory": md_link(f"{r.name} ({r.code})", f"/factory/history?factory={r.factory_id}"),
-            "rank": r.rank, "region": f"Region {r.region}",
+            "rank": r.rank, "region": _("Region {n}", n=r.region),
             "intensity": _round(r.intensity, 3), "target": _round(r.target, 2),
-            "result": {True: "met", False: "missed"}.get(r.target_met, "no data"),
             "emissions_t": None if r.total_kg is None else round(r.total_kg / TONNE_KG, 1),
             "change_pct": _round(r.change_pct, 1),
             "months_compared": r.months_compared if r.change_pct is not None else None,
-            "approved": f"{r.months_reported} of {r.months}",
+            "approved": _("{n} of {total}", n=r.months_reported, total=r.months),
             "status": status_note(r),
         })
+        status_cell(out[-1], "result", {True: "met", False: "missed"}.get(r.target_met, "no data"))
     return out
 
 
@@ -114,9 +118,9 @@ def leaderboard_table(rows: list[LeaderRow], months_label: str = "") -> Any:
                     id="hq-leaderboard-basis")
     parts = []
     if months_label:
-        parts.append(html.Div(f"Months: {months_label}.", className="small mb-1", id="hq-leaderboard-months"))
-    parts += [data_grid(GRID_ID, COLUMNS, grid_rows(rows), export_name="leaderboard",
-                        search_label="Search factories"), note]
+        parts.append(html.Div(_("Months: {months}.", months=months_label), className="small mb-1", id="hq-leaderboard-months"))
+    parts += [data_grid(GRID_ID, columns(), grid_rows(rows), export_name="leaderboard",
+                        search_label=_("Search factories")), note]
     if all(r.change_pct is None for r in rows):
         parts.append(html.Div(_("Change vs last year: no factory has energy data for the same months a year "
                               "earlier yet."), className="small text-muted", id="hq-leaderboard-change-note"))
@@ -127,13 +131,13 @@ def status_note(r: LeaderRow) -> str:
     """Return what is not (yet) in a row's figures: months awaiting approval and drafts."""
     parts = []
     if r.months_pending:
-        parts.append(f"{r.months_pending} submitted, awaiting approval")
+        parts.append(_("{n} submitted, awaiting approval", n=r.months_pending))
     if r.months_draft:
-        parts.append(f"{r.months_draft} draft")
+        parts.append(_("{n} draft", n=r.months_draft))
     missing = r.months - r.months_reported - r.months_pending - r.months_draft
     if missing > 0:
-        parts.append(f"{missing} not started")
-    return "; ".join(parts) or "all approved"
+        parts.append(_("{n} not started", n=missing))
+    return "; ".join(parts) or _("all approved")
 
 
 def register(app: dash.Dash) -> None:
@@ -151,7 +155,7 @@ def register(app: dash.Dash) -> None:
         today = local_date(utcnow(), tz)
         chosen = month_range(parse_range_month(first, today), parse_range_month(last, today), today)
         return html.Div([pending_message(web_user(), app_session_factory(), tz),
-                         leaderboard_table(rows, range_label(chosen) if chosen else "")])
+                         leaderboard_table(rows, format_month_range(chosen) if chosen else "")])
 
     grid_controls(app, GRID_ID)
 
@@ -164,6 +168,7 @@ def pending_message(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime |
     if p.n_factories == 0:
         return None
     due = (p.due_at - timedelta(seconds=1)).astimezone(tz)
-    text = (f"{last:%B %Y}: {p.n_submitted} of {p.n_factories} submitted, {p.n_approved} approved; "
-            f"due {due.day} {due:%b}.")
+    text = _("{month}: {n} of {total} submitted, {approved} approved; due {day}.", month=format_month(last),
+             n=p.n_submitted, total=p.n_factories, approved=p.n_approved,
+             day=format_day_month(due.date()).lstrip("0"))
     return html.Div(text, className="small mb-2", id="hq-leaderboard-pending")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,11 +13,11 @@ from dash import Input, Output, State, html
 from callbacks.common import app_gwp, app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
-from callbacks.i18n import format_month
+from callbacks.i18n import format_day_month, format_month, format_month_range, format_number, ngettext
 from callbacks.i18n import gettext as _
 from callbacks.ranges import parse_range_month
 from core.alerts.notify import reminders_sent
-from core.insights.queries import UPTIME_THRESHOLD, Overview, hq_overview, range_label
+from core.insights.queries import UPTIME_THRESHOLD, Overview, hq_overview
 from core.inventory.factors import load_factor_set
 from core.inventory.monthly import due_datetime
 from core.timeutil import DEFAULT_TZ, add_months, local_date, utcnow
@@ -43,12 +44,12 @@ def uptime_table(ov: Overview) -> Any:
     for f in rows[:15]:
         u = f["uptime"]
         color = "secondary" if u is None else ("success" if u >= UPTIME_THRESHOLD else "danger")
-        body.append(html.Tr([html.Td(f"{f['name']} ({f['code']})"), html.Td(f"Region {f['region']}"),
-                             html.Td(dbc.Badge(fmt_pct(u) if u is not None else "no sensors", color=color))]))
+        body.append(html.Tr([html.Td(f"{f['name']} ({f['code']})"), html.Td(_("Region {n}", n=f["region"])),
+                             html.Td(dbc.Badge(fmt_pct(u) if u is not None else _("no sensors"), color=color))]))
     return html.Div([
         dbc.Table([html.Thead(html.Tr([html.Th(_("Factory")), html.Th(_("Region")), html.Th(_("Data availability"))])),
                    html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-uptime-table"),
-        html.Div(f"Showing the {min(15, len(rows))} lowest of {len(rows)} factories.", className="small text-muted"),
+        html.Div(_("Showing the {n} lowest of {total} factories.", n=min(15, len(rows)), total=len(rows)), className="small text-muted"),
     ])
 
 
@@ -57,18 +58,21 @@ def reminders_table(rows: list, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
     if not rows:
         return html.Div(_("No energy-data reminders sent for these months."), className="small text-muted",
                         id="hq-overview-reminders")
-    body = [html.Tr([html.Td(f"{r.factory_name} ({r.factory_code})"), html.Td(f"{r.month:%b %Y}"),
-                     html.Td(r.username), html.Td(r.channel), html.Td(f"{r.sent_at.astimezone(tz):%d %b %H:%M}")])
+    body = [html.Tr([html.Td(f"{r.factory_name} ({r.factory_code})"), html.Td(format_month(r.month, abbreviated=True)),
+                     html.Td(r.username), html.Td(_(r.channel)),
+                     html.Td(f"{format_day_month(r.sent_at.astimezone(tz).date())} {r.sent_at.astimezone(tz):%H:%M}")])
             for r in rows[:15]]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Factory", "Month", "Reminded", "Channel", "Sent")])),
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in (_("Factory"), _("Month"), _("Reminded"), _("Channel"), _("Sent"))])),
                       html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-reminders")
 
 
 def ytd_basis(ov: Overview) -> str:
     """What the year-to-date figures count: approved factory-months, and what waits for approval."""
     pending = ov.ytd_pending.n if ov.ytd_pending is not None else 0
-    text = f"{ov.ytd.n} approved factory-months" + (f", {range_label(ov.range_months)}" if ov.range_months else "")
-    return text + (f"; {pending} awaiting approval, not included" if pending else "")
+    text = _("{n} approved factory-months", n=format_number(ov.ytd.n)) + (
+        f", {format_month_range(ov.range_months)}" if ov.range_months else "")
+    return text + (_("; {n} awaiting approval, not included", n=format_number(pending)) if pending else "")
+
 
 
 def _t(kg: float | None, unit: str) -> str:
@@ -83,9 +87,10 @@ def submission_card(ov: Overview, tz: Any = DEFAULT_TZ) -> Any:
     submitted = sum(1 for f in ov.factories if f.get("status") in ("submitted", "approved"))
     approved = sum(1 for f in ov.factories if f.get("status") == "approved")
     if ov.today <= due_day:
-        return kpi_card(f"{lm} data", f"{submitted} of {ov.n_factories} submitted",
-                        f"{approved} approved; due {due_day.day} {due_day:%b}", card_id="hq-overview-on-time")
-    return kpi_card(f"Submitted {lm} on schedule", fmt_pct(ov.submitted_on_time_share),
+        return kpi_card(_("{month} data", month=lm), _("{n} of {total} submitted", n=submitted, total=ov.n_factories),
+                        _("{n} approved; due {day}", n=approved, day=format_day_month(due_day).lstrip("0")),
+                        card_id="hq-overview-on-time")
+    return kpi_card(_("Submitted {month} on schedule", month=lm), fmt_pct(ov.submitted_on_time_share),
                     _("energy data by the due day"), card_id="hq-overview-on-time")
 
 
@@ -95,31 +100,33 @@ def render_overview(ov: Overview) -> tuple:
         e = empty_figure(_("No factories yet: load the demo data or add factories in Admin."))
         return empty_state(_("No factories yet: load the demo data or add factories in Admin.")), e, e, e, None
     lm = format_month(ov.last_month, abbreviated=True)
-    span = range_label(ov.range_months) if ov.range_months else "year to date"
+    span = format_month_range(ov.range_months) if ov.range_months else _("year to date")
     kpis = dbc.Row([
-        kpi_card(f"Scope 1 fossil, {span}", _t(ov.ytd.scope1_kg, "t CO2e"), ytd_basis(ov),
+        kpi_card(_("Scope 1 fossil, {span}", span=span), _t(ov.ytd.scope1_kg, "t CO2e"), ytd_basis(ov),
                  card_id="hq-overview-ytd-scope1"),
-        kpi_card(f"Scope 2, {span}", _t(ov.ytd.scope2_kg, "t CO2e"), "location-based",
+        kpi_card(_("Scope 2, {span}", span=span), _t(ov.ytd.scope2_kg, "t CO2e"), _("location-based"),
                  card_id="hq-overview-ytd-scope2"),
-        kpi_card(f"Biogenic CO2, {span} (memo)", _t(ov.ytd.biogenic_co2_kg, "t CO2"), _("outside scopes")),
-        kpi_card(f"Network intensity, {span}", fmt_num(ov.ytd.intensity_kg_per_kg, "kg CO2e/kg", 3),
+        kpi_card(_("Biogenic CO2, {span} (memo)", span=span), _t(ov.ytd.biogenic_co2_kg, "t CO2"), _("outside scopes")),
+        kpi_card(_("Network intensity, {span}", span=span), fmt_num(ov.ytd.intensity_kg_per_kg, "kg CO2e/kg", 3),
                  _("Σ Scope 1+2 ÷ Σ made tea"), card_id="hq-overview-intensity"),
         kpi_card(_("Scope 1 fossil, month to date"), _t(ov.mtd.scope1_kg, "t CO2e"),
-                 f"{ov.mtd.n} of {ov.n_factories} factories have entered this month"),
-        kpi_card(_("Scope 2, month to date"), _t(ov.mtd.scope2_kg, "t CO2e"), "location-based"),
+                 _("{n} of {total} factories have entered this month", n=ov.mtd.n, total=ov.n_factories)),
+        kpi_card(_("Scope 2, month to date"), _t(ov.mtd.scope2_kg, "t CO2e"), _("location-based")),
         kpi_card(_("Biogenic CO2, month to date (memo)"), _t(ov.mtd.biogenic_co2_kg, "t CO2"), _("outside scopes")),
         kpi_card(_("Measured stack CO2, month to date"), _t(ov.mtd_measured_co2_kg, "t CO2"), _("all sensors")),
         kpi_card(_("Factories with sensor uptime ≥ 50 %"), fmt_pct(ov.uptime_ok_share),
-                 f"data availability (40 CFR 75.32), last 30 days; fleet-wide {fmt_pct(ov.fleet_availability)}"
-                 f" ({ov.fleet_valid_hours:,.0f} of {ov.fleet_assigned_hours:,.0f} node-hours valid)",
+                 _("data availability (40 CFR 75.32), last 30 days; fleet-wide {pct} ({valid} of {assigned} "
+                   "node-hours valid)", pct=fmt_pct(ov.fleet_availability), valid=format_number(ov.fleet_valid_hours),
+                   assigned=format_number(ov.fleet_assigned_hours)),
                  card_id="hq-overview-uptime-share"),
         submission_card(ov),
-        kpi_card(f"Meeting target in {lm}", fmt_pct(ov.target_met_share) if ov.n_with_target_result else "—",
-                 (f"of {ov.n_with_target_result} approved {'month' if ov.n_with_target_result == 1 else 'months'}"
-                  if ov.n_with_target_result else "no approved month yet")
-                 + (f"; {ov.n_target_pending} awaiting approval" if ov.n_target_pending else ""),
+        kpi_card(_("Meeting target in {month}", month=lm),
+                 fmt_pct(ov.target_met_share) if ov.n_with_target_result else "—",
+                 (ngettext("of {n} approved month", "of {n} approved months", ov.n_with_target_result)
+                  if ov.n_with_target_result else _("no approved month yet"))
+                 + (_("; {n} awaiting approval", n=ov.n_target_pending) if ov.n_target_pending else ""),
                  card_id="hq-overview-target"),
-        kpi_card(_("Nodes online"), f"{ov.nodes_online:,} of {ov.nodes_total:,}", _("heard from within 3 sample intervals (≥ 5 min)"),
+        kpi_card(_("Nodes online"), _("{n} of {total}", n=format_number(ov.nodes_online), total=format_number(ov.nodes_total)), _("heard from within 3 sample intervals (≥ 5 min)"),
                  card_id="hq-overview-nodes"),
     ])
     months = [m for m, _ in ov.trend]
@@ -131,11 +138,11 @@ def render_overview(ov: Overview) -> tuple:
     reg = region_figure(regions, [ov.by_region[r].scope1_kg for r in regions],
                         [ov.by_region[r].scope2_kg for r in regions],
                         [ov.by_region[r].intensity_kg_per_kg for r in regions]) if regions else empty_figure(
-        "No energy data in these months yet." if ov.range_months else "No energy data this year yet.")
+        _("No energy data in these months yet.") if ov.range_months else _("No energy data this year yet."))
     if ov.range_months:
-        trend.update_layout(title={"text": f"Network trend, {span}"})
+        trend.update_layout(title={"text": _("Network trend, {span}", span=span)})
         if regions:
-            reg.update_layout(title={"text": f"{span} by region"})
+            reg.update_layout(title={"text": _("{span} by region", span=span)})
     return kpis, trend, map_figure(ov.factories), reg, uptime_table(ov)
 
 
@@ -150,7 +157,7 @@ def region_click_target(click_data: dict | None, first: Any = None, last: Any = 
     """Return the leaderboard filtered to the region clicked on the region chart (and the picked months)."""
     try:
         label = click_data["points"][0]["x"]
-        region = int(str(label).removeprefix("Region").strip())
+        region = int(re.findall(r"\d+", str(label))[-1])  # "Region 2" / "Kanda 2": the label's number
     except (TypeError, KeyError, IndexError, ValueError):
         return None
     if not 1 <= region <= 99:

@@ -18,6 +18,7 @@ in the language (Mei 2026, Februari).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -166,11 +167,45 @@ def format_month(month: date, abbreviated: bool = False) -> str:
     return format_date(month, "MMM y" if abbreviated else "MMMM y", locale=locale())
 
 
+def format_month_range(months: Sequence[date]) -> str:
+    """'Mar 2026 – Aug 2026', or 'Mar 2026' for one month ('' for none), in the language."""
+    if not months:
+        return ""
+    a, b = format_month(months[0], abbreviated=True), format_month(months[-1], abbreviated=True)
+    return a if a == b else f"{a} – {b}"
+
+
+def format_day_month(day: date) -> str:
+    """A day of the year as "06 Dec" / "06 Des" (a date whose year is plain from the page)."""
+    if current_language() == DEFAULT_LANGUAGE:
+        return f"{day:%d %b}"
+    return format_date(day, "dd MMM", locale=locale())
+
+
 def format_day(day: date) -> str:
     """A date as "1 February 2026" / "1 Februari 2026"."""
     if current_language() == DEFAULT_LANGUAGE:
         return f"{day.day} {day:%B %Y}"
     return format_date(day, "d MMMM y", locale=locale())
+
+
+def page_title(name: str):  # noqa: ANN201 - Dash calls it with the page's path variables
+    """A page's browser-tab title in the request's language ("History · Carbon Track" / "Historia · Carbon
+    Track"): Dash pages accept a function as `title` and call it for each request."""
+
+    def title(**_path_variables: object) -> str:
+        return f"{gettext(name)} · Carbon Track" if name else "Carbon Track"
+
+    return title
+
+
+def graph_config(**extra: object) -> dict:
+    """A dcc.Graph's config in this request's language: Plotly's Swahili locale (month and day names
+    on date axes, toolbar tooltips; assets/plotly_locale_sw.js) when the page is in Swahili."""
+    config: dict = {"displaylogo": False, **extra}
+    if current_language() != DEFAULT_LANGUAGE:
+        config["locale"] = current_language()
+    return config
 
 
 def html_lang() -> str:

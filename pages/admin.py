@@ -8,11 +8,12 @@ from dash import dcc, html
 
 from callbacks.admin_nodes import LIFECYCLE_ACTIONS
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 from core.models import ROLES
 from core.registry.admin import FACTOR_NUMERIC_FIELDS, FACTOR_TEXT_FIELDS
 
-dash.register_page(__name__, path="/admin", title="Admin · Carbon Track", name="Admin")
+dash.register_page(__name__, path="/admin", title=page_title(N_("Admin")), name="Admin")
 
 
 def _field(label: str, component, width: int = 3) -> dbc.Col:  # noqa: ANN001

@@ -7,9 +7,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_header, web_user
+from callbacks.i18n import N_, page_title
 from core.models import UserContact
 
-dash.register_page(__name__, path="/alerts", title="Alerts · Carbon Track", name="Alerts")
+dash.register_page(__name__, path="/alerts", title=page_title(N_("Alerts")), name="Alerts")
 
 
 def layout(**kwargs) -> html.Div:

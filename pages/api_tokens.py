@@ -8,14 +8,10 @@ from dash import dcc, html
 
 from callbacks.api_tokens import expiry_options
 from callbacks.common import page_header, web_user
+from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 
-
-def _title(**_kwargs: object) -> str:
-    return _("API tokens") + " · Carbon Track"
-
-
-dash.register_page(__name__, path="/account/api-tokens", title=_title, name="API tokens")
+dash.register_page(__name__, path="/account/api-tokens", title=page_title(N_("API tokens")), name="API tokens")
 
 
 def layout(**kwargs) -> html.Div:

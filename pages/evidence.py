@@ -8,13 +8,14 @@ from dash import dcc, html
 
 from callbacks.common import app_tz, factory_options, not_permitted, page_header, session_factory, web_user
 from callbacks.evidence import evidence_list
+from callbacks.i18n import N_, page_title
 from core.access import can_approve
 from core.emissions import SOLID_FUELS
 from core.evidence.files import MAX_BYTES
 from core.models import ENERGY_SOURCES, ROLE_ADMIN, ROLE_FACTORY_MANAGER
 from core.timeutil import add_months, local_date, month_start, utcnow
 
-dash.register_page(__name__, path="/evidence", title="Evidence · Carbon Track", name="Evidence")
+dash.register_page(__name__, path="/evidence", title=page_title(N_("Evidence")), name="Evidence")
 
 
 def _upload_panel(user, factories: list[dict]) -> dbc.Card:  # noqa: ANN001

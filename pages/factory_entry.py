@@ -18,15 +18,16 @@ from callbacks.common import (
     web_user,
 )
 from callbacks.factory_entry import month_options
+from callbacks.i18n import N_, format_month, page_title
 from callbacks.i18n import gettext as _
 from core.access import can_approve
 from core.inventory.entry import SOURCE_LABELS, UNITS_BY_SOURCE, pending_approvals
 from core.models import ENERGY_SOURCES
 
-dash.register_page(__name__, path="/factory/entry", title="Energy entry · Carbon Track", name="Energy entry")
+dash.register_page(__name__, path="/factory/entry", title=page_title(N_("Energy entry")), name="Energy entry")
 
 
-HELP = ("Leave a field empty when the source is not used. To remove a source already saved for the month, "
+HELP = N_("Leave a field empty when the source is not used. To remove a source already saved for the month, "
         "type 0: an emptied field is never taken as a deletion. Numbers only (816210 or 816,210); "
         "impossible values are refused with a message and nothing is saved.")
 
@@ -59,11 +60,11 @@ def _source_row(src: str) -> dbc.Row:
     unit_id = {"type": "factory-entry-unit", "source": src}
     return dbc.Row(
         [
-            dbc.Col(dbc.Label(SOURCE_LABELS[src], html_for=dom_id(qty_id)), xs=12, sm=4),
-            dbc.Col([_number_input(qty_id, "not used"),
+            dbc.Col(dbc.Label(_(SOURCE_LABELS[src]), html_for=dom_id(qty_id)), xs=12, sm=4),
+            dbc.Col([_number_input(qty_id, _("not used")),
                      dbc.FormFeedback(id={"type": "factory-entry-qty-error", "source": src}, type="invalid")],
                     xs=7, sm=5),
-            dbc.Col([dbc.Label(f"{SOURCE_LABELS[src]}: unit", html_for=dom_id(unit_id), className="visually-hidden"),
+            dbc.Col([dbc.Label(_("{source}: unit", source=_(SOURCE_LABELS[src])), html_for=dom_id(unit_id), className="visually-hidden"),
                      dcc.Dropdown(id=unit_id,
                                  options=[{"label": u.replace("m3", "m³"), "value": u} for u in units],
                                  value=units[0], clearable=False)], xs=5, sm=3),
@@ -81,10 +82,10 @@ def _pending(user) -> html.Div | None:  # noqa: ANN001
     if not rows:
         return dbc.Alert(_("No submitted months are waiting for approval."), color="light", className="border",
                          id="factory-entry-pending")
-    links = [dcc.Link(f"{name} · {m:%b %Y}", href=f"/factory/entry?factory={fid}&month={m:%Y-%m}",
+    links = [dcc.Link(f"{name} · {format_month(m, abbreviated=True)}", href=f"/factory/entry?factory={fid}&month={m:%Y-%m}",
                       className="me-3 d-inline-block") for fid, m, name in rows[:12]]
-    more = f" and {len(rows) - 12} more" if len(rows) > 12 else ""
-    return dbc.Alert([html.Strong(f"Waiting for approval ({len(rows)}): "), *links, more], color="info",
+    more = _(" and {n} more", n=len(rows) - 12) if len(rows) > 12 else ""
+    return dbc.Alert([html.Strong(_("Waiting for approval ({n}): ", n=len(rows))), *links, more], color="info",
                      id="factory-entry-pending")
 
 
@@ -98,17 +99,17 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
     values = [o["value"] for o in options]
     chosen = month if month in values else values[1]
     energy = dbc.Card(dbc.CardBody([html.H3(_("Energy used in the month"), className="h6"),
-                                    html.P(HELP, className="small text-muted", id="factory-entry-help")]
+                                    html.P(_(HELP), className="small text-muted", id="factory-entry-help")]
                                    + [_source_row(s) for s in ENERGY_SOURCES]
                                    + [dbc.Row([
                                        dbc.Col(dbc.Label(_("Firewood moisture (%, as received)"),
                                                          html_for="factory-entry-moisture"), xs=12, sm=4),
-                                       dbc.Col(_checked_input("factory-entry-moisture", "e.g. 30"), xs=12, sm=8)],
+                                       dbc.Col(_checked_input("factory-entry-moisture", _("e.g. 30")), xs=12, sm=8)],
                                        className="mb-2"),
                                       dbc.Row([
                                        dbc.Col(dbc.Label(_("Firewood stacked density (kg/m³)"),
                                                          html_for="factory-entry-density"), xs=12, sm=4),
-                                       dbc.Col(_checked_input("factory-entry-density", "factory default"),
+                                       dbc.Col(_checked_input("factory-entry-density", _("factory default")),
                                                xs=12, sm=8)], className="mb-2")]),
                       className="shadow-sm mb-3")
     production = dbc.Card(dbc.CardBody([
@@ -129,7 +130,7 @@ def layout(factory: str | None = None, month: str | None = None, **kwargs) -> ht
         dbc.Button(_("Approve"), id="factory-entry-approve", color="primary", className="me-2 mb-2"),
         dbc.InputGroup([dbc.Label(_("Reason for reopening"), html_for="factory-entry-reopen-reason",
                                   className="visually-hidden"),
-                        dbc.Input(id="factory-entry-reopen-reason", placeholder="reason for reopening"),
+                        dbc.Input(id="factory-entry-reopen-reason", placeholder=_("reason for reopening")),
                         dbc.Button(_("Reopen"), id="factory-entry-reopen", color="warning")],
                        className="mb-2", id="factory-entry-reopen-group"),
     ])

@@ -17,10 +17,11 @@ from callbacks.common import (
     parse_factory_id,
     web_user,
 )
+from callbacks.i18n import N_, graph_config, page_title
 from callbacks.i18n import gettext as _
 from core.timeutil import local_date, utcnow
 
-dash.register_page(__name__, path="/factory/history", title="History · Carbon Track", name="History")
+dash.register_page(__name__, path="/factory/history", title=page_title(N_("History")), name="History")
 
 
 def layout(factory: str | None = None, **kwargs) -> html.Div:
@@ -34,8 +35,9 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     today = local_date(now, tz)
     return dbc.Container(
         [
-            page_header(_("History"), f"Measured stack CO2 by local day ({now.astimezone(tz).tzname()}); monthly "
-                                   "inventory as in the reports. Days without data are gaps, not zeros."),
+            page_header(_("History"), _("Measured stack CO2 by local day ({zone}); monthly inventory as in the "
+                                        "reports. Days without data are gaps, not zeros.",
+                                        zone=now.astimezone(tz).tzname())),
             html.A(_("Raw sensor channels (CO2 ppm, flue °C, velocity m/s) →"), href="/factory/raw" + (f"?factory={_}" if _ else ""), className="small", id="factory-history-raw-link"),  # noqa: E501
             dbc.Row(
                 [
@@ -44,7 +46,9 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
                              html.Div(dcc.DatePickerRange(id="factory-history-range",
                                                           start_date=(today - timedelta(days=89)).isoformat(),
                                                           end_date=today.isoformat(), max_date_allowed=today,
-                                                          display_format="YYYY-MM-DD", minimum_nights=0))],
+                                                          display_format="YYYY-MM-DD", minimum_nights=0,
+                                                          start_date_placeholder_text=_("Start date"),
+                                                          end_date_placeholder_text=_("End date")))],
                             xs=12, md=4),
                     dbc.Col([dbc.Button(_("CSV"), id="factory-history-csv", color="secondary", outline=True,
                                         className="me-2 mt-4"),
@@ -56,14 +60,14 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
             ),
             dcc.Loading(html.Div(id="factory-history-kpis")),
             dbc.Row([
-                dbc.Col(dcc.Loading(dcc.Graph(id="factory-history-daily", config={"displaylogo": False})), xs=12,
+                dbc.Col(dcc.Loading(dcc.Graph(id="factory-history-daily", config=graph_config())), xs=12,
                         lg=6),
-                dbc.Col(dcc.Loading(dcc.Graph(id="factory-history-monthly", config={"displaylogo": False})),
+                dbc.Col(dcc.Loading(dcc.Graph(id="factory-history-monthly", config=graph_config())),
                         xs=12, lg=6),
             ]),
             dbc.Row([
-                dbc.Col(dcc.Graph(id="factory-history-intensity", config={"displaylogo": False}), xs=12, lg=6),
-                dbc.Col(dcc.Graph(id="factory-history-reconciliation", config={"displaylogo": False}), xs=12, lg=6),
+                dbc.Col(dcc.Graph(id="factory-history-intensity", config=graph_config()), xs=12, lg=6),
+                dbc.Col(dcc.Graph(id="factory-history-reconciliation", config=graph_config()), xs=12, lg=6),
             ]),
             html.H3(_("Months"), className="h6 mt-3"),
             dcc.Loading(html.Div(id="factory-history-table")),

@@ -16,10 +16,11 @@ from callbacks.common import (
     web_user,
 )
 from callbacks.factory_live import REFRESH_MS
+from callbacks.i18n import N_, graph_config, page_title
 from callbacks.i18n import gettext as _
 from core.timeutil import utcnow
 
-dash.register_page(__name__, path="/factory/live", title="Live · Carbon Track", name="Live")
+dash.register_page(__name__, path="/factory/live", title=page_title(N_("Live")), name="Live")
 
 
 def layout(factory: str | None = None, **kwargs) -> html.Div:
@@ -30,8 +31,8 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     picker, _selected = factory_picker("factory-live", user, parse_factory_id(factory))
     return dbc.Container(
         [
-            page_header(_("Live"), "Stack CO2 as it is measured; refreshes every few seconds. Times in "
-                                f"{utcnow().astimezone(app_tz()).tzname()} (CARBONTRACK_TZ)."),
+            page_header(_("Live"), _("Stack CO2 as it is measured; refreshes every few seconds. Times in "
+                                     "{zone} (CARBONTRACK_TZ).", zone=utcnow().astimezone(app_tz()).tzname())),
             dbc.Row([picker, dbc.Col(html.Div(id="factory-live-updated", className="small text-muted mt-4"),
                                      xs=12, md=7, lg=8)], className="mb-3"),
             dcc.Interval(id="factory-live-interval", interval=REFRESH_MS, n_intervals=0),
@@ -40,9 +41,9 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
             dbc.Row(
                 [
                     # delay_show: a 5 s tick takes well under a second, so no spinner flashes.
-                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-hour", config={"displaylogo": False}),
+                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-hour", config=graph_config()),
                                         delay_show=1000), xs=12, lg=6),
-                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-day", config={"displaylogo": False}),
+                    dbc.Col(dcc.Loading(dcc.Graph(id="factory-live-day", config=graph_config()),
                                         delay_show=1000), xs=12, lg=6),
                 ]
             ),

@@ -7,12 +7,13 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_header, web_user
+from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 from core.access import is_admin
 from core.fleet.commands import COMMAND_KINDS, KIND_LABELS
 from core.measurement.calibration import CAL_ERROR_LIMIT_PCT, CAN_RECORD
 
-dash.register_page(__name__, path="/hq/node", title="Node · Carbon Track", name="Node")
+dash.register_page(__name__, path="/hq/node", title=page_title(N_("Node")), name="Node")
 
 # Which argument each command takes: (label, placeholder, unit).
 ARG_HELP = {

@@ -7,9 +7,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 
-dash.register_page(__name__, path="/hq/nodes", title="Nodes · Carbon Track", name="Nodes")
+dash.register_page(__name__, path="/hq/nodes", title=page_title(N_("Nodes")), name="Nodes")
 
 
 def layout(**kwargs) -> html.Div:

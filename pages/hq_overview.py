@@ -7,11 +7,12 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import app_tz, not_permitted, page_allowed, page_header, web_user
+from callbacks.i18n import N_, graph_config, page_title
 from callbacks.i18n import gettext as _
 from callbacks.ranges import month_range_picker
 from core.timeutil import local_date, utcnow
 
-dash.register_page(__name__, path="/hq", title="Overview · Carbon Track", name="Overview")
+dash.register_page(__name__, path="/hq", title=page_title(N_("Overview")), name="Overview")
 
 
 def layout(**kwargs) -> html.Div:
@@ -30,11 +31,11 @@ def layout(**kwargs) -> html.Div:
             dcc.Location(id="hq-overview-go", refresh="callback-nav"),
             dcc.Loading(html.Div(id="hq-overview-kpis"), type="dot"),
             dbc.Row([
-                dbc.Col(dcc.Loading(dcc.Graph(id="hq-overview-trend", config={"displaylogo": False})), xs=12, lg=7),
-                dbc.Col(dcc.Loading(dcc.Graph(id="hq-overview-map", config={"displaylogo": False})), xs=12, lg=5),
+                dbc.Col(dcc.Loading(dcc.Graph(id="hq-overview-trend", config=graph_config())), xs=12, lg=7),
+                dbc.Col(dcc.Loading(dcc.Graph(id="hq-overview-map", config=graph_config())), xs=12, lg=5),
             ]),
             dbc.Row([
-                dbc.Col(dcc.Graph(id="hq-overview-regions", config={"displaylogo": False}), xs=12, lg=6),
+                dbc.Col(dcc.Graph(id="hq-overview-regions", config=graph_config()), xs=12, lg=6),
                 dbc.Col([html.H3(_("Sensor uptime, last 30 days"), className="h6 mt-2"),
                          html.Div(id="hq-overview-uptime")], xs=12, lg=6),
             ]),

@@ -7,10 +7,11 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_header, web_user
+from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 from core.access import is_admin
 
-dash.register_page(__name__, path="/hq/firmware", title="Firmware · Carbon Track", name="Firmware")
+dash.register_page(__name__, path="/hq/firmware", title=page_title(N_("Firmware")), name="Firmware")
 
 
 def layout(**kwargs) -> html.Div:

@@ -17,11 +17,12 @@ from callbacks.common import (
     parse_factory_id,
     web_user,
 )
+from callbacks.i18n import N_, graph_config, page_title
 from callbacks.i18n import gettext as _
 from callbacks.raw_channels import DEFAULT_DAYS
 from core.timeutil import local_date, utcnow
 
-dash.register_page(__name__, path="/factory/raw", title="Raw channels · Carbon Track", name="Raw channels")
+dash.register_page(__name__, path="/factory/raw", title=page_title(N_("Raw channels")), name="Raw channels")
 
 
 def layout(factory: str | None = None, **kwargs) -> html.Div:
@@ -47,7 +48,7 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
                                                       display_format="YYYY-MM-DD", minimum_nights=0))],
                         xs=12, md=5),
             ], className="mb-3"),
-            dcc.Loading(dcc.Graph(id="raw-channels-graph", config={"displaylogo": False})),
+            dcc.Loading(dcc.Graph(id="raw-channels-graph", config=graph_config())),
             html.Div(id="raw-channels-note", className="mb-4"),
         ],
         fluid=True,

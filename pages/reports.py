@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import app_tz, not_permitted, page_allowed, page_header, session_factory, web_user
+from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 from callbacks.reports import (
     FILTER_ALL,
@@ -21,12 +22,7 @@ from core.access import can_approve
 from core.reporting.verification import can_verify
 from core.timeutil import local_date, utcnow
 
-
-def _title(**_kwargs: object) -> str:
-    return _("Reports") + " · Carbon Track"
-
-
-dash.register_page(__name__, path="/reports", title=_title, name="Reports")
+dash.register_page(__name__, path="/reports", title=page_title(N_("Reports")), name="Reports")
 
 
 def _generate_panel(user) -> dbc.Card:  # noqa: ANN001

@@ -404,3 +404,86 @@ def test_smtp_settings_are_read():
     assert "s3cret" not in repr(cfg)
     mailer = notify.SmtpMailer(cfg.smtp_url, cfg.mail_from)
     assert (mailer.host, mailer.port, mailer.username, mailer.password) == ("mail.example", 587, "alerts", "s3cret")
+
+
+def test_calibration_alerts_follow_the_calibration_log(Session):  # noqa: N803
+    """The alert uses the node page's rule (issue 12's log): out of control after a failed check (error
+    above 2.5 % of span, 40 CFR 75 App. A §3.1), overdue with no passed check in 31 days; a node never
+    checked is overdue only once it has been commissioned for 31 days."""
+    from core.measurement.calibration import record_node_check
+    from core.models import DeviceAssignment, Stack
+
+    nodes = seed_fleet(Session, n_factories=5, prefix="K")
+    now = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    late, failing, never_old, never_new, fresh = nodes
+    with Session() as s:
+        for n in nodes:
+            d = s.get(Device, n.device_id)
+            d.last_seen_at = now - timedelta(seconds=30)
+            s.add(MonthlySubmission(factory_id=n.factory_id, month=date(2026, 10, 1), status="approved",
+                                    submitted_at=now - timedelta(days=15)))
+            commissioned = now - timedelta(days=10 if n is never_new else 60)
+            s.add(DeviceAssignment(device_id=d.id, factory_id=d.factory_id, stack_id=d.stack_id,
+                                   commissioned_at=commissioned))
+        s.flush()
+        assert s.scalar(sa.select(sa.func.count()).select_from(Stack)) == 5
+
+        def check(n, days_ago: float, measured: float) -> None:  # noqa: ANN001
+            # Span 2,000 ppm: 1,000 ppm reference read as 1,040 is a 2.0 % error (passes), as 1,060 3.0 % (fails).
+            record_node_check(s, n.device_id, "span", 1000.0, measured, 2000.0, now - timedelta(days=days_ago))
+
+        check(late, 40, 1040.0)        # passed 40 days ago: overdue
+        check(failing, 5, 1040.0)      # passed, then failed yesterday: out of control
+        check(failing, 1, 1060.0)
+        check(fresh, 3, 1010.0)        # passed 3 days ago: nothing
+        s.commit()
+        ev = state.evaluate(s, now)
+    fired = sorted((a.rule, a.device_id) for a in ev.fired if a.rule.startswith("calibration"))
+    assert fired == sorted([("calibration_overdue", late.device_id), ("calibration_failed", failing.device_id),
+                            ("calibration_overdue", never_old.device_id)])
+    with Session() as s:
+        failed = s.scalars(sa.select(Alert).where(Alert.rule == "calibration_failed")).one()
+        assert "3.0 % of span" in failed.detail and "2.5 % limit" in failed.detail
+        # Passed checks clear both (calibration alerts have no hysteresis).
+        record_node_check(s, failing.device_id, "span", 1000.0, 1005.0, 2000.0, now - timedelta(hours=2))
+        record_node_check(s, late.device_id, "zero", 0.0, 10.0, 2000.0, now - timedelta(hours=1))
+        s.commit()
+        ev = state.evaluate(s, now + timedelta(minutes=1))
+    assert sorted((a.rule, a.device_id) for a in ev.resolved) == sorted(
+        [("calibration_overdue", late.device_id), ("calibration_failed", failing.device_id)])
+
+
+def test_node_offline_waits_for_the_timeout_after_the_sweep_and_not_after_a_last_will(Session):  # noqa: N803
+    """The sweep stamps its "offline" with the node's last sign of life; the alert still waits for the
+    health rule's timeout (3 intervals, at least 5 min: offline_timeout_s) plus OFFLINE_ALERT_AFTER
+    (10 min). A last will received later counts from when it came."""
+    from core.alerts.rules import OFFLINE_ALERT_AFTER
+    from core.fleet.health import offline_timeout_s
+    from mqtt_listener.status import sweep_offline
+
+    swept, willed = seed_fleet(Session, n_factories=2, prefix="OW")
+    last = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    with Session() as s:
+        for n in (swept, willed):
+            d = s.get(Device, n.device_id)
+            d.status, d.last_seen_at, d.sample_interval_s = "online", last, 60.0
+        s.commit()
+        timeout = timedelta(seconds=offline_timeout_s(60.0))
+        assert timeout == timedelta(minutes=5)  # 3 × 60 s is below the 5-minute floor
+        # The broker publishes the second node's will 2 minutes after its last message (keep-alive lost),
+        # before the 5-minute silence rule; the sweep then marks the first one.
+        will_at = last + timedelta(minutes=2)
+        d = s.get(Device, willed.device_id)
+        d.status, d.status_changed_at = "offline", will_at
+        s.commit()
+        assert sweep_offline(s, last + timeout + timedelta(seconds=1)) == [swept.device_id]
+        s.commit()
+
+        def offline_ids(at: datetime) -> list[str]:
+            return sorted(a.device_id for a in state.evaluate(s, at).fired if a.rule == "node_offline")
+
+        # 10 min after the last reading neither has been offline for 10 minutes yet.
+        assert offline_ids(last + OFFLINE_ALERT_AFTER) == []
+        assert offline_ids(will_at + OFFLINE_ALERT_AFTER) == [willed.device_id]  # 12 min after the last message
+        assert offline_ids(last + timeout + OFFLINE_ALERT_AFTER - timedelta(seconds=1)) == []  # nothing new
+        assert offline_ids(last + timeout + OFFLINE_ALERT_AFTER) == [swept.device_id]  # 15 min: the swept one

@@ -263,3 +263,49 @@ def test_cached_inventory_follows_new_substitutes(october):
     assert before.substituted_hours == 0
     assert after.substituted_hours == 75
     assert after.substituted_co2_kg == pytest.approx(e["total"], rel=1e-9)
+
+
+def test_substitution_follows_the_device_assignments(Session):  # noqa: N803
+    """A node moved from factory A's stack to factory B's (issue 12 lifecycle): hours are expected only
+    while it is assigned, substitutes go to the assignment's factory, and HB/HA come from the same
+    stack. Expected values are worked out here from the hourly rows, by the rule in docs/qaqc.md."""
+    from core.models import Device, DeviceAssignment, DeviceHourly
+
+    a, b = seed_fleet(Session, n_factories=2, prefix="SW")
+    t0 = datetime(2026, 10, 1, 0, 0, tzinfo=UTC)
+    retired, recommissioned = t0 + timedelta(hours=48), t0 + timedelta(hours=60)
+
+    def value(h: int) -> float:  # kg in hour h: a different level each hour
+        return 900.0 + 10.0 * (h % 7)
+
+    measured_a = [h for h in range(48) if h not in (20, 21, 22)]  # a 3-hour gap on stack A
+    measured_b = list(range(66, 96))  # on B from 6 h after commissioning
+    with Session() as s:
+        node = s.get(Device, a.device_id)
+        stack_b = s.get(Device, b.device_id).stack_id
+        s.add(DeviceAssignment(device_id=node.id, factory_id=a.factory_id, stack_id=node.stack_id,
+                               commissioned_at=t0, retired_at=retired))
+        s.add(DeviceAssignment(device_id=node.id, factory_id=b.factory_id, stack_id=stack_b,
+                               commissioned_at=recommissioned))
+        s.add(DeviceAssignment(device_id=b.device_id, factory_id=b.factory_id, stack_id=stack_b,
+                               commissioned_at=t0, retired_at=t0))  # the other node: never in service here
+        node.factory_id, node.stack_id = b.factory_id, stack_b
+        for h, fid in [(h, a.factory_id) for h in measured_a] + [(h, b.factory_id) for h in measured_b]:
+            s.add(DeviceHourly(device_id=node.id, factory_id=fid, hour=t0 + timedelta(hours=h), co2_kg=value(h),
+                               covered_s=3600.0, n_readings=60, n_valid=60))
+        s.commit()
+        substitute_period(s, t0, t0 + timedelta(hours=96), now=t0 + timedelta(hours=96))
+        s.commit()
+        rows = {int((r.hour.replace(tzinfo=UTC) - t0) / timedelta(hours=1)): r
+                for r in s.scalars(sa.select(SubstituteHour).where(SubstituteHour.device_id == node.id))}
+    # Stack A's gap: the average of hour 19 (HB) and hour 23 (HA), for factory A.
+    for h in (20, 21, 22):
+        assert rows[h].factory_id == a.factory_id and rows[h].method == "hb_ha_avg"
+        assert rows[h].co2_kg == pytest.approx((value(19) + value(23)) / 2)
+    # Not assigned between retirement (48 h) and recommissioning (60 h): nothing expected, nothing made up.
+    assert not [h for h in rows if 48 <= h < 60]
+    # On B the first 6 hours have no HB on that stack (A's hour 47 is another stack): HA alone, for B.
+    for h in range(60, 66):
+        assert rows[h].factory_id == b.factory_id and rows[h].method == "one_side"
+        assert rows[h].co2_kg == pytest.approx(value(66))
+    assert sorted(rows) == [20, 21, 22, *range(60, 66)]

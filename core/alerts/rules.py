@@ -8,8 +8,9 @@ Rules read what ingest and the portals already store; none of them keeps state o
   it resolves once the node has been back for the rule's RESOLVE_AFTER (hysteresis).
 - `data_availability`: data availability (core.measurement.availability: valid node-hours ÷ assigned
   operating node-hours) of the last 24 whole hours below the factory's threshold.
-- `calibration_failed` / `calibration_overdue`: the node's latest calibration check failed, or
-  its last passed one is older than CALIBRATION_DUE.
+- `calibration_failed` / `calibration_overdue`: by the calibration log (core.measurement.calibration,
+  the same rule as the node page and the workbooks): out of control after a failed check, or no
+  passed check in CAL_OVERDUE_DAYS; a failed remote calibration command also raises it.
 - `co2_high`: every valid reading of a node over the last N minutes above the factory's CO2
   mass-flow threshold (factory_alert_setting; no threshold, no rule).
 - `energy_due` / `energy_overdue`: a month's energy data not submitted ENERGY_DUE_SOON before its
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from core.fleet.health import STATUS_OFFLINE, offline_timeout_s
 from core.inventory.monthly import due_datetime
 from core.measurement.availability import factory_availability
+from core.measurement.calibration import CAL_ERROR_LIMIT_PCT, CAL_OVERDUE_DAYS, calibration_status
 from core.models import (
     CMD_FAILED,
     CMD_OK,
@@ -36,18 +38,18 @@ from core.models import (
     STATUS_APPROVED,
     STATUS_SUBMITTED,
     Device,
+    DeviceAssignment,
     DeviceCommand,
     Factory,
     FactoryAlertSetting,
     MonthlySubmission,
     Reading,
 )
-from core.timeutil import add_months, local_date, month_start
+from core.timeutil import add_months, as_utc, local_date, month_start
 
 OFFLINE_ALERT_AFTER = timedelta(minutes=10)
 AVAILABILITY_MIN = 0.8  # availability of the last 24 h (valid ÷ assigned node-hours), unless the factory sets its own
 AVAILABILITY_WINDOW = timedelta(hours=24)
-CALIBRATION_DUE = timedelta(days=90)  # a quarterly check (docs/firmware.md, "Calibration")
 CO2_WINDOW_MINUTES = 15
 ENERGY_DUE_SOON = timedelta(days=3)
 ENERGY_MONTHS_BACK = 2  # months checked for missing energy data (older ones are HQ's follow-up)
@@ -89,7 +91,12 @@ def node_offline(session: Session, now: datetime, tz: tzinfo) -> list[Condition]
                                 .where(Device.active.is_(True), Device.last_seen_at.is_not(None))):
         silent_from = d.last_seen_at + timedelta(seconds=offline_timeout_s(d.sample_interval_s))
         offline_since = silent_from if silent_from <= now else None
-        if d.status == STATUS_OFFLINE and d.status_changed_at is not None:  # it said so (last will)
+        # It said so (its last will, received after its last sign of life). The listener's sweep
+        # stamps its own "offline" with the last sign of life instead (mqtt_listener.status), which
+        # is not when the node went silent: for that one the timeout above holds.
+        will = (d.status == STATUS_OFFLINE and d.status_changed_at is not None
+                and d.status_changed_at > d.last_seen_at)
+        if will:
             offline_since = min(offline_since or d.status_changed_at, d.status_changed_at)
         if offline_since is None or now - offline_since < OFFLINE_ALERT_AFTER:
             continue
@@ -136,7 +143,16 @@ def data_availability(session: Session, now: datetime, tz: tzinfo) -> list[Condi
 
 
 def calibration(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
-    """Nodes whose latest calibration check failed, or whose last passed one is older than CALIBRATION_DUE."""
+    """Nodes whose calibration is in doubt: out of control or overdue by the calibration log, or whose
+    latest remote calibration command failed.
+
+    One rule with the node page and the verifier's data (core.measurement.calibration): a node is
+    out of control from a failed check (error above 2.5 % of span) until a check passes, and
+    overdue with no passed check in CAL_OVERDUE_DAYS. A remote `calibrate_zero`/`calibrate_span`
+    command that answered ok counts as a passed check for "overdue"; one that failed raises
+    `calibration_failed` until a later one passes. A node never checked is overdue only once it has
+    been commissioned for CAL_OVERDUE_DAYS (a new node gets the same time as a checked one).
+    """
     out = []
     rows = session.execute(
         sa.select(DeviceCommand.device_id, DeviceCommand.status, DeviceCommand.result_at, DeviceCommand.result_detail,
@@ -144,24 +160,50 @@ def calibration(session: Session, now: datetime, tz: tzinfo) -> list[Condition]:
         .where(DeviceCommand.kind.in_(("calibrate_zero", "calibrate_span")),
                DeviceCommand.status.in_((CMD_OK, CMD_FAILED)))
         .order_by(DeviceCommand.device_id, DeviceCommand.result_at)).all()
-    latest: dict[str, tuple] = {}
+    latest_cmd: dict[str, tuple] = {}
     last_ok: dict[str, datetime] = {}
     for device_id, status, result_at, detail, factory_id in rows:
-        latest[device_id] = (status, result_at, detail, factory_id)
+        latest_cmd[device_id] = (status, result_at, detail, factory_id)
         if status == CMD_OK:
-            last_ok[device_id] = result_at
-    for device_id, (status, result_at, detail, factory_id) in latest.items():
-        if status == CMD_FAILED:
+            last_ok[device_id] = as_utc(result_at)
+    devices = {d.id: d for d in session.scalars(sa.select(Device).where(Device.active.is_(True)))}
+    log = calibration_status(session, sorted(devices), now)
+    commissioned = dict(session.execute(
+        sa.select(DeviceAssignment.device_id, sa.func.min(DeviceAssignment.commissioned_at))
+        .group_by(DeviceAssignment.device_id)).all())
+    due = timedelta(days=CAL_OVERDUE_DAYS)
+    audience = (AUDIENCE_FACTORY, AUDIENCE_ADMIN)
+    for device_id, device in devices.items():
+        st = log.get(device_id)
+        cmd = latest_cmd.get(device_id)
+        if st is not None and st.out_of_control:
+            error = "" if st.last_error_pct is None else f"error {st.last_error_pct:.1f} % of span, "
+            out.append(Condition("calibration_failed", f"calibration_failed:{device_id}",
+                                 f"Calibration check failed on node {device_id}",
+                                 f"Last check {as_utc(st.last_check_at):%Y-%m-%d %H:%M} UTC: {error}above the "
+                                 f"{CAL_ERROR_LIMIT_PCT} % limit (40 CFR 75 App. A §3.1). Its readings are out of "
+                                 "control until a check passes.", device.factory_id, device_id, audience))
+            continue
+        if cmd is not None and cmd[0] == CMD_FAILED:
+            _status, result_at, detail, factory_id = cmd
             out.append(Condition("calibration_failed", f"calibration_failed:{device_id}",
                                  f"Calibration check failed on node {device_id}",
                                  f"{detail or 'no detail'} ({result_at:%Y-%m-%d %H:%M} UTC). Data since the last "
-                                 "passed check is in doubt until a check passes.", factory_id, device_id,
-                                 (AUDIENCE_FACTORY, AUDIENCE_ADMIN)))
-        elif device_id in last_ok and now - last_ok[device_id] > CALIBRATION_DUE:
+                                 "passed check is in doubt until a check passes.", factory_id, device_id, audience))
+            continue
+        passed = max((t for t in (st.last_passed_at if st else None, last_ok.get(device_id)) if t is not None),
+                     default=None)
+        if passed is not None:
+            if now - passed > due:
+                out.append(Condition("calibration_overdue", f"calibration_overdue:{device_id}",
+                                     f"Calibration check overdue on node {device_id}",
+                                     f"Last passed {passed:%Y-%m-%d}; due every {CAL_OVERDUE_DAYS} days.",
+                                     device.factory_id, device_id, audience))
+        elif device_id in commissioned and now - as_utc(commissioned[device_id]) > due:
             out.append(Condition("calibration_overdue", f"calibration_overdue:{device_id}",
                                  f"Calibration check overdue on node {device_id}",
-                                 f"Last passed {last_ok[device_id]:%Y-%m-%d}; due every {CALIBRATION_DUE.days} days.",
-                                 factory_id, device_id, (AUDIENCE_FACTORY, AUDIENCE_ADMIN)))
+                                 f"Never checked since commissioning on {as_utc(commissioned[device_id]):%Y-%m-%d}; "
+                                 f"due every {CAL_OVERDUE_DAYS} days.", device.factory_id, device_id, audience))
     return out
 
 

@@ -53,7 +53,7 @@ CAL_ERROR_LIMIT_PCT = 2.5
 # A node without a passed check for this many days shows as overdue. Part 75 asks for a daily
 # check of a permanent CEMS; these nodes are checked by hand on site visits, so the default is
 # one check per reporting month (every reported month then has at least one passed check in or
-# just before it). CARBONTRACK_CAL_OVERDUE_DAYS changes it (core.config).
+# just before it). The calibration alerts (core.alerts.rules) use the same rule.
 CAL_OVERDUE_DAYS = 31
 OUT_OF_CONTROL_REASON = "calibration out of control"
 # Input ranges: the node's analyser reads 0–200,000 ppm (docs/payload.md); a reference gas or

@@ -18,9 +18,10 @@ applied to each device's hourly CO2 mass (kg per hour):
   - Only HB or only HA exists (a device's first gap, or a gap still open at the end): that
     hour's value (`one_side`), or for a gap > 24 h the greater of it and the percentile.
   - Neither and no look-back: no substitute (the hours are reported as missing, not as zero).
-- Expected hours: until the assignment table (issue 12, part A) lands, a device is expected to
-  measure from the hour of its first stored reading; an active device until the period's end
-  (or now), a retired one until its last reading.
+- Expected hours: while the device is assigned to a stack (device_assignment), from the hour of
+  its commissioning to its retirement (or now), counted for the assignment's factory. A device
+  with no assignment rows (a database from before lifecycles) is expected from the hour of its
+  first stored reading; an active one until now, an inactive one until its last reading.
 
 Substitutes are stored in `substitute_hour`, apart from the measured rollups, and never count as
 coverage. `substitute_period` recomputes a closed period idempotently (delete, then insert).
@@ -101,30 +102,70 @@ class SubstitutionResult:
     by_method: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Span:
+    """Hours [lo, hi) (naive UTC, clipped to the period asked for) a device was expected to measure on
+    one stack, and the whole assignment's hours [bound_lo, bound_hi) (None: open) — HB, HA and the
+    look-back come from that stack only, never from the device's time on another stack."""
+
+    lo: datetime
+    hi: datetime
+    factory_id: int
+    stack_id: int | None = None
+    bound_lo: datetime | None = None
+    bound_hi: datetime | None = None
+
+
+def _ceil_hour(dt: datetime) -> datetime:
+    floor = _floor_hour(dt)
+    return floor if floor == dt else floor + _HOUR
+
+
 def expected_spans(session: Session, devices: list[Device], start: datetime, end: datetime,
-                   now: datetime) -> dict[str, tuple[datetime, datetime]]:
-    """[first, last) UTC hours each device was expected to measure within [start, end) (module docstring)."""
+                   now: datetime) -> dict[str, list[Span]]:
+    """The hours within [start, end) each device was expected to measure, by its assignments.
+
+    A device is expected to measure while it is assigned to a stack (device_assignment, issue 12):
+    from the hour of its commissioning to its retirement (or now), for the assignment's factory. A
+    device with no assignment rows (a database from before lifecycles) is expected from the hour of
+    its first stored reading to now, or to its last reading when it is inactive.
+    """
     if not devices:
         return {}
-    t = Reading.__table__.c
-    bounds = dict(
-        (d, (lo, hi)) for d, lo, hi in session.execute(
-            sa.select(t.device_id, sa.func.min(t.ts), sa.func.max(t.ts))
-            .where(t.device_id.in_([d.id for d in devices]))
-            .group_by(t.device_id)
-        )
-    )
+    from core.measurement.availability import assignments
+
+    by_id = {d.id: d for d in devices}
     cap = _floor_hour(_naive(now))
-    out = {}
-    for d in devices:
-        if d.id not in bounds:
+    t = Reading.__table__.c
+    bounds = {d: (lo, hi) for d, lo, hi in session.execute(
+        sa.select(t.device_id, sa.func.min(t.ts), sa.func.max(t.ts))
+        .where(t.device_id.in_(list(by_id))).group_by(t.device_id))}
+    out: dict[str, list[Span]] = defaultdict(list)
+    for a in assignments(session, device_ids=list(by_id)):
+        d = by_id.get(a.device_id)
+        if d is None:
             continue
-        first, last = (_naive(x) for x in bounds[d.id])
-        lo = max(start, _floor_hour(first))
-        hi = min(end, cap) if d.active else min(end, _floor_hour(last) + _HOUR)
-        if lo < hi:
-            out[d.id] = (lo, hi)
-    return out
+        if a.start is None:  # no lifecycle rows: from the first reading, HB/HA from its whole history
+            if d.id not in bounds:
+                continue
+            first, last = (_naive(x) for x in bounds[d.id])
+            lo = _floor_hour(first)
+            hi = cap if d.active else _floor_hour(last) + _HOUR
+            bound_lo = bound_hi = None
+        else:
+            lo = bound_lo = _floor_hour(_naive(a.start))
+            bound_hi = None if a.end is None else _ceil_hour(_naive(a.end))
+            hi = cap if bound_hi is None else min(cap, bound_hi)
+        spans = out[d.id]
+        if spans and spans[-1].stack_id == a.stack_id and spans[-1].bound_hi is not None and lo <= spans[-1].bound_hi:
+            # Re-commissioned on the same stack without a break: one span.
+            prev = spans.pop()
+            lo, bound_lo = prev.bound_lo or lo, prev.bound_lo
+        clipped_lo, clipped_hi = max(start, lo), min(end, hi)
+        if clipped_lo >= clipped_hi:
+            continue
+        spans.append(Span(clipped_lo, clipped_hi, a.factory_id, a.stack_id, bound_lo, bound_hi))
+    return dict(out)
 
 
 def _measured_hours(session: Session, device_id: str, lo: datetime, hi: datetime) -> tuple[dict, set]:
@@ -159,27 +200,38 @@ def _non_operating(session: Session, device_id: str, hours: set[datetime]) -> se
     return hours - other
 
 
-def _neighbour(session: Session, device_id: str, hour: datetime, before: bool) -> tuple[datetime, float] | None:
-    """The last measured hour before `hour` (or the first at/after it) with its value."""
+def _neighbour(session: Session, device_id: str, hour: datetime, before: bool,
+               span: Span | None = None) -> tuple[datetime, float] | None:
+    """The last measured hour before `hour` (or the first at/after it) with its value, within the span's stack."""
     h = DeviceHourly
     q = sa.select(h.hour, h.co2_kg, h.covered_s).where(h.device_id == device_id, h.covered_s > 0)
+    q = _within(q, span)
     q = q.where(h.hour < hour).order_by(h.hour.desc()) if before else q.where(h.hour >= hour).order_by(h.hour)
     row = session.execute(q.limit(1)).first()
     return None if row is None else (_naive(row.hour), hourly_value_kg(row.co2_kg or 0.0, row.covered_s))
 
 
+def _within(q, span: Span | None):  # noqa: ANN001, ANN202
+    """Limit an hourly query to the span's assignment (its stack)."""
+    if span is not None and span.bound_lo is not None:
+        q = q.where(DeviceHourly.hour >= span.bound_lo)
+    if span is not None and span.bound_hi is not None:
+        q = q.where(DeviceHourly.hour < span.bound_hi)
+    return q
+
+
 def _side(session: Session, device_id: str, hour: datetime, measured: dict[datetime, float],
-          before: bool) -> tuple[datetime, float] | None:
+          before: bool, span: Span | None = None) -> tuple[datetime, float] | None:
     """HB (before=True, `hour` = the hour before the gap) or HA (`hour` = the hour after it)."""
     if hour in measured:
         return hour, measured[hour]
-    return _neighbour(session, device_id, hour + _HOUR if before else hour, before)
+    return _neighbour(session, device_id, hour + _HOUR if before else hour, before, span)
 
 
-def _lookback(session: Session, device_id: str, before: datetime) -> list[float]:
+def _lookback(session: Session, device_id: str, before: datetime, span: Span | None = None) -> list[float]:
     h = DeviceHourly
     return [hourly_value_kg(c or 0.0, s) for c, s in session.execute(
-        sa.select(h.co2_kg, h.covered_s).where(h.device_id == device_id, h.covered_s > 0, h.hour < before)
+        _within(sa.select(h.co2_kg, h.covered_s), span).where(h.device_id == device_id, h.covered_s > 0, h.hour < before)
         .order_by(h.hour.desc()).limit(LOOKBACK_H)
     )]
 
@@ -238,51 +290,58 @@ def substitute_period(session: Session, start: datetime, end: datetime, factory_
         if d.id not in spans:
             continue
         result.devices += 1
-        lo, hi = spans[d.id]
-        measured, invalid = _measured_hours(session, d.id, lo, hi)
-        idle = _non_operating(session, d.id, invalid)
-        hour, runs, run_start = lo, [], None
-        while hour < hi:
-            missing = hour not in measured and hour not in idle
-            if missing and run_start is None:
-                run_start = hour
-            elif not missing and run_start is not None:
-                runs.append((run_start, hour))
-                run_start = None
-            if hour in idle and start <= hour < end:
-                rows.append(dict(device_id=d.id, hour=hour, factory_id=d.factory_id, co2_kg=0.0,
-                                 method=SUBST_NON_OPERATING, gap_hours=1, basis="every reading below the velocity "
-                                 "minimum", computed_at=computed_at))
-                result.non_operating_hours += 1
-            hour += _HOUR
-        if run_start is not None:
-            runs.append((run_start, hi))
-        for g0, g1 in runs:
-            if g1 <= start or g0 >= end:
-                continue
-            hb = _side(session, d.id, g0 - _HOUR, measured, before=True)
-            ha = _side(session, d.id, g1, measured, before=False)
-            if ha is not None and ha[0] >= cap:
-                ha = None  # the hour after is not over yet
-            # The whole gap: where the run meets the span's edge, it reaches to HB / HA.
-            gap_lo = hb[0] + _HOUR if g0 == lo and hb is not None else g0
-            gap_hi = ha[0] if g1 == hi and ha is not None else g1
-            gap_hours = int((gap_hi - gap_lo) / _HOUR)
-            lookback = _lookback(session, d.id, gap_lo) if gap_hours > SHORT_GAP_H else None
-            picked = substitute_value(gap_hours, hb, ha, lookback)
-            for h in _hours(max(g0, start), min(g1, end)):
-                if picked is None:
-                    result.unsubstituted_hours += 1
-                    continue
-                value, method, basis = picked
-                rows.append(dict(device_id=d.id, hour=h, factory_id=d.factory_id, co2_kg=value, method=method,
-                                 gap_hours=gap_hours, basis=basis[:2000], computed_at=computed_at))
-                result.hours += 1
-                result.co2_kg += value
-                result.by_method[method] = result.by_method.get(method, 0) + 1
+        for span in spans[d.id]:
+            _substitute_span(session, d.id, span, start, end, cap, computed_at, rows, result)
     if rows:
         session.execute(sa.insert(SubstituteHour.__table__), rows)
     return result
+
+
+def _substitute_span(session: Session, device_id: str, span: Span, start: datetime, end: datetime, cap: datetime,
+                     computed_at: datetime, rows: list[dict], result: SubstitutionResult) -> None:
+    """Add the substitute rows of one expected span's hours within [start, end) to `rows`."""
+    lo, hi = span.lo, span.hi
+    measured, invalid = _measured_hours(session, device_id, lo, hi)
+    idle = _non_operating(session, device_id, invalid)
+    hour, runs, run_start = lo, [], None
+    while hour < hi:
+        missing = hour not in measured and hour not in idle
+        if missing and run_start is None:
+            run_start = hour
+        elif not missing and run_start is not None:
+            runs.append((run_start, hour))
+            run_start = None
+        if hour in idle and start <= hour < end:
+            rows.append(dict(device_id=device_id, hour=hour, factory_id=span.factory_id, co2_kg=0.0,
+                             method=SUBST_NON_OPERATING, gap_hours=1, basis="every reading below the velocity "
+                             "minimum", computed_at=computed_at))
+            result.non_operating_hours += 1
+        hour += _HOUR
+    if run_start is not None:
+        runs.append((run_start, hi))
+    for g0, g1 in runs:
+        if g1 <= start or g0 >= end:
+            continue
+        hb = _side(session, device_id, g0 - _HOUR, measured, before=True, span=span)
+        ha = _side(session, device_id, g1, measured, before=False, span=span)
+        if ha is not None and ha[0] >= cap:
+            ha = None  # the hour after is not over yet
+        # The whole gap: where the run meets the span's edge, it reaches to HB / HA.
+        gap_lo = hb[0] + _HOUR if g0 == lo and hb is not None else g0
+        gap_hi = ha[0] if g1 == hi and ha is not None else g1
+        gap_hours = int((gap_hi - gap_lo) / _HOUR)
+        lookback = _lookback(session, device_id, gap_lo, span) if gap_hours > SHORT_GAP_H else None
+        picked = substitute_value(gap_hours, hb, ha, lookback)
+        for h in _hours(max(g0, start), min(g1, end)):
+            if picked is None:
+                result.unsubstituted_hours += 1
+                continue
+            value, method, basis = picked
+            rows.append(dict(device_id=device_id, hour=h, factory_id=span.factory_id, co2_kg=value, method=method,
+                             gap_hours=gap_hours, basis=basis[:2000], computed_at=computed_at))
+            result.hours += 1
+            result.co2_kg += value
+            result.by_method[method] = result.by_method.get(method, 0) + 1
 
 
 def _hours(lo: datetime, hi: datetime) -> Iterable[datetime]:
