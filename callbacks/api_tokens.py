@@ -1,4 +1,5 @@
-"""API tokens page callbacks: create (shown once), list with last use, revoke — own tokens only (core checks)."""
+"""API tokens page callbacks: create (shown once), list with last use as a data grid, revoke — own tokens
+only (core.accounts.tokens checks, whatever the browser sends)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,45 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 import sqlalchemy as sa
-from dash import ALL, Input, Output, State, ctx, html
+from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.grid import data_grid, grid_controls
+from callbacks.i18n import N_, tr_message
 from callbacks.i18n import gettext as _
 from core.accounts.tokens import TokenError, create_token, list_tokens, revoke_token
 from core.models import User
 from core.timeutil import DEFAULT_TZ, utcnow
+
+GRID_ID = "api-tokens-grid"
+STATE_WORDS = {"active": N_("active"), "expired": N_("expired"), "revoked": N_("revoked")}
+
+
+def expiry_options() -> list[dict]:
+    """The expiry choices in this request's language (days; 0 = never)."""
+    return [{"label": _("expires in {n} days", n=30), "value": 30}, {"label": _("expires in {n} days", n=90), "value": 90},
+            {"label": _("expires in 1 year"), "value": 365}, {"label": _("never expires"), "value": 0}]
+
+
+def columns() -> list[dict]:
+    """The token grid's columns in this request's language."""
+    return [
+        {"field": "token", "headerName": _("Token"), "minWidth": 130, "cellClass": "font-monospace"},
+        {"field": "name", "headerName": _("Name"), "minWidth": 140},
+        {"field": "state", "headerName": _("State"), "cellRenderer": "CtStatus", "minWidth": 110},
+        {"field": "action", "headerName": _("Revoke"), "cellRenderer": "CtButton", "sortable": False,
+         "filter": False, "minWidth": 110, "maxWidth": 140,
+         "cellRendererParams": {"className": "btn btn-sm btn-outline-danger py-0"}},
+        {"field": "created", "headerName": _("Created (EAT)"), "minWidth": 150, "priority": 3},
+        {"field": "expires", "headerName": _("Expires (EAT)"), "minWidth": 150, "priority": 2},
+        {"field": "last_used", "headerName": _("Last used (EAT)"), "minWidth": 180, "priority": 3},
+    ]
+
+
+def _sentence(message: str) -> str:
+    text = tr_message(message)
+    return text[:1].upper() + text[1:] + "."
 
 
 def create_view(user, name: str | None, expires: Any, session_factory) -> tuple[Any, int]:  # noqa: ANN001
@@ -30,52 +62,70 @@ def create_view(user, name: str | None, expires: Any, session_factory) -> tuple[
         try:
             token, text = create_token(s, row, name or "", days)
         except TokenError as exc:
-            return dbc.Alert(str(exc)[:1].upper() + str(exc)[1:] + ".", color="danger", id="api-tokens-error"), dash.no_update
+            return dbc.Alert(_sentence(str(exc)), color="danger", id="api-tokens-error"), dash.no_update
         s.commit()
         prefix = token.prefix
     return dbc.Alert([
-        html.Div(f"Token {prefix}… created. Copy it now: it is not shown again.", className="mb-2"),
+        html.Div(_("Token {prefix}… created. Copy it now: it is not shown again.", prefix=prefix), className="mb-2"),
         html.Code(text, id="api-tokens-value", className="user-select-all fs-6"),
     ], color="success"), int(utcnow().timestamp() * 1000)
 
 
-def table_view(user, revoke_id: int | None, session_factory, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
-    """Revoke `revoke_id` if given (own tokens only), then return the user's token table."""
+def token_rows(tokens: list, tz: Any, now: Any = None) -> list[dict]:
+    """The user's tokens as grid rows; active ones carry a Revoke button (CtButton: the token id to the server)."""
+    now = now or utcnow()
+    rows = []
+    for t in tokens:
+        if t.revoked_at is not None:
+            tone, state = "revoked", _("revoked {when}", when=fmt_eat(t.revoked_at, tz))
+        elif t.expires_at is not None and t.expires_at <= now:
+            tone, state = "expired", _(STATE_WORDS["expired"])
+        else:
+            tone, state = "active", _(STATE_WORDS["active"])
+        row = {"id": t.id, "token": f"{t.prefix}…", "name": t.name, "state": state, "state__tone": tone,
+               "created": fmt_eat(t.created_at, tz),
+               "expires": fmt_eat(t.expires_at, tz) if t.expires_at else _("never"),
+               "last_used": _("{when} from IP {ip}", when=fmt_eat(t.last_used_at, tz), ip=t.last_used_ip or "?")
+               if t.last_used_at else _("never"), "action": ""}
+        if tone == "active":
+            row.update(action=_("Revoke"), action__arg=t.id, action__id=f"api-tokens-revoke-{t.id}")
+        rows.append(row)
+    return rows
+
+
+def table_view(user, session_factory, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
+    """The signed-in user's tokens as a data grid (few rows: sorted and searched in the browser)."""
     if user is None:
         return dbc.Alert(_("Sign in first."), color="danger")
-    message = None
     with session_factory() as s:
-        if revoke_id is not None:
-            try:
-                revoke_token(s, user, revoke_id)
-                s.commit()
-            except TokenError as exc:
-                message = dbc.Alert(f"Not revoked: {exc}.", color="danger", id="api-tokens-error")
-        rows = list_tokens(s, user)
-    if not rows:
-        return [message, empty_state(_("No API tokens yet."))]
-    now = utcnow()
-    body = []
-    for t in rows:
-        if t.revoked_at is not None:
-            state = f"revoked {fmt_eat(t.revoked_at, tz)}"
-        elif t.expires_at is not None and t.expires_at <= now:
-            state = "expired"
-        else:
-            state = "active"
-        action = (dbc.Button(_("Revoke"), id={"type": "api-tokens-revoke", "id": t.id}, size="sm", color="outline-danger")
-                  if state == "active" else "")
-        body.append(html.Tr([html.Td(html.Code(f"{t.prefix}…")), html.Td(t.name), html.Td(fmt_eat(t.created_at, tz)),
-                             html.Td(fmt_eat(t.expires_at, tz) if t.expires_at else "never"),
-                             html.Td(f"{fmt_eat(t.last_used_at, tz)} from {t.last_used_ip}" if t.last_used_at else "never"),
-                             html.Td(state), html.Td(action)]))
-    head = ("Token", "Name", "Created (EAT)", "Expires (EAT)", "Last used (EAT)", "State", "")
-    return [message, dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm",
-                               striped=True, responsive=True, id="api-tokens-grid")]
+        tokens = list_tokens(s, user)
+    if not tokens:
+        return empty_state(_("No API tokens yet."))
+    return data_grid(GRID_ID, columns(), token_rows(tokens, tz), export_name="api-tokens",
+                     search_label=_("Search tokens"))
+
+
+def revoke_view(user, renderer_data: Any, session_factory) -> Any:  # noqa: ANN001
+    """Revoke the token a grid button named (`cellRendererData`); core allows the owner (or an admin) only."""
+    token_id = renderer_data.get("value") if isinstance(renderer_data, dict) else None
+    if isinstance(token_id, bool) or not isinstance(token_id, int):
+        return dash.no_update
+    if user is None:
+        return dbc.Alert(_("Sign in first."), color="danger")
+    with session_factory() as s:
+        try:
+            prefix = revoke_token(s, user, token_id).prefix
+            s.commit()
+        except TokenError as exc:
+            return dbc.Alert(_("Not revoked: {reason}.", reason=tr_message(str(exc))), color="danger",
+                             id="api-tokens-error")
+    return dbc.Alert(_("Token {prefix}… revoked: it no longer opens the API.", prefix=prefix), color="success",
+                     id="api-tokens-revoked")
 
 
 def register(app: dash.Dash) -> None:
     """Attach the API tokens page's callbacks to `app`."""
+    grid_controls(app, GRID_ID)
 
     @app.callback(
         Output("api-tokens-new", "children"), Output("api-tokens-refresh", "data"),
@@ -87,17 +137,14 @@ def register(app: dash.Dash) -> None:
             return dash.no_update, dash.no_update
         return create_view(web_user(), name if isinstance(name, str) else None, expires, app_session_factory())
 
+    @app.callback(Output("api-tokens-feedback", "children"), Input(GRID_ID, "cellRendererData"),
+                  prevent_initial_call=True)
+    def _revoke(data):  # noqa: ANN001, ANN202
+        return revoke_view(web_user(), data, app_session_factory())
+
     @app.callback(
         Output("api-tokens-table", "children"),
-        Input("api-tokens-refresh", "data"), Input({"type": "api-tokens-revoke", "id": ALL}, "n_clicks"),
+        Input("api-tokens-refresh", "data"), Input("api-tokens-feedback", "children"),
     )
-    def _table(_refresh, _revoke_clicks):  # noqa: ANN001, ANN202
-        revoke_id = None
-        trigger = ctx.triggered_id
-        clicked = bool(ctx.triggered and ctx.triggered[0].get("value"))  # not a button merely (re)appearing
-        if isinstance(trigger, dict) and trigger.get("type") == "api-tokens-revoke" and clicked:
-            try:
-                revoke_id = int(trigger.get("id"))
-            except (TypeError, ValueError):
-                revoke_id = None
-        return table_view(web_user(), revoke_id, app_session_factory(), app_tz())
+    def _table(_refresh, _feedback):  # noqa: ANN001, ANN202
+        return table_view(web_user(), app_session_factory(), app_tz())

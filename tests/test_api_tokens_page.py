@@ -49,16 +49,35 @@ def _create(client, app, name="ERP sync", expires=30):
     return resp
 
 
-def _table(client, app, revoke_id=None):
-    inputs = [{"id": "api-tokens-refresh", "property": "data", "value": 1},
-              [{"id": {"type": "api-tokens-revoke", "id": revoke_id or 1}, "property": "n_clicks",
-                "value": 1 if revoke_id else None}]]
-    key = [k for k in app.callback_map if "api-tokens-table." in k][0]
-    body = {"output": key, "outputs": {"id": "api-tokens-table", "property": "children"}, "inputs": inputs,
-            "state": [], "changedPropIds": [json.dumps({"id": revoke_id, "type": "api-tokens-revoke"},
-                                                       separators=(",", ":")) + ".n_clicks"] if revoke_id else
-            ["api-tokens-refresh.data"]}
-    return client.post("/_dash-update-component", json=body)
+def _table(client, app):
+    return post_callback(client, app, "api-tokens-table", [{"id": "api-tokens-refresh", "property": "data", "value": 1},
+                                                           {"id": "api-tokens-feedback", "property": "children",
+                                                            "value": None}])
+
+
+def _revoke(client, app, token_id):
+    """The grid's Revoke button clicked (CtButton sets the grid's cellRendererData), as the browser sends it."""
+    data = {"value": token_id, "colId": "action", "rowIndex": 0, "rowId": "0", "timestamp": 1}
+    return post_callback(client, app, "api-tokens-feedback",
+                         [{"id": "api-tokens-grid", "property": "cellRendererData", "value": data}])
+
+
+def _grid_rows(resp) -> list[dict]:
+    """The rows of the token grid in a table callback's answer."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "AgGrid" and node.get("props", {}).get("id") == "api-tokens-grid":
+                found.extend(node["props"]["rowData"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(resp.get_json())
+    return found
 
 
 def _token_text(resp) -> str:
@@ -87,6 +106,7 @@ def test_tokens_page_creates_a_working_token_shown_once(web):
     assert me.status_code == 200 and me.get_json()["username"] == "kagwe"
     table = json.dumps(_table(client, app).get_json())
     assert "ERP sync" in table and token not in table and token[:10] in table
+    assert "api-tokens-grid" in table
     with Session() as s:
         assert token not in set(s.scalars(sa.select(ApiToken.token_sha256)))
 
@@ -103,6 +123,31 @@ def test_tokens_page_refuses_bad_names(web, name):
         assert s.scalar(sa.select(sa.func.count()).select_from(ApiToken)) == before
 
 
+def test_tokens_page_lists_tokens_in_a_grid(web):
+    app, Session = web
+    with Session() as s:
+        hq = s.scalar(sa.select(User).where(User.username == "hq"))
+        active, _t1 = create_token(s, hq, "grid active", 30)
+        gone, _t2 = create_token(s, hq, "grid revoked")
+        s.flush()
+        from core.accounts.tokens import revoke_token
+
+        revoke_token(s, hq, gone.id)
+        s.commit()
+        active_id, gone_id, prefix = active.id, gone.id, active.prefix
+    rows = {r["id"]: r for r in _grid_rows(_table(_client(app, "hq"), app))}
+    assert {active_id, gone_id} <= set(rows)
+    assert rows[active_id]["name"] == "grid active" and rows[active_id]["token"] == f"{prefix}…"
+    assert (rows[active_id]["state"], rows[active_id]["action"], rows[active_id]["action__arg"]) == (
+        "active", "Revoke", active_id)
+    assert rows[active_id]["action__id"] == f"api-tokens-revoke-{active_id}"
+    assert rows[gone_id]["state"].startswith("revoked ") and rows[gone_id]["state__tone"] == "revoked"
+    assert rows[gone_id]["action"] == "" and "action__arg" not in rows[gone_id]  # nothing to revoke twice
+    assert rows[active_id]["last_used"] == "never"
+    # Another user's grid does not list hq's tokens.
+    assert not {active_id, gone_id} & {r["id"] for r in _grid_rows(_table(_client(app, "kagwe"), app))}
+
+
 def test_tokens_page_revokes_own_token_only(web):
     app, Session = web
     with Session() as s:
@@ -113,15 +158,49 @@ def test_tokens_page_revokes_own_token_only(web):
         s.commit()
         theirs_id, mine_id = theirs.id, mine.id
     client = _client(app, "kagwe")
-    resp = _table(client, app, revoke_id=theirs_id)
-    assert "Not revoked" in json.dumps(resp.get_json())
+    resp = _revoke(client, app, theirs_id)  # a crafted click naming another user's token
+    assert "Not revoked: no such token." in json.dumps(resp.get_json())
     assert app.server.test_client().get("/api/v1/me", headers=bearer(their_text)).status_code == 200
-    resp = _table(client, app, revoke_id=mine_id)
-    assert resp.status_code == 200 and "revoked" in json.dumps(resp.get_json())
+    resp = _revoke(client, app, mine_id)
+    assert resp.status_code == 200 and "api-tokens-revoked" in json.dumps(resp.get_json())
     assert app.server.test_client().get("/api/v1/me", headers=bearer(my_text)).status_code == 401
+    row = next(r for r in _grid_rows(_table(client, app)) if r["id"] == mine_id)
+    assert row["state__tone"] == "revoked" and row["action"] == ""
+    for junk in ("1", None, True, [mine_id]):  # not a token id: nothing happens
+        resp = _revoke(client, app, junk)
+        assert resp.status_code in (200, 204) and "api-tokens-" not in resp.get_data(as_text=True)
 
 
 def test_tokens_page_callbacks_refuse_anonymous_callers(web):
     app, _ = web
     client = app.server.test_client()
     assert _create(client, app).status_code == 401
+    assert _revoke(client, app, 1).status_code == 401
+
+
+@pytest.mark.browser
+def test_tokens001_create_and_revoke_in_the_grid(dash_duo, web):
+    """Create a token in the browser, see it in the grid, revoke it with the grid's button: it stops working."""
+    from test_web_browser import click, sign_in, start
+
+    app, Session = web
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "admin")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/account/api-tokens")
+    dash_duo.wait_for_element("#api-tokens-name").send_keys("browser test")
+    click(dash_duo, "#api-tokens-create")
+    token = dash_duo.wait_for_element("#api-tokens-value", timeout=15).text
+    assert token.startswith("ct_")
+    with Session() as s:
+        row = s.scalars(sa.select(ApiToken).where(ApiToken.name == "browser test")).one()
+    dash_duo.wait_for_element(f"#api-tokens-revoke-{row.id}", timeout=15)
+    assert "browser test" in dash_duo.find_element("#api-tokens-grid").text
+    assert app.server.test_client().get("/api/v1/me", headers=bearer(token)).status_code == 200
+    click(dash_duo, f"#api-tokens-revoke-{row.id}")
+    dash_duo.wait_for_element("#api-tokens-revoked", timeout=15)
+    dash_duo.wait_for_contains_text("#api-tokens-grid", "revoked", timeout=15)
+    assert not dash_duo.driver.find_elements("css selector", f"#api-tokens-revoke-{row.id}")
+    assert app.server.test_client().get("/api/v1/me", headers=bearer(token)).status_code == 401
+    errors = [e["message"] for e in dash_duo.driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors[:3]

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 from flask_login import login_user
-from web_helpers import NOW, build_small_db, login, web_config
+from web_helpers import NOW, build_small_db, callback_body, login, post_callback, web_config
 
 import core.accounts.auth as auth
 from app import create_app
 from core.accounts.auth import WebUser
 from core.db import make_engine, make_session_factory
-from core.models import AuditLog, Report, User
+from core.models import AuditLog, Factory, Report, User
 from core.reporting.reports import generate_reports
+from core.timeutil import add_months
 
 MONTH = date(2026, 10, 1)
 
@@ -90,23 +93,190 @@ def test_reports_download_is_authorised_on_the_server(web):
     assert hq.get(f"/reports/download/{reports['NETWORK'].id}").status_code == 200
 
 
+def _block(client, app, start: int, end: int, scope="ALL", period="ALL", year="ALL", status="ALL") -> dict:  # noqa: ANN001
+    """Ask the reports grid for rows start..end as the browser's infinite grid does (getRowsRequest)."""
+    resp = post_callback(client, app, "reports-table", [
+        {"id": "reports-table", "property": "getRowsRequest", "value": {"startRow": start, "endRow": end}}],
+        [{"id": f"reports-filter-{name}", "property": "value", "value": value}
+         for name, value in (("scope", scope), ("period", period), ("year", year), ("status", status))])
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    return resp.get_json()["response"]["reports-table"]["getRowsResponse"]
+
+
+def _all_rows(client, app, block: int = 100, **filters) -> list[dict]:  # noqa: ANN001
+    """Every row of the grid, block after block, until the server says where the list ends."""
+    rows: list[dict] = []
+    while True:
+        answer = _block(client, app, len(rows), len(rows) + block, **filters)
+        rows += answer["rowData"]
+        if answer["rowCount"] is not None:
+            assert answer["rowCount"] == len(rows)
+            return rows
+
+
 def test_layout_lists_only_what_the_user_may_see(web):
     app, Session, _, reports = web
     import pages.reports as page
 
     with app.server.test_request_context("/reports"):
         login_user(_web_user(Session, "kagwe"))
-        ids = _ids(page.layout())
-    assert f"reports-download-{reports['KGW'].id}" in ids
-    assert f"reports-download-{reports['MTR'].id}" not in ids
-    assert f"reports-download-{reports['NETWORK'].id}" not in ids
+        tree = page.layout()
+    ids = _ids(tree)
+    assert {"reports-table", "reports-filter-scope", "reports-filter-period", "reports-filter-year",
+            "reports-filter-status"} <= ids
     assert "reports-generate" not in ids and "reports-runs-table" not in ids
+    assert not any(i.startswith("reports-download-") for i in ids)  # rows come from the server, a block at a time
+    scope_values = {o["value"] for o in _find(tree, "reports-filter-scope").options}
+    assert scope_values == {"ALL", "KGW"}  # no other factory, no network workbook to pick
+    kagwe = app.server.test_client()
+    login(kagwe, "kagwe")
+    rows = _block(kagwe, app, 0, 100)
+    assert rows["rowCount"] == 1 and [r["download__id"] for r in rows["rowData"]] == [
+        f"reports-download-{reports['KGW'].id}"]
 
     with app.server.test_request_context("/reports"):
         login_user(_web_user(Session, "hq"))
-        ids = _ids(page.layout())
-    assert {f"reports-download-{r.id}" for r in reports.values()} <= ids
-    assert {"reports-generate", "reports-month", "reports-scope", "reports-progress"} <= ids
+        tree = page.layout()
+    ids = _ids(tree)
+    assert {"reports-generate", "reports-month", "reports-scope", "reports-progress", "reports-table"} <= ids
+    assert {"ALL", "NETWORK", "KGW", "MTR", "CHG"} == {o["value"] for o in _find(tree, "reports-filter-scope").options}
+    hq = app.server.test_client()
+    login(hq, "hq")
+    shown = {r["download__id"] for r in _all_rows(hq, app)}
+    assert shown == {f"reports-download-{r.id}" for r in reports.values()}
+
+
+def _find(component, cid: str):  # noqa: ANN001, ANN202
+    """The component with id `cid` in a layout tree."""
+    if isinstance(component, (list, tuple)):
+        for c in component:
+            found = _find(c, cid)
+            if found is not None:
+                return found
+        return None
+    if getattr(component, "id", None) == cid:
+        return component
+    children = getattr(component, "children", None)
+    return _find(children, cid) if children is not None else None
+
+
+def _add_reports(Session, months: int) -> int:  # noqa: N803
+    """`months` monthly workbooks before MONTH for KGW, MTR, CHG and the network, a KGW quarter and a
+    failed MTR year: rows only (the download route is tested above). Returns how many were added."""
+    with Session() as s:
+        ids = dict(s.execute(sa.select(Factory.code, Factory.id)).all())
+        n = 0
+        for i in range(1, months + 1):
+            m = add_months(MONTH, -i)
+            for code in ("KGW", "MTR", "CHG", "NETWORK"):
+                s.add(Report(kind="network" if code == "NETWORK" else "factory", scope_key=code, period="month",
+                             factory_id=ids.get(code), month=m, version=1, status="done", path=f"x/{code}-{m}.xlsx",
+                             sha256=f"{n:064x}", requested_by="scheduler", generated_at=NOW))
+                n += 1
+        s.add(Report(kind="factory", scope_key="KGW", period="quarter", factory_id=ids["KGW"], month=date(2026, 7, 1),
+                     version=1, status="done", path="x/q.xlsx", sha256="e" * 64, requested_by="hq", generated_at=NOW))
+        s.add(Report(kind="factory", scope_key="MTR", period="year", factory_id=ids["MTR"], month=date(2025, 1, 1),
+                     version=1, status="failed", error="factory MTR has no data row", requested_by="hq"))
+        s.commit()
+    return n + 2
+
+
+def test_reports_grid_pages_on_the_server(web):
+    """More rows than one block: the first answer holds one block and says there is more, the next
+    request the next block, and the last one where the list ends; every row once."""
+    app, Session, _, reports = web
+    added = _add_reports(Session, 30)  # 122 rows
+    total = added + len(reports)  # and the fixture's four October workbooks
+    hq = app.server.test_client()
+    login(hq, "hq")
+    first = _block(hq, app, 0, 100)
+    assert len(first["rowData"]) == 100 and first["rowCount"] is None  # more to come
+    second = _block(hq, app, 100, 200)
+    assert len(second["rowData"]) == total - 100 and second["rowCount"] == total
+    ids = [r["id"] for r in first["rowData"] + second["rowData"]]
+    with Session() as s:
+        assert sorted(ids) == sorted(s.scalars(sa.select(Report.id)))  # every report once, none twice
+    # A block the grid asks for with another size answers that size.
+    assert len(_block(hq, app, 10, 35)["rowData"]) == 25
+    # Rows carry the names, the month's data status and the link; the failed year says why.
+    rows = {r["id"]: r for r in first["rowData"] + second["rowData"]}
+    kgw_oct = rows[reports["KGW"].id]
+    assert kgw_oct["factory"] == "Kagwe (KGW)" and kgw_oct["period"] == "2026-10"
+    assert kgw_oct["data_status"] == "submitted" and kgw_oct["download"] == "Download"  # web_helpers: Oct submitted
+    assert kgw_oct["download__href"] == f"/reports/download/{reports['KGW'].id}"
+    failed = next(r for r in rows.values() if r["status"] == "failed")
+    assert failed["download"] == "factory MTR has no data row" and "download__href" not in failed
+    # Junk requests get nothing rather than an error.
+    for request in (None, [], {"startRow": "x"}, {"startRow": -5, "endRow": 10}):
+        resp = post_callback(hq, app, "reports-table", [
+            {"id": "reports-table", "property": "getRowsRequest", "value": request}],
+            [{"id": f"reports-filter-{n}", "property": "value", "value": "ALL"}
+             for n in ("scope", "period", "year", "status")])
+        assert resp.get_json()["response"]["reports-table"]["getRowsResponse"] == {"rowData": [], "rowCount": 0}
+
+
+def test_reports_grid_filters_narrow_the_rows(web):
+    app, Session, _, reports = web
+    _add_reports(Session, 30)
+    hq = app.server.test_client()
+    login(hq, "hq")
+    # 30 months before October 2026 plus October itself: 31 Mataara months, and the failed year.
+    mtr = _all_rows(hq, app, scope="MTR")
+    assert {r["code"] for r in mtr} == {"MTR"} and len(mtr) == 31 + 1
+    assert [r["period"] for r in _all_rows(hq, app, period="quarter")] == ["2026-Q3"]
+    failed = _all_rows(hq, app, status="failed")
+    assert [(r["code"], r["period"]) for r in failed] == [("MTR", "2025")]
+    # 2025: January to December for four workbooks, and the failed MTR year.
+    in_2025 = _all_rows(hq, app, year=2025)
+    assert len(in_2025) == 12 * 4 + 1 and {r["period"][:4] for r in in_2025} == {"2025"}
+    both = _all_rows(hq, app, scope="NETWORK", year="2026", period="month")
+    assert sorted(r["period"] for r in both) == [f"2026-{m:02d}" for m in range(1, 11)]
+    # A value the page never offers is "all", not an error.
+    everything = len(_all_rows(hq, app))
+    for junk in ("exploded", ["failed"], {"a": 1}, "²⁰²⁵", 1999, True, None):
+        assert len(_all_rows(hq, app, period=junk, year=junk, status=junk)) == everything, junk
+        if not isinstance(junk, str):
+            assert len(_all_rows(hq, app, scope=junk)) == everything, junk
+    assert _block(hq, app, 0, 100, scope="NOPE") == {"rowData": [], "rowCount": 0}  # no such workbook
+
+
+def test_reports_grid_never_gives_a_manager_another_factorys_rows(web):
+    app, Session, _, reports = web
+    _add_reports(Session, 30)
+    kagwe = app.server.test_client()
+    login(kagwe, "kagwe")
+    rows = _all_rows(kagwe, app, block=40)
+    assert {r["code"] for r in rows} == {"KGW"} and len(rows) == 31 + 1  # 31 months and the quarter
+    for scope in ("MTR", "CHG", "NETWORK"):  # asking for them by name (a crafted request) gets nothing
+        assert _block(kagwe, app, 0, 100, scope=scope) == {"rowData": [], "rowCount": 0}
+    assert _block(kagwe, app, 0, 100, status="failed") == {"rowData": [], "rowCount": 0}  # MTR's failure is not theirs
+    anon = app.server.test_client()
+    resp = post_callback(anon, app, "reports-table", [
+        {"id": "reports-table", "property": "getRowsRequest", "value": {"startRow": 0, "endRow": 100}}],
+        [{"id": f"reports-filter-{n}", "property": "value", "value": "ALL"} for n in ("scope", "period", "year", "status")])
+    assert resp.status_code == 401 and "Kagwe" not in resp.get_data(as_text=True)
+
+
+def test_filter_change_renders_a_new_grid(web):
+    """A filter change (or a new version) renders the grid again under a new key, so it asks for its rows anew."""
+    app, Session, _, _ = web
+    hq = app.server.test_client()
+    login(hq, "hq")
+    inputs = [{"id": "reports-refresh", "property": "n_clicks", "value": None},
+              {"id": "reports-generated", "property": "data", "value": None},
+              {"id": "reports-verified", "property": "data", "value": None}] + [
+        {"id": f"reports-filter-{n}", "property": "value", "value": v}
+        for n, v in (("scope", "KGW"), ("period", "ALL"), ("year", "ALL"), ("status", "ALL"))]
+    body = callback_body("..reports-list.children...reports-runs.children..", inputs,
+                         changed=["reports-filter-scope.value"])
+    first = json.dumps(hq.post("/_dash-update-component", json=body).get_json())
+    second = json.dumps(hq.post("/_dash-update-component", json=body).get_json())
+    assert '"rowModelType": "infinite"' in first and "reports-table" in first
+    key = re.compile(r'"key": "(reports-grid-[^"]+)"')
+    assert key.search(first) and key.search(first).group(1) != key.search(second).group(1)
+    inputs[3]["value"] = "NOPE"  # nothing matches: a sentence, not an empty grid
+    body = callback_body("..reports-list.children...reports-runs.children..", inputs)
+    assert "No workbooks match these filters." in json.dumps(hq.post("/_dash-update-component", json=body).get_json())
 
 
 def test_hq_sees_a_failed_scheduled_run(web):
@@ -199,7 +369,7 @@ def test_reports001_generate_in_the_browser(dash_duo, web, request):
 
 def test_hq_generates_a_quarter_and_a_year_from_the_page(web):
     app, Session, cfg, _ = web
-    from callbacks.reports import _request_context, generate_month, period_options, reports_table
+    from callbacks.reports import _request_context, generate_month, grid_rows, period_options
 
     values = [o["value"] for o in period_options(date(2026, 11, 28))]
     assert {"2026-10", "2026-Q4", "2026-Q3", "2026", "2025"} <= set(values)
@@ -216,8 +386,8 @@ def test_hq_generates_a_quarter_and_a_year_from_the_page(web):
             ("KGW", "quarter", date(2026, 10, 1), "done"), ("NETWORK", "year", date(2026, 1, 1), "done")]
         audits = [a.entity_id for a in s.scalars(sa.select(AuditLog).where(AuditLog.entity == "report"))]
         assert audits == ["2026-Q4", "2026"]
-        table = str(reports_table(rows, cfg.tz))
-    assert "2026-Q4" in table and "'2026'" in table
+        periods = [r["period"] for r in grid_rows(rows, cfg.tz)]
+    assert periods == ["2026-Q4", "2026"]
 
 
 NETWORK_SCOPE_VALUE = "NETWORK"

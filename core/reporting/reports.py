@@ -516,21 +516,39 @@ def generate_reports(
 
 
 def visible_reports(session: Session, user: UserLike | None, month: date | None = None,
-                    limit: int = 500) -> list[Report]:
-    """Reports `user` may see, newest first: a factory manager only their factory's, HQ/admin/auditor all."""
+                    limit: int = 500, *, offset: int = 0, scope_key: str | None = None, period: str | None = None,
+                    year: int | None = None, status: str | None = None) -> list[Report]:
+    """Reports `user` may see, newest first: a factory manager only their factory's, HQ/admin/auditor all.
+
+    `offset` skips that many of the newest matching rows (the reports grid's server-side paging);
+    `scope_key` (a factory code or NETWORK), `period` (month/quarter/year), `year` (of the period's
+    start) and `status` narrow the rows.
+    """
     if user is None or not getattr(user, "active", False):
         return []
-    # Newest first: a freshly generated version tops the list, then by month and workbook.
+    # Newest first: a freshly generated version tops the list, then by month and workbook (the id
+    # last, so that pages of the same ordering never overlap or skip a row).
     q = sa.select(Report).order_by(Report.created_at.desc(), Report.month.desc(), Report.kind.desc(),
-                                   Report.scope_key, Report.version.desc())
+                                   Report.scope_key, Report.version.desc(), Report.id.desc())
     if month is not None:
         q = q.where(Report.month == month_start(month))
+    if scope_key:
+        q = q.where(Report.scope_key == scope_key)
+    if period:
+        q = q.where(Report.period == period)
+    if year is not None:
+        q = q.where(Report.month >= date(year, 1, 1), Report.month < date(year + 1, 1, 1))
+    if status:
+        q = q.where(Report.status == status)
+    q = q.limit(limit)
+    if offset > 0:
+        q = q.offset(offset)
     if user.role in (ROLE_HQ, ROLE_ADMIN, ROLE_AUDITOR):
-        return list(session.scalars(q.limit(limit)))
+        return list(session.scalars(q))
     if user.factory_id is None:
         return []
     # The network workbook holds every factory's figures, so it is not for one factory's manager.
-    return list(session.scalars(q.where(Report.kind == KIND_FACTORY, Report.factory_id == user.factory_id).limit(limit)))
+    return list(session.scalars(q.where(Report.kind == KIND_FACTORY, Report.factory_id == user.factory_id)))
 
 
 def can_read_report(user: UserLike | None, report: Report) -> bool:
