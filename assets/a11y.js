@@ -9,11 +9,15 @@
  * - A dropdown's button is named by its <label for=…> and its value (Dash names it by the value
  *   only, so an empty dropdown had no name at all).
  * - Tabs whose aria-controls points at a pane that is not rendered lose that reference.
+ * - On a Swahili page, Dash's own English control names (date picker arrows, spinners) follow it.
  * Runs on every DOM change (batched by MutationObserver); each fix is idempotent.
  */
 (function () {
   "use strict";
   var labelCount = 0;
+  var SW_LABELS = {"Previous month": "Mwezi uliotangulia", "Next month": "Mwezi unaofuata",
+                   "Decrease value": "Punguza", "Increase value": "Ongeza", "Clear": "Futa",
+                   "Clear selection": "Futa uteuzi", "Clear all": "Futa zote", "Close": "Funga"};
   function repair() {
     document.querySelectorAll(".dash-dropdown-focus-target").forEach(function (t) {
       if (t.tabIndex !== -1) { t.tabIndex = -1; }
@@ -39,6 +43,14 @@
         b.setAttribute("aria-label", b.id.replace(/[-_]/g, " "));
       }
     });
+    // Dash's own controls name themselves in English (the date picker's month arrows and the
+    // number spinners): on a Swahili page their names follow the page.
+    if (document.documentElement.lang === "sw") {
+      document.querySelectorAll("[aria-label]").forEach(function (e) {
+        var sw = SW_LABELS[e.getAttribute("aria-label")];
+        if (sw) { e.setAttribute("aria-label", sw); }
+      });
+    }
     document.querySelectorAll("[role='tab'][aria-controls]").forEach(function (t) {
       if (!document.getElementById(t.getAttribute("aria-controls"))) { t.removeAttribute("aria-controls"); }
     });

@@ -72,10 +72,12 @@ def _patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
         if len(set(names)) != len(names):  # a placeholder used twice: exact matches only
             continue
         regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
-        out.append((re.compile(f"^{regex}$", re.DOTALL), text))
-    # Longest English first: the most specific pattern wins.
-    out.sort(key=lambda item: -len(item[0].pattern))
-    return out
+        literal = sum(len(p) for p in parts[0::2])
+        out.append((literal, re.compile(f"^{regex}$", re.DOTALL), text))
+    # The most specific pattern first: the most literal text (placeholder names do not count), so
+    # "{n} of {total}" never takes "{n} out of control" apart.
+    out.sort(key=lambda item: -item[0])
+    return [(pattern, text) for _literal, pattern, text in out]
 
 
 def current_language() -> str:

@@ -268,3 +268,19 @@ def test_every_core_message_the_portal_shows_has_swahili():
     assert len(found) > 40  # the scan really found the validation and workflow messages
     untranslated = {where: text for where, text in found.items() if i18n.tr_message(text, "sw") == text}
     assert not untranslated, untranslated
+
+
+def test_every_catalog_pattern_comes_back_through_itself():
+    """Fill each {placeholder} entry's values with a neutral word and translate the English back: the
+    entry itself must win, not a more general one ("{n} of {total}" must not take "{n} out of control")."""
+    cat = i18n.catalog("sw")
+    wrong = {}
+    for msgid, text in cat.items():
+        names = PLACEHOLDER.findall(msgid)
+        if not names or len(set(names)) != len(names) or "%{" in msgid:  # "%{y}": Plotly's hover template
+            continue
+        values = {name: f"Q{k}Q" for k, name in enumerate(names)}
+        got = i18n.tr_message(msgid.format(**values), "sw")
+        if got != text.format(**values):
+            wrong[msgid] = got
+    assert not wrong, wrong

@@ -16,6 +16,7 @@ Data (factory names, node ids, usernames, numbers) are not words of the English 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -127,3 +128,32 @@ def test_i18n_walk_every_page_in_swahili_has_no_english(dash_duo, swahili_site, 
         for word, line in sorted(english_left(driver.execute_script(PAGE_TEXT_JS), english, swahili).items()):
             problems.append(f"{path}: {word!r} in {line!r}")
     assert not problems, f"{len(problems)} English words on Swahili pages:\n" + "\n".join(problems)
+
+
+def test_date_picker_calendar_in_swahili(dash_duo, swahili_site):
+    """The date pickers' calendars (date-fns inside Dash) name months and weekdays in Swahili
+    (assets/datefns_locale_sw.js): the walk above reads the page with the calendars closed."""
+    from selenium.webdriver.common.by import By
+
+    english, swahili = _catalog_words()
+    port = free_port()
+    dash_duo.server.port = port
+    dash_duo.start_server(swahili_site, navigate=False, port=port)
+    base = dash_duo.server.url.rstrip("/")
+    driver = dash_duo.driver
+    driver.set_window_size(1440, 900)
+    sign_in(driver, base, "kagwe")
+    go(driver, base, "/factory/history", in_app=False)
+    driver.find_element(By.ID, "factory-history-range").click()  # the start date's input opens the calendar
+    time.sleep(1.0)
+    text = driver.execute_script("""
+        const out = [];
+        for (const e of document.querySelectorAll('.dash-datepicker, .dash-datepicker *')) {
+          if (e.classList && e.classList.contains('dash-datepicker')) out.push(e.innerText || '');
+          for (const a of ['aria-label', 'title']) { const v = e.getAttribute(a); if (v) out.push(v); }
+        }
+        return out.join('\\n');""")
+    months = ["Januari", "Februari", "Machi", "Aprili", "Mei", "Juni", "Julai", "Agosti", "Septemba", "Oktoba", "Novemba", "Desemba"]
+    assert any(m in text for m in months), text[:400]
+    left = english_left(text, english, swahili)
+    assert not left, left
