@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,10 @@ from callbacks.i18n import gettext as _
 from core.access import AccessDenied, is_admin
 from core.fleet import ota
 from core.models import FirmwareImage
+from core.storage import BlobMissing, cached_store
 from core.validation import optional_id
+
+log = logging.getLogger(__name__)
 
 # A node's update state and a campaign's status as core.fleet.ota names them, in words.
 STATE_WORDS = {"pending": N_("pending"), "offered": N_("offered"), "downloading": N_("downloading"),
@@ -46,8 +51,14 @@ def _serve_image(session_factory, data_dir: Path) -> Any:  # noqa: ANN001
             image = ota.image_for_download(s, parts[1], parts[2])
             if image is None:
                 return flask.Response("no such update", status=404, mimetype="text/plain")
-            path = (Path(data_dir) / image.path).resolve()
-        return flask.send_file(path, mimetype="application/octet-stream", as_attachment=False,
+        # From the shared store (core.storage): any web host serves an image uploaded on another.
+        store = cached_store(flask.current_app.config["CT_CONFIG"], session_factory, flask.current_app.extensions)
+        try:
+            data = ota.image_bytes(image, data_dir, store)
+        except (FileNotFoundError, BlobMissing, ota.OtaError):
+            log.exception("OTA image %s cannot be served", image.version)
+            return flask.Response("update image unavailable", status=503, mimetype="text/plain")
+        return flask.send_file(io.BytesIO(data), mimetype="application/octet-stream", as_attachment=False,
                                download_name=f"carbontrack-{image.version}.bin", max_age=0)
 
     return _hook
@@ -141,7 +152,9 @@ def register(app: dash.Dash) -> None:
             return dbc.Alert(_("The file could not be read."), color="warning", id="ota-upload-invalid")
         try:
             with app_session_factory()() as s:
-                image = ota.store_image(s, web_user(), app_config().data_dir, str(version or ""), data, str(sha or ""))
+                image = ota.store_image(s, web_user(), app_config().data_dir, str(version or ""), data, str(sha or ""),
+                                        store=cached_store(app_config(), app_session_factory(),
+                                                           flask.current_app.extensions))
         except AccessDenied:
             return dbc.Alert(_("Only administrators may upload firmware."), color="danger", id="ota-refused")
         except ota.OtaError as exc:

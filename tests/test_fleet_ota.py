@@ -233,3 +233,36 @@ def test_campaign_end_to_end_with_simulated_nodes(Session, db_url, mosquitto, to
         ota.note_firmware_changes(s, s.get(Device, nodes[0].device_id).last_seen_at + timedelta(seconds=1))
         inv = {r.device_id: r.version for r in ota.firmware_inventory(s, u["head"])}
     assert inv[nodes[0].device_id] == "1.1.0" and inv[nodes[1].device_id] == "1.0.0"
+
+
+def test_an_image_uploaded_on_one_host_is_served_by_another(pg_url, tmp_path):
+    """Two web hosts with their own data directories on one PostgreSQL (the default store there is the
+    database, core.storage): an image uploaded through one is downloaded by a node from the other, byte
+    for byte; a damaged stored copy is refused (503), never sent to a node."""
+    from app import create_app
+    from core.storage import open_store
+
+    engine = make_engine(pg_url)
+    Session = make_session_factory(engine)  # noqa: N806
+    try:
+        nodes = seed_fleet(Session, n_factories=1, devices_per_factory=1, prefix="MH")
+        u = users(Session)
+        cfg_a, cfg_b = web_config(pg_url, tmp_path / "a"), web_config(pg_url, tmp_path / "b")
+        with Session() as s:
+            image = ota.store_image(s, u["root"], cfg_a.data_dir, "1.1.0", IMAGE, IMAGE_SHA,
+                                    store=open_store(cfg_a, Session))
+            campaign = ota.create_campaign(s, u["root"], image.id, "factory", nodes[0].factory_code)
+            target = s.scalars(sa.select(OtaTarget).where(OtaTarget.campaign_id == campaign.id)).one()
+            target.state = "offered"
+            s.commit()
+            path, token = image.path, campaign.token
+        assert not (cfg_b.data_dir / path).exists()  # host B never saw the upload
+        host_b = create_app(cfg_b, Session).server.test_client()
+        resp = host_b.get(f"/ota/{token}/{nodes[0].device_id}/firmware.bin")
+        assert resp.status_code == 200
+        assert hashlib.sha256(resp.data).hexdigest() == IMAGE_SHA and resp.data == IMAGE
+        open_store(cfg_a, Session).put(path, IMAGE[:-1] + b"\x00")  # the stored copy damaged
+        resp = create_app(cfg_b, Session).server.test_client().get(f"/ota/{token}/{nodes[0].device_id}/firmware.bin")
+        assert resp.status_code == 503
+    finally:
+        engine.dispose()

@@ -46,6 +46,7 @@ from core.models import (
     OtaCampaign,
     OtaTarget,
 )
+from core.storage import BlobStore, publish, read_with_fallback
 from core.timeutil import utcnow
 
 # partitions.csv: each OTA app slot is 0x180000 bytes; a larger image cannot be written.
@@ -79,8 +80,12 @@ def image_url(public_url: str, token: str, device_id: str) -> str:
 
 
 def store_image(session: Session, user: Any, data_dir: Path, version: str, data: bytes, sha256_hex: str,
-                note: str | None = None) -> FirmwareImage:
-    """Check and keep an uploaded image (admins only); commits."""
+                note: str | None = None, store: BlobStore | None = None) -> FirmwareImage:
+    """Check and keep an uploaded image (admins only); commits.
+
+    The file is written under `data_dir` and, given a `store` (core.storage: the database or S3 on
+    several hosts), put there too under the same key, so every web host can serve it to the nodes.
+    """
     _require_admin(user)
     version = (version or "").strip()
     if not VERSION_RE.match(version):
@@ -105,6 +110,8 @@ def store_image(session: Session, user: Any, data_dir: Path, version: str, data:
     tmp = path.with_suffix(".part")
     tmp.write_bytes(data)
     tmp.replace(path)
+    if store is not None:
+        publish(store, rel.as_posix(), path)
     image = FirmwareImage(version=version, sha256=actual, size_bytes=len(data), path=str(rel),
                           note=(note or "").strip()[:2000] or None, uploaded_by=user.username)
     session.add(image)
@@ -268,6 +275,18 @@ def advance_campaigns(session: Session, public_url: str, now: datetime | None = 
             c.updated_at = now
     session.commit()
     return changes
+
+
+def image_bytes(image: FirmwareImage, data_dir: Path, store: BlobStore | None = None) -> bytes:
+    """The image's bytes from the shared store (when given), else the file under `data_dir` (an
+    image uploaded before shared storage is copied into the store on first use)."""
+    legacy = Path(data_dir) / image.path
+    if store is None:
+        return legacy.read_bytes()
+    data = read_with_fallback(store, Path(image.path).as_posix(), legacy)
+    if hashlib.sha256(data).hexdigest() != image.sha256:  # never hand a node a damaged image
+        raise OtaError(f"stored image {image.version} does not match its SHA-256")
+    return data
 
 
 def image_for_download(session: Session, token: str, device_id: str, now: datetime | None = None) -> FirmwareImage | None:
