@@ -458,3 +458,25 @@ def test_a_password_typed_as_username_is_kept_nowhere(web):
     assert keys and all(typed.lower() not in k for k in keys)
     assert auth.failure_key(typed) in keys
     assert all(typed not in text and typed.lower() not in text for text in audit)
+
+
+def test_address_limit_holds_across_processes(web):
+    """Each worker process has its own IpThrottle; the shared sign_in_failure table makes the address
+    limit hold across them: failures spread over two throttles (two workers) still add up."""
+    _, Session, _ = web
+    limit = 4
+    workers = [auth.IpThrottle(limit=limit), auth.IpThrottle(limit=limit)]
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    with Session() as s:
+        for n in range(limit):  # alternate workers: neither sees more than half of the failures
+            r = auth.authenticate(s, f"guess{n}", "whatever1", "10.9.9.9", now=now, throttle=workers[n % 2],
+                                  sleep=lambda _s: None)
+            assert r.user is None and "Too many" not in r.message
+        assert not any(w.blocked("10.9.9.9", now) for w in workers)
+        refused = auth.authenticate(s, "hq", PASSWORDS["hq"], "10.9.9.9", now=now, throttle=workers[0],
+                                    sleep=lambda _s: None)
+        assert refused.user is None and "Too many failed sign-ins" in refused.message
+        # Another address is not affected, and the window passes.
+        assert auth.authenticate(s, "hq", PASSWORDS["hq"], "10.9.9.10", now=now, throttle=workers[0]).user
+        later = now + auth.IP_WINDOW + auth.IP_WINDOW
+        assert auth.authenticate(s, "hq", PASSWORDS["hq"], "10.9.9.9", now=later, throttle=workers[1]).user

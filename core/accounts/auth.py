@@ -8,7 +8,8 @@
   then a delay that doubles with every further failure up to MAX_DELAY. The answer is the same
   whether or not the account exists, and failures from one address never lock the account out
   for anyone else (the admin signing in from their own desk is not slowed by an attacker).
-  An address is also refused for IP_WINDOW after MAX_IP_FAILURES failures across usernames.
+  An address is also refused for IP_WINDOW after MAX_IP_FAILURES failures across usernames: counted
+  in this process (IpThrottle) and, for every worker and host together, from sign_in_failure.
   The client address is the proxy's X-Forwarded-For only when CARBONTRACK_PROXY_HOPS says
   there is a proxy (werkzeug ProxyFix) *and* the request comes from one of
   CARBONTRACK_TRUSTED_PROXIES (default loopback); otherwise the socket's, so a client that
@@ -175,6 +176,15 @@ def failure_key(username: str) -> str:
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest() if name else ""
 
 
+def address_failures(session: Session, ip: str, now: datetime, window: timedelta = IP_WINDOW) -> int:
+    """Failed sign-ins from `ip` seen by every process: the failures of the names tried from it whose
+    last failure is within `window` (sign_in_failure is shared by every worker and host, the
+    in-process IpThrottle is not)."""
+    total = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(SignInFailure.failures), 0))
+                           .where(SignInFailure.ip == ip, SignInFailure.last_failure_at > now - window))
+    return int(total or 0)
+
+
 def authenticate(
     session: Session,
     username: str,
@@ -190,7 +200,7 @@ def authenticate(
     password = password if isinstance(password, str) else ""
     ip = (ip or "unknown")[:64]
     key = failure_key(username)
-    if throttle.blocked(ip, now):
+    if throttle.blocked(ip, now) or address_failures(session, ip, now) >= throttle.limit:
         record_audit(session, None, "login_refused", "session", username=_audit_username(session, username),
                      detail=f"too many failed sign-ins from {ip}")
         session.commit()
