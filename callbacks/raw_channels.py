@@ -23,6 +23,7 @@ from core.validation import iso_date
 
 MAX_DAYS = 366  # a range longer than a year is cut to its last year
 DEFAULT_DAYS = 2
+CHART_HEIGHT_PX = 640  # three stacked charts
 FIRST_DAY = date(2000, 1, 1)
 LABELS = {"co2_ppm": N_("CO2 (ppm)"), "flue_temp_c": N_("flue gas (°C)"), "velocity_m_s": N_("velocity (m/s)")}
 FLAGGED = "#dc3545"
@@ -62,7 +63,7 @@ def channels_figure(series: list[Series], tz: Any = DEFAULT_TZ) -> go.Figure:
                     legendgroup=f"{s.device_id}-flagged", showlegend=row == 1,
                     marker={"color": FLAGGED, "symbol": "x", "size": 7},
                     hovertemplate=flagged_hover), row=row, col=1)
-    fig.update_layout(template=LIGHT_TEMPLATE, height=640, margin={"l": 55, "r": 10, "t": 30, "b": 40},
+    fig.update_layout(template=LIGHT_TEMPLATE, height=CHART_HEIGHT_PX, margin={"l": 55, "r": 10, "t": 30, "b": 40},
                       legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0}, hovermode="x unified")
     fig.update_xaxes(title_text=_("local time (EAT)"), row=3, col=1)
     return fig

@@ -19,7 +19,7 @@ from callbacks.common import (
 )
 from callbacks.i18n import N_, graph_config, page_title
 from callbacks.i18n import gettext as _
-from callbacks.raw_channels import DEFAULT_DAYS
+from callbacks.raw_channels import CHART_HEIGHT_PX, DEFAULT_DAYS
 from core.timeutil import local_date, utcnow
 
 dash.register_page(__name__, path="/factory/raw", title=page_title(N_("Raw channels")), name="Raw channels")
@@ -50,7 +50,10 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
                                                       end_date_placeholder_text=_("End date")))],
                         xs=12, md=5),
             ], className="mb-3"),
-            dcc.Loading(dcc.Graph(id="raw-channels-graph", config=graph_config())),
+            # Responsive: the chart follows its container's width, also when a scrollbar appears after
+            # it was drawn (a fixed-height figure would keep its first width and overflow by the bar).
+            dcc.Loading(dcc.Graph(id="raw-channels-graph", config=graph_config(), responsive=True,
+                                  style={"height": f"{CHART_HEIGHT_PX}px"})),
             html.Div(id="raw-channels-note", className="mb-4"),
         ],
         fluid=True,
