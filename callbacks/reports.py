@@ -422,13 +422,19 @@ def answering_in(language: Any) -> Iterator[None]:
         yield
 
 
-def generate_month(info: dict, month_text: str | None, scope: str | None, set_progress=None) -> tuple[Any, int]:  # noqa: ANN001
-    """Run one on-demand generation (a month, CBAM quarter or year) for the user in `info`; return (message, count)."""
+def generate_month(info: dict, month_text: str | None, scope: str | None, set_progress=None,  # noqa: ANN001
+                   restate_reason: Any = None) -> tuple[Any, int]:
+    """Run one on-demand generation (a month, CBAM quarter or year) for the user in `info`; return (message, count).
+
+    With a `restate_reason` (text) the workbooks are restated: the factor and parameter versions in
+    force now instead of those recorded for the period, old against new and the reason in the workbook.
+    """
     with answering_in(info.get("language")):
-        return _generate(info, month_text, scope, set_progress)
+        return _generate(info, month_text, scope, set_progress, restate_reason)
 
 
-def _generate(info: dict, month_text: str | None, scope: str | None, set_progress=None) -> tuple[Any, int]:  # noqa: ANN001
+def _generate(info: dict, month_text: str | None, scope: str | None, set_progress=None,  # noqa: ANN001
+              restate_reason: Any = None) -> tuple[Any, int]:
     from core.config import Config
     from core.db import open_database
 
@@ -453,6 +459,7 @@ def _generate(info: dict, month_text: str | None, scope: str | None, set_progres
         return dbc.Alert(tr_message(str(exc)), color="warning"), 0
     month = period.start
     scope = scope or SCOPE_ALL
+    reason = restate_reason.strip() if isinstance(restate_reason, str) else ""
     codes, network = (None, True) if scope == SCOPE_ALL else ([], True) if scope == NETWORK_SCOPE else ([scope], False)
 
     def progress(done: int, total: int, label: str) -> None:
@@ -464,12 +471,14 @@ def _generate(info: dict, month_text: str | None, scope: str | None, set_progres
         if set_progress is not None:
             set_progress((0, _("collecting the month's data…")))
         result = generate_reports(sf, cfg, month, codes, network=network, requested_by=user.username,
-                                  progress=progress, period=period.kind)
+                                  progress=progress, period=period.kind, restate=bool(reason),
+                                  restatement_reason=reason or None)
         from core.audit import record_audit
 
         with sf() as s:
             record_audit(s, user, "generate", "report", entity_id=period.label,
-                         detail=f"scope {scope}: {len(result.reports)} workbooks, {len(result.failed)} failed")
+                         detail=f"scope {scope}: {len(result.reports)} workbooks, {len(result.failed)} failed"
+                         + (f"; restated: {reason}" if reason else ""))
             s.commit()
     except ReportError as exc:
         return dbc.Alert(tr_message(str(exc)), color="warning"), 0
@@ -624,17 +633,18 @@ def register(app: dash.Dash) -> None:
         Input("reports-generate", "n_clicks"),
         State("reports-month", "value"),
         State("reports-scope", "value"),
+        State("reports-restate-reason", "value"),
         background=True,
         running=[(Output("reports-generate", "disabled"), True, False),
                  (Output("reports-progress", "style"), {"visibility": "visible"}, {"visibility": "hidden"})],
         progress=[Output("reports-progress", "value"), Output("reports-progress", "label")],
         prevent_initial_call=True,
     )
-    def generate(set_progress, n_clicks, month_text, scope):  # noqa: ANN001, ANN202
+    def generate(set_progress, n_clicks, month_text, scope, restate_reason):  # noqa: ANN001, ANN202
         if not n_clicks:
             raise PreventUpdate
         info = (ctx.custom_data or {}).get(CONTEXT_NAMESPACE) or {}
-        message, made = generate_month(info, month_text, scope, set_progress)
+        message, made = generate_month(info, month_text, scope, set_progress, restate_reason)
         return message, {"made": made, "at": utcnow().isoformat()}
 
 

@@ -19,6 +19,7 @@ from callbacks.reports import (
     verify_panel,
 )
 from core.access import can_approve
+from core.reporting.reports import RESTATEMENT_REASON_MAX_CHARS
 from core.reporting.verification import can_verify
 from core.timeutil import local_date, utcnow
 
@@ -44,6 +45,15 @@ def _generate_panel(user) -> dbc.Card:  # noqa: ANN001
         # carbontrack.css keeps the label readable at 0 %); role=status announces it to screen readers.
         dbc.Progress(id="reports-progress", value=0, label=_("starting…"), striped=True, animated=True,
                      className="mt-3 ct-progress", style={"visibility": "hidden"}),
+        dbc.Row([dbc.Col([
+            dbc.Label(_("Restatement reason (only to restate)"), html_for="reports-restate-reason",
+                      className="small text-muted mb-0 mt-2"),
+            dbc.Input(id="reports-restate-reason", maxLength=RESTATEMENT_REASON_MAX_CHARS, debounce=False,
+                      placeholder=_("what changed and why; empty: repeat the recorded basis")),
+            html.Div(_("Left empty, a regenerated period repeats the factors and parameters recorded for it. With a "
+                       "reason it is restated: the versions in force now, old against new and the reason in the "
+                       "workbook."), className="small text-muted"),
+        ], xs=12, md=9)]),
         html.Div(id="reports-generate-status", className="mt-2"),
         html.Div(_("Regenerating a month adds a new version; earlier versions and their files are kept."),
                  className="small text-muted"),

@@ -404,3 +404,33 @@ def test_report_worker_starts_warm(web):
     assert multiprocess.get_start_method() == "fork"
     for module in ("core.reporting.reports", "core.reporting.factory_workbook", "openpyxl"):
         assert module in sys.modules, module
+
+
+def test_restating_from_the_reports_page(web):
+    """HQ restates a month from the page (issue 18 left it to the CLI): with a reason the job restates
+    (the basis says so, who asked and why, and the audit log too); without one it repeats the basis."""
+    app, Session, cfg, _ = web
+    from callbacks.reports import _request_context, generate_month
+    from core.models import ReportBasis
+
+    with app.server.test_request_context("/_dash-update-component"):
+        login_user(_web_user(Session, "hq"))
+        info = _request_context(None)
+    message, made = generate_month(info, "2026-10", "KGW", None, "   ")  # blanks: no restatement
+    assert made == 1 and message.color == "success"
+    message, made = generate_month(info, "2026-10", "KGW", None, "grid factor 2026 published by EPRA")
+    assert made == 1 and message.color == "success"
+    with Session() as s:
+        reports = s.scalars(sa.select(Report).where(Report.scope_key == "KGW").order_by(Report.version)).all()
+        bases = [s.get(ReportBasis, r.id) for r in reports[-2:]]
+        assert [b.restated for b in bases] == [False, True]
+        assert bases[1].restatement_reason == "grid factor 2026 published by EPRA" and bases[1].restated_by == "hq"
+        audit = s.scalars(sa.select(AuditLog).where(AuditLog.entity == "report").order_by(AuditLog.id)).all()[-1]
+        assert audit.detail.endswith("restated: grid factor 2026 published by EPRA")
+    # The page offers the field, labelled.
+    from pages import reports as page
+
+    with app.server.test_request_context("/reports"):
+        login_user(_web_user(Session, "hq"))
+        ids = _ids(page.layout())
+    assert "reports-restate-reason" in ids
