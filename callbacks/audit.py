@@ -11,7 +11,15 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.grid import PAGE_SIZE, data_grid, grid_controls
+from callbacks.grid import (
+    EMPTY_BLOCK,
+    MAX_BLOCK,
+    PAGE_SIZE,
+    block_response,
+    data_grid,
+    grid_controls,
+    requested_block,
+)
 from callbacks.i18n import gettext as _
 from callbacks.i18n import tr_message
 from core.access import AccessDenied
@@ -20,8 +28,6 @@ from core.timeutil import DEFAULT_TZ
 from core.validation import FieldError, int_in
 
 GRID_ID = "audit-grid"
-MAX_BLOCK = 500  # rows one request may ask for
-MAX_OFFSET = 10**7
 
 
 def columns() -> list[dict]:
@@ -71,26 +77,20 @@ def audit_view(user, action: str | None, text: str | None, limit, session_factor
 
 def audit_block(user, action: Any, text: Any, request: Any, session_factory, tz: Any = DEFAULT_TZ) -> dict:  # noqa: ANN001
     """Answer the grid's getRowsRequest: rows startRow..endRow of the filtered log, and the total once known."""
-    empty = {"rowData": [], "rowCount": 0}
-    if not isinstance(request, dict):
-        return empty
-    try:
-        start = int_in(request.get("startRow"), "startRow", 0, MAX_OFFSET, required=True)
-        end = int_in(request.get("endRow"), "endRow", 1, MAX_OFFSET + MAX_BLOCK, required=True)
-    except FieldError:
-        return empty
-    n = min(MAX_BLOCK, max(1, end - start))
+    block = requested_block(request)
+    if block is None:
+        return dict(EMPTY_BLOCK)
+    start, n = block
     action, text = _filters(action, text)
     try:
         with session_factory() as s:
             rows = audit_entries(s, user, n + 1, action=action, text=text, offset=start)
     except AccessDenied:
-        return empty
+        return dict(EMPTY_BLOCK)
     data = [{"at": fmt_eat(r.at, tz), "user": r.username or "—", "action": r.action,
              "entity": f"{r.entity} {r.entity_id or ''}".strip(), "field": r.field or "",
              "old": r.old_value or "", "new": r.new_value or "", "detail": r.detail or ""} for r in rows[:n]]
-    # One row more than asked for says there are more; otherwise this block ends the log.
-    return {"rowData": data, "rowCount": None if len(rows) > n else start + len(data)}
+    return block_response(data, start, n, len(rows))
 
 
 def register(app: dash.Dash) -> None:

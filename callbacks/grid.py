@@ -27,6 +27,9 @@ from callbacks.i18n import gettext as _
 
 PRIORITY_BREAKPOINTS = {2: 768, 3: 576}  # hide a column of this priority below this viewport width (px)
 PAGE_SIZE = 100  # client-side pagination; infinite grids fetch this many rows per block
+MAX_BLOCK = 500  # rows one getRowsRequest of an infinite grid may ask for
+MAX_OFFSET = 10**7
+EMPTY_BLOCK = {"rowData": [], "rowCount": 0}
 _registered: set[tuple[int, str]] = set()
 
 
@@ -155,6 +158,30 @@ def grid_controls(app: dash.Dash, grid_id: str, search: bool = True) -> None:
     app.clientside_callback(ClientsideFunction("ctGrid", "priorities"),
                             Output(f"{grid_id}-layout", "data"), Input(f"{grid_id}-priorities", "data"),
                             State(grid_id, "id"))
+
+
+def requested_block(request: Any) -> tuple[int, int] | None:
+    """(first row, number of rows) an infinite grid's getRowsRequest asks for, checked (None: not a request).
+
+    The browser sends it, so it is data like any other: rows start at 0 to MAX_OFFSET and a block holds
+    1 to MAX_BLOCK rows whatever it asks.
+    """
+    from core.validation import FieldError, int_in
+
+    if not isinstance(request, dict):
+        return None
+    try:
+        start = int_in(request.get("startRow"), "startRow", 0, MAX_OFFSET, required=True)
+        end = int_in(request.get("endRow"), "endRow", 1, MAX_OFFSET + MAX_BLOCK, required=True)
+    except FieldError:
+        return None
+    return start, min(MAX_BLOCK, max(1, end - start))
+
+
+def block_response(data: list[dict], start: int, n: int, fetched: int) -> dict:
+    """The getRowsResponse for a block: `fetched` rows were read for `n` asked (one more than asked
+    says there are more; otherwise this block ends the list and its length is the total)."""
+    return {"rowData": data, "rowCount": None if fetched > n else start + len(data)}
 
 
 def status_cell(row: dict, field: str, key: str | None, label: str | None = None) -> dict:

@@ -31,7 +31,7 @@ from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from callbacks.common import app_config, app_tz, empty_state, fmt_eat, session_factory, web_user
-from callbacks.grid import data_grid, grid_controls
+from callbacks.grid import EMPTY_BLOCK, block_response, data_grid, grid_controls, requested_block
 from callbacks.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -70,7 +70,6 @@ from core.reporting.verification import (
 )
 from core.storage import cached_store
 from core.timeutil import add_months, local_date, month_start, utcnow
-from core.validation import FieldError, int_in
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +154,6 @@ def _verification_text(verifs: list, tz) -> str:  # noqa: ANN001
 
 
 GRID_ID = "reports-table"
-MAX_BLOCK = 500  # rows one getRowsRequest may ask for
-MAX_OFFSET = 10**7
 FILTER_ALL = "ALL"
 # Words shown in cells; the English word stays the cell's colour key (`<field>__tone`, CtStatus).
 STATUS_WORDS = {STATUS_DONE: N_("done"), STATUS_FAILED: N_("failed"), STATUS_RUNNING: N_("running"),
@@ -331,20 +328,15 @@ def reports_view(user, filters: dict, session_factory, tz) -> Any:  # noqa: ANN0
 
 def reports_block(user, filters: dict, request: Any, session_factory, tz) -> dict:  # noqa: ANN001
     """Answer the grid's getRowsRequest: rows startRow..endRow of the user's filtered reports, and the total once known."""
-    empty = {"rowData": [], "rowCount": 0}
-    if not isinstance(request, dict):
-        return empty
-    try:
-        start = int_in(request.get("startRow"), "startRow", 0, MAX_OFFSET, required=True)
-        end = int_in(request.get("endRow"), "endRow", 1, MAX_OFFSET + MAX_BLOCK, required=True)
-    except FieldError:
-        return empty
-    n = min(MAX_BLOCK, max(1, end - start))
+    block = requested_block(request)
+    if block is None:
+        return dict(EMPTY_BLOCK)
+    start, n = block
     with session_factory() as s:
         # One row more than asked for says there are more; the user is checked in visible_reports.
         reports = visible_reports(s, user, limit=n + 1, offset=start, **filters)
         data = report_rows(s, user, reports[:n], tz)
-    return {"rowData": data, "rowCount": None if len(reports) > n else start + len(data)}
+    return block_response(data, start, n, len(reports))
 
 
 def _status_badge(status: str) -> dbc.Badge:

@@ -111,16 +111,22 @@ def test_english_left_finds_english_and_spares_swahili_and_data():
     assert not {"historia", "kagwe", "kgw", "kg", "co"} & set(found)
 
 
-@pytest.mark.parametrize("username", list(ROLES))
-def test_i18n_walk_every_page_in_swahili_has_no_english(dash_duo, swahili_site, username):
-    english, swahili = _catalog_words()
+def signed_in(dash_duo, app, username: str):  # noqa: ANN001, ANN201
+    """Serve `app`, sign `username` in at a desktop width; return (driver, base url)."""
     port = free_port()
     dash_duo.server.port = port
-    dash_duo.start_server(swahili_site, navigate=False, port=port)
+    dash_duo.start_server(app, navigate=False, port=port)
     base = dash_duo.server.url.rstrip("/")
     driver = dash_duo.driver
     driver.set_window_size(1440, 900)
     sign_in(driver, base, username)
+    return driver, base
+
+
+@pytest.mark.parametrize("username", list(ROLES))
+def test_i18n_walk_every_page_in_swahili_has_no_english(dash_duo, swahili_site, username):
+    english, swahili = _catalog_words()
+    driver, base = signed_in(dash_duo, swahili_site, username)
     problems = []
     for i, path in enumerate(role_pages(ROLES[username])):
         go(driver, base, path, in_app=i > 0)
@@ -136,13 +142,7 @@ def test_date_picker_calendar_in_swahili(dash_duo, swahili_site):
     from selenium.webdriver.common.by import By
 
     english, swahili = _catalog_words()
-    port = free_port()
-    dash_duo.server.port = port
-    dash_duo.start_server(swahili_site, navigate=False, port=port)
-    base = dash_duo.server.url.rstrip("/")
-    driver = dash_duo.driver
-    driver.set_window_size(1440, 900)
-    sign_in(driver, base, "kagwe")
+    driver, base = signed_in(dash_duo, swahili_site, "kagwe")
     go(driver, base, "/factory/history", in_app=False)
     driver.find_element(By.ID, "factory-history-range").click()  # the start date's input opens the calendar
     time.sleep(1.0)
