@@ -254,8 +254,14 @@ def decode_telemetry(
     devices: Mapping[str, DeviceInfo],
     now_ts: float,
     received_at: datetime,
+    raw_horizon_ts: float | None = None,
 ) -> Decoded:
-    """Validate one telemetry payload and convert its readings to `reading` rows."""
+    """Validate one telemetry payload and convert its readings to `reading` rows.
+
+    `raw_horizon_ts`: the instant before which retention dropped the raw readings (core.measurement
+    .retention). A reading older than that is refused (ts_too_old): its month's rollups were built
+    from readings that are gone, so it could only be counted twice, never checked.
+    """
     short_topic_device = topic_device[:DEVICE_ID_MAX_LEN]
     if len(payload) > MAX_PAYLOAD_BYTES:
         return _reject(R_OVERSIZED, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}", short_topic_device)
@@ -379,6 +385,9 @@ def decode_telemetry(
                 reason, problem = R_TS_FUTURE, f"readings[{index}].ts {ts} is {ts - now_ts:.0f} s in the future"
             elif ts < earliest:
                 reason, problem = R_TS_TOO_OLD, f"readings[{index}].ts {ts} is older than {MAX_AGE_S / 86400:.0f} days"
+            elif raw_horizon_ts is not None and ts < raw_horizon_ts:
+                reason, problem = R_TS_TOO_OLD, (f"readings[{index}].ts {ts} is before the raw-data horizon "
+                                                 f"{raw_horizon_ts:.0f} (retention): its month's rollups are final")
         if problem is not None:
             rejections.append(Rejection(reason, problem, device_id, seq))
             continue

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.emissions import EmissionsError, barometric_pressure_pa
 from core.measurement.calibration import apply_control_state, control_state, mark_rows
-from core.measurement.rollups import RollupAccumulator, dbapi_cursor, reading_coverage_s
+from core.measurement.rollups import RollupAccumulator, dbapi_cursor, raw_horizon, reading_coverage_s
 from core.models import QUALITY_VALID, Device, Factory, Reading, RejectedMessage, Stack, UTCDateTime
 from core.timeutil import DEFAULT_TZ
 from mqtt_listener.ack import AckTracker
@@ -320,6 +320,7 @@ class BatchWriter:
         self.clock = clock
         self.registry: dict[str, DeviceInfo] = {}
         self._registry_loaded = 0.0
+        self.raw_horizon_ts: float | None = None  # retention's horizon, reloaded with the registry
         self.control: dict[str, list] = {}
         self._control_loaded = False
         self._dialect: str | None = None
@@ -334,6 +335,8 @@ class BatchWriter:
         if age > REGISTRY_MAX_AGE_S or (force and age > REGISTRY_MIN_RELOAD_S):
             self.registry = load_registry(session)
             self._registry_loaded = now
+            horizon = raw_horizon(session)
+            self.raw_horizon_ts = None if horizon is None else horizon.replace(tzinfo=UTC).timestamp()
             # Calibration out-of-control intervals (core.measurement.calibration), cached like the registry.
             state = control_state(session)
             changed = [d for d in set(state) | set(self.control) if state.get(d) != self.control.get(d)]
@@ -525,7 +528,8 @@ class BatchWriter:
                 continue
             if kind == "telemetry":
                 try:
-                    decoded = decode_telemetry(factory_code, device_id, m.payload, registry, now_ts, received_at)
+                    decoded = decode_telemetry(factory_code, device_id, m.payload, registry, now_ts, received_at,
+                                               self.raw_horizon_ts)
                 except Exception as exc:  # a decoder bug must not stop ingest: set the message aside
                     log.exception("decoder failed on %s", m.topic[:120])
                     rejections.append((m, Rejection(R_INTERNAL, f"{type(exc).__name__}: {exc}"[:500], device_id[:DEVICE_ID_MAX_LEN])))

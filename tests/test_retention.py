@@ -82,6 +82,17 @@ def test_retention_drops_whole_months_and_keeps_every_total(pg_session):
         s.commit()
     assert res.kept_before is not None
     assert _totals(Session)[1:] == (before[1], pytest.approx(before[2], rel=1e-9))
+    # A node's buffer brings a reading of a dropped month late (it is younger than the listener's
+    # 400-day limit): refused, not counted a second time over rollups built from readings now gone.
+    late_ts = local_month_bounds_utc(add_months(this_month, -1))[0] + timedelta(hours=1, seconds=30)
+    writer.invalidate_registry()
+    writer.write([Message(f"{PREFIX}/{node.factory_code}/{node.device_id}/telemetry",
+                          telemetry(node.device_id, [reading(late_ts.timestamp(), seq=9999)]), 1, 1, False,
+                          time.monotonic(), time.time())])
+    assert _totals(Session)[1:] == (before[1], pytest.approx(before[2], rel=1e-9))
+    with Session() as s:
+        rejected = s.scalars(sa.select(RejectedMessage).where(RejectedMessage.device_id == node.device_id)).all()
+        assert [r.reason for r in rejected] == ["ts_too_old"] and "raw-data horizon" in rejected[0].detail
 
 
 def test_default_partition_rows_move_into_a_new_month(pg_session):
