@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gc
+import gzip
 import importlib
 import logging
 import pkgutil
@@ -35,6 +36,15 @@ ROOT = Path(__file__).resolve().parent
 _server = None
 _gc_frozen = False
 MAX_REQUEST_BYTES = 1024 * 1024
+# Answers compressed by the app itself (issue 17, item 6): pages and callback answers are JSON and
+# HTML that shrink 5-10x (the overview's ~80 KiB callback answer to ~15 KiB). Level 5 takes ~1 ms
+# for 100 KiB; under GZIP_MIN_BYTES the header costs more than it saves. Scripts and styles are not
+# compressed here: Dash serves them with long cache lifetimes, and compressing plotly.js (4.6 MB)
+# on every first load would cost more than it saves on a LAN. Behind the reverse proxy
+# (CARBONTRACK_PROXY_HOPS >= 1) nginx compresses (deploy/nginx: gzip on), so the app does not.
+GZIP_LEVEL = 5
+GZIP_MIN_BYTES = 1024
+GZIP_MIMETYPES = frozenset({"application/json", "text/html"})
 
 
 def callback_request_problem(body: Any, callback_map: dict) -> str | None:
@@ -79,6 +89,21 @@ def _freeze_startup_objects() -> None:
         gc.collect()
         gc.freeze()
         _gc_frozen = True
+
+
+def gzip_response(resp: flask.Response) -> flask.Response:
+    """Compress `resp` with gzip when the browser accepts it and it is a large JSON or HTML answer."""
+    if (resp.direct_passthrough or resp.status_code != 200 or resp.mimetype not in GZIP_MIMETYPES
+            or "Content-Encoding" in resp.headers
+            or "gzip" not in flask.request.headers.get("Accept-Encoding", "").lower()):
+        return resp
+    body = resp.get_data()
+    if len(body) < GZIP_MIN_BYTES:
+        return resp
+    resp.set_data(gzip.compress(body, GZIP_LEVEL))
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.vary.add("Accept-Encoding")
+    return resp
 
 
 def navbar() -> dbc.Navbar:
@@ -263,6 +288,8 @@ def create_app(config: Config | None = None, session_factory: sessionmaker[Sessi
             if user is not None:
                 return flask.redirect(HOME_BY_ROLE.get(user.role, "/hq"))
         return None
+    if config.proxy_hops == 0:
+        server.after_request(gzip_response)
     app.layout = shell_layout
     _register_callbacks(app)
     _freeze_startup_objects()

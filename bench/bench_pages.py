@@ -6,8 +6,10 @@ for each role signs in through the real form and opens each page of its menu `--
 full page load. One visit's time is navigation start → the last Dash callback done (no callback
 pending, no component marked loading, drawn), read from `performance.now()` in the page when the
 walker first sees it idle (polled every 20 ms). Also counts the bytes of the page's callback
-responses (`encodedBodySize`), since the issue found the time in the browser and the transfer, not in
-the callbacks. Prints a Markdown table (p50/p95 per page and role); the database is dropped.
+responses, as sent (`encodedBodySize`: gzip, since the app compresses) and decoded, since the issue
+found the time in the browser and the transfer, not in the callbacks. Prints a Markdown table
+(p50/p95 per page and role) and the load average during the run (the machine may be shared); the
+database is dropped.
 
     .venv/bin/python bench/bench_pages.py [--admin-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres]
                                           [--runs 5] [--roles hq,admin] [--keep]
@@ -17,6 +19,7 @@ Target (issue 17, item 6): every page p95 <= 1.5 s.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import statistics
@@ -44,10 +47,12 @@ from core.models import AuditLog, Device, Factory, MonthlySubmission, Reading, U
 P95_TARGET_S = 1.5
 DEMO_PASSWORDS = {"admin": "admin-demo-1", "hq": "hq-demo-1", "auditor": "auditor-demo-1", "kagwe": "kagwe-demo-1"}
 CHROMIUM = "/usr/bin/chromium"
+# Bytes of the page's callback answers: as sent (gzip when the app compresses) and as decoded.
 PAYLOAD_JS = """
-return performance.getEntriesByType('resource').filter(e => e.name.includes('/_dash-update-component'))
-  .reduce((n, e) => n + (e.encodedBodySize || 0), 0);
+const answers = performance.getEntriesByType('resource').filter(e => e.name.includes('/_dash-update-component'));
+return [answers.reduce((n, e) => n + (e.encodedBodySize || 0), 0), answers.reduce((n, e) => n + (e.decodedBodySize || 0), 0)];
 """
+LOAD_SAMPLE_S = 5.0  # how often the machine's load average is read during the run
 
 
 def _p95(values: list[float]) -> float:
@@ -77,8 +82,40 @@ def serve(app) -> tuple[str, object]:  # noqa: ANN001
     return f"http://127.0.0.1:{server.server_port}", server
 
 
-def visit(driver, url: str, timeout: float = 60.0) -> tuple[float, int]:  # noqa: ANN001
-    """Open `url` as a full page load; return (seconds from navigation start to idle, callback bytes)."""
+class LoadSampler:
+    """The 1-minute load average, read every LOAD_SAMPLE_S seconds in a thread while the pages are timed.
+
+    The machine is shared: the figures mean little without the load they were taken under.
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append(os.getloadavg()[0])
+            self._stop.wait(LOAD_SAMPLE_S)
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> str:
+        """'min–max (median m)' of the samples."""
+        if not self.samples:
+            return "not sampled"
+        return (f"{min(self.samples):.1f}–{max(self.samples):.1f} (median {statistics.median(self.samples):.1f}, "
+                f"{len(self.samples)} samples)")
+
+
+def visit(driver, url: str, timeout: float = 60.0) -> tuple[float, list[int]]:  # noqa: ANN001
+    """Open `url` as a full page load; return (seconds from navigation start to idle, [callback bytes sent, decoded])."""
     driver.get(url)
     first_idle_ms = None
     deadline = time.perf_counter() + timeout
@@ -119,13 +156,14 @@ def measure(base: str, roles: list[str], runs: int, role_of: dict[str, str], onl
             pages = [path for path in pages if not only or path in only]
             for path in pages:
                 visit(driver, base + path)  # warm-up: the browser cache holds the scripts, as for a returning user
-                times, size = [], 0
+                times, size = [], [0, 0]
                 for _ in range(runs):
                     seconds, size = visit(driver, base + path)
                     times.append(seconds)
-                results[(username, path)] = {"times": times, "bytes": size}
+                results[(username, path)] = {"times": times, "bytes": size[0], "decoded": size[1]}
                 print(f"{username:8} {path:22} p50 {statistics.median(times):.2f} s  p95 {_p95(times):.2f} s  "
-                      f"callbacks {size / 1024:.0f} KiB", flush=True)
+                      f"callbacks {size[0] / 1024:.0f} KiB sent, {size[1] / 1024:.0f} KiB decoded; "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
         finally:
             driver.quit()
     return results
@@ -143,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from app import create_app
+
+    # werkzeug logs every request (30-40 per page load) to stderr; the figures are what this prints.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     url = args.database_url or create_database(args.admin_url, "ct_bench_pages")
     tmp = Path(tempfile.mkdtemp(prefix="ct_bench_pages_"))
@@ -163,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(cfg, Session)
         base, server = serve(app)
         only = [x for x in args.pages.split(",") if x]
-        results = measure(base, args.roles.split(","), args.runs, role_of, only)
+        with LoadSampler() as load:
+            results = measure(base, args.roles.split(","), args.runs, role_of, only)
         engine.dispose()
     finally:
         if server is not None:
@@ -175,15 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.platform()}; Chromium headless; werkzeug threaded server on 127.0.0.1")
     print(f"Data: {sizes}; {args.runs} timed full page loads per page and role after one warm-up")
+    print(f"Load average (1 min) during the timed visits: {load.summary()} on {os.cpu_count()} cores")
     print()
-    print("| role | page | p50 s | p95 s | max s | callback responses KiB |")
+    print("| role | page | p50 s | p95 s | max s | callback answers KiB sent / decoded |")
     print("|---|---|---|---|---|---|")
     worst = 0.0
     for (username, path), r in results.items():
         p95 = _p95(r["times"])
         worst = max(worst, p95)
         print(f"| {role_of[username]} | {path} | {statistics.median(r['times']):.2f} | {p95:.2f} | "
-              f"{max(r['times']):.2f} | {r['bytes'] / 1024:.0f} |")
+              f"{max(r['times']):.2f} | {r['bytes'] / 1024:.0f} / {r['decoded'] / 1024:.0f} |")
     print()
     print(f"worst p95: {worst:.2f} s (target <= {P95_TARGET_S} s)")
     print("PASS" if worst <= P95_TARGET_S else "FAIL")

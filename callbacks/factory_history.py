@@ -44,9 +44,6 @@ from core.timeutil import DEFAULT_TZ, iter_months, local_date, local_day_bounds_
 from core.validation import iso_date
 
 MAX_DAYS = 400  # longest range shown at daily resolution
-# Substituted CO2 is always drawn apart from measured CO2, in a colour no measured series uses.
-SUBSTITUTED_COLOR = "#adb5bd"
-SUBSTITUTED_PATTERN = "/"
 DENIED = N_("You may not see this factory.")
 
 
@@ -136,23 +133,34 @@ def availability_card(a: Availability | None) -> Any:
                     card_id="factory-history-availability")
 
 
+def month_labels(months: list[date], partial: date | None = None) -> dict[date, str]:
+    """One label per month ("Sep 2026"), in order; the month still running is marked "(to date)"."""
+    # The month still running is labelled so its lower total does not read as a fall.
+    return {m: format_month(m, abbreviated=True) + (_(" (to date)") if m == partial else "") for m in months}
+
+
 def month_axis(fig: Any, months: list[date], partial: date | None = None) -> Any:
     """Put a monthly figure on a category axis: one label per month ("Sep 2026"), in order.
 
     On a date axis Plotly picks its own tick spacing, which repeated labels ("Aug 2026, Aug 2026")
     and drew bars between ticks, so a September bar could read as August. Traces whose x are the
     month-start dates get the month labels; other figures (no months) are returned unchanged.
+    The page's own charts get the labels when they are built (the figure builders' `labels`),
+    which is cheaper than changing a built figure; this is for any other figure.
     """
+    import plotly.graph_objects as go
+
     if not months:
         return fig
-    # The month still running is labelled so its lower total does not read as a fall.
-    label = {m: format_month(m, abbreviated=True) + (_(" (to date)") if m == partial else "") for m in months}
-    for trace in fig.data:
-        if trace.x is not None:
-            trace.x = [label.get(x, x) for x in trace.x]
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=[label[m] for m in months],
-                     tickformat=None)
-    return fig
+    label = month_labels(months, partial)
+    spec = fig.to_dict()
+    for trace in spec["data"]:
+        if trace.get("x") is not None:
+            trace["x"] = [label.get(x, x) for x in trace["x"]]
+    xaxis = spec["layout"].setdefault("xaxis", {})
+    xaxis.pop("tickformat", None)
+    xaxis.update(type="category", categoryorder="array", categoryarray=list(label.values()))
+    return go.Figure(spec)
 
 
 MONTH_GRID_ID = "factory-history-month-table"
@@ -219,18 +227,6 @@ def monthly_table(rows: list[dict]) -> Any:
                      search_label=_("Search months"))
 
 
-def add_substituted_trace(fig: Any, days: list[date], substituted: dict[date, tuple[float, int]]) -> Any:
-    """Stack the days' substituted CO2 on the measured bars, grey and hatched, labelled with its hours."""
-    import plotly.graph_objects as go
-
-    ys = [substituted[d][0] / 1000 if d in substituted else None for d in days]
-    hours = [substituted[d][1] if d in substituted else 0 for d in days]
-    fig.add_trace(go.Bar(x=days, y=ys, name=_("substituted CO2 (t), hours without valid data"),
-                         marker={"color": SUBSTITUTED_COLOR, "pattern": {"shape": SUBSTITUTED_PATTERN}},
-                         customdata=hours, hovertemplate=_("%{y:,.2f} t substituted (%{customdata} sensor-hours)")))
-    return fig
-
-
 def render_history(data: dict | None) -> tuple:
     """Return (kpis, daily fig, monthly fig, intensity fig, reconciliation fig, table) for `data`."""
     if data is None:
@@ -262,18 +258,13 @@ def render_history(data: dict | None) -> tuple:
     share = {r["month"]: r["fossil_share"] for r in monthly}
     substituted = data.get("substituted") or {}
     daily = daily_figure([d.day for d in days], [d.co2_kg for d in days], [d.coverage for d in days],
-                         [share.get(month_start(d.day)) for d in days]) \
+                         [share.get(month_start(d.day)) for d in days], substituted) \
         if any(d.co2_kg is not None for d in days) or substituted else empty_figure(_("No stack data in this range."))
-    if substituted:
-        add_substituted_trace(daily, [d.day for d in days], substituted)
-    months = [r["month"] for r in monthly]
-    partial = data.get("partial_month")
-    month_fig = month_axis(monthly_figure(monthly), months, partial) if monthly else empty_figure(
-        _("No months in this range."))
-    inten = month_axis(intensity_figure(monthly, data["target"]), months, partial) if any(
-        r["intensity"] for r in monthly) else empty_figure(_("No intensity: the months have no energy log or no made tea."))
-    recon = month_axis(reconciliation_figure(monthly), months, partial) if monthly else empty_figure(
-        _("No months in this range."))
+    labels = month_labels([r["month"] for r in monthly], data.get("partial_month"))
+    month_fig = monthly_figure(monthly, labels) if monthly else empty_figure(_("No months in this range."))
+    inten = intensity_figure(monthly, data["target"], labels) if any(r["intensity"] for r in monthly) else empty_figure(
+        _("No intensity: the months have no energy log or no made tea."))
+    recon = reconciliation_figure(monthly, labels) if monthly else empty_figure(_("No months in this range."))
     return kpis, daily, month_fig, inten, recon, monthly_table(monthly)
 
 

@@ -129,21 +129,23 @@ def render_overview(ov: Overview) -> tuple:
         kpi_card(_("Nodes online"), _("{n} of {total}", n=format_number(ov.nodes_online), total=format_number(ov.nodes_total)), _("heard from within 3 sample intervals (≥ 5 min)"),
                  card_id="hq-overview-nodes"),
     ])
-    months = [m for m, _ in ov.trend]
-    trend = trend_figure(months, [t.scope1_kg if t.n else None for _, t in ov.trend],
+    return kpis, *overview_figures(ov), uptime_table(ov)
+
+
+def overview_figures(ov: Overview) -> tuple:
+    """Return the overview's (trend, map, regions) figures."""
+    span = format_month_range(ov.range_months) if ov.range_months else None
+    trend = trend_figure([m for m, _ in ov.trend], [t.scope1_kg if t.n else None for _, t in ov.trend],
                          [t.scope2_kg if t.n else None for _, t in ov.trend],
                          [t.biogenic_co2_kg if t.n else None for _, t in ov.trend],
-                         [t.measured_co2_kg for _, t in ov.trend])
+                         [t.measured_co2_kg for _, t in ov.trend], title=span and _("Network trend, {span}", span=span))
     regions = list(ov.by_region)
     reg = region_figure(regions, [ov.by_region[r].scope1_kg for r in regions],
                         [ov.by_region[r].scope2_kg for r in regions],
-                        [ov.by_region[r].intensity_kg_per_kg for r in regions]) if regions else empty_figure(
+                        [ov.by_region[r].intensity_kg_per_kg for r in regions],
+                        title=span and _("{span} by region", span=span)) if regions else empty_figure(
         _("No energy data in these months yet.") if ov.range_months else _("No energy data this year yet."))
-    if ov.range_months:
-        trend.update_layout(title={"text": _("Network trend, {span}", span=span)})
-        if regions:
-            reg.update_layout(title={"text": _("{span} by region", span=span)})
-    return kpis, trend, map_figure(ov.factories), reg, uptime_table(ov)
+    return trend, map_figure(ov.factories), reg
 
 
 def _range_query(first: Any, last: Any, today) -> str:  # noqa: ANN001

@@ -29,7 +29,7 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
     user = web_user()
     if not page_allowed(user, "/factory/history"):
         return not_permitted(_("the history page"))
-    picker, _selected = factory_picker("factory-history", user, parse_factory_id(factory))
+    picker, selected = factory_picker("factory-history", user, parse_factory_id(factory))
     tz = app_tz()  # CARBONTRACK_TZ: the days and months the callbacks and reports use
     now = utcnow()
     today = local_date(now, tz)
@@ -38,7 +38,7 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
             page_header(_("History"), _("Measured stack CO2 by local day ({zone}); monthly inventory as in the "
                                         "reports. Days without data are gaps, not zeros.",
                                         zone=now.astimezone(tz).tzname())),
-            html.A(_("Raw sensor channels (CO2 ppm, flue °C, velocity m/s) →"), href="/factory/raw" + (f"?factory={_}" if _ else ""), className="small", id="factory-history-raw-link"),  # noqa: E501
+            html.A(_("Raw sensor channels (CO2 ppm, flue °C, velocity m/s) →"), href="/factory/raw" + (f"?factory={selected}" if selected else ""), className="small", id="factory-history-raw-link"),  # noqa: E501
             dbc.Row(
                 [
                     picker,
