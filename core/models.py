@@ -284,6 +284,7 @@ class FactoryDaily(_RollupMixin, Base):
 
 sa.Index("ix_rollup_factory_daily_day", FactoryDaily.day)
 sa.Index("ix_rollup_factory_hourly_hour", FactoryHourly.hour)
+sa.Index("ix_rollup_device_hourly_hour", DeviceHourly.hour)  # migration 0015: availability reads by hour
 
 
 class MonthlySubmission(Base):
