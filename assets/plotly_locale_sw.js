@@ -1,8 +1,10 @@
 /* Plotly's Swahili locale (issue 17, item 5): month and day names on date axes and in hover
- * labels, and the chart toolbar's tooltips. Plotly is loaded later, on the first chart; it
- * registers every locale queued in window.PlotlyLocales when it loads. A chart uses it when its
- * config says locale: "sw" (callbacks/i18n.graph_config). Names from CLDR (Babel sw_KE). */
-window.PlotlyLocales = (window.PlotlyLocales || []).concat([{
+ * labels, and the chart toolbar's tooltips. Plotly (assets/vendor-plotly, loaded after this file)
+ * registers every locale queued in window.PlotlyLocales when it loads; if it is there already, the
+ * locale is registered at once. A chart uses it when its config says locale: "sw"
+ * (callbacks/i18n.graph_config). Names from CLDR (Babel sw_KE). */
+(function () {
+var SW = {
   moduleType: "locale",
   name: "sw",
   dictionary: {
@@ -46,4 +48,7 @@ window.PlotlyLocales = (window.PlotlyLocales || []).concat([{
     decimal: ".",
     thousands: ","
   }
-}]);
+};
+if (window.Plotly && window.Plotly.register) { window.Plotly.register(SW); }
+else { window.PlotlyLocales = (window.PlotlyLocales || []).concat([SW]); }
+})();

@@ -52,13 +52,13 @@ def channels_figure(series: list[Series], tz: Any = DEFAULT_TZ) -> go.Figure:
         flagged_name = _("{node} flagged (excluded)", node=s.device_id)
         flagged_hover = _("{node} flagged:", node=s.device_id) + " %{y:,.1f}<extra></extra>"
         for row, c in enumerate(CHANNELS, 1):
-            fig.add_trace(go.Scattergl(x=xs, y=s.values[c], mode="lines", name=f"{s.device_id}",
+            fig.add_trace(go.Scatter(x=xs, y=s.values[c], mode="lines", name=f"{s.device_id}",
                                        legendgroup=s.device_id, showlegend=row == 1, line={"color": colour,
                                                                                          "width": 1.2},
                                        hovertemplate=f"{s.device_id}: %{{y:,.1f}}<extra></extra>"),
                           row=row, col=1)
             if fx:
-                fig.add_trace(go.Scattergl(
+                fig.add_trace(go.Scatter(
                     x=fx, y=s.flagged_values[c], mode="markers", name=flagged_name,
                     legendgroup=f"{s.device_id}-flagged", showlegend=row == 1,
                     marker={"color": FLAGGED, "symbol": "x", "size": 7},
