@@ -123,7 +123,9 @@ def signed_in(dash_duo, app, username: str):  # noqa: ANN001, ANN201
     return driver, base
 
 
-@pytest.mark.parametrize("username", list(ROLES))
+# A factory manager's pages, and an admin's (every other page: the HQ and auditor menus are parts of
+# it; what differs for them, read-only notes, is checked per page in test_i18n_pages_h2).
+@pytest.mark.parametrize("username", ["kagwe", "admin"])
 def test_i18n_walk_every_page_in_swahili_has_no_english(dash_duo, swahili_site, username):
     english, swahili = _catalog_words()
     driver, base = signed_in(dash_duo, swahili_site, username)
