@@ -10,6 +10,7 @@ FIRMWARE_HOST_TESTS := firmware/test/host
 PYTEST_ARGS ?=
 PORT ?= 8050
 HOST ?= 127.0.0.1
+TEST_WORKERS ?= 2
 
 .PHONY: run demo-reset test test-dates install install-test lint firmware-test bench clean check-python
 
@@ -22,8 +23,11 @@ demo-reset: $(VENV)/.installed
 	$(BIN)/carbontrack demo-reset
 
 # pytest exit code 5 means "no tests collected": never a silent success.
+# The suite runs in TEST_WORKERS processes (pytest-xdist), whole test files per process (--dist
+# loadfile: a file's module fixtures and order stay together). Each test makes its own databases,
+# ports, topics and directories, so files do not see each other. TEST_WORKERS=0 runs it in one.
 test: $(VENV)/.installed-test firmware-test
-	@$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (exit 5); failing" >&2; fi; \
 	exit $$status
 
