@@ -226,10 +226,15 @@ def at_fixture_now():
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep only date-sensitive modules under CARBONTRACK_TEST_SUBSET=dates; browser tests skip without Chromium."""
-    if os.environ.get("CARBONTRACK_TEST_SUBSET") == "dates":
+    """Keep only date-sensitive modules under CARBONTRACK_TEST_SUBSET=dates (dates-server: without the
+    browser tests); browser tests skip without Chromium."""
+    subset = os.environ.get("CARBONTRACK_TEST_SUBSET")
+    if subset in ("dates", "dates-server"):
         keep = [i for i in items if i.path.name.startswith(DATE_SENSITIVE_MODULES)
                 and i.get_closest_marker("clock_independent") is None]
+        if subset == "dates-server":  # the same without the browser tests (Makefile: test-dates)
+            keep = [i for i in keep if "dash_duo" not in getattr(i, "fixturenames", ())
+                    and i.get_closest_marker("browser") is None]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
     if browser_available() or REQUIRE_SERVICES:  # in CI a missing browser makes these tests fail

@@ -42,7 +42,7 @@ def start(dash_duo, app) -> str:
     return dash_duo.server.url.rstrip("/")
 
 
-def idle(dash_duo, timeout: float = 15) -> None:
+def idle(dash_duo, timeout: float = 40) -> None:  # generous: CI runs the suite beside other tests
     WebDriverWait(dash_duo.driver, timeout).until(lambda d: not d.find_elements(By.CSS_SELECTOR, LOADING))
 
 

@@ -22,16 +22,13 @@ import pytest
 import sqlalchemy as sa
 from babel.messages.pofile import read_po
 from browser_walk import go
-from test_walk_pages import ROLES, role_pages, sign_in
+from test_walk_pages import ROLES, role_pages, sign_in, small_site_db
 from test_web_browser import free_port
-from web_helpers import PASSWORDS, build_small_db, web_config
+from web_helpers import PASSWORDS, web_config
 
-import core.accounts.auth as auth
 from app import create_app
 from callbacks.i18n import CATALOG_DIR
-from core.db import make_engine, make_session_factory
 from core.models import User
-from core.timeutil import utcnow
 
 pytestmark = pytest.mark.browser
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
@@ -91,11 +88,7 @@ def english_left(text: str, english: set[str], swahili: set[str]) -> dict[str, s
 
 @pytest.fixture
 def swahili_site(sqlite_url, tmp_path, monkeypatch):
-    monkeypatch.setattr(auth, "FAILURE_DELAY_S", 0.0)
-    auth.IP_THROTTLE.reset()
-    engine = make_engine(sqlite_url)
-    Session = make_session_factory(engine)  # noqa: N806
-    build_small_db(Session, now=utcnow())
+    engine, Session = small_site_db(sqlite_url, monkeypatch)  # noqa: N806
     with Session() as s:
         s.execute(sa.update(User).values(language="sw"))
         s.commit()

@@ -145,7 +145,8 @@ def test_generate_on_one_host_poll_and_download_on_the_other(hosts):
     b.cookie = a.cookie  # the same browser; the load balancer sends its next request to host B
     body = callback_body(GENERATE, [{"id": "reports-generate", "property": "n_clicks", "value": 1}],
                          [{"id": "reports-month", "property": "value", "value": PERIOD},
-                          {"id": "reports-scope", "property": "value", "value": "TST"}])
+                          {"id": "reports-scope", "property": "value", "value": "TST"},
+                          {"id": "reports-restate-reason", "property": "value", "value": None}])
     started = a.post("/_dash-update-component", json=body)
     assert started.status_code == 200, started.text
     handles = started.json()
