@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/demo.db"
-        cfg = Config(database_url=url, data_dir=tmp, secret_key="shots-" + "x" * 26, embedded=True)
+        cfg = Config(database_url=url, data_dir=Path(tmp), secret_key="shots-" + "x" * 26, embedded=True)
         print("loading demo data:", init_database(cfg, demo=True), flush=True)
         engine, Session = open_database(url)  # noqa: N806
         base, server = serve(create_app(cfg, Session))
