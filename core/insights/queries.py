@@ -496,14 +496,6 @@ def month_range(first: date | None, last: date | None, today: date) -> list[date
     return months[-MAX_RANGE_MONTHS:]
 
 
-def range_label(months: Sequence[date]) -> str:
-    """'Mar 2026 – Aug 2026', or 'Mar 2026' for one month."""
-    if not months:
-        return ""
-    a, b = months[0], months[-1]
-    return f"{a:%b %Y}" if a == b else f"{a:%b %Y} – {b:%b %Y}"
-
-
 # ---------------------------------------------------------------------------------------------
 # HQ overview
 
