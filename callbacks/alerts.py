@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from babel.dates import get_month_names
 from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.grid import data_grid, grid_controls
-from callbacks.i18n import N_, current_language, format_number, locale, tr_message
+from callbacks.i18n import N_, current_language, format_number, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
-from core.alerts.notify import reminders_sent, save_contact
+from core.alerts.notify import alert_words, reminders_sent, save_contact
 from core.alerts.state import AlertView, acknowledge, badge_count, list_alerts
 
 STATE_COLORS = {"firing": "danger", "acknowledged": "warning", "resolved": "success"}
@@ -47,9 +45,6 @@ REMINDER_COLUMNS = [
 
 STATE_WORDS = {"firing": N_("firing"), "acknowledged": N_("acknowledged"), "resolved": N_("resolved")}
 CHANNEL_WORDS = {"email": N_("email"), "sms": N_("sms")}  # how a reminder went, as stored
-_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-              "November", "December")
-_EN_MONTH = re.compile(r"\b(" + "|".join(_EN_MONTHS) + r")\b")
 
 
 def translated(columns: list[dict]) -> list[dict]:
@@ -65,9 +60,7 @@ def alert_text(text: str | None) -> str:
     """
     if not text or current_language() == "en":
         return text or ""
-    out = tr_message(text)
-    names = get_month_names("wide", locale=locale())
-    return _EN_MONTH.sub(lambda m: names[_EN_MONTHS.index(m.group(1)) + 1], out)
+    return alert_words(text, current_language())
 
 
 def alert_rows(views: list[AlertView], can_ack: bool, tz: Any) -> list[dict]:

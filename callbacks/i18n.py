@@ -17,67 +17,18 @@ in the language (Mei 2026, Februari).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 
 import flask
 from babel.dates import format_date
-from babel.messages.pofile import read_po
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
-ROOT = Path(__file__).resolve().parent.parent
-CATALOG_DIR = ROOT / "translations"
-DEFAULT_LANGUAGE = "en"
-LANGUAGES = {"en": "English", "sw": "Kiswahili"}  # code -> the language's own name
-LOCALES = {"en": "en", "sw": "sw_KE"}  # Babel locales (en, not en_KE: en_KE abbreviates September "Sept")
+from core.i18n import CATALOG_DIR, DEFAULT_LANGUAGE, LANGUAGES, LOCALES, catalog  # noqa: F401 - re-exported
+from core.i18n import tr_message as core_tr_message
+
 COOKIE = "ct_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-@lru_cache(maxsize=4)
-def catalog(language: str) -> dict[str, str]:
-    """Return {English msgid: translation} for `language` (empty for English or a missing catalog)."""
-    path = CATALOG_DIR / language / "LC_MESSAGES" / "messages.po"
-    if language == DEFAULT_LANGUAGE or not path.exists():
-        return {}
-    with path.open("rb") as fh:
-        cat = read_po(fh, locale=language)
-    out: dict[str, str] = {}
-    for message in cat:
-        if not message.id or message.fuzzy:
-            continue
-        if isinstance(message.id, tuple):  # a plural entry: singular and plural ids, one form each
-            forms = message.string if isinstance(message.string, tuple) else (message.string,)
-            for msgid, text in zip(message.id, forms, strict=False):
-                if text:
-                    out[msgid] = text
-        elif message.string:
-            out[message.id] = message.string
-    return out
-
-
-@lru_cache(maxsize=4)
-def _patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
-    """Regexes for the catalog's messages with `{placeholders}`, to translate filled-in English text."""
-    out = []
-    for msgid, text in catalog(language).items():
-        if not _PLACEHOLDER.search(msgid):
-            continue
-        parts = _PLACEHOLDER.split(msgid)  # literal, name, literal, name, ...
-        names = parts[1::2]
-        if len(set(names)) != len(names):  # a placeholder used twice: exact matches only
-            continue
-        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
-        literal = sum(len(p) for p in parts[0::2])
-        out.append((literal, re.compile(f"^{regex}$", re.DOTALL), text))
-    # The most specific pattern first: the most literal text (placeholder names do not count), so
-    # "{n} of {total}" never takes "{n} out of control" apart.
-    out.sort(key=lambda item: -item[0])
-    return [(pattern, text) for _literal, pattern, text in out]
 
 
 def current_language() -> str:
@@ -124,23 +75,7 @@ def ngettext(singular: str, plural: str, n: int, /, **values: object) -> str:
 
 def tr_message(text: str | None, language: str | None = None) -> str:
     """Translate a message made in `core` by its English text (exact, or a catalog pattern); else unchanged."""
-    if not text:
-        return text or ""
-    language = language or current_language()
-    if language == DEFAULT_LANGUAGE:
-        return text
-    found = catalog(language).get(text)
-    if found is not None:
-        return found
-    for pattern, translation in _patterns(language):
-        match = pattern.match(text)
-        if match:
-            values = {k: tr_message(v, language) for k, v in match.groupdict().items()}
-            try:
-                return translation.format(**values)
-            except (KeyError, IndexError, ValueError):
-                return text
-    return text
+    return core_tr_message(text, language or current_language())
 
 
 def locale() -> str:

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from core.models import (
     Device,
     DeviceCommand,
     DeviceHourly,
+    Factory,
     FactoryAlertSetting,
     MonthlySubmission,
     Reading,
@@ -487,3 +489,42 @@ def test_node_offline_waits_for_the_timeout_after_the_sweep_and_not_after_a_last
         assert offline_ids(will_at + OFFLINE_ALERT_AFTER) == [willed.device_id]  # 12 min after the last message
         assert offline_ids(last + timeout + OFFLINE_ALERT_AFTER - timedelta(seconds=1)) == []  # nothing new
         assert offline_ids(last + timeout + OFFLINE_ALERT_AFTER) == [swept.device_id]  # 15 min: the swept one
+
+
+@pytest.mark.mqtt
+def test_emails_and_sms_are_in_the_language_each_recipient_chose(Session, db_url, smtp):  # noqa: N803
+    """Two managers of one factory: the one who chose Swahili in the portal reads the reminder in
+    Swahili (the catalog's sentence, CLDR's month names), the other in English, by email and SMS."""
+    inbox, smtp_url = smtp
+    nodes = seed_fleet(Session, n_factories=1, prefix="L")
+    submitted(Session, [nodes[0].factory_id])
+    add_user(Session, "english", "factory_manager", nodes[0].factory_code, "en@f.example", "+254700000011")
+    sw = add_user(Session, "swahili", "factory_manager", nodes[0].factory_code, "sw@f.example", "+254700000012")
+    with Session() as s:
+        s.get(User, sw.id).language = "sw"
+        s.commit()
+        label = f"{s.get(Factory, nodes[0].factory_id).name} ({nodes[0].factory_code})"
+    cfg = cfg_for(db_url, smtp_url)
+    sms = notify.LoggingSmsSender()
+    run_alert_job(Session, cfg, senders_from_config(cfg, sms), datetime(2026, 11, 8, 7, 0, tzinfo=UTC))  # 10:00 EAT
+
+    def due(messages: list[email.message.Message]) -> tuple[str, str]:
+        """(subject unfolded, body) of the reminder about the factory's October."""
+        found = [(str(make_header(decode_header(m["Subject"]))).replace("\n", "").replace("\r", ""),
+                  m.get_payload(decode=True).decode(m.get_content_charset() or "utf-8")) for m in messages]
+        (hit,) = [(subject, body) for subject, body in found if label in subject and "2026" in subject]
+        return hit
+
+    (en_subject, en_body), (sw_subject, body) = due(inbox.to("en@f.example")), due(inbox.to("sw@f.example"))
+    assert en_subject == f"[Carbon Track] October 2026 energy data for {label} is due by 10 November"
+    assert "Acknowledge it or see all alerts at https://carbontrack.example/alerts." in en_body
+    # translations/sw messages.po: "Data ya nishati ya {month} ya {factory} inatakiwa kufikia {day}";
+    # CLDR sw: Oktoba, Novemba.
+    assert sw_subject == f"[Carbon Track] Data ya nishati ya Oktoba 2026 ya {label} inatakiwa kufikia 10 Novemba"
+    assert "Iingize na uiwasilishe kwenye ukurasa wa Kuingiza nishati." in body
+    assert "Ikubali au uone tahadhari zote kwenye https://carbontrack.example/alerts." in body
+    assert "Unapokea ujumbe huu kwa sababu unawajibika kwa kiwanda hiki au mtandao" in body
+    assert "Acknowledge" not in body and "energy data" not in body
+    texts = {phone: text for phone, text in sms.sent if label in text and "2026" in text}
+    assert texts["+254700000011"] == f"October 2026 energy data for {label} is due by 10 November"
+    assert texts["+254700000012"] == f"Data ya nishati ya Oktoba 2026 ya {label} inatakiwa kufikia 10 Novemba"

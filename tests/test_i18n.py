@@ -220,15 +220,17 @@ def test_browser_switches_to_swahili_and_back(dash_duo, tmp_path, sqlite_url, mo
     engine.dispose()
 
 
-# Where the portal shows messages made in core (validation of every form, the entry workflow, access).
-CORE_MESSAGE_FILES = ("core/validation.py", "core/inventory/entry.py")
+# Where the portal shows messages made in core (validation of every form, the entry workflow, access),
+# and the alerts' titles and details, which the Alerts page, the emails and the SMS show.
+CORE_MESSAGE_FILES = ("core/validation.py", "core/inventory/entry.py", "core/alerts/rules.py")
 
 
 def core_messages(path: Path) -> list[tuple[int, str]]:
     """Every message a core module raises or records for a person, as a sample with each value set to 7.
 
     Messages are the text of `FieldError`, `EntryError` and `AccessDenied`, of `refuse(field, text)`,
-    and of what is appended to `warnings`/`errors`; f-strings are filled with "7" for each value.
+    of what is appended to `warnings`/`errors`, and an alert `Condition`'s title and detail; f-strings
+    are filled with "7" for each value.
     """
     import ast
 
@@ -252,6 +254,8 @@ def core_messages(path: Path) -> list[tuple[int, str]]:
             args = [node.args[0]]
         elif name == "FieldError" and node.args:
             args = [node.args[-1]]
+        elif name == "Condition":  # core.alerts.rules: (rule, key, title, detail, ...)
+            args = node.args[2:4]
         elif name == "append" and isinstance(fn, ast.Attribute) and (
                 getattr(fn.value, "attr", None) in ("warnings", "errors") or getattr(fn.value, "id", None) == "out"):
             args = node.args[:1]

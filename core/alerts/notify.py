@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from core.access import allowed_factory_ids
 from core.alerts.rules import AUDIENCE_ADMIN, AUDIENCE_FACTORY, AUDIENCE_HQ, REMINDER_RULES
+from core.i18n import gettext_in, language_or_default, month_names_in, tr_message
 from core.models import (
     ALERT_ACKNOWLEDGED,
     ALERT_FIRING,
@@ -176,14 +177,30 @@ def in_quiet_hours(contact: UserContact | None, now: datetime, tz: tzinfo) -> bo
     return start <= h < end if start < end else (h >= start or h < end)
 
 
-def _message(alert: Alert, public_url: str) -> tuple[str, str]:
-    subject = f"[Carbon Track] {alert.title}"
-    link = f"{public_url.rstrip('/')}/alerts" if public_url else "the Alerts page"
-    body = (f"{alert.title}\n\n{alert.detail or ''}\n\nFirst seen {alert.fired_at:%Y-%m-%d %H:%M} UTC. "
-            f"Acknowledge it or see all alerts at {link}.\n\n"
-            "You receive this because you are responsible for this factory or network; opt out of a channel on "
-            "the Alerts page.\n")
-    return subject, body
+# The message around an alert's own title and detail, as catalog entries: the recipient reads it in
+# the language they chose in the portal (`User.language`; English when they never chose).
+SUBJECT = "[Carbon Track] {title}"
+FIRST_SEEN = "First seen {when} UTC. Acknowledge it or see all alerts at {link}."
+NO_LINK = "the Alerts page"
+WHY = ("You receive this because you are responsible for this factory or network; opt out of a channel on "
+       "the Alerts page.")
+
+
+def alert_words(text: str | None, language: str) -> str:
+    """An alert's stored English title or detail (core.alerts.rules) in `language`, month names too."""
+    return month_names_in(tr_message(text, language), language)
+
+
+def message(alert: Alert, public_url: str, language: str | None = None) -> tuple[str, str, str]:
+    """(email subject, email body, SMS text) about `alert` in `language` (English if None or unknown)."""
+    lang = language_or_default(language)
+    title, detail = alert_words(alert.title, lang), alert_words(alert.detail, lang)
+    link = f"{public_url.rstrip('/')}/alerts" if public_url else gettext_in(lang, NO_LINK)
+    subject = gettext_in(lang, SUBJECT, title=title)
+    body = (f"{title}\n\n{detail}\n\n"
+            + gettext_in(lang, FIRST_SEEN, when=f"{alert.fired_at:%Y-%m-%d %H:%M}", link=link) + "\n\n"
+            + gettext_in(lang, WHY) + "\n")
+    return subject, body, title[:300]
 
 
 def deliver(session: Session, senders: Senders, now: datetime | None = None, tz: tzinfo | None = None) -> int:
@@ -210,7 +227,8 @@ def deliver(session: Session, senders: Senders, now: datetime | None = None, tz:
         session.commit()
         if not claimed:
             continue  # another scheduler took it
-        subject, body = _message(alert, senders.public_url)
+        user = session.get(User, n.user_id)
+        subject, body, sms_text = message(alert, senders.public_url, user.language if user else None)
         try:
             if n.channel == EMAIL:
                 if senders.mailer is None:
@@ -219,7 +237,7 @@ def deliver(session: Session, senders: Senders, now: datetime | None = None, tz:
             else:
                 if senders.sms is None:
                     raise RuntimeError("no SMS sender configured")
-                senders.sms.send(n.address, subject.removeprefix("[Carbon Track] ")[:300])
+                senders.sms.send(n.address, sms_text)
             status, detail = "sent", None
             sent += 1
         except Exception as exc:  # recorded on the row; the alert stays visible in the app
