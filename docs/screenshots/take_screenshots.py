@@ -43,6 +43,8 @@ def set_language(driver, base: str, language: str) -> None:  # noqa: ANN001
     """Use the navbar's language switch (kept on the user), if the page is not in that language yet."""
     from selenium.webdriver.common.by import By
 
+    # At a phone width the navbar is folded away and the switch cannot be clicked.
+    driver.set_window_size(1440, 1000)
     driver.get(base + "/account/api-tokens")
     if driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == language:
         return
