@@ -1,4 +1,4 @@
-"""Admin callbacks: tables for admins and auditors; every write goes through core.registry.admin (admins only).
+"""Admin callbacks: data grids for admins and auditors; every write goes through core.registry.admin (admins only).
 
 Node registration and lifecycle (move, replace, retire) are in callbacks/admin_nodes.py.
 """
@@ -14,7 +14,7 @@ from dash import Input, Output, State, ctx
 
 from callbacks.common import ROLE_LABELS, app_tz, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.html_table import html_table
+from callbacks.grid import data_grid, grid_controls, status_cell
 from callbacks.i18n import N_, current_language, ngettext, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
@@ -44,10 +44,72 @@ ACTIONS = {
 }
 
 
-def _table(head: tuple[str, ...], rows: list[list], table_id: str, label: str) -> Any:
-    # One component per table (callbacks/html_table.py): the four tables' cells as Dash components
-    # (67 factories, 77 stacks, ...) took the Admin page 6 s to draw.
-    return html_table([_(h) for h in head], rows, table_id, label=_(label))
+USER_GRID, FACTORY_GRID, STACK_GRID, FACTOR_GRID = ("admin-user-grid", "admin-factory-grid", "admin-stack-grid",
+                                                   "admin-factor-grid")
+GRID_IDS = (USER_GRID, FACTORY_GRID, STACK_GRID, FACTOR_GRID)
+_NUMBER = {"filter": "agNumberColumnFilter", "type": "numericColumn"}
+USER_COLUMNS = [
+    {"field": "username", "headerName": N_("Username"), "minWidth": 100, "maxWidth": 160},
+    {"field": "name", "headerName": N_("Name"), "minWidth": 150, "priority": 2},
+    {"field": "role", "headerName": N_("Role"), "minWidth": 110},
+    {"field": "factory", "headerName": N_("Factory"), "maxWidth": 130, "priority": 2},
+    {"field": "active", "headerName": N_("Active"), "cellRenderer": "CtStatus", "minWidth": 80, "maxWidth": 110},
+    {"field": "last_login", "headerName": N_("Last sign-in (EAT)"), "minWidth": 160, "priority": 3},
+    {"field": "locked_until", "headerName": N_("Locked until"), "minWidth": 160, "priority": 3},
+]
+FACTORY_COLUMNS = [
+    {"field": "code", "headerName": N_("Code"), "minWidth": 80, "maxWidth": 100},
+    {"field": "name", "headerName": N_("Name"), "minWidth": 120},
+    {"field": "region", "headerName": N_("Region"), "priority": 3},
+    {"field": "county", "headerName": N_("County"), "priority": 3},
+    {"field": "target", "headerName": N_("Target (kg CO2e/kg)"), "minWidth": 100, **_NUMBER},
+    {"field": "density", "headerName": N_("Firewood density (kg/m³)"), "minWidth": 130, "priority": 2, **_NUMBER},
+]
+STACK_COLUMNS = [
+    {"field": "factory", "headerName": N_("Factory"), "minWidth": 80, "maxWidth": 100},
+    {"field": "stack", "headerName": N_("Stack"), "minWidth": 120},
+    {"field": "diameter", "headerName": N_("Diameter (m)"), "priority": 2, **_NUMBER},
+    {"field": "moisture", "headerName": N_("Flue moisture"), "priority": 3, **_NUMBER},
+    {"field": "profile", "headerName": N_("Profile factor"), "priority": 3, **_NUMBER},
+    {"field": "basis", "headerName": N_("Basis"), "maxWidth": 110, "priority": 3},
+    {"field": "nodes", "headerName": N_("Nodes"), "minWidth": 110, "wrapText": True, "autoHeight": True},
+]
+FACTOR_COLUMNS = [
+    {"field": "code", "headerName": N_("Code"), "minWidth": 100, "maxWidth": 170},
+    {"field": "version", "headerName": N_("Version"), "maxWidth": 110, **_NUMBER},
+    {"field": "label", "headerName": N_("Label"), "minWidth": 160, "priority": 2},
+    {"field": "ncv", "headerName": N_("NCV (MJ/kg)"), "priority": 2, **_NUMBER},
+    {"field": "co2", "headerName": N_("CO2 (kg/TJ)"), "priority": 2, **_NUMBER},
+    {"field": "ch4", "headerName": N_("CH4 (kg/TJ)"), "priority": 3, **_NUMBER},
+    {"field": "n2o", "headerName": N_("N2O (kg/TJ)"), "priority": 3, **_NUMBER},
+    {"field": "biomass", "headerName": N_("Biomass share"), "priority": 3, **_NUMBER},
+    {"field": "grid", "headerName": N_("Grid (kg CO2/kWh)"), "priority": 3, **_NUMBER},
+    {"field": "source", "headerName": N_("Source"), "minWidth": 150, "priority": 3},
+    {"field": "year", "headerName": N_("Year"), "maxWidth": 100, "priority": 3, **_NUMBER},
+    {"field": "added", "headerName": N_("Added (EAT)"), "minWidth": 160, "priority": 3},
+    {"field": "by", "headerName": N_("By"), "priority": 3},
+]
+
+
+def _grid(grid_id: str, columns: list[dict], rows: list[dict], export_name: str, search_label: str) -> Any:
+    """One of the page's four data grids, headers in the page's language (the lists are built at import)."""
+    return data_grid(grid_id, [{**c, "headerName": _(c["headerName"])} for c in columns], rows,
+                     export_name=export_name, search_label=_(search_label))
+
+
+def _n(value: float | None) -> float | None:
+    """A stored number for a grid cell: a number (it sorts and filters), to 12 significant digits (as stored,
+    without the float noise of arithmetic such as 0.30000000000000004)."""
+    return None if value is None else float(f"{value:.12g}")
+
+
+def user_rows(users: list[User], code_by_id: dict[int, str], tz: Any) -> list[dict]:
+    """The users as grid rows; Active is a status cell ("yes" in green, "no" in grey, in the page's language)."""
+    return [status_cell({"username": u.username, "name": u.full_name or "", "role": _role_cell(u.role),
+                         "factory": code_by_id.get(u.factory_id, ""), "last_login": fmt_eat(u.last_login_at, tz),
+                         "locked_until": fmt_eat(u.locked_until, tz) if u.locked_until else ""},
+                        "active", "active" if u.active else "no", _("yes") if u.active else _("no"))
+            for u in users]
 
 
 def _role(role: str) -> str:
@@ -82,31 +144,22 @@ def admin_tables(user, session_factory, tz: Any = DEFAULT_TZ) -> dict | None:  #
     fopts = [{"label": f"{f.name} ({f.code})", "value": f.id} for f in factories]
     sopts = [{"label": f"{code} · {st.name} (#{st.id})", "value": st.id} for st, code in stacks]
     return {
-        "users": _table((N_("Username"), N_("Name"), N_("Role"), N_("Factory"), N_("Active"), N_("Last sign-in (EAT)"),
-                         N_("Locked until")),
-                        [[u.username, u.full_name or "", _role_cell(u.role), code_by_id.get(u.factory_id, ""),
-                          _("yes") if u.active else _("no"), fmt_eat(u.last_login_at, tz),
-                          fmt_eat(u.locked_until, tz) if u.locked_until else ""] for u in users], "admin-user-grid", N_("Users")),
-        "factories": _table((N_("Code"), N_("Name"), N_("Region"), N_("County"), N_("Target (kg CO2e/kg)"),
-                             N_("Firewood density (kg/m³)")),
-                            [[f.code, f.name, f.region, f.county, fmt_num(f.target_kg_co2e_per_kg, "", 2),
-                              fmt_num(f.firewood_density_kg_m3)] for f in factories], "admin-factory-grid",
-                            N_("Factories")),
-        "stacks": _table((N_("Factory"), N_("Stack"), N_("Diameter (m)"), N_("Flue moisture"), N_("Profile factor"),
-                          N_("Basis"), N_("Nodes")),
-                         [[code, f"{st.name} (#{st.id})", fmt_num(st.diameter_m, "m", 2),
-                           fmt_num(st.moisture_fraction, "", 2), fmt_num(st.velocity_profile_factor, "", 2),
-                           _("dry") if st.dry_basis else _("wet"),
-                           ", ".join(_device_label(d) for d in devices if d.stack_id == st.id)]
-                          for st, code in stacks], "admin-stack-grid", N_("Stacks")),
-        "factors": _table((N_("Code"), N_("Version"), N_("Label"), N_("NCV (MJ/kg)"), N_("CO2 (kg/TJ)"),
-                           N_("CH4 (kg/TJ)"), N_("N2O (kg/TJ)"), N_("Biomass share"), N_("Grid (kg CO2/kWh)"),
-                           N_("Source"), N_("Year"), N_("Added (EAT)"), N_("By")),
-                          [[f.code, f.version, f.label, fmt_num(f.ncv_mj_per_kg, "", 2), fmt_num(f.co2_kg_per_tj),
-                            fmt_num(f.ch4_kg_per_tj, "", 1), fmt_num(f.n2o_kg_per_tj, "", 2),
-                            fmt_num(f.biomass_fraction, "", 2), fmt_num(f.kg_co2_per_kwh, "", 4), f.source, f.year,
-                            fmt_eat(f.created_at, tz), f.created_by or ""] for f in factors], "admin-factor-grid",
-                          N_("Emission factors")),
+        "users": _grid(USER_GRID, USER_COLUMNS, user_rows(users, code_by_id, tz), "users", N_("Search users")),
+        "factories": _grid(FACTORY_GRID, FACTORY_COLUMNS, [
+            {"code": f.code, "name": f.name, "region": f.region, "county": f.county,
+             "target": _n(f.target_kg_co2e_per_kg), "density": _n(f.firewood_density_kg_m3)} for f in factories],
+            "factories", N_("Search factories")),
+        "stacks": _grid(STACK_GRID, STACK_COLUMNS, [
+            {"factory": code, "stack": f"{st.name} (#{st.id})", "diameter": _n(st.diameter_m),
+             "moisture": _n(st.moisture_fraction), "profile": _n(st.velocity_profile_factor),
+             "basis": _("dry") if st.dry_basis else _("wet"),
+             "nodes": ", ".join(_device_label(d) for d in devices if d.stack_id == st.id)} for st, code in stacks],
+            "stacks", N_("Search stacks")),
+        "factors": _grid(FACTOR_GRID, FACTOR_COLUMNS, [
+            {"code": f.code, "version": f.version, "label": f.label, "ncv": _n(f.ncv_mj_per_kg), "co2": _n(f.co2_kg_per_tj),
+             "ch4": _n(f.ch4_kg_per_tj), "n2o": _n(f.n2o_kg_per_tj), "biomass": _n(f.biomass_fraction),
+             "grid": _n(f.kg_co2_per_kwh), "source": f.source, "year": f.year, "added": fmt_eat(f.created_at, tz),
+             "by": f.created_by or ""} for f in factors], "emission-factors", N_("Search emission factors")),
         "factory_options": fopts,
         "user_options": [{"label": f"{u.username} ({u.role})", "value": u.id} for u in users],  # role as stored
         "stack_options": sopts,
@@ -214,6 +267,8 @@ def _g(value: float) -> str:
 
 def register(app: dash.Dash) -> None:
     """Attach the admin page's callbacks to `app`."""
+    for grid_id in GRID_IDS:
+        grid_controls(app, grid_id)
 
     @app.callback(
         Output("admin-user-table", "children"), Output("admin-factory-table", "children"),

@@ -18,6 +18,7 @@ from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_config, app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.grid import data_grid, grid_controls
 from callbacks.i18n import N_, format_number, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, is_admin
@@ -36,8 +37,27 @@ CAMPAIGN_WORDS = {"running": N_("running"), "paused": N_("paused"), "aborted": N
 ACTION_WORDS = {"pause": N_("Pause"), "resume": N_("Resume"), "abort": N_("Abort")}
 TARGET_WORDS = {"device": N_("device"), "factory": N_("factory"), "region": N_("region"), "all": N_("all")}
 _TARGET = re.compile(r"^(?P<kind>\w+)(?P<value>.*?)(?:, canary (?P<pct>\S+) %)?$")
-STATE_COLORS = {"pending": "secondary", "offered": "info", "downloading": "info", "trial_boot": "primary",
-                "confirmed": "success", "rolled_back": "warning", "failed": "danger", "aborted": "dark"}
+# A node's update state as the tone word of its CtStatus cell (a key of COLOURS in assets/ct_grid.js):
+# grey waiting, blue on its way, dark blue trial boot, green confirmed, amber rolled back, red failed,
+# grey aborted. The colour only repeats the state's words.
+STATE_TONES = {"pending": "pending", "offered": "running", "downloading": "running", "trial_boot": "submitted",
+               "confirmed": "ok", "rolled_back": "draft", "failed": "failed", "aborted": "withdrawn"}
+NODES_GRID, INVENTORY_GRID = "ota-campaign-nodes-grid", "ota-inventory-grid"
+NODE_COLUMNS = [
+    {"field": "node", "headerName": N_("Node"), "minWidth": 90, "maxWidth": 140},
+    {"field": "campaign", "headerName": N_("Campaign"), "filter": "agNumberColumnFilter", "type": "numericColumn",
+     "minWidth": 80, "maxWidth": 110},
+    {"field": "firmware", "headerName": N_("Firmware"), "maxWidth": 130, "priority": 2},
+    {"field": "state", "headerName": N_("State"), "cellRenderer": "CtStatus", "minWidth": 100},
+    {"field": "detail", "headerName": N_("Detail"), "minWidth": 150, "priority": 3},
+    {"field": "since", "headerName": N_("Since (EAT)"), "minWidth": 150, "priority": 2},
+]
+INVENTORY_COLUMNS = [
+    {"field": "node", "headerName": N_("Node"), "minWidth": 90, "maxWidth": 140},
+    {"field": "factory", "headerName": N_("Factory"), "maxWidth": 130, "priority": 2},
+    {"field": "firmware", "headerName": N_("Firmware"), "minWidth": 100},
+    {"field": "since", "headerName": N_("Since (EAT)"), "minWidth": 150, "priority": 2},
+]
 
 
 def _serve_image(session_factory, data_dir: Path) -> Any:  # noqa: ANN001
@@ -79,7 +99,10 @@ def target_text(target: str) -> str:
 
 
 def render_campaigns(views: list[ota.CampaignView], admin: bool, tz: Any) -> Any:
-    """One card per campaign: counts per state, per-node table, and pause/resume/abort for admins."""
+    """One card per campaign: what, where, its status, counts per state, and pause/resume/abort for admins.
+
+    Each node's state is a row of the campaign-node grid below the cards (`campaign_node_rows`).
+    """
     if not views:
         return empty_state(_("No update campaigns yet."), "ota-no-campaigns")
     cards = []
@@ -92,19 +115,61 @@ def render_campaigns(views: list[ota.CampaignView], admin: bool, tz: Any) -> Any
                                               color="danger" if action == "abort" else "secondary",
                                               id={"type": "ota-action", "index": f"{v.id}:{action}"}))
         counts = " · ".join(f"{state_text(state)}: {format_number(n)}" for state, n in v.counts.items())
-        rows = [html.Tr([html.Td(d), html.Td(dbc.Badge(state_text(state), color=STATE_COLORS.get(state))),
-                         html.Td(detail or "—", className="small"), html.Td(fmt_eat(at, tz))])
-                for d, state, detail, at in v.targets]
         cards.append(dbc.Card(dbc.CardBody([
             html.Div([html.Strong(_("#{id} firmware {version}", id=v.id, version=v.version)),
                       " → " + _("{target} · {status} · by {user} {when}", target=target_text(v.target),
                                 status=_(CAMPAIGN_WORDS.get(v.status, v.status)), user=v.created_by or "—",
                                 when=fmt_eat(v.created_at, tz))]),
-            html.Div(counts, className="small text-muted", id=f"ota-counts-{v.id}"), html.Div(buttons, className="my-1"),
-            dbc.Table([html.Thead(html.Tr([html.Th(_(h)) for h in (N_("Node"), N_("State"), N_("Detail"),
-                                                                    N_("Since (EAT)"))])),
-                       html.Tbody(rows)], size="sm", className="mb-0")]), className="mb-2"))
+            html.Div(counts, className="small text-muted", id=f"ota-counts-{v.id}"),
+            html.Div(buttons, className="mt-1")]), className="mb-2"))
     return html.Div(cards, id="ota-campaign-list")
+
+
+def campaign_node_rows(views: list[ota.CampaignView], tz: Any) -> list[dict]:
+    """Every campaign's nodes as grid rows (campaign id a number, so it sorts), newest campaign first as listed."""
+    rows = []
+    for v in views:
+        for device, state, detail, at in v.targets:
+            rows.append({"key": f"{v.id}:{device}", "node": device, "campaign": v.id, "firmware": v.version,
+                         "state": state_text(state), "state__tone": STATE_TONES.get(state, "pending"),
+                         "detail": detail or "—", "since": fmt_eat(at, tz)})
+    return rows
+
+
+def inventory_rows(inventory: list[ota.FirmwareRow], tz: Any) -> list[dict]:
+    """The firmware each node runs, as grid rows."""
+    return [{"key": r.device_id, "node": r.device_id, "factory": r.factory_code, "firmware": r.version or "—",
+             "since": fmt_eat(r.since_at, tz) if r.since_at else "—"} for r in inventory]
+
+
+def grid_style(n: int) -> dict:
+    """A grid's size for `n` rows, as callbacks.grid.data_grid sizes it (the rows change while the page is open)."""
+    return {"height": "70vh" if n > 15 else f"{max(3, n) * 42 + 110}px", "width": "100%"}
+
+
+def _page_grid(grid_id: str, columns: list[dict], export_name: str, search_label: str) -> html.Div:
+    """An empty data grid for the page's layout; the refresh callback fills its rows.
+
+    The grid stays on the page while its rows refresh every few seconds: a row keeps its identity
+    (`getRowId` on the row's key), so the reader's sort, filters, search and page survive a refresh.
+    """
+    grid = data_grid(grid_id, [{**c, "headerName": _(c["headerName"])} for c in columns], [],
+                     export_name=export_name, search_label=search_label)
+    grid.children[-1].getRowId = "params.data.key"
+    return grid
+
+
+def campaign_nodes_section() -> html.Div:
+    """The campaign-node grid under its heading (hidden until there is a campaign to show)."""
+    return html.Div([html.H3(_("Nodes in the campaigns"), className="h6 mt-2"),
+                     _page_grid(NODES_GRID, NODE_COLUMNS, "update-campaign-nodes", _("Search campaign nodes"))], id="ota-campaign-nodes", hidden=True)
+
+
+def inventory_section() -> html.Div:
+    """The fleet's firmware inventory grid under its heading."""
+    return html.Div([html.H3(_("Firmware inventory"), className="h6 mt-3"),
+                     _page_grid(INVENTORY_GRID, INVENTORY_COLUMNS, "firmware-inventory",
+                                _("Search the inventory"))], id="ota-inventory", hidden=True)
 
 
 def register(app: dash.Dash) -> None:
@@ -115,7 +180,12 @@ def register(app: dash.Dash) -> None:
     server.before_request_funcs.setdefault(None, []).insert(0, _serve_image(
         server.config["CT_SESSION_FACTORY"], server.config["CT_CONFIG"].data_dir))
 
-    @app.callback(Output("ota-campaigns", "children"), Output("ota-inventory", "children"),
+    grid_controls(app, NODES_GRID)
+    grid_controls(app, INVENTORY_GRID)
+
+    @app.callback(Output("ota-campaigns", "children"), Output(NODES_GRID, "rowData"), Output(NODES_GRID, "style"),
+                  Output("ota-campaign-nodes", "hidden"), Output(INVENTORY_GRID, "rowData"),
+                  Output(INVENTORY_GRID, "style"), Output("ota-inventory", "hidden"),
                   Input("ota-interval", "n_intervals"), Input("ota-action-feedback", "children"))
     def _render(_n, _fb):  # noqa: ANN001, ANN202
         user, tz = web_user(), app_tz()
@@ -124,13 +194,11 @@ def register(app: dash.Dash) -> None:
                 views = ota.campaigns(s, user)
                 inventory = ota.firmware_inventory(s, user)
         except AccessDenied:
-            return dbc.Alert(_("Your role does not have access to firmware updates."), color="warning"), None
-        rows = [html.Tr([html.Td(r.device_id), html.Td(r.factory_code), html.Td(r.version or "—"),
-                         html.Td(fmt_eat(r.since_at, tz) if r.since_at else "—")]) for r in inventory]
-        table = dbc.Table([html.Thead(html.Tr([html.Th(_(h)) for h in (N_("Node"), N_("Factory"), N_("Firmware"),
-                                                                        N_("Since (EAT)"))])),
-                           html.Tbody(rows)], size="sm", striped=True, id="ota-inventory-table")
-        return render_campaigns(views, is_admin(user), tz), table
+            return (dbc.Alert(_("Your role does not have access to firmware updates."), color="warning"), [],
+                    grid_style(0), True, [], grid_style(0), True)
+        nodes, fleet = campaign_node_rows(views, tz), inventory_rows(inventory, tz)
+        return (render_campaigns(views, is_admin(user), tz), nodes, grid_style(len(nodes)), not views,
+                fleet, grid_style(len(fleet)), False)
 
     @app.callback(Output("ota-image", "options"), Input("ota-interval", "n_intervals"),
                   Input("ota-upload-feedback", "children"))

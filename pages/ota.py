@@ -9,6 +9,7 @@ from dash import dcc, html
 from callbacks.common import not_permitted, page_header, web_user
 from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
+from callbacks.ota import campaign_nodes_section, inventory_section
 from core.access import is_admin
 
 dash.register_page(__name__, path="/hq/firmware", title=page_title(N_("Firmware")), name="Firmware")
@@ -46,7 +47,8 @@ def layout(**kwargs) -> html.Div:
             ], className="g-2"),
             html.Div(id="ota-start-feedback", className="mt-2"),
         ]), className="mb-3 shadow-sm"))
+    # The two grids are part of the layout: the refresh (every 3 s) replaces their rows, not the grids,
+    # so a reader's sort and search stay put.
     children += [html.H3(_("Campaigns"), className="h6"), html.Div(id="ota-campaigns"),
-                 html.Div(id="ota-action-feedback"),
-                 html.H3(_("Firmware inventory"), className="h6 mt-3"), html.Div(id="ota-inventory")]
+                 html.Div(id="ota-action-feedback"), campaign_nodes_section(), inventory_section()]
     return dbc.Container(children, fluid=True)

@@ -161,9 +161,12 @@ def test_admin_page_tables_and_messages_in_swahili(web):
     tables = text_of(post_callback(admin, app, "admin-user-table", [
         {"id": "admin-changed", "property": "data", "value": 0}]))
     both_ways(tables, ["Jina la mtumiaji", "Kuingia kwa mwisho (EAT)", "ndiyo", "Kaunti", "Msongamano wa kuni (kg/m³)",
-                       "Unyevu wa moshi", "Sehemu ya biomasi", "Iliongezwa (EAT)", "<td>meneja wa kiwanda</td>"],
-              ["<th>Username</th>", "Last sign-in", "<td>yes</td>", "<th>County</th>", "Flue moisture",
-               "Biomass share", "Added (EAT)", "<td>factory_manager</td>"])
+                       "Unyevu wa moshi", "Sehemu ya biomasi", "Iliongezwa (EAT)", '"role": "meneja wa kiwanda"',
+                       "Tafuta watumiaji", "Tafuta mabomba ya moshi", "Tafuta vipengele vya uzalishaji wa hewa chafu",
+                       '"basis": "mbichi"'],
+              ['"headerName": "Username"', "Last sign-in", '"active": "yes"', '"headerName": "County"', "Flue moisture",
+               "Biomass share", "Added (EAT)", '"role": "factory_manager"', "Search users", "Search stacks",
+               "Export CSV", '"basis": "wet"'])
     # A refusal from core (no username), and a node form error placed at its field.
     keys = [k for k in app.callback_map if "admin-user-result." in k]
     cb = app.callback_map[keys[0]]
@@ -245,15 +248,21 @@ def test_submissions_grid_in_swahili(web):
 def test_firmware_page_in_swahili(web):
     app, _, _ = web
     admin = client_as(app, "admin")
+    # The campaign-node and inventory grids are in the layout (their headers and search boxes); the
+    # refresh callback fills their rows.
     both_ways(page(admin, app, "/hq/firmware"),
-              ["toleo, mf. 1.2.0", "namba ya kitambuzi, msimbo wa kiwanda au kanda", "% ya majaribio (si lazima)"],
-              ["version, e.g.", "node id, factory code or region", "canary % (optional)"])
+              ["toleo, mf. 1.2.0", "namba ya kitambuzi, msimbo wa kiwanda au kanda", "% ya majaribio (si lazima)",
+               '"headerName": "Kitambuzi"', '"headerName": "Kampeni"', '"headerName": "Tangu (EAT)"',
+               "Vitambuzi katika kampeni", "Tafuta vitambuzi vya kampeni", "Tafuta katika orodha", "Safu kwa ukurasa"],
+              ["version, e.g.", "node id, factory code or region", "canary % (optional)", '"Node"', '"Campaign"',
+               "Since (EAT)", "Nodes in the campaigns", "Search campaign nodes", "Search the inventory", "Export CSV"])
     body = text_of(post_callback(admin, app, "ota-campaigns", [
         {"id": "ota-interval", "property": "n_intervals", "value": 0},
         {"id": "ota-action-feedback", "property": "children", "value": None}]))
-    both_ways(body, ["#1 programu dhibiti 3.1.0", "kiwanda KGW", "inaendelea", "Simamisha", "Sitisha", "inasubiri",
-                     "Kitambuzi", "Tangu (EAT)"],
-              ["firmware 3.1.0", "factory KGW", "running", '"Pause"', '"Abort"', "pending", '"Node"', "Since (EAT)"])
+    both_ways(body, ["#1 programu dhibiti 3.1.0", "kiwanda KGW", "inaendelea", "Simamisha", "Sitisha",
+                     '"state": "inasubiri"'],
+              ["firmware 3.1.0", "factory KGW", "running", '"Pause"', '"Abort"', '"state": "pending"'])
+    assert '"state__tone": "pending"' in body  # the colour keyed on the English state, the words in Swahili
 
 
 def test_raw_channels_in_swahili(web):
