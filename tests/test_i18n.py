@@ -35,6 +35,24 @@ def used_msgids() -> dict[str, str]:
     return found
 
 
+def test_the_catalog_holds_each_msgid_once():
+    """Branches that add entries merge with `merge=union` (.gitattributes), which can keep an entry twice;
+    the .po reader would silently keep the last one. Each msgid (with its plural) must appear once."""
+    seen: dict[str, int] = {}
+    key: list[str] = []
+    for line in PO.read_text(encoding="utf-8").splitlines() + [""]:
+        if line.startswith(("msgid ", "msgid_plural ")) or (key and line.startswith('"')):
+            key.append(line)
+            continue
+        if key:
+            text = "\n".join(key)
+            if text != 'msgid ""':
+                seen[text] = seen.get(text, 0) + 1
+            key = []
+    assert len(seen) > 900
+    assert {k: n for k, n in seen.items() if n > 1} == {}
+
+
 def test_every_msgid_has_a_swahili_translation():
     with PO.open("rb") as fh:
         catalog = {m.id: m.string for m in read_po(fh, locale="sw") if m.id}
