@@ -1,4 +1,12 @@
-"""Factory Live callbacks: a full render on factory change, then partial updates every tick."""
+"""Factory Live callbacks: a full render on factory change, then partial updates every tick.
+
+The node status grid sits in the page's layout (`node_grid`), hidden until the factory has nodes;
+the callbacks only send its `rowData` (and whether to show it), never the grid itself. A refresh
+every few seconds therefore keeps what the user set in the grid: sort, column filters and the
+quick-search text (the grid and its search box stay mounted; AG Grid re-sorts and re-filters the
+new rows). `getRowId` (the node id, a dash-ag-grid expression parsed by esprima, not eval) lets
+AG Grid update the rows in place instead of redrawing them.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from callbacks.common import (
 )
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, live_day_figure, live_hour_figure, local_naive
+from callbacks.grid import data_grid, grid_controls, status_cell
 from callbacks.i18n import N_, format_day_month
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
@@ -33,22 +42,49 @@ FULL_REDRAW_EVERY = 60  # ticks between whole redraws (trims the hour window, re
 DENIED = N_("You may not see this factory.")
 
 
-def node_table(nodes: list[NodeStatus], tz: Any) -> dbc.Table | dbc.Alert:
-    """Return node status table (online, last seen EAT, signal, firmware, buffered)."""
-    if not nodes:
-        return empty_state(_("No sensor nodes are registered for this factory yet."))
-    head = html.Thead(html.Tr([html.Th(h) for h in (_("Node"), _("Stack"), _("Status"), _("Last seen (EAT)"),
-                                                   _("Signal (dBm)"), _("Firmware"), _("Buffered (readings)"))]))
-    rows = [
-        html.Tr([
-            html.Td(n.device_id), html.Td(n.stack_name),
-            html.Td(dbc.Badge(_("online") if n.online else _("offline"), color="success" if n.online else "danger")),
-            html.Td(fmt_eat(n.last_seen_at, tz)), html.Td(fmt_num(n.rssi_dbm, "dBm")),
-            html.Td(n.firmware or "—"), html.Td(fmt_num(n.buffered)),
-        ])
-        for n in nodes
+NODE_GRID_ID = "factory-live-node-table"
+NODE_GRID_WRAP_ID = "factory-live-nodes-grid"
+NO_NODES = (None, [], True)  # (message, grid rows, grid hidden): nothing to show
+
+
+def node_columns() -> list[dict]:
+    """The node grid's columns in this request's language (numbers stay numbers, units in the headers)."""
+    num = {"filter": "agNumberColumnFilter", "type": "numericColumn"}
+    return [
+        {"field": "node", "headerName": _("Node"), "flex": None, "width": 120},  # pinned: sized, not stretched
+        {"field": "stack", "headerName": _("Stack"), "minWidth": 110, "priority": 2},
+        {"field": "status", "headerName": _("Status"), "cellRenderer": "CtStatus", "minWidth": 100, "maxWidth": 140},
+        {"field": "last_seen", "headerName": _("Last seen"), "minWidth": 150},  # the times carry their zone
+        {"field": "signal_dbm", "headerName": _("Signal (dBm)"), **num, "priority": 3},
+        {"field": "firmware", "headerName": _("Firmware"), "priority": 3},
+        {"field": "buffered", "headerName": _("Buffered (readings)"), **num, "priority": 3},
     ]
-    return dbc.Table([head, html.Tbody(rows)], size="sm", striped=True, responsive=True, id="factory-live-node-table")
+
+
+def node_grid() -> html.Div:
+    """The node grid for the page's layout: empty and hidden until a render sends rows (`node_view`)."""
+    grid = data_grid(NODE_GRID_ID, node_columns(), [], export_name="nodes", search_label=_("Search nodes"),
+                     extra_options={"getRowId": "params.data.node"})
+    return html.Div(grid, id=NODE_GRID_WRAP_ID, hidden=True)
+
+
+def node_rows(nodes: list[NodeStatus], tz: Any) -> list[dict]:
+    """The nodes as grid rows: online or offline as a coloured badge, last seen in local time."""
+    rows = []
+    for n in nodes:
+        row = {"node": n.device_id, "stack": n.stack_name, "last_seen": fmt_eat(n.last_seen_at, tz),
+               "signal_dbm": n.rssi_dbm, "firmware": n.firmware or "—", "buffered": n.buffered}
+        # Tones from assets/ct_grid.js COLOURS: "ok" is green, "missing" red.
+        rows.append(status_cell(row, "status", "ok" if n.online else "missing",
+                                _("online") if n.online else _("offline")))
+    return rows
+
+
+def node_view(nodes: list[NodeStatus], tz: Any) -> tuple[Any, list[dict], bool]:
+    """(message, grid rows, grid hidden) for the nodes: the grid's rows, or a sentence when there are none."""
+    if not nodes:
+        return empty_state(_("No sensor nodes are registered for this factory yet.")), [], True
+    return None, node_rows(nodes, tz), False
 
 
 def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
@@ -82,18 +118,19 @@ def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
 
 def render_live(user, factory_id: int | None, session_factory, now: datetime | None = None,  # noqa: ANN001
                 tz: Any = None) -> tuple:
-    """Return everything on the page for one factory: kpis, hour figure, day figure, nodes, state, note."""
+    """Return everything on the page for one factory: kpis, hour figure, day figure, the nodes (message,
+    grid rows, grid hidden), state, note."""
     now = now or utcnow()
     if factory_id is None:
         msg = empty_state(_("Pick a factory to see its stacks."))
-        return msg, empty_figure(_("no factory")), empty_figure(_("no factory")), None, None, ""
+        return msg, empty_figure(_("no factory")), empty_figure(_("no factory")), *NO_NODES, None, ""
     try:
         with session_factory() as s:
             last_id = reading_watermark(s)  # before the snapshot: a reading stored in between is read twice, never lost
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ)
     except AccessDenied:
         denied = dbc.Alert(_(DENIED), color="danger")
-        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), None, None, ""
+        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), *NO_NODES, None, ""
     if not snap.nodes:
         hour = empty_figure(_("No sensor nodes registered for this factory."))
         day = hour
@@ -107,7 +144,7 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
              "has_hour": any(snap.recent.values()), "last_id": last_id}
     note = _("{factory} ({code}) · updated {time}", factory=snap.factory_name, code=snap.factory_code,
                time=fmt_eat(now, tz, with_date=False))
-    return kpi_row(snap), hour, day, node_table(snap.nodes, tz), state, note
+    return kpi_row(snap), hour, day, *node_view(snap.nodes, tz), state, note
 
 
 def parse_state(state: Any) -> dict | None:
@@ -142,7 +179,7 @@ def parse_state(state: Any) -> dict | None:
 
 def tick_live(user, factory_id: int | None, state: dict | None, session_factory,  # noqa: ANN001
               now: datetime | None = None, tz: Any = None) -> tuple:
-    """A refresh: new readings appended to the hour chart with a Patch; cards and nodes redrawn."""
+    """A refresh: new readings appended to the hour chart with a Patch; cards redrawn, the nodes' rows sent."""
     now = now or utcnow()
     state = parse_state(state)  # it comes from the browser: anything malformed counts as no state
     if (factory_id is None or state is None or state["factory"] != factory_id or not state["has_hour"]
@@ -158,7 +195,7 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ, with_recent=False)
     except AccessDenied:
         denied = dbc.Alert(_(DENIED), color="danger")
-        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), None, None, ""
+        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), *NO_NODES, None, ""
     if any(p["ts"] <= since for pts in new.values() for p in pts):
         # Late (buffered) readings belong before points already drawn: appending them would draw
         # the line back in time, so the hour is redrawn in order.
@@ -179,17 +216,20 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
     new_state.update(last_ts=last_ts.isoformat(), ticks=state["ticks"] + 1, last_id=last_id)
     note = _("{factory} ({code}) · updated {time}", factory=snap.factory_name, code=snap.factory_code,
                time=fmt_eat(now, tz, with_date=False))
-    return kpi_row(snap), patch, dash.no_update, node_table(snap.nodes, tz), new_state, note
+    return kpi_row(snap), patch, dash.no_update, *node_view(snap.nodes, tz), new_state, note
 
 
 def register(app: dash.Dash) -> None:
     """Attach the live page's callback to `app`."""
+    grid_controls(app, NODE_GRID_ID)
 
     @app.callback(
         Output("factory-live-kpis", "children"),
         Output("factory-live-hour", "figure"),
         Output("factory-live-day", "figure"),
         Output("factory-live-nodes", "children"),
+        Output(NODE_GRID_ID, "rowData"),
+        Output(NODE_GRID_WRAP_ID, "hidden"),
         Output("factory-live-state", "data"),
         Output("factory-live-updated", "children"),
         Input("factory-live-factory", "value"),

@@ -1,4 +1,10 @@
-"""HQ overview callbacks."""
+"""HQ overview callbacks.
+
+The two grids (data availability per factory, energy-data reminders sent) sit in the page's layout
+(`uptime_grid`, `reminders_grid`), hidden until there are rows; the minute's refresh sends only
+their `rowData` (and whether to show them), so the grids and their search boxes stay mounted and
+keep the user's sort, filters and quick-search text.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, html
 
-from callbacks.common import app_gwp, app_tz, empty_state, fmt_num, fmt_pct, kpi_card, web_user
+from callbacks.common import app_gwp, app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
+from callbacks.grid import data_grid, grid_controls, status_cell
 from callbacks.i18n import format_day_month, format_month, format_month_range, format_number, ngettext
 from callbacks.i18n import gettext as _
 from callbacks.ranges import parse_range_month
@@ -35,35 +42,93 @@ def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | N
                            first=parse_range_month(first, today), last=parse_range_month(last, today))
 
 
-def uptime_table(ov: Overview) -> Any:
-    """Return factories sorted by uptime, worst first (the ones to visit)."""
-    if not ov.factories:
-        return empty_state(_("No factories yet."))
-    rows = sorted(ov.factories, key=lambda f: (f["uptime"] is not None, f["uptime"] or 0.0))
-    body = []
-    for f in rows[:15]:
+UPTIME_GRID_ID = "hq-overview-uptime-table"
+REMINDERS_GRID_ID = "hq-overview-reminders"
+MAX_REMINDERS = 200  # newest reminders in the grid (the Alerts page keeps the same cap); sent again every minute
+NO_GRID = (None, [], True)  # (message, grid rows, grid hidden): nothing to show
+
+
+def uptime_columns() -> list[dict]:
+    """The data-availability grid's columns in this request's language."""
+    return [
+        # The pinned name column is sized, not stretched: on a phone the other columns get the width.
+        {"field": "factory", "headerName": _("Factory"), "flex": None, "width": 150, "tooltipField": "factory"},
+        {"field": "region", "headerName": _("Region"), "minWidth": 100, "priority": 3},
+        {"field": "availability_pct", "headerName": _("Data availability (%)"), "filter": "agNumberColumnFilter",
+         "type": "numericColumn", "minWidth": 110},
+        {"field": "result", "headerName": _("Status"), "cellRenderer": "CtStatus", "minWidth": 110},
+    ]
+
+
+def uptime_grid() -> html.Div:
+    """The data-availability grid for the layout: empty and hidden until the overview sends rows."""
+    grid = data_grid(UPTIME_GRID_ID, uptime_columns(), [], export_name="data-availability",
+                     search_label=_("Search factories"), height="420px",
+                     extra_options={"getRowId": "params.data.code"})
+    return html.Div(grid, id=f"{UPTIME_GRID_ID}-wrap", hidden=True)
+
+
+def uptime_rows(ov: Overview) -> list[dict]:
+    """Every factory the user may see, worst data availability first (the ones to visit); numbers stay numbers."""
+    factories = sorted(ov.factories, key=lambda f: (f["uptime"] is not None, f["uptime"] or 0.0))
+    threshold = fmt_pct(UPTIME_THRESHOLD)
+    rows = []
+    for f in factories:
         u = f["uptime"]
-        color = "secondary" if u is None else ("success" if u >= UPTIME_THRESHOLD else "danger")
-        body.append(html.Tr([html.Td(f"{f['name']} ({f['code']})"), html.Td(_("Region {n}", n=f["region"])),
-                             html.Td(dbc.Badge(fmt_pct(u) if u is not None else _("no sensors"), color=color))]))
-    return html.Div([
-        dbc.Table([html.Thead(html.Tr([html.Th(_("Factory")), html.Th(_("Region")), html.Th(_("Data availability"))])),
-                   html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-uptime-table"),
-        html.Div(_("Showing the {n} lowest of {total} factories.", n=min(15, len(rows)), total=len(rows)), className="small text-muted"),
-    ])
+        row = {"code": f["code"], "factory": f"{f['name']} ({f['code']})", "region": _("Region {n}", n=f["region"]),
+               "availability_pct": None if u is None else round(u * 100)}
+        # Tones from assets/ct_grid.js COLOURS: "ok" green, "missed" red, "no" grey.
+        if u is None:
+            status_cell(row, "result", "no", _("no sensors"))
+        elif u >= UPTIME_THRESHOLD:
+            status_cell(row, "result", "ok", _("at least {threshold}", threshold=threshold))
+        else:
+            status_cell(row, "result", "missed", _("below {threshold}", threshold=threshold))
+        rows.append(row)
+    return rows
 
 
-def reminders_table(rows: list, tz: Any = DEFAULT_TZ) -> Any:  # noqa: ANN001
-    """Who was reminded to submit energy data, by which channel and when (newest first, at most 15)."""
+def uptime_view(ov: Overview) -> tuple[Any, list[dict], bool]:
+    """(message, grid rows, grid hidden) for the data-availability grid."""
+    if not ov.factories:
+        return empty_state(_("No factories yet.")), [], True
+    return None, uptime_rows(ov), False
+
+
+def reminders_columns() -> list[dict]:
+    """The reminders grid's columns in this request's language."""
+    return [
+        {"field": "factory", "headerName": _("Factory"), "flex": None, "width": 150, "tooltipField": "factory"},
+        {"field": "month", "headerName": _("Month"), "minWidth": 100},
+        {"field": "user", "headerName": _("Reminded"), "minWidth": 100, "priority": 2},
+        {"field": "channel", "headerName": _("Channel"), "minWidth": 90, "priority": 3},
+        {"field": "sent", "headerName": _("Sent"), "minWidth": 150},
+    ]
+
+
+def reminders_grid() -> html.Div:
+    """The reminders grid for the layout: empty and hidden until the overview sends rows."""
+    grid = data_grid(REMINDERS_GRID_ID, reminders_columns(), [], export_name="reminders",
+                     search_label=_("Search reminders"), height="320px")
+    return html.Div(grid, id=f"{REMINDERS_GRID_ID}-wrap", hidden=True)
+
+
+def reminder_rows(rows: list, tz: Any = DEFAULT_TZ) -> list[dict]:  # noqa: ANN001
+    """Reminders as grid rows, newest first: month and send time as text that sorts (YYYY-MM, local time)."""
+    return [{"factory": f"{r.factory_name} ({r.factory_code})", "month": f"{r.month:%Y-%m}", "user": r.username,
+             "channel": _(r.channel), "sent": fmt_eat(r.sent_at, tz)} for r in rows[:MAX_REMINDERS]]
+
+
+def reminders_view(rows: list, tz: Any = DEFAULT_TZ) -> tuple[Any, list[dict], bool]:  # noqa: ANN001
+    """(message, grid rows, grid hidden): who was reminded to submit energy data, how and when."""
     if not rows:
-        return html.Div(_("No energy-data reminders sent for these months."), className="small text-muted",
-                        id="hq-overview-reminders")
-    body = [html.Tr([html.Td(f"{r.factory_name} ({r.factory_code})"), html.Td(format_month(r.month, abbreviated=True)),
-                     html.Td(r.username), html.Td(_(r.channel)),
-                     html.Td(f"{format_day_month(r.sent_at.astimezone(tz).date())} {r.sent_at.astimezone(tz):%H:%M}")])
-            for r in rows[:15]]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in (_("Factory"), _("Month"), _("Reminded"), _("Channel"), _("Sent"))])),
-                      html.Tbody(body)], size="sm", striped=True, responsive=True, id="hq-overview-reminders")
+        return (html.Div(_("No energy-data reminders sent for these months."), className="small text-muted",
+                         id="hq-overview-reminders-none"), [], True)
+    note = None
+    if len(rows) > MAX_REMINDERS:
+        note = html.Div(_("Showing the {n} newest of {total} reminders.", n=MAX_REMINDERS, total=len(rows)),
+                        className="small text-muted")
+    return note, reminder_rows(rows, tz), False
 
 
 def ytd_basis(ov: Overview) -> str:
@@ -95,10 +160,10 @@ def submission_card(ov: Overview, tz: Any = DEFAULT_TZ) -> Any:
 
 
 def render_overview(ov: Overview) -> tuple:
-    """Return (kpis, trend, map, regions, uptime table) for the overview."""
+    """Return (kpis, trend, map, regions, uptime message, uptime grid rows, uptime grid hidden) for the overview."""
     if ov.n_factories == 0:
         e = empty_figure(_("No factories yet: load the demo data or add factories in Admin."))
-        return empty_state(_("No factories yet: load the demo data or add factories in Admin.")), e, e, e, None
+        return empty_state(_("No factories yet: load the demo data or add factories in Admin.")), e, e, e, *NO_GRID
     lm = format_month(ov.last_month, abbreviated=True)
     span = format_month_range(ov.range_months) if ov.range_months else _("year to date")
     kpis = dbc.Row([
@@ -129,7 +194,7 @@ def render_overview(ov: Overview) -> tuple:
         kpi_card(_("Nodes online"), _("{n} of {total}", n=format_number(ov.nodes_online), total=format_number(ov.nodes_total)), _("heard from within 3 sample intervals (≥ 5 min)"),
                  card_id="hq-overview-nodes"),
     ])
-    return kpis, *overview_figures(ov), uptime_table(ov)
+    return kpis, *overview_figures(ov), *uptime_view(ov)
 
 
 def overview_figures(ov: Overview) -> tuple:
@@ -191,23 +256,27 @@ def map_click_target(click_data: dict | None) -> str | None:
 def register(app: dash.Dash) -> None:
     """Attach the overview's callback to `app`."""
 
+    grid_controls(app, UPTIME_GRID_ID)
+    grid_controls(app, REMINDERS_GRID_ID)
+
     @app.callback(
         Output("hq-overview-kpis", "children"), Output("hq-overview-trend", "figure"),
         Output("hq-overview-map", "figure"), Output("hq-overview-regions", "figure"),
-        Output("hq-overview-uptime", "children"),
+        Output("hq-overview-uptime", "children"), Output(UPTIME_GRID_ID, "rowData"),
+        Output(f"{UPTIME_GRID_ID}-wrap", "hidden"),
+        Output("hq-overview-reminders-section", "hidden"), Output("hq-overview-reminders-note", "children"),
+        Output(REMINDERS_GRID_ID, "rowData"), Output(f"{REMINDERS_GRID_ID}-wrap", "hidden"),
         Input("hq-overview-interval", "n_intervals"), Input("hq-overview-from", "value"),
         Input("hq-overview-to", "value"),
     )
     def _render(_n, first, last):  # noqa: ANN001, ANN202
         user, sf, tz = web_user(), app_session_factory(), app_tz()
         ov = overview_data(user, sf, tz, first=first, last=last)
-        kpis, trend, fmap, reg, uptime = render_overview(ov)
-        if ov.n_factories:
-            with sf() as s:
-                sent = reminders_sent(s, user, [ov.last_month, add_months(ov.last_month, 1)])
-            uptime = html.Div([uptime, html.H3(_("Energy-data reminders sent"), className="h6 mt-3"),
-                               reminders_table(sent, tz)])
-        return kpis, trend, fmap, reg, uptime
+        if not ov.n_factories:
+            return *render_overview(ov), True, *NO_GRID
+        with sf() as s:
+            sent = reminders_sent(s, user, [ov.last_month, add_months(ov.last_month, 1)])
+        return *render_overview(ov), False, *reminders_view(sent, tz)
 
     @app.callback(Output("hq-overview-go", "href"), Input("hq-overview-map", "clickData"),
                   Input("hq-overview-regions", "clickData"), Input("hq-overview-trend", "clickData"),

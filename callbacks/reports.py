@@ -31,7 +31,7 @@ from dash import Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from callbacks.common import app_config, app_tz, empty_state, fmt_eat, session_factory, web_user
-from callbacks.grid import EMPTY_BLOCK, block_response, data_grid, grid_controls, requested_block
+from callbacks.grid import EMPTY_BLOCK, block_response, data_grid, grid_controls, requested_block, status_cell
 from callbacks.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -339,23 +339,41 @@ def reports_block(user, filters: dict, request: Any, session_factory, tz) -> dic
     return block_response(data, start, n, len(reports))
 
 
-def _status_badge(status: str) -> dbc.Badge:
-    color = {"done": "success", "failed": "danger", "running": "info", "pending": "secondary"}.get(status, "secondary")
-    return dbc.Badge(_(STATUS_WORDS.get(status, status)), color=color)
+RUNS_GRID_ID = "reports-runs-table"
+
+
+def runs_columns() -> list[dict]:
+    """The scheduler runs grid's columns in this request's language."""
+    return [
+        {"field": "period", "headerName": _("Period"), "minWidth": 100},
+        {"field": "status", "headerName": _("Status"), "cellRenderer": "CtStatus", "minWidth": 100, "maxWidth": 140},
+        {"field": "attempts", "headerName": _("Attempts"), "filter": "agNumberColumnFilter", "type": "numericColumn",
+         "minWidth": 90, "priority": 3},
+        {"field": "started", "headerName": _("Started"), "minWidth": 150, "priority": 2},
+        {"field": "finished", "headerName": _("Finished"), "minWidth": 150, "priority": 3},
+        {"field": "owner", "headerName": _("Process"), "minWidth": 110, "priority": 3},
+        {"field": "error", "headerName": _("Error"), "minWidth": 220, "wrapText": True, "autoHeight": True,
+         "tooltipField": "error", "cellClass": "text-danger small", "priority": 2},
+    ]
+
+
+def runs_rows(runs: list, tz) -> list[dict]:  # noqa: ANN001
+    """The runs as grid rows: the status as a coloured badge (tone = the stored status), times in local time."""
+    rows = []
+    for r in runs:
+        row = {"period": r.period, "attempts": r.attempts, "started": fmt_eat(r.started_at, tz),
+               "finished": fmt_eat(r.finished_at, tz) if r.finished_at else "—", "owner": r.owner or "",
+               "error": tr_message(r.error or "")}
+        rows.append(status_cell(row, "status", r.status, _(STATUS_WORDS.get(r.status, r.status))))
+    return rows
 
 
 def runs_table(runs: list, tz) -> html.Div:  # noqa: ANN001
-    """The scheduler's runs, with attempts and the reason of a failure."""
+    """The scheduler's runs as a data grid, with attempts and the reason of a failure."""
     if not runs:
         return html.Div(_("The scheduler has not run yet."), className="text-muted small", id="reports-runs-empty")
-    rows = [html.Tr([
-        html.Td(r.period), html.Td(_status_badge(r.status)), html.Td(r.attempts), html.Td(fmt_eat(r.started_at, tz)),
-        html.Td(fmt_eat(r.finished_at, tz) if r.finished_at else "—"), html.Td(r.owner or ""),
-        html.Td(tr_message(r.error or ""), className="text-danger small"),
-    ]) for r in runs]
-    head = html.Thead(html.Tr([html.Th(h) for h in (_("Period"), _("Status"), _("Attempts"), _("Started"),
-                                                    _("Finished"), _("Process"), _("Error"))]))
-    table = dbc.Table([head, html.Tbody(rows)], size="sm", responsive=True, id="reports-runs-table")
+    table = data_grid(RUNS_GRID_ID, runs_columns(), runs_rows(runs, tz), export_name="scheduled-runs",
+                      search_label=_("Search runs"))
     latest = runs[0]
     if latest.status != "failed":
         return table
@@ -573,6 +591,7 @@ def register(app: dash.Dash) -> None:
     """Attach the Reports page's callbacks and the download route to `app`."""
     register_report_routes(app.server)
     grid_controls(app, GRID_ID, search=False)
+    grid_controls(app, RUNS_GRID_ID)
 
     @app.callback(
         Output("reports-verify-status", "children"),

@@ -15,7 +15,7 @@ from callbacks.common import (
     parse_factory_id,
     web_user,
 )
-from callbacks.factory_live import REFRESH_MS
+from callbacks.factory_live import REFRESH_MS, node_grid
 from callbacks.i18n import N_, graph_config, page_title
 from callbacks.i18n import gettext as _
 from core.timeutil import utcnow
@@ -48,7 +48,8 @@ def layout(factory: str | None = None, **kwargs) -> html.Div:
                 ]
             ),
             html.H3(_("Nodes"), className="h6 mt-3"),
-            html.Div(id="factory-live-nodes"),
+            html.Div(id="factory-live-nodes"),  # a sentence when there are no nodes
+            node_grid(),  # stays mounted: a refresh sends only its rows, so sort and search survive
         ],
         fluid=True,
     )

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import app_tz, not_permitted, page_allowed, page_header, web_user
+from callbacks.hq_overview import reminders_grid, uptime_grid
 from callbacks.i18n import N_, graph_config, page_title
 from callbacks.i18n import gettext as _
 from callbacks.ranges import month_range_picker
@@ -36,8 +37,12 @@ def layout(**kwargs) -> html.Div:
             ]),
             dbc.Row([
                 dbc.Col(dcc.Graph(id="hq-overview-regions", config=graph_config()), xs=12, lg=6),
+                # The grids stay mounted: the minute's refresh sends only their rows, so sort and search survive.
                 dbc.Col([html.H3(_("Sensor uptime, last 30 days"), className="h6 mt-2"),
-                         html.Div(id="hq-overview-uptime")], xs=12, lg=6),
+                         html.Div(id="hq-overview-uptime"), uptime_grid(),
+                         html.Div([html.H3(_("Energy-data reminders sent"), className="h6 mt-3"),
+                                   html.Div(id="hq-overview-reminders-note"), reminders_grid()],
+                                  id="hq-overview-reminders-section", hidden=True)], xs=12, lg=6),
             ]),
         ],
         fluid=True,

@@ -293,9 +293,18 @@ def test_hq_sees_a_failed_scheduled_run(web):
         tree = page.layout()
     assert {"reports-run-failed", "reports-runs-table"} <= _ids(tree)
     assert "could not connect" in str(tree)
+    # The runs are a data grid: the status a badge coloured by the stored word, attempts a number.
+    grid = _find(tree, "reports-runs-table")
+    assert type(grid).__name__ == "AgGrid" and len(grid.rowData) == 1
+    row = grid.rowData[0]
+    assert (row["period"], row["status"], row["status__tone"], row["attempts"], row["owner"], row["finished"]) == (
+        "2026-10", "failed", "failed", 1, "host:1", "—")
+    assert row["error"] == "OperationalError: could not connect" and row["started"].endswith(" EAT")
+    assert _find(tree, "reports-runs-table-search") is not None and _find(tree, "reports-runs-table-export") is not None
     with app.server.test_request_context("/reports"):
         login_user(_web_user(Session, "kagwe"))
-        assert "reports-run-failed" not in _ids(page.layout())
+        manager = page.layout()
+        assert "reports-run-failed" not in _ids(manager) and _find(manager, "reports-runs-table") is None
 
 
 def test_generation_checks_the_role_in_the_background_job(web):

@@ -47,18 +47,37 @@ def dump(component) -> str:
 
 def test_render_live_full(db):
     Session, ids, users = db
-    kpis, hour, day, nodes, state, note = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
+    kpis, hour, day, message, rows, hidden, state, note = render_live(users["kagwe"], ids["KGW"], Session, NOW,
+                                                                      DEFAULT_TZ)
     assert "0.250 kg/s" in dump(kpis) and "20.00 t" in dump(kpis)
     assert len(hour.data) == 1 and len(hour.data[0].x) == 60
     assert state["factory"] == ids["KGW"] and state["devices"] == ["KGW-S1"]
-    assert "KGW-S1" in dump(nodes) and "Kagwe" in note
+    assert "Kagwe" in note
+    # The node grid's rows: this factory's node only; numbers stay numbers, the status badge keeps its tone.
+    assert message is None and hidden is False
+    assert rows == [{"node": "KGW-S1", "stack": "Boiler 1", "last_seen": "2026-11-28 12:29 EAT", "signal_dbm": -60,
+                     "firmware": "1.0.0", "buffered": 0, "status": "online", "status__tone": "ok"}]
 
 
 def test_render_live_denied(db):
     Session, ids, users = db
-    kpis, hour, day, nodes, state, note = render_live(users["kagwe"], ids["MTR"], Session, NOW, DEFAULT_TZ)
-    assert "You may not see this factory" in dump(kpis) and state is None and nodes is None
+    kpis, hour, day, message, rows, hidden, state, note = render_live(users["kagwe"], ids["MTR"], Session, NOW,
+                                                                      DEFAULT_TZ)
+    assert "You may not see this factory" in dump(kpis) and state is None
+    assert message is None and rows == [] and hidden is True  # no grid rows at all
     assert "MTR" not in dump(hour)
+
+
+def test_live_tick_sends_only_the_node_rows(db):
+    """A refresh sends the grid's rows, never the grid: the mounted grid keeps its sort and search."""
+    Session, ids, users = db
+    *_, state, _ = render_live(users["hq"], ids["CHG"], Session, NOW, DEFAULT_TZ)
+    out = tick_live(users["hq"], ids["CHG"], state, Session, NOW + timedelta(seconds=5), DEFAULT_TZ)
+    assert isinstance(out[1], dash.Patch)
+    message, rows, hidden = out[3:6]
+    assert message is None and hidden is False
+    assert [(r["node"], r["status"], r["status__tone"]) for r in rows] == [("CHG-S1", "offline", "missing")]
+    assert "AgGrid" not in dump(out)  # rows only
 
 
 def test_tick_extends_with_a_patch(db):
@@ -69,7 +88,7 @@ def test_tick_extends_with_a_patch(db):
                       flue_temp_c=181, velocity_m_s=8.1, co2_kg_s=0.3, quality=0))
         s.commit()
     later = NOW + timedelta(seconds=15)
-    kpis, patch, day, nodes, new_state, _ = tick_live(users["kagwe"], ids["KGW"], state, Session, later, DEFAULT_TZ)
+    kpis, patch, day, *_nodes, new_state, _ = tick_live(users["kagwe"], ids["KGW"], state, Session, later, DEFAULT_TZ)
     assert isinstance(patch, dash.Patch)
     ops = patch.to_plotly_json()["operations"]
     extends = [op for op in ops if op["operation"] == "Extend"]
@@ -105,7 +124,7 @@ def test_tick_redraws_after_factory_change(db):
     Session, ids, users = db
     *_, state, _ = render_live(users["hq"], ids["KGW"], Session, NOW, DEFAULT_TZ)
     out = tick_live(users["hq"], ids["MTR"], state, Session, NOW, DEFAULT_TZ)
-    assert not isinstance(out[1], dash.Patch) and out[4]["factory"] == ids["MTR"]
+    assert not isinstance(out[1], dash.Patch) and out[-2]["factory"] == ids["MTR"]
 
 
 @pytest.mark.parametrize("last_ts", ["not a date", "", None, 12, "2026-11-28T08:00:00", ["x"]])
@@ -114,7 +133,7 @@ def test_tick_with_malformed_state_redraws_the_live_window(db, last_ts):
     *_, state, _ = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
     out = tick_live(users["kagwe"], ids["KGW"], dict(state, last_ts=last_ts), Session, NOW, DEFAULT_TZ)
     assert not isinstance(out[1], dash.Patch)  # a full render of the last hour, as with no state
-    assert len(out[1].data[0].x) >= 60 and out[4]["ticks"] == 0
+    assert len(out[1].data[0].x) >= 60 and out[-2]["ticks"] == 0
 
 
 @pytest.mark.parametrize("bad", [{"ticks": "9"}, {"devices": "KGW-S1"}, {"devices": [1]}, {"factory": "1"}])
@@ -122,7 +141,7 @@ def test_tick_with_malformed_fields_redraws(db, bad):
     Session, ids, users = db
     *_, state, _ = render_live(users["kagwe"], ids["KGW"], Session, NOW, DEFAULT_TZ)
     out = tick_live(users["kagwe"], ids["KGW"], dict(state, **bad), Session, NOW, DEFAULT_TZ)
-    assert not isinstance(out[1], dash.Patch) and out[4]["factory"] == ids["KGW"]
+    assert not isinstance(out[1], dash.Patch) and out[-2]["factory"] == ids["KGW"]
 
 
 def test_tick_with_ancient_last_ts_reads_only_the_live_window(db):
@@ -212,12 +231,26 @@ def test_parse_range_clips():
 def test_overview_render(db):
     Session, _, users = db
     ov = overview_data(users["hq"], Session, DEFAULT_TZ, NOW)
-    kpis, trend, mapfig, regions, uptime = render_overview(ov)
+    kpis, trend, mapfig, regions, message, rows, hidden = render_overview(ov)
     text = dump(kpis)
     assert "kg CO2e/kg" in text and "2 of 3" in text and "67 %" in text
     assert all("tile" not in str(t.type) and t.type == "scatter" for t in mapfig.data)  # no map tiles
     # The current month has no energy data yet: a gap, not a zero.
     assert trend.data[0].y[-1] is None
+    # The data-availability grid: every factory, worst first; the share as a number, the verdict as a badge.
+    assert message is None and hidden is False
+    assert [(r["code"], r["result__tone"]) for r in rows] == [("CHG", "missed"), ("MTR", "ok"), ("KGW", "ok")]
+    assert all(isinstance(r["availability_pct"], int) for r in rows)
+    assert rows[0]["availability_pct"] < 50 <= rows[1]["availability_pct"]
+    assert rows[0]["factory"] == "Chinga (CHG)" and rows[0]["region"] == "Region 2"
+    assert rows[0]["result"] == "below 50 %" and rows[1]["result"] == "at least 50 %"
+
+
+def test_overview_uptime_grid_holds_only_the_managers_factory(db):
+    Session, _, users = db
+    *_, message, rows, hidden = render_overview(overview_data(users["kagwe"], Session, DEFAULT_TZ, NOW))
+    assert [r["code"] for r in rows] == ["KGW"] and hidden is False
+    assert "MTR" not in dump(rows) and "CHG" not in dump(rows) and "Mataara" not in dump(rows)
 
 
 def test_map_click_opens_history():
