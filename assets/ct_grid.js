@@ -53,7 +53,11 @@
     submitted: "primary", draft: "warning", "awaiting": "primary", acknowledged: "warning",
     "not": "light", "no": "secondary", expired: "secondary", resolved: "secondary",
     done: "success", failed: "danger", running: "info", pending: "secondary", valid: "success",
-    withdrawn: "secondary", "in": "success"
+    withdrawn: "secondary", "in": "success",
+    // Nodes and the node page (callbacks/hq_nodes.py, hq_node.py, node_quality.py): a node's status,
+    // its calibration, the listeners' state, a command's state (queued and sending stay grey).
+    online: "success", offline: "danger", overdue: "warning", reporting: "success", silent: "danger",
+    stopped: "secondary", timeout: "warning", sent: "info"
   };
   window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
   window.dashAgGridComponentFunctions.CtStatus = function (props) {

@@ -1,4 +1,9 @@
-"""Node page callbacks: node facts, firmware history, the command list, and sending a command (admins)."""
+"""Node page callbacks: node facts, firmware history, the command list, and sending a command (admins).
+
+The command list is a data grid placed once in the page's layout (`commands_grid`); the 2-second
+refresh sends its rows only when they changed (callbacks.hq_nodes.GridUpdate), so the grid keeps
+the user's sort, filters and quick search while answers arrive.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.grid import data_grid, grid_controls, status_cell
+from callbacks.hq_nodes import HIDDEN, GridUpdate, grid_outputs, grid_update
 from callbacks.i18n import N_, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, require_factory
@@ -19,8 +26,9 @@ from core.fleet.ota import firmware_history
 from core.models import Device, Factory
 from core.timeutil import utcnow
 
-STATE_COLORS = {"ok": "success", "failed": "danger", "timeout": "warning", "timeout (late answer)": "warning",
-                "sent": "info", "queued": "secondary", "sending": "secondary"}
+GRID_ID = "hq-node-command-table"  # the old table's id: the fleet browser tests select on it
+# A command's state -> the colour word of its badge (assets/ct_grid.js COLOURS; queued and sending are grey).
+STATE_TONES = {"timeout (late answer)": "timeout"}
 ARG_NAME = {"set_interval": "interval_s", "payload_size": "max_payload", "calibrate_span": "ppm"}
 DENIED = N_("You may not see this node.")
 # A command's state as core.fleet.commands names it (shown in words; the badge colour repeats it).
@@ -52,28 +60,51 @@ def node_info(user: Any, device_id: str | None, tz: Any) -> Any:
                             xs=6, md=2) for k, v in facts], className="mb-3", id="hq-node-facts")
 
 
-def render_commands(views: list[CommandView], tz: Any) -> Any:
-    """The command table, newest first."""
-    if not views:
-        return empty_state(_("No commands sent to this node yet."), "hq-node-no-commands")
-    head = (_("Sent (EAT)"), _("Command"), _("Arguments"), _("By"), _("State"), _("Answer"), _("Answered (EAT)"))
-    body = [html.Tr([html.Td(fmt_eat(v.sent_at or v.created_at, tz)), html.Td(tr_message(v.label)), html.Td(v.args),
-                     html.Td(v.requested_by or "—"),
-                     html.Td(dbc.Badge(_(STATE_WORDS.get(v.state, v.state)),
-                                       color=STATE_COLORS.get(v.state, "secondary"))),
-                     html.Td(v.result_detail or "—", className="small"),
-                     html.Td(fmt_eat(v.result_at, tz) if v.result_at else "—")]) for v in views]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
-                     responsive=True, id="hq-node-command-table")
+def command_columns() -> list[dict]:
+    """The command grid's columns, headers in the page's language; when it was sent is first and pinned."""
+    return [
+        {"field": "sent", "headerName": _("Sent (EAT)"), "minWidth": 150},
+        {"field": "command", "headerName": _("Command"), "minWidth": 140},
+        {"field": "args", "headerName": _("Arguments"), "priority": 2},
+        {"field": "by", "headerName": _("By"), "priority": 3},
+        {"field": "state", "headerName": _("State"), "cellRenderer": "CtStatus", "minWidth": 110},
+        {"field": "answer", "headerName": _("Answer"), "priority": 2, "minWidth": 160, "wrapText": True,
+         "autoHeight": True},
+        {"field": "answered", "headerName": _("Answered (EAT)"), "priority": 3, "minWidth": 150},
+    ]
+
+
+def command_rows(views: list[CommandView], tz: Any) -> list[dict]:
+    """The commands as grid rows, newest first; the state in words, coloured by its English word."""
+    return [status_cell({"sent": fmt_eat(v.sent_at or v.created_at, tz), "command": tr_message(v.label),
+                         "args": v.args, "by": v.requested_by or "—", "answer": v.result_detail or "—",
+                         "answered": fmt_eat(v.result_at, tz) if v.result_at else "—"},
+                        "state", STATE_TONES.get(v.state, v.state), _(STATE_WORDS.get(v.state, v.state)))
+            for v in views]
+
+
+def render_commands(views: list[CommandView], tz: Any, current: Any = None) -> GridUpdate:
+    """The command grid's refresh (rows newest first), or the sentence saying none was sent."""
+    empty = empty_state(_("No commands sent to this node yet."), "hq-node-no-commands")
+    return grid_update(command_rows(views, tz), bool(views), empty, current)
+
+
+def commands_grid() -> html.Div:
+    """The command grid for the page's layout (hidden until the first refresh fills it)."""
+    return html.Div(data_grid(GRID_ID, command_columns(), [], export_name="node-commands",
+                              search_label=_("Search commands")), id=f"{GRID_ID}-box", style=HIDDEN)
 
 
 def register(app: dash.Dash) -> None:
     """Attach the node page's callbacks to `app`."""
 
-    @app.callback(Output("hq-node-info", "children"), Output("hq-node-commands", "children"),
+    grid_controls(app, GRID_ID)
+
+    @app.callback(Output("hq-node-info", "children"), *grid_outputs(GRID_ID, "hq-node-commands"),
                   Output("hq-node-firmware", "children"),
-                  Input("hq-node-interval", "n_intervals"), Input("hq-node-device", "data"))
-    def _render(_n, device_id):  # noqa: ANN001, ANN202
+                  Input("hq-node-interval", "n_intervals"), Input("hq-node-device", "data"),
+                  State(GRID_ID, "rowData"))
+    def _render(_n, device_id, current):  # noqa: ANN001, ANN202
         user, tz = web_user(), app_tz()
         info = node_info(user, device_id, tz)
         try:
@@ -81,12 +112,12 @@ def register(app: dash.Dash) -> None:
                 views = device_commands(s, user, device_id)
                 history = firmware_history(s, user, device_id)
         except AccessDenied:
-            return info, None, None
+            return info, *grid_update([], False, None, current), None
         fw = (html.Ul([html.Li(_("{version} since {when}", version=version, when=fmt_eat(since, tz)))
                        for version, since in history],
                       id="hq-node-firmware-list")
               if history else empty_state(_("No firmware version recorded yet.")))
-        return info, render_commands(views, tz), fw
+        return info, *render_commands(views, tz, current), fw
 
     @app.callback(Output("hq-node-feedback", "children"),
                   Input("hq-node-send", "n_clicks"),

@@ -1,21 +1,63 @@
-"""Node health callback."""
+"""Nodes page callbacks: every node's health as a data grid (sort, filter, quick search, CSV export),
+the listeners' health as a second grid, and the KPI cards above them.
+
+Both grids are placed once in the page's layout (`nodes_grid`, `listener_grid`) and the 30-second
+refresh sends only their rows, and only when the rows changed: a refresh that rebuilt the grids
+would clear what the user typed in the quick search, their sort and their filters twice a minute.
+`GridUpdate` is that refresh for one grid (the node page's command grid refreshes the same way).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import quote
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, html
+from dash import Input, Output, State, html
 
-from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, kpi_card, web_user
+from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.html_table import Badge, Cell, html_table
+from callbacks.grid import data_grid, grid_controls, status_cell
 from callbacks.i18n import N_, format_number, ngettext
 from callbacks.i18n import gettext as _
 from core.insights.queries import ListenerHealth, NodeStatus, listener_health, node_health
 from core.timeutil import DEFAULT_TZ
+
+GRID_ID = "hq-nodes-grid"
+LISTENER_GRID_ID = "hq-nodes-listener-grid"
+HIDDEN = {"display": "none"}
+SHOWN: dict = {}
+NUMBER = {"filter": "agNumberColumnFilter", "type": "numericColumn"}
+
+
+class GridUpdate(NamedTuple):
+    """One refresh of a grid that sits in the page's layout, in the order of the callback's outputs.
+
+    `empty` is the empty-state message (None while the grid shows), `box_style` hides the grid's box
+    while that message shows; `rows` and `grid_style` (its height for that many rows) are
+    `dash.no_update` when the rows did not change, so the grid keeps its sort, filters and search.
+    """
+
+    empty: Any
+    box_style: dict
+    rows: Any
+    grid_style: Any
+
+
+def grid_height(n: int) -> dict:
+    """The grid's style for `n` rows: as callbacks.grid.data_grid sizes a grid built with its rows."""
+    return {"height": "70vh" if n > 15 else f"{max(3, n) * 42 + 110}px", "width": "100%"}
+
+
+def grid_update(rows: list[dict], shown: bool, empty: Any, current: Any) -> GridUpdate:
+    """The refresh of one grid: `rows` when `shown`, else the `empty` message; `current` is the rows it holds."""
+    if not shown:
+        return GridUpdate(empty, HIDDEN, [] if current else dash.no_update, dash.no_update)
+    if rows == current:
+        return GridUpdate(None, SHOWN, dash.no_update, dash.no_update)
+    return GridUpdate(None, SHOWN, rows, grid_height(len(rows)))
 
 
 def nodes_data(user, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001
@@ -25,17 +67,70 @@ def nodes_data(user, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001
         return node_health(s, user, now, tz), listener_health(s, user, now)
 
 
-def _cov_badge(v: float | None) -> Any:
-    if v is None:
-        return "—"
-    return Badge(fmt_pct(v), "success" if v >= 0.9 else ("warning" if v >= 0.5 else "danger"))
+def _pct(share: float | None) -> float | None:
+    """A 0..1 share as a number of percent (one decimal), so the column sorts and filters as numbers."""
+    return None if share is None else round(share * 100, 1)
 
 
-def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_problems: bool, tz: Any) -> tuple:
-    """Return (summary, table, listeners) for the page."""
+def node_columns() -> list[dict]:
+    """The nodes grid's columns, headers in the page's language; the node id is first and pinned.
+
+    On a phone (priority 1) a row reads: node, status, coverage over 24 hours.
+    """
+    return [
+        {"field": "node", "headerName": _("Node"), "cellRenderer": "CtLink", "minWidth": 110},
+        {"field": "factory", "headerName": _("Factory"), "priority": 2, "minWidth": 100},
+        {"field": "stack", "headerName": _("Stack"), "priority": 3},
+        {"field": "status", "headerName": _("Status"), "cellRenderer": "CtStatus", "minWidth": 100},
+        {"field": "mqtt", "headerName": _("MQTT (last will)"), "priority": 3},
+        {"field": "last_seen", "headerName": _("Last seen (EAT)"), "priority": 2, "minWidth": 150},
+        {"field": "signal_dbm", "headerName": _("Signal (dBm)"), "priority": 3, **NUMBER},
+        {"field": "firmware", "headerName": _("Firmware"), "priority": 3},
+        {"field": "buffered", "headerName": _("Buffered"), "priority": 3, **NUMBER},
+        {"field": "coverage_24h_pct", "headerName": _("Coverage 24 h (%)"), "minWidth": 100, **NUMBER},
+        {"field": "coverage_30d_pct", "headerName": _("Coverage 30 d (%)"), "priority": 3, **NUMBER},
+        {"field": "availability_30d_pct", "headerName": _("Data availability 30 d (%)"), "priority": 2, **NUMBER},
+        {"field": "availability_hours", "headerName": _("Valid / assigned hours (30 d)"), "priority": 3,
+         "minWidth": 130},
+        {"field": "calibration", "headerName": _("Calibration"), "cellRenderer": "CtStatus", "priority": 2,
+         "minWidth": 150},
+        {"field": "calibration_error_pct", "headerName": _("Last check error (% of span)"), "priority": 3, **NUMBER},
+    ]
+
+
+def is_problem(n: NodeStatus) -> bool:
+    """Offline, or below 50 % coverage over 24 hours: what "only problems" keeps."""
+    return not n.online or (n.coverage_24h or 0) < 0.5
+
+
+def node_rows(nodes: list[NodeStatus], only_problems: bool, tz: Any) -> list[dict]:
+    """The nodes as grid rows: numbers stay numbers, the node id links to the node's page."""
+    out = []
+    for n in nodes:
+        if only_problems and not is_problem(n):
+            continue
+        row = {"node": n.device_id, "node__href": f"/hq/node?device={quote(n.device_id, safe='')}",
+               "factory": n.factory_code, "stack": n.stack_name, "mqtt": _(n.status or "unknown"),
+               "last_seen": fmt_eat(n.last_seen_at, tz), "signal_dbm": n.rssi_dbm, "firmware": n.firmware or "—",
+               "buffered": n.buffered, "coverage_24h_pct": _pct(n.coverage_24h),
+               "coverage_30d_pct": _pct(n.coverage_30d), "availability_30d_pct": _pct(n.availability_30d),
+               "availability_hours": availability_hours(n)}
+        status_cell(row, "status", "online" if n.online else "offline", _("online") if n.online else _("offline"))
+        calibration_cell(row, n)
+        out.append(row)
+    return out
+
+
+def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_problems: bool, tz: Any,
+                 current: Any = None, current_listeners: Any = None) -> tuple[Any, GridUpdate, GridUpdate]:
+    """Return (summary, nodes grid update, listeners grid update) for the page.
+
+    `current`/`current_listeners` are the rows the grids hold (from the browser): unchanged rows are not sent again.
+    """
+    listeners_update = listener_update(listeners, tz, current_listeners)
     if not nodes:
         empty = empty_state(_("No sensor nodes are registered yet (Admin → Devices)."))
-        return None, empty, _listeners(listeners, tz)
+        return None, grid_update([], False, empty, current), listeners_update
     online = sum(n.online for n in nodes)
     low = sum(1 for n in nodes if (n.coverage_24h or 0) < 0.5)
     summary = dbc.Row([kpi_card(_("Nodes online"), _("{n} of {total}", n=format_number(online), total=format_number(len(nodes))),
@@ -43,45 +138,37 @@ def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_
                        kpi_card(_("Coverage below 50 % (24 h)"), ngettext("{n} node", "{n} nodes", low)),
                        kpi_card(_("Readings buffered on nodes"), fmt_num(sum(n.buffered or 0 for n in nodes))),
                        calibration_kpi(nodes)])
-    shown = [n for n in nodes if not only_problems or not n.online or (n.coverage_24h or 0) < 0.5]
-    head = (_("Node"), _("Factory"), _("Stack"), _("Status"), _("MQTT (last will)"), _("Last seen (EAT)"), _("Signal"),
-            _("Firmware"), _("Buffered"), _("Coverage 24 h"), _("Coverage 30 d"), _("Data availability 30 d"),
-            _("Calibration"))
-    # One component for the whole table (callbacks/html_table.py): 77 rows of cells as Dash
-    # components took 3–4 s to draw.
-    rows = [[n.device_id, n.factory_code, n.stack_name,
-             Badge(_("online") if n.online else _("offline"), "success" if n.online else "danger"),
-             Cell((_(n.status or "unknown"),), "small text-muted"),
-             fmt_eat(n.last_seen_at, tz), fmt_num(n.rssi_dbm, "dBm"), n.firmware or "—",
-             fmt_num(n.buffered), _cov_badge(n.coverage_24h), _cov_badge(n.coverage_30d),
-             availability_cell(n), calibration_cell(n)] for n in shown]
-    table = html_table(head, rows, "hq-nodes-grid", label=_("Sensor nodes"))
-    return summary, table, _listeners(listeners, tz)
+    return summary, grid_update(node_rows(nodes, only_problems, tz), True, None, current), listeners_update
 
 
-def availability_cell(n: NodeStatus) -> Any:
-    """Percent monitor data availability (40 CFR 75.32) over 30 days with its hours, so the share is checkable."""
+def availability_hours(n: NodeStatus) -> str:
+    """The hours behind the 30-day data availability (40 CFR 75.32), so the share is checkable."""
     if n.availability_30d is None:
         return "—"
-    return Cell((_cov_badge(n.availability_30d), " " + _("{valid} of {assigned} h", valid=format_number(n.valid_hours_30d),
-                                                          assigned=format_number(n.assigned_hours_30d))))
+    return _("{valid} of {assigned} h", valid=format_number(n.valid_hours_30d),
+             assigned=format_number(n.assigned_hours_30d))
 
 
-def calibration_cell(n: NodeStatus) -> Any:
-    """The node's calibration state in words (never colour alone): out of control, overdue, or in control."""
+def calibration_cell(row: dict, n: NodeStatus) -> dict:
+    """Put the node's calibration state into `row` in words (never colour alone) and its last check's error.
+
+    Out of control (its newest check of a kind failed) is shown red with the tone "failed", overdue
+    for a check amber, in control green.
+    """
     cal = n.calibration
+    row["calibration_error_pct"] = None
     if cal is None or cal.last_check_at is None:
-        return Badge(_("overdue: never checked"), "warning")
-    parts: list = []
+        return status_cell(row, "calibration", "overdue", _("overdue: never checked"))
+    words = []
     if cal.out_of_control:
-        parts += [Badge(_("out of control"), "danger"), " "]
+        words.append(_("out of control"))
     if cal.overdue:
-        parts += [Badge(_("overdue"), "warning"), " "]
-    if not parts:
-        parts += [Badge(_("in control"), "success"), " "]
-    last = (_("last check {pct} % of span", pct=format_number(cal.last_error_pct, 1))
-            if cal.last_error_pct is not None else "")
-    return Cell((*parts, last), "small")
+        words.append(_("overdue"))
+    tone = "failed" if cal.out_of_control else ("overdue" if cal.overdue else "ok")
+    status_cell(row, "calibration", tone, " · ".join(words) or _("in control"))
+    if cal.last_error_pct is not None:
+        row["calibration_error_pct"] = round(cal.last_error_pct, 2)
+    return row
 
 
 def calibration_kpi(nodes: list[NodeStatus]) -> Any:
@@ -93,7 +180,8 @@ def calibration_kpi(nodes: list[NodeStatus]) -> Any:
                     card_id="hq-nodes-calibration")
 
 
-_LISTENER_COLOURS = {"reporting": "success", "silent": "danger", "stopped": "secondary"}
+# A listener's state (core.insights.queries.listener_health) in words; the English word colours it.
+LISTENER_STATES = {"reporting": N_("reporting"), "silent": N_("silent"), "stopped": N_("stopped")}
 # The listener's counters (mqtt_listener/status.py) in words, in the order an operator reads them;
 # a counter not named here is shown by its key.
 COUNTER_LABELS = {
@@ -132,27 +220,62 @@ def counters_text(counters: dict) -> str:
     return " · ".join(parts)
 
 
-def _listeners(listeners: list[ListenerHealth], tz: Any) -> Any:
-    if not listeners:
-        return empty_state(_("No listener has reported yet: is `carbontrack listen` (or `carbontrack run`) running?"))
-    body = [html.Tr([html.Td(li.instance),
-                     html.Td(dbc.Badge(_(li.state), color=_LISTENER_COLOURS.get(li.state, "secondary"))),
-                     html.Td(fmt_eat(li.updated_at, tz)), html.Td(fmt_eat(li.started_at, tz)),
-                     html.Td(counters_text(li.counters), className="small")])
-            for li in listeners]
-    head = (_("Instance"), _("State"), _("Last report (EAT)"), _("Started (EAT)"), _("Counters"))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm",
-                     responsive=True, id="hq-nodes-listener-table")
+def listener_columns() -> list[dict]:
+    """The listeners grid's columns, headers in the page's language; the instance is first and pinned."""
+    return [
+        {"field": "instance", "headerName": _("Instance"), "minWidth": 130},
+        {"field": "state", "headerName": _("State"), "cellRenderer": "CtStatus", "minWidth": 110},
+        {"field": "updated", "headerName": _("Last report (EAT)"), "priority": 2, "minWidth": 150},
+        {"field": "started", "headerName": _("Started (EAT)"), "priority": 3, "minWidth": 150},
+        {"field": "counters", "headerName": _("Counters"), "priority": 2, "minWidth": 320, "flex": 3,
+         "wrapText": True, "autoHeight": True},
+    ]
+
+
+def listener_rows(listeners: list[ListenerHealth], tz: Any) -> list[dict]:
+    """The listeners as grid rows: state in words (reporting, silent, stopped), coloured by the English word."""
+    return [status_cell({"instance": li.instance, "updated": fmt_eat(li.updated_at, tz),
+                         "started": fmt_eat(li.started_at, tz), "counters": counters_text(li.counters)},
+                        "state", li.state, _(LISTENER_STATES.get(li.state, li.state))) for li in listeners]
+
+
+def listener_update(listeners: list[ListenerHealth], tz: Any, current: Any = None) -> GridUpdate:
+    """The listeners grid's refresh, or the sentence saying none has reported."""
+    empty = empty_state(_("No listener has reported yet: is `carbontrack listen` (or `carbontrack run`) running?"))
+    return grid_update(listener_rows(listeners, tz), bool(listeners), empty, current)
+
+
+def nodes_grid() -> html.Div:
+    """The nodes grid for the page's layout (hidden until the first refresh fills it)."""
+    return html.Div(data_grid(GRID_ID, node_columns(), [], export_name="nodes", search_label=_("Search nodes")),
+                    id=f"{GRID_ID}-box", style=HIDDEN)
+
+
+def listener_grid() -> html.Div:
+    """The listeners grid for the page's layout (hidden until a listener has reported)."""
+    return html.Div(data_grid(LISTENER_GRID_ID, listener_columns(), [], export_name="listeners",
+                              search_label=_("Search listeners")), id=f"{LISTENER_GRID_ID}-box", style=HIDDEN)
+
+
+def grid_outputs(grid_id: str, empty_id: str) -> list[Output]:
+    """The outputs a `GridUpdate` fills, in its order."""
+    return [Output(empty_id, "children"), Output(f"{grid_id}-box", "style"), Output(grid_id, "rowData"),
+            Output(grid_id, "style")]
 
 
 def register(app: dash.Dash) -> None:
-    """Attach the node page's callback to `app`."""
+    """Attach the nodes page's callbacks to `app`."""
+    grid_controls(app, GRID_ID)
+    grid_controls(app, LISTENER_GRID_ID)
 
     @app.callback(
-        Output("hq-nodes-summary", "children"), Output("hq-nodes-table", "children"),
-        Output("hq-nodes-listeners", "children"),
+        Output("hq-nodes-summary", "children"), *grid_outputs(GRID_ID, "hq-nodes-table"),
+        *grid_outputs(LISTENER_GRID_ID, "hq-nodes-listeners"),
         Input("hq-nodes-interval", "n_intervals"), Input("hq-nodes-problems", "value"),
+        State(GRID_ID, "rowData"), State(LISTENER_GRID_ID, "rowData"),
     )
-    def _render(_n, problems):  # noqa: ANN001, ANN202
+    def _render(_n, problems, current, current_listeners):  # noqa: ANN001, ANN202
         nodes, listeners = nodes_data(web_user(), app_session_factory(), app_tz())
-        return render_nodes(nodes, listeners, isinstance(problems, list) and "problems" in problems, app_tz())
+        summary, grid, lst = render_nodes(nodes, listeners, isinstance(problems, list) and "problems" in problems,
+                                          app_tz(), current, current_listeners)
+        return summary, *grid, *lst

@@ -5,6 +5,9 @@ Reads go through core.measurement (calibration, availability) and core.fleet.lif
 caller's factory is checked (core.access); the form writes through
 core.measurement.calibration.record_check, which checks the role (HQ, admin) and validates every
 field again on the server. Badges carry their meaning in text, never in colour alone.
+
+The calibration log and the assignment history are data grids (sort, filter, quick search, CSV
+export); they are built again only when the node changes or a check is recorded.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, html
 
-from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, web_user
+from callbacks.common import app_tz, empty_state, fmt_eat, fmt_pct, web_user
 from callbacks.common import session_factory as app_session_factory
+from callbacks.grid import data_grid, grid_controls, status_cell
 from callbacks.i18n import N_, format_number, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, can_read_factory, require_factory
@@ -50,6 +54,9 @@ DENIED = N_("You may not see this node.")
 NO_NODE = N_("No such node. Open a node from the Nodes page.")
 CHECK_KINDS = {"span": N_("span"), "zero": N_("zero")}  # a calibration check's kind, as stored
 CHECK_SOURCES = {"portal": N_("portal"), "node": N_("node")}  # who recorded it (core.measurement.calibration)
+CAL_GRID_ID = "hq-node-cal-table"  # the old tables' ids: the QA/QC browser test selects on the first
+ASSIGNMENT_GRID_ID = "hq-node-assignment-table"
+NUMBER = {"filter": "agNumberColumnFilter", "type": "numericColumn"}
 
 
 @dataclass
@@ -151,41 +158,81 @@ def render_quality(q: NodeQuality | str, tz: Any) -> tuple:
     return top, calibration_table(q.checks, tz), assignment_table(q.assignments, q.hidden_assignments, tz)
 
 
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def calibration_columns() -> list[dict]:
+    """The calibration grid's columns, headers in the page's language; when it was checked is first and pinned."""
+    return [
+        {"field": "checked", "headerName": _("Checked (EAT)"), "minWidth": 150},
+        {"field": "kind", "headerName": _("Kind"), "priority": 2, "minWidth": 90},
+        {"field": "reference_ppm", "headerName": _("Reference (ppm)"), "priority": 3, **NUMBER},
+        {"field": "certificate", "headerName": _("Certificate"), "priority": 3},
+        {"field": "measured_ppm", "headerName": _("Measured (ppm)"), "priority": 3, **NUMBER},
+        {"field": "span_ppm", "headerName": _("Span (ppm)"), "priority": 3, **NUMBER},
+        {"field": "error_pct", "headerName": _("Error (% of span; limit {limit} %)", limit=CAL_ERROR_LIMIT_PCT),
+         "minWidth": 120, **NUMBER},
+        {"field": "result", "headerName": _("Result"), "cellRenderer": "CtStatus", "minWidth": 90},
+        {"field": "by", "headerName": _("By"), "priority": 3},
+        {"field": "source", "headerName": _("Source"), "priority": 3},
+        {"field": "note", "headerName": _("Note"), "priority": 2, "minWidth": 160, "wrapText": True,
+         "autoHeight": True},
+    ]
+
+
+def calibration_rows(checks: list[CalibrationCheck], tz: Any) -> list[dict]:
+    """The checks as grid rows, in the order given (newest first); numbers stay numbers, the result in words."""
+    return [status_cell({
+        "checked": fmt_eat(c.checked_at, tz), "kind": _(CHECK_KINDS.get(c.kind, c.kind)),
+        "reference_ppm": _round(c.reference_ppm, 1), "certificate": c.certificate or "—",
+        "measured_ppm": _round(c.measured_ppm, 1), "span_ppm": _round(c.span_ppm, 0), "error_pct": _round(c.error_pct, 2),
+        "by": c.recorded_by or "—", "source": _(CHECK_SOURCES.get(c.source, c.source)), "note": c.note or "",
+    }, "result", "ok" if c.passed else "failed", _("pass") if c.passed else _("FAIL")) for c in checks]
+
+
 def calibration_table(checks: list[CalibrationCheck], tz: Any) -> Any:
-    """The node's checks, newest first, with the result in words."""
+    """The node's checks as a data grid, newest first, with the result in words."""
     if not checks:
         return empty_state(_("No calibration check recorded for this node."), "hq-node-no-checks")
-    head = (_("Checked (EAT)"), _("Kind"), _("Reference (ppm)"), _("Certificate"), _("Measured (ppm)"), _("Span (ppm)"),
-            _("Error (% of span; limit {limit} %)", limit=CAL_ERROR_LIMIT_PCT), _("Result"), _("By"), _("Source"),
-            _("Note"))
-    body = [html.Tr([
-        html.Td(fmt_eat(c.checked_at, tz)), html.Td(_(CHECK_KINDS.get(c.kind, c.kind))), html.Td(fmt_num(c.reference_ppm, "", 1)),
-        html.Td(c.certificate or "—"), html.Td(fmt_num(c.measured_ppm, "", 1)), html.Td(fmt_num(c.span_ppm)),
-        html.Td(f"{format_number(c.error_pct, 2)} %"),
-        html.Td(dbc.Badge(_("pass") if c.passed else _("FAIL"), color="success" if c.passed else "danger")),
-        html.Td(c.recorded_by or "—"), html.Td(_(CHECK_SOURCES.get(c.source, c.source))), html.Td(c.note or "", className="small"),
-    ]) for c in checks]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm", striped=True,
-                     responsive=True, id="hq-node-cal-table")
+    return data_grid(CAL_GRID_ID, calibration_columns(), calibration_rows(checks, tz), export_name="calibration-checks",
+                     search_label=_("Search calibration checks"))
+
+
+def assignment_columns() -> list[dict]:
+    """The assignment grid's columns, headers in the page's language; the factory is first and pinned."""
+    return [
+        {"field": "factory", "headerName": _("Factory"), "minWidth": 100},
+        {"field": "stack", "headerName": _("Stack"), "priority": 2},
+        {"field": "commissioned", "headerName": _("Commissioned (EAT)"), "minWidth": 150},
+        {"field": "commissioned_by", "headerName": _("Commissioned by"), "priority": 3},
+        {"field": "commission_reason", "headerName": _("Why commissioned"), "priority": 3, "wrapText": True,
+         "autoHeight": True},
+        {"field": "retired", "headerName": _("Retired (EAT)"), "priority": 2, "minWidth": 150},
+        {"field": "retired_by", "headerName": _("Retired by"), "priority": 3},
+        {"field": "retire_reason", "headerName": _("Why retired"), "priority": 3, "wrapText": True,
+         "autoHeight": True},
+    ]
+
+
+def assignment_rows(rows: list[AssignmentRow], tz: Any) -> list[dict]:
+    """The assignments as grid rows, in the order given (newest first)."""
+    return [{"factory": r.factory, "stack": r.stack, "commissioned": fmt_eat(r.commissioned_at, tz),
+             "commissioned_by": r.commissioned_by or "—", "commission_reason": r.commission_reason or "",
+             "retired": _("assigned now") if r.retired_at is None else fmt_eat(r.retired_at, tz),
+             "retired_by": r.retired_by or ("" if r.retired_at is None else "—"), "retire_reason": r.retire_reason or ""}
+            for r in rows]
 
 
 def assignment_table(rows: list[AssignmentRow], hidden: int, tz: Any) -> Any:
-    """Where the node was assigned, newest first (commissioned/retired, stack, who and why)."""
+    """Where the node was assigned, newest first (commissioned/retired, stack, who and why), as a data grid."""
     if not rows:
         return empty_state(_("No assignment recorded: the node counts while it is active (registered before "
                            "lifecycles were kept)."), "hq-node-no-assignments")
-    head = (_("Factory"), _("Stack"), _("Commissioned (EAT)"), _("By"), _("Why"), _("Retired (EAT)"), _("By"), _("Why"))
-    body = [html.Tr([
-        html.Td(r.factory), html.Td(r.stack), html.Td(fmt_eat(r.commissioned_at, tz)),
-        html.Td(r.commissioned_by or "—"), html.Td(r.commission_reason or "", className="small"),
-        html.Td(_("assigned now") if r.retired_at is None else fmt_eat(r.retired_at, tz)),
-        html.Td(r.retired_by or ("" if r.retired_at is None else "—")),
-        html.Td(r.retire_reason or "", className="small"),
-    ]) for r in rows]
     note = [html.Div(_("{n} earlier assignment(s) at factories you may not see are not shown.", n=hidden),
                      className="small text-muted")] if hidden else []
-    return html.Div([dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], size="sm",
-                               striped=True, responsive=True, id="hq-node-assignment-table"), *note])
+    return html.Div([data_grid(ASSIGNMENT_GRID_ID, assignment_columns(), assignment_rows(rows, tz),
+                               export_name="node-assignments", search_label=_("Search assignments")), *note])
 
 
 def save_calibration(user: Any, device_id: object, values: dict, session_factory: Any,
@@ -221,6 +268,8 @@ def save_calibration(user: Any, device_id: object, values: dict, session_factory
 
 def register(app: dash.Dash) -> None:
     """Attach the node page's quality callbacks to `app`."""
+    grid_controls(app, CAL_GRID_ID)
+    grid_controls(app, ASSIGNMENT_GRID_ID)
 
     @app.callback(Output("hq-node-quality", "children"), Output("hq-node-cal-history", "children"),
                   Output("hq-node-assignments", "children"),

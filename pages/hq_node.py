@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_header, web_user
+from callbacks.hq_node import commands_grid
 from callbacks.i18n import N_, page_title, tr_message
 from callbacks.i18n import gettext as _
 from core.access import is_admin
@@ -52,7 +53,8 @@ def layout(device: str | None = None, **kwargs) -> html.Div:
             html.Div(id="hq-node-feedback", className="mt-2"),
         ]), className="mb-3 shadow-sm"))
     children += quality_section(user)
-    children += [html.H3(_("Commands"), className="h6 mt-3"), html.Div(id="hq-node-commands"),
+    # The command grid is placed once; the refresh sends its rows (callbacks/hq_node.py).
+    children += [html.H3(_("Commands"), className="h6 mt-3"), html.Div(id="hq-node-commands"), commands_grid(),
                  html.H3(_("Firmware history"), className="h6 mt-3"), html.Div(id="hq-node-firmware")]
     return dbc.Container(children, fluid=True)
 

@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from callbacks.common import not_permitted, page_allowed, page_header, web_user
+from callbacks.hq_nodes import listener_grid, nodes_grid
 from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
 
@@ -27,9 +28,13 @@ def layout(**kwargs) -> html.Div:
                 {"label": _("Only nodes offline or below 50 % coverage (24 h)"), "value": "problems"}], value=[],
                 switch=True), xs=12)], className="mb-2"),
             dcc.Loading(html.Div(id="hq-nodes-summary")),
-            dcc.Loading(html.Div(id="hq-nodes-table")),
+            # The grids are placed here once; the refresh sends their rows (callbacks/hq_nodes.py), so a
+            # search, sort or filter survives it. Their empty-state messages show in the Divs beside them.
+            html.Div(id="hq-nodes-table"),
+            nodes_grid(),
             html.H3(_("Listeners"), className="h6 mt-4"),
             html.Div(id="hq-nodes-listeners"),
+            listener_grid(),
         ],
         fluid=True,
     )

@@ -36,7 +36,8 @@ def send(client, app, device, kind="reboot", arg=None):
 def render(client, app, device):
     return post_callback(client, app, "hq-node-info", [
         {"id": "hq-node-interval", "property": "n_intervals", "value": 0},
-        {"id": "hq-node-device", "property": "data", "value": device}])
+        {"id": "hq-node-device", "property": "data", "value": device}],
+        [{"id": "hq-node-command-table", "property": "rowData", "value": []}])
 
 
 def commands_of(Session, device):  # noqa: N803

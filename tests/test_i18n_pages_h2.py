@@ -198,14 +198,18 @@ def test_node_page_in_swahili(web):
                      "upana", "sifuri"],
               ["Node KGW-S1", "Measured-data quality", "Calibration error =", "Reference gas (ppm)", '"label": "zero"'])
     admin = client_as(app, "admin")
+    # The command grid's headers are in the page's layout (the refresh sends rows only).
     both_ways(page(admin, app, "/hq/node", "?device=KGW-S1"),
-              ["Weka muda kati ya sampuli", "Washa upya", "thamani (ikiwa amri inahitaji)", "baiti"],
-              ["Set sampling interval", '"Reboot"', "value (if the command takes one)", " bytes"])
+              ["Weka muda kati ya sampuli", "Washa upya", "thamani (ikiwa amri inahitaji)", "baiti", "Hoja", "Jibu",
+               "Tafuta amri"],
+              ["Set sampling interval", '"Reboot"', "value (if the command takes one)", " bytes", "Arguments",
+               '"Answer"', "Search commands"])
     info = text_of(post_callback(hq, app, "hq-node-info", [
         {"id": "hq-node-interval", "property": "n_intervals", "value": 0},
-        {"id": "hq-node-device", "property": "data", "value": "KGW-S1"}]))
-    both_ways(info, ["Ilionekana mwisho", "Mawimbi", "Amri", "Hoja", "Washa upya", "iko foleni", "Jibu"],
-              ["Last seen", "Signal", '"Command"', "Arguments", '"Reboot"', '"queued"', '"Answer"'])
+        {"id": "hq-node-device", "property": "data", "value": "KGW-S1"}],
+        [{"id": "hq-node-command-table", "property": "rowData", "value": None}]))
+    both_ways(info, ["Ilionekana mwisho", "Mawimbi", "Washa upya", "iko foleni"],
+              ["Last seen", "Signal", '"Reboot"', '"state": "queued"'])  # "state__tone": "queued" is its colour
     quality = text_of(post_callback(hq, app, "hq-node-quality", [
         {"id": "hq-node-device", "property": "data", "value": "KGW-S1"},
         {"id": "hq-node-cal-saved", "property": "data", "value": 0}]))

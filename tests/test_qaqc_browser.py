@@ -41,7 +41,9 @@ def test_wqaqc001_hq_records_a_calibration_check(dash_duo, site):  # noqa: F811
     click(dash_duo, "#hq-node-cal-save")
     dash_duo.wait_for_element("#hq-node-cal-ok")
     idle(dash_duo)
-    dash_duo.wait_for_contains_text("#hq-node-cal-table", "0.90 %", timeout=10)  # |80,900 − 80,000| ÷ 100,000
+    # |80,900 − 80,000| ÷ 100,000 = 0.9 % of span, a number in the grid's error column.
+    dash_duo.wait_for_text_to_equal("#hq-node-cal-table .ag-row [col-id='error_pct']", "0.9", timeout=10)
+    assert dash_duo.find_element("#hq-node-cal-table .ag-row [col-id='result']").text == "pass"
     assert dash_duo.find_element("#hq-node-cal-span-error").text == ""
     dash_duo.wait_for_contains_text("#hq-node-quality-facts", "Calibration current", timeout=10)
     with Session() as s:

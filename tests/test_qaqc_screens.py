@@ -17,7 +17,7 @@ from web_helpers import NOW, make_web_db
 
 from callbacks.admin_nodes import field_for, lifecycle_change, register_node
 from callbacks.factory_history import history_data, render_history
-from callbacks.hq_nodes import nodes_data, render_nodes
+from callbacks.hq_nodes import node_columns, nodes_data, render_nodes
 from callbacks.node_quality import node_quality, render_quality, save_calibration
 from core.access import AccessDenied
 from core.accounts.auth import WebUser
@@ -55,6 +55,22 @@ def dump(component) -> str:
     return json.dumps(component, cls=__import__("plotly").utils.PlotlyJSONEncoder)
 
 
+def grid_rows(component, grid_id: str) -> list[dict]:
+    """The rowData of the data grid `grid_id` inside a rendered component."""
+    found = []
+
+    def walk(c) -> None:  # noqa: ANN001
+        if getattr(c, "id", None) == grid_id and hasattr(c, "rowData"):
+            found.append(c.rowData)
+        kids = getattr(c, "children", None)
+        for k in kids if isinstance(kids, list | tuple) else [kids] if kids is not None else []:
+            walk(k)
+
+    walk(component)
+    assert len(found) == 1, f"no grid {grid_id}"
+    return found[0]
+
+
 def _form(**kw) -> dict:
     base = {"kind": "span", "checked-at": "2026-11-27 10:00", "reference": 80000, "certificate": "CERT-1",
             "measured": 80000, "span": 100000, "note": None}
@@ -76,9 +92,11 @@ def test_calibration_form_records_and_shows_pass_and_fail(db):
     top, table, assignments = render_quality(q, DEFAULT_TZ)
     shown = dump(top)
     assert "Out of control" in shown and "Calibration current" in shown  # a pass 1 day ago: not overdue
-    cal = dump(table)
-    assert cal.count("FAIL") == 1 and cal.count('"pass"') == 1 and "2.60 %" in cal and "CERT-1" in cal
-    assert cal.index("2.60 %") < cal.index("2.40 %")  # newest first
+    rows = grid_rows(table, "hq-node-cal-table")
+    # Newest first; the result in words (coloured by its tone), the error a number of percent.
+    assert [(r["result"], r["result__tone"], r["error_pct"]) for r in rows] == [("FAIL", "failed", 2.6),
+                                                                                ("pass", "ok", 2.4)]
+    assert {r["certificate"] for r in rows} == {"CERT-1"} and {r["by"] for r in rows} == {"hq", "admin"}
     with Session() as s:
         rows = s.scalars(sa.select(CalibrationCheck).order_by(CalibrationCheck.checked_at)).all()
         assert [(r.passed, r.recorded_by, r.source) for r in rows] == [(True, "hq", "portal"),
@@ -142,19 +160,22 @@ def test_node_availability_30_days_and_no_check_badges(db):
 def test_nodes_table_availability_and_calibration_columns(db):
     Session, ids, fx, users = db
     nodes, listeners = nodes_data(users["hq"], Session, DEFAULT_TZ, NOW)
-    summary, table, _ = render_nodes(nodes, listeners, False, DEFAULT_TZ)
-    shown = dump(table)
-    assert "Data availability 30 d" in shown and "Calibration" in shown
+    summary, grid, _ = render_nodes(nodes, listeners, False, DEFAULT_TZ)
+    headers = [c["headerName"] for c in node_columns()]
+    assert "Data availability 30 d (%)" in headers and "Calibration" in headers
     by_id = {n.device_id: n for n in nodes}
+    rows = {r["node"]: r for r in grid.rows}
     for dev in fx.device_ids.values():
         n = by_id[dev]
-        assert f"{n.valid_hours_30d:,.0f} of {n.assigned_hours_30d:,.0f} h" in shown
+        assert rows[dev]["availability_hours"] == f"{n.valid_hours_30d:,.0f} of {n.assigned_hours_30d:,.0f} h"
+        assert rows[dev]["availability_30d_pct"] == pytest.approx(n.availability_30d * 100, abs=0.05)
     # CHG's node failed its newest check (first test) -> "out of control" in words; the others never checked.
     with Session() as s:
-        failed = s.scalars(sa.select(CalibrationCheck.device_id).where(CalibrationCheck.passed.is_(False))).all()
-    assert shown.count("out of control") == len(set(failed))
-    assert shown.count("overdue: never checked") == len(fx.device_ids) - len(set(failed))
-    assert f"{len(set(failed))} out of control" in dump(summary)
+        failed = set(s.scalars(sa.select(CalibrationCheck.device_id).where(CalibrationCheck.passed.is_(False))))
+    assert {d for d, r in rows.items() if r["calibration"].startswith("out of control")} == failed
+    assert all(r["calibration__tone"] == "failed" for d, r in rows.items() if d in failed)
+    assert {d for d, r in rows.items() if r["calibration"] == "overdue: never checked"} == set(rows) - failed
+    assert f"{len(failed)} out of control" in dump(summary)
 
 
 def _stack_of(Session, fid):  # noqa: N803

@@ -132,7 +132,9 @@ def test_fm_hq_callbacks_show_only_own_factory(web, output):
         "hq-nodes-table": [{"id": "hq-nodes-interval", "property": "n_intervals", "value": 0},
                            {"id": "hq-nodes-problems", "property": "value", "value": []}],
     }[output]
-    body = text(post_callback(client, app, output, inputs))
+    state = [{"id": g, "property": "rowData", "value": None} for g in ("hq-nodes-grid", "hq-nodes-listener-grid")
+             if output == "hq-nodes-table"]
+    body = text(post_callback(client, app, output, inputs, state))
     assert "Mataara" not in body and "MTR" not in body and "Chinga" not in body and "CHG" not in body
 
 

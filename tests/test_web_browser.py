@@ -287,7 +287,7 @@ def test_wcsp001_pages_run_under_the_csp_without_violations(dash_duo, site):
     dash_duo.wait_for_element("#nav-user")
     checks = {"/hq": "#hq-overview-kpis", "/hq/leaderboard": "#hq-leaderboard-grid",
               "/factory/history": "#factory-history-kpis", "/factory/entry": "#factory-entry-preview-table",
-              "/factory/live": "#factory-live-now", "/admin": "#admin-user-grid", "/hq/nodes": "#hq-nodes-table"}
+              "/factory/live": "#factory-live-now", "/admin": "#admin-user-grid", "/hq/nodes": "#hq-nodes-grid"}
     for path, selector in checks.items():
         dash_duo.driver.get(base + path)
         dash_duo.wait_for_element(selector, timeout=20)
