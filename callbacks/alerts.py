@@ -10,7 +10,7 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.grid import data_grid, grid_controls
+from callbacks.grid import grid_controls, grid_view, standing_grid
 from callbacks.i18n import N_, current_language, format_number, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
@@ -81,12 +81,28 @@ def alert_rows(views: list[AlertView], can_ack: bool, tz: Any) -> list[dict]:
     return rows
 
 
-def render_alerts(views: list[AlertView], can_ack: bool, tz: Any) -> Any:
-    """The alerts as a data grid; a click on Acknowledge sends the alert's id to the server (checked there)."""
-    if not views:
-        return empty_state(_("No alerts. All quiet."), "alerts-none")
-    return data_grid(GRID_ID, translated(COLUMNS), alert_rows(views, can_ack, tz), export_name="alerts",
-                     search_label=_("Search alerts"))
+def alerts_grid() -> html.Div:
+    """The alerts grid for the page's layout (hidden until the refresh sends rows; see `standing_grid`)."""
+    return standing_grid(GRID_ID, translated(COLUMNS), row_key="id", export_name="alerts",
+                         search_label=_("Search alerts"))
+
+
+def reminders_grid() -> html.Div:
+    """The reminders grid for the page's layout (hidden until the refresh sends rows)."""
+    return standing_grid(REMINDER_GRID_ID, translated(REMINDER_COLUMNS), export_name="reminders",
+                         search_label=_("Search reminders"))
+
+
+def render_alerts(views: list[AlertView], can_ack: bool, tz: Any) -> tuple[Any, list[dict], bool]:
+    """(message, rows, grid hidden) for the alerts grid; a click on Acknowledge sends the alert's id to the
+    server (checked there)."""
+    return grid_view(alert_rows(views, can_ack, tz), empty_state(_("No alerts. All quiet."), "alerts-none"))
+
+
+def reminder_rows(reminded: list, tz: Any) -> list[dict]:
+    """Reminders sent as grid rows (month as YYYY-MM and the time in local time: text that sorts)."""
+    return [{"factory": f"{r.factory_name} ({r.factory_code})", "month": f"{r.month:%Y-%m}", "user": r.username,
+             "channel": _(CHANNEL_WORDS.get(r.channel, r.channel)), "when": fmt_eat(r.sent_at, tz)} for r in reminded]
 
 
 def acknowledge_view(user, renderer_data: Any, session_factory) -> Any:  # noqa: ANN001
@@ -107,8 +123,12 @@ def register(app: dash.Dash) -> None:
     grid_controls(app, GRID_ID)
     grid_controls(app, REMINDER_GRID_ID)
 
-    @app.callback(Output("alerts-list", "children"), Output("alerts-badge-line", "children"),
-                  Output("alerts-reminders", "children"),
+    # The grids stay in the layout: every 15 s the refresh sends their rows only, so a search, sort or
+    # filter the reader set survives it (callbacks.grid.standing_grid).
+    @app.callback(Output("alerts-list", "children"), Output(GRID_ID, "rowData"), Output(f"{GRID_ID}-wrap", "hidden"),
+                  Output("alerts-badge-line", "children"),
+                  Output("alerts-reminders", "children"), Output(REMINDER_GRID_ID, "rowData"),
+                  Output(f"{REMINDER_GRID_ID}-wrap", "hidden"),
                   Input("alerts-interval", "n_intervals"), Input("alerts-show-resolved", "value"),
                   Input("alerts-ack-feedback", "children"))
     def _render(_n, resolved, _fb):  # noqa: ANN001, ANN202
@@ -121,13 +141,9 @@ def register(app: dash.Dash) -> None:
             reminded = reminders_sent(s, user)[:200]
         badge = html.Span([_("Firing") + " ", dbc.Badge(format_number(firing), color="danger" if firing else "secondary",
                                                 id="alerts-badge")])
-        rem = (data_grid(REMINDER_GRID_ID, translated(REMINDER_COLUMNS), [
-            {"factory": f"{r.factory_name} ({r.factory_code})", "month": f"{r.month:%Y-%m}", "user": r.username,
-             "channel": _(CHANNEL_WORDS.get(r.channel, r.channel)), "when": fmt_eat(r.sent_at, tz)} for r in reminded],
-            export_name="reminders", search_label=_("Search reminders"))
-               if reminded else empty_state(_("No reminders sent yet.")))
         can_ack = user is not None and user.role in ("factory_manager", "hq", "admin")
-        return render_alerts(views, can_ack, tz), badge, rem
+        return (*render_alerts(views, can_ack, tz), badge,
+                *grid_view(reminder_rows(reminded, tz), empty_state(_("No reminders sent yet."))))
 
     @app.callback(Output("alerts-ack-feedback", "children"), Input(GRID_ID, "cellRendererData"),
                   prevent_initial_call=True)

@@ -30,7 +30,7 @@ from callbacks.common import (
 )
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, live_day_figure, live_hour_figure, local_naive
-from callbacks.grid import data_grid, grid_controls, status_cell
+from callbacks.grid import NO_ROWS, grid_controls, grid_view, standing_grid, status_cell
 from callbacks.i18n import N_, format_day_month
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied
@@ -44,7 +44,6 @@ DENIED = N_("You may not see this factory.")
 
 NODE_GRID_ID = "factory-live-node-table"
 NODE_GRID_WRAP_ID = "factory-live-nodes-grid"
-NO_NODES = (None, [], True)  # (message, grid rows, grid hidden): nothing to show
 
 
 def node_columns() -> list[dict]:
@@ -63,9 +62,8 @@ def node_columns() -> list[dict]:
 
 def node_grid() -> html.Div:
     """The node grid for the page's layout: empty and hidden until a render sends rows (`node_view`)."""
-    grid = data_grid(NODE_GRID_ID, node_columns(), [], export_name="nodes", search_label=_("Search nodes"),
-                     extra_options={"getRowId": "params.data.node"})
-    return html.Div(grid, id=NODE_GRID_WRAP_ID, hidden=True)
+    return standing_grid(NODE_GRID_ID, node_columns(), row_key="node", wrap_id=NODE_GRID_WRAP_ID, export_name="nodes",
+                         search_label=_("Search nodes"))
 
 
 def node_rows(nodes: list[NodeStatus], tz: Any) -> list[dict]:
@@ -82,9 +80,7 @@ def node_rows(nodes: list[NodeStatus], tz: Any) -> list[dict]:
 
 def node_view(nodes: list[NodeStatus], tz: Any) -> tuple[Any, list[dict], bool]:
     """(message, grid rows, grid hidden) for the nodes: the grid's rows, or a sentence when there are none."""
-    if not nodes:
-        return empty_state(_("No sensor nodes are registered for this factory yet.")), [], True
-    return None, node_rows(nodes, tz), False
+    return grid_view(node_rows(nodes, tz), empty_state(_("No sensor nodes are registered for this factory yet.")))
 
 
 def kpi_row(snap) -> dbc.Row:  # noqa: ANN001
@@ -123,14 +119,14 @@ def render_live(user, factory_id: int | None, session_factory, now: datetime | N
     now = now or utcnow()
     if factory_id is None:
         msg = empty_state(_("Pick a factory to see its stacks."))
-        return msg, empty_figure(_("no factory")), empty_figure(_("no factory")), *NO_NODES, None, ""
+        return msg, empty_figure(_("no factory")), empty_figure(_("no factory")), *NO_ROWS, None, ""
     try:
         with session_factory() as s:
             last_id = reading_watermark(s)  # before the snapshot: a reading stored in between is read twice, never lost
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ)
     except AccessDenied:
         denied = dbc.Alert(_(DENIED), color="danger")
-        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), *NO_NODES, None, ""
+        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), *NO_ROWS, None, ""
     if not snap.nodes:
         hour = empty_figure(_("No sensor nodes registered for this factory."))
         day = hour
@@ -195,7 +191,7 @@ def tick_live(user, factory_id: int | None, state: dict | None, session_factory,
             snap = live_snapshot(s, user, factory_id, now, tz or DEFAULT_TZ, with_recent=False)
     except AccessDenied:
         denied = dbc.Alert(_(DENIED), color="danger")
-        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), *NO_NODES, None, ""
+        return denied, empty_figure(_(DENIED)), empty_figure(_(DENIED)), *NO_ROWS, None, ""
     if any(p["ts"] <= since for pts in new.values() for p in pts):
         # Late (buffered) readings belong before points already drawn: appending them would draw
         # the line back in time, so the hour is redrawn in order.

@@ -84,8 +84,7 @@ def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None,
         "dashGridOptions": options,
         "csvExportParams": {"fileName": f"{export_name}.csv", "allColumns": True},
         "className": "ct-grid",  # AG Grid's default (Theming API) quartz theme; no legacy CSS class
-        "style": {"height": height or ("70vh" if infinite or n > 15 else f"{max(3, n) * 42 + 110}px"),
-                  "width": "100%"},
+        "style": {"height": height, "width": "100%"} if height else grid_size(n, infinite),
     }
     if infinite:
         grid_kwargs["rowModelType"] = "infinite"
@@ -109,6 +108,37 @@ def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None,
         dcc.Store(id=f"{grid_id}-layout"),
         dag.AgGrid(**grid_kwargs),
     ], className="ct-grid-wrap")
+
+
+def grid_size(n: int, infinite: bool = False) -> dict:
+    """A grid's style for `n` rows: up to 15 rows all in view, more (or an infinite grid) in 70 % of the
+    window, where the grid scrolls. Pages whose rows change while open send it with the new rows."""
+    return {"height": "70vh" if infinite or n > 15 else f"{max(3, n) * 42 + 110}px", "width": "100%"}
+
+
+NO_ROWS: tuple[Any, list, bool] = (None, [], True)  # a standing grid's view with nothing to show
+
+
+def standing_grid(grid_id: str, columns: list[dict], *, row_key: str | None = None, wrap_id: str | None = None,
+                  **grid_kwargs: Any) -> html.Div:
+    """A grid placed once in a page's layout, empty and hidden until a callback sends its rows (`grid_view`).
+
+    Pages that refresh on a timer send only the rows (`rowData`) and whether to show the grid, never a
+    new grid: the grid and its search box stay mounted, so the reader's sort, column filters and
+    quick-search text survive every refresh (AG Grid sorts and filters the new rows). `row_key` names
+    the field that identifies a row (AG Grid's `getRowId`, an expression dash-ag-grid parses without
+    eval), so rows are updated in place. The wrapper's id is `wrap_id`, by default `<grid_id>-wrap`.
+    """
+    if row_key:
+        extra = dict(grid_kwargs.pop("extra_options", None) or {})
+        extra["getRowId"] = f"params.data.{row_key}"
+        grid_kwargs["extra_options"] = extra
+    return html.Div(data_grid(grid_id, columns, [], **grid_kwargs), id=wrap_id or f"{grid_id}-wrap", hidden=True)
+
+
+def grid_view(rows: list[dict], empty: Any) -> tuple[Any, list[dict], bool]:
+    """(message, rows, grid hidden) for a `standing_grid`: its rows, or the `empty` message when there are none."""
+    return (None, rows, False) if rows else (empty, [], True)
 
 
 # AG Grid's own words (pagination, filter menus, column menu, empty grid) in Swahili: AG Grid's

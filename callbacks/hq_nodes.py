@@ -19,7 +19,7 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.grid import data_grid, grid_controls, status_cell
+from callbacks.grid import data_grid, grid_controls, grid_size, status_cell
 from callbacks.i18n import N_, format_number, ngettext
 from callbacks.i18n import gettext as _
 from core.insights.queries import ListenerHealth, NodeStatus, listener_health, node_health
@@ -46,18 +46,13 @@ class GridUpdate(NamedTuple):
     grid_style: Any
 
 
-def grid_height(n: int) -> dict:
-    """The grid's style for `n` rows: as callbacks.grid.data_grid sizes a grid built with its rows."""
-    return {"height": "70vh" if n > 15 else f"{max(3, n) * 42 + 110}px", "width": "100%"}
-
-
 def grid_update(rows: list[dict], shown: bool, empty: Any, current: Any) -> GridUpdate:
     """The refresh of one grid: `rows` when `shown`, else the `empty` message; `current` is the rows it holds."""
     if not shown:
         return GridUpdate(empty, HIDDEN, [] if current else dash.no_update, dash.no_update)
     if rows == current:
         return GridUpdate(None, SHOWN, dash.no_update, dash.no_update)
-    return GridUpdate(None, SHOWN, rows, grid_height(len(rows)))
+    return GridUpdate(None, SHOWN, rows, grid_size(len(rows)))
 
 
 def nodes_data(user, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001

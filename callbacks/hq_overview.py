@@ -19,7 +19,7 @@ from dash import Input, Output, State, html
 from callbacks.common import app_gwp, app_tz, empty_state, fmt_eat, fmt_num, fmt_pct, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
 from callbacks.figures import empty_figure, map_figure, region_figure, trend_figure
-from callbacks.grid import data_grid, grid_controls, status_cell
+from callbacks.grid import NO_ROWS, grid_controls, grid_view, standing_grid, status_cell
 from callbacks.i18n import format_day_month, format_month, format_month_range, format_number, ngettext
 from callbacks.i18n import gettext as _
 from callbacks.ranges import parse_range_month
@@ -45,7 +45,6 @@ def overview_data(user, session_factory, tz: Any = DEFAULT_TZ, now: datetime | N
 UPTIME_GRID_ID = "hq-overview-uptime-table"
 REMINDERS_GRID_ID = "hq-overview-reminders"
 MAX_REMINDERS = 200  # newest reminders in the grid (the Alerts page keeps the same cap); sent again every minute
-NO_GRID = (None, [], True)  # (message, grid rows, grid hidden): nothing to show
 
 
 def uptime_columns() -> list[dict]:
@@ -62,10 +61,8 @@ def uptime_columns() -> list[dict]:
 
 def uptime_grid() -> html.Div:
     """The data-availability grid for the layout: empty and hidden until the overview sends rows."""
-    grid = data_grid(UPTIME_GRID_ID, uptime_columns(), [], export_name="data-availability",
-                     search_label=_("Search factories"), height="420px",
-                     extra_options={"getRowId": "params.data.code"})
-    return html.Div(grid, id=f"{UPTIME_GRID_ID}-wrap", hidden=True)
+    return standing_grid(UPTIME_GRID_ID, uptime_columns(), row_key="code", export_name="data-availability",
+                         search_label=_("Search factories"), height="420px")
 
 
 def uptime_rows(ov: Overview) -> list[dict]:
@@ -90,9 +87,7 @@ def uptime_rows(ov: Overview) -> list[dict]:
 
 def uptime_view(ov: Overview) -> tuple[Any, list[dict], bool]:
     """(message, grid rows, grid hidden) for the data-availability grid."""
-    if not ov.factories:
-        return empty_state(_("No factories yet.")), [], True
-    return None, uptime_rows(ov), False
+    return grid_view(uptime_rows(ov) if ov.factories else [], empty_state(_("No factories yet.")))
 
 
 def reminders_columns() -> list[dict]:
@@ -108,9 +103,8 @@ def reminders_columns() -> list[dict]:
 
 def reminders_grid() -> html.Div:
     """The reminders grid for the layout: empty and hidden until the overview sends rows."""
-    grid = data_grid(REMINDERS_GRID_ID, reminders_columns(), [], export_name="reminders",
-                     search_label=_("Search reminders"), height="320px")
-    return html.Div(grid, id=f"{REMINDERS_GRID_ID}-wrap", hidden=True)
+    return standing_grid(REMINDERS_GRID_ID, reminders_columns(), export_name="reminders",
+                         search_label=_("Search reminders"), height="320px")
 
 
 def reminder_rows(rows: list, tz: Any = DEFAULT_TZ) -> list[dict]:  # noqa: ANN001
@@ -163,7 +157,7 @@ def render_overview(ov: Overview) -> tuple:
     """Return (kpis, trend, map, regions, uptime message, uptime grid rows, uptime grid hidden) for the overview."""
     if ov.n_factories == 0:
         e = empty_figure(_("No factories yet: load the demo data or add factories in Admin."))
-        return empty_state(_("No factories yet: load the demo data or add factories in Admin.")), e, e, e, *NO_GRID
+        return empty_state(_("No factories yet: load the demo data or add factories in Admin.")), e, e, e, *NO_ROWS
     lm = format_month(ov.last_month, abbreviated=True)
     span = format_month_range(ov.range_months) if ov.range_months else _("year to date")
     kpis = dbc.Row([
@@ -273,7 +267,7 @@ def register(app: dash.Dash) -> None:
         user, sf, tz = web_user(), app_session_factory(), app_tz()
         ov = overview_data(user, sf, tz, first=first, last=last)
         if not ov.n_factories:
-            return *render_overview(ov), True, *NO_GRID
+            return *render_overview(ov), True, *NO_ROWS
         with sf() as s:
             sent = reminders_sent(s, user, [ov.last_month, add_months(ov.last_month, 1)])
         return *render_overview(ov), False, *reminders_view(sent, tz)

@@ -18,7 +18,7 @@ from dash import ALL, Input, Output, State, ctx, html
 
 from callbacks.common import app_config, app_tz, empty_state, fmt_eat, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.grid import data_grid, grid_controls
+from callbacks.grid import data_grid, grid_controls, grid_size
 from callbacks.i18n import N_, format_number, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, is_admin
@@ -142,21 +142,14 @@ def inventory_rows(inventory: list[ota.FirmwareRow], tz: Any) -> list[dict]:
              "since": fmt_eat(r.since_at, tz) if r.since_at else "—"} for r in inventory]
 
 
-def grid_style(n: int) -> dict:
-    """A grid's size for `n` rows, as callbacks.grid.data_grid sizes it (the rows change while the page is open)."""
-    return {"height": "70vh" if n > 15 else f"{max(3, n) * 42 + 110}px", "width": "100%"}
-
-
 def _page_grid(grid_id: str, columns: list[dict], export_name: str, search_label: str) -> html.Div:
     """An empty data grid for the page's layout; the refresh callback fills its rows.
 
     The grid stays on the page while its rows refresh every few seconds: a row keeps its identity
     (`getRowId` on the row's key), so the reader's sort, filters, search and page survive a refresh.
     """
-    grid = data_grid(grid_id, [{**c, "headerName": _(c["headerName"])} for c in columns], [],
-                     export_name=export_name, search_label=search_label)
-    grid.children[-1].getRowId = "params.data.key"
-    return grid
+    return data_grid(grid_id, [{**c, "headerName": _(c["headerName"])} for c in columns], [],
+                     export_name=export_name, search_label=search_label, extra_options={"getRowId": "params.data.key"})
 
 
 def campaign_nodes_section() -> html.Div:
@@ -195,10 +188,10 @@ def register(app: dash.Dash) -> None:
                 inventory = ota.firmware_inventory(s, user)
         except AccessDenied:
             return (dbc.Alert(_("Your role does not have access to firmware updates."), color="warning"), [],
-                    grid_style(0), True, [], grid_style(0), True)
+                    grid_size(0), True, [], grid_size(0), True)
         nodes, fleet = campaign_node_rows(views, tz), inventory_rows(inventory, tz)
-        return (render_campaigns(views, is_admin(user), tz), nodes, grid_style(len(nodes)), not views,
-                fleet, grid_style(len(fleet)), False)
+        return (render_campaigns(views, is_admin(user), tz), nodes, grid_size(len(nodes)), not views,
+                fleet, grid_size(len(fleet)), False)
 
     @app.callback(Output("ota-image", "options"), Input("ota-interval", "n_intervals"),
                   Input("ota-upload-feedback", "children"))

@@ -6,6 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from callbacks.alerts import alerts_grid, reminders_grid
 from callbacks.common import not_permitted, page_header, web_user
 from callbacks.i18n import N_, page_title
 from callbacks.i18n import gettext as _
@@ -48,7 +49,8 @@ def layout(**kwargs) -> html.Div:
         html.Div(id="alerts-badge-line", className="mb-2"),
         dbc.Checklist(id="alerts-show-resolved", options=[{"label": _("Show resolved"), "value": "yes"}], value=[],
                       switch=True),
-        html.Div(id="alerts-list"), html.Div(id="alerts-ack-feedback"),
+        html.Div(id="alerts-list"), alerts_grid(), html.Div(id="alerts-ack-feedback"),
         html.H3(_("Energy-data reminders sent"), className="h6 mt-4"), html.Div(id="alerts-reminders"),
+        reminders_grid(),
         contact,
     ], fluid=True)

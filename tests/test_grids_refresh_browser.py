@@ -165,3 +165,42 @@ def test_wgrid103_reports_runs_grid_sorts_and_searches(dash_duo, site):  # noqa:
     assert until(lambda: shown(dash_duo, grid, "period"), ["2026-10"]) == ["2026-10"]
     assert dash_duo.find_element(f"#{grid}-export").text == "Export CSV"
     assert severe(dash_duo) == []
+
+
+def test_wgrid104_alerts_grid_keeps_search_and_sort_when_the_list_refreshes(dash_duo, site):  # noqa: F811
+    """The alerts page refreshes every 15 s (and on Show resolved, and after an acknowledgement): its grid
+    stays mounted, so the reader's search and sort survive; a refresh that brings a new alert adds it."""
+    app, Session, fx = site
+    kgw = fx.factory_ids["KGW"]
+    with Session() as s:
+        s.add_all([Alert(rule="node_offline", key=f"node_offline:KGW-S{i}", factory_id=kgw, audience="factory",
+                         title=f"Node KGW-S{i} at Kagwe (KGW) is offline", state="firing",
+                         fired_at=utcnow() - timedelta(hours=i)) for i in (1, 2, 3)])
+        s.commit()
+    base = start(dash_duo, app)
+    sign_in(dash_duo, base, "kagwe")
+    dash_duo.wait_for_element("#nav-user")
+    dash_duo.driver.get(base + "/alerts")
+    grid = "alerts-table"
+    dash_duo.wait_for_element(f"#{grid} .ag-row")
+    titles = [f"Node KGW-S{i} at Kagwe (KGW) is offline" for i in (1, 2, 3)]
+    assert until(lambda: sorted(shown(dash_duo, grid, "alert") or []), titles) == titles
+    click(dash_duo, f"#{grid} .ag-header-cell[col-id='alert'] .ag-header-cell-label")  # A→Z
+    assert until(lambda: shown(dash_duo, grid, "alert"), titles) == titles
+    click(dash_duo, f"#{grid} .ag-header-cell[col-id='alert'] .ag-header-cell-label")  # Z→A
+    assert until(lambda: shown(dash_duo, grid, "alert"), titles[::-1]) == titles[::-1]
+    dash_duo.find_element(f"#{grid}-search").send_keys("S2")
+    assert until(lambda: shown(dash_duo, grid, "alert"), [titles[1]]) == [titles[1]]
+    # A new alert, then a refresh (Show resolved: the same callback the 15 s timer runs).
+    with Session() as s:
+        s.add(Alert(rule="node_offline", key="node_offline:KGW-S22", factory_id=kgw, audience="factory",
+                    title="Node KGW-S22 at Kagwe (KGW) is offline", state="firing", fired_at=utcnow()))
+        s.commit()
+    click(dash_duo, "#alerts-show-resolved input[type='checkbox']")
+    both = ["Node KGW-S22 at Kagwe (KGW) is offline", titles[1]]
+    assert until(lambda: shown(dash_duo, grid, "alert"), both, timeout=20) == both  # still narrowed and Z→A
+    assert dash_duo.find_element(f"#{grid}-search").get_attribute("value") == "S2"
+    clear_search(dash_duo, grid)
+    everything = sorted(titles + both[:1], reverse=True)
+    assert until(lambda: shown(dash_duo, grid, "alert"), everything) == everything
+    assert severe(dash_duo) == []

@@ -127,18 +127,17 @@ def test_alerts_page_and_list_in_swahili(web):
     kagwe = client_as(app, "kagwe")
     both_ways(page(kagwe, app, "/alerts"),
               ["Tahadhari", "Jinsi unavyoarifiwa", "Onyesha zilizotatuliwa", "Hifadhi", "bila barua pepe",
-               "Vikumbusho vya data ya nishati vilivyotumwa"],
-              ["How you are told", "Show resolved", '"Save"', "no email", "Energy-data reminders sent"])
+               "Vikumbusho vya data ya nishati vilivyotumwa", "Tafuta tahadhari"],
+              ["How you are told", "Show resolved", '"Save"', "no email", "Energy-data reminders sent", "Search alerts"])
     body = text_of(post_callback(kagwe, app, "alerts-list", [
         {"id": "alerts-interval", "property": "n_intervals", "value": 0},
         {"id": "alerts-show-resolved", "property": "value", "value": []},
         {"id": "alerts-ack-feedback", "property": "children", "value": None}]))
     both_ways(body, ["Kitambuzi KGW-S1 katika Kagwe (KGW) kiko nje ya mtandao",
                      f"Data ya nishati ya {sw_month(date(2026, 10, 1))} ya Kagwe (KGW) imechelewa",
-                     f"Ilitakiwa kufikia 10 {sw_month(date(2026, 11, 1))}.", "inawaka", "Kubali", "Hali",
-                     "Zinazowaka", "Tafuta tahadhari"],
+                     f"Ilitakiwa kufikia 10 {sw_month(date(2026, 11, 1))}.", "inawaka", "Kubali", "Zinazowaka"],
               ["is offline", "energy data for", "October 2026", "November", '"state": "firing"', '"Acknowledge"',
-               '"State"', "Firing", "Search alerts"])
+               "Firing"])
     assert '"state__tone": "firing"' in body
     bad = text_of(post_callback(kagwe, app, "alerts-save-feedback", [
         {"id": "alerts-save", "property": "n_clicks", "value": 1}], [
