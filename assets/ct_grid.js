@@ -114,3 +114,17 @@
     return h("button", attrs, text);
   };
 })();
+
+/* Number cells with thousands separated ("112,000"), as format_number writes numbers on the pages
+   (English and sw_KE use the same symbols). Named in column definitions as the dash-ag-grid function
+   expression "ctNumber(params)" (callbacks/grid.py NUMBER_FORMATTER): evaluated without eval. */
+(function () {
+  "use strict";
+  var FORMAT = new Intl.NumberFormat("en-US", {maximumFractionDigits: 6});
+  window.dashAgGridFunctions = window.dashAgGridFunctions || {};
+  window.dashAgGridFunctions.ctNumber = function (params) {
+    var v = params ? params.value : null;
+    if (typeof v === "number" && isFinite(v)) { return FORMAT.format(v); }
+    return v === null || v === undefined ? "" : String(v);
+  };
+})();

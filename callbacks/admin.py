@@ -76,7 +76,7 @@ STACK_COLUMNS = [
 ]
 FACTOR_COLUMNS = [
     {"field": "code", "headerName": N_("Code"), "minWidth": 100, "maxWidth": 170},
-    {"field": "version", "headerName": N_("Version"), "maxWidth": 110, **_NUMBER},
+    {"field": "version", "headerName": N_("Version"), "maxWidth": 110, **_NUMBER, "grouped": False},
     {"field": "label", "headerName": N_("Label"), "minWidth": 160, "priority": 2},
     {"field": "ncv", "headerName": N_("NCV (MJ/kg)"), "priority": 2, **_NUMBER},
     {"field": "co2", "headerName": N_("CO2 (kg/TJ)"), "priority": 2, **_NUMBER},
@@ -85,7 +85,7 @@ FACTOR_COLUMNS = [
     {"field": "biomass", "headerName": N_("Biomass share"), "priority": 3, **_NUMBER},
     {"field": "grid", "headerName": N_("Grid (kg CO2/kWh)"), "priority": 3, **_NUMBER},
     {"field": "source", "headerName": N_("Source"), "minWidth": 150, "priority": 3},
-    {"field": "year", "headerName": N_("Year"), "maxWidth": 100, "priority": 3, **_NUMBER},
+    {"field": "year", "headerName": N_("Year"), "maxWidth": 100, "priority": 3, **_NUMBER, "grouped": False},
     {"field": "added", "headerName": N_("Added (EAT)"), "minWidth": 160, "priority": 3},
     {"field": "by", "headerName": N_("By"), "priority": 3},
 ]

@@ -30,16 +30,26 @@ PAGE_SIZE = 100  # client-side pagination; infinite grids fetch this many rows p
 MAX_BLOCK = 500  # rows one getRowsRequest of an infinite grid may ask for
 MAX_OFFSET = 10**7
 EMPTY_BLOCK = {"rowData": [], "rowCount": 0}
+# A dash-ag-grid function expression: parsed and run by dash-ag-grid's own evaluator (no eval, so the
+# CSP holds), calling `ctNumber` from assets/ct_grid.js.
+NUMBER_FORMATTER = {"function": "ctNumber(params)"}
 _registered: set[tuple[int, str]] = set()
 
 
 def columns_and_priorities(columns: list[dict]) -> tuple[list[dict], dict[str, int]]:
-    """Split our `priority` key off AG Grid's column definitions; the first column is pinned left."""
+    """Split our keys off AG Grid's column definitions; the first column is pinned left.
+
+    Ours: `priority` (see the module docstring) and `grouped` — number columns show thousands
+    separated ("112,000", as `format_number` writes numbers elsewhere; the row keeps the number, so it
+    sorts, filters and exports as one), except those marked `"grouped": False` (years, versions, ids).
+    """
     defs: list[dict] = []
     priorities: dict[str, int] = {}
     for n, col in enumerate(columns):
         c = dict(col)
         prio = int(c.pop("priority", 1))
+        if c.pop("grouped", True) and c.get("type") == "numericColumn":
+            c.setdefault("valueFormatter", NUMBER_FORMATTER)
         if n == 0:
             c.setdefault("pinned", "left")
             prio = 1  # the pinned key column is always shown

@@ -46,6 +46,7 @@ NODES_GRID, INVENTORY_GRID = "ota-campaign-nodes-grid", "ota-inventory-grid"
 NODE_COLUMNS = [
     {"field": "node", "headerName": N_("Node"), "minWidth": 90, "maxWidth": 140},
     {"field": "campaign", "headerName": N_("Campaign"), "filter": "agNumberColumnFilter", "type": "numericColumn",
+     "grouped": False,
      "minWidth": 80, "maxWidth": 110},
     {"field": "firmware", "headerName": N_("Firmware"), "maxWidth": 130, "priority": 2},
     {"field": "state", "headerName": N_("State"), "cellRenderer": "CtStatus", "minWidth": 100},

@@ -114,6 +114,14 @@ def test_wadgr001_admin_tabs_grids_show_sort_and_search(dash_duo, site):  # noqa
     assert set(grid_values(dash_duo, "admin-factor-grid", "code")) == factor_codes
     dash_duo.find_element("#admin-factor-grid-search").send_keys("diesel")
     assert until(lambda: set(grid_values(dash_duo, "admin-factor-grid", "code")), {"diesel"}) == {"diesel"}
+    # Numbers read with thousands separated (74,100 kg CO2/TJ, IPCC 2006 diesel), a year does not.
+    dash_duo.driver.set_window_size(1440, 900)  # priority-3 columns shown
+    with Session() as s:
+        co2, year = s.execute(sa.select(EmissionFactor.co2_kg_per_tj, EmissionFactor.year)
+                              .where(EmissionFactor.code == "diesel").order_by(EmissionFactor.version.desc())).first()
+    cell = "#admin-factor-grid .ag-center-cols-container .ag-row [col-id='{}']"
+    assert until(lambda: dash_duo.find_element(cell.format("co2")).text, f"{co2:,.0f}") == f"{co2:,.0f}" == "74,100"
+    assert dash_duo.find_element(cell.format("year")).text == str(year)
     errors = [e["message"] for e in dash_duo.driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors[:3]
 

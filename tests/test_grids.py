@@ -62,6 +62,16 @@ def test_grid_pins_the_first_column_and_strips_priorities():
     assert all("priority" not in d for d in defs)  # AG Grid would warn about an unknown key
 
 
+def test_number_columns_show_thousands_separated_except_years_and_ids():
+    defs, _prio = columns_and_priorities([
+        {"field": "code"}, {"field": "co2", "type": "numericColumn"},
+        {"field": "year", "type": "numericColumn", "grouped": False}, {"field": "text"}])
+    by = {d["field"]: d for d in defs}
+    assert by["co2"]["valueFormatter"] == {"function": "ctNumber(params)"}  # assets/ct_grid.js
+    assert "valueFormatter" not in by["year"] and "valueFormatter" not in by["text"]
+    assert all("grouped" not in d for d in defs)
+
+
 def test_markdown_link_escapes_the_text():
     assert md_link("A [x](evil)", "/p") == r"[A \[x\](evil)](/p)"
 
