@@ -13,6 +13,7 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from grid_helpers import shown, until
 from selenium.webdriver.common.by import By
 from test_web_browser import click, sign_in, site, start, wait_idle  # noqa: F401 - `site` is a fixture
 
@@ -22,20 +23,6 @@ from core.models import Device, EmissionFactor, Factory, Stack, User
 pytestmark = pytest.mark.browser
 
 
-def grid_values(dash_duo, grid_id: str, field: str) -> list | None:
-    """A column's values in the order the grid shows them, after its sort and filters (None until it is ready)."""
-    return dash_duo.driver.execute_script(
-        "var f = arguments[1]; try { var out = []; dash_ag_grid.getApi(arguments[0]).forEachNodeAfterFilterAndSort("
-        "function (n) { out.push(n.data[f]); }); return out; } catch (e) { return null; }", grid_id, field)
-
-
-def until(fn, expected, timeout: float = 10):  # noqa: ANN001, ANN201
-    deadline = time.time() + timeout
-    value = fn()
-    while value != expected and time.time() < deadline:
-        time.sleep(0.1)
-        value = fn()
-    return value
 
 
 def shown_cells(dash_duo, grid_id: str, field: str) -> list[str]:
@@ -78,18 +65,18 @@ def test_wadgr001_admin_tabs_grids_show_sort_and_search(dash_duo, site):  # noqa
     dash_duo.wait_for_element("#admin-user-grid .ag-row")
     wait_idle(dash_duo)
     # Users: every user; the username header sorts ascending, then descending.
-    assert until(lambda: sorted(grid_values(dash_duo, "admin-user-grid", "username") or []), usernames) == usernames
+    assert until(lambda: sorted(shown(dash_duo, "admin-user-grid", "username") or []), usernames) == usernames
     header = "#admin-user-grid .ag-header-cell[col-id='username'] .ag-header-cell-label"
     click(dash_duo, header)
-    assert until(lambda: grid_values(dash_duo, "admin-user-grid", "username"), usernames) == usernames
+    assert until(lambda: shown(dash_duo, "admin-user-grid", "username"), usernames) == usernames
     click(dash_duo, header)
-    assert until(lambda: grid_values(dash_duo, "admin-user-grid", "username"), usernames[::-1]) == usernames[::-1]
+    assert until(lambda: shown(dash_duo, "admin-user-grid", "username"), usernames[::-1]) == usernames[::-1]
     # Active is a coloured badge that says yes.
     badge = dash_duo.driver.find_element(By.CSS_SELECTOR, "#admin-user-grid .ag-row [col-id='active'] .badge")
     assert badge.text == "yes" and "text-bg-success" in badge.get_attribute("class")
     assert dash_duo.find_element("label[for='admin-user-grid-search']").text == "Search users"
     dash_duo.find_element("#admin-user-grid-search").send_keys("kagwe")
-    assert until(lambda: grid_values(dash_duo, "admin-user-grid", "username"), ["kagwe"]) == ["kagwe"]
+    assert until(lambda: shown(dash_duo, "admin-user-grid", "username"), ["kagwe"]) == ["kagwe"]
 
     # Factories: drawn while its tab was hidden; opened, the grid has its width and rows.
     open_tab(dash_duo, "Factories")
@@ -99,21 +86,21 @@ def test_wadgr001_admin_tabs_grids_show_sort_and_search(dash_duo, site):  # noqa
     with Session() as s:
         by_target = [c for c, _t in sorted(s.execute(sa.select(Factory.code, Factory.target_kg_co2e_per_kg)),
                                            key=lambda x: (x[1], x[0]))]
-    shown = until(lambda: grid_values(dash_duo, "admin-factory-grid", "code"), by_target)
-    targets = grid_values(dash_duo, "admin-factory-grid", "target")
+    shown = until(lambda: shown(dash_duo, "admin-factory-grid", "code"), by_target)
+    targets = shown(dash_duo, "admin-factory-grid", "target")
     assert targets == sorted(targets) and all(isinstance(t, (int, float)) for t in targets), (shown, targets)
     dash_duo.find_element("#admin-factory-grid-search").send_keys(codes[0])
-    assert until(lambda: grid_values(dash_duo, "admin-factory-grid", "code"), [codes[0]]) == [codes[0]]
+    assert until(lambda: shown(dash_duo, "admin-factory-grid", "code"), [codes[0]]) == [codes[0]]
 
     # Stacks and devices, then the emission factors: the same on opening.
     open_tab(dash_duo, "Stacks and devices")
     assert_grid_drawn(dash_duo, "admin-stack-grid", "factory", set(codes))
-    assert len(grid_values(dash_duo, "admin-stack-grid", "stack")) == n_stacks
+    assert len(shown(dash_duo, "admin-stack-grid", "stack")) == n_stacks
     open_tab(dash_duo, "Emission factors")
     assert_grid_drawn(dash_duo, "admin-factor-grid", "code", {"diesel"})
-    assert set(grid_values(dash_duo, "admin-factor-grid", "code")) == factor_codes
+    assert set(shown(dash_duo, "admin-factor-grid", "code")) == factor_codes
     dash_duo.find_element("#admin-factor-grid-search").send_keys("diesel")
-    assert until(lambda: set(grid_values(dash_duo, "admin-factor-grid", "code")), {"diesel"}) == {"diesel"}
+    assert until(lambda: set(shown(dash_duo, "admin-factor-grid", "code")), {"diesel"}) == {"diesel"}
     # Numbers read with thousands separated (74,100 kg CO2/TJ, IPCC 2006 diesel), a year does not.
     dash_duo.driver.set_window_size(1440, 900)  # priority-3 columns shown
     with Session() as s:
@@ -148,13 +135,13 @@ def test_wotag001_firmware_grids_sort_search_and_keep_them_across_refreshes(dash
     header = "#ota-inventory-grid .ag-header-cell[col-id='node'] .ag-header-cell-label"
     click(dash_duo, header)
     click(dash_duo, header)
-    assert until(lambda: grid_values(dash_duo, "ota-inventory-grid", "node"), nodes[::-1]) == nodes[::-1]
+    assert until(lambda: shown(dash_duo, "ota-inventory-grid", "node"), nodes[::-1]) == nodes[::-1]
     dash_duo.find_element("#ota-campaign-nodes-grid-search").send_keys(nodes[0])
-    assert until(lambda: grid_values(dash_duo, "ota-campaign-nodes-grid", "node"), [nodes[0]]) == [nodes[0]]
+    assert until(lambda: shown(dash_duo, "ota-campaign-nodes-grid", "node"), [nodes[0]]) == [nodes[0]]
     # Two refreshes later (every 3 s) the sort and the search still hold.
     time.sleep(7)
-    assert grid_values(dash_duo, "ota-inventory-grid", "node") == nodes[::-1]
-    assert grid_values(dash_duo, "ota-campaign-nodes-grid", "node") == [nodes[0]]
+    assert shown(dash_duo, "ota-inventory-grid", "node") == nodes[::-1]
+    assert shown(dash_duo, "ota-campaign-nodes-grid", "node") == [nodes[0]]
     assert dash_duo.find_element("#ota-campaign-nodes-grid-search").get_attribute("value") == nodes[0]
     errors = [e["message"] for e in dash_duo.driver.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors[:3]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from grid_helpers import until
 from selenium.webdriver.common.by import By
 from test_web_browser import click, sign_in, site, start, wait_idle  # noqa: F401 - `site` is a fixture
 
@@ -24,14 +25,6 @@ def grid_codes(dash_duo, grid_id: str) -> list[str] | None:
         "try { var out = []; dash_ag_grid.getApi(arguments[0]).forEachNodeAfterFilterAndSort("
         "function (n) { out.push(n.data.code); }); return out; } catch (e) { return null; }", grid_id)
 
-
-def until(fn, expected, timeout: float = 10):  # noqa: ANN001, ANN201
-    deadline = time.time() + timeout
-    value = fn()
-    while value != expected and time.time() < deadline:
-        time.sleep(0.1)
-        value = fn()
-    return value
 
 
 def test_wgrid001_sort_search_export_and_nothing_from_outside(dash_duo, site):  # noqa: F811

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from test_grids_browser import until
+from grid_helpers import shown, until
 from test_web_browser import click, sign_in, site, start, wait_idle  # noqa: F401 - `site` is a fixture
 
 from core.models import Alert, AlertNotification, Device, JobRun, Stack, User
@@ -19,12 +19,6 @@ from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start, utcno
 
 pytestmark = pytest.mark.browser
 
-
-def shown(dash_duo, grid_id: str, field: str) -> list | None:
-    """The `field` of each row in the order the grid shows them, after its sort and filters (None until ready)."""
-    return dash_duo.driver.execute_script(
-        "var field = arguments[1]; try { var out = []; dash_ag_grid.getApi(arguments[0]).forEachNodeAfterFilterAndSort("
-        "function (n) { out.push(n.data[field]); }); return out; } catch (e) { return null; }", grid_id, field)
 
 
 def clear_search(dash_duo, grid_id: str) -> None:

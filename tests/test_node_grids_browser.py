@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from grid_helpers import shown, until
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from test_fleet_browser import click, idle, sign_in, site, start  # noqa: F401 - `site` is a fixture
@@ -22,21 +23,6 @@ pytestmark = pytest.mark.browser
 ADMIN = WebUser(1, "admin", "admin", None, True)
 
 
-def shown(dash_duo, grid_id: str, field: str) -> list | None:
-    """The `field` of each row in the order the grid shows them, after its sort and filters (None until ready)."""
-    return dash_duo.driver.execute_script(
-        "var field = arguments[1]; try { var out = []; dash_ag_grid.getApi(arguments[0])"
-        ".forEachNodeAfterFilterAndSort(function (n) { out.push(n.data[field]); }); return out; }"
-        " catch (e) { return null; }", grid_id, field)
-
-
-def until(fn, expected, timeout: float = 15):  # noqa: ANN001, ANN201
-    deadline = time.time() + timeout
-    value = fn()
-    while value != expected and time.time() < deadline:
-        time.sleep(0.1)
-        value = fn()
-    return value
 
 
 def sort_by(dash_duo, grid_id: str, field: str) -> None:
