@@ -86,9 +86,9 @@ def test_wadgr001_admin_tabs_grids_show_sort_and_search(dash_duo, site):  # noqa
     with Session() as s:
         by_target = [c for c, _t in sorted(s.execute(sa.select(Factory.code, Factory.target_kg_co2e_per_kg)),
                                            key=lambda x: (x[1], x[0]))]
-    shown = until(lambda: shown(dash_duo, "admin-factory-grid", "code"), by_target)
+    codes_by_target = until(lambda: shown(dash_duo, "admin-factory-grid", "code"), by_target)
     targets = shown(dash_duo, "admin-factory-grid", "target")
-    assert targets == sorted(targets) and all(isinstance(t, (int, float)) for t in targets), (shown, targets)
+    assert targets == sorted(targets) and all(isinstance(t, (int, float)) for t in targets), (codes_by_target, targets)
     dash_duo.find_element("#admin-factory-grid-search").send_keys(codes[0])
     assert until(lambda: shown(dash_duo, "admin-factory-grid", "code"), [codes[0]]) == [codes[0]]
 
