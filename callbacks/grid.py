@@ -26,6 +26,9 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from callbacks.i18n import gettext as _
 
 PRIORITY_BREAKPOINTS = {2: 768, 3: 576}  # hide a column of this priority below this viewport width (px)
+MIN_COLUMN_PX = 90
+HEADER_CHAR_PX = 8.5  # a header character at the grid's 14 px bold font, a little generous
+HEADER_ICONS_PX = 62  # the header cell's padding, sort arrow and filter button
 PAGE_SIZE = 100  # client-side pagination; infinite grids fetch this many rows per block
 MAX_BLOCK = 500  # rows one getRowsRequest of an infinite grid may ask for
 MAX_OFFSET = 10**7
@@ -50,6 +53,7 @@ def columns_and_priorities(columns: list[dict]) -> tuple[list[dict], dict[str, i
         prio = int(c.pop("priority", 1))
         if c.pop("grouped", True) and c.get("type") == "numericColumn":
             c.setdefault("valueFormatter", NUMBER_FORMATTER)
+        c["minWidth"] = max(c.get("minWidth", MIN_COLUMN_PX), header_min_width(c.get("headerName", "")))
         if n == 0:
             c.setdefault("pinned", "left")
             prio = 1  # the pinned key column is always shown
@@ -57,6 +61,13 @@ def columns_and_priorities(columns: list[dict]) -> tuple[list[dict], dict[str, i
         c.setdefault("headerTooltip", c.get("headerName", c["field"]))
         defs.append(c)
     return defs, priorities
+
+
+def header_min_width(header: str) -> int:
+    """The narrowest a column may get and still fit its header's longest word on one line, with the
+    header's sort and filter icons (headers wrap between words; "Coverage" must not break as "Covera-ge")."""
+    longest = max((len(word) for word in header.split()), default=0)
+    return round(longest * HEADER_CHAR_PX + HEADER_ICONS_PX)
 
 
 def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None, *, export_name: str = "table",
@@ -90,7 +101,7 @@ def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None,
         "id": grid_id,
         "columnDefs": defs,
         "defaultColDef": {"sortable": not infinite, "filter": not infinite, "resizable": True,
-                          "minWidth": 90, "flex": 1, "wrapHeaderText": True, "autoHeaderHeight": True},
+                          "minWidth": MIN_COLUMN_PX, "flex": 1, "wrapHeaderText": True, "autoHeaderHeight": True},
         "dashGridOptions": options,
         "csvExportParams": {"fileName": f"{export_name}.csv", "allColumns": True},
         "className": "ct-grid",  # AG Grid's default (Theming API) quartz theme; no legacy CSS class
@@ -103,10 +114,13 @@ def data_grid(grid_id: str, columns: list[dict], rows: list[dict] | None = None,
     toolbar = []
     if search and not infinite:
         toolbar.append(html.Div([
-            html.Label(search_label or _("Quick search"), htmlFor=f"{grid_id}-search", className="small text-muted mb-0 me-2"),
+            html.Label(search_label or _("Quick search"), htmlFor=f"{grid_id}-search",
+                       className="small text-muted mb-0 me-2 text-nowrap"),
+            # The box takes the room there is, from 8 to 18 rem (a phone: the rest of the line).
             dcc.Input(id=f"{grid_id}-search", type="search", debounce=False, placeholder=_("type to filter rows…"),
-                      className="form-control form-control-sm", style={"maxWidth": "18rem"}),
-        ], className="d-flex align-items-center me-auto"))
+                      className="form-control form-control-sm", style={"flex": "1 1 12rem", "minWidth": "8rem",
+                                                                       "maxWidth": "18rem"}),
+        ], className="d-flex align-items-center me-auto flex-grow-1"))
     else:
         toolbar.append(html.Div(className="me-auto"))
     toolbar.append(html.Button(_("Export CSV"), id=f"{grid_id}-export", n_clicks=0, type="button",
