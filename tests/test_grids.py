@@ -72,6 +72,18 @@ def test_number_columns_show_thousands_separated_except_years_and_ids():
     assert all("grouped" not in d for d in defs)
 
 
+def test_a_column_is_never_narrower_than_its_longest_header_word():
+    defs, _prio = columns_and_priorities([
+        {"field": "n", "headerName": "Node"},
+        {"field": "a", "headerName": "Data availability 30 d (%)"},
+        {"field": "w", "headerName": "Wide", "minWidth": 300}])
+    by = {d["field"]: d["minWidth"] for d in defs}
+    assert by["n"] == 90  # short words: the grid's default minimum
+    # "availability": 12 characters at 8.5 px and 62 px of padding and icons (callbacks/grid.py).
+    assert by["a"] == round(12 * 8.5 + 62) == 164
+    assert by["w"] == 300  # a wider minimum a page asked for stays
+
+
 def test_markdown_link_escapes_the_text():
     assert md_link("A [x](evil)", "/p") == r"[A \[x\](evil)](/p)"
 
