@@ -74,7 +74,7 @@ def test_number_columns_show_thousands_separated_except_years_and_ids():
 
 def test_a_column_is_never_narrower_than_its_longest_header_word():
     defs, _prio = columns_and_priorities([
-        {"field": "n", "headerName": "Node"},
+        {"field": "n", "headerName": "Id"},
         {"field": "a", "headerName": "Data availability 30 d (%)"},
         {"field": "w", "headerName": "Wide", "minWidth": 300}])
     by = {d["field"]: d["minWidth"] for d in defs}
