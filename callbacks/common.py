@@ -159,11 +159,11 @@ def fmt_pct(share: float | None, digits: int = 0) -> str:
 
 
 def fmt_eat(dt: datetime | None, tz: ZoneInfo | None = None, with_date: bool = True) -> str:
-    """A UTC instant in local time, labelled EAT."""
+    """A UTC instant in local time, labelled with the zone's abbreviation (EAT in Nairobi, the default)."""
     if dt is None:
         return _("never")
     local = dt.astimezone(tz or ZoneInfo("Africa/Nairobi"))
-    return local.strftime("%Y-%m-%d %H:%M EAT" if with_date else "%H:%M:%S EAT")
+    return local.strftime("%Y-%m-%d %H:%M %Z" if with_date else "%H:%M:%S %Z")
 
 
 def _id(elem_id: str | None) -> dict:

@@ -245,3 +245,15 @@ def test_cache_sees_an_edit_stamped_earlier_than_a_later_flushed_one(small):
     edit("KGW", 10.0, datetime(2030, 1, 1, 9, 0, tzinfo=UTC))  # committed later, stamped earlier
     after = kgw_diesel_co2e()
     assert after > before  # recomputed, not the stale cached month
+
+
+def test_times_are_labelled_with_the_zone_they_are_shown_in():
+    """fmt_eat wrote "EAT" after any zone's time: under CARBONTRACK_TZ=UTC a cell read "06:00 EAT"."""
+    from zoneinfo import ZoneInfo
+
+    from callbacks.common import fmt_eat
+
+    at = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    assert fmt_eat(at) == "2026-12-01 09:00 EAT"  # Nairobi, UTC+3, the default
+    assert fmt_eat(at, ZoneInfo("UTC")) == "2026-12-01 06:00 UTC"
+    assert fmt_eat(at, ZoneInfo("Europe/Berlin"), with_date=False) == "07:00:00 CET"
