@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
-from web_helpers import NOW, build_small_db
+from web_helpers import NOW, build_small_db, web_users
 
 from core.access import AccessDenied
 from core.accounts.auth import WebUser
@@ -40,13 +40,7 @@ def db(sqlite_url):
     Session = make_session_factory(engine)
     fx = build_small_db(Session, readings=False)
     ids = fx.factory_ids
-    users = {
-        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
-        "mataara": WebUser(5, "mataara", "factory_manager", ids["MTR"], True),
-        "hq": WebUser(2, "hq", "hq", None, True),
-        "auditor": WebUser(3, "auditor", "auditor", None, True),
-        "admin": WebUser(1, "admin", "admin", None, True),
-    }
+    users = {**web_users(ids), "mataara": WebUser(5, "mataara", "factory_manager", ids["MTR"], True)}
     with Session() as s:
         factors = load_factor_set(s)
     yield Session, ids, users, factors

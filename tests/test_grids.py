@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import plotly
 import pytest
 import sqlalchemy as sa
-from web_helpers import NOW, make_web_db
+from web_helpers import NOW, make_web_db, web_users
 
 from callbacks.audit import audit_block, audit_view
 from callbacks.grid import columns_and_priorities, md_link
@@ -39,12 +39,7 @@ TODAY = date(2026, 11, 28)  # NOW in EAT
 def db(tmp_path_factory):
     engine, Session, fx, _ = make_web_db(tmp_path_factory.mktemp("grids") / "grids.db")
     ids = fx.factory_ids
-    users = {
-        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
-        "hq": WebUser(2, "hq", "hq", None, True),
-        "auditor": WebUser(3, "auditor", "auditor", None, True),
-        "admin": WebUser(1, "admin", "admin", None, True),
-    }
+    users = web_users(ids)
     yield Session, fx, users
     engine.dispose()
 

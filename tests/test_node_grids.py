@@ -15,14 +15,13 @@ from datetime import timedelta
 import dash
 import plotly
 import pytest
-from web_helpers import NOW, client_as, make_web_db, post_callback, web_config
+from web_helpers import NOW, client_as, make_web_db, post_callback, web_config, web_users
 
 import core.accounts.auth as auth
 from callbacks.grid import columns_and_priorities
 from callbacks.hq_node import command_rows, render_commands
 from callbacks.hq_nodes import GRID_ID, listener_rows, node_columns, node_rows, nodes_data, render_nodes
 from callbacks.node_quality import AssignmentRow, assignment_rows, assignment_table, node_quality
-from core.accounts.auth import WebUser
 from core.fleet.commands import CommandView, send_command
 from core.timeutil import DEFAULT_TZ
 
@@ -32,12 +31,7 @@ def db(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nodegrids")
     engine, Session, fx, url = make_web_db(tmp / "nodegrids.db")
     ids = fx.factory_ids
-    users = {
-        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
-        "hq": WebUser(2, "hq", "hq", None, True),
-        "auditor": WebUser(3, "auditor", "auditor", None, True),
-        "admin": WebUser(1, "admin", "admin", None, True),
-    }
+    users = web_users(ids)
     yield Session, fx, users, url, tmp
     engine.dispose()
 

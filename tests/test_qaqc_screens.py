@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 import time_machine
-from web_helpers import NOW, make_web_db
+from web_helpers import NOW, make_web_db, web_users
 
 from callbacks.admin_nodes import field_for, lifecycle_change, register_node
 from callbacks.factory_history import history_data, render_history
@@ -39,13 +39,7 @@ def db(tmp_path_factory):
     # One database for the module (1-3 s to build): only the first test writes checks, on CHG's node.
     engine, Session, fx, _ = make_web_db(tmp_path_factory.mktemp("screens") / "screens.db")
     ids = fx.factory_ids
-    users = {
-        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
-        "mataara": WebUser(5, "mataara", "factory_manager", ids["MTR"], True),
-        "hq": WebUser(2, "hq", "hq", None, True),
-        "auditor": WebUser(3, "auditor", "auditor", None, True),
-        "admin": WebUser(1, "admin", "admin", None, True),
-    }
+    users = {**web_users(ids), "mataara": WebUser(5, "mataara", "factory_manager", ids["MTR"], True)}
     with time_machine.travel(NOW, tick=False):
         yield Session, ids, fx, users
     engine.dispose()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from web_helpers import NOW, build_small_db
+from web_helpers import NOW, build_small_db, web_users
 
 from core.access import AccessDenied
 from core.accounts.auth import WebUser
@@ -33,13 +33,7 @@ from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
 def data(Session):
     fx = build_small_db(Session)
     ids = fx.factory_ids
-    users = {
-        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
-        "hq": WebUser(2, "hq", "hq", None, True),
-        "auditor": WebUser(3, "auditor", "auditor", None, True),
-        "admin": WebUser(1, "admin", "admin", None, True),
-        "inactive": WebUser(9, "gone", "hq", None, False),
-    }
+    users = {**web_users(ids), "inactive": WebUser(9, "gone", "hq", None, False)}
     return Session, fx, users
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import dash
 import pytest
 import sqlalchemy as sa
-from web_helpers import NOW, make_web_db
+from web_helpers import NOW, make_web_db, web_users
 
 from callbacks.admin import admin_action, admin_tables
 from callbacks.audit import audit_view
@@ -31,12 +31,7 @@ from core.timeutil import DEFAULT_TZ, add_months, local_date, month_start
 def db(tmp_path_factory):
     engine, Session, fx, _ = make_web_db(tmp_path_factory.mktemp("cb") / "cb.db")
     ids = fx.factory_ids
-    users = {
-        "kagwe": WebUser(4, "kagwe", "factory_manager", ids["KGW"], True),
-        "hq": WebUser(2, "hq", "hq", None, True),
-        "auditor": WebUser(3, "auditor", "auditor", None, True),
-        "admin": WebUser(1, "admin", "admin", None, True),
-    }
+    users = web_users(ids)
     yield Session, ids, users
     engine.dispose()
 

@@ -184,6 +184,19 @@ def count(Session: sessionmaker[Session], model: type) -> int:  # noqa: N803
         return s.scalar(sa.select(sa.func.count()).select_from(model))
 
 
+def web_users(factory_ids: dict[str, int]) -> dict:
+    """The demo's signed-in users as the web layer sees them (`WebUser`), by username: the factory
+    manager of Kagwe, HQ, the auditor and the admin (ids as `build_small_db` creates them)."""
+    from core.accounts.auth import WebUser
+
+    return {
+        "kagwe": WebUser(4, "kagwe", "factory_manager", factory_ids["KGW"], True),
+        "hq": WebUser(2, "hq", "hq", None, True),
+        "auditor": WebUser(3, "auditor", "auditor", None, True),
+        "admin": WebUser(1, "admin", "admin", None, True),
+    }
+
+
 def make_web_db(path: Path, now: datetime = NOW) -> tuple[sa.Engine, sessionmaker[Session], Fixture, str]:
     """A migrated SQLite file at `path` filled by build_small_db (for module-scoped fixtures)."""
     from conftest import migrated_sqlite
