@@ -127,4 +127,16 @@
     if (typeof v === "number" && isFinite(v)) { return FORMAT.format(v); }
     return v === null || v === undefined ? "" : String(v);
   };
+
+  /* `CtLevel`: a share in % as a badge coloured by level (green from `good`, amber from `fair`, red
+     below, from the column's cellRendererParams); the number is always written, so colour is never
+     the only sign, and the cell still sorts and filters as a number. */
+  window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
+  window.dashAgGridComponentFunctions.CtLevel = function (props) {
+    var v = props.value;
+    if (typeof v !== "number" || !isFinite(v)) { return v === null || v === undefined ? "" : String(v); }
+    var good = props.good, fair = props.fair;
+    var colour = v >= good ? "success" : (v >= fair ? "warning" : "danger");
+    return window.React.createElement("span", {className: "badge text-bg-" + colour}, FORMAT.format(v));
+  };
 })();

@@ -30,6 +30,10 @@ LISTENER_GRID_ID = "hq-nodes-listener-grid"
 HIDDEN = {"display": "none"}
 SHOWN: dict = {}
 NUMBER = {"filter": "agNumberColumnFilter", "type": "numericColumn"}
+# Coverage and availability as coloured levels (assets/ct_grid.js CtLevel): green from 90 %, amber from
+# 50 % (below it a node counts as a problem, `is_problem`), red below; the number is always written.
+COVERAGE_GOOD_PCT, COVERAGE_FAIR_PCT = 90, 50
+LEVEL = {**NUMBER, "cellRenderer": "CtLevel", "cellRendererParams": {"good": COVERAGE_GOOD_PCT, "fair": COVERAGE_FAIR_PCT}}
 
 
 class GridUpdate(NamedTuple):
@@ -82,9 +86,9 @@ def node_columns() -> list[dict]:
         {"field": "signal_dbm", "headerName": _("Signal (dBm)"), "priority": 3, **NUMBER},
         {"field": "firmware", "headerName": _("Firmware"), "priority": 3},
         {"field": "buffered", "headerName": _("Buffered"), "priority": 3, **NUMBER},
-        {"field": "coverage_24h_pct", "headerName": _("Coverage 24 h (%)"), "minWidth": 100, **NUMBER},
-        {"field": "coverage_30d_pct", "headerName": _("Coverage 30 d (%)"), "priority": 3, **NUMBER},
-        {"field": "availability_30d_pct", "headerName": _("Data availability 30 d (%)"), "priority": 2, **NUMBER},
+        {"field": "coverage_24h_pct", "headerName": _("Coverage 24 h (%)"), "minWidth": 100, **LEVEL},
+        {"field": "coverage_30d_pct", "headerName": _("Coverage 30 d (%)"), "priority": 3, **LEVEL},
+        {"field": "availability_30d_pct", "headerName": _("Data availability 30 d (%)"), "priority": 2, **LEVEL},
         {"field": "availability_hours", "headerName": _("Valid / assigned hours (30 d)"), "priority": 3,
          "minWidth": 130},
         {"field": "calibration", "headerName": _("Calibration"), "cellRenderer": "CtStatus", "priority": 2,
@@ -95,7 +99,7 @@ def node_columns() -> list[dict]:
 
 def is_problem(n: NodeStatus) -> bool:
     """Offline, or below 50 % coverage over 24 hours: what "only problems" keeps."""
-    return not n.online or (n.coverage_24h or 0) < 0.5
+    return not n.online or (n.coverage_24h or 0) * 100 < COVERAGE_FAIR_PCT
 
 
 def node_rows(nodes: list[NodeStatus], only_problems: bool, tz: Any) -> list[dict]:

@@ -41,6 +41,17 @@ def test_wnodegrid001_nodes_grid_sorts_searches_filters_and_links(dash_duo, site
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#hq-nodes-grid .ag-pinned-left-header [col-id='node']")
     badge = dash_duo.find_element("#hq-nodes-grid .ag-row[row-index='0'] [col-id='status'] .badge")
     assert badge.text == "offline" and "text-bg-danger" in badge.get_attribute("class")
+    # Coverage as a level: the number written in a badge coloured by it (green ≥ 90, amber ≥ 50, red).
+    dash_duo.driver.set_window_size(1440, 900)
+    checked = 0
+    for row in range(3):
+        cell = dash_duo.find_element(f"#hq-nodes-grid .ag-row[row-index='{row}'] [col-id='coverage_24h_pct']")
+        value = float(cell.text.replace(",", "")) if cell.text else None
+        if value is not None:
+            colour = "success" if value >= 90 else "warning" if value >= 50 else "danger"
+            assert f"text-bg-{colour}" in cell.find_element(By.CSS_SELECTOR, ".badge").get_attribute("class")
+            checked += 1
+    assert checked >= 1
     # Sort: a click on the signal header sorts ascending (−62, −61, −60 dBm), a second click descending.
     sort_by(dash_duo, "hq-nodes-grid", "signal_dbm")
     assert until(nodes, ["CHG-S1", "MTR-S1", "KGW-S1"]) == ["CHG-S1", "MTR-S1", "KGW-S1"]
