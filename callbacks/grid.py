@@ -17,7 +17,7 @@ page's own callback answers it after checking the user, like every callback.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import dash
 import dash_ag_grid as dag
@@ -152,17 +152,64 @@ def standing_grid(grid_id: str, columns: list[dict], *, row_key: str | None = No
     quick-search text survive every refresh (AG Grid sorts and filters the new rows). `row_key` names
     the field that identifies a row (AG Grid's `getRowId`, an expression dash-ag-grid parses without
     eval), so rows are updated in place. The wrapper's id is `wrap_id`, by default `<grid_id>-wrap`.
+
+    Its rows are not known when the layout is built, so without a `height` the grid takes the height
+    of the rows it is sent (AG Grid's autoHeight layout, a page of at most PAGE_SIZE rows) instead of
+    the three-row height an empty grid would get.
     """
+    extra = dict(grid_kwargs.pop("extra_options", None) or {})
     if row_key:
-        extra = dict(grid_kwargs.pop("extra_options", None) or {})
         extra["getRowId"] = f"params.data.{row_key}"
-        grid_kwargs["extra_options"] = extra
+    if not grid_kwargs.get("height"):
+        extra["domLayout"] = "autoHeight"
+        grid_kwargs["height"] = "auto"
+    grid_kwargs["extra_options"] = extra
     return html.Div(data_grid(grid_id, columns, [], **grid_kwargs), id=wrap_id or f"{grid_id}-wrap", hidden=True)
 
 
 def grid_view(rows: list[dict], empty: Any) -> tuple[Any, list[dict], bool]:
     """(message, rows, grid hidden) for a `standing_grid`: its rows, or the `empty` message when there are none."""
     return (None, rows, False) if rows else (empty, [], True)
+
+
+HIDDEN = {"display": "none"}  # a boxed grid's box while its empty message shows
+SHOWN: dict = {}
+
+
+class GridUpdate(NamedTuple):
+    """One refresh of a `boxed_grid`, in the order of `grid_outputs`: `standing_grid` for pages that poll
+    fast and should not resend rows that did not change (the browser sends back the rows it holds).
+
+    `empty` is the empty-state message (None while the grid shows), `box_style` hides the grid's box
+    while that message shows; `rows` and `grid_style` (its height for that many rows) are
+    `dash.no_update` when the rows did not change, so the grid keeps its sort, filters and search.
+    """
+
+    empty: Any
+    box_style: dict
+    rows: Any
+    grid_style: Any
+
+
+def grid_update(rows: list[dict], shown: bool, empty: Any, current: Any) -> GridUpdate:
+    """The refresh of one grid: `rows` when `shown`, else the `empty` message; `current` is the rows it holds."""
+    if not shown:
+        return GridUpdate(empty, HIDDEN, [] if current else dash.no_update, dash.no_update)
+    if rows == current:
+        return GridUpdate(None, SHOWN, dash.no_update, dash.no_update)
+    return GridUpdate(None, SHOWN, rows, grid_size(len(rows)))
+
+
+
+def boxed_grid(grid_id: str, columns: list[dict], **grid_kwargs: Any) -> html.Div:
+    """A grid in a box (`<grid_id>-box`) placed once in a page's layout, hidden until `grid_update` shows it."""
+    return html.Div(data_grid(grid_id, columns, [], **grid_kwargs), id=f"{grid_id}-box", style=HIDDEN)
+
+
+def grid_outputs(grid_id: str, empty_id: str) -> list[Output]:
+    """The outputs a `GridUpdate` fills, in its order (`empty_id` holds the empty-state message)."""
+    return [Output(empty_id, "children"), Output(f"{grid_id}-box", "style"), Output(grid_id, "rowData"),
+            Output(grid_id, "style")]
 
 
 # AG Grid's own words (pagination, filter menus, column menu, empty grid) in Swahili: AG Grid's

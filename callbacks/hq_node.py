@@ -1,7 +1,7 @@
 """Node page callbacks: node facts, firmware history, the command list, and sending a command (admins).
 
 The command list is a data grid placed once in the page's layout (`commands_grid`); the 2-second
-refresh sends its rows only when they changed (callbacks.hq_nodes.GridUpdate), so the grid keeps
+refresh sends its rows only when they changed (callbacks.grid.GridUpdate), so the grid keeps
 the user's sort, filters and quick search while answers arrive.
 """
 
@@ -15,8 +15,7 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.grid import data_grid, grid_controls, status_cell
-from callbacks.hq_nodes import HIDDEN, GridUpdate, grid_outputs, grid_update
+from callbacks.grid import GridUpdate, boxed_grid, grid_controls, grid_outputs, grid_update, status_cell
 from callbacks.i18n import N_, tr_message
 from callbacks.i18n import gettext as _
 from core.access import AccessDenied, require_factory
@@ -91,8 +90,7 @@ def render_commands(views: list[CommandView], tz: Any, current: Any = None) -> G
 
 def commands_grid() -> html.Div:
     """The command grid for the page's layout (hidden until the first refresh fills it)."""
-    return html.Div(data_grid(GRID_ID, command_columns(), [], export_name="node-commands",
-                              search_label=_("Search commands")), id=f"{GRID_ID}-box", style=HIDDEN)
+    return boxed_grid(GRID_ID, command_columns(), export_name="node-commands", search_label=_("Search commands"))
 
 
 def register(app: dash.Dash) -> None:

@@ -4,13 +4,13 @@ the listeners' health as a second grid, and the KPI cards above them.
 Both grids are placed once in the page's layout (`nodes_grid`, `listener_grid`) and the 30-second
 refresh sends only their rows, and only when the rows changed: a refresh that rebuilt the grids
 would clear what the user typed in the quick search, their sort and their filters twice a minute.
-`GridUpdate` is that refresh for one grid (the node page's command grid refreshes the same way).
+`callbacks.grid.GridUpdate` is that refresh for one grid (the node page's command grid refreshes the same way).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote
 
 import dash
@@ -19,7 +19,7 @@ from dash import Input, Output, State, html
 
 from callbacks.common import app_tz, empty_state, fmt_eat, fmt_num, kpi_card, web_user
 from callbacks.common import session_factory as app_session_factory
-from callbacks.grid import data_grid, grid_controls, grid_size, status_cell
+from callbacks.grid import GridUpdate, boxed_grid, grid_controls, grid_outputs, grid_update, status_cell
 from callbacks.i18n import N_, format_number, ngettext
 from callbacks.i18n import gettext as _
 from core.insights.queries import ListenerHealth, NodeStatus, listener_health, node_health
@@ -27,36 +27,11 @@ from core.timeutil import DEFAULT_TZ
 
 GRID_ID = "hq-nodes-grid"
 LISTENER_GRID_ID = "hq-nodes-listener-grid"
-HIDDEN = {"display": "none"}
-SHOWN: dict = {}
 NUMBER = {"filter": "agNumberColumnFilter", "type": "numericColumn"}
 # Coverage and availability as coloured levels (assets/ct_grid.js CtLevel): green from 90 %, amber from
 # 50 % (below it a node counts as a problem, `is_problem`), red below; the number is always written.
 COVERAGE_GOOD_PCT, COVERAGE_FAIR_PCT = 90, 50
 LEVEL = {**NUMBER, "cellRenderer": "CtLevel", "cellRendererParams": {"good": COVERAGE_GOOD_PCT, "fair": COVERAGE_FAIR_PCT}}
-
-
-class GridUpdate(NamedTuple):
-    """One refresh of a grid that sits in the page's layout, in the order of the callback's outputs.
-
-    `empty` is the empty-state message (None while the grid shows), `box_style` hides the grid's box
-    while that message shows; `rows` and `grid_style` (its height for that many rows) are
-    `dash.no_update` when the rows did not change, so the grid keeps its sort, filters and search.
-    """
-
-    empty: Any
-    box_style: dict
-    rows: Any
-    grid_style: Any
-
-
-def grid_update(rows: list[dict], shown: bool, empty: Any, current: Any) -> GridUpdate:
-    """The refresh of one grid: `rows` when `shown`, else the `empty` message; `current` is the rows it holds."""
-    if not shown:
-        return GridUpdate(empty, HIDDEN, [] if current else dash.no_update, dash.no_update)
-    if rows == current:
-        return GridUpdate(None, SHOWN, dash.no_update, dash.no_update)
-    return GridUpdate(None, SHOWN, rows, grid_size(len(rows)))
 
 
 def nodes_data(user, session_factory, tz: Any = DEFAULT_TZ,  # noqa: ANN001
@@ -131,7 +106,7 @@ def render_nodes(nodes: list[NodeStatus], listeners: list[ListenerHealth], only_
         empty = empty_state(_("No sensor nodes are registered yet (Admin → Devices)."))
         return None, grid_update([], False, empty, current), listeners_update
     online = sum(n.online for n in nodes)
-    low = sum(1 for n in nodes if (n.coverage_24h or 0) < 0.5)
+    low = sum(1 for n in nodes if (n.coverage_24h or 0) * 100 < COVERAGE_FAIR_PCT)
     summary = dbc.Row([kpi_card(_("Nodes online"), _("{n} of {total}", n=format_number(online), total=format_number(len(nodes))),
                                 card_id="hq-nodes-online"),
                        kpi_card(_("Coverage below 50 % (24 h)"), ngettext("{n} node", "{n} nodes", low)),
@@ -246,20 +221,12 @@ def listener_update(listeners: list[ListenerHealth], tz: Any, current: Any = Non
 
 def nodes_grid() -> html.Div:
     """The nodes grid for the page's layout (hidden until the first refresh fills it)."""
-    return html.Div(data_grid(GRID_ID, node_columns(), [], export_name="nodes", search_label=_("Search nodes")),
-                    id=f"{GRID_ID}-box", style=HIDDEN)
+    return boxed_grid(GRID_ID, node_columns(), export_name="nodes", search_label=_("Search nodes"))
 
 
 def listener_grid() -> html.Div:
     """The listeners grid for the page's layout (hidden until a listener has reported)."""
-    return html.Div(data_grid(LISTENER_GRID_ID, listener_columns(), [], export_name="listeners",
-                              search_label=_("Search listeners")), id=f"{LISTENER_GRID_ID}-box", style=HIDDEN)
-
-
-def grid_outputs(grid_id: str, empty_id: str) -> list[Output]:
-    """The outputs a `GridUpdate` fills, in its order."""
-    return [Output(empty_id, "children"), Output(f"{grid_id}-box", "style"), Output(grid_id, "rowData"),
-            Output(grid_id, "style")]
+    return boxed_grid(LISTENER_GRID_ID, listener_columns(), export_name="listeners", search_label=_("Search listeners"))
 
 
 def register(app: dash.Dash) -> None:

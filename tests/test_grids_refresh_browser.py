@@ -197,4 +197,11 @@ def test_wgrid104_alerts_grid_keeps_search_and_sort_when_the_list_refreshes(dash
     clear_search(dash_duo, grid)
     everything = sorted(titles + both[:1], reverse=True)
     assert until(lambda: shown(dash_duo, grid, "alert"), everything) == everything
+    # The grid is as tall as its rows (it was built empty, before the rows came): all four in view.
+    rows_px = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#' + arguments[0] + ' .ag-center-cols-container .ag-row'))"
+        ".map(r => r.getBoundingClientRect()).filter(b => b.height > 0).length;", grid)
+    body = dash_duo.driver.execute_script(
+        "var v = document.querySelector('#' + arguments[0] + ' .ag-body'); return v.clientHeight;", grid)
+    assert rows_px == 4 and body >= 4 * 40, (rows_px, body)
     assert severe(dash_duo) == []
